@@ -1,0 +1,34 @@
+"""`doseledger` — one console script, one sub-command per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command → module defining add_arguments(parser) and run(args) -> int
+COMMANDS = {
+    "demo": "cli.demo",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="doseledger", description=__doc__)
+    parser.add_argument("--database-url", help="storage URL (default: $DOSELEDGER_DATABASE_URL "
+                        "or sqlite:///var/ledger.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        modules[name] = module
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    if args.database_url:
+        import os
+
+        os.environ["DOSELEDGER_DATABASE_URL"] = args.database_url
+    return int(modules[args.command].run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

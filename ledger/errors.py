@@ -1,0 +1,84 @@
+"""What the ledger refuses, each naming the field the sender can fix."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class LedgerError(Exception):
+    """A command the ledger refuses. `field` names the input at fault (dotted path)."""
+
+    kind = "invalid"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidValue(LedgerError):
+    kind = "invalid"
+
+
+class UnknownVaccine(LedgerError):
+    kind = "unknown-vaccine"
+
+    def __init__(self, value: str, field: str = "vaccine"):
+        super().__init__(field, f"unknown vaccine code or name: {value!r}")
+
+
+class NotFound(LedgerError):
+    kind = "not-found"
+
+
+class PersonNotFound(NotFound):
+    def __init__(self, person_id: UUID | str, field: str = "person_id"):
+        super().__init__(field, f"no person with id {person_id}")
+
+
+class DoseNotFound(NotFound):
+    def __init__(self, dose_id: UUID | str, field: str = "dose_id"):
+        super().__init__(field, f"no dose with id {dose_id}")
+
+
+class SiteNotFound(NotFound):
+    def __init__(self, site_id: str, field: str = "site_id"):
+        super().__init__(field, f"no site {site_id!r}")
+
+
+class Conflict(LedgerError):
+    kind = "conflict"
+
+
+class SiteRecordConflict(Conflict):
+    """The same (site_id, site_record_id) was recorded before with other content."""
+
+    def __init__(self, site_id: str, site_record_id: str, dose_id: UUID, person_id: UUID):
+        super().__init__(
+            "site_record_id",
+            f"site record {site_id}/{site_record_id} is already dose {dose_id} of person "
+            f"{person_id} with different content; amend that dose to change it",
+        )
+        self.dose_id = dose_id
+        self.person_id = person_id
+
+
+class DoseAlreadyVoided(Conflict):
+    def __init__(self, dose_id: UUID):
+        super().__init__("dose_id", f"dose {dose_id} is voided")
+
+
+class NationalIdTaken(Conflict):
+    def __init__(self, national_id_holder: UUID, field: str = "national_id"):
+        super().__init__(field, f"this national id belongs to person {national_id_holder}")
+        self.person_id = national_id_holder
+
+
+class PersonMerged(Conflict):
+    def __init__(self, person_id: UUID, survivor_id: UUID, field: str = "person_id"):
+        super().__init__(field, f"person {person_id} was merged into {survivor_id}")
+        self.survivor_id = survivor_id
+
+
+class Contention(Exception):
+    """Writers kept colliding on the same records beyond the retry budget (try again)."""

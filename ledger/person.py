@@ -1,0 +1,171 @@
+"""A person's stream: registration, details, every dose, its amendments and voids, merges."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.chain import ChainedAggregate
+from ledger.errors import DoseAlreadyVoided, DoseNotFound, InvalidValue, PersonMerged
+from ledger.series import Evaluation, evaluate
+
+# Fields of a dose that an amendment may change.
+AMENDABLE = ("vaccine", "lot", "administered_at", "site_id", "reported_dose_number")
+
+
+class Person(ChainedAggregate):
+    """Identity never keys on a phone: a phone is a contact detail anyone may share."""
+
+    @event("Registered")
+    def __init__(
+        self,
+        full_name: str,
+        birth_date: str,
+        sex: str | None,
+        national_id: str | None,
+        phone: str | None,
+        province: str,
+        district: str | None,
+        address: str | None,
+        channel: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
+        self.details = {
+            "full_name": full_name,
+            "birth_date": birth_date,
+            "sex": sex,
+            "national_id": national_id,
+            "phone": phone,
+            "province": province,
+            "district": district,
+            "address": address,
+        }
+        self.channel = channel
+        self.doses: dict[str, dict[str, Any]] = {}
+        self.merged_into: UUID | None = None
+        self.absorbed: list[UUID] = []
+        self._seq = 0
+
+    @classmethod
+    def register(cls, person_id: UUID, details: dict[str, Any], channel: str,
+                 actor: dict[str, str], source: dict[str, Any]) -> Person:
+        return cls._create(cls.Registered, id=person_id, channel=channel, actor=actor,
+                           source=source, **details)
+
+    # --- what the person's record says now -------------------------------------------------
+
+    def dose(self, dose_id: UUID) -> dict[str, Any]:
+        try:
+            return self.doses[str(dose_id)]
+        except KeyError:
+            raise DoseNotFound(dose_id) from None
+
+    def evaluation(self) -> Evaluation:
+        return evaluate(self.doses.values(), self.details["birth_date"])
+
+    def _check_open(self) -> None:
+        if self.merged_into is not None:
+            raise PersonMerged(self.id, self.merged_into)
+
+    # --- commands: check, then trigger an event ---------------------------------------------
+
+    def correct_details(self, changes: dict[str, Any], reason: str,
+                        actor: dict[str, str], source: dict[str, Any]) -> None:
+        self._check_open()
+        if not changes:
+            raise InvalidValue("changes", "changes nothing: every value equals the current one")
+        self._details_corrected(changes=changes, reason=reason, actor=actor, source=source)
+
+    def record_dose(self, dose_id: UUID, vaccine: str, lot: str | None, administered_at: str,
+                    site_id: str, reported_dose_number: int | None,
+                    actor: dict[str, str], source: dict[str, Any]) -> None:
+        self._check_open()
+        if str(dose_id) in self.doses:
+            raise InvalidValue("site_record_id", f"dose {dose_id} is already recorded")
+        self._dose_recorded(dose_id=dose_id, vaccine=vaccine, lot=lot,
+                            administered_at=administered_at, site_id=site_id,
+                            reported_dose_number=reported_dose_number, actor=actor, source=source)
+
+    def amend_dose(self, dose_id: UUID, changes: dict[str, Any], reason: str,
+                   actor: dict[str, str], source: dict[str, Any]) -> None:
+        self._check_open()
+        current = self.dose(dose_id)
+        if current["voided"]:
+            raise DoseAlreadyVoided(dose_id)
+        changes = {k: v for k, v in changes.items() if current.get(k) != v}
+        if not changes:
+            raise InvalidValue("changes", "changes nothing: every value equals the current one")
+        self._dose_amended(dose_id=dose_id, changes=changes, reason=reason, actor=actor, source=source)
+
+    def void_dose(self, dose_id: UUID, reason: str, actor: dict[str, str],
+                  source: dict[str, Any]) -> None:
+        self._check_open()
+        if self.dose(dose_id)["voided"]:
+            raise DoseAlreadyVoided(dose_id)
+        self._dose_voided(dose_id=dose_id, reason=reason, actor=actor, source=source)
+
+    def absorb(self, duplicate: Person, reason: str, actor: dict[str, str],
+               source: dict[str, Any]) -> None:
+        """Take over a duplicate's doses. The duplicate is closed by merge_into, same transaction."""
+        self._check_open()
+        duplicate._check_open()
+        if duplicate.id == self.id:
+            raise InvalidValue("duplicate_person_id", "a person cannot be merged into itself")
+        carried = [d for d in duplicate.doses.values() if d["dose_id"] not in self.doses]
+        self._duplicate_absorbed(duplicate_person_id=duplicate.id, doses=carried, reason=reason,
+                                 actor=actor, source=source)
+
+    def merge_into(self, survivor_id: UUID, reason: str, actor: dict[str, str],
+                   source: dict[str, Any]) -> None:
+        self._check_open()
+        self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
+
+    # --- events: only assign (they re-run on every replay) ----------------------------------
+
+    @event("DetailsCorrected")
+    def _details_corrected(self, changes: dict[str, Any], reason: str,
+                           actor: dict[str, str], source: dict[str, Any]) -> None:
+        self.details.update(changes)
+
+    @event("DoseRecorded")
+    def _dose_recorded(self, dose_id: UUID, vaccine: str, lot: str | None, administered_at: str,
+                       site_id: str, reported_dose_number: int | None,
+                       actor: dict[str, str], source: dict[str, Any]) -> None:
+        self._seq += 1
+        self.doses[str(dose_id)] = {
+            "dose_id": str(dose_id),
+            "vaccine": vaccine,
+            "lot": lot,
+            "administered_at": administered_at,
+            "site_id": site_id,
+            "reported_dose_number": reported_dose_number,
+            "source": source,
+            "seq": self._seq,
+            "voided": False,
+        }
+
+    @event("DoseAmended")
+    def _dose_amended(self, dose_id: UUID, changes: dict[str, Any], reason: str,
+                      actor: dict[str, str], source: dict[str, Any]) -> None:
+        self.doses[str(dose_id)].update(changes)
+
+    @event("DoseVoided")
+    def _dose_voided(self, dose_id: UUID, reason: str, actor: dict[str, str],
+                     source: dict[str, Any]) -> None:
+        self.doses[str(dose_id)]["voided"] = True
+
+    @event("DuplicateAbsorbed")
+    def _duplicate_absorbed(self, duplicate_person_id: UUID, doses: list[dict[str, Any]],
+                            reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
+        for dose in doses:
+            self._seq += 1
+            self.doses[dose["dose_id"]] = {**dose, "seq": self._seq}
+        self.absorbed.append(duplicate_person_id)
+
+    @event("MergedInto")
+    def _merged_into(self, survivor_person_id: UUID, reason: str, actor: dict[str, str],
+                     source: dict[str, Any]) -> None:
+        self.merged_into = survivor_person_id

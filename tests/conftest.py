@@ -1,0 +1,56 @@
+"""One parametrised store fixture: every behaviour runs on SQLite and on PostgreSQL.
+
+SQLite: a temporary file per test. PostgreSQL: a fresh database per test run on the local
+server (DOSELEDGER_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/postgres),
+a fresh schema per test, the database dropped at the end. PostgreSQL being down is an error,
+never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from ledger.application import DoseLedger
+
+ADMIN_URL = os.environ.get("DOSELEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+STORES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of its own for this test run; yields its URL without a schema."""
+    name = f"doseledger_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:  # pragma: no cover - the environment, not the code
+        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_URL}: {e}. Start it; tests never skip it.")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The URL of an empty store of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/ledger.db"
+    database = request.getfixturevalue("postgres_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{database}?schema={schema}"
+
+
+@pytest.fixture
+def ledger(store_url: str) -> Iterator[DoseLedger]:
+    app = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
+    yield app
+    app.close()
