@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -13,12 +12,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger import rules
-from ledger.chain import canonical
 from ledger.errors import (
     Conflict,
     Contention,
     DoseNotFound,
     InvalidValue,
+    LedgerError,
     NationalIdTaken,
     PersonNotFound,
     SiteNotFound,
@@ -27,14 +26,15 @@ from ledger.errors import (
 from ledger.keys import (
     NationalIdClaim,
     SiteRecord,
-    dose_id_for,
     national_id_key,
     person_id_for_record,
     site_key,
 )
 from ledger.person import AMENDABLE, Person
+from ledger.recording import DoseReport, as_uuid, dose_report
 from ledger.site import KINDS, PROVISIONAL, Site
 from ledger.store import database_url, persistence_env
+from ledger.working_set import WorkingSet
 
 T = TypeVar("T")
 
@@ -66,6 +66,19 @@ class DoseReceipt:
     person_id: UUID
     position: int | None
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class DoseOutcome:
+    """One item of a batch: created | duplicate | conflict | rejected."""
+
+    status: str
+    receipt: DoseReceipt | None = None
+    error: LedgerError | None = None
+
+    @classmethod
+    def refused(cls, error: LedgerError) -> DoseOutcome:
+        return cls("conflict" if isinstance(error, SiteRecordConflict) else "rejected", error=error)
 
 
 @dataclass(frozen=True)
@@ -103,116 +116,166 @@ class DoseLedger(Application[UUID]):
         details = rules.person_details(details)
 
         def attempt() -> Registration:
+            ws = WorkingSet(self.repository)
             if details["national_id"]:
-                holder = self._national_id_holder(details["national_id"])
+                holder = self._national_id_holder(ws, details["national_id"])
                 if holder is not None:
                     return Registration(holder, False, self.head())
-            if person_id is not None and self._get(Person, person_id) is not None:
+            if person_id is not None and ws.get(Person, person_id) is not None:
                 return Registration(person_id, False, self.head())
-            person, claims = self._new_person(person_id or uuid4(), details, actor, channel, source)
-            return Registration(person.id, True, self._save(person, *claims))
+            person = self._new_person(ws, person_id or uuid4(), details, actor, channel, source)
+            return Registration(person.id, True, self._save(*ws.pending()))
 
         return self._with_retries(attempt)
 
-    def correct_details(self, person_id: UUID, changes: dict[str, Any], reason: str, *,
+    def correct_details(self, person_id: UUID | str, changes: dict[str, Any], reason: str, *,
                         actor: Actor = SYSTEM, source: dict[str, Any] | None = None) -> Written:
         reason = rules.reason(reason)
+        person_id = as_uuid(person_id, "person_id")
 
         def attempt() -> Written:
-            person = self._person(person_id)
+            ws = WorkingSet(self.repository)
+            person = self._person(ws, person_id)
             checked = rules.detail_changes(changes, person.details)
-            extra: list[Any] = []
-            if checked.get("national_id"):
-                extra.append(self._claim_national_id(checked["national_id"], person.id))
             old_nid = person.details["national_id"]
+            if checked.get("national_id"):
+                self._claim_national_id(ws, checked["national_id"], person.id)
             if "national_id" in checked and old_nid:
-                old_claim = self.repository.get(national_id_key(old_nid))
-                old_claim.reassign(None, reason)
-                extra.append(old_claim)
+                old_claim = ws.get(NationalIdClaim, national_id_key(old_nid))
+                if old_claim is not None:
+                    old_claim.reassign(None, reason)
+                    ws.changed(old_claim)
             person.correct_details(checked, reason, actor.as_data(), source or {"kind": "api"})
-            return Written(person.id, self._save(person, *extra))
+            ws.changed(person)
+            return Written(person.id, self._save(*ws.pending()))
 
         return self._with_retries(attempt)
 
-    def merge_persons(self, survivor_id: UUID, duplicate_id: UUID, reason: str, *,
+    def merge_persons(self, survivor_id: UUID | str, duplicate_id: UUID | str, reason: str, *,
                       actor: Actor = SYSTEM, source: dict[str, Any] | None = None) -> Written:
         """The duplicate's doses move to the survivor; both streams say so, in one transaction."""
         reason = rules.reason(reason)
+        survivor_id = as_uuid(survivor_id, "person_id")
+        duplicate_id = as_uuid(duplicate_id, "duplicate_person_id")
 
         def attempt() -> Written:
-            survivor = self._person(survivor_id, field="person_id")
-            duplicate = self._person(duplicate_id, field="duplicate_person_id")
+            ws = WorkingSet(self.repository)
+            survivor = self._person(ws, survivor_id, field="person_id")
+            duplicate = self._person(ws, duplicate_id, field="duplicate_person_id")
             src = source or {"kind": "merge"}
             survivor.absorb(duplicate, reason, actor.as_data(), src)
             duplicate.merge_into(survivor.id, reason, actor.as_data(), src)
-            return Written(survivor.id, self._save(survivor, duplicate))
+            ws.changed(survivor, duplicate)
+            return Written(survivor.id, self._save(*ws.pending()))
 
         return self._with_retries(attempt)
 
     # --- doses ----------------------------------------------------------------------------
 
-    def record_dose(
-        self,
-        *,
-        site_id: str,
-        site_record_id: str,
-        vaccine: str,
-        administered_at: Any,
-        lot: str | None = None,
-        dose_number: int | None = None,
-        person_id: UUID | str | None = None,
-        person: dict[str, Any] | None = None,
-        actor: Actor = SYSTEM,
-        source: dict[str, Any] | None = None,
-    ) -> DoseReceipt:
-        """Record one dose, by person id or with an inline registration.
+    def record_dose(self, *, actor: Actor = SYSTEM, source: dict[str, Any] | None = None,
+                    **fields: Any) -> DoseReceipt:
+        """Record one dose, by `person_id` or with an inline `person` registration.
 
-        The same site record again returns the first result and writes nothing; the same
-        record with other content is a conflict naming the stored dose. An unknown site is
-        accepted and listed provisional in the same transaction.
+        Fields: site_id, site_record_id, vaccine, administered_at, lot, dose_number, and
+        person_id or person. The same site record again returns the first result and writes
+        nothing; the same record with other content is a conflict naming the stored dose. An
+        unknown site is accepted and listed provisional in the same transaction.
         """
-        site_id = rules.text(site_id, "site_id", max_len=64)  # type: ignore[assignment]
-        site_record_id = rules.text(site_record_id, "site_record_id", max_len=128)  # type: ignore[assignment]
-        product = rules.vaccine(vaccine)
-        lot = rules.text(lot, "lot", max_len=64, required=False)
-        reported = rules.dose_number(dose_number)
-        administered = rules.administered_at(administered_at)
-        if (person_id is None) == (person is None):
-            raise InvalidValue("person_id", "give either person_id or a person to register")
-        details = rules.person_details(person, "person.") if person is not None else None
-        pid = _uuid(person_id, "person_id") if person_id is not None else None
-        digest = hashlib.sha256(canonical({
-            "person_id": pid, "person": details, "vaccine": product.code, "lot": lot,
-            "administered_at": administered, "dose_number": reported,
-        })).hexdigest()
-        source = source or {"kind": "site", "site_id": site_id, "site_record_id": site_record_id}
+        report = dose_report(fields, source)
 
         def attempt() -> DoseReceipt:
-            record = self._site_record(site_id, site_record_id)
-            if record is not None:
-                if record.content_digest != digest:
-                    raise SiteRecordConflict(site_id, site_record_id, record.id, record.person_id)
-                return DoseReceipt(record.id, self._survivor_of(record.person_id), self.head(), True)
-            extra: list[Any] = []
-            if pid is not None:
-                subject = self._person(pid, follow_merges=True)
-            else:
-                assert details is not None
-                subject, extra = self._person_for(details, person_id_for_record(site_id, site_record_id),
-                                                  actor, source)
-            rules.administered_at(administered, born=subject.details["birth_date"])
-            extra += self._provisional_site(site_id, subject.details["province"], actor, source)
-            claim = SiteRecord.claim(subject.id, site_id, site_record_id, digest)
-            subject.record_dose(claim.id, product.code, lot, administered, site_id, reported,
-                                actor.as_data(), source)
-            return DoseReceipt(claim.id, subject.id, self._save(subject, claim, *extra), False)
+            ws = WorkingSet(self.repository)
+            receipt = self._take_dose(ws, report, actor)
+            if receipt.duplicate:
+                return receipt
+            return DoseReceipt(receipt.dose_id, receipt.person_id, self._save(*ws.pending()), False)
 
         return self._with_retries(attempt)
+
+    def record_doses(self, items: list[dict[str, Any]], *, actor: Actor = SYSTEM,
+                     sources: list[dict[str, Any] | None] | None = None) -> list[DoseOutcome]:
+        """Record many doses: one outcome per item, good items stored even when others are not.
+
+        The accepted items are saved in one transaction. If another writer got to one of
+        the same people first, each item is retried on its own.
+        """
+        outcomes: list[DoseOutcome | None] = [None] * len(items)
+        reports: list[tuple[int, DoseReport]] = []
+        for i, fields in enumerate(items):
+            try:
+                reports.append((i, dose_report(fields, sources[i] if sources else None)))
+            except LedgerError as error:
+                outcomes[i] = DoseOutcome.refused(error)
+        ws = WorkingSet(self.repository)
+        taken: list[tuple[int, DoseReceipt]] = []
+        for i, report in reports:
+            try:
+                receipt = self._take_dose(ws, report, actor)
+            except LedgerError as error:
+                outcomes[i] = DoseOutcome.refused(error)
+                continue
+            if receipt.duplicate:
+                outcomes[i] = DoseOutcome("duplicate", receipt)
+            else:
+                taken.append((i, receipt))
+        if taken:
+            try:
+                position = self._save(*ws.pending())
+            except IntegrityError:
+                for i, _ in taken:
+                    report = next(r for j, r in reports if j == i)
+                    outcomes[i] = self._record_alone(report, actor)
+            else:
+                for i, receipt in taken:
+                    outcomes[i] = DoseOutcome(
+                        "created", DoseReceipt(receipt.dose_id, receipt.person_id, position, False))
+        return [o for o in outcomes if o is not None]
+
+    def _record_alone(self, report: DoseReport, actor: Actor) -> DoseOutcome:
+        def attempt() -> DoseReceipt:
+            ws = WorkingSet(self.repository)
+            receipt = self._take_dose(ws, report, actor)
+            if receipt.duplicate:
+                return receipt
+            return DoseReceipt(receipt.dose_id, receipt.person_id, self._save(*ws.pending()), False)
+
+        try:
+            receipt = self._with_retries(attempt)
+        except LedgerError as error:
+            return DoseOutcome.refused(error)
+        return DoseOutcome("duplicate" if receipt.duplicate else "created", receipt)
+
+    def _take_dose(self, ws: WorkingSet, report: DoseReport, actor: Actor) -> DoseReceipt:
+        """Decide one dose into the working set (position left for the save to tell)."""
+        record = ws.get(SiteRecord, report.dose_id)
+        if record is not None:
+            if record.content_digest != report.digest:
+                raise SiteRecordConflict(report.site_id, report.site_record_id, record.id,
+                                         record.person_id)
+            return DoseReceipt(record.id, self._person(ws, record.person_id, follow_merges=True).id,
+                               self.head(), True)
+        if report.person_id is not None:
+            subject = self._person(ws, report.person_id, follow_merges=True)
+            new: list[Any] = []
+        else:
+            assert report.person is not None
+            subject, new = self._person_for(
+                ws, report.person, person_id_for_record(report.site_id, report.site_record_id),
+                actor, report.source)
+        rules.administered_at(report.administered_at, born=subject.details["birth_date"])
+        new += self._provisional_site(ws, report.site_id, subject.details["province"], actor,
+                                      report.source)
+        claim = SiteRecord.claim(subject.id, report.site_id, report.site_record_id, report.digest)
+        subject.record_dose(claim.id, report.vaccine, report.lot, report.administered_at,
+                            report.site_id, report.reported_dose_number, actor.as_data(),
+                            report.source)
+        ws.changed(subject, claim, *new)
+        return DoseReceipt(claim.id, subject.id, None, False)
 
     def amend_dose(self, dose_id: UUID | str, changes: dict[str, Any], reason: str, *,
                    actor: Actor = SYSTEM, source: dict[str, Any] | None = None) -> Written:
         reason = rules.reason(reason)
-        dose_id = _uuid(dose_id, "dose_id")
+        dose_id = as_uuid(dose_id, "dose_id")
         if not isinstance(changes, dict) or not changes:
             raise InvalidValue("changes", "must name at least one field to change")
         checked: dict[str, Any] = {}
@@ -234,15 +297,17 @@ class DoseLedger(Application[UUID]):
             checked[name] = value
 
         def attempt() -> Written:
-            person = self._holder_of(dose_id)
+            ws = WorkingSet(self.repository)
+            person = self._holder_of(ws, dose_id)
             if "administered_at" in checked:
                 rules.administered_at(checked["administered_at"], born=person.details["birth_date"])
-            extra = []
+            src = source or {"kind": "api"}
+            person.amend_dose(dose_id, checked, reason, actor.as_data(), src)
+            ws.changed(person)
             if "site_id" in checked:
-                extra = self._provisional_site(checked["site_id"], person.details["province"],
-                                               actor, source or {"kind": "amendment"})
-            person.amend_dose(dose_id, checked, reason, actor.as_data(), source or {"kind": "api"})
-            return Written(person.id, self._save(person, *extra))
+                ws.changed(*self._provisional_site(ws, checked["site_id"], person.details["province"],
+                                                   actor, src))
+            return Written(person.id, self._save(*ws.pending()))
 
         return self._with_retries(attempt)
 
@@ -250,22 +315,25 @@ class DoseLedger(Application[UUID]):
                   source: dict[str, Any] | None = None) -> Written:
         """A dose entered in error leaves the certificate; its events stay in the stream."""
         reason = rules.reason(reason)
-        dose_id = _uuid(dose_id, "dose_id")
+        dose_id = as_uuid(dose_id, "dose_id")
 
         def attempt() -> Written:
-            person = self._holder_of(dose_id)
+            ws = WorkingSet(self.repository)
+            person = self._holder_of(ws, dose_id)
             person.void_dose(dose_id, reason, actor.as_data(), source or {"kind": "api"})
-            return Written(person.id, self._save(person))
+            ws.changed(person)
+            return Written(person.id, self._save(*ws.pending()))
 
         return self._with_retries(attempt)
 
     def dose_origin(self, dose_id: UUID | str) -> tuple[UUID, str]:
         """(current holder, site that recorded it) — what access checks need to know."""
-        dose_id = _uuid(dose_id, "dose_id")
-        record = self._get(SiteRecord, dose_id)
+        dose_id = as_uuid(dose_id, "dose_id")
+        ws = WorkingSet(self.repository)
+        record = ws.get(SiteRecord, dose_id)
         if record is None:
             raise DoseNotFound(dose_id)
-        return self._survivor_of(record.person_id), record.site_id
+        return self._person(ws, record.person_id, follow_merges=True).id, record.site_id
 
     # --- sites ----------------------------------------------------------------------------
 
@@ -277,7 +345,7 @@ class DoseLedger(Application[UUID]):
             raise InvalidValue("kind", "must be official or mobile (provisional sites come from doses)")
         province = rules.province(province)
         district = rules.text(district, "district", max_len=100, required=False)
-        if self._get(Site, site_key(site_id)) is not None:
+        if self.site(site_id) is not None:
             raise Conflict("site_id", f"site {site_id!r} is already in the directory; review it instead")
         site = Site.add_to_directory(site_key(site_id), site_id, name, kind, province, district,
                                      actor.as_data(), {"kind": "directory"})
@@ -297,7 +365,7 @@ class DoseLedger(Application[UUID]):
         reason = rules.text(reason, "reason", max_len=1000, required=False)
 
         def attempt() -> Written:
-            site = self._get(Site, site_key(site_id))
+            site = self.site(site_id)
             if site is None:
                 raise SiteNotFound(site_id)
             site.review(decision, kind, name, province, district, reason, actor.as_data())
@@ -305,12 +373,15 @@ class DoseLedger(Application[UUID]):
 
         return self._with_retries(attempt)
 
+    # --- reads for checks and audits -------------------------------------------------------
+
     def site(self, site_id: str) -> Site | None:
-        return self._get(Site, site_key(site_id))
+        return WorkingSet(self.repository).get(Site, site_key(site_id))
 
     def person(self, person_id: UUID | str) -> Person:
-        """The person's current state (following no merge): for replay and checks."""
-        return self._person(_uuid(person_id, "person_id"), follow_merges=False, allow_merged=True)
+        """The person's current state, merged-away or not: for replay and checks."""
+        return self._person(WorkingSet(self.repository), as_uuid(person_id, "person_id"),
+                            allow_merged=True)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -330,24 +401,16 @@ class DoseLedger(Application[UUID]):
         recordings = self.save(*aggregates)
         return recordings[-1].notification.id if recordings and recordings[-1].notification else None
 
-    def _get(self, cls: type[T], aggregate_id: UUID) -> T | None:
-        try:
-            found = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
+    def _national_id_holder(self, ws: WorkingSet, national_id: str) -> UUID | None:
+        claim = ws.get(NationalIdClaim, national_id_key(national_id))
+        if claim is None or claim.person_id is None:
             return None
-        return found if isinstance(found, cls) else None
+        return self._person(ws, claim.person_id, follow_merges=True).id
 
-    def _site_record(self, site_id: str, site_record_id: str) -> SiteRecord | None:
-        return self._get(SiteRecord, dose_id_for(site_id, site_record_id))
-
-    def _national_id_holder(self, national_id: str) -> UUID | None:
-        claim = self._get(NationalIdClaim, national_id_key(national_id))
-        return None if claim is None or claim.person_id is None else self._survivor_of(claim.person_id)
-
-    def _person(self, person_id: UUID, *, field: str = "person_id", follow_merges: bool = False,
-                allow_merged: bool = False) -> Person:
+    def _person(self, ws: WorkingSet, person_id: UUID, *, field: str = "person_id",
+                follow_merges: bool = False, allow_merged: bool = False) -> Person:
         for _ in range(16):
-            person = self._get(Person, person_id)
+            person = ws.get(Person, person_id)
             if person is None:
                 raise PersonNotFound(person_id, field)
             if person.merged_into is None or allow_merged:
@@ -357,56 +420,52 @@ class DoseLedger(Application[UUID]):
             person_id = person.merged_into
         raise PersonNotFound(person_id, field)
 
-    def _survivor_of(self, person_id: UUID) -> UUID:
-        return self._person(person_id, follow_merges=True).id
-
-    def _holder_of(self, dose_id: UUID) -> Person:
-        record = self._get(SiteRecord, dose_id)
+    def _holder_of(self, ws: WorkingSet, dose_id: UUID) -> Person:
+        record = ws.get(SiteRecord, dose_id)
         if record is None:
             raise DoseNotFound(dose_id)
-        return self._person(record.person_id, follow_merges=True)
+        return self._person(ws, record.person_id, follow_merges=True)
 
-    def _new_person(self, person_id: UUID, details: dict[str, Any], actor: Actor, channel: str,
-                    source: dict[str, Any] | None) -> tuple[Person, list[Any]]:
+    def _new_person(self, ws: WorkingSet, person_id: UUID, details: dict[str, Any], actor: Actor,
+                    channel: str, source: dict[str, Any] | None) -> Person:
+        if details["national_id"]:
+            self._claim_national_id(ws, details["national_id"], person_id)
         person = Person.register(person_id, details, channel, actor.as_data(),
                                  source or {"kind": channel})
-        nid = details["national_id"]
-        return person, [self._claim_national_id(nid, person_id)] if nid else []
+        ws.changed(person)
+        return person
 
-    def _claim_national_id(self, national_id: str, person_id: UUID) -> NationalIdClaim:
-        claim = self._get(NationalIdClaim, national_id_key(national_id))
+    def _claim_national_id(self, ws: WorkingSet, national_id: str, person_id: UUID) -> None:
+        claim = ws.get(NationalIdClaim, national_id_key(national_id))
         if claim is None:
-            return NationalIdClaim.claim(national_id, person_id)
-        if claim.person_id is not None:
-            raise NationalIdTaken(self._survivor_of(claim.person_id))
-        claim.reassign(person_id, "claimed by a registration")  # released by a correction earlier
-        return claim
+            ws.changed(NationalIdClaim.claim(national_id, person_id))
+        elif claim.person_id is None:  # released by a correction earlier
+            claim.reassign(person_id, "claimed by a registration")
+            ws.changed(claim)
+        elif claim.person_id != person_id:
+            raise NationalIdTaken(self._person(ws, claim.person_id, follow_merges=True).id)
 
-    def _person_for(self, details: dict[str, Any], fallback_id: UUID, actor: Actor,
+    def _person_for(self, ws: WorkingSet, details: dict[str, Any], fallback_id: UUID, actor: Actor,
                     source: dict[str, Any]) -> tuple[Person, list[Any]]:
-        """The national id's person if there is one, else a new person registered inline."""
+        """The national id's person if there is one, else a person registered inline (unsaved)."""
         if details["national_id"]:
-            holder = self._national_id_holder(details["national_id"])
+            holder = self._national_id_holder(ws, details["national_id"])
             if holder is not None:
-                return self._person(holder, follow_merges=True), []
-        return self._new_person(fallback_id, details, actor, "site", source)
+                return self._person(ws, holder), []
+        # Checked before anything joins the working set: a refused dose leaves no orphan person.
+        person = Person.register(fallback_id, details, "site", actor.as_data(), source)
+        claims = []
+        if details["national_id"]:
+            claims.append(NationalIdClaim.claim(details["national_id"], fallback_id))
+        return person, claims
 
-    def _provisional_site(self, site_id: str, province_hint: str, actor: Actor,
+    def _provisional_site(self, ws: WorkingSet, site_id: str, province_hint: str, actor: Actor,
                           source: dict[str, Any]) -> list[Site]:
         """A site missing from the directory is listed provisional, never a reason to refuse."""
         if site_id in self._listed_sites:
             return []
-        if self._get(Site, site_key(site_id)) is not None:
+        if ws.get(Site, site_key(site_id)) is not None:
             self._listed_sites.add(site_id)
             return []
         return [Site.add_to_directory(site_key(site_id), site_id, None, PROVISIONAL, province_hint,
                                       None, actor.as_data(), source)]
-
-
-def _uuid(value: UUID | str, field: str) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise InvalidValue(field, f"must be a UUID, got {value!r}") from None

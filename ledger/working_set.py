@@ -1,0 +1,51 @@
+"""The aggregates one decision reads and writes, saved together in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Repository
+
+T = TypeVar("T")
+
+
+class WorkingSet:
+    """Loads each aggregate at most once; remembers which ones changed.
+
+    A batch of doses for one person lands on one aggregate, and the whole batch is one
+    `save`: all or nothing, one transaction, the store's version check guarding each stream.
+    """
+
+    def __init__(self, repository: Repository[UUID]):
+        self.repository = repository
+        self._loaded: dict[UUID, Any] = {}
+        self._missing: set[UUID] = set()
+        self._changed: dict[UUID, Any] = {}
+
+    def get(self, cls: type[T], aggregate_id: UUID) -> T | None:
+        if aggregate_id in self._loaded:
+            found = self._loaded[aggregate_id]
+        elif aggregate_id in self._missing:
+            return None
+        else:
+            try:
+                found = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self._missing.add(aggregate_id)
+                return None
+            self._loaded[aggregate_id] = found
+        return found if isinstance(found, cls) else None
+
+    def know_missing(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Ids a bulk read found absent: no need to ask the store again."""
+        self._missing.update(i for i in aggregate_ids if i not in self._loaded)
+
+    def changed(self, *aggregates: Any) -> None:
+        for aggregate in aggregates:
+            self._loaded[aggregate.id] = aggregate
+            self._missing.discard(aggregate.id)
+            self._changed[aggregate.id] = aggregate
+
+    def pending(self) -> list[Any]:
+        return list(self._changed.values())
