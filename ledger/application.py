@@ -34,6 +34,7 @@ from ledger.person import AMENDABLE, Person
 from ledger.recording import DoseReport, as_uuid, dose_report
 from ledger.site import KINDS, PROVISIONAL, Site
 from ledger.store import database_url, persistence_env
+from ledger.transcoding import OrjsonTranscoder
 from ledger.working_set import WorkingSet
 
 T = TypeVar("T")
@@ -99,6 +100,10 @@ class DoseLedger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self._listed_sites: set[str] = set()  # sites never leave the directory: safe to remember
+
+    def construct_transcoder(self) -> OrjsonTranscoder:
+        # Same bytes as the library's JSONTranscoder, encoded ~35% faster (bench/transcoding.py).
+        return OrjsonTranscoder()
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         env = dict(env or {})
