@@ -13,6 +13,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger import rules
 from ledger.errors import (
+    AmbiguousPerson,
     Conflict,
     Contention,
     DoseNotFound,
@@ -24,8 +25,10 @@ from ledger.errors import (
     SiteRecordConflict,
 )
 from ledger.keys import (
+    IdentityKey,
     NationalIdClaim,
     SiteRecord,
+    identity_key,
     national_id_key,
     person_id_for_record,
     site_key,
@@ -52,6 +55,9 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system")
+
+# What a retro import may match a person on when no national id tells (ledger.keys.identity_key).
+IDENTITY_FIELDS = ("full_name", "birth_date", "phone")
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,15 @@ class DoseLedger(Application[UUID]):
                 if old_claim is not None:
                     old_claim.reassign(None, reason)
                     ws.changed(old_claim)
+            before = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
             person.correct_details(checked, reason, actor.as_data(), source or {"kind": "api"})
+            after = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+            if after != before:
+                old_key = ws.get(IdentityKey, before)
+                if old_key is not None:
+                    old_key.leave(person.id, reason)
+                    ws.changed(old_key)
+                ws.changed(self._identity_joined(ws, person))
             ws.changed(person)
             return Written(person.id, self._save(*ws.pending()))
 
@@ -198,11 +212,17 @@ class DoseLedger(Application[UUID]):
         return self._with_retries(attempt)
 
     def record_doses(self, items: list[dict[str, Any]], *, actor: Actor = SYSTEM,
-                     sources: list[dict[str, Any] | None] | None = None) -> list[DoseOutcome]:
+                     sources: list[dict[str, Any] | None] | None = None,
+                     match_identity: bool = False, dry_run: bool = False) -> list[DoseOutcome]:
         """Record many doses: one outcome per item, good items stored even when others are not.
 
         The accepted items are saved in one transaction. If another writer got to one of
         the same people first, each item is retried on its own.
+
+        match_identity: an inline person without a known national id is the one person
+        already registered with the same name, birth date and phone (several: the item is
+        refused naming them). Retro imports want this; a site's own records do not.
+        dry_run: decide every item, store nothing ("created" means "would be created").
         """
         outcomes: list[DoseOutcome | None] = [None] * len(items)
         reports: list[tuple[int, DoseReport]] = []
@@ -215,7 +235,7 @@ class DoseLedger(Application[UUID]):
         taken: list[tuple[int, DoseReceipt]] = []
         for i, report in reports:
             try:
-                receipt = self._take_dose(ws, report, actor)
+                receipt = self._take_dose(ws, report, actor, match_identity)
             except LedgerError as error:
                 outcomes[i] = DoseOutcome.refused(error)
                 continue
@@ -223,23 +243,26 @@ class DoseLedger(Application[UUID]):
                 outcomes[i] = DoseOutcome("duplicate", receipt)
             else:
                 taken.append((i, receipt))
-        if taken:
+        if taken and dry_run:
+            for i, receipt in taken:
+                outcomes[i] = DoseOutcome("created", receipt)
+        elif taken:
             try:
                 position = self._save(*ws.pending())
             except IntegrityError:
                 for i, _ in taken:
                     report = next(r for j, r in reports if j == i)
-                    outcomes[i] = self._record_alone(report, actor)
+                    outcomes[i] = self._record_alone(report, actor, match_identity)
             else:
                 for i, receipt in taken:
                     outcomes[i] = DoseOutcome(
                         "created", DoseReceipt(receipt.dose_id, receipt.person_id, position, False))
         return [o for o in outcomes if o is not None]
 
-    def _record_alone(self, report: DoseReport, actor: Actor) -> DoseOutcome:
+    def _record_alone(self, report: DoseReport, actor: Actor, match_identity: bool) -> DoseOutcome:
         def attempt() -> DoseReceipt:
             ws = WorkingSet(self.repository)
-            receipt = self._take_dose(ws, report, actor)
+            receipt = self._take_dose(ws, report, actor, match_identity)
             if receipt.duplicate:
                 return receipt
             return DoseReceipt(receipt.dose_id, receipt.person_id, self._save(*ws.pending()), False)
@@ -250,7 +273,8 @@ class DoseLedger(Application[UUID]):
             return DoseOutcome.refused(error)
         return DoseOutcome("duplicate" if receipt.duplicate else "created", receipt)
 
-    def _take_dose(self, ws: WorkingSet, report: DoseReport, actor: Actor) -> DoseReceipt:
+    def _take_dose(self, ws: WorkingSet, report: DoseReport, actor: Actor,
+                   match_identity: bool = False) -> DoseReceipt:
         """Decide one dose into the working set (position left for the save to tell)."""
         record = ws.get(SiteRecord, report.dose_id)
         if record is not None:
@@ -259,15 +283,17 @@ class DoseLedger(Application[UUID]):
                                          record.person_id)
             return DoseReceipt(record.id, self._person(ws, record.person_id, follow_merges=True).id,
                                self.head(), True)
+        registered = False
         if report.person_id is not None:
             subject = self._person(ws, report.person_id, follow_merges=True)
-            new: list[Any] = []
         else:
             assert report.person is not None
-            subject, new = self._person_for(
+            subject, registered = self._person_for(
                 ws, report.person, person_id_for_record(report.site_id, report.site_record_id),
-                actor, report.source)
+                actor, report.source, match_identity)
         rules.administered_at(report.administered_at, born=subject.details["birth_date"])
+        # Only now, with every check passed, may aggregates already in the working set change.
+        new = self._keys_of_new_person(ws, subject) if registered else []
         new += self._provisional_site(ws, report.site_id, subject.details["province"], actor,
                                       report.source)
         claim = SiteRecord.claim(subject.id, report.site_id, report.site_record_id, report.digest)
@@ -437,8 +463,25 @@ class DoseLedger(Application[UUID]):
             self._claim_national_id(ws, details["national_id"], person_id)
         person = Person.register(person_id, details, channel, actor.as_data(),
                                  source or {"kind": channel})
-        ws.changed(person)
+        ws.changed(person, self._identity_joined(ws, person))
         return person
+
+    def _identity_joined(self, ws: WorkingSet, person: Person) -> IdentityKey:
+        """The person listed under their name, birth date and phone (in the working set)."""
+        key = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+        index = ws.get(IdentityKey, key)
+        if index is None:
+            return IdentityKey.claim(key, person.id)
+        index.join(person.id)
+        return index
+
+    def _identity_holders(self, ws: WorkingSet, details: dict[str, Any]) -> list[UUID]:
+        """The distinct open people listed under these details (merged ones followed)."""
+        index = ws.get(IdentityKey, identity_key(*(details[k] for k in IDENTITY_FIELDS)))
+        if index is None:
+            return []
+        holders = (self._person(ws, pid, follow_merges=True).id for pid in index.person_ids)
+        return list(dict.fromkeys(holders))
 
     def _claim_national_id(self, ws: WorkingSet, national_id: str, person_id: UUID) -> None:
         claim = ws.get(NationalIdClaim, national_id_key(national_id))
@@ -451,18 +494,28 @@ class DoseLedger(Application[UUID]):
             raise NationalIdTaken(self._person(ws, claim.person_id, follow_merges=True).id)
 
     def _person_for(self, ws: WorkingSet, details: dict[str, Any], fallback_id: UUID, actor: Actor,
-                    source: dict[str, Any]) -> tuple[Person, list[Any]]:
-        """The national id's person if there is one, else a person registered inline (unsaved)."""
+                    source: dict[str, Any], match_identity: bool) -> tuple[Person, bool]:
+        """The national id's person if there is one, else (when matching identities) the one
+        person with the same name, birth date and phone, else a person registered inline:
+        (person, registered now). A new person is unsaved and outside the working set, so a
+        refused dose leaves no orphan person."""
         if details["national_id"]:
             holder = self._national_id_holder(ws, details["national_id"])
             if holder is not None:
-                return self._person(ws, holder), []
-        # Checked before anything joins the working set: a refused dose leaves no orphan person.
-        person = Person.register(fallback_id, details, "site", actor.as_data(), source)
-        claims = []
-        if details["national_id"]:
-            claims.append(NationalIdClaim.claim(details["national_id"], fallback_id))
-        return person, claims
+                return self._person(ws, holder), False
+        elif match_identity:
+            holders = self._identity_holders(ws, details)
+            if len(holders) > 1:
+                raise AmbiguousPerson(holders)
+            if holders:
+                return self._person(ws, holders[0]), False
+        return Person.register(fallback_id, details, "site", actor.as_data(), source), True
+
+    def _keys_of_new_person(self, ws: WorkingSet, person: Person) -> list[Any]:
+        claims: list[Any] = [self._identity_joined(ws, person)]
+        if person.details["national_id"]:
+            claims.append(NationalIdClaim.claim(person.details["national_id"], person.id))
+        return claims
 
     def _provisional_site(self, ws: WorkingSet, site_id: str, province_hint: str, actor: Actor,
                           source: dict[str, Any]) -> list[Site]:

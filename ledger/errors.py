@@ -80,5 +80,19 @@ class PersonMerged(Conflict):
         self.survivor_id = survivor_id
 
 
+class AmbiguousPerson(Conflict):
+    """Several people share the name, birth date and phone a record gives, and nothing else tells."""
+
+    kind = "ambiguous-person"
+
+    def __init__(self, candidates: list[UUID], field: str = "person"):
+        super().__init__(
+            field,
+            f"matches {len(candidates)} people by name, birth date and phone "
+            f"({', '.join(str(c) for c in candidates)}); give the national id to choose",
+        )
+        self.candidates = candidates
+
+
 class Contention(Exception):
     """Writers kept colliding on the same records beyond the retry budget (try again)."""

@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from ledger.chain import ChainedAggregate
+from ledger.names import clean
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/ids")
 
@@ -33,6 +34,11 @@ def national_id_key(national_id: str) -> UUID:
 
 def site_key(site_id: str) -> UUID:
     return uuid5(NAMESPACE, f"site/{site_id}")
+
+
+def identity_key(full_name: str, birth_date: str, phone: str | None) -> UUID:
+    """Name (NFC, spaces folded, case folded; diacritics kept), birth date and phone (or none)."""
+    return uuid5(NAMESPACE, f"identity/{clean(full_name).casefold()}|{birth_date}|{phone or ''}")
 
 
 class SiteRecord(ChainedAggregate):
@@ -70,3 +76,35 @@ class NationalIdClaim(ChainedAggregate):
         self.person_id = person_id
 
 
+
+
+class IdentityKey(ChainedAggregate):
+    """(name, birth date, phone) → every person registered with them.
+
+    Not unique: twins, or a family sharing a phone, may share it. A retro import matches a
+    row to a person through it, and refuses a row that finds more than one.
+    """
+
+    @event("Claimed")
+    def __init__(self, person_id: UUID) -> None:
+        self.person_ids: list[UUID] = [person_id]
+
+    @classmethod
+    def claim(cls, key: UUID, person_id: UUID) -> IdentityKey:
+        return cls._create(cls.Claimed, id=key, person_id=person_id)
+
+    def join(self, person_id: UUID) -> None:
+        if person_id not in self.person_ids:
+            self._joined(person_id=person_id)
+
+    def leave(self, person_id: UUID, reason: str) -> None:
+        if person_id in self.person_ids:
+            self._left(person_id=person_id, reason=reason)
+
+    @event("Joined")
+    def _joined(self, person_id: UUID) -> None:
+        self.person_ids.append(person_id)
+
+    @event("Left")
+    def _left(self, person_id: UUID, reason: str) -> None:
+        self.person_ids.remove(person_id)
