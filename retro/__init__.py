@@ -1,0 +1,26 @@
+"""Retro import: spreadsheets of doses given before the platform, validated row by row,
+idempotent, attested, streamed in chunks.
+
+What the CLI and the HTTP endpoints call:
+    template_csv() / template_xlsx()                       the blank template (bytes)
+    run_import(ledger, path, Form(...), actor=, dry_run=, mapping=)  → ImportResult
+    start_import(ledger, path, Form(...), actor=, ...)      → import id (rows in the background)
+    import_status(ledger, import_id)                        → status, counts, first errors
+    import_errors(ledger, import_id) → errors_csv(...)      → the full error report as CSV lines
+    parse_mapping("col=field,..." or "mapping.json")        → Mapping for files of other shapes
+"""
+
+from retro.importing import Form, ImportResult, Progress, RetroImportRun, run_import, start_import
+from retro.mapping import Mapping, MappingError, parse_mapping
+from retro.reading import UnreadableFile
+from retro.report import errors_csv
+from retro.rows import TemplateMismatch
+from retro.status import ImportNotFound, import_errors, import_status
+from retro.template import template_csv, template_xlsx, write_template
+
+__all__ = [
+    "Form", "ImportResult", "Progress", "RetroImportRun", "run_import", "start_import",
+    "Mapping", "MappingError", "parse_mapping", "UnreadableFile", "errors_csv", "TemplateMismatch",
+    "ImportNotFound", "import_errors", "import_status", "template_csv", "template_xlsx",
+    "write_template",
+]

@@ -1,0 +1,233 @@
+"""Run a retro import: stream the file, check each row, record the good ones in chunks.
+
+Each chunk is one `DoseLedger.record_doses` call (one transaction) followed by a
+`ChunkImported` event on the import's stream. Every dose carries its import id and row as its
+source. Re-sending the file, an overlapping one, or the rest of an interrupted one stores
+nothing twice: each row is one site record, (site, record id) or its content digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from uuid import UUID, uuid4
+
+from ledger.application import Actor, DoseLedger
+from ledger.rules import text
+from retro.mapping import Mapping
+from retro.reading import open_sheet
+from retro.report import Counts, Report
+from retro.rows import Row, RowShape, find_header
+from retro.submission import COMPLETED, RetroImport
+
+CHUNK_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Form:
+    """What the unit states with its file (the paper it signs says the same)."""
+
+    unit: str
+    attested_by: str
+    document_ref: str | None = None
+    site_id: str | None = None  # rows without a site are this site's
+    allowed_sites: frozenset[str] | None = None  # a site principal's own sites; None: any
+
+    def checked(self) -> Form:
+        return Form(
+            unit=text(self.unit, "unit", max_len=200),  # type: ignore[arg-type]
+            attested_by=text(self.attested_by, "attested_by", max_len=200),  # type: ignore[arg-type]
+            document_ref=text(self.document_ref, "document_ref", max_len=200, required=False),
+            site_id=text(self.site_id, "site_id", max_len=64, required=False),
+            allowed_sites=self.allowed_sites,
+        )
+
+
+@dataclass
+class Progress:
+    import_id: UUID
+    counts: Counts
+    last_row: int
+    read_fraction: float | None
+
+
+@dataclass
+class ImportResult:
+    import_id: UUID
+    status: str  # completed | failed (a dry run: completed, nothing stored)
+    dry_run: bool
+    file_sha256: str
+    counts: Counts
+    errors: list[dict[str, Any]]  # the first ones; error_count says how many in all
+    error_count: int
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"import_id": str(self.import_id), "status": self.status, "dry_run": self.dry_run,
+                "file_sha256": self.file_sha256, **self.counts.as_dict(),
+                "error_count": self.error_count, "errors": self.errors, "reason": self.reason}
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+@dataclass
+class RetroImportRun:
+    """One file going into the ledger. `begin` checks the form and the header and (unless a
+    dry run) opens the import's stream; `proceed` reads and records the rows."""
+
+    ledger: DoseLedger
+    path: Path
+    form: Form
+    actor: Actor
+    dry_run: bool = False
+    mapping: Mapping | None = None
+    file_name: str | None = None
+    chunk_rows: int = CHUNK_ROWS
+    on_chunk: Callable[[Progress], None] | None = None
+    errors_to: TextIO | None = None
+    import_id: UUID = field(default_factory=uuid4)
+
+    def begin(self) -> UUID:
+        self.path = Path(self.path)
+        self.form = self.form.checked()
+        if self.mapping is not None:
+            self.mapping.load_people(self.path.parent)
+        self.sha256, size = file_digest(self.path)
+        self._files = ExitStack()
+        try:
+            self._sheet = self._files.enter_context(open_sheet(self.path))
+            self._shape: RowShape = find_header(self._sheet.rows, self.mapping, self.form.site_id,
+                                                self.form.allowed_sites)
+        except BaseException:
+            self._files.close()
+            raise
+        self.report = Report(self.errors_to)
+        self.record: RetroImport | None = None
+        if not self.dry_run:
+            self.record = RetroImport.start(
+                self.import_id, file_name=self.file_name or self.path.name, file_sha256=self.sha256,
+                file_size=size, unit=self.form.unit, attested_by=self.form.attested_by,
+                document_ref=self.form.document_ref, site_id=self.form.site_id,
+                submitter=self.actor.as_data(), mapping=_described(self.mapping))
+            self.ledger.save(self.record)
+        return self.import_id
+
+    def proceed(self) -> ImportResult:
+        try:
+            with self._files:
+                chunk: list[Row] = []
+                first_row = None
+                for number, cells in self._sheet.rows:
+                    row = self._shape.read(number, cells)
+                    if row is None:
+                        continue
+                    first_row = first_row or number
+                    chunk.append(row)
+                    if len(chunk) >= self.chunk_rows:
+                        self._record(chunk, first_row, number)
+                        chunk, first_row = [], None
+                if chunk:
+                    self._record(chunk, first_row or chunk[0].number, chunk[-1].number)
+        except BaseException as e:  # an interruption too: the stream says the import stopped
+            reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            if self.record is not None:
+                try:
+                    self.record.fail(reason)
+                    self.ledger.save(self.record)
+                except Exception:  # the store itself failing: the original error matters more
+                    pass
+            raise
+        if self.record is not None:
+            self.record.complete()
+            self.ledger.save(self.record)
+        return self.result(COMPLETED)
+
+    def result(self, status: str, reason: str | None = None) -> ImportResult:
+        return ImportResult(self.import_id, status, self.dry_run, self.sha256, self.report.counts,
+                            self.report.errors, self.report.error_count, reason)
+
+    def _record(self, chunk: list[Row], first_row: int, last_row: int) -> None:
+        counts = Counts(rows=len(chunk))
+        errors = [e for row in chunk for e in row.errors]
+        good = [row for row in chunk if row.item is not None]
+        counts.rejected = len(chunk) - len(good)
+        source = str(self.import_id)
+        outcomes = self.ledger.record_doses(
+            [row.item for row in good], actor=self.actor, match_identity=True, dry_run=self.dry_run,
+            sources=[{"kind": "retro_import", "import_id": source, "row": row.number} for row in good])
+        for row, outcome in zip(good, outcomes):
+            if outcome.status in ("created", "duplicate"):
+                setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
+                continue
+            counts.rejected += 1
+            counts.conflict += outcome.status == "conflict"
+            assert outcome.error is not None
+            errors.append(row.error(outcome.error.field, outcome.error.message))
+        errors.sort(key=lambda e: e.row)
+        self.report.counts.add(counts)
+        self.report.add_errors(errors)
+        fraction = self._sheet.read_fraction()
+        if self.record is not None:
+            self.record.chunk_imported(first_row, last_row, counts.as_dict(),
+                                       [e.as_dict() for e in errors], fraction)
+            self.ledger.save(self.record)
+        if self.on_chunk is not None:
+            self.on_chunk(Progress(self.import_id, self.report.counts, last_row, fraction))
+
+
+def _described(mapping: Mapping | None) -> dict[str, Any] | None:
+    """The mapping as provenance: which columns were read as which fields."""
+    if mapping is None:
+        return None
+    return {"columns": mapping.columns, "values": mapping.values, "others": mapping.others,
+            "defaults": mapping.defaults, "people": mapping.people_spec}
+
+
+def run_import(ledger: DoseLedger, path: str | Path, form: Form, *, actor: Actor,
+               dry_run: bool = False, mapping: Mapping | None = None, **options: Any) -> ImportResult:
+    """Check and record a whole file; returns when it is done (or raises, the stream saying so)."""
+    run = RetroImportRun(ledger, Path(path), form, actor, dry_run=dry_run, mapping=mapping, **options)
+    run.begin()
+    return run.proceed()
+
+
+def start_import(ledger: DoseLedger, path: str | Path, form: Form, *, actor: Actor,
+                 mapping: Mapping | None = None,
+                 when_done: Callable[[], None] | None = None, **options: Any) -> UUID:
+    """Check the form and header, open the stream, and record the rows in a background thread.
+
+    Returns the import id at once; its stream tells the progress (retro.status). `when_done`
+    runs at the end either way (e.g. to delete an uploaded file).
+    """
+    run = RetroImportRun(ledger, Path(path), form, actor, mapping=mapping, **options)
+    try:
+        import_id = run.begin()
+    except BaseException:
+        if when_done is not None:
+            when_done()
+        raise
+
+    def work() -> None:
+        try:
+            run.proceed()
+        except Exception:  # recorded as Failed on the stream by proceed()
+            pass
+        finally:
+            if when_done is not None:
+                when_done()
+
+    threading.Thread(target=work, name=f"retro-import-{import_id}", daemon=True).start()
+    return import_id
+

@@ -1,0 +1,80 @@
+"""A stored import read back: its status and counts, and its every error, page by page.
+
+Reads page through the import's stream instead of folding it whole, so an import with a
+million bad rows is read in bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+
+from ledger.application import DoseLedger
+from ledger.errors import NotFound
+from retro.submission import COUNTS, RetroImport
+
+PAGE = 20  # events per read: each chunk event carries up to a chunk's errors
+
+
+class ImportNotFound(NotFound):
+    def __init__(self, import_id: UUID | str):
+        super().__init__("import_id", f"no retro import with id {import_id}")
+
+
+def _events(ledger: DoseLedger, import_id: UUID) -> Iterator[DomainEventProtocol]:
+    after = 0
+    while True:
+        page = list(ledger.events.get(import_id, gt=after, limit=PAGE))
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1].originator_version
+
+
+def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 100) -> dict[str, Any]:
+    """{import_id, status, file, unit, attested_by, ..., rows, created, ..., errors: first ones}."""
+    import_id = UUID(str(import_id))
+    status: dict[str, Any] | None = None
+    for e in _events(ledger, import_id):
+        if isinstance(e, RetroImport.Started):
+            status = {
+                "import_id": str(import_id), "status": "running", "file_name": e.file_name,
+                "file_sha256": e.file_sha256, "file_size": e.file_size, "unit": e.unit,
+                "attested_by": e.attested_by, "document_ref": e.document_ref, "site_id": e.site_id,
+                "submitter": e.submitter, "started_at": e.timestamp.isoformat(),
+                **dict.fromkeys(COUNTS, 0), "last_row": 0, "read_fraction": 0.0,
+                "error_count": 0, "errors": [], "reason": None, "finished_at": None,
+            }
+        elif status is None:
+            break
+        elif isinstance(e, RetroImport.ChunkImported):
+            for name in COUNTS:
+                status[name] += e.counts.get(name, 0)
+            status["last_row"] = e.last_row
+            status["read_fraction"] = e.read_fraction
+            status["error_count"] += len(e.errors)
+            status["errors"].extend(e.errors[: max(0, errors - len(status["errors"]))])
+        elif isinstance(e, (RetroImport.Completed, RetroImport.Failed)):
+            status["status"] = "completed" if isinstance(e, RetroImport.Completed) else "failed"
+            status["reason"] = getattr(e, "reason", None)
+            status["finished_at"] = e.timestamp.isoformat()
+            if status["status"] == "completed":
+                status["read_fraction"] = 1.0
+    if status is None:
+        raise ImportNotFound(import_id)
+    return status
+
+
+def import_errors(ledger: DoseLedger, import_id: UUID | str) -> Iterator[dict[str, Any]]:
+    """Every error of a stored import, in row order: {row, column, value, msg}."""
+    import_id = UUID(str(import_id))
+    found = False
+    for e in _events(ledger, import_id):
+        found = found or isinstance(e, RetroImport.Started)
+        if isinstance(e, RetroImport.ChunkImported):
+            yield from e.errors
+    if not found:
+        raise ImportNotFound(import_id)

@@ -1,0 +1,70 @@
+"""A retro import's own stream: who sent which file on whose attestation, and what came of it.
+
+Started → ChunkImported (one per chunk saved: its rows, counts and errors) → Completed | Failed.
+The errors live in the chunk events, so the full report can be read back at any time; the
+aggregate itself keeps only counts, so folding it stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.chain import ChainedAggregate
+
+RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+COUNTS = ("rows", "created", "duplicate", "conflict", "rejected")
+
+
+class RetroImport(ChainedAggregate):
+    @event("Started")
+    def __init__(self, file_name: str, file_sha256: str, file_size: int, unit: str,
+                 attested_by: str, document_ref: str | None, site_id: str | None,
+                 submitter: dict[str, str], mapping: dict[str, Any] | None) -> None:
+        self.file_name = file_name
+        self.file_sha256 = file_sha256
+        self.unit = unit
+        self.attested_by = attested_by
+        self.document_ref = document_ref
+        self.site_id = site_id
+        self.submitter = submitter
+        self.status = RUNNING
+        self.counts = dict.fromkeys(COUNTS, 0)
+        self.last_row = 0
+        self.read_fraction: float | None = 0.0
+        self.reason: str | None = None
+
+    @classmethod
+    def start(cls, import_id: UUID, **details: Any) -> RetroImport:
+        return cls._create(cls.Started, id=import_id, **details)
+
+    def chunk_imported(self, first_row: int, last_row: int, counts: dict[str, int],
+                       errors: list[dict[str, Any]], read_fraction: float | None) -> None:
+        self._chunk_imported(first_row=first_row, last_row=last_row, counts=counts, errors=errors,
+                             read_fraction=read_fraction)
+
+    def complete(self) -> None:
+        self._completed(counts=dict(self.counts))
+
+    def fail(self, reason: str) -> None:
+        self._failed(reason=reason, counts=dict(self.counts))
+
+    @event("ChunkImported")
+    def _chunk_imported(self, first_row: int, last_row: int, counts: dict[str, int],
+                        errors: list[dict[str, Any]], read_fraction: float | None) -> None:
+        for name in COUNTS:
+            self.counts[name] += counts.get(name, 0)
+        self.last_row = last_row
+        self.read_fraction = read_fraction
+
+    @event("Completed")
+    def _completed(self, counts: dict[str, int]) -> None:
+        self.status = COMPLETED
+        self.read_fraction = 1.0
+
+    @event("Failed")
+    def _failed(self, reason: str, counts: dict[str, int]) -> None:
+        self.status = FAILED
+        self.reason = reason
