@@ -21,7 +21,7 @@ from ledger.application import Actor, DoseLedger
 from ledger.rules import text
 from retro.mapping import Mapping
 from retro.reading import open_sheet
-from retro.report import Counts, Report
+from retro.report import KEPT_ERRORS, Counts, Report
 from retro.rows import Row, RowShape, find_header
 from retro.submission import COMPLETED, RetroImport
 
@@ -97,6 +97,7 @@ class RetroImportRun:
     chunk_rows: int = CHUNK_ROWS
     on_chunk: Callable[[Progress], None] | None = None
     errors_to: TextIO | None = None
+    keep_errors: int = KEPT_ERRORS
     import_id: UUID = field(default_factory=uuid4)
 
     def begin(self) -> UUID:
@@ -113,7 +114,7 @@ class RetroImportRun:
         except BaseException:
             self._files.close()
             raise
-        self.report = Report(self.errors_to)
+        self.report = Report(self.errors_to, self.keep_errors)
         self.record: RetroImport | None = None
         if not self.dry_run:
             self.record = RetroImport.start(

@@ -101,11 +101,14 @@ def _xlsx(path: Path) -> Iterator[Sheet]:
     import openpyxl  # only XLSX files need it
     from zipfile import BadZipFile
 
+    # Opened here, not by name: an upload's temporary file has no .xlsx suffix to please openpyxl.
+    raw = path.open("rb")
     try:
         # data_only=False: a formula cell gives its formula text, never a value computed by
         # whoever saved the file last (nor is anything evaluated here).
-        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        book = openpyxl.load_workbook(raw, read_only=True, data_only=False)
     except (BadZipFile, KeyError, OSError, ValueError) as e:
+        raw.close()
         raise UnreadableFile(f"not a readable XLSX workbook ({e})") from None
     try:
         sheet = book.worksheets[0]
@@ -123,3 +126,4 @@ def _xlsx(path: Path) -> Iterator[Sheet]:
         yield Sheet("xlsx", rows(), lambda: min(done[0] / total, 1.0) if total else None)
     finally:
         book.close()
+        raw.close()

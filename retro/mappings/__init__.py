@@ -1,0 +1,6 @@
+"""Shipped column mappings for other systems' exports (see retro.mapping for the format)."""
+
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SYNTHEA = HERE / "synthea.json"  # Synthea's CSV export: immunizations.csv + patients.csv
