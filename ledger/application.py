@@ -137,7 +137,7 @@ class DoseLedger(Application[UUID]):
         details = rules.person_details(details)
 
         def attempt() -> Registration:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             if details["national_id"]:
                 holder = self._national_id_holder(ws, details["national_id"])
                 if holder is not None:
@@ -155,7 +155,7 @@ class DoseLedger(Application[UUID]):
         person_id = as_uuid(person_id, "person_id")
 
         def attempt() -> Written:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             person = self._person(ws, person_id)
             checked = rules.detail_changes(changes, person.details)
             self._correct_details(ws, person, checked, reason, actor, source or {"kind": "api"})
@@ -171,7 +171,7 @@ class DoseLedger(Application[UUID]):
         duplicate_id = as_uuid(duplicate_id, "duplicate_person_id")
 
         def attempt() -> Written:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             survivor = self._person(ws, survivor_id, field="person_id")
             duplicate = self._person(ws, duplicate_id, field="duplicate_person_id")
             src = source or {"kind": "merge"}
@@ -197,7 +197,7 @@ class DoseLedger(Application[UUID]):
             microsecond=0).isoformat()
 
         def attempt() -> CorrectionFiled:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             person = self._person(ws, person_id, follow_merges=True)
             checked = correction_claim(kind, claim, person)
             source = {"kind": "correction_request", "channel": channel}
@@ -230,7 +230,7 @@ class DoseLedger(Application[UUID]):
             assignee = {"site": rules.text(assignee["site"], "assignee.site", max_len=64)}  # type: ignore[dict-item]
 
         def attempt() -> Written:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             person = self._ticket_holder(ws, request_id)
             person.assign_correction(request_id, assignee, actor.as_data(),
                                      {"kind": "correction_request", "request_id": str(request_id)})
@@ -246,7 +246,7 @@ class DoseLedger(Application[UUID]):
         reason = rules.reason(reason)
 
         def attempt() -> Written:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             person = self._ticket_holder(ws, request_id)
             request = person.correction(request_id)
             source = {"kind": "correction_request", "request_id": str(request_id)}
@@ -261,7 +261,7 @@ class DoseLedger(Application[UUID]):
     def correction(self, request_id: UUID | str) -> dict[str, Any]:
         """A request as its workers see it: the claim, status, assignee, person and province."""
         request_id = as_uuid(request_id, "request_id")
-        ws = WorkingSet(self.repository)
+        ws = self._working_set()
         person = self._ticket_holder(ws, request_id)
         request = dict(person.correction(request_id))
         request.pop("code_digest")
@@ -273,7 +273,7 @@ class DoseLedger(Application[UUID]):
             request_id = as_uuid(request_id, "request_id")
         except InvalidValue:
             raise CorrectionNotFound(request_id) from None
-        ws = WorkingSet(self.repository)
+        ws = self._working_set()
         ticket = ws.get(CorrectionTicket, request_id)
         # A wrong code and an unknown id answer alike: the id alone reveals nothing.
         if ticket is None or not isinstance(code, str) or not hmac.compare_digest(
@@ -338,7 +338,7 @@ class DoseLedger(Application[UUID]):
         report = dose_report(fields, source)
 
         def attempt() -> DoseReceipt:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             receipt = self._take_dose(ws, report, actor)
             if receipt.duplicate:
                 return receipt
@@ -360,34 +360,61 @@ class DoseLedger(Application[UUID]):
                 reports.append((i, dose_report(fields, sources[i] if sources else None)))
             except LedgerError as error:
                 outcomes[i] = DoseOutcome.refused(error)
-        ws = WorkingSet(self.repository)
-        taken: list[tuple[int, DoseReceipt]] = []
-        for i, report in reports:
+        decided = self.record_reports([r for _, r in reports], [actor] * len(reports))
+        for (i, _), outcome in zip(reports, decided):
+            outcomes[i] = outcome
+        return [o for o in outcomes if o is not None]
+
+    def record_reports(self, reports: list[DoseReport], actors: list[Actor]) -> list[DoseOutcome]:
+        """Decide checked reports together and save them in one transaction (group commit)."""
+        ws = self._working_set()
+        self._prefetch_for(ws, reports)
+        outcomes: list[DoseOutcome] = []
+        taken: list[int] = []
+        for n, (report, actor) in enumerate(zip(reports, actors)):
             try:
                 receipt = self._take_dose(ws, report, actor)
             except LedgerError as error:
-                outcomes[i] = DoseOutcome.refused(error)
+                outcomes.append(DoseOutcome.refused(error))
                 continue
-            if receipt.duplicate:
-                outcomes[i] = DoseOutcome("duplicate", receipt)
-            else:
-                taken.append((i, receipt))
-        if taken:
-            try:
-                position = self._save(*ws.pending())
-            except IntegrityError:
-                for i, _ in taken:
-                    report = next(r for j, r in reports if j == i)
-                    outcomes[i] = self._record_alone(report, actor)
-            else:
-                for i, receipt in taken:
-                    outcomes[i] = DoseOutcome(
-                        "created", DoseReceipt(receipt.dose_id, receipt.person_id, position, False))
-        return [o for o in outcomes if o is not None]
+            outcomes.append(DoseOutcome("duplicate" if receipt.duplicate else "created", receipt))
+            if not receipt.duplicate:
+                taken.append(n)
+        if not taken:
+            return outcomes
+        try:
+            position = self._save(*ws.pending())
+        except IntegrityError:
+            # Another writer got to one of these people first: each item on its own, with retries.
+            for n in taken:
+                outcomes[n] = self._record_alone(reports[n], actors[n])
+            return outcomes
+        for n in taken:
+            receipt = outcomes[n].receipt
+            assert receipt is not None
+            outcomes[n] = DoseOutcome("created", DoseReceipt(receipt.dose_id, receipt.person_id,
+                                                              position, False))
+        return outcomes
+
+    def _prefetch_for(self, ws: WorkingSet, reports: list[DoseReport]) -> None:
+        """Two queries instead of several per dose: the keys and people first, then whom they name."""
+        ids: list[UUID] = []
+        for report in reports:
+            ids.append(report.dose_id)
+            ids.append(site_key(report.site_id))
+            if report.person_id is not None:
+                ids.append(report.person_id)
+            elif report.person is not None:
+                ids.append(person_id_for_record(report.site_id, report.site_record_id))
+                if report.person["national_id"]:
+                    ids.append(national_id_key(report.person["national_id"]))
+        ws.prefetch(ids)
+        named = [getattr(ws.get(object, i), "person_id", None) for i in ids]
+        ws.prefetch(i for i in named if isinstance(i, UUID))
 
     def _record_alone(self, report: DoseReport, actor: Actor) -> DoseOutcome:
         def attempt() -> DoseReceipt:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             receipt = self._take_dose(ws, report, actor)
             if receipt.duplicate:
                 return receipt
@@ -433,7 +460,7 @@ class DoseLedger(Application[UUID]):
         checked = dose_changes(changes)
 
         def attempt() -> Written:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             person = self._holder_of(ws, dose_id)
             if "administered_at" in checked:
                 rules.administered_at(checked["administered_at"], born=person.details["birth_date"])
@@ -454,7 +481,7 @@ class DoseLedger(Application[UUID]):
         dose_id = as_uuid(dose_id, "dose_id")
 
         def attempt() -> Written:
-            ws = WorkingSet(self.repository)
+            ws = self._working_set()
             person = self._holder_of(ws, dose_id)
             person.void_dose(dose_id, reason, actor.as_data(), source or {"kind": "api"})
             ws.changed(person)
@@ -465,7 +492,7 @@ class DoseLedger(Application[UUID]):
     def dose_origin(self, dose_id: UUID | str) -> tuple[UUID, str]:
         """(current holder, site that recorded it) — what access checks need to know."""
         dose_id = as_uuid(dose_id, "dose_id")
-        ws = WorkingSet(self.repository)
+        ws = self._working_set()
         record = ws.get(SiteRecord, dose_id)
         if record is None:
             raise DoseNotFound(dose_id)
@@ -512,17 +539,20 @@ class DoseLedger(Application[UUID]):
     # --- reads for checks and audits -------------------------------------------------------
 
     def site(self, site_id: str) -> Site | None:
-        return WorkingSet(self.repository).get(Site, site_key(site_id))
+        return self._working_set().get(Site, site_key(site_id))
 
     def person(self, person_id: UUID | str) -> Person:
         """The person's current state, merged-away or not: for replay and checks."""
-        return self._person(WorkingSet(self.repository), as_uuid(person_id, "person_id"),
+        return self._person(self._working_set(), as_uuid(person_id, "person_id"),
                             allow_merged=True)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
     # --- internals ------------------------------------------------------------------------
+
+    def _working_set(self) -> WorkingSet:
+        return WorkingSet(self.repository, self.recorder, self.mapper)
 
     def _with_retries(self, attempt: Callable[[], T]) -> T:
         for n in range(self.max_attempts):
