@@ -46,6 +46,11 @@ class SiteNotFound(NotFound):
         super().__init__(field, f"no site {site_id!r}")
 
 
+class CorrectionNotFound(NotFound):
+    def __init__(self, request_id: UUID | str, field: str = "request_id"):
+        super().__init__(field, f"no correction request {request_id}")
+
+
 class Conflict(LedgerError):
     kind = "conflict"
 
@@ -92,6 +97,11 @@ class AmbiguousPerson(Conflict):
             f"({', '.join(str(c) for c in candidates)}); give the national id to choose",
         )
         self.candidates = candidates
+
+
+class CorrectionClosed(Conflict):
+    def __init__(self, request_id: UUID):
+        super().__init__("request_id", f"correction request {request_id} is already resolved")
 
 
 class Contention(Exception):
