@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--stores", default="sqlite,postgresql")
-    parser.add_argument("--baseline-rows", type=int, default=20_000,
+    parser.add_argument("--baseline-rows", type=int, default=100_000,
                         help="rows for the record_doses baseline (held in memory)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -8,8 +8,11 @@ What the CLI and the HTTP endpoints call:
     import_status(ledger, import_id)                        → status, counts, first errors
     import_errors(ledger, import_id) → errors_csv(...)      → the full error report as CSV lines
     parse_mapping("col=field,..." or "mapping.json")        → Mapping for files of other shapes
+    intake.submit / intake.status / intake.errors_csv_lines / intake.template
+                                                            the HTTP endpoints' calls, in their shapes
 """
 
+from retro import intake
 from retro.importing import Form, ImportResult, Progress, RetroImportRun, run_import, start_import
 from retro.mapping import Mapping, MappingError, parse_mapping
 from retro.reading import UnreadableFile
@@ -22,5 +25,5 @@ __all__ = [
     "Form", "ImportResult", "Progress", "RetroImportRun", "run_import", "start_import",
     "Mapping", "MappingError", "parse_mapping", "UnreadableFile", "errors_csv", "TemplateMismatch",
     "ImportNotFound", "import_errors", "import_status", "template_csv", "template_xlsx",
-    "write_template",
+    "write_template", "intake",
 ]

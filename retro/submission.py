@@ -1,8 +1,9 @@
 """A retro import's own stream: who sent which file on whose attestation, and what came of it.
 
 Started → ChunkImported (one per chunk saved: its rows, counts and errors) → Completed | Failed.
-The errors live in the chunk events, so the full report can be read back at any time; the
-aggregate itself keeps only counts, so folding it stays small.
+The errors live in the chunk events, so the full report can be read back at any time; reads
+page through the stream (retro.status) rather than fold it whole, as an import of a million
+bad rows holds a million errors.
 """
 
 from __future__ import annotations

@@ -1,0 +1,81 @@
+"""What the HTTP endpoints call, in their shapes, knowing nothing of HTTP.
+
+    POST /v1/imports[?dry_run=true]   submit(ledger, saved_upload, form, actor, dry_run=...)
+    GET  /v1/imports/{id}             status(ledger, import_id, actor)
+    GET  /v1/imports/{id}/errors.csv  errors_csv_lines(ledger, import_id, actor)
+    GET  /v1/imports/template.csv     template("csv") → (bytes, media type, file name)
+    GET  /v1/imports/template.xlsx    template("xlsx")
+
+Refusals, for the endpoint to map: ledger.errors.LedgerError (a form field: 422),
+TemplateMismatch / UnreadableFile / MappingError (the file: 422), ImportNotFound (404, also
+for an import the caller may not read, so ids reveal nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from ledger.application import Actor, DoseLedger
+from retro.importing import Form, run_import, start_import
+from retro.mapping import Mapping
+from retro.report import errors_csv
+from retro.status import ImportNotFound, import_errors, import_status
+from retro.submission import COUNTS, RUNNING
+from retro.template import template_csv, template_xlsx
+
+# Files larger than this run in the background: the answer is `running` and the import id.
+BACKGROUND_BYTES = 2_000_000  # about 15,000 rows of the template
+READERS = ("admin", "auditor")  # besides the submitter
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def submit(ledger: DoseLedger, path: str | Path, form: Form, actor: Actor, *, dry_run: bool = False,
+           file_name: str | None = None, mapping: Mapping | None = None,
+           background_bytes: int = BACKGROUND_BYTES,
+           when_done: Callable[[], None] | None = None) -> dict[str, Any]:
+    """{import_id, status, dry_run, rows, created, duplicate, conflict, rejected, error_count,
+    errors: [{row, column, value, msg}]}; status `running` for a large file (poll `status`).
+
+    A site principal passes its sites in `form.allowed_sites`. `when_done` runs once the file
+    is no longer needed (e.g. to delete the saved upload). A dry run always runs to the end
+    here: nothing of it is stored to poll.
+    """
+    path = Path(path)
+    if dry_run or path.stat().st_size <= background_bytes:
+        try:
+            return run_import(ledger, path, form, actor=actor, dry_run=dry_run, mapping=mapping,
+                              file_name=file_name).as_dict()
+        finally:
+            if when_done is not None:
+                when_done()
+    import_id = start_import(ledger, path, form, actor=actor, mapping=mapping, file_name=file_name,
+                             when_done=when_done)
+    return {"import_id": str(import_id), "status": RUNNING, "dry_run": False,
+            **dict.fromkeys(COUNTS, 0), "error_count": 0, "errors": []}
+
+
+def status(ledger: DoseLedger, import_id: UUID | str, actor: Actor) -> dict[str, Any]:
+    """The import's status, counts, progress and first errors, for its submitter, admins and auditors."""
+    found = import_status(ledger, import_id)
+    _check_reader(found, import_id, actor)
+    return found
+
+
+def errors_csv_lines(ledger: DoseLedger, import_id: UUID | str, actor: Actor) -> Iterator[str]:
+    """The full error report as CSV, line by line (stream it; it may be long)."""
+    _check_reader(import_status(ledger, import_id, errors=0), import_id, actor)
+    return errors_csv(import_errors(ledger, import_id))
+
+
+def template(kind: str) -> tuple[bytes, str, str]:
+    if kind == "xlsx":
+        return template_xlsx(), XLSX, "mau-tiem-bo-sung.xlsx"
+    return template_csv(), "text/csv; charset=utf-8", "mau-tiem-bo-sung.csv"
+
+
+def _check_reader(found: dict[str, Any], import_id: UUID | str, actor: Actor) -> None:
+    if actor.role not in READERS and found["submitter"]["principal_id"] != actor.principal_id:
+        raise ImportNotFound(import_id)
