@@ -68,6 +68,20 @@ def generate(path: Path, rows: int, seed: int = 2021) -> None:
                 ])
 
 
+def as_xlsx(csv_path: Path) -> Path:
+    """The same rows as an XLSX workbook (as Excel would hold them: shared strings)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    with csv_path.open(encoding="utf-8-sig", newline="") as f:
+        for cells in csv.reader(f):
+            sheet.append(cells)
+    path = csv_path.with_suffix(".xlsx")
+    book.save(path)
+    return path
+
+
 def fresh_store(kind: str, tmp: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
@@ -133,6 +147,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     parser.add_argument("--baseline-rows", type=int, default=100_000,
                         help="rows for the record_doses baseline (held in memory)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -146,14 +161,17 @@ def main() -> None:
         data, base = tmp / "rows.csv", tmp / "baseline.csv"
         generate(data, args.rows)
         generate(base, min(args.baseline_rows, args.rows))
-        print(f"{args.rows:,} rows, {data.stat().st_size / 1e6:.0f} MB; chunks of {args.chunk}")
+        if args.format == "xlsx":
+            data = as_xlsx(data)
+        print(f"{args.rows:,} rows, {args.format}, {data.stat().st_size / 1e6:.0f} MB; "
+              f"chunks of {args.chunk}")
         for kind in args.stores.split(","):
             runs = [measured("import", kind, data, args.chunk, tmp) for _ in range(args.repeats)]
             baseline = [measured("baseline", kind, base, args.chunk, tmp) for _ in range(args.repeats)]
             rate = statistics.median(r["rows_per_s"] for r in runs)
             base_rate = statistics.median(r["rows_per_s"] for r in baseline)
             print(json.dumps({
-                "store": kind, "rows": args.rows,
+                "store": kind, "rows": args.rows, "format": args.format,
                 "import_rows_per_s": round(rate), "peak_rss_mib": round(
                     statistics.median(r["peak_rss_mib"] for r in runs)),
                 "baseline_record_doses_rows_per_s": round(base_rate),

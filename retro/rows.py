@@ -17,6 +17,7 @@ from retro.mapping import PERSON_REF, Mapping
 from retro.values import READERS, BadCell, as_text, blank
 
 HEADER_SEARCH_ROWS = 20  # a title or a note may sit above the header row
+MIN_HEADER_FIELDS = 2  # a title row names none; a header, with a form's defaults, two or more
 
 
 class TemplateMismatch(ValueError):
@@ -169,10 +170,10 @@ def find_header(rows: Any, mapping: Mapping | None, site_id: str | None,
             shape = RowShape(cells, mapping, site_id, allowed_sites)
         except TemplateMismatch as e:
             recognised = sum(1 for c in cells if (mapping or Mapping()).field_of(c) is not None)
-            if recognised >= 3 and best is None:
+            if recognised >= MIN_HEADER_FIELDS and best is None:
                 best = e  # looks like the header, lacking columns: say which
         else:
-            if shape.recognised >= 3:
+            if shape.recognised >= MIN_HEADER_FIELDS:
                 return shape
         if number >= HEADER_SEARCH_ROWS:
             break
