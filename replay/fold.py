@@ -89,6 +89,8 @@ def fold(decoded: Iterable[Decoded]) -> Iterator[Step]:
                     problem = f"applied out of sequence: {type(e).__name__}: {e}"
                 except Exception as e2:
                     problem = f"cannot be applied: {type(e2).__name__}: {e2}"
+                    if person is not None:  # skipped, not pending: what follows is in sequence
+                        person.version = event.originator_version
         yield Step(item.record, event, problem, person)
 
 
