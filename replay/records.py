@@ -17,11 +17,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-
-try:  # PostgreSQL is optional at import time: an embedded install reads SQLite only
-    from psycopg.sql import SQL, Identifier
-except ImportError:  # pragma: no cover
-    SQL = Identifier = None  # type: ignore[assignment,misc]
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 PAGE = 1000  # rows per query when scanning the whole store
 
@@ -146,10 +144,9 @@ _readers: weakref.WeakKeyDictionary[Any, _SQLiteReader | _PostgresReader] = weak
 def _reader(recorder: Any) -> _SQLiteReader | _PostgresReader:
     reader = _readers.get(recorder)
     if reader is None:
-        module = type(recorder).__module__
-        if module == "eventsourcing.sqlite":
+        if isinstance(recorder, SQLiteApplicationRecorder):  # the ledger's subclasses included
             reader = _SQLiteReader(recorder)
-        elif module == "eventsourcing.postgres":
+        elif isinstance(recorder, PostgresApplicationRecorder):
             reader = _PostgresReader(recorder)
         else:
             raise TypeError(f"audit reads SQLite or PostgreSQL event stores, "
