@@ -254,6 +254,9 @@ def _source(source: dict[str, Any] | None) -> str:
         return "-"
     if source.get("kind") == "site" and "site_record_id" in source:
         return f"site {source['site_id']} record {source['site_record_id']}"
+    if source.get("kind") == "correction_request":
+        request = source.get("request_id")
+        return f"correction request {request[:8]}" if request else f"correction request ({source.get('channel')})"
     if source.get("kind") == "retro_import":
         return f"import {source.get('import_id')} row {source.get('row')}"
     return str(source.get("kind"))

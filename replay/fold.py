@@ -15,13 +15,16 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from ledger.errors import InvalidValue, PersonNotFound
+from ledger.errors import PersonNotFound
 from ledger.person import Person
+from ledger.recording import as_uuid
 from ledger.series import evaluate
 from replay.plain import plain
 from replay.records import StoredRecord, read_stream
 
 PERSON_TOPIC = get_topic(Person) + "."
+# Credentials' hashes, kept out of audit answers (the integrity check still reads them raw).
+REDACTED = frozenset({"code_digest"})
 
 
 @dataclass(frozen=True)
@@ -41,22 +44,13 @@ class Step:
     person: Person | None
 
 
-def person_uuid(value: UUID | str, field: str = "person_id") -> UUID:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise InvalidValue(field, f"must be a UUID, got {value!r}") from None
-
-
 def is_person_stream(records: list[StoredRecord]) -> bool:
     return bool(records) and records[0].topic.startswith(PERSON_TOPIC)
 
 
 def read_person(ledger: Any, person_id: UUID | str) -> tuple[UUID, list[StoredRecord]]:
     """The person's stored records; PersonNotFound when the id names no person's stream."""
-    pid = person_uuid(person_id)
+    pid = as_uuid(person_id, "person_id")
     records = read_stream(ledger.recorder, pid)
     if not is_person_stream(records):
         raise PersonNotFound(pid)
@@ -110,7 +104,13 @@ def person_state(person: Person | None) -> dict[str, Any] | None:
         "flags": plain(evaluation.flags),
         "merged_into": plain(person.merged_into),
         "absorbed": plain(person.absorbed),
+        "corrections": [_correction(c) for c in getattr(person, "corrections", {}).values()],
     }
+
+
+def _correction(request: dict[str, Any]) -> dict[str, Any]:
+    # The digest of the citizen's follow-up code stays out: 8 characters are brute-forced offline.
+    return plain({k: v for k, v in request.items() if k not in REDACTED})
 
 
 def _dose(dose: dict[str, Any], number: int | None, booster: bool) -> dict[str, Any]:

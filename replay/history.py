@@ -16,7 +16,7 @@ from uuid import UUID
 from ledger.chain import event_data
 from ledger.errors import InvalidValue
 from ledger.rules import ICT
-from replay.fold import Decoded, decode, fold, person_state, read_person
+from replay.fold import REDACTED, Decoded, decode, fold, person_state, read_person
 from replay.plain import plain
 from replay.records import StoredRecord
 
@@ -150,7 +150,8 @@ def _describe(item: Decoded) -> dict[str, Any]:
     event = item.event
     data = None
     if event is not None:
-        data = plain({k: v for k, v in event_data(event).items() if k not in _ASIDE})
+        data = plain({k: ("(redacted)" if k in REDACTED else v)
+                      for k, v in event_data(event).items() if k not in _ASIDE})
     described = {**event_ref(item), "data": data, "digest": getattr(event, "digest", None)}
     if item.error:
         described["problem"] = item.error

@@ -26,7 +26,8 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger.chain import GENESIS, chain_digest, event_data
-from replay.fold import Decoded, decode, person_uuid
+from ledger.recording import as_uuid
+from replay.fold import Decoded, decode
 from replay.records import StoredRecord, read_stream
 
 ALTERED, REMOVED, INSERTED, REORDERED, RENUMBERED, UNVERIFIED = (
@@ -61,7 +62,7 @@ class _Row:
 
 def verify_integrity(ledger: Any, stream_id: UUID | str) -> dict[str, Any]:
     """The chain of one stream (a person, a site, a key), from its stored rows."""
-    sid = person_uuid(stream_id, "stream_id")
+    sid = as_uuid(stream_id, "stream_id")
     records = read_stream(ledger.recorder, sid)
     return stream_report(sid, records, check_chain(decode(ledger.mapper, records), ledger.mapper))
 

@@ -163,6 +163,22 @@ def test_a_dose_brought_by_a_merge_is_traced_into_the_duplicates_stream(ledger, 
     assert (closed["merged_into"], closed["lines"], closed["status"]) == (str(survivor), [], None)
 
 
+def test_a_dose_added_by_an_accepted_correction_request_is_traced_to_the_request(ledger, lan_record):
+    pid, first, second = lan_record
+    filed = ledger.request_correction(pid, "missing_dose", {"vaccine": "Pfizer", "administered_at": "2021-12-20",
+                                                            "site_id": "HN-001"},
+                                      contact="0912345678", actor=Actor("portal", "portal"))
+    ledger.resolve_correction(filed.request_id, "accepted", "card matches the paper log", actor=ADMIN)
+    events = history(ledger, pid)["events"]
+    assert [e["type"] for e in events[5:]] == ["CorrectionRequested", "DoseRecorded", "CorrectionResolved"]
+    assert events[5]["data"]["code_digest"] == "(redacted)"  # the citizen's code stays theirs
+    [request] = events[-1]["state"]["corrections"]
+    assert (request["status"], request["reason"]) == ("accepted", "card matches the paper log")
+    assert "code_digest" not in request
+    line = [entry for entry in explain_certificate(ledger, pid)["lines"] if entry["dose_number"] == 2][0]
+    assert line["events"][0]["source"] == {"kind": "correction_request", "request_id": str(filed.request_id)}
+
+
 class Certificates:
     """The certificate view's documented shape: views.certificates.certificate(person_id)."""
 
