@@ -133,7 +133,7 @@ def _explain(ledger: DoseLedger, args: argparse.Namespace) -> int:
         for column in ("no.", "administered", "vaccine", "lot", "site", "made by"):
             table.add_column(column)
         for line in lines:
-            trail = "\n".join(f"{e['role']} v{e['version']} by {_actor(e['actor'])}"
+            trail = "\n".join(f"{e['role']} v{e['version']} by {_actor(e['actor'])} via {_source(e['source'])}"
                               + (f" in {e['person_id'][:8]}" if e["person_id"] != found["person_id"] else "")
                               + (f" (from {e['from_person_id'][:8]})" if e.get("from_person_id") else "")
                               + (f": {e['reason']}" if e.get("reason") else "") for e in line["events"])
@@ -232,6 +232,14 @@ def _changes(changes: dict[str, Any], data: dict[str, Any] | None) -> str:
         parts.append(f"{c['dose_id'][:8]} " + ", ".join(f"{k} {v['from']}→{v['to']}" for k, v in fields.items()))
     if changes["status"] and changes["status"]["from"] is not None:
         parts.append(f"status {changes['status']['from']} → {changes['status']['to']}")
+    for c in changes["corrections"]:
+        status = c["fields"].get("status")
+        if status and status["from"] is None:
+            parts.append(f"request {c['request_id'][:8]} filed: {c['fields']['kind']['to']}")
+        elif status:
+            parts.append(f"request {c['request_id'][:8]} {status['from']} → {status['to']}")
+        elif "repeats" in c["fields"]:
+            parts.append(f"request {c['request_id'][:8]} filed again")
     if changes["merged_into"]:
         parts.append(f"merged into {changes['merged_into']['to']}")
     if data and data.get("reason"):

@@ -107,7 +107,8 @@ def diff(ledger: Any, person_id: UUID | str, from_: Any, to: Any) -> dict[str, A
 
 
 def compare_states(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
-    """Field by field: details, doses added, removed or changed (numbers included), status."""
+    """Field by field: details, doses added, removed or changed (numbers included), status,
+    correction requests filed or moved on."""
     before, after = before or {}, after or {}
     old_doses = {d["dose_id"]: d for d in before.get("doses", [])}
     new_doses = {d["dose_id"]: d for d in after.get("doses", [])}
@@ -116,6 +117,12 @@ def compare_states(before: dict[str, Any] | None, after: dict[str, Any] | None) 
         fields = _changed(old_doses[dose_id], new_doses[dose_id])
         if fields:
             changed.append({"dose_id": dose_id, "fields": fields})
+    old_requests = {c["request_id"]: c for c in before.get("corrections", [])}
+    requests = []
+    for request_id, request in ((c["request_id"], c) for c in after.get("corrections", [])):
+        fields = _changed(old_requests.get(request_id, {}), request)
+        if fields:
+            requests.append({"request_id": request_id, "fields": fields})
     return {
         "details": _changed(before.get("details") or {}, after.get("details") or {}),
         "doses": {
@@ -125,6 +132,7 @@ def compare_states(before: dict[str, Any] | None, after: dict[str, Any] | None) 
         },
         "status": _changed({"status": before.get("status")}, {"status": after.get("status")}).get("status"),
         "merged_into": _changed({"m": before.get("merged_into")}, {"m": after.get("merged_into")}).get("m"),
+        "corrections": requests,
     }
 
 

@@ -175,6 +175,9 @@ def test_a_dose_added_by_an_accepted_correction_request_is_traced_to_the_request
     [request] = events[-1]["state"]["corrections"]
     assert (request["status"], request["reason"]) == ("accepted", "card matches the paper log")
     assert "code_digest" not in request
+    assert events[-1]["changes"]["corrections"] == [{"request_id": str(filed.request_id), "fields": {
+        "outcome": {"from": None, "to": "accepted"}, "reason": {"from": None, "to": "card matches the paper log"},
+        "status": {"from": "open", "to": "accepted"}}}]
     line = [entry for entry in explain_certificate(ledger, pid)["lines"] if entry["dose_number"] == 2][0]
     assert line["events"][0]["source"] == {"kind": "correction_request", "request_id": str(filed.request_id)}
 
