@@ -117,7 +117,7 @@ def report(url: str, r: dict[str, Any]) -> None:
     store = url.split("://")[0]
     print(f"\n{store}: {r['events_in_store']:,} events in {r['streams']:,} streams (seeded in {r['seed_s']:.1f} s)")
     base = r["library_rebuild_ms"]
-    print(f"  one person, 50 events (median):")
+    print("  one person, 50 events (median):")
     print(f"    library rebuild (repository.get)  {base:7.2f} ms   1.00x")
     for key, name in (("state_ms", "state_as_of (one fold)"), ("integrity_ms", "verify_integrity"),
                       ("history_ms", "history (50 states)")):

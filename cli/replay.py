@@ -216,10 +216,11 @@ def _doses_table(doses: list[dict[str, Any]], title: str) -> Table:
 
 def _changes(changes: dict[str, Any], data: dict[str, Any] | None) -> str:
     """One line: what an event (or a span of events) changed."""
-    parts = [f"{k}: {v['from']} → {v['to']}" for k, v in changes["details"].items()] if changes["details"] and \
-        any(v["from"] is not None for v in changes["details"].values()) else []
-    if changes["details"] and not parts:
-        parts.append("registered")
+    details = changes["details"]
+    if details and all(v["from"] is None for v in details.values()):
+        parts = ["registered"]
+    else:
+        parts = [f"{k}: {v['from']} → {v['to']}" for k, v in details.items()]
     for d in changes["doses"]["added"]:
         parts.append(f"+ dose {d['administered_at']} {d['vaccine']}" + (" (voided)" if d["voided"] else ""))
     for d in changes["doses"]["removed"]:

@@ -79,6 +79,27 @@ def stream_report(stream_id: UUID, records: list[StoredRecord], findings: list[F
 
 def check_chain(decoded: list[Decoded], mapper: Any = None) -> list[Finding]:
     """Findings for one stream's rows (in stored version order); none when the chain holds."""
+    rows = _linked(decoded, mapper)
+    findings: dict[int, Finding] = {}  # by index of the row (or -version for removed ones)
+
+    def note(index: int, kind: str, detail: str) -> None:
+        row = rows[index]
+        findings.setdefault(index, Finding(row.version, kind, detail, row.item.record.position))
+
+    copies = _copies(rows, note)
+    _skipped(rows, copies, note)
+    _removed(rows, findings)
+    for i, row in enumerate(rows):
+        if row.item.event is None:
+            note(i, ALTERED, f"the stored row {row.item.error}")
+        elif row.predecessor is None:
+            note(i, *_unchained(rows, i))
+    _moved(rows, copies, note)
+    return sorted(findings.values(), key=lambda f: (f.version, f.kind))
+
+
+def _linked(decoded: list[Decoded], mapper: Any) -> list[_Row]:
+    """Each row linked to the one before it, or else placed where its digest says it was written."""
     rows = [_Row(item, _digest_of(item, mapper)) for item in decoded]
     known = [GENESIS] + [r.digest for r in rows if r.digest]
     for i, row in enumerate(rows):
@@ -88,16 +109,13 @@ def check_chain(decoded: list[Decoded], mapper: Any = None) -> list[Finding]:
         previous = GENESIS if i == 0 else rows[i - 1].digest
         if previous is not None and _digest(event, previous, row.version) == row.digest:
             row.linked, row.written_as, row.predecessor = True, row.version, previous
-            continue
-        row.written_as, row.predecessor = _written_as(event, row, known)
+        else:
+            row.written_as, row.predecessor = _written_as(event, row, known)
+    return rows
 
-    findings: dict[int, Finding] = {}  # by index of the row (or -version for removed ones)
 
-    def note(index: int, kind: str, detail: str) -> None:
-        row = rows[index]
-        findings.setdefault(index, Finding(row.version, kind, detail, row.item.record.position))
-
-    # The same digest on two rows: one is genuine (in its place if either is), the other a copy.
+def _copies(rows: list[_Row], note: Callable[[int, str, str], None]) -> set[int]:
+    """The same digest on two rows: one is genuine (the one in its place, if any), the other a copy."""
     copies: set[int] = set()
     by_digest: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
@@ -110,29 +128,20 @@ def check_chain(decoded: list[Decoded], mapper: Any = None) -> list[Finding]:
                 copies.add(k)
                 note(k, INSERTED, f"a copy of the row at version {rows[genuine].version} "
                                   "(same digest), stored again")
+    return copies
 
+
+def _skipped(rows: list[_Row], copies: set[int], note: Callable[[int, str, str], None]) -> None:
+    """Rows a genuine row's chain passes over, fitting nowhere in it themselves, were put there."""
     index_of = {r.digest: i for i, r in enumerate(rows) if r.digest and i not in copies}
     for i, row in enumerate(rows):
         if row.predecessor is None or row.linked or i in copies:
             continue
-        # Found elsewhere: rows between it and the predecessor it names, that fit nowhere in
-        # the chain, were put there.
         j = index_of.get(row.predecessor, -1) if row.predecessor != GENESIS else -1
         for k in range(j + 1, i):
             if rows[k].predecessor is None:
                 note(k, INSERTED, f"not part of the chain: the genuine row after it (version "
                                   f"{row.version}) is chained past it")
-
-    _removed(rows, findings)
-
-    for i, row in enumerate(rows):
-        if row.item.event is None:
-            note(i, ALTERED, f"the stored row {row.item.error}")
-        elif row.predecessor is None:
-            note(i, *_unchained(rows, i))
-
-    _moved(rows, copies, note)
-    return sorted(findings.values(), key=lambda f: (f.version, f.kind))
 
 
 def _digest(event: Any, previous: str, version: int) -> str:
