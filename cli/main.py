@@ -10,6 +10,7 @@ import sys
 COMMANDS = {
     "demo": "cli.demo",
     "import": "cli.retro_import",
+    "replay": "cli.replay",
 }
 
 

@@ -18,6 +18,7 @@ from retro import (
     run_import,
     start_import,
 )
+from replay.verify import verify_all
 from retro.submission import RetroImport
 from tests.retro_files import FORM, UNIT, people_rows, row, stored_doses, write_csv
 from tests.test_ledger import lan
@@ -122,6 +123,9 @@ def test_every_dose_carries_the_import_and_its_row_and_the_stream_tells_who_atte
     assert (status["status"], status["rows"], status["created"], status["rejected"]) == ("completed", 3, 2, 1)
     assert status["errors"] == result.errors
     assert isinstance(ledger.repository.get(result.import_id), RetroImport)
+    # An auditor's check of the whole store: the import's stream is hash-chained like the rest.
+    audit = verify_all(ledger)
+    assert audit["consistent"] and audit["by_type"]["RetroImport"] == 1
 
 
 def test_a_dry_run_reports_exactly_what_a_real_run_does_and_stores_nothing(ledger, tmp_path):
