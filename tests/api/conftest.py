@@ -1,0 +1,76 @@
+"""An HTTP client on the API over each store (the `ledger` fixture: SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from ledger.application import DoseLedger
+from ledger.principal import issue_token
+from tests.fake_views import FakeViews
+
+CLI = {"principal_id": "tests", "role": "admin"}
+
+
+class Caller:
+    """The test client, sending one token's Authorization header with every request."""
+
+    def __init__(self, client: TestClient, token: str | None) -> None:
+        self.client = client
+        self.token = token
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if self.token is not None:
+            kwargs["headers"] = {"Authorization": f"Bearer {self.token}", **kwargs.get("headers", {})}
+        return self.client.request(method, url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.request("POST", url, **kwargs)
+
+
+@dataclass
+class Service:
+    app: FastAPI
+    client: TestClient
+    ledger: DoseLedger
+
+    def token(self, role: str, **scope: Any) -> str:
+        return issue_token(self.ledger, role=role, actor=CLI, **scope)[0]
+
+    def caller(self, role: str, **scope: Any) -> Caller:
+        return Caller(self.client, self.token(role, **scope))
+
+    def anonymous(self) -> Caller:
+        return Caller(self.client, None)
+
+
+@pytest.fixture
+def service(ledger: DoseLedger, store_url: str) -> Iterator[Service]:
+    views = FakeViews(ledger)  # until the projections branch lands on main
+    app = create_app(Settings(database_url=store_url, read_wait_seconds=2), ledger=ledger, views=views)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Service(app, client, ledger)
+
+
+def lan(**overrides: Any) -> dict[str, Any]:
+    person = {"full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14", "sex": "female",
+              "national_id": "001185012345", "phone": "0912345678", "province": "01",
+              "district": "Ba Đình", "address": "12 Phố Huế"}
+    person.update(overrides)
+    return person
+
+
+def dose(record: str, **overrides: Any) -> dict[str, Any]:
+    fields = {"site_id": "01-TYT-001", "site_record_id": record, "vaccine": "EU/1/20/1528",
+              "lot": "FA1234", "administered_at": "2021-08-01"}
+    fields.update(overrides)
+    return fields
