@@ -38,6 +38,10 @@ TAGS = [
 ]
 
 
+ROUTERS = (doses.router, persons.router, certificates.router, stats.router, sites.router,
+           operations.router)
+
+
 def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,
                views: Any = None) -> FastAPI:
     """The service; `ledger` and `views` may be given (tests), else opened from the settings."""
@@ -67,8 +71,8 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
     app = FastAPI(title="doseledger", version="1", description=DESCRIPTION, openapi_tags=TAGS,
                   default_response_class=ORJSON, lifespan=lifespan)
     problems.install(app)
-    for module in (doses, persons, certificates, stats, sites, operations):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        by_path_suffix={"/batch": settings.max_batch_body_bytes})
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,8 +30,10 @@ bearer = HTTPBearer(
 class TokenVerifier:
     """Finds a token's principal; remembers it for `ttl` seconds (a revocation takes that long)."""
 
-    def __init__(self, ledger: Any, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(self, ledger: Any, ttl: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ledger = ledger
+        self.clock = clock
         self.ttl = ttl
         self.max_entries = max_entries
         self._known: OrderedDict[Any, tuple[float, Principal]] = OrderedDict()
@@ -39,7 +41,7 @@ class TokenVerifier:
 
     def principal(self, token: str) -> Principal:
         key = principal_id_for(token)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._known.get(key)
         if hit is not None and hit[0] > now:

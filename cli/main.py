@@ -9,6 +9,8 @@ import sys
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "demo": "cli.demo",
+    "serve": "cli.serve",
+    "token": "cli.token",
 }
 
 
