@@ -40,6 +40,7 @@ class Summary:
     sites: Counter = field(default_factory=Counter)
     people: Counter = field(default_factory=Counter)
     doses: Counter = field(default_factory=Counter)
+    corrections: Counter = field(default_factory=Counter)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +64,10 @@ def seed(ledger: DoseLedger, *, seed: int = 2021, people: int = 2000) -> Summary
     sites = _seed_sites(ledger, rng, summary)
     persons = _seed_people(ledger, rng, people, summary)
     _seed_doses(ledger, rng, sites, persons, summary)
+    _seed_corrections(ledger, rng, sites, persons, summary)
+    summary.sites["unlisted, now provisional"] = sum(
+        1 for codes in sites.values() for code in codes
+        if (site := ledger.site(code)) is not None and site.kind == "provisional")
     return summary
 
 
@@ -83,7 +88,6 @@ def _seed_sites(ledger: DoseLedger, rng: random.Random, summary: Summary) -> dic
         summary.sites["mobile"] += 1
         # A site the directory never heard of: its doses list it provisional, never refused.
         codes.append(f"{province}-UNLISTED-{rng.randint(100, 999)}")
-        summary.sites["unlisted (provisional)"] += 1
         sites[province] = codes
     return sites
 
@@ -168,6 +172,34 @@ def _seed_doses(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[st
     summary.people["merged duplicates"] += 1
 
 
+def _seed_corrections(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[str]],
+                      persons: list[tuple[uuid.UUID, str, str]], summary: Summary) -> None:
+    """Citizens' claims: some answered, some open, some open for longer than a week."""
+    from ledger.rules import now_ict
+
+    portal = Actor("demo-portal", "portal")
+    for n, (person_id, province, _) in enumerate(rng.sample(persons[1:], 36)):
+        days_ago = rng.randint(0, 6) if n % 3 == 0 else rng.randint(8, 40)
+        filed_at = (now_ict() - timedelta(days=days_ago, hours=rng.randint(0, 23))).replace(microsecond=0)
+        claim = {"vaccine": rng.choice(["AstraZeneca", "Pfizer", "Vero Cell"]),
+                 "administered_at": (date(2021, 6, 1) + timedelta(days=rng.randint(0, 200))).isoformat(),
+                 "site_id": rng.choice(sites[province])}
+        filed = ledger.request_correction(person_id, "missing_dose", claim, contact="hotline 1900",
+                                          evidence_ref=f"photo-{n:03d}.jpg", filed_at=filed_at.isoformat(),
+                                          actor=portal)
+        if n % 3 == 1:
+            ledger.assign_correction(filed.request_id, {"province": province}, actor=ADMIN)
+            outcome = "accepted" if n % 2 else "rejected"
+            reason = ("the site's paper log confirms the dose" if outcome == "accepted"
+                      else "no such dose in the site's log for that day")
+            ledger.resolve_correction(filed.request_id, outcome, reason, actor=Actor(f"province:{province}", "province"))
+            summary.corrections[outcome] += 1
+        elif days_ago > 7:
+            summary.corrections["open, overdue (> 7 days)"] += 1
+        else:
+            summary.corrections["open"] += 1
+
+
 def print_summary(summary: Summary) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -176,7 +208,8 @@ def print_summary(summary: Summary) -> None:
     table.add_column("what")
     table.add_column("kind")
     table.add_column("count", justify="right")
-    for what, counter in (("sites", summary.sites), ("people", summary.people), ("doses", summary.doses)):
+    for what, counter in (("sites", summary.sites), ("people", summary.people), ("doses", summary.doses),
+                            ("correction requests", summary.corrections)):
         for kind, n in counter.items():
             table.add_row(what, kind, f"{n:,}")
     Console().print(table)

@@ -46,6 +46,11 @@ class SiteNotFound(NotFound):
         super().__init__(field, f"no site {site_id!r}")
 
 
+class CorrectionNotFound(NotFound):
+    def __init__(self, request_id: UUID | str, field: str = "request_id"):
+        super().__init__(field, f"no correction request {request_id}")
+
+
 class Conflict(LedgerError):
     kind = "conflict"
 
@@ -78,6 +83,11 @@ class PersonMerged(Conflict):
     def __init__(self, person_id: UUID, survivor_id: UUID, field: str = "person_id"):
         super().__init__(field, f"person {person_id} was merged into {survivor_id}")
         self.survivor_id = survivor_id
+
+
+class CorrectionClosed(Conflict):
+    def __init__(self, request_id: UUID):
+        super().__init__("request_id", f"correction request {request_id} is already resolved")
 
 
 class Contention(Exception):

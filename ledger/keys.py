@@ -70,3 +70,16 @@ class NationalIdClaim(ChainedAggregate):
         self.person_id = person_id
 
 
+
+
+class CorrectionTicket(ChainedAggregate):
+    """A correction request's id → the person whose record it is about (its id is the request id)."""
+
+    @event("Issued")
+    def __init__(self, person_id: UUID, code_digest: str) -> None:
+        self.person_id = person_id
+        self.code_digest = code_digest
+
+    @classmethod
+    def issue(cls, request_id: UUID, person_id: UUID, code_digest: str) -> CorrectionTicket:
+        return cls._create(cls.Issued, id=request_id, person_id=person_id, code_digest=code_digest)

@@ -8,8 +8,20 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.chain import ChainedAggregate
-from ledger.errors import DoseAlreadyVoided, DoseNotFound, InvalidValue, PersonMerged
+from ledger.errors import (
+    CorrectionClosed,
+    CorrectionNotFound,
+    DoseAlreadyVoided,
+    DoseNotFound,
+    InvalidValue,
+    PersonMerged,
+)
 from ledger.series import Evaluation, evaluate
+
+MISSING_DOSE, WRONG_DOSE, WRONG_DETAILS = "missing_dose", "wrong_dose", "wrong_details"
+CORRECTION_KINDS = (MISSING_DOSE, WRONG_DOSE, WRONG_DETAILS)
+OPEN_STATES = ("open", "assigned")
+ACCEPTED, REJECTED = "accepted", "rejected"
 
 # Fields of a dose that an amendment may change.
 AMENDABLE = ("vaccine", "lot", "administered_at", "site_id", "reported_dose_number")
@@ -47,6 +59,7 @@ class Person(ChainedAggregate):
         self.doses: dict[str, dict[str, Any]] = {}
         self.merged_into: UUID | None = None
         self.absorbed: list[UUID] = []
+        self.corrections: dict[str, dict[str, Any]] = {}
         self._seq = 0
 
     @classmethod
@@ -123,7 +136,82 @@ class Person(ChainedAggregate):
         self._check_open()
         self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
 
+    # --- correction requests: a citizen's claim is part of the record ----------------------
+
+    def correction(self, request_id: UUID) -> dict[str, Any]:
+        try:
+            return self.corrections[str(request_id)]
+        except KeyError:
+            raise CorrectionNotFound(request_id) from None
+
+    def open_correction_like(self, kind: str, claim: dict[str, Any]) -> dict[str, Any] | None:
+        """An open request with the same kind and claimed values: a repeat joins it."""
+        for request in self.corrections.values():
+            if request["status"] in OPEN_STATES and request["kind"] == kind and request["claim"] == claim:
+                return request
+        return None
+
+    def request_correction(self, request_id: UUID, kind: str, claim: dict[str, Any],
+                           evidence_ref: str | None, contact: str | None, channel: str,
+                           code_digest: str, filed_at: str, actor: dict[str, str],
+                           source: dict[str, Any]) -> None:
+        self._check_open()
+        if kind not in CORRECTION_KINDS:
+            raise InvalidValue("kind", f"must be one of {', '.join(CORRECTION_KINDS)}")
+        self._correction_requested(request_id=request_id, kind=kind, claim=claim,
+                                   evidence_ref=evidence_ref, contact=contact, channel=channel,
+                                   code_digest=code_digest, filed_at=filed_at, actor=actor,
+                                   source=source)
+
+    def repeat_correction(self, request_id: UUID, channel: str, contact: str | None,
+                          actor: dict[str, str], source: dict[str, Any]) -> None:
+        self.correction(request_id)
+        self._correction_repeated(request_id=request_id, channel=channel, contact=contact,
+                                  actor=actor, source=source)
+
+    def assign_correction(self, request_id: UUID, assignee: dict[str, str],
+                          actor: dict[str, str], source: dict[str, Any]) -> None:
+        if self.correction(request_id)["status"] not in OPEN_STATES:
+            raise CorrectionClosed(request_id)
+        self._correction_assigned(request_id=request_id, assignee=assignee, actor=actor, source=source)
+
+    def resolve_correction(self, request_id: UUID, outcome: str, reason: str,
+                           actor: dict[str, str], source: dict[str, Any]) -> None:
+        """Accepting is saved with the correction events it causes, in the same transaction."""
+        if self.correction(request_id)["status"] not in OPEN_STATES:
+            raise CorrectionClosed(request_id)
+        if outcome not in (ACCEPTED, REJECTED):
+            raise InvalidValue("outcome", f"must be {ACCEPTED} or {REJECTED}")
+        self._correction_resolved(request_id=request_id, outcome=outcome, reason=reason,
+                                  actor=actor, source=source)
+
     # --- events: only assign (they re-run on every replay) ----------------------------------
+
+    @event("CorrectionRequested")
+    def _correction_requested(self, request_id: UUID, kind: str, claim: dict[str, Any],
+                              evidence_ref: str | None, contact: str | None, channel: str,
+                              code_digest: str, filed_at: str, actor: dict[str, str],
+                              source: dict[str, Any]) -> None:
+        self.corrections[str(request_id)] = {
+            "request_id": str(request_id), "kind": kind, "claim": claim, "status": "open",
+            "assignee": None, "filed_at": filed_at, "channel": channel, "repeats": 0,
+            "outcome": None, "reason": None, "code_digest": code_digest,
+        }
+
+    @event("CorrectionRepeated")
+    def _correction_repeated(self, request_id: UUID, channel: str, contact: str | None,
+                             actor: dict[str, str], source: dict[str, Any]) -> None:
+        self.corrections[str(request_id)]["repeats"] += 1
+
+    @event("CorrectionAssigned")
+    def _correction_assigned(self, request_id: UUID, assignee: dict[str, str],
+                             actor: dict[str, str], source: dict[str, Any]) -> None:
+        self.corrections[str(request_id)].update(assignee=assignee, status="assigned")
+
+    @event("CorrectionResolved")
+    def _correction_resolved(self, request_id: UUID, outcome: str, reason: str,
+                             actor: dict[str, str], source: dict[str, Any]) -> None:
+        self.corrections[str(request_id)].update(status=outcome, outcome=outcome, reason=reason)
 
     @event("DetailsCorrected")
     def _details_corrected(self, changes: dict[str, Any], reason: str,

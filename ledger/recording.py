@@ -11,6 +11,7 @@ from ledger import rules
 from ledger.chain import canonical
 from ledger.errors import InvalidValue
 from ledger.keys import dose_id_for
+from ledger.person import AMENDABLE
 
 DOSE_FIELDS = ("site_id", "site_record_id", "vaccine", "administered_at", "lot", "dose_number",
                "person_id", "person")
@@ -71,3 +72,26 @@ def dose_report(fields: dict[str, Any], source: dict[str, Any] | None = None) ->
         source=source or {"kind": "site", "site_id": site_id, "site_record_id": site_record_id},
         digest=digest,
     )
+
+
+def dose_changes(changes: Any) -> dict[str, Any]:
+    """What an amendment changes, checked and in stored form (dose_number is the reported one)."""
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidValue("changes", "must name at least one field to change")
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        stored_name = "reported_dose_number" if name == "dose_number" else name
+        if stored_name not in AMENDABLE:
+            raise InvalidValue(name, "is not a field that an amendment can change")
+        if name == "vaccine":
+            value = rules.vaccine(value).code
+        elif name == "administered_at":
+            value = rules.administered_at(value)
+        elif name == "lot":
+            value = rules.text(value, "lot", max_len=64, required=False)
+        elif name == "site_id":
+            value = rules.text(value, "site_id", max_len=64)
+        else:
+            value = rules.dose_number(value, name)
+        checked[stored_name] = value
+    return checked

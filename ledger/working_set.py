@@ -17,8 +17,10 @@ class WorkingSet:
     `save`: all or nothing, one transaction, the store's version check guarding each stream.
     """
 
-    def __init__(self, repository: Repository[UUID]):
+    def __init__(self, repository: Repository[UUID], recorder: Any = None, mapper: Any = None):
         self.repository = repository
+        self._recorder = recorder
+        self._mapper = mapper
         self._loaded: dict[UUID, Any] = {}
         self._missing: set[UUID] = set()
         self._changed: dict[UUID, Any] = {}
@@ -37,9 +39,17 @@ class WorkingSet:
             self._loaded[aggregate_id] = found
         return found if isinstance(found, cls) else None
 
-    def know_missing(self, aggregate_ids: Iterable[UUID]) -> None:
-        """Ids a bulk read found absent: no need to ask the store again."""
-        self._missing.update(i for i in aggregate_ids if i not in self._loaded)
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Load many aggregates in one query (those not loaded yet); the rest are known absent."""
+        wanted = list({i for i in aggregate_ids if i not in self._loaded and i not in self._missing})
+        if not wanted or not hasattr(self._recorder, "select_streams"):
+            return
+        folded: dict[UUID, Any] = {}
+        for stored in self._recorder.select_streams(wanted):
+            domain_event = self._mapper.to_domain_event(stored)
+            folded[stored.originator_id] = domain_event.mutate(folded.get(stored.originator_id))
+        self._loaded.update(folded)
+        self._missing.update(i for i in wanted if i not in folded)
 
     def changed(self, *aggregates: Any) -> None:
         for aggregate in aggregates:

@@ -1,0 +1,61 @@
+"""The ledger's recorders: the library's, plus reading many streams in one query.
+
+A batch of doses touches many people; loading them one `repository.get` at a time costs a
+round trip each. `select_streams` fetches every event of the given ids at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+        if not ids:
+            return []
+        statement = (
+            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+            f"WHERE originator_id IN ({','.join('?' * len(ids))}) "
+            "ORDER BY originator_id, originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [i.hex for i in ids])
+            return [
+                StoredEvent(
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(datastore, **kwargs)
+        self.select_streams_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+
+    def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+        if not ids:
+            return []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_streams_statement, (list(ids),), prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]

@@ -1,0 +1,51 @@
+"""Doses sent one at a time by many sites at once are written together, each answered alone."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ledger.application import Actor
+from ledger.errors import SiteRecordConflict, UnknownVaccine
+from ledger.group_commit import DoseWriter
+from tests.test_ledger import dose_events, lan
+
+
+def test_concurrent_single_doses_share_transactions_and_keep_their_own_answers(ledger):
+    people = [ledger.register_person(lan(national_id=None, full_name=f"Người {n}")).person_id
+              for n in range(10)]
+    writer = DoseWriter(ledger, linger=0.005)
+    try:
+        def send(n: int):
+            return writer.record(actor=Actor(f"site-{n % 4}", "site"), site_id=f"S{n % 4}",
+                                 site_record_id=str(n), vaccine="Pfizer",
+                                 administered_at="2021-08-01", person_id=people[n % 10])
+
+        with ThreadPoolExecutor(16) as pool:
+            receipts = list(pool.map(send, range(200)))
+            again = list(pool.map(send, range(200)))
+    finally:
+        writer.close()
+    assert len({r.dose_id for r in receipts}) == 200 and not any(r.duplicate for r in receipts)
+    assert all(r.duplicate for r in again)
+    assert [r.dose_id for r in again] == [r.dose_id for r in receipts]
+    assert len({r.position for r in receipts}) < 200  # some shared a transaction
+    assert sum(len(dose_events(ledger, p)) for p in people) == 200
+
+
+def test_a_refused_dose_in_a_group_fails_alone(ledger):
+    pid = ledger.register_person(lan()).person_id
+    writer = DoseWriter(ledger)
+    try:
+        good = writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="1",
+                             vaccine="Pfizer", administered_at="2021-08-01", person_id=pid)
+        with pytest.raises(SiteRecordConflict):
+            writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="1",
+                          vaccine="Moderna", administered_at="2021-08-01", person_id=pid)
+        with pytest.raises(UnknownVaccine):
+            writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="2",
+                          vaccine="Snake Oil", administered_at="2021-08-01", person_id=pid)
+    finally:
+        writer.close()
+    assert [e.dose_id for e in dose_events(ledger, pid)] == [good.dose_id]
