@@ -199,7 +199,7 @@ class DoseChanged(BaseModel):
 
 # --- certificates ---------------------------------------------------------------------------
 
-CERTIFICATE_DOSE = {"dose_id": DOSE_ID, "dose_number": 1, "vaccine": "EU/1/21/1529",
+CERTIFICATE_DOSE = {"dose_id": DOSE_ID, "dose_number": 1, "booster": False, "vaccine": "EU/1/21/1529",
                     "vaccine_name": "Vaxzevria", "lot": "AB1234",
                     "administered_at": "2021-08-01T09:30:00+07:00", "site_id": "01-TYT-001"}
 
@@ -207,7 +207,8 @@ CERTIFICATE_DOSE = {"dose_id": DOSE_ID, "dose_number": 1, "vaccine": "EU/1/21/15
 class CertificateDose(BaseModel):
     model_config = example(CERTIFICATE_DOSE)
     dose_id: UUID
-    dose_number: int
+    dose_number: int = Field(description="computed from the valid doses in administered order")
+    booster: bool | None = None
     vaccine: str
     vaccine_name: str | None = None
     lot: str | None = None
@@ -304,7 +305,8 @@ class SiteWritten(BaseModel):
     position: int | None
 
 
-SITE = {"site_id": "01-UNLISTED-417", "name": None, "province": "01", "status": "provisional"}
+SITE = {"site_id": "01-UNLISTED-417", "name": None, "province": "01", "district": None,
+        "status": "provisional", "review_status": "pending"}
 
 
 class SiteOut(BaseModel):
@@ -312,7 +314,9 @@ class SiteOut(BaseModel):
     site_id: str
     name: str | None = None
     province: str | None = None
-    status: str
+    district: str | None = None
+    status: str = Field(description="the kind: provisional, official or mobile")
+    review_status: str | None = Field(None, description="pending, approved or rejected")
 
 
 class SiteList(BaseModel):

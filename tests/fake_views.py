@@ -45,7 +45,7 @@ class FakeViews:
         return {
             "person_id": person.id, "certificate_id": f"{person.id}-{person.version}",
             "version": person.version, "status": evaluation.status, "issued_at": None,
-            "doses": [{"dose_id": n.dose["dose_id"], "dose_number": n.number,
+            "doses": [{"dose_id": n.dose["dose_id"], "dose_number": n.number, "booster": n.booster,
                        "vaccine": n.dose["vaccine"], "vaccine_name": catalog[n.dose["vaccine"]].name,
                        "lot": n.dose["lot"], "administered_at": n.dose["administered_at"],
                        "site_id": n.dose["site_id"]} for n in evaluation.doses],
@@ -68,6 +68,8 @@ class FakeViews:
                           "site_id": numbered.dose["site_id"], "vaccine": numbered.dose["vaccine"],
                           "dose_number": numbered.number}
                 counts[tuple((g, values[g]) for g in group_by)] += 1
+        if not group_by:  # one total, as the real view answers
+            return [{"doses": counts[()]}]
         return [{**dict(key), "doses": n} for key, n in sorted(counts.items())]
 
     def coverage(self, provinces: list[str] | None) -> list[dict[str, Any]]:
@@ -87,13 +89,15 @@ class FakeViews:
                 and (provinces is None or p.details["province"] in provinces)]
 
     # review queues
-    def sites(self, status: str | None) -> list[dict[str, Any]]:
+    def sites(self, status: str | None = None,
+              provinces: list[str] | None = None) -> list[dict[str, Any]]:
         found = []
         for row_id in self._ids(get_topic(Site.Listed)):
             site = self.ledger.repository.get(row_id)
-            if status is None or site.kind == status:
-                found.append({"site_id": site.site_id, "name": site.name,
-                              "province": site.province, "status": site.kind})
+            if (status is None or site.kind == status) and (provinces is None or site.province in provinces):
+                found.append({"site_id": site.site_id, "name": site.name, "province": site.province,
+                              "district": site.district, "status": site.kind,
+                              "review_status": site.review_status})
         return found
 
     # operations

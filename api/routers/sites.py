@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Allow, actor, province_scope, require_province
 from api.models import ReviewIn, SiteIn, SiteList, SiteWritten
 from api.routers import READS, WRITES, problems
-from api.services import ledger_of, views_of
+from api.services import caught_up, ledger_of, views_of
 from ledger import rules
 from ledger.application import DoseLedger
 from ledger.errors import SiteNotFound
@@ -20,12 +20,13 @@ router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
 @router.get("", response_model=SiteList, responses=READS,
             summary="Sites, by status (provisional sites come from doses naming unlisted sites)")
-def list_sites(status: Literal["provisional", "official", "mobile"] | None = Query(None),
+def list_sites(request: Request,
+               status: Literal["provisional", "official", "mobile"] | None = Query(None),
+               min_position: int | None = Query(None, ge=0, description="wait for this position"),
                principal: Principal = Depends(Allow(PROVINCE, AUDITOR)),
                views=Depends(views_of)) -> dict:
-    own = province_scope(principal)
-    sites = views.review.sites(status)
-    return {"sites": [s for s in sites if own is None or s.get("province") in own]}
+    caught_up(request, min_position)
+    return {"sites": views.review.sites(status, provinces=province_scope(principal))}
 
 
 @router.post("", status_code=201, response_model=SiteWritten,
