@@ -16,6 +16,7 @@ from api.responses import ORJSON
 from api.routers import certificates, doses, operations, persons, sites, stats
 from api.settings import Settings
 from ledger.application import DoseLedger
+from ledger.group_commit import DoseWriter
 from ledger.store import URL_KEY
 
 DESCRIPTION = """
@@ -62,6 +63,10 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
             app.state.views = open_views(settings.database_url)
             opened.append(app.state.views)
         app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
+        app.state.writer = None
+        if settings.group_commit_ms > 0:
+            app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)
+            opened.append(app.state.writer)
         try:
             yield
         finally:

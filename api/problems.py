@@ -153,7 +153,8 @@ async def _unavailable(request: Request, exc: Exception) -> ProblemJSON:
 
 
 async def _contention(request: Request, exc: Exception) -> ProblemJSON:
-    return Problem(503, "unavailable", str(exc), headers={"Retry-After": "1"}).response()
+    detail = str(exc) or "the store did not answer in time; retry shortly"
+    return Problem(503, "unavailable", detail, headers={"Retry-After": "1"}).response()
 
 
 async def _integrity(request: Request, exc: Exception) -> ProblemJSON:
@@ -173,5 +174,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_exception_handler(InterfaceError, _unavailable)
     app.add_exception_handler(Contention, _contention)
+    app.add_exception_handler(TimeoutError, _contention)  # the group-commit writer did not answer
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(Exception, _internal)

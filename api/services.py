@@ -7,11 +7,19 @@ from typing import Any
 from fastapi import Request
 
 from api.problems import Problem
-from ledger.application import DoseLedger
+from ledger.application import Actor, DoseLedger, DoseReceipt
 
 
 def ledger_of(request: Request) -> DoseLedger:
     return request.app.state.ledger
+
+
+def record_dose(request: Request, actor: Actor, fields: dict[str, Any]) -> DoseReceipt:
+    """One dose, through the group-commit writer when there is one."""
+    writer = request.app.state.writer
+    if writer is not None:
+        return writer.record(actor=actor, **fields)
+    return request.app.state.ledger.record_dose(actor=actor, **fields)
 
 
 def views_of(request: Request) -> Any:

@@ -26,6 +26,10 @@ class Settings:
         default_factory=lambda: int(_number("DOSELEDGER_MAX_BODY_BYTES", 2 * MiB)))
     max_batch_body_bytes: int = field(
         default_factory=lambda: int(_number("DOSELEDGER_MAX_BATCH_BODY_BYTES", 8 * MiB)))
+    # Single-dose requests arriving within this many milliseconds of each other are saved in
+    # one transaction (ledger.group_commit); 0 saves each request on its own.
+    group_commit_ms: float = field(
+        default_factory=lambda: _number("DOSELEDGER_GROUP_COMMIT_MS", 2))
     # A read asking for ?min_position=N waits at most this long for the projection.
     read_wait_seconds: float = field(
         default_factory=lambda: _number("DOSELEDGER_READ_WAIT_SECONDS", 5))

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from api import metrics
@@ -14,7 +14,7 @@ from api.auth import Allow, actor, acts_for
 from api.models import AmendIn, DoseBatchIn, DoseBatchOut, DoseChanged, DoseIn, DoseRecorded, VoidIn
 from api.problems import field_error, forbidden, ledger_loc, validation_errors
 from api.routers import WRITES, problems
-from api.services import ledger_of
+from api.services import ledger_of, record_dose
 from ledger.application import DoseLedger, DoseOutcome
 from ledger.principal import SITE, Principal
 
@@ -28,12 +28,11 @@ def _fields(dose: DoseIn) -> dict[str, Any]:
 @router.post("", status_code=201, response_model=DoseRecorded,
              responses={**WRITES, **problems(404, 409)},
              summary="Record a dose (201 new, 200 the same site record again)")
-def record(body: DoseIn, response: Response,
-           principal: Principal = Depends(Allow(SITE)),
-           ledger: DoseLedger = Depends(ledger_of)) -> DoseRecorded:
+def record(request: Request, body: DoseIn, response: Response,
+           principal: Principal = Depends(Allow(SITE))) -> DoseRecorded:
     if not acts_for(principal, body.site_id):
         raise forbidden(f"this token may not record for site {body.site_id!r}", ["body", "site_id"])
-    receipt = ledger.record_dose(actor=actor(principal), **_fields(body))
+    receipt = record_dose(request, actor(principal), _fields(body))
     metrics.recorded(created=not receipt.duplicate, duplicates=receipt.duplicate)
     if receipt.duplicate:
         response.status_code = 200
