@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -54,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
         from projections.running import start_embedded
 
         projector = start_embedded(url)
+    metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="doseledger-metrics-")
+        # Each worker counts in its own files here; a scrape of any worker adds them up.
+        metrics_dir = tempfile.mkdtemp(prefix="doseledger-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     print(f"doseledger on http://{args.host}:{args.port}/docs  ({args.workers} worker(s), "
           f"projections {'embedded' if embedded else 'external'}, store {redact(url)})", flush=True)
     try:
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if projector is not None:
             projector.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -1,0 +1,241 @@
+"""HTTP load on `doseledger serve`: single-dose requests/s with p50/p99 at 32 concurrent clients,
+batch doses/s, and GET /healthz at the same concurrency as the baseline, on SQLite and
+PostgreSQL, with 1 and 2 uvicorn workers.
+
+The server runs in its own process (`doseledger serve --projections external`: the API alone,
+no projector competing for the cores); the load comes from another process (httpx on asyncio)
+over loopback; every run sends a bounded number of requests; figures are medians of --runs.
+
+  .venv/bin/python -m bench.http [--stores sqlite,postgresql] [--workers 1,2] [--runs 3]
+      [--requests 2000] [--batches 12] [--batch-size 500] [--group-commit-ms 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+ADMIN_URL = os.environ.get("DOSELEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+SITE = "01-TYT-001"
+PEOPLE = 1000
+CONCURRENCY = 32
+BATCH_CONCURRENCY = 4
+
+
+# --- the load generator (its own process) -------------------------------------------------------
+
+async def drive(base: str, token: str, method: str, path: str, bodies: list[bytes | None],
+                concurrency: int) -> dict[str, Any]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as client:
+        pending = iter(bodies)
+
+        async def client_loop() -> None:
+            for body in pending:  # one shared iterator: each body is sent once
+                started = time.perf_counter()
+                response = await client.request(method, path, content=body)
+                latencies.append(time.perf_counter() - started)
+                statuses[response.status_code] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"requests": len(bodies), "seconds": elapsed, "per_s": len(bodies) / elapsed,
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            "statuses": dict(statuses)}
+
+
+def load_main(spec: dict[str, Any]) -> None:
+    import orjson
+
+    bodies = [None if b is None else orjson.dumps(b) for b in spec["bodies"]]
+    result = asyncio.run(drive(spec["base"], spec["token"], spec["method"], spec["path"], bodies,
+                               spec["concurrency"]))
+    print(json.dumps(result))
+
+
+def load(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the load generator in a fresh process; the spec goes in on stdin."""
+    done = subprocess.run([sys.executable, "-m", "bench.http", "--load"], input=json.dumps(spec),
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+# --- stores and servers -------------------------------------------------------------------------
+
+@contextmanager
+def store(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder:
+            yield f"sqlite:///{folder}/ledger.db"
+        return
+    import psycopg
+
+    name = f"doseledger_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(url: str) -> tuple[str, list[str]]:
+    """A site token and people to dose, written in-process before the server starts."""
+    from ledger.application import Actor, DoseLedger
+    from ledger.principal import issue_token
+
+    with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
+        token, _ = issue_token(ledger, role="site", sites=[SITE], actor={"principal_id": "bench", "role": "admin"})
+        actor = Actor("bench", "admin")
+        people = [str(ledger.register_person({"full_name": f"Người thứ {k}", "birth_date": "1980-01-01",
+                                              "province": "01"}, actor=actor).person_id)
+                  for k in range(PEOPLE)]
+    return token, people
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(url: str, workers: int, group_commit_ms: float) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DOSELEDGER_DATABASE_URL": url,
+           "DOSELEDGER_GROUP_COMMIT_MS": str(group_commit_ms)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", str(workers),
+         "--projections", "external"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # its own session: the server and its workers
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_until_up(base: str, process: subprocess.Popen) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not come up within 60 s")
+
+
+# --- one configuration ----------------------------------------------------------------------------
+
+def dose(person: str, record: str, day: int) -> dict[str, Any]:
+    return {"person_id": person, "site_id": SITE, "site_record_id": record, "vaccine": "EU/1/20/1528",
+            "lot": "FA1234", "administered_at": f"2021-{7 + day % 5:02d}-{1 + day % 28:02d}"}
+
+
+@dataclass
+class Figures:
+    healthz_per_s: float
+    dose_per_s: float
+    dose_p50_ms: float
+    dose_p99_ms: float
+    batch_doses_per_s: float
+    errors: int
+
+
+def measure(kind: str, workers: int, runs: int, requests: int, batches: int, batch_size: int,
+            group_commit_ms: float) -> tuple[Figures, list[Figures]]:
+    every = []
+    with store(kind) as url:
+        token, people = prepare(url)
+        with server(url, workers, group_commit_ms) as base:
+            spec = {"base": base, "token": token, "concurrency": CONCURRENCY}
+            load({**spec, "method": "POST", "path": "/v1/doses",  # warm-up: caches, pools, workers
+                  "bodies": [dose(people[i % PEOPLE], f"warm-{i}", i) for i in range(256)]})
+            for run in range(runs):
+                health = load({**spec, "method": "GET", "path": "/healthz", "bodies": [None] * requests})
+                single = load({**spec, "method": "POST", "path": "/v1/doses",
+                               "bodies": [dose(people[i % PEOPLE], f"r{run}-{i}", i) for i in range(requests)]})
+                batch = load({**spec, "method": "POST", "path": "/v1/doses/batch",
+                              "concurrency": BATCH_CONCURRENCY,
+                              "bodies": [{"doses": [dose(people[(b * batch_size + i) % PEOPLE],
+                                                         f"b{run}-{b}-{i}", i) for i in range(batch_size)]}
+                                         for b in range(batches)]})
+                every.append(Figures(
+                    health["per_s"], single["per_s"], single["p50_ms"], single["p99_ms"],
+                    batch["per_s"] * batch_size,
+                    sum(n for s, n in single["statuses"].items() if s != "201")
+                    + sum(n for s, n in batch["statuses"].items() if s != "200")))
+    median = Figures(*(statistics.median(getattr(f, name) for f in every)
+                       for name in Figures.__dataclass_fields__))
+    return median, every
+
+
+def main() -> None:
+    if "--load" in sys.argv:
+        load_main(json.loads(sys.stdin.read()))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--batches", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--group-commit-ms", type=float, default=2)
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}  clients: {CONCURRENCY} (batches: {BATCH_CONCURRENCY} x "
+          f"{args.batch_size})  requests per run: {args.requests}  runs: {args.runs}  "
+          f"group commit: {args.group_commit_ms} ms")
+    print("| store | workers | /healthz req/s | dose req/s | p50 ms | p99 ms | dose/healthz | "
+          "batch doses/s | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind in args.stores.split(","):
+        for workers in (int(w) for w in args.workers.split(",")):
+            m, every = measure(kind, workers, args.runs, args.requests, args.batches, args.batch_size,
+                               args.group_commit_ms)
+            print(f"| {kind} | {workers} | {m.healthz_per_s:.0f} | {m.dose_per_s:.0f} | "
+                  f"{m.dose_p50_ms:.1f} | {m.dose_p99_ms:.1f} | {m.dose_per_s / m.healthz_per_s:.2f} | "
+                  f"{m.batch_doses_per_s:.0f} | {m.errors:.0f} |", flush=True)
+            print("  runs: " + "; ".join(f"{f.dose_per_s:.0f} req/s p50 {f.dose_p50_ms:.1f} "
+                                         f"p99 {f.dose_p99_ms:.1f} batch {f.batch_doses_per_s:.0f}"
+                                         for f in every), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
