@@ -56,6 +56,10 @@ class World:
         ledger.register_site(SITE_OUT, name="Trạm Y tế Quận 1", kind="official", province="79", actor=SYSTEM)
         self.person = ledger.register_person(lan(), actor=SYSTEM).person_id
 
+    def now(self) -> dict[str, int]:
+        """A read's `min_position`: the projections have seen every write so far."""
+        return {"min_position": self.ledger.head()}
+
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.counter)}"
 
@@ -91,20 +95,20 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/v1/persons"): Recipe(
         lambda w: ("POST", "/v1/persons", {"json": lan(national_id=None)}), {"site": "open"}),
     ("GET", "/v1/persons"): Recipe(
-        lambda w: ("GET", "/v1/persons", {"params": {"phone": "0912345678"}}),
+        lambda w: ("GET", "/v1/persons", {"params": {"phone": "0912345678", **w.now()}}),
         {"site": "open", "province": lambda body: body["persons"] == []}),
     ("POST", "/v1/persons/{person_id}/merge"): Recipe(
         lambda w: ("POST", f"/v1/persons/{w.person}/merge",
                    {"json": {"duplicate_person_id": str(w.fresh_person()), "reason": "twice"}}), {}),
     ("GET", "/v1/certificates/{person_id}"): Recipe(
-        lambda w: ("GET", f"/v1/certificates/{w.person}", {}), {"site": "open", "province": "403"}),
+        lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()}), {"site": "open", "province": "403"}),
     ("GET", "/v1/stats/doses"): Recipe(
-        lambda w: ("GET", "/v1/stats/doses", {"params": {"province": "01", "group_by": "province"}}),
+        lambda w: ("GET", "/v1/stats/doses", {"params": {"province": "01", "group_by": "province", **w.now()}}),
         {"province": "403"}),
     ("GET", "/v1/stats/coverage"): Recipe(
-        lambda w: ("GET", "/v1/stats/coverage", {"params": {"province": "01"}}), {"province": "403"}),
+        lambda w: ("GET", "/v1/stats/coverage", {"params": {"province": "01", **w.now()}}), {"province": "403"}),
     ("GET", "/v1/sites"): Recipe(
-        lambda w: ("GET", "/v1/sites", {}),
+        lambda w: ("GET", "/v1/sites", {"params": w.now()}),
         {"province": lambda body: all(s["province"] != "01" for s in body["sites"])}),
     ("POST", "/v1/sites"): Recipe(
         lambda w: ("POST", "/v1/sites", {"json": {"site_id": w.fresh("01-NEW-"), "name": "Trạm mới",

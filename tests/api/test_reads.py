@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import SITE, locs
 
@@ -25,6 +27,7 @@ def test_an_unknown_persons_certificate_is_not_found(service):
 
 
 def test_a_read_asked_to_wait_for_a_position_not_yet_written_gives_up_with_503(service):
+    service.app.state.settings = replace(service.app.state.settings, read_wait_seconds=0.2)
     site = service.caller("site", **SITE)
     person = site.post("/v1/persons", json=lan()).json()
     response = site.get(f"/v1/certificates/{person['person_id']}",
@@ -85,8 +88,10 @@ def test_a_dose_at_an_unlisted_site_puts_the_site_in_the_review_queue(service):
     approved = official.post("/v1/sites/01-MOBILE-7/review",
                              json={"decision": "approved", "kind": "mobile", "name": "Đội lưu động 7"})
     assert approved.status_code == 200, approved.text
-    assert official.get("/v1/sites", params={"status": "provisional"}).json()["sites"] == []
-    assert official.get("/v1/sites", params={"status": "mobile"}).json()["sites"][0]["name"] == "Đội lưu động 7"
+    seen = {"min_position": approved.json()["position"]}
+    assert official.get("/v1/sites", params={"status": "provisional", **seen}).json()["sites"] == []
+    mobile = official.get("/v1/sites", params={"status": "mobile", **seen}).json()["sites"]
+    assert [(s["name"], s["review_status"]) for s in mobile] == [("Đội lưu động 7", "approved")]
 
 
 def test_a_site_is_added_once_and_a_review_names_what_is_wrong(service):
