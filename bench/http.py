@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -72,14 +73,36 @@ def load_main(spec: dict[str, Any]) -> None:
     bodies = [None if b is None else orjson.dumps(b) for b in spec["bodies"]]
     result = asyncio.run(drive(spec["base"], spec["token"], spec["method"], spec["path"], bodies,
                                spec["concurrency"]))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["client_cpu_s"] = usage.ru_utime + usage.ru_stime
     print(json.dumps(result))
 
 
-def load(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run the load generator in a fresh process; the spec goes in on stdin."""
+def load(spec: dict[str, Any], server_session: int) -> dict[str, Any]:
+    """Run the load generator in a fresh process (the spec goes in on stdin), and count the CPU
+    time the server's processes spent meanwhile: on a shared machine, CPU per request is the
+    steadier figure."""
+    before = session_cpu(server_session)
     done = subprocess.run([sys.executable, "-m", "bench.http", "--load"], input=json.dumps(spec),
                           capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    result = json.loads(done.stdout)
+    result["server_cpu_s"] = session_cpu(server_session) - before
+    return result
+
+
+def session_cpu(session: int) -> float:
+    """User and system CPU seconds of the live processes of a session (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 # --- stores and servers -------------------------------------------------------------------------
@@ -123,7 +146,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int, group_commit_ms: float) -> Iterator[str]:
+def server(url: str, workers: int, group_commit_ms: float) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {**os.environ, "DOSELEDGER_DATABASE_URL": url,
            "DOSELEDGER_GROUP_COMMIT_MS": str(group_commit_ms)}
@@ -135,7 +158,7 @@ def server(url: str, workers: int, group_commit_ms: float) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
-        yield base
+        yield base, process.pid  # its own session, led by it
     finally:
         os.killpg(process.pid, signal.SIGINT)  # its own session: the server and its workers
         try:
@@ -174,7 +197,10 @@ class Figures:
     dose_per_s: float
     dose_p50_ms: float
     dose_p99_ms: float
+    dose_server_cpu_ms: float  # server CPU per single-dose request
+    dose_client_cpu_ms: float  # load generator CPU per request
     batch_doses_per_s: float
+    batch_server_cpu_ms: float  # server CPU per dose sent in batches
     errors: int
 
 
@@ -183,22 +209,25 @@ def measure(kind: str, workers: int, runs: int, requests: int, batches: int, bat
     every = []
     with store(kind) as url:
         token, people = prepare(url)
-        with server(url, workers, group_commit_ms) as base:
+        with server(url, workers, group_commit_ms) as (base, session):
             spec = {"base": base, "token": token, "concurrency": CONCURRENCY}
             load({**spec, "method": "POST", "path": "/v1/doses",  # warm-up: caches, pools, workers
-                  "bodies": [dose(people[i % PEOPLE], f"warm-{i}", i) for i in range(256)]})
+                  "bodies": [dose(people[i % PEOPLE], f"warm-{i}", i) for i in range(256)]}, session)
             for run in range(runs):
-                health = load({**spec, "method": "GET", "path": "/healthz", "bodies": [None] * requests})
+                health = load({**spec, "method": "GET", "path": "/healthz", "bodies": [None] * requests},
+                              session)
                 single = load({**spec, "method": "POST", "path": "/v1/doses",
-                               "bodies": [dose(people[i % PEOPLE], f"r{run}-{i}", i) for i in range(requests)]})
+                               "bodies": [dose(people[i % PEOPLE], f"r{run}-{i}", i) for i in range(requests)]},
+                              session)
                 batch = load({**spec, "method": "POST", "path": "/v1/doses/batch",
                               "concurrency": BATCH_CONCURRENCY,
                               "bodies": [{"doses": [dose(people[(b * batch_size + i) % PEOPLE],
                                                          f"b{run}-{b}-{i}", i) for i in range(batch_size)]}
-                                         for b in range(batches)]})
+                                         for b in range(batches)]}, session)
                 every.append(Figures(
                     health["per_s"], single["per_s"], single["p50_ms"], single["p99_ms"],
-                    batch["per_s"] * batch_size,
+                    1000 * single["server_cpu_s"] / requests, 1000 * single["client_cpu_s"] / requests,
+                    batch["per_s"] * batch_size, 1000 * batch["server_cpu_s"] / (batches * batch_size),
                     sum(n for s, n in single["statuses"].items() if s != "201")
                     + sum(n for s, n in batch["statuses"].items() if s != "200")))
     median = Figures(*(statistics.median(getattr(f, name) for f in every)
@@ -223,15 +252,16 @@ def main() -> None:
           f"{args.batch_size})  requests per run: {args.requests}  runs: {args.runs}  "
           f"group commit: {args.group_commit_ms} ms")
     print("| store | workers | /healthz req/s | dose req/s | p50 ms | p99 ms | dose/healthz | "
-          "batch doses/s | non-2xx |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "server CPU ms/dose | client CPU ms/req | batch doses/s | server CPU ms/batched dose | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in args.stores.split(","):
         for workers in (int(w) for w in args.workers.split(",")):
             m, every = measure(kind, workers, args.runs, args.requests, args.batches, args.batch_size,
                                args.group_commit_ms)
             print(f"| {kind} | {workers} | {m.healthz_per_s:.0f} | {m.dose_per_s:.0f} | "
                   f"{m.dose_p50_ms:.1f} | {m.dose_p99_ms:.1f} | {m.dose_per_s / m.healthz_per_s:.2f} | "
-                  f"{m.batch_doses_per_s:.0f} | {m.errors:.0f} |", flush=True)
+                  f"{m.dose_server_cpu_ms:.2f} | {m.dose_client_cpu_ms:.2f} | {m.batch_doses_per_s:.0f} | "
+                  f"{m.batch_server_cpu_ms:.3f} | {m.errors:.0f} |", flush=True)
             print("  runs: " + "; ".join(f"{f.dose_per_s:.0f} req/s p50 {f.dose_p50_ms:.1f} "
                                          f"p99 {f.dose_p99_ms:.1f} batch {f.batch_doses_per_s:.0f}"
                                          for f in every), file=sys.stderr, flush=True)
