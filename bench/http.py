@@ -6,6 +6,7 @@ The server runs in its own process (`doseledger serve --projections external`: t
 no projector competing for the cores); the load comes from another process (aiohttp on asyncio)
 over loopback; every run sends a bounded number of requests; figures are medians of --runs.
 
+  .venv/bin/pip install -e ".[bench]"      # aiohttp, for the load generator
   .venv/bin/python -m bench.http [--stores sqlite,postgresql] [--workers 1,2] [--runs 3]
       [--requests 2000] [--batches 12] [--batch-size 500] [--group-commit-ms 2]
 """
