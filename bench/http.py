@@ -33,7 +33,7 @@ from typing import Any, Iterator
 
 ADMIN_URL = os.environ.get("DOSELEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 SITE = "01-TYT-001"
-PEOPLE = 1000
+PEOPLE = 4000  # enough that nobody collects more than a handful of doses over the runs
 CONCURRENCY = 32
 BATCH_CONCURRENCY = 4
 
@@ -200,6 +200,13 @@ def dose(person: str, record: str, day: int) -> dict[str, Any]:
             "lot": "FA1234", "administered_at": f"2021-{7 + day % 5:02d}-{1 + day % 28:02d}"}
 
 
+def batch_person(batch: int, item: int, size: int) -> int:
+    """Batches in flight together (consecutive ones) name different people, as batches from
+    different sites do: otherwise they collide and the ledger retries their items one by one."""
+    slices = PEOPLE // size
+    return (batch % slices) * size + item % size
+
+
 @dataclass
 class Figures:
     healthz_per_s: float
@@ -230,7 +237,7 @@ def measure(kind: str, workers: int, runs: int, requests: int, batches: int, bat
                               session)
                 batch = load({**spec, "method": "POST", "path": "/v1/doses/batch",
                               "concurrency": BATCH_CONCURRENCY,
-                              "bodies": [{"doses": [dose(people[(b * batch_size + i) % PEOPLE],
+                              "bodies": [{"doses": [dose(people[batch_person(b, i, batch_size)],
                                                          f"b{run}-{b}-{i}", i) for i in range(batch_size)]}
                                          for b in range(batches)]}, session)
                 every.append(Figures(
