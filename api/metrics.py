@@ -72,9 +72,18 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = route_of(scope)
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template (never the raw path with its ids), or 'unmatched'."""
+    route = scope.get("route")
+    if route is not None:
+        return route.path
+    # FastAPI's own pages (/docs, /openapi.json) are plain routes without parameters.
+    return scope["path"] if scope.get("endpoint") is not None else "unmatched"
 
 
 class ProjectionLag(Collector):

@@ -119,6 +119,9 @@ def test_health_needs_no_token_and_metrics_count_requests_doses_and_rejections(s
     site.post("/v1/doses", json=dose("R1", person=lan()))
     site.post("/v1/doses", json=dose("R2", person=lan(), vaccine="Snake Oil"))
     assert service.client.get("/healthz").json() == {"status": "ok"}
+    service.client.get("/openapi.json")
+    service.client.get("/v1/doses/2b8f8c1e-5d7a-5b6c-8e9f-0a1b2c3d4e5f/void")  # 405, routed
+    service.client.get("/no/such/page")
     metrics = service.client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
@@ -127,7 +130,8 @@ def test_health_needs_no_token_and_metrics_count_requests_doses_and_rejections(s
     assert 'doseledger_rejections_total{reason="unknown-vaccine"}' in text
     for projection in service.app.state.views.status():
         assert f'doseledger_projection_lag_events{{projection="{projection["name"]}"}}' in text
-    assert 'route="/v1/doses"' in text and "R1" not in text  # route templates, never raw paths
+    assert 'route="/openapi.json",status="200"' in text and 'route="unmatched",status="404"' in text
+    assert "2b8f8c1e" not in text and "/no/such/page" not in text  # templates, never raw paths
 
 
 def test_every_operation_is_documented_with_its_security_and_every_model_with_an_example():

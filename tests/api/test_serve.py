@@ -25,3 +25,4 @@ def test_the_demo_seeds_an_empty_store_once_and_prints_a_working_token_per_role(
 def test_the_start_up_line_never_shows_a_password():
     assert redact("postgresql://doseledger:s3cret@db:5432/doseledger") == \
         "postgresql://doseledger:***@db:5432/doseledger"
+    assert redact("sqlite:////var/lib/doseledger/ledger.db") == "sqlite:////var/lib/doseledger/ledger.db"
