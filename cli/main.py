@@ -9,6 +9,7 @@ import sys
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "demo": "cli.demo",
+    "replay": "cli.replay",
     "serve": "cli.serve",
     "token": "cli.token",
 }
