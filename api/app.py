@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
         if views is None:
             from projections import open_views
 
-            app.state.views = open_views(settings.database_url)
+            # The views share the ledger's database and its connection pool.
+            app.state.views = open_views(settings.database_url, ledger=app.state.ledger)
             opened.append(app.state.views)
         app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
         app.state.writer = None
