@@ -3,12 +3,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY ledger ledger
-COPY projections projections
-COPY api api
-COPY cli cli
-COPY bench bench
+COPY . .
 RUN pip install . && useradd --system --home /app doseledger
 USER doseledger
 
