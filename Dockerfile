@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY . .
-RUN pip install . && useradd --system --home /app doseledger
+RUN pip install . && useradd --system --home /app doseledger \
+ && mkdir -p /app/var && chown doseledger /app/var  # the embedded store, when no URL is given
 USER doseledger
 
 EXPOSE 8000
