@@ -9,7 +9,7 @@ from eventsourcing.persistence import OperationalError
 from api.app import create_app
 from api.settings import MiB
 from tests.api.conftest import dose, lan
-from tests.api.test_doses import SITE, locs
+from tests.api.test_doses import SITE
 
 
 def problem(response, status: int, kind: str) -> dict:
