@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import forbidden, unauthenticated
@@ -39,21 +40,28 @@ class TokenVerifier:
         self._known: OrderedDict[Any, tuple[float, Principal]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def principal(self, token: str) -> Principal:
-        key = principal_id_for(token)
-        now = self.clock()
+    def known(self, token: str) -> Principal | None:
+        """The token's principal if verified within `ttl` (no I/O: fine on the event loop)."""
         with self._lock:
-            hit = self._known.get(key)
-        if hit is not None and hit[0] > now:
-            found: Principal | None = hit[1]
-        else:
+            hit = self._known.get(principal_id_for(token))
+        return hit[1] if hit is not None and hit[0] > self.clock() else None
+
+    def principal(self, token: str) -> Principal:
+        """The token's principal, from memory or from the store; 401 unless it is valid now."""
+        found = self.known(token)
+        if found is None:
+            key = principal_id_for(token)
             found = find_principal(self.ledger, key)
             if found is not None:
                 with self._lock:
-                    self._known[key] = (now + self.ttl, found)
+                    self._known[key] = (self.clock() + self.ttl, found)
                     self._known.move_to_end(key)
                     while len(self._known) > self.max_entries:
                         self._known.popitem(last=False)
+        return self.valid(found)
+
+    @staticmethod
+    def valid(found: Principal | None) -> Principal:
         if found is None:
             raise unauthenticated("the bearer token is not known")
         if found.revoked:
@@ -63,11 +71,16 @@ class TokenVerifier:
         return found
 
 
-def caller(request: Request,
-           credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+async def caller(request: Request,
+                 credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     if credentials is None or not credentials.credentials:
         raise unauthenticated("send an Authorization: Bearer <token> header")
-    return request.app.state.tokens.principal(credentials.credentials)
+    tokens: TokenVerifier = request.app.state.tokens
+    found = tokens.known(credentials.credentials)
+    if found is not None:
+        return tokens.valid(found)
+    # Not in memory: ask the store, off the event loop.
+    return await run_in_threadpool(tokens.principal, credentials.credentials)
 
 
 class Allow:
