@@ -1,4 +1,5 @@
-"""A stand-in for `projections.open_views` while the projections branch is not merged.
+"""A stand-in for `projections.open_views` while the projections branch is not merged here
+(tests/api/conftest.py uses the real views as soon as they are importable; then delete this).
 
 It answers every view question by folding the ledger afresh (slow, exact, tests only), in the
 shapes the projections interface promises. Tests talk to it only through the HTTP API.

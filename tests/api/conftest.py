@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -13,7 +14,7 @@ from api.app import create_app
 from api.settings import Settings
 from ledger.application import DoseLedger
 from ledger.principal import issue_token
-from tests.fake_views import FakeViews
+from tests.fake_views import FakeViews  # until projections land
 
 CLI = {"principal_id": "tests", "role": "admin"}
 
@@ -53,12 +54,33 @@ class Service:
         return Caller(self.client, None)
 
 
+@contextmanager
+def read_side(ledger: DoseLedger, store_url: str) -> Iterator[Any]:
+    """The projections' views, kept up to date by an embedded projector while a test runs."""
+    try:
+        from projections import open_views
+        from projections.running import start_embedded
+    except ModuleNotFoundError:  # the projections branch has not landed here yet
+        yield FakeViews(ledger)
+        return
+    projector = start_embedded(store_url)
+    try:
+        yield open_views(store_url, ledger=ledger)
+    finally:
+        projector.stop()
+
+
 @pytest.fixture
-def service(ledger: DoseLedger, store_url: str) -> Iterator[Service]:
-    views = FakeViews(ledger)  # until the projections branch lands on main
-    app = create_app(Settings(database_url=store_url, read_wait_seconds=2), ledger=ledger, views=views)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Service(app, client, ledger)
+def settings(store_url: str) -> Settings:
+    return Settings(database_url=store_url, read_wait_seconds=5)
+
+
+@pytest.fixture
+def service(ledger: DoseLedger, store_url: str, settings: Settings) -> Iterator[Service]:
+    with read_side(ledger, store_url) as views:
+        app = create_app(settings, ledger=ledger, views=views)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Service(app, client, ledger)
 
 
 def lan(**overrides: Any) -> dict[str, Any]:

@@ -147,21 +147,3 @@ def test_every_operation_is_documented_with_its_security_and_every_model_with_an
     for name, schema in spec["components"]["schemas"].items():
         assert schema.get("examples"), name
 
-
-def test_without_group_commit_each_dose_is_saved_on_its_own_with_the_same_answers(ledger, store_url):
-    from fastapi.testclient import TestClient
-
-    from api.settings import Settings
-    from tests.api.conftest import Service
-    from tests.fake_views import FakeViews
-
-    app = create_app(Settings(database_url=store_url, group_commit_ms=0), ledger=ledger,
-                     views=FakeViews(ledger))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        site = Service(app, client, ledger).caller("site", **SITE)
-        assert app.state.writer is None
-        first = site.post("/v1/doses", json=dose("R1", person=lan()))
-        again = site.post("/v1/doses", json=dose("R1", person=lan()))
-        changed = site.post("/v1/doses", json=dose("R1", person=lan(), lot="OTHER"))
-    assert (first.status_code, again.status_code, changed.status_code) == (201, 200, 409)
-    assert changed.json()["dose_id"] == first.json()["dose_id"]
