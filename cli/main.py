@@ -11,6 +11,8 @@ COMMANDS = {
     "demo": "cli.demo",
     "import": "cli.retro_import",
     "replay": "cli.replay",
+    "serve": "cli.serve",
+    "token": "cli.token",
 }
 
 

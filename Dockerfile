@@ -1,0 +1,14 @@
+# The doseledger image: the API (`doseledger serve`) and the projector (`doseledger project`).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY . .
+RUN pip install . && useradd --system --home /app doseledger \
+ && mkdir -p /app/var && chown doseledger /app/var  # the embedded store, when no URL is given
+USER doseledger
+
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+CMD ["doseledger", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,1 @@
+"""The HTTP service: parse, authenticate, authorise, call the ledger or the projections, map errors."""

@@ -1,0 +1,105 @@
+"""The FastAPI application: routers, error mapping, body limits, metrics; one ledger per process."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api import problems
+from api.auth import TokenVerifier
+from api.limits import BodyLimit
+from api.metrics import RequestMetrics
+from api.responses import ORJSON
+from api.routers import certificates, doses, operations, persons, sites, stats
+from api.settings import Settings
+from ledger.application import DoseLedger
+from ledger.group_commit import DoseWriter
+from ledger.store import URL_KEY
+
+DESCRIPTION = """
+An event-sourced vaccination dose ledger. Every dose is an immutable event in the person's
+stream; certificates, statistics and lists are projections of it.
+
+**Try it**: press *Authorize* and paste a token (`./run serve --demo` prints one per role;
+otherwise `doseledger token create --role ROLE`). Writes answer with a `position`; pass it as
+`min_position` to a read to see your own write. Errors are RFC 9457 problem+json naming the
+fields at fault.
+"""
+
+TAGS = [
+    {"name": "doses", "description": "Record (one or a batch), amend, void. Site tokens: their own sites."},
+    {"name": "persons", "description": "Register, look up, merge."},
+    {"name": "certificates", "description": "The certificates projection."},
+    {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
+    {"name": "sites", "description": "The site directory and its review queue."},
+    {"name": "operations", "description": "Projection status, liveness, metrics."},
+]
+
+
+ROUTERS = (doses.router, persons.router, certificates.router, stats.router, sites.router,
+           operations.router)
+
+
+def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,
+               views: Any = None) -> FastAPI:
+    """The service; `ledger` and `views` may be given (tests), else opened from the settings."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened: list[Any] = []
+        app.state.settings = settings
+        app.state.ledger = ledger
+        if ledger is None:
+            app.state.ledger = DoseLedger(env={URL_KEY: settings.database_url})
+            opened.append(app.state.ledger)
+        app.state.views = views
+        if views is None:
+            from projections import open_views
+
+            # The views share the ledger's database and its connection pool.
+            app.state.views = open_views(settings.database_url, ledger=app.state.ledger)
+            opened.append(app.state.views)
+        app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
+        app.state.writer = None
+        if settings.group_commit_ms > 0:
+            app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)
+            opened.append(app.state.writer)
+        try:
+            yield
+        finally:
+            for thing in reversed(opened):
+                thing.close()
+
+    app = FastAPI(title="doseledger", version="1", description=DESCRIPTION, openapi_tags=TAGS,
+                  default_response_class=ORJSON, lifespan=lifespan)
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       by_path_suffix={"/batch": settings.max_batch_body_bytes})
+    app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
+    app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]
+    return app
+
+
+def _problems_as_problem_json(app: FastAPI) -> dict[str, Any]:
+    """Error answers are documented under the media type they are sent with."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes, tags=app.openapi_tags)
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def from_environment() -> FastAPI:
+    """uvicorn's factory (`api.app:from_environment`): each worker builds its app from the env."""
+    return create_app()

@@ -1,0 +1,125 @@
+"""Authentication (a bearer token → its principal) and authorisation (role, then scope).
+
+Roles: admin (everything); site (its own sites); province (reads of its provinces);
+auditor (reads everything, writes nothing); reporter (statistics and projection status);
+portal (the citizen portal: correction requests, which come with their own issue).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import forbidden, unauthenticated
+from ledger.application import Actor
+from ledger.names import clean
+from ledger.principal import ADMIN, PROVINCE, SITE, Principal, find_principal, principal_id_for
+from ledger.rules import now_ict
+
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="token",
+    description="A token made by `doseledger token create --role ROLE ...` "
+                "(`./run serve --demo` prints one per role).")
+
+
+class TokenVerifier:
+    """Finds a token's principal; remembers it for `ttl` seconds (a revocation takes that long)."""
+
+    def __init__(self, ledger: Any, ttl: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._known: OrderedDict[Any, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def known(self, token: str) -> Principal | None:
+        """The token's principal if verified within `ttl` (no I/O: fine on the event loop)."""
+        with self._lock:
+            hit = self._known.get(principal_id_for(token))
+        return hit[1] if hit is not None and hit[0] > self.clock() else None
+
+    def principal(self, token: str) -> Principal:
+        """The token's principal, from memory or from the store; 401 unless it is valid now."""
+        found = self.known(token)
+        if found is None:
+            key = principal_id_for(token)
+            found = find_principal(self.ledger, key)
+            if found is not None:
+                with self._lock:
+                    self._known[key] = (self.clock() + self.ttl, found)
+                    self._known.move_to_end(key)
+                    while len(self._known) > self.max_entries:
+                        self._known.popitem(last=False)
+        return self.valid(found)
+
+    @staticmethod
+    def valid(found: Principal | None) -> Principal:
+        if found is None:
+            raise unauthenticated("the bearer token is not known")
+        if found.revoked:
+            raise unauthenticated("the bearer token was revoked")
+        if not found.valid_at(now_ict()):
+            raise unauthenticated("the bearer token has expired")
+        return found
+
+
+async def caller(request: Request,
+                 credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise unauthenticated("send an Authorization: Bearer <token> header")
+    tokens: TokenVerifier = request.app.state.tokens
+    found = tokens.known(credentials.credentials)
+    if found is not None:
+        return tokens.valid(found)
+    # Not in memory: ask the store, off the event loop.
+    return await run_in_threadpool(tokens.principal, credentials.credentials)
+
+
+class Allow:
+    """The roles that may call a route (admin always may). The authz tests read `roles`."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = frozenset({ADMIN, *roles})
+
+    async def __call__(self, principal: Principal = Depends(caller)) -> Principal:
+        if principal.role not in self.roles:
+            raise forbidden(f"a {principal.role} token may not call this endpoint")
+        return principal
+
+
+def actor(principal: Principal) -> Actor:
+    return Actor(str(principal.id), principal.role)
+
+
+def acts_for(principal: Principal, site_id: str) -> bool:
+    """A site token acts only for its own sites (compared in the ledger's stored form)."""
+    return principal.role != SITE or clean(site_id) in principal.sites
+
+
+def province_scope(principal: Principal) -> list[str] | None:
+    """The provinces a token may read; None means all of them."""
+    return list(principal.provinces) if principal.role == PROVINCE else None
+
+
+def require_province(principal: Principal, province: str | None, loc: list[Any]) -> None:
+    own = province_scope(principal)
+    if own is not None and province not in own:
+        raise forbidden(f"this token may not read province {province!r}", loc)
+
+
+def narrow_provinces(principal: Principal, requested: list[str], loc: list[Any]) -> list[str] | None:
+    """The provinces a query covers: what was asked, within the token's scope."""
+    own = province_scope(principal)
+    if own is None:
+        return requested or None
+    for province in requested:
+        require_province(principal, province, loc)
+    return requested or own

@@ -1,0 +1,351 @@
+"""The shapes on the wire, each with an example for /docs.
+
+Models check structure and types; the ledger checks meaning (known vaccine, dates not in the
+future, province codes ...) and names the field either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+PERSON_ID = "6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"
+DOSE_ID = "2b8f8c1e-5d7a-5b6c-8e9f-0a1b2c3d4e5f"
+
+
+def example(*examples: dict[str, Any], forbid_extra: bool = False) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)},
+                      extra="forbid" if forbid_extra else "ignore")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+class FieldError(BaseModel):
+    model_config = example({"loc": ["body", "administered_at"], "msg": "is in the future"})
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = example({
+        "type": "https://doseledger.example/problems/unknown-vaccine", "title": "Unknown vaccine",
+        "status": 422, "detail": "vaccine: unknown vaccine code or name: 'Snake Oil'",
+        "errors": [{"loc": ["body", "vaccine"], "msg": "unknown vaccine code or name: 'Snake Oil'"}],
+    })
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+    dose_id: str | None = Field(None, description="on a site-record conflict: the stored dose")
+    person_id: str | None = Field(None, description="on a conflict: the person concerned")
+
+
+# --- people --------------------------------------------------------------------------------
+
+LAN = {"full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14", "sex": "female",
+       "national_id": "001185012345", "phone": "0912345678", "province": "01",
+       "district": "Ba Đình", "address": "12 Phố Huế"}
+
+
+class PersonIn(BaseModel):
+    model_config = example(LAN, forbid_extra=True)
+    full_name: str = Field(description="as written, with diacritics (stored in Unicode NFC)")
+    birth_date: str = Field(description="YYYY-MM-DD", json_schema_extra={"format": "date"})
+    sex: Literal["male", "female", "other"] | None = None
+    national_id: str | None = Field(None, description="CCCD (12 digits) or CMND (9 digits)")
+    phone: str | None = Field(None, description="a contact: any number of people may share one")
+    province: str = Field(description="2-digit province code, e.g. 01 Hà Nội, 79 Hồ Chí Minh")
+    district: str | None = None
+    address: str | None = None
+
+
+class PersonRegistered(BaseModel):
+    model_config = example({"person_id": PERSON_ID, "created": True, "position": 1042})
+    person_id: UUID
+    created: bool = Field(description="false: this national id was already registered")
+    position: int | None = Field(description="store position to pass as min_position to reads")
+
+
+SUMMARY = {"person_id": PERSON_ID, "full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14",
+           "province": "01", "district": "Ba Đình", "status": "complete"}
+
+
+class PersonSummary(BaseModel):
+    model_config = example(SUMMARY)
+    person_id: UUID
+    full_name: str
+    birth_date: str
+    province: str
+    district: str | None = None
+    status: str
+
+
+class PersonList(BaseModel):
+    model_config = example({"persons": [SUMMARY]})
+    persons: list[PersonSummary]
+
+
+class MergeIn(BaseModel):
+    model_config = example({"duplicate_person_id": "0e7d5c4b-3a29-4817-9605-f4e3d2c1b0a9",
+                            "reason": "the same person registered twice by two sites"},
+                           forbid_extra=True)
+    duplicate_person_id: UUID
+    reason: str
+
+
+class Written(BaseModel):
+    model_config = example({"person_id": PERSON_ID, "position": 2210})
+    person_id: UUID
+    position: int | None
+
+
+# --- doses ---------------------------------------------------------------------------------
+
+DOSE = {"person_id": PERSON_ID, "site_id": "01-TYT-001", "site_record_id": "REC-2021-000123",
+        "vaccine": "EU/1/21/1529", "lot": "AB1234", "administered_at": "2021-08-01T09:30:00",
+        "dose_number": 1}
+
+
+class DoseIn(BaseModel):
+    model_config = example(
+        DOSE,
+        {**{k: v for k, v in DOSE.items() if k != "person_id"}, "site_record_id": "REC-2021-000124",
+         "person": {**LAN, "full_name": "Trần Văn Hùng", "national_id": None, "sex": "male",
+                    "birth_date": "1962-05-05"}},
+        forbid_extra=True)
+    person_id: UUID | None = Field(None, description="an existing person; or give `person`")
+    person: PersonIn | None = Field(None, description="register inline (an existing national id "
+                                                      "finds its person)")
+    site_id: str = Field(description="a site missing from the directory is accepted, "
+                                     "and listed provisional")
+    site_record_id: str = Field(description="the site's own record id: (site_id, site_record_id) "
+                                            "is the dose; sent again it is a duplicate")
+    vaccine: str = Field(description="EU DCC code (EU/1/20/1528) or a known name (Pfizer, Vero Cell)")
+    lot: str | None = None
+    administered_at: str = Field(description="ISO date or date-time; without a zone it is "
+                                             "Vietnam time (UTC+7)")
+    dose_number: int | None = Field(None, description="as the site counted it (the certificate "
+                                                      "computes its own)")
+
+
+class DoseRecorded(BaseModel):
+    model_config = example({"dose_id": DOSE_ID, "person_id": PERSON_ID, "position": 1043,
+                            "duplicate": False})
+    dose_id: UUID
+    person_id: UUID
+    position: int | None
+    duplicate: bool
+
+
+class DoseBatchIn(BaseModel):
+    model_config = example({"doses": [DOSE, {**DOSE, "site_record_id": "REC-2021-000125",
+                                             "administered_at": "2021-08-29"}]}, forbid_extra=True)
+    # Items are checked one by one in the endpoint, so one bad item cannot sink the batch.
+    doses: list[SkipValidation[DoseIn]] = Field(min_length=1, max_length=1000)
+
+
+BATCH_RESULTS = [
+    {"index": 0, "status": "created", "dose_id": DOSE_ID, "person_id": PERSON_ID, "position": 1044},
+    {"index": 1, "status": "rejected",
+     "errors": [{"loc": ["body", "doses", 1, "administered_at"], "msg": "is in the future"}]},
+]
+
+
+class DoseBatchItem(BaseModel):
+    model_config = example(*BATCH_RESULTS)
+    index: int
+    status: Literal["created", "duplicate", "conflict", "rejected"]
+    dose_id: UUID | None = None
+    person_id: UUID | None = None
+    position: int | None = None
+    errors: list[FieldError] | None = None
+
+
+class DoseBatchOut(BaseModel):
+    model_config = example({
+        "results": BATCH_RESULTS,
+        "counts": {"created": 1, "duplicate": 0, "conflict": 0, "rejected": 1}})
+    results: list[DoseBatchItem]
+    counts: dict[str, int]
+
+
+class AmendIn(BaseModel):
+    model_config = example({"lot": "AB1243", "reason": "lot number mistyped"}, forbid_extra=True)
+    vaccine: str | None = None
+    lot: str | None = None
+    administered_at: str | None = None
+    site_id: str | None = None
+    dose_number: int | None = None
+    reason: str
+
+
+class VoidIn(BaseModel):
+    model_config = example({"reason": "entered in error: the same dose was entered twice"},
+                           forbid_extra=True)
+    reason: str
+
+
+class DoseChanged(BaseModel):
+    model_config = example({"dose_id": DOSE_ID, "person_id": PERSON_ID, "position": 1050})
+    dose_id: UUID
+    person_id: UUID
+    position: int | None
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+CERTIFICATE_DOSE = {"dose_id": DOSE_ID, "dose_number": 1, "booster": False, "vaccine": "EU/1/21/1529",
+                    "vaccine_name": "Vaxzevria", "lot": "AB1234",
+                    "administered_at": "2021-08-01T09:30:00+07:00", "site_id": "01-TYT-001"}
+
+
+class CertificateDose(BaseModel):
+    model_config = example(CERTIFICATE_DOSE)
+    dose_id: UUID
+    dose_number: int = Field(description="computed from the valid doses in administered order")
+    booster: bool | None = None
+    vaccine: str
+    vaccine_name: str | None = None
+    lot: str | None = None
+    administered_at: str
+    site_id: str
+
+
+class Certificate(BaseModel):
+    model_config = example({
+        "person_id": PERSON_ID, "certificate_id": "c7a1d2e3-f4a5-5b6c-8d7e-9f0a1b2c3d4e", "version": 3,
+        "status": "complete", "issued_at": "2021-08-29T10:02:11+07:00",
+        "doses": [CERTIFICATE_DOSE],
+        "revoked": ["a1b2c3d4-e5f6-5a7b-8c9d-0e1f2a3b4c5d"], "merged_into": None, "province": "01"})
+    person_id: UUID
+    certificate_id: str
+    version: int
+    status: str
+    issued_at: str | None = None
+    doses: list[CertificateDose]
+    revoked: list[str] = Field(description="ids of the certificates this one supersedes")
+    merged_into: UUID | None = None
+    province: str | None = None
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+GROUPS = ("date", "province", "site_id", "vaccine", "dose_number")
+
+
+COUNT_ROW = {"date": "2021-08-01", "province": "01", "doses": 1520}
+
+
+class DoseCountRow(BaseModel):
+    model_config = example(COUNT_ROW)
+    date: str | None = None
+    province: str | None = None
+    site_id: str | None = None
+    vaccine: str | None = None
+    dose_number: int | None = None
+    doses: int
+
+
+class DoseCounts(BaseModel):
+    model_config = example({"rows": [COUNT_ROW], "total": 1520})
+    rows: list[DoseCountRow]
+    total: int
+
+
+COVERAGE_ROW = {"province": "01", "status": "complete", "people": 804}
+
+
+class CoverageRow(BaseModel):
+    model_config = example(COVERAGE_ROW)
+    province: str
+    status: str
+    people: int
+
+
+class Coverage(BaseModel):
+    model_config = example({"rows": [COVERAGE_ROW], "total": 804})
+    rows: list[CoverageRow]
+    total: int
+
+
+# --- sites ----------------------------------------------------------------------------------
+
+class SiteIn(BaseModel):
+    model_config = example({"site_id": "01-TYT-042", "name": "Trạm Y tế phường Kim Mã",
+                            "kind": "official", "province": "01", "district": "Ba Đình"},
+                           forbid_extra=True)
+    site_id: str
+    name: str
+    kind: Literal["official", "mobile"]
+    province: str
+    district: str | None = None
+
+
+class ReviewIn(BaseModel):
+    model_config = example({"decision": "approved", "kind": "mobile",
+                            "name": "Đội tiêm lưu động Ba Đình"},
+                           {"decision": "rejected", "reason": "not a vaccination site"},
+                           forbid_extra=True)
+    decision: Literal["approved", "rejected"]
+    kind: Literal["official", "mobile"] | None = None
+    name: str | None = None
+    province: str | None = None
+    district: str | None = None
+    reason: str | None = Field(None, description="required to reject")
+
+
+class SiteWritten(BaseModel):
+    model_config = example({"site_id": "01-TYT-042", "position": 3001})
+    site_id: str
+    position: int | None
+
+
+SITE = {"site_id": "01-UNLISTED-417", "name": None, "province": "01", "district": None,
+        "status": "provisional", "review_status": "pending"}
+
+
+class SiteOut(BaseModel):
+    model_config = example(SITE)
+    site_id: str
+    name: str | None = None
+    province: str | None = None
+    district: str | None = None
+    status: str = Field(description="the kind: provisional, official or mobile")
+    review_status: str | None = Field(None, description="pending, approved or rejected")
+
+
+class SiteList(BaseModel):
+    model_config = example({"sites": [SITE]})
+    sites: list[SiteOut]
+
+
+# --- operations -----------------------------------------------------------------------------
+
+PROJECTION = {"name": "certificates", "position": 120480, "head": 120482, "lag_events": 2,
+              "lag_seconds": 0.08, "state": "running", "error": None}
+
+
+class ProjectionStatus(BaseModel):
+    model_config = example(PROJECTION)
+    name: str
+    position: int | None
+    head: int | None
+    lag_events: int | None
+    lag_seconds: float | None
+    state: str
+    error: str | None = None
+
+
+class Projections(BaseModel):
+    model_config = example({"projections": [PROJECTION]})
+    projections: list[ProjectionStatus]
+
+
+class Health(BaseModel):
+    model_config = example({"status": "ok"})
+    status: str

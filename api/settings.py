@@ -1,0 +1,35 @@
+"""What the service is configured with: the environment, read once at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ledger.store import database_url
+
+MiB = 1024 * 1024
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=database_url)
+    # How long a verified token is trusted without asking the store again: a revocation
+    # reaches every worker within this time.
+    token_cache_seconds: float = field(
+        default_factory=lambda: _number("DOSELEDGER_TOKEN_CACHE_SECONDS", 30))
+    max_body_bytes: int = field(
+        default_factory=lambda: int(_number("DOSELEDGER_MAX_BODY_BYTES", 2 * MiB)))
+    max_batch_body_bytes: int = field(
+        default_factory=lambda: int(_number("DOSELEDGER_MAX_BATCH_BODY_BYTES", 8 * MiB)))
+    # Single-dose requests arriving within this many milliseconds of each other are saved in
+    # one transaction (ledger.group_commit); 0 saves each request on its own.
+    group_commit_ms: float = field(
+        default_factory=lambda: _number("DOSELEDGER_GROUP_COMMIT_MS", 2))
+    # A read asking for ?min_position=N waits at most this long for the projection.
+    read_wait_seconds: float = field(
+        default_factory=lambda: _number("DOSELEDGER_READ_WAIT_SECONDS", 5))

@@ -1,0 +1,100 @@
+"""Serve the HTTP API on uvicorn; with --demo, seed an empty store and print a token per role.
+
+  doseledger serve [--host 127.0.0.1] [--port 8000] [--workers N] [--demo]
+
+The tables are created here, once, before any worker starts. With the embedded SQLite store the
+projections run in this process (background threads); with PostgreSQL they run in their own
+process (`doseledger project`), unless --projections embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from ledger.application import DoseLedger
+from ledger.principal import ROLES, issue_token
+from ledger.store import URL_KEY, database_url, is_postgres
+
+DEMO_SCOPES: dict[str, dict[str, list[str]]] = {
+    "site": {"sites": ["01-TYT-001", "01-LD-01"]},
+    "province": {"provinces": ["01"]},
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("DOSELEDGER_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DOSELEDGER_PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("DOSELEDGER_WORKERS", "1")),
+                        help="uvicorn worker processes")
+    parser.add_argument("--demo", action="store_true",
+                        help="seed demo data into an empty store; print one token per role")
+    parser.add_argument("--demo-people", type=int, default=2000, help=argparse.SUPPRESS)
+    parser.add_argument("--projections", choices=("auto", "embedded", "external"), default="auto",
+                        help="auto: embedded with SQLite, external (doseledger project) with PostgreSQL")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    url = database_url()
+    os.environ[URL_KEY] = url  # the workers build their app from the environment
+    with DoseLedger(env={URL_KEY: url}) as ledger:  # creates the tables before workers race to
+        if args.demo:
+            demo(ledger, people=args.demo_people)
+    embedded = args.projections == "embedded" or (args.projections == "auto" and not is_postgres(url))
+    from projections import open_views
+
+    open_views(url).close()  # the views' tables too
+    projector = None
+    if embedded:
+        from projections.running import start_embedded
+
+        projector = start_embedded(url)
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker counts in its own files here; a scrape of any worker adds them up.
+        metrics_dir = tempfile.mkdtemp(prefix="doseledger-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    print(f"doseledger on http://{args.host}:{args.port}/docs  ({args.workers} worker(s), "
+          f"projections {'embedded' if embedded else 'external'}, store {redact(url)})", flush=True)
+    try:
+        uvicorn.run("api.app:from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, access_log=args.access_log, log_level="info")
+    finally:
+        if projector is not None:
+            projector.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def demo(ledger: DoseLedger, *, people: int) -> None:
+    from cli.demo import print_summary, seed
+
+    if ledger.head():
+        print(f"The store already holds {ledger.head()} events: not seeding it again.")
+    else:
+        print_summary(seed(ledger, people=people))
+    actor: dict[str, Any] = {"principal_id": "serve --demo", "role": "admin"}
+    print("\nDemo tokens (paste one into Authorize at /docs):")
+    for role in ROLES:
+        scope = DEMO_SCOPES.get(role, {})
+        token, _ = issue_token(ledger, role=role, name=f"demo {role}", actor=actor, **scope)
+        where = ",".join(scope.get("sites") or scope.get("provinces") or []) or "-"
+        print(f"  {role:<9} {where:<22} {token}")
+    print()
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for the start-up line."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))

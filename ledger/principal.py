@@ -1,0 +1,123 @@
+"""Who may call the ledger: a principal holds one API token, a role and a scope.
+
+Only the sha256 of a token is ever known to the store: the principal's id is derived from it
+(uuid5), so finding the principal of a presented token is one `repository.get`, and a leaked
+event stream reveals no token. A principal is revoked by a new event, never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any, Iterable
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import event
+
+from ledger import rules
+from ledger.chain import ChainedAggregate
+from ledger.errors import Conflict, InvalidValue, NotFound
+from ledger.keys import NAMESPACE
+
+ADMIN, SITE, PROVINCE, AUDITOR, REPORTER, PORTAL = (
+    "admin", "site", "province", "auditor", "reporter", "portal")
+ROLES = (ADMIN, SITE, PROVINCE, AUDITOR, REPORTER, PORTAL)
+TOKEN_PREFIX = "dl_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_id_for(token: str) -> UUID:
+    return uuid5(NAMESPACE, f"token/{token_hash(token)}")
+
+
+class Principal(ChainedAggregate):
+    @event("TokenIssued")
+    def __init__(self, role: str, sites: list[str], provinces: list[str], name: str | None,
+                 expires_at: str | None, actor: dict[str, str]) -> None:
+        self.role = role
+        self.sites = sites
+        self.provinces = provinces
+        self.name = name
+        self.expires_at = expires_at
+        self.revoked = False
+
+    @classmethod
+    def issue(cls, principal_id: UUID, role: str, sites: list[str], provinces: list[str],
+              name: str | None, expires_at: str | None, actor: dict[str, str]) -> Principal:
+        return cls._create(cls.TokenIssued, id=principal_id, role=role, sites=sites,
+                           provinces=provinces, name=name, expires_at=expires_at, actor=actor)
+
+    def valid_at(self, moment: datetime) -> bool:
+        if self.revoked:
+            return False
+        return self.expires_at is None or moment < datetime.fromisoformat(self.expires_at)
+
+    def revoke(self, reason: str, actor: dict[str, str]) -> None:
+        if self.revoked:
+            raise Conflict("principal_id", f"principal {self.id} is already revoked")
+        self._token_revoked(reason=reason, actor=actor)
+
+    @event("TokenRevoked")
+    def _token_revoked(self, reason: str, actor: dict[str, str]) -> None:
+        self.revoked = True
+
+
+def scope(role: str, sites: Iterable[str], provinces: Iterable[str]) -> tuple[list[str], list[str]]:
+    """A site token names its sites, a province token its provinces; no other role has a scope."""
+    if role not in ROLES:
+        raise InvalidValue("role", f"must be one of {', '.join(ROLES)}")
+    sites = sorted({rules.text(s, "site", max_len=64) for s in sites})  # type: ignore[type-var]
+    provinces = sorted({rules.province(p) for p in provinces})
+    if role == SITE and not sites:
+        raise InvalidValue("site", "a site token needs at least one site")
+    if role == PROVINCE and not provinces:
+        raise InvalidValue("province", "a province token needs at least one province")
+    if sites and role != SITE:
+        raise InvalidValue("site", "only a site token names sites")
+    if provinces and role != PROVINCE:
+        raise InvalidValue("province", "only a province token names provinces")
+    return sites, provinces
+
+
+def issue_token(ledger: Any, *, role: str, sites: Iterable[str] = (),
+                provinces: Iterable[str] = (), name: str | None = None,
+                expires_at: datetime | None = None,
+                actor: dict[str, str]) -> tuple[str, Principal]:
+    """A new random token and its principal; the token itself is returned once, never stored."""
+    site_ids, codes = scope(role, sites, provinces)
+    name = rules.text(name, "name", max_len=200, required=False)
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise InvalidValue("expires", "needs a time zone")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    principal = Principal.issue(principal_id_for(token), role, site_ids, codes, name,
+                                expires_at.isoformat() if expires_at else None, actor)
+    ledger.save(principal)
+    return token, principal
+
+
+def find_principal(ledger: Any, principal_id: UUID) -> Principal | None:
+    try:
+        found = ledger.repository.get(principal_id)
+    except AggregateNotFoundError:
+        return None
+    return found if isinstance(found, Principal) else None
+
+
+def revoke_token(ledger: Any, token_or_id: str, reason: str, *, actor: dict[str, str]) -> Principal:
+    """Revoke by the principal's id (printed when the token was made) or by the token itself."""
+    reason = rules.reason(reason)
+    try:
+        principal_id = UUID(token_or_id)
+    except ValueError:
+        principal_id = principal_id_for(token_or_id)
+    principal = find_principal(ledger, principal_id)
+    if principal is None:
+        raise NotFound("principal_id", "no principal has this id or token")
+    principal.revoke(reason, actor)
+    ledger.save(principal)
+    return principal

@@ -1,0 +1,199 @@
+"""Who may call what: every /v1 route × every role, in scope and out of scope.
+
+The routes come from the application's own route table, so a new endpoint without an entry
+here (or without an `Allow`) fails this module instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from uuid import UUID
+
+import pytest
+from fastapi.routing import APIRoute
+
+from api.app import ROUTERS, create_app
+from api.auth import Allow
+from ledger.application import Actor
+from ledger.principal import ROLES, issue_token, revoke_token
+from tests.api.conftest import CLI, Caller, dose, lan
+
+SYSTEM = Actor("tests", "admin")
+SITE_IN, SITE_OUT = "01-TYT-001", "79-TYT-001"
+IN_SCOPE = {"site": {"sites": [SITE_IN]}, "province": {"provinces": ["01"]}}
+OUT_OF_SCOPE = {"site": {"sites": [SITE_OUT]}, "province": {"provinces": ["79"]}}
+EVERYONE_BUT_PORTAL = {"admin", "site", "province", "auditor", "reporter"}
+
+# Who may call what (DESIGN.md §5 and issue 4); admin may call everything.
+EXPECTED_ROLES = {
+    ("POST", "/v1/doses"): {"admin", "site"},
+    ("POST", "/v1/doses/batch"): {"admin", "site"},
+    ("POST", "/v1/doses/{dose_id}/amend"): {"admin", "site"},
+    ("POST", "/v1/doses/{dose_id}/void"): {"admin", "site"},
+    ("POST", "/v1/persons"): {"admin", "site"},
+    ("GET", "/v1/persons"): {"admin", "site", "province", "auditor"},
+    ("POST", "/v1/persons/{person_id}/merge"): {"admin"},
+    ("GET", "/v1/certificates/{person_id}"): {"admin", "site", "province", "auditor"},
+    ("GET", "/v1/stats/doses"): {"admin", "province", "reporter", "auditor"},
+    ("GET", "/v1/stats/coverage"): {"admin", "province", "reporter", "auditor"},
+    ("GET", "/v1/sites"): {"admin", "province", "auditor"},
+    ("POST", "/v1/sites"): {"admin", "province"},
+    ("POST", "/v1/sites/{site_id}/review"): {"admin", "province"},
+    ("GET", "/v1/projections"): {"admin", "reporter", "auditor"},
+}
+
+
+class World:
+    """A person of province 01 with a dose from site 01-TYT-001; fresh things on demand."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+        self.counter = itertools.count()
+        ledger.register_site(SITE_IN, name="Trạm Y tế Ba Đình", kind="official", province="01", actor=SYSTEM)
+        ledger.register_site(SITE_OUT, name="Trạm Y tế Quận 1", kind="official", province="79", actor=SYSTEM)
+        self.person = ledger.register_person(lan(), actor=SYSTEM).person_id
+
+    def now(self) -> dict[str, int]:
+        """A read's `min_position`: the projections have seen every write so far."""
+        return {"min_position": self.ledger.head()}
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+    def fresh_dose(self) -> UUID:
+        return self.ledger.record_dose(actor=SYSTEM, person_id=self.person,
+                                       **dose(self.fresh("W"), administered_at="2021-06-01")).dose_id
+
+    def fresh_person(self) -> UUID:
+        return self.ledger.register_person(lan(national_id=None), actor=SYSTEM).person_id
+
+
+@dataclass
+class Recipe:
+    request: Callable[[World], tuple[str, str, dict[str, Any]]]  # method, url, httpx kwargs
+    # Per scoped role, what a token outside the resource's scope gets: "403"; "open" (the
+    # route does not scope that role); or a check that the answer hides the resource.
+    outside: dict[str, str | Callable[[Any], bool]]
+
+
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("POST", "/v1/doses"): Recipe(
+        lambda w: ("POST", "/v1/doses", {"json": dose(w.fresh("D"), person_id=str(w.person))}),
+        {"site": "403"}),
+    ("POST", "/v1/doses/batch"): Recipe(
+        lambda w: ("POST", "/v1/doses/batch", {"json": {"doses": [dose(w.fresh("D"), person_id=str(w.person))]}}),
+        {"site": "403"}),
+    ("POST", "/v1/doses/{dose_id}/amend"): Recipe(
+        lambda w: ("POST", f"/v1/doses/{w.fresh_dose()}/amend", {"json": {"lot": "X1", "reason": "typo"}}),
+        {"site": "403"}),
+    ("POST", "/v1/doses/{dose_id}/void"): Recipe(
+        lambda w: ("POST", f"/v1/doses/{w.fresh_dose()}/void", {"json": {"reason": "entered twice"}}),
+        {"site": "403"}),
+    ("POST", "/v1/persons"): Recipe(
+        lambda w: ("POST", "/v1/persons", {"json": lan(national_id=None)}), {"site": "open"}),
+    ("GET", "/v1/persons"): Recipe(
+        lambda w: ("GET", "/v1/persons", {"params": {"phone": "0912345678", **w.now()}}),
+        {"site": "open", "province": lambda body: body["persons"] == []}),
+    ("POST", "/v1/persons/{person_id}/merge"): Recipe(
+        lambda w: ("POST", f"/v1/persons/{w.person}/merge",
+                   {"json": {"duplicate_person_id": str(w.fresh_person()), "reason": "twice"}}), {}),
+    ("GET", "/v1/certificates/{person_id}"): Recipe(
+        lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()}), {"site": "open", "province": "403"}),
+    ("GET", "/v1/stats/doses"): Recipe(
+        lambda w: ("GET", "/v1/stats/doses", {"params": {"province": "01", "group_by": "province", **w.now()}}),
+        {"province": "403"}),
+    ("GET", "/v1/stats/coverage"): Recipe(
+        lambda w: ("GET", "/v1/stats/coverage", {"params": {"province": "01", **w.now()}}), {"province": "403"}),
+    ("GET", "/v1/sites"): Recipe(
+        lambda w: ("GET", "/v1/sites", {"params": w.now()}),
+        {"province": lambda body: all(s["province"] != "01" for s in body["sites"])}),
+    ("POST", "/v1/sites"): Recipe(
+        lambda w: ("POST", "/v1/sites", {"json": {"site_id": w.fresh("01-NEW-"), "name": "Trạm mới",
+                                                  "kind": "mobile", "province": "01"}}),
+        {"province": "403"}),
+    ("POST", "/v1/sites/{site_id}/review"): Recipe(
+        lambda w: ("POST", f"/v1/sites/{SITE_IN}/review", {"json": {"decision": "approved"}}),
+        {"province": "403"}),
+    ("GET", "/v1/projections"): Recipe(lambda w: ("GET", "/v1/projections", {}), {}),
+}
+
+
+def declared_roles(route: APIRoute) -> frozenset[str] | None:
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, Allow):
+            return dependant.call.roles
+        pending.extend(dependant.dependencies)
+    return None
+
+
+def v1_routes() -> dict[tuple[str, str], APIRoute]:
+    return {(method, route.path): route for router in ROUTERS for route in router.routes
+            if isinstance(route, APIRoute) and route.path.startswith("/v1") for method in route.methods}
+
+
+def test_every_v1_route_declares_the_roles_the_design_gives_it_and_has_a_recipe():
+    routes = v1_routes()
+    served = {(method.upper(), path) for path, operations in create_app(views=object()).openapi()["paths"].items()
+              if path.startswith("/v1") for method in operations}
+    assert set(routes) == served == set(RECIPES) == set(EXPECTED_ROLES)
+    assert {key: set(declared_roles(route) or ()) for key, route in routes.items()} == EXPECTED_ROLES
+
+
+def caller(service: Any, role: str, scope: dict[str, Any]) -> Caller:
+    return service.caller(role, **scope)
+
+
+@pytest.mark.parametrize("key", sorted(RECIPES), ids=lambda key: f"{key[0]} {key[1]}")
+def test_each_role_in_and_out_of_scope(service, key):
+    world = World(service.ledger)
+    recipe = RECIPES[key]
+    allowed = EXPECTED_ROLES[key]
+    for role in ROLES:
+        method, url, kwargs = recipe.request(world)
+        response = caller(service, role, IN_SCOPE.get(role, {})).request(method, url, **kwargs)
+        if role in allowed:
+            assert 200 <= response.status_code < 300, (role, response.text)
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert response.json()["type"].endswith("/forbidden")
+    for role, expected in recipe.outside.items():
+        assert role in allowed
+        method, url, kwargs = recipe.request(world)
+        response = caller(service, role, OUT_OF_SCOPE[role]).request(method, url, **kwargs)
+        if expected == "403":
+            assert response.status_code == 403, (role, response.text)
+        else:
+            assert 200 <= response.status_code < 300, (role, response.text)
+            assert expected == "open" or expected(response.json()), (role, response.text)
+    scoped = {role for role in allowed if role in IN_SCOPE}
+    assert scoped == set(recipe.outside), "say what a token outside its scope gets here"
+
+
+@pytest.mark.parametrize("key", sorted(RECIPES), ids=lambda key: f"{key[0]} {key[1]}")
+def test_no_token_or_a_bad_one_is_401_everywhere(service, key):
+    world = World(service.ledger)
+    method, url, kwargs = RECIPES[key].request(world)
+    for headers in ({}, {"Authorization": "Bearer dl_not-a-real-token"},
+                    {"Authorization": "Basic dXNlcjpwYXNz"}):
+        response = service.client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_revoked_or_expired_token_is_401(service):
+    revoked, principal = issue_token(service.ledger, role="auditor", actor=CLI)
+    expired, _ = issue_token(service.ledger, role="auditor", actor=CLI,
+                             expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    later, _ = issue_token(service.ledger, role="auditor", actor=CLI,
+                           expires_at=datetime.now(timezone.utc) + timedelta(days=1))
+    revoke_token(service.ledger, str(principal.id), "left the job", actor=CLI)
+    for token, status in ((revoked, 401), (expired, 401), (later, 200)):
+        response = Caller(service.client, token).get("/v1/projections")
+        assert response.status_code == status, response.text
+    assert "revoked" in Caller(service.client, revoked).get("/v1/projections").json()["detail"]
