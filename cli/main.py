@@ -9,6 +9,9 @@ import sys
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "demo": "cli.demo",
+    "project": "cli.project",
+    "rebuild": "cli.rebuild",
+    "reconcile": "cli.reconcile",
 }
 
 
