@@ -20,7 +20,7 @@ from eventsourcing.persistence import Mapper, Notification, Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from projections.storage import LEDGER, Tables
+from projections.storage import LEDGER, Tables, TrackingConflict
 
 TView = TypeVar("TView", bound=Tables)
 
@@ -40,6 +40,9 @@ class PagedProjection(Projection[TView], Generic[TView]):
 
         Only the events this projection reads are decoded. Returns the new position.
         """
+        position = self.view.position()
+        if position != after:  # checked again, atomically, when the page commits
+            raise TrackingConflict(f"{self.name}: the view is at {position}, not at {after}")
         events = [mapper.to_domain_event(n) for n in notifications if n.topic in self.topics_read]
         tracking = Tracking(LEDGER, notifications[-1].id)
         self.process_page(events, tracking, after)
