@@ -40,12 +40,18 @@ class PagedProjection(Projection[TView], Generic[TView]):
 
         Only the events this projection reads are decoded. Returns the new position.
         """
-        position = self.view.position()
-        if position != after:  # checked again, atomically, when the page commits
-            raise TrackingConflict(f"{self.name}: the view is at {position}, not at {after}")
         events = [mapper.to_domain_event(n) for n in notifications if n.topic in self.topics_read]
         tracking = Tracking(LEDGER, notifications[-1].id)
-        self.process_page(events, tracking, after)
+        try:
+            self.process_page(events, tracking, after)
+        except TrackingConflict:
+            raise
+        except Exception as e:
+            # Folding events already applied fails (a person registered twice...): say why.
+            position = self.view.position()
+            if position != after:
+                raise TrackingConflict(f"{self.name}: the view is at {position}, not at {after}") from e
+            raise
         return tracking.notification_id
 
     @abstractmethod
