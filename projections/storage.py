@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, ProgrammingError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL
@@ -227,6 +227,12 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
     def _session(self, *, write: bool) -> Iterator[Sql]:
         with self.datastore.get_connection(commit=write) as conn:
             cursor = conn.cursor().sqlite_cursor
+            if write:
+                # A view's commit need not wait for the disk (WAL, synchronous=NORMAL): one lost
+                # to a power cut takes its tracking position with it, and its events are applied
+                # again. The connection is the ledger's too, so its own setting comes back after.
+                synchronous = cursor.execute("PRAGMA synchronous").fetchone()[0]
+                cursor.execute("PRAGMA synchronous=NORMAL")
             # IMMEDIATE takes the write lock first: a deferred transaction that reads, then
             # writes after another connection wrote, fails at once instead of waiting.
             cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -238,6 +244,8 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
             else:
                 conn.commit() if write else conn.rollback()
             finally:
+                if write:
+                    cursor.execute(f"PRAGMA synchronous={int(synchronous)}")
                 cursor.close()
 
     @contextmanager
@@ -267,6 +275,18 @@ class PostgresTables(Tables, PostgresTrackingRecorder):
         # The factory names the tracking table after its environment (the ledger's): not here.
         super().__init__(datastore, tracking_table_name=f"{self.name}_tracking")
         self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[arg-type]
+
+    def create_table(self) -> None:
+        # Two processes starting on a new schema at once (a server and a worker) can race on
+        # the tables and the library's migration row: the loser finds them made and goes on.
+        for attempt in range(3):
+            try:
+                super().create_table()
+                return
+            except (IntegrityError, ProgrammingError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.1)
 
     def _qualified(self, table: str) -> str:
         return f'"{self.datastore.schema}"."{table}"'

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -58,7 +59,23 @@ class Pages:
 
 
 class ListeningSubscription(Pages, PostgresSubscription):
-    """PostgreSQL: woken by NOTIFY at each commit of new events."""
+    """PostgreSQL: woken by NOTIFY at each commit of new events.
+
+    Woken, it lingers a moment before reading, so that the commits of a busy ledger arrive
+    as one page (one view transaction) rather than a page each: a few hundredths of a second
+    of lag for many fewer transactions.
+    """
+
+    def __init__(self, recorder: PostgresApplicationRecorder, gt: int | None = None, linger: float = 0.05):
+        self._linger = linger
+        self._pulled = False
+        super().__init__(recorder=recorder, gt=gt)
+
+    def _pull(self) -> None:
+        if self._pulled:
+            time.sleep(self._linger)
+        self._pulled = True
+        super()._pull()
 
 
 class PollingSubscription(Pages, ListenNotifySubscription[ApplicationRecorder]):

@@ -92,9 +92,11 @@ class Views:
         recorded = self.ledger.mapper.to_domain_event(notifications[0]).timestamp
         return max((datetime.now(timezone.utc) - recorded).total_seconds(), 0.0)
 
-    def wait(self, position: int, timeout: float) -> bool:
+    def wait(self, position: int | None, timeout: float) -> bool:
         """True once every view has applied the ledger up to `position` (read-your-writes);
-        False if that takes longer than `timeout` seconds."""
+        False if that takes longer than `timeout` seconds. None (nothing written): True."""
+        if position is None:
+            return True
         deadline = time.monotonic() + timeout
         pause = 0.005
         pending = list(self.by_name.values())
