@@ -69,24 +69,36 @@ class ProjectionWorker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        # A second worker of this projection (another process, a rolling deploy) waits here.
-        with self.view.exclusive(self._stopping) as alone:
-            if not alone:
-                return
-            pause = self.first_pause
-            while not self._stopping.is_set():
-                try:
-                    self._follow()
-                    pause = self.first_pause
-                except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
-                    self.error = str(e) if isinstance(e, StuckAt) else f"{type(e).__name__}: {e}"
-                    log.error("projection %s failed (again in %.1fs): %s", self.name, pause, self.error,
-                              exc_info=not isinstance(e, StuckAt))
-                    self._report("failed")
-                    if self._stopping.wait(pause):
-                        break
-                    pause = min(pause * 2, self.longest_pause)
-            self._report("stopped")
+        pause = self.first_pause
+        while not self._stopping.is_set():
+            try:
+                # A second worker of this projection (another process, a rolling deploy) waits here.
+                with self.view.exclusive(self._stopping) as alone:
+                    if alone:
+                        self._supervise()
+            except Exception as e:  # noqa: BLE001 - the lock's own connection: the database is away
+                self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+                log.error("projection %s cannot take its lock (again in %.1fs): %s", self.name, pause, e)
+                if self._stopping.wait(pause):
+                    break
+                pause = min(pause * 2, self.longest_pause)
+
+    def _supervise(self) -> None:
+        """Follow the ledger until stopped; after any error, report it, pause, and follow again."""
+        pause = self.first_pause
+        while not self._stopping.is_set():
+            try:
+                self._follow()
+                pause = self.first_pause
+            except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
+                self.error = str(e) if isinstance(e, StuckAt) else f"{type(e).__name__}: {e}"
+                log.error("projection %s failed (again in %.1fs): %s", self.name, pause, self.error,
+                          exc_info=not isinstance(e, StuckAt))
+                self._report("failed")
+                if self._stopping.wait(pause):
+                    break
+                pause = min(pause * 2, self.longest_pause)
+        self._report("stopped")
 
     def _follow(self) -> None:
         position = self.view.position()

@@ -19,6 +19,7 @@ from ledger.person import Person
 from projections import open_views
 from projections import records as person_records
 from projections.running import ProjectorRunning, rebuild, start_embedded
+from projections.storage import PostgresTables, SQLiteTables
 from projections.views import PROJECTIONS, construct_view
 from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything
 from tests.test_ledger import dose, lan
@@ -93,6 +94,24 @@ def test_a_poison_event_is_reported_and_retried_never_a_silent_death(ledger, sto
     assert views.certificates.certificate(pid)["status"] == "partial"
     assert str(later) in [p["person_id"] for p in views.localities.find(phone="0912345678")]
     assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_worker_that_cannot_reach_its_lock_tries_again(ledger, store_url, views, monkeypatch):
+    view_class = SQLiteTables if store_url.startswith("sqlite") else PostgresTables
+    exclusive, failures = view_class.exclusive, []
+
+    def unreachable(self, stopping):
+        if len(failures) < 3:
+            failures.append(self.name)
+            raise OSError("connection refused")
+        return exclusive(self, stopping)
+
+    monkeypatch.setattr(view_class, "exclusive", unreachable)
+    pid = ledger.register_person(lan()).person_id
+    with start_embedded(store_url, **FAST):
+        caught_up(views, ledger)
+    assert len(failures) == 3
+    assert views.certificates.certificate(pid)["status"] == "none"
 
 
 def test_a_second_projector_waits_and_nothing_is_applied_twice(ledger, store_url, views):
