@@ -131,6 +131,8 @@ class ProjectionWorker:
             for notification in page:
                 try:
                     position = self.projection.process_notifications([notification], mapper, after=position)
+                except TrackingConflict:
+                    raise
                 except Exception as e:
                     raise StuckAt(notification, e) from e
             return position
@@ -197,11 +199,12 @@ def run_worker(url: str | None = None, names: list[str] | None = None) -> int:
 class Rebuilt:
     name: str
     position: int  # the ledger position the rebuilt view reached
+    events: int  # notifications replayed (positions may skip numbers on PostgreSQL)
     seconds: float
 
     @property
     def events_per_second(self) -> float:
-        return self.position / self.seconds if self.seconds else 0.0
+        return self.events / self.seconds if self.seconds else 0.0
 
 
 class ProjectorRunning(RuntimeError):
@@ -239,16 +242,17 @@ def _rebuild(ledger: DoseLedger, projection_class: type[PagedProjection[Any]], p
                 raise ProjectorRunning(projection.name)
             started = time.perf_counter()
             view.drop()
-            position = _replay(ledger, projection, progress)
-            return Rebuilt(projection.name, position or 0, time.perf_counter() - started)
+            position, events = _replay(ledger, projection, progress)
+            return Rebuilt(projection.name, position or 0, events, time.perf_counter() - started)
     finally:
         timer.cancel()
 
 
-def _replay(ledger: DoseLedger, projection: PagedProjection[Any], progress: bool) -> int | None:
+def _replay(ledger: DoseLedger, projection: PagedProjection[Any], progress: bool) -> tuple[int | None, int]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     position: int | None = None
+    events = 0
     head = ledger.head()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar:
@@ -257,6 +261,7 @@ def _replay(ledger: DoseLedger, projection: PagedProjection[Any], progress: bool
             page = ledger.recorder.select_notifications(start=position or 0, limit=PAGE,
                                                         inclusive_of_start=False)
             if not page:
-                return position
+                return position, events
             position = projection.process_notifications(page, ledger.mapper, after=position)
+            events += len(page)
             bar.update(task, completed=position, total=max(head, position))

@@ -63,6 +63,7 @@ class Views:
         """Each projection's position against the ledger's head, and whether it runs.
 
         [{name, position, head, lag_events, lag_seconds, state: running|stopped|failed, error}].
+        lag_events counts positions (PostgreSQL may skip a number after a failed write);
         lag_seconds is the age of the oldest event the view has not applied (0 when none).
         """
         head = self.ledger.head()
