@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from ledger.application import Actor
@@ -201,7 +203,7 @@ def test_doses_count_in_the_province_of_their_site(ledger, views):
     caught_up(views, ledger)
     assert views.statistics.dose_counts(["province"], provinces=["48", "79"]) == [
         {"province": "48", "doses": 1}, {"province": "79", "doses": 1}]  # the review moved it
-    assert views.statistics.dose_counts(["province"], date_from="2021-08-02") == [{"province": "48", "doses": 1}]
+    assert views.statistics.dose_counts(["province"], date_from=date(2021, 8, 2)) == [{"province": "48", "doses": 1}]
     assert views.statistics.dose_counts(["dose_number"], date_to="2021-08-01") == [{"dose_number": 1, "doses": 1}]
     assert views.statistics.coverage(provinces=["01"]) == [{"province": "01", "status": "complete", "people": 1}]
     assert views.statistics.coverage(provinces=["79"]) == []
