@@ -10,9 +10,10 @@ demo data set (`cli.demo.seed`; --people 20000 is the default demo ×10). Then, 
   `--repeats` times, median events/s per view and for all four;
 - per event: the first 5,000 events applied one transaction each (the library runner's path),
   for the ratio the page path gains;
-- live: the projections running (SQLite: threads of this process, as when embedded in the
-  server; PostgreSQL: a `doseledger project` worker process), one writer recording doses as
-  fast as it can for `--live` seconds; the lag of the slowest view sampled four times a second.
+- live: one writer recording doses as fast as it can for `--live` seconds, first with no
+  projection running, then with them running (SQLite: threads of this process, as when
+  embedded in the server, and a `doseledger project` worker process; PostgreSQL: the worker);
+  the lag of the slowest view sampled four times a second.
 
 Medians of the repeats; absolute rates drift on a shared machine, the ratios less.
 """
@@ -111,10 +112,11 @@ class Writer:
         self.rate = self.written / (time.perf_counter() - self._started)
 
 
-def live_lag(url: str, ledger: DoseLedger, seconds: float, kind: str) -> dict[str, Any]:
-    with Writer(ledger, "ALONE") as alone:  # the append rate with no projection running
+def live_lag(url: str, ledger: DoseLedger, seconds: float, embedded: bool) -> dict[str, Any]:
+    tag = "embedded" if embedded else "worker"
+    with Writer(ledger, f"ALONE-{tag}") as alone:  # the append rate with no projection running
         time.sleep(seconds / 2)
-    if kind == "sqlite":
+    if embedded:
         projector = start_embedded(url)
         stop = projector.stop
     else:
@@ -128,7 +130,7 @@ def live_lag(url: str, ledger: DoseLedger, seconds: float, kind: str) -> dict[st
     try:
         assert views.wait(ledger.head(), 300), views.status()
         samples_events, samples_seconds = [], []
-        with Writer(ledger, "LIVE") as live:
+        with Writer(ledger, f"LIVE-{tag}") as live:
             started = time.perf_counter()
             while time.perf_counter() - started < seconds:
                 status = views.status()
@@ -139,14 +141,14 @@ def live_lag(url: str, ledger: DoseLedger, seconds: float, kind: str) -> dict[st
         caught = time.perf_counter()
         assert views.wait(head, 300)
         return {
-            "doses_per_s_alone": alone.rate,
-            "doses_per_s_projecting": live.rate,
-            "lag_events_median": statistics.median(samples_events),
-            "lag_events_max": max(samples_events),
-            "lag_seconds_median": statistics.median(samples_seconds),
-            "lag_seconds_p95": sorted(samples_seconds)[int(0.95 * (len(samples_seconds) - 1))],
-            "lag_seconds_max": max(samples_seconds),
-            "catch_up_after_s": time.perf_counter() - caught,
+            f"{tag}: doses_per_s_alone": alone.rate,
+            f"{tag}: doses_per_s_projecting": live.rate,
+            f"{tag}: lag_events_median": statistics.median(samples_events),
+            f"{tag}: lag_events_max": max(samples_events),
+            f"{tag}: lag_seconds_median": statistics.median(samples_seconds),
+            f"{tag}: lag_seconds_p95": sorted(samples_seconds)[int(0.95 * (len(samples_seconds) - 1))],
+            f"{tag}: lag_seconds_max": max(samples_seconds),
+            f"{tag}: catch_up_after_s": time.perf_counter() - caught,
         }
     finally:
         views.close()
@@ -171,7 +173,9 @@ def measure(kind: str, people: int, repeats: int, live_seconds: float) -> dict[s
             result["per_event_certificates_per_s"] = per_event_rate(ledger, url, "certificates", min(events, 5000))
             result["page_over_event_ratio"] = (result["rebuild_certificates_per_s"]
                                                / result["per_event_certificates_per_s"])
-            result.update(live_lag(url, ledger, live_seconds, kind))
+            if kind == "sqlite":  # SQLite runs them in the server's process; a worker is possible too
+                result.update(live_lag(url, ledger, live_seconds, embedded=True))
+            result.update(live_lag(url, ledger, live_seconds, embedded=False))
             ledger.close()
             return result
         finally:
@@ -194,9 +198,10 @@ def main() -> None:
     table.add_column("measure")
     for kind in results:
         table.add_column(kind, justify="right")
-    for key in next(iter(results.values())):
-        table.add_row(key, *(f"{r[key]:,.2f}" if isinstance(r[key], float) else f"{r[key]:,}"
-                             for r in results.values()))
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    for key in keys:
+        table.add_row(key, *("" if key not in r else f"{r[key]:,.2f}" if isinstance(r[key], float)
+                             else f"{r[key]:,}" for r in results.values()))
     Console().print(table)
 
 
