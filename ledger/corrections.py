@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import date, datetime
 from typing import Any
 
 from ledger import rules
 from ledger.errors import InvalidValue
+from ledger.rules import ICT
 from ledger.person import CORRECTION_KINDS, MISSING_DOSE, WRONG_DOSE, Person
 from ledger.recording import as_uuid, dose_changes
 
@@ -21,6 +23,13 @@ def verification_code() -> str:
 
 def code_digest(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+def filed_moment(filed_at: str) -> datetime:
+    """When a request was filed: a date-time, or a date (the start of that day, Vietnam time)."""
+    if len(filed_at) == 10:
+        return datetime.combine(date.fromisoformat(filed_at), datetime.min.time(), ICT)
+    return datetime.fromisoformat(filed_at)
 
 
 def correction_claim(kind: Any, claim: Any, person: Person) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from eventsourcing.sqlite import SQLiteFactory
 from ledger.application import DoseLedger
 from ledger.store import URL_KEY, database_url
 from projections.certificates import Certificates, CertificatesView
+from projections.corrections import Corrections, CorrectionsView
 from projections.localities import Localities, LocalitiesView
 from projections.paging import PagedProjection
 from projections.review import Review, ReviewView
@@ -18,7 +19,7 @@ from projections.statistics import Statistics, StatisticsView
 from projections.storage import Tables
 
 PROJECTIONS: dict[str, type[PagedProjection[Any]]] = {
-    p.name: p for p in (Certificates, Statistics, Localities, Review)
+    p.name: p for p in (Certificates, Statistics, Localities, Review, Corrections)
 }
 STALE_AFTER = 15.0  # seconds without a heartbeat before a runner counts as stopped
 
@@ -45,12 +46,13 @@ def projection_names(name: str | None) -> list[str]:
 
 
 class Views:
-    """The four views: `certificates`, `statistics`, `localities`, `review`."""
+    """The views: `certificates`, `statistics`, `localities`, `review`, `corrections`."""
 
     certificates: CertificatesView
     statistics: StatisticsView
     localities: LocalitiesView
     review: ReviewView
+    corrections: CorrectionsView
 
     def __init__(self, ledger: DoseLedger, *, owns_ledger: bool = True):
         self.ledger = ledger

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from ledger.application import DoseLedger
 from ledger.names import person_key
 from projections import Views, open_views
-from projections.reconcile import Recount
+from projections.reconcile import REQUEST_FIELDS, Recount
 from projections.running import EmbeddedProjector, start_embedded
 
+FIXED_NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)  # ages compared across two readings
 # Quick pauses and heartbeats, so a failure and its recovery happen within a test.
 FAST = {"first_pause": 0.05, "longest_pause": 0.2, "heartbeat": 0.2}
 
@@ -55,6 +57,8 @@ def everything(views: Views) -> dict[str, Any]:
         "sites": views.review.sites(),
         "duplicates": views.review.possible_duplicates(),
         "flags": views.review.flags(),
+        "corrections": views.corrections.every(),
+        "corrections_summary": views.corrections.summary(now=FIXED_NOW),
     }
 
 
@@ -109,6 +113,9 @@ def assert_views_are_a_fresh_fold(views: Views, ledger: DoseLedger) -> None:
         {"site_id": s.site_id, "name": s.name, "province": s.province, "district": s.district,
          "status": s.kind, "review_status": s.review_status} for s in sites.values()),
         key=lambda r: r["site_id"])
+
+    assert {r["request_id"]: {k: r[k] for k in REQUEST_FIELDS} for r in views.corrections.every()} == \
+        recount.corrections()
 
 
 def _flag_key(flag: dict[str, Any]) -> tuple:

@@ -3,7 +3,9 @@
 One store per test (SQLite, PostgreSQL), the projections running all along; each example adds
 its commands to what the earlier examples wrote, so histories grow long and varied: merges of
 people with voided doses, amendments that move doses across sites and provinces, birth dates
-corrected past a dose, sites listed by a dose and reviewed into another province.
+corrected past a dose, sites listed by a dose and reviewed into another province, citizens'
+correction requests filed, repeated, assigned and answered (an accepted one writing a dose or
+moving the person to another province).
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ commands = st.lists(st.one_of(
         st.fixed_dictionaries({"phone": st.sampled_from(PHONES[:2])}))),
     st.tuples(st.just("review"), st.sampled_from(SITES[2:]), st.sampled_from(PROVINCES),
               st.sampled_from(["official", "mobile"])),
+    st.tuples(st.just("claim"), index, st.one_of(
+        st.tuples(st.just("missing_dose"), st.fixed_dictionaries(
+            {"vaccine": st.sampled_from(VACCINES), "administered_at": day, "site_id": st.sampled_from(SITES)})),
+        st.tuples(st.just("wrong_details"), st.fixed_dictionaries(
+            {"changes": st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)})})))),
+    st.tuples(st.just("assign"), index, st.one_of(
+        st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)}),
+        st.fixed_dictionaries({"site": st.sampled_from(SITES)}))),
+    st.tuples(st.just("answer"), index, st.sampled_from(["accepted", "rejected"])),
 ), min_size=1, max_size=12)
 
 
@@ -63,6 +74,7 @@ class History:
         self.doses: list = []
         self.records = 0
         self.national_ids = 0
+        self.requests: list = []
 
     def run(self, command: tuple) -> None:
         kind, *args = command
@@ -101,6 +113,17 @@ class History:
 
     def correct(self, n, changes):
         self.ledger.correct_details(self.pick(self.people, n), changes, "correction")
+
+    def claim(self, n, kind_and_claim):
+        kind, claim = kind_and_claim
+        filed = self.ledger.request_correction(self.pick(self.people, n), kind, claim)
+        self.requests.append(filed.request_id)
+
+    def assign(self, n, assignee):
+        self.ledger.assign_correction(self.pick(self.requests, n), assignee, actor=ADMIN)
+
+    def answer(self, n, outcome):
+        self.ledger.resolve_correction(self.pick(self.requests, n), outcome, "checked", actor=ADMIN)
 
     def review(self, site, province, kind):
         self.ledger.review_site(site, "approved", kind=kind, province=province, actor=ADMIN)

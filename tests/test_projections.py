@@ -235,7 +235,7 @@ def test_status_reports_each_projection_position_lag_and_state(ledger, views):
     dose(ledger, pid, "R1")
     caught_up(views, ledger)
     status = views.status()
-    assert [s["name"] for s in status] == ["certificates", "statistics", "localities", "review"]
+    assert [s["name"] for s in status] == ["certificates", "statistics", "localities", "review", "corrections"]
     for s in status:
         assert (s["position"], s["head"], s["lag_events"], s["lag_seconds"]) == (ledger.head(), ledger.head(), 0, 0.0)
         assert (s["state"], s["error"]) == ("running", None)

@@ -1,14 +1,16 @@
 """What every view promises, whatever the store: one contract class, run on SQLite and PostgreSQL
-(the `store_url` fixture) for each of the four projections."""
+(the `store_url` fixture) for each of the projections."""
 
 from __future__ import annotations
 
 import threading
+from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
 
 from ledger.application import DoseLedger
+from ledger.person import Person
 from projections.storage import LEDGER, TrackingConflict
 from projections.views import PROJECTIONS, construct_view
 from tests.test_ledger import dose, lan
@@ -26,9 +28,14 @@ def projection(request, ledger: DoseLedger):
 
 @pytest.fixture
 def notifications(ledger: DoseLedger):
-    """Three people registered, one dose: the ledger's notifications, in order."""
-    pids = [ledger.register_person(lan(national_id=None, full_name=f"Người {n}")).person_id for n in range(3)]
-    dose(ledger, pids[0], "R1")
+    """Three people registered, one dose: the ledger's notifications, in order.
+
+    The people are saved as bare Person streams, one notification each (registering through
+    the ledger also writes identity keys), so that position n is the n-th person."""
+    people = [Person.register(uuid4(), lan(national_id=None, full_name=f"Người {n}"), "test",
+                              {"principal_id": "tests", "role": "admin"}, {"kind": "test"}) for n in range(3)]
+    ledger.save(*people)
+    dose(ledger, people[0].id, "R1")
     return ledger.recorder.select_notifications(start=1, limit=100)
 
 
@@ -104,7 +111,7 @@ class TestOneDatabaseManyViews:
         views["certificates"].process_notifications(notifications[:1], ledger.mapper, after=None)
         views["review"].process_notifications(notifications[:3], ledger.mapper, after=None)
         assert {name: p.view.position() for name, p in views.items()} == \
-            {"certificates": 1, "statistics": None, "localities": None, "review": 3}
+            {"certificates": 1, "statistics": None, "localities": None, "review": 3, "corrections": None}
 
     def test_a_second_runner_waits_for_the_first(self, ledger):
         view = construct_view(ledger, PROJECTIONS["statistics"])
