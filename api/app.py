@@ -13,8 +13,9 @@ from api.auth import TokenVerifier
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
 from api.responses import ORJSON
-from api.routers import certificates, doses, operations, persons, sites, stats
+from api.routers import certificates, corrections, doses, operations, persons, sites, stats
 from api.settings import Settings
+from api.throttle import Throttle
 from ledger.application import DoseLedger
 from ledger.group_commit import DoseWriter
 from ledger.store import URL_KEY
@@ -36,11 +37,14 @@ TAGS = [
     {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
     {"name": "sites", "description": "The site directory and its review queue."},
     {"name": "operations", "description": "Projection status, liveness, metrics."},
+    {"name": "corrections", "description": "Citizens' correction requests: filed (portal, site), "
+                                           "worked by the province or site they are assigned to, "
+                                           "checked by the citizen with no token."},
 ]
 
 
 ROUTERS = (doses.router, persons.router, certificates.router, stats.router, sites.router,
-           operations.router)
+           operations.router, corrections.router)
 
 
 def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
     app = FastAPI(title="doseledger", version="1", description=DESCRIPTION, openapi_tags=TAGS,
                   default_response_class=ORJSON, lifespan=lifespan)
     problems.install(app)
+    app.state.status_throttle = Throttle(settings.status_checks_per_minute)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,

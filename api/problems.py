@@ -32,13 +32,14 @@ TITLES = {
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict with what is stored",
     "too-large": "Request body too large",
+    "too-many-requests": "Too many requests",
     "unavailable": "Temporarily unavailable",
     "internal": "Internal error",
 }
 KIND_STATUS = {"invalid": 422, "unknown-vaccine": 422, "not-found": 404, "conflict": 409}
 STATUS_KIND = {400: "malformed-body", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
                405: "method-not-allowed", 409: "conflict", 413: "too-large", 422: "validation",
-               503: "unavailable"}
+               429: "too-many-requests", 503: "unavailable"}
 
 
 class Problem(Exception):

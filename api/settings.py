@@ -33,3 +33,9 @@ class Settings:
     # A read asking for ?min_position=N waits at most this long for the projection.
     read_wait_seconds: float = field(
         default_factory=lambda: _number("DOSELEDGER_READ_WAIT_SECONDS", 5))
+    # An unresolved correction request older than this many days is overdue.
+    correction_overdue_days: float = field(
+        default_factory=lambda: _number("DOSELEDGER_CORRECTION_OVERDUE_DAYS", 7))
+    # A citizen's status checks (no token) per client address per minute, to slow code guessing.
+    status_checks_per_minute: int = field(
+        default_factory=lambda: int(_number("DOSELEDGER_STATUS_CHECKS_PER_MINUTE", 10)))

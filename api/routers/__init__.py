@@ -10,6 +10,7 @@ WHY = {400: "The body is not valid JSON", 401: "No token, or a bad, revoked or e
        403: "Outside the token's role or scope", 404: "Not found",
        409: "Conflicts with what is stored", 413: "The body is over the size limit",
        422: "A field is missing or invalid (each error names it)",
+       429: "Too many requests from this address; retry after the Retry-After seconds",
        503: "The store is unreachable or busy, or the projections lag; retry"}
 
 

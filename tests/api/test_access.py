@@ -26,6 +26,7 @@ SITE_IN, SITE_OUT = "01-TYT-001", "79-TYT-001"
 IN_SCOPE = {"site": {"sites": [SITE_IN]}, "province": {"provinces": ["01"]}}
 OUT_OF_SCOPE = {"site": {"sites": [SITE_OUT]}, "province": {"provinces": ["79"]}}
 EVERYONE_BUT_PORTAL = {"admin", "site", "province", "auditor", "reporter"}
+PUBLIC = {"public"}  # no token: a route that takes none (it declares no `Allow`)
 
 # Who may call what (DESIGN.md §5 and issue 4); admin may call everything.
 EXPECTED_ROLES = {
@@ -43,6 +44,12 @@ EXPECTED_ROLES = {
     ("POST", "/v1/sites"): {"admin", "province"},
     ("POST", "/v1/sites/{site_id}/review"): {"admin", "province"},
     ("GET", "/v1/projections"): {"admin", "reporter", "auditor"},
+    ("POST", "/v1/correction-requests"): {"admin", "portal", "site"},
+    ("GET", "/v1/correction-requests"): {"admin", "province", "auditor"},
+    ("POST", "/v1/correction-requests/{request_id}/assign"): {"admin", "province", "site"},
+    ("POST", "/v1/correction-requests/{request_id}/resolve"): {"admin", "province", "site"},
+    ("GET", "/v1/correction-requests/{request_id}/status"): PUBLIC,
+    ("GET", "/v1/stats/corrections"): {"admin", "province", "reporter", "auditor"},
 }
 
 
@@ -69,6 +76,21 @@ class World:
 
     def fresh_person(self) -> UUID:
         return self.ledger.register_person(lan(national_id=None), actor=SYSTEM).person_id
+
+    def fresh_claim(self) -> dict[str, Any]:
+        return {"vaccine": "Pfizer", "administered_at": f"2021-09-{next(self.counter) % 28 + 1:02d}",
+                "site_id": SITE_IN}
+
+    def fresh_request(self) -> tuple[UUID, str]:
+        """A request of the person, assigned to the site 01-TYT-001 (of province 01): its id and code."""
+        filed = self.ledger.request_correction(self.fresh_person(), "missing_dose", self.fresh_claim(),
+                                               actor=SYSTEM)
+        self.ledger.assign_correction(filed.request_id, {"site": SITE_IN}, actor=SYSTEM)
+        return filed.request_id, filed.code
+
+    def status_check(self) -> tuple[str, str, dict[str, Any]]:
+        request_id, code = self.fresh_request()
+        return "GET", f"/v1/correction-requests/{request_id}/status", {"params": {"code": code}}
 
 
 @dataclass
@@ -118,6 +140,26 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         lambda w: ("POST", f"/v1/sites/{SITE_IN}/review", {"json": {"decision": "approved"}}),
         {"province": "403"}),
     ("GET", "/v1/projections"): Recipe(lambda w: ("GET", "/v1/projections", {}), {}),
+    ("POST", "/v1/correction-requests"): Recipe(
+        lambda w: ("POST", "/v1/correction-requests", {"json": {
+            "person_id": str(w.person), "kind": "missing_dose", "claim": w.fresh_claim()}}),
+        {"site": "open"}),
+    ("GET", "/v1/correction-requests"): Recipe(
+        lambda w: ("GET", "/v1/correction-requests", {"params": {"province": "01", **w.now()}}),
+        {"province": "403"}),
+    ("POST", "/v1/correction-requests/{request_id}/assign"): Recipe(
+        lambda w: ("POST", f"/v1/correction-requests/{w.fresh_request()[0]}/assign",
+                   {"json": {"site": SITE_IN}}),
+        {"site": "403", "province": "403"}),
+    ("POST", "/v1/correction-requests/{request_id}/resolve"): Recipe(
+        lambda w: ("POST", f"/v1/correction-requests/{w.fresh_request()[0]}/resolve",
+                   {"json": {"outcome": "rejected", "reason": "not in the site's log"}}),
+        {"site": "403", "province": "403"}),
+    ("GET", "/v1/correction-requests/{request_id}/status"): Recipe(lambda w: w.status_check(),
+                                                                    {"site": "open", "province": "open"}),
+    ("GET", "/v1/stats/corrections"): Recipe(
+        lambda w: ("GET", "/v1/stats/corrections", {"params": {"province": "01", **w.now()}}),
+        {"province": "403"}),
 }
 
 
@@ -141,7 +183,7 @@ def test_every_v1_route_declares_the_roles_the_design_gives_it_and_has_a_recipe(
     served = {(method.upper(), path) for path, operations in create_app(views=object()).openapi()["paths"].items()
               if path.startswith("/v1") for method in operations}
     assert set(routes) == served == set(RECIPES) == set(EXPECTED_ROLES)
-    assert {key: set(declared_roles(route) or ()) for key, route in routes.items()} == EXPECTED_ROLES
+    assert {key: set(declared_roles(route) or PUBLIC) for key, route in routes.items()} == EXPECTED_ROLES
 
 
 def caller(service: Any, role: str, scope: dict[str, Any]) -> Caller:
@@ -153,6 +195,11 @@ def test_each_role_in_and_out_of_scope(service, key):
     world = World(service.ledger)
     recipe = RECIPES[key]
     allowed = EXPECTED_ROLES[key]
+    if allowed == PUBLIC:
+        allowed = set(ROLES)  # any token, or none, is welcome
+        method, url, kwargs = recipe.request(world)
+        response = service.anonymous().request(method, url, **kwargs)
+        assert 200 <= response.status_code < 300, response.text
     for role in ROLES:
         method, url, kwargs = recipe.request(world)
         response = caller(service, role, IN_SCOPE.get(role, {})).request(method, url, **kwargs)
@@ -176,11 +223,15 @@ def test_each_role_in_and_out_of_scope(service, key):
 
 @pytest.mark.parametrize("key", sorted(RECIPES), ids=lambda key: f"{key[0]} {key[1]}")
 def test_no_token_or_a_bad_one_is_401_everywhere(service, key):
+    """...except on a public route, which reads no Authorization header at all."""
     world = World(service.ledger)
     method, url, kwargs = RECIPES[key].request(world)
     for headers in ({}, {"Authorization": "Bearer dl_not-a-real-token"},
                     {"Authorization": "Basic dXNlcjpwYXNz"}):
         response = service.client.request(method, url, headers=headers, **kwargs)
+        if EXPECTED_ROLES[key] == PUBLIC:
+            assert response.status_code == 200, response.text
+            continue
         assert response.status_code == 401, response.text
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.headers["content-type"] == "application/problem+json"
