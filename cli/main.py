@@ -8,6 +8,7 @@ import sys
 
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
+    "corrections": "cli.corrections",
     "demo": "cli.demo",
     "import": "cli.retro_import",
     "replay": "cli.replay",
