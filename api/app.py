@@ -13,7 +13,7 @@ from api.auth import TokenVerifier
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
 from api.responses import ORJSON
-from api.routers import certificates, doses, operations, persons, sites, stats
+from api.routers import audit, audit_page, certificates, doses, operations, persons, sites, stats
 from api.settings import Settings
 from ledger.application import DoseLedger
 from ledger.group_commit import DoseWriter
@@ -36,11 +36,13 @@ TAGS = [
     {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
     {"name": "sites", "description": "The site directory and its review queue."},
     {"name": "operations", "description": "Projection status, liveness, metrics."},
+    {"name": "audit", "description": "How a record reached its state, from the stored events "
+                                     "(auditor, admin); who read whose record (admin)."},
 ]
 
 
 ROUTERS = (doses.router, persons.router, certificates.router, stats.router, sites.router,
-           operations.router)
+           operations.router, audit.router, audit_page.router)
 
 
 def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,

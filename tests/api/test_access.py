@@ -43,6 +43,12 @@ EXPECTED_ROLES = {
     ("POST", "/v1/sites"): {"admin", "province"},
     ("POST", "/v1/sites/{site_id}/review"): {"admin", "province"},
     ("GET", "/v1/projections"): {"admin", "reporter", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/history"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/state"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/diff"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/explain"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/verify"): {"admin", "auditor"},
+    ("GET", "/v1/audit/access-log"): {"admin"},
 }
 
 
@@ -118,6 +124,18 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         lambda w: ("POST", f"/v1/sites/{SITE_IN}/review", {"json": {"decision": "approved"}}),
         {"province": "403"}),
     ("GET", "/v1/projections"): Recipe(lambda w: ("GET", "/v1/projections", {}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/history"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/history", {}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/state"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/state", {"params": {"as_of": "1"}}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/diff"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/diff", {"params": {"from": "0", "to": "1"}}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/explain"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/explain", {}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/verify"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/verify", {}), {}),
+    ("GET", "/v1/audit/access-log"): Recipe(
+        lambda w: ("GET", "/v1/audit/access-log", {"params": {"person_id": str(w.person)}}), {}),
 }
 
 
