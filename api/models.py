@@ -431,7 +431,13 @@ class AuditVerdict(BaseModel):
     differences: list[dict[str, Any]]
 
 
+ACCESS_READ = {"position": 120490, "recorded_at": "2021-09-01T03:00:00+00:00",
+               "principal_id": ACTOR["principal_id"], "role": "auditor", "person_ids": [PERSON_ID],
+               "what": "audit.history"}
+
+
 class AccessRead(BaseModel):
+    model_config = example(ACCESS_READ)
     position: int
     recorded_at: str
     principal_id: str
@@ -441,9 +447,6 @@ class AccessRead(BaseModel):
 
 
 class AccessLog(BaseModel):
-    model_config = example({"reads": [{"position": 120490, "recorded_at": "2021-09-01T03:00:00+00:00",
-                                       "principal_id": ACTOR["principal_id"], "role": "auditor",
-                                       "person_ids": [PERSON_ID], "what": "audit.history"}],
-                            "next_after": None})
+    model_config = example({"reads": [ACCESS_READ], "next_after": None})
     reads: list[AccessRead]
     next_after: int | None = Field(description="pass as `after` for the next page; null at the end")

@@ -17,6 +17,7 @@ import argparse
 import statistics
 import threading
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -108,11 +109,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--doses", type=int, default=400)
     args = parser.parse_args()
-    if args.urls:
-        for url in args.urls:
-            report(url, measure(url, args.reads, args.doses))
-        return
-    with default_stores() as urls:
+    with nullcontext(args.urls) if args.urls else default_stores() as urls:
         for url in urls:
             report(url, measure(url, args.reads, args.doses))
 

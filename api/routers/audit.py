@@ -41,9 +41,7 @@ AS_OF = ("a version number (`3`: after the person's third event) or an ISO date 
 def history(request: Request, person_id: UUID,
             principal: Principal = Depends(Allow(AUDITOR)),
             ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
-    found = replay.history(ledger, person_id)
-    recorded_read(request, principal, [person_id], "audit.history")
-    return found
+    return _recorded(request, principal, "audit.history", replay.history(ledger, person_id))
 
 
 @router.get("/persons/{person_id}/state", response_model=AuditState, responses=PERSON_READS,
@@ -56,8 +54,7 @@ def state(request: Request, person_id: UUID,
     with _named("as_of"):  # replay names its own arguments (version, recorded_at)
         found = replay.state_as_of(ledger, person_id, version=point.version,
                                    recorded_at=point.recorded_at)
-    recorded_read(request, principal, [person_id], "audit.state")
-    return found
+    return _recorded(request, principal, "audit.state", found)
 
 
 @router.get("/persons/{person_id}/diff", response_model=AuditDiff, responses=PERSON_READS,
@@ -68,8 +65,7 @@ def diff(request: Request, person_id: UUID,
          principal: Principal = Depends(Allow(AUDITOR)),
          ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
     found = replay.diff(ledger, person_id, from_, to if to is not None else replay.AsOf())
-    recorded_read(request, principal, [person_id], "audit.diff")
-    return found
+    return _recorded(request, principal, "audit.diff", found)
 
 
 @router.get("/persons/{person_id}/explain", response_model=AuditExplanation, responses=PERSON_READS,
@@ -77,9 +73,7 @@ def diff(request: Request, person_id: UUID,
 def explain(request: Request, person_id: UUID,
             principal: Principal = Depends(Allow(AUDITOR)),
             ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
-    found = replay.explain_certificate(ledger, person_id)
-    recorded_read(request, principal, [person_id], "audit.explain")
-    return found
+    return _recorded(request, principal, "audit.explain", replay.explain_certificate(ledger, person_id))
 
 
 @router.get("/persons/{person_id}/verify", response_model=AuditVerdict,
@@ -95,9 +89,7 @@ def verify(request: Request, person_id: UUID,
     if not views.wait(head, timeout):
         raise Problem(503, "unavailable", f"the certificate view has not reached position {head} "
                       f"within {timeout:g} s; retry shortly", headers={"Retry-After": "1"})
-    found = replay.verify(ledger, person_id, views=views)
-    recorded_read(request, principal, [person_id], "audit.verify")
-    return found
+    return _recorded(request, principal, "audit.verify", replay.verify(ledger, person_id, views=views))
 
 
 @router.get("/access-log", response_model=AccessLog, responses=READS,
@@ -119,6 +111,12 @@ def access_log(principal_id: str | None = Query(None, alias="principal", max_len
     query = ReadQuery(principal_id, str(person_id) if person_id else None, since, until)
     reads, next_after = find_reads(ledger, query, after=after, limit=limit)
     return {"reads": reads, "next_after": next_after}
+
+
+def _recorded(request: Request, principal: Principal, what: str, found: dict[str, Any]) -> dict[str, Any]:
+    """The answer about one person, once its read is in the access log."""
+    recorded_read(request, principal, [found["person_id"]], what)
+    return found
 
 
 def _moment(text: str | None, field: str, *, end_of_day: bool) -> datetime | None:

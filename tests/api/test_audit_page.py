@@ -3,10 +3,13 @@ page answers for people it does not know. (The page itself, rendered, in test_au
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from api.auth import TokenVerifier
 from ledger.principal import revoke_token
 from tests.api.conftest import CLI, dose, lan
 from tests.api.test_doses import SITE
+from tests.stored_rows import StoredRows
 
 UNKNOWN = "6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"
 
@@ -122,3 +125,16 @@ def test_page_text_is_escaped(service):
     sign_in(service, service.token("auditor"))
     page = service.client.get(f"/audit/persons/{person_id}")
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_a_row_damaged_in_the_database_is_shown_in_its_place_with_what_is_wrong(service, store_url):
+    person_id = person(service)
+    rows = StoredRows(store_url)
+    try:
+        rows.put_state(UUID(person_id), 2, b"{not json")
+    finally:
+        rows.close()
+    sign_in(service, service.token("auditor"))
+    page = service.client.get(f"/audit/persons/{person_id}")
+    assert page.status_code == 200
+    assert 'class="event card problem"' in page.text and "cannot be read" in page.text
