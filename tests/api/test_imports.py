@@ -199,6 +199,7 @@ def test_the_form_is_checked_naming_each_field(service, tmp_path):
         (dict(mapping='{"columns": 5}'), ["body", "mapping"]),
         (dict(mapping='{"people": {"file": "p.csv", "key": "Id", "columns": {}}}'), ["body", "people"]),
         (dict(attested_as="x"), ["body", "attested_as"]),
+        (dict(unit=["TTYT A", "TTYT B"]), ["body", "unit"]),  # sent twice
     ]
     for fields, loc in cases:
         response = send(caller, path, **fields)
@@ -217,6 +218,11 @@ def test_wrong_role_is_403_and_no_token_401(service, tmp_path):
         response = send(service.caller(role, **scope), path)
         assert response.status_code == 403, (role, response.text)
     assert send(service.anonymous(), path).status_code == 401
+    # Refused before the body is read: a malformed one makes no difference.
+    garbage = {"content": b"not a form", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}
+    assert service.caller("auditor").post("/v1/imports", **garbage).status_code == 403
+    assert service.anonymous().post("/v1/imports", **garbage).status_code == 401
+    assert unit(service).post("/v1/imports", **garbage).status_code == 400
     assert service.anonymous().get("/v1/imports/template.csv").status_code == 401
     assert service.caller("auditor").get("/v1/imports/template.xlsx").status_code == 403
     assert stored_doses(service.ledger) == []
