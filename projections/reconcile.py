@@ -18,10 +18,17 @@ from ledger.application import DoseLedger
 from ledger.person import Person
 from ledger.rules import day_of
 from ledger.site import Site
-from projections.records import PERSON_EVENTS, SITE_EVENTS
 from projections.views import Views
 
-TOPICS = [get_topic(c) for c in PERSON_EVENTS + SITE_EVENTS]  # whole Person and Site streams
+
+def _stream_events(aggregate: type) -> list[type]:
+    """Every event class of an aggregate: a fold needs the whole stream, not what the views use."""
+    return [c for c in vars(aggregate).values()
+            if isinstance(c, type) and issubclass(c, aggregate.Event)
+            and c not in (aggregate.Event, aggregate.Created)]
+
+
+TOPICS = [get_topic(c) for c in _stream_events(Person) + _stream_events(Site)]
 PAGE = 1000
 
 
