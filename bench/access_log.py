@@ -27,7 +27,8 @@ from api.settings import Settings
 from bench.replay import default_stores
 from ledger.application import Actor, DoseLedger
 from ledger.principal import issue_token
-from tests.fake_views import FakeViews
+from projections import open_views
+from projections.running import start_embedded
 
 SITE = Actor("bench-site", "site")
 CLI = {"principal_id": "bench", "role": "admin"}
@@ -64,12 +65,14 @@ def appends_per_s(ledger: DoseLedger, doses: int, start: int, beside: Any = None
 
 def measure(url: str, reads: int, doses: int) -> dict[str, float]:
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
-    # The fake views fold the ledger itself: the read's own cost is the same for both tokens.
-    app = create_app(Settings(database_url=url, group_commit_ms=0), ledger=ledger, views=FakeViews(ledger))
+    projector = start_embedded(url)  # as `doseledger serve` runs on SQLite: the same for every figure
+    views = open_views(url, ledger=ledger)
+    app = create_app(Settings(database_url=url, group_commit_ms=0), ledger=ledger, views=views)
     site_token = issue_token(ledger, role="site", sites=["01-TYT-001"], actor=CLI)[0]
     auditor_token = issue_token(ledger, role="auditor", actor=CLI)[0]
     person_id = ledger.record_dose(actor=SITE, person=PERSON, **dose(0)).person_id
     url_path = f"/v1/certificates/{person_id}"
+    assert views.wait(ledger.head(), 30), "the certificate view did not catch up"
     figures: dict[str, list[float]] = {k: [] for k in (
         "site_read_ms", "auditor_read_ms", "appends_alone", "appends_site_reads", "appends_auditor_reads")}
     with TestClient(app) as client:
@@ -87,6 +90,7 @@ def measure(url: str, reads: int, doses: int) -> dict[str, float]:
                                 ("appends_auditor_reads", reading(auditor_token))):
                 figures[key].append(appends_per_s(ledger, doses, next_dose, beside))
                 next_dose += doses
+    projector.stop()
     ledger.close()
     return {k: statistics.median(v) for k, v in figures.items()}
 

@@ -13,6 +13,9 @@ COMMANDS = {
     "replay": "cli.replay",
     "serve": "cli.serve",
     "token": "cli.token",
+    "project": "cli.project",
+    "rebuild": "cli.rebuild",
+    "reconcile": "cli.reconcile",
 }
 
 

@@ -1,0 +1,35 @@
+"""Drop a projection's view and replay the whole ledger into it (NAME, or --all).
+
+A projector running that projection holds it: stop it first (rebuild waits --wait seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from projections.views import PROJECTIONS
+
+    parser.add_argument("name", nargs="?", choices=list(PROJECTIONS), help="the projection to rebuild")
+    parser.add_argument("--all", action="store_true", help="rebuild every projection")
+    parser.add_argument("--wait", type=float, default=10.0,
+                        help="seconds to wait for a running projector to let go (default 10)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from projections.running import ProjectorRunning, rebuild
+
+    if bool(args.name) == bool(args.all):
+        print("doseledger rebuild: name one projection, or give --all")
+        return 2
+    try:
+        done = rebuild(name="all" if args.all else args.name, progress=not args.quiet, wait=args.wait)
+    except ProjectorRunning as e:
+        print(f"doseledger rebuild: {e}")
+        return 1
+    for r in done:
+        print(f"{r.name}: rebuilt to position {r.position} in {r.seconds:.1f}s "
+              f"({r.events_per_second:,.0f} events/s)")
+    return 0

@@ -1,0 +1,150 @@
+"""The certificates projection: one certificate per person, versioned, with the revoked ids.
+
+A certificate shows the person's valid doses (after amendments, voids and merges) numbered in
+administered order, and a status by the catalog's series rules. Its version grows only when
+what it shows changes (a corrected phone number issues nothing new); each version has its own
+certificate id, and the ids it superseded are listed as revoked. A person merged into another
+holds no certificate any more: every id it had is revoked and it points to the survivor, whose
+certificate now shows the doses.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import orjson
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from ledger.catalog import vaccine_catalog
+from projections.paging import PagedProjection
+from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
+from projections.storage import PostgresTables, SQLiteTables, Tables
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
+CONTENT = ("doses", "status", "merged_into")  # what a version certifies
+
+
+def certificate_id(person_id: str, version: int) -> str:
+    return str(uuid5(NAMESPACE, f"{person_id}/{version}"))
+
+
+def shown_doses(record: PersonRecord) -> tuple[list[dict[str, Any]], str]:
+    """The doses a certificate shows, numbered, and the status they give."""
+    if record.merged:
+        return [], "none"  # the doses moved to the survivor with the merge
+    catalog = vaccine_catalog()
+    evaluation = record.evaluation()
+    doses = [{
+        "dose_id": n.dose["dose_id"], "dose_number": n.number, "booster": n.booster,
+        "vaccine": n.dose["vaccine"],
+        "vaccine_name": catalog.vaccines[n.dose["vaccine"]].name if n.dose["vaccine"] in catalog else None,
+        "lot": n.dose["lot"], "administered_at": n.dose["administered_at"], "site_id": n.dose["site_id"],
+    } for n in evaluation.doses]
+    return doses, evaluation.status
+
+
+def issue(record: PersonRecord, previous: dict[str, Any] | None, at: datetime) -> dict[str, Any]:
+    """The certificate after an event: the previous one unless what it certifies changed."""
+    doses, status = shown_doses(record)
+    content = {"doses": doses, "status": status, "merged_into": record.merged_into}
+    if previous is not None and all(previous[k] == content[k] for k in CONTENT):
+        return {**previous, "province": record.details["province"]}
+    version = previous["version"] + 1 if previous else 1
+    revoked = list(previous["revoked"]) if previous else []
+    if previous and previous["certificate_id"]:
+        revoked.append(previous["certificate_id"])
+    return {
+        "person_id": record.person_id,
+        "certificate_id": None if record.merged else certificate_id(record.person_id, version),
+        "version": version,
+        "status": status,
+        "issued_at": at.isoformat(),
+        "doses": doses,
+        "revoked": revoked,
+        "merged_into": record.merged_into,
+        "province": record.details["province"],
+    }
+
+
+class CertificatesView(TrackingRecorder):
+    """What the API reads (`certificate`) and what the projection writes (`load`, `save`)."""
+
+    @abstractmethod
+    def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
+        """{person_id, certificate_id, version, status, issued_at, doses: [{dose_id, dose_number,
+        booster, vaccine, vaccine_name, lot, administered_at, site_id}], revoked: [ids],
+        merged_into, province}, or None for a person the view has not seen."""
+
+    @abstractmethod
+    def every(self) -> Iterator[dict[str, Any]]:
+        """Every certificate (for reconciliation)."""
+
+    @abstractmethod
+    def load(self, person_ids: list[str]) -> dict[str, tuple[PersonRecord, dict[str, Any]]]:
+        """The records and certificates of these people, as far as the view knows them."""
+
+    @abstractmethod
+    def save(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking,
+             after: int | None) -> None:
+        """Store these records and certificates and move the view from `after` to `tracking`."""
+
+
+class CertificatesTables(Tables, CertificatesView):
+    name = "certificates"
+    tables = {"people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"}
+
+    def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
+        with self.reading() as sql:
+            rows = sql.rows("SELECT document FROM {people} WHERE person_id = ?", (as_uuid(person_id),))
+        return orjson.loads(rows[0]["document"]) if rows else None
+
+    def every(self) -> Iterator[dict[str, Any]]:
+        with self.reading() as sql:
+            rows = sql.rows("SELECT document FROM {people} ORDER BY person_id")
+        return (orjson.loads(row["document"]) for row in rows)
+
+    def load(self, person_ids: list[str]) -> dict[str, tuple[PersonRecord, dict[str, Any]]]:
+        with self.reading() as sql:
+            rows = sql.rows_in("SELECT person_id, record, document FROM {people} WHERE person_id IN ({ids})",
+                               person_ids)
+        return {r["person_id"]: (PersonRecord.loads(r["record"]), orjson.loads(r["document"])) for r in rows}
+
+    def save(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking,
+             after: int | None) -> None:
+        with self.writing(tracking, after) as sql:
+            sql.run_many("INSERT INTO {people} (person_id, record, document) VALUES (?, ?, ?) "
+                         "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                         "document = excluded.document",
+                         [(pid, record.dumps(), orjson.dumps(document).decode())
+                          for pid, (record, document) in people.items()])
+
+
+class SQLiteCertificatesView(CertificatesTables, SQLiteTables):
+    pass
+
+
+class PostgresCertificatesView(CertificatesTables, PostgresTables):
+    pass
+
+
+class Certificates(PagedProjection[CertificatesView]):
+    name = "certificates"
+    handles = PERSON_EVENTS
+    sqlite_view = SQLiteCertificatesView
+    postgres_view = PostgresCertificatesView
+
+    def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
+        loaded = self.view.load(person_ids(events))
+        records = {pid: record for pid, (record, _) in loaded.items()}
+        documents = {pid: document for pid, (_, document) in loaded.items()}
+
+        def reissue(record: PersonRecord, event: Any) -> None:
+            # Per event, not per page: a page of 500 and 500 pages of one give the same versions.
+            documents[record.person_id] = issue(record, documents.get(record.person_id), event.timestamp)
+
+        touched = fold_people(events, records, after_each=reissue)
+        self.view.save({pid: (records[pid], documents[pid]) for pid in touched}, tracking, after)

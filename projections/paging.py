@@ -1,0 +1,65 @@
+"""A projection that applies a page of events in one view transaction, with one tracking position.
+
+Per event, a view pays a transaction for every notification (about 10× slower in catch-up and
+rebuild). Per page, it loads the records the page touches, folds every event in order, and
+writes the result with the page's last position: the same rows as event by event, since every
+view's rows are a function of the records, and the records a fold of the events.
+
+Every notification moves the position, including the ones a projection ignores (index
+aggregates, other projections' events): a writer waiting for its own write's position
+(read-your-writes) then never waits for an event nobody here handles.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from eventsourcing.persistence import Mapper, Notification, Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from projections.storage import LEDGER, Tables, TrackingConflict
+
+TView = TypeVar("TView", bound=Tables)
+
+
+class PagedProjection(Projection[TView], Generic[TView]):
+    handles: ClassVar[tuple[type, ...]]  # the events it reads; the rest only move its position
+    sqlite_view: ClassVar[type[Tables]]
+    postgres_view: ClassVar[type[Tables]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.topics_read = frozenset(get_topic(c) for c in getattr(cls, "handles", ()))
+
+    def process_notifications(self, notifications: Sequence[Notification], mapper: Mapper[Any],
+                              after: int | None) -> int:
+        """Apply stored notifications (a page, in order) to a view at position `after`.
+
+        Only the events this projection reads are decoded. Returns the new position.
+        """
+        events = [mapper.to_domain_event(n) for n in notifications if n.topic in self.topics_read]
+        tracking = Tracking(LEDGER, notifications[-1].id)
+        try:
+            self.process_page(events, tracking, after)
+        except TrackingConflict:
+            raise
+        except Exception as e:
+            # Folding events already applied fails (a person registered twice...): say why.
+            position = self.view.position()
+            if position != after:
+                raise TrackingConflict(f"{self.name}: the view is at {position}, not at {after}") from e
+            raise
+        return tracking.notification_id
+
+    @abstractmethod
+    def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
+        """Fold the events into the view's records and commit them with `tracking`, checking
+        that the view is still at `after` (None: it has applied nothing yet)."""
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """The library's runner path (one event, one transaction): a page of one."""
+        events = [domain_event] if type(domain_event) in self.handles else []
+        self.process_page(events, tracking, self.view.position())

@@ -1,0 +1,154 @@
+"""Reconciliation: recount doses and statuses straight from the event store, compare with the views.
+
+The recount does not use the projections' code: it folds the ledger's own aggregates (`Person`,
+`Site`) from the stored events, in order, and asks them (`Person.evaluation()`), so a fault in
+a projection's fold shows up as a difference instead of being repeated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from ledger.application import DoseLedger
+from ledger.person import Person
+from ledger.rules import day_of
+from ledger.site import Site
+from projections.views import Views
+
+
+def _stream_events(aggregate: type) -> list[type]:
+    """Every event class of an aggregate: a fold needs the whole stream, not what the views use."""
+    return [c for c in vars(aggregate).values()
+            if isinstance(c, type) and issubclass(c, aggregate.Event)
+            and c not in (aggregate.Event, aggregate.Created)]
+
+
+TOPICS = [get_topic(c) for c in _stream_events(Person) + _stream_events(Site)]
+PAGE = 1000
+
+
+class Recount:
+    """The ledger's people and sites, folded from the stored events up to `position`."""
+
+    def __init__(self, ledger: DoseLedger):
+        self.ledger = ledger
+        self.position = 0
+        self.aggregates: dict[UUID, Any] = {}
+
+    def advance(self, to: int) -> Recount:
+        while self.position < to:
+            page = self.ledger.recorder.select_notifications(
+                start=self.position, limit=PAGE, stop=to, topics=TOPICS, inclusive_of_start=False)
+            for notification in page:
+                event = self.ledger.mapper.to_domain_event(notification)
+                self.aggregates[event.originator_id] = event.mutate(self.aggregates.get(event.originator_id))
+            self.position = page[-1].id if len(page) == PAGE else to
+        return self
+
+    @property
+    def people(self) -> dict[UUID, Person]:
+        return {i: a for i, a in self.aggregates.items() if isinstance(a, Person)}
+
+    @property
+    def sites(self) -> dict[str, Site]:
+        return {a.site_id: a for a in self.aggregates.values() if isinstance(a, Site)}
+
+    def certificates(self) -> dict[str, dict[str, Any]]:
+        """person id → what the certificate must show: status, numbered doses, survivor."""
+        found = {}
+        for pid, person in self.people.items():
+            if person.merged_into is not None:
+                found[str(pid)] = {"status": "none", "doses": [], "merged_into": str(person.merged_into)}
+                continue
+            evaluation = person.evaluation()
+            found[str(pid)] = {"status": evaluation.status, "merged_into": None,
+                               "doses": [(n.dose["dose_id"], n.number) for n in evaluation.doses]}
+        return found
+
+    def dose_counts(self) -> Counter:
+        """(day, province, site_id, vaccine, dose number) → valid doses (see projections.statistics)."""
+        sites = self.sites
+        counts: Counter = Counter()
+        for person in self.people.values():
+            if person.merged_into is not None:
+                continue
+            for n in person.evaluation().doses:
+                site = sites.get(n.dose["site_id"])
+                province = (site.province if site is not None else None) or person.details["province"]
+                counts[(day_of(n.dose["administered_at"]).isoformat(), province, n.dose["site_id"],
+                        n.dose["vaccine"], n.number)] += 1
+        return counts
+
+    def coverage(self) -> Counter:
+        return Counter((p.details["province"], p.evaluation().status)
+                       for p in self.people.values() if p.merged_into is None)
+
+
+@dataclass
+class Reconciliation:
+    positions: dict[str, int]  # the position each view was compared at
+    differences: list[str] = field(default_factory=list)
+
+
+def reconcile(views: Views, *, attempts: int = 3, timeout: float = 30.0) -> Reconciliation:
+    """Compare the certificates and statistics views with a recount of the event store.
+
+    Each view is compared at its own position. A view that moves while it is read (a projector
+    is running) is read again, up to `attempts` times.
+    """
+    head = views.ledger.head()
+    views.wait(head, timeout)  # a view still behind is compared where it is
+    checked = {"certificates": views.certificates, "statistics": views.statistics}
+    for attempt in range(attempts):
+        before = {name: view.position() or 0 for name, view in checked.items()}
+        certificates = {c["person_id"]: c for c in views.certificates.every()}
+        counts = views.statistics.dose_counts(["date", "province", "site_id", "vaccine", "dose_number"])
+        coverage = views.statistics.coverage()
+        if before == {name: view.position() or 0 for name, view in checked.items()} or attempt == attempts - 1:
+            break
+    recount = Recount(views.ledger)
+    differences: list[str] = []
+    for name in sorted(before, key=before.__getitem__):
+        recount.advance(before[name])
+        if name == "certificates":
+            differences += _certificate_differences(certificates, recount.certificates())
+        else:
+            differences += _count_differences("doses", {
+                (r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"]
+                for r in counts}, recount.dose_counts())
+            differences += _count_differences("people", {
+                (r["province"], r["status"]): r["people"] for r in coverage}, recount.coverage())
+    return Reconciliation(before, differences)
+
+
+def _certificate_differences(view: dict[str, dict[str, Any]], ledger: dict[str, dict[str, Any]]) -> list[str]:
+    found = []
+    for pid in sorted(view.keys() | ledger.keys()):
+        shown, truth = view.get(pid), ledger.get(pid)
+        if shown is None:
+            found.append(f"certificates: person {pid} has no certificate (status {truth['status']} "
+                         "in the ledger)")
+            continue
+        if truth is None:
+            found.append(f"certificates: person {pid} has a certificate but is not in the ledger")
+            continue
+        doses = [(d["dose_id"], d["dose_number"]) for d in shown["doses"]]
+        for what, seen, expected in (("status", shown["status"], truth["status"]),
+                                     ("doses", doses, truth["doses"]),
+                                     ("merged_into", shown["merged_into"], truth["merged_into"])):
+            if seen != expected:
+                found.append(f"certificates: person {pid}: {what} {seen!r} in the view, "
+                             f"{expected!r} in the ledger")
+    return found
+
+
+def _count_differences(what: str, view: dict[tuple, int], ledger: Counter) -> list[str]:
+    return [f"statistics: {what} {'/'.join(str(k) for k in key)}: {view.get(key, 0)} in the view, "
+            f"{ledger.get(key, 0)} in the ledger"
+            for key in sorted(view.keys() | ledger.keys(), key=str)
+            if view.get(key, 0) != ledger.get(key, 0)]

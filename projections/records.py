@@ -1,0 +1,177 @@
+"""What the read side remembers of one person: a fold of the person's stream, with no SQL.
+
+Every view keeps its own copy of these records (a view is rebuilt alone, from zero), and
+derives its rows from them. The fold follows the Person aggregate's own bookkeeping — a
+sequence number per dose taken over, the dose dicts a merge carries — so that dose numbers
+computed here are the ones the ledger computes (`ledger.series.evaluate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from uuid import UUID
+
+import orjson
+
+from ledger.person import Person
+from ledger.series import Evaluation, evaluate
+from ledger.site import Site
+
+# The details the views show or search on (address and sex are nobody's business here).
+DETAILS = ("full_name", "birth_date", "phone", "national_id", "province", "district")
+# The fields of a dose the views need (the source stays in the ledger).
+DOSE_FIELDS = ("dose_id", "vaccine", "lot", "administered_at", "site_id", "reported_dose_number",
+               "seq", "voided")
+
+PERSON_EVENTS: tuple[type, ...] = (
+    Person.Registered, Person.DetailsCorrected, Person.DoseRecorded, Person.DoseAmended,
+    Person.DoseVoided, Person.DuplicateAbsorbed, Person.MergedInto,
+)
+SITE_EVENTS: tuple[type, ...] = (Site.Listed, Site.Reviewed)
+
+
+@dataclass
+class PersonRecord:
+    person_id: str
+    details: dict[str, Any]
+    doses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seq: int = 0
+    merged_into: str | None = None
+
+    @classmethod
+    def registered(cls, event: Any) -> PersonRecord:
+        return cls(str(event.originator_id), {k: getattr(event, k) for k in DETAILS})
+
+    def apply(self, event: Any) -> None:
+        _APPLY[type(event)](self, event)
+
+    @property
+    def merged(self) -> bool:
+        return self.merged_into is not None
+
+    def evaluation(self) -> Evaluation:
+        """Numbers, status and flags, by the ledger's own series rules."""
+        return evaluate(self.doses.values(), self.details["birth_date"])
+
+    def dumps(self) -> str:
+        return orjson.dumps({"person_id": self.person_id, "details": self.details,
+                             "doses": self.doses, "seq": self.seq,
+                             "merged_into": self.merged_into}).decode()
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> PersonRecord:
+        return cls(**orjson.loads(text))
+
+
+def _corrected(record: PersonRecord, event: Any) -> None:
+    record.details.update({k: v for k, v in event.changes.items() if k in DETAILS})
+
+
+def _dose_recorded(record: PersonRecord, event: Any) -> None:
+    record.seq += 1
+    record.doses[str(event.dose_id)] = {
+        "dose_id": str(event.dose_id), "vaccine": event.vaccine, "lot": event.lot,
+        "administered_at": event.administered_at, "site_id": event.site_id,
+        "reported_dose_number": event.reported_dose_number, "seq": record.seq, "voided": False,
+    }
+
+
+def _dose_amended(record: PersonRecord, event: Any) -> None:
+    record.doses[str(event.dose_id)].update(event.changes)
+
+
+def _dose_voided(record: PersonRecord, event: Any) -> None:
+    record.doses[str(event.dose_id)]["voided"] = True
+
+
+def _absorbed(record: PersonRecord, event: Any) -> None:
+    for dose in event.doses:
+        record.seq += 1
+        record.doses[str(dose["dose_id"])] = {
+            **{k: dose.get(k) for k in DOSE_FIELDS}, "dose_id": str(dose["dose_id"]),
+            "voided": bool(dose.get("voided")), "seq": record.seq,
+        }
+
+
+def _merged(record: PersonRecord, event: Any) -> None:
+    record.merged_into = str(event.survivor_person_id)
+
+
+def _registered_again(record: PersonRecord, event: Any) -> None:
+    raise ValueError(f"person {record.person_id} is registered twice in the ledger")
+
+
+_APPLY: dict[type, Callable[[PersonRecord, Any], None]] = {
+    Person.Registered: _registered_again,
+    Person.DetailsCorrected: _corrected,
+    Person.DoseRecorded: _dose_recorded,
+    Person.DoseAmended: _dose_amended,
+    Person.DoseVoided: _dose_voided,
+    Person.DuplicateAbsorbed: _absorbed,
+    Person.MergedInto: _merged,
+}
+
+
+def fold_people(events: list[Any], records: dict[str, PersonRecord],
+                after_each: Callable[[PersonRecord, Any], None] | None = None) -> set[str]:
+    """Apply the person events of a page, in order, to the records loaded for it.
+
+    Returns the ids of the people touched. `after_each` runs after every event (a certificate
+    is reissued per event, so a page of 500 and 500 pages of one give the same versions).
+    """
+    touched: set[str] = set()
+    for event in events:
+        if type(event) not in _APPLY:
+            continue
+        pid = str(event.originator_id)
+        if isinstance(event, Person.Registered):
+            if pid in records:
+                _registered_again(records[pid], event)
+            records[pid] = PersonRecord.registered(event)
+        elif pid not in records:
+            raise LookupError(f"an event of person {pid} arrived before the person's registration")
+        else:
+            records[pid].apply(event)
+        touched.add(pid)
+        if after_each is not None:
+            after_each(records[pid], event)
+    return touched
+
+
+def person_ids(events: list[Any]) -> list[str]:
+    return sorted({str(e.originator_id) for e in events if type(e) in _APPLY})
+
+
+def site_ids(events: list[Any]) -> list[str]:
+    """The directory entries a page touches, by the Site aggregate's id."""
+    return sorted({str(e.originator_id) for e in events if type(e) in SITE_EVENTS})
+
+
+def fold_sites(events: list[Any], entries: dict[str, dict[str, Any]]) -> set[str]:
+    """Apply the Site events of a page to the entries loaded for it (keyed by aggregate id).
+
+    A review names no site id (the aggregate id is a one-way uuid5 of it), so an entry keeps
+    the site id its listing gave it.
+    """
+    touched: set[str] = set()
+    for event in events:
+        if type(event) not in SITE_EVENTS:
+            continue
+        key = str(event.originator_id)
+        if isinstance(event, Site.Listed):
+            entries[key] = {"site_id": event.site_id, "review_status":
+                            "pending" if event.kind == "provisional" else "approved"}
+        elif key not in entries:
+            raise LookupError(f"site {key} was reviewed before it was listed")
+        else:
+            entries[key]["review_status"] = event.decision
+        entries[key].update(name=event.name, kind=event.kind, province=event.province,
+                            district=event.district)
+        touched.add(key)
+    return touched
+
+
+def as_uuid(value: UUID | str) -> str:
+    """A person id as the views store it: the canonical UUID text."""
+    return str(value if isinstance(value, UUID) else UUID(str(value)))

@@ -1,0 +1,173 @@
+"""The review queues: sites to review, people who may be one person, and data-quality flags.
+
+- Sites: the directory by kind (provisional sites are the ones a dose named before anyone
+  listed them), with their review status.
+- Possible duplicates: people not merged away with the same name (case, spacing and
+  diacritics ignored) and the same birth date.
+- Flags, from the ledger's series rules: a reported dose number that is not the computed one,
+  an interval below the catalog's minimum, a dose before the birth date (possible after a
+  birth date is corrected).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from ledger.errors import InvalidValue
+from ledger.names import person_key
+from ledger.site import KINDS
+from projections.paging import PagedProjection
+from projections.records import (
+    PERSON_EVENTS,
+    SITE_EVENTS,
+    PersonRecord,
+    fold_people,
+    fold_sites,
+    person_ids,
+    site_ids,
+)
+from projections.storage import PostgresTables, SQLiteTables, Tables
+
+FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth")
+
+
+class ReviewView(TrackingRecorder):
+    @abstractmethod
+    def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """[{site_id, name, province, district, status, review_status}] where status is the kind
+        (provisional | official | mobile) and review_status pending | approved | rejected."""
+
+    @abstractmethod
+    def possible_duplicates(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """[{name_key, birth_date, people: [{person_id, full_name, province, district}]}]: groups
+        of two or more people not merged away with the same normalised name and birth date."""
+
+    @abstractmethod
+    def flags(self, kind: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """[{person_id, province, kind, dose_id, ...details}]: data-quality flags, by person."""
+
+    @abstractmethod
+    def load(self, person_ids: list[str], site_keys: list[str]) -> tuple[dict[str, PersonRecord],
+                                                                          dict[str, dict[str, Any]]]:
+        """The records of these people and the entries of these sites (by aggregate id)."""
+
+    @abstractmethod
+    def save(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]],
+             tracking: Tracking, after: int | None) -> None:
+        """Store these records (with their flags) and sites; move from `after` to `tracking`."""
+
+
+class ReviewTables(Tables, ReviewView):
+    name = "review"
+    tables = {
+        "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
+                  "name_key TEXT NOT NULL, birth_date TEXT NOT NULL, province TEXT NOT NULL, "
+                  "district TEXT, merged_into TEXT",
+        "flags": "person_id TEXT NOT NULL, dose_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                 "province TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (person_id, dose_id, kind)",
+        "sites": "key TEXT PRIMARY KEY, site_id TEXT NOT NULL UNIQUE, name TEXT, kind TEXT NOT NULL, "
+                 "province TEXT, district TEXT, review_status TEXT NOT NULL",
+    }
+    indexes = (("people", "name_key, birth_date"), ("flags", "province, kind"), ("sites", "kind"))
+
+    def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        if status is not None and status not in KINDS:
+            raise InvalidValue("status", f"must be one of {', '.join(KINDS)}")
+        where, params = (["kind = ?"], [status]) if status else (["1 = 1"], [])
+        return self._in_provinces("SELECT site_id, name, province, district, kind AS status, review_status "
+                                  "FROM {sites}", where, params, provinces, "site_id")
+
+    def possible_duplicates(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        with self.reading() as sql:
+            rows = sql.rows("SELECT p.name_key, p.birth_date, p.person_id, p.full_name, p.province, "
+                            "p.district FROM {people} p JOIN (SELECT name_key, birth_date FROM {people} "
+                            "WHERE merged_into IS NULL GROUP BY name_key, birth_date HAVING COUNT(*) > 1) g "
+                            "ON p.name_key = g.name_key AND p.birth_date = g.birth_date "
+                            "WHERE p.merged_into IS NULL ORDER BY p.name_key, p.birth_date, p.person_id")
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            group = groups.setdefault((r["name_key"], r["birth_date"]), {
+                "name_key": r["name_key"], "birth_date": r["birth_date"], "people": []})
+            group["people"].append({k: r[k] for k in ("person_id", "full_name", "province", "district")})
+        wanted = None if provinces is None else set(provinces)
+        return [g for g in groups.values()
+                if wanted is None or any(p["province"] in wanted for p in g["people"])]
+
+    def flags(self, kind: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        if kind is not None and kind not in FLAG_KINDS:
+            raise InvalidValue("kind", f"must be one of {', '.join(FLAG_KINDS)}")
+        where, params = (["kind = ?"], [kind]) if kind else (["1 = 1"], [])
+        rows = self._in_provinces("SELECT person_id, province, detail FROM {flags}", where, params,
+                                  provinces, "person_id, dose_id, kind")
+        return [{"person_id": r["person_id"], "province": r["province"], **orjson.loads(r["detail"])}
+                for r in rows]
+
+    def _in_provinces(self, select: str, where: list[str], params: list[Any],
+                      provinces: list[str] | None, order: str) -> list[dict[str, Any]]:
+        with self.reading() as sql:
+            if provinces is None:
+                return sql.rows(f"{select} WHERE {' AND '.join(where)} ORDER BY {order}", params)
+            return sql.rows_in(f"{select} WHERE province IN ({{ids}}) AND {' AND '.join(where)} "
+                               f"ORDER BY {order}", sorted(set(provinces)), params)
+
+    def load(self, person_ids: list[str], site_keys: list[str]) -> tuple[dict[str, PersonRecord],
+                                                                          dict[str, dict[str, Any]]]:
+        with self.reading() as sql:
+            people = sql.rows_in("SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids)
+            sites = sql.rows_in("SELECT key, site_id, name, kind, province, district, review_status "
+                                "FROM {sites} WHERE key IN ({ids})", site_keys)
+        return ({r["person_id"]: PersonRecord.loads(r["record"]) for r in people},
+                {r["key"]: r for r in sites})
+
+    def save(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]],
+             tracking: Tracking, after: int | None) -> None:
+        people, flags = [], []
+        for pid, record in records.items():
+            d = record.details
+            people.append((pid, record.dumps(), d["full_name"], person_key(d["full_name"]), d["birth_date"],
+                           d["province"], d["district"], record.merged_into))
+            if not record.merged:  # a merged person's doses are flagged on the survivor
+                flags.extend((pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
+                             for f in record.evaluation().flags)
+        with self.writing(tracking, after) as sql:
+            sql.run_many("INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
+                         "district, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person_id) "
+                         "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
+                         "name_key = excluded.name_key, birth_date = excluded.birth_date, "
+                         "province = excluded.province, district = excluded.district, "
+                         "merged_into = excluded.merged_into", people)
+            sql.run_many("DELETE FROM {flags} WHERE person_id = ?", [(pid,) for pid in records])
+            sql.run_many("INSERT INTO {flags} (person_id, dose_id, kind, province, detail) "
+                         "VALUES (?, ?, ?, ?, ?)", flags)
+            sql.run_many("INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
+                         "kind = excluded.kind, province = excluded.province, district = excluded.district, "
+                         "review_status = excluded.review_status",
+                         [(key, e["site_id"], e["name"], e["kind"], e["province"], e["district"],
+                           e["review_status"]) for key, e in sites.items()])
+
+
+class SQLiteReviewView(ReviewTables, SQLiteTables):
+    pass
+
+
+class PostgresReviewView(ReviewTables, PostgresTables):
+    pass
+
+
+class Review(PagedProjection[ReviewView]):
+    name = "review"
+    handles = PERSON_EVENTS + SITE_EVENTS
+    sqlite_view = SQLiteReviewView
+    postgres_view = PostgresReviewView
+
+    def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
+        records, entries = self.view.load(person_ids(events), site_ids(events))
+        touched = fold_people(events, records)
+        listed = fold_sites(events, entries)
+        self.view.save({pid: records[pid] for pid in touched}, {key: entries[key] for key in listed},
+                       tracking, after)

@@ -1,0 +1,267 @@
+"""Running the projections: supervised workers, embedded or as `doseledger project`, and rebuilds.
+
+The library's `ProjectionRunner` stops for good at the first exception. A `ProjectionWorker`
+runs one projection in a thread instead and never dies quietly: an error is logged, shown in
+the projection's status with the event it stopped at, and the worker starts again after a
+pause that doubles up to half a minute. It catches up and follows the ledger the same way on
+both stores (see subscription), a page per transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from ledger.application import DoseLedger
+from projections.paging import PagedProjection
+from projections.storage import TrackingConflict
+from projections.subscription import follow
+from projections.views import PROJECTIONS, construct_view, open_ledger, projection_names
+
+log = logging.getLogger("projections")
+
+PAGE = 500  # notifications per rebuild transaction
+
+
+class StuckAt(Exception):
+    """A projection cannot apply this notification (the worker retries it after a pause)."""
+
+    def __init__(self, notification: Notification, error: BaseException):
+        super().__init__(
+            f"stopped at notification {notification.id} ({notification.topic} of "
+            f"{notification.originator_id} v{notification.originator_version}): "
+            f"{type(error).__name__}: {error}")
+        self.notification_id = notification.id
+
+
+class ProjectionWorker:
+    """One projection, run in a thread until stopped."""
+
+    def __init__(self, projection: type[PagedProjection[Any]], ledger: DoseLedger, *,
+                 first_pause: float = 0.5, longest_pause: float = 30.0, heartbeat: float = 2.0):
+        self.name = projection.name
+        self.ledger = ledger
+        self.view = construct_view(ledger, projection)
+        self.projection = projection(view=self.view)
+        self.first_pause, self.longest_pause, self.heartbeat = first_pause, longest_pause, heartbeat
+        self.state = "stopped"
+        self.error: str | None = None
+        self._stopping = threading.Event()
+        self._subscription: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"projection-{self.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        subscription = self._subscription
+        if subscription is not None:
+            subscription.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pause = self.first_pause
+        while not self._stopping.is_set():
+            try:
+                # A second worker of this projection (another process, a rolling deploy) waits here.
+                with self.view.exclusive(self._stopping) as alone:
+                    if alone:
+                        self._supervise()
+            except Exception as e:  # noqa: BLE001 - the lock's own connection: the database is away
+                self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+                log.error("projection %s cannot take its lock (again in %.1fs): %s", self.name, pause, e)
+                if self._stopping.wait(pause):
+                    break
+                pause = min(pause * 2, self.longest_pause)
+
+    def _supervise(self) -> None:
+        """Follow the ledger until stopped; after any error, report it, pause, and follow again."""
+        pause = self.first_pause
+        while not self._stopping.is_set():
+            try:
+                self._follow()
+                pause = self.first_pause
+            except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
+                self.error = str(e) if isinstance(e, StuckAt) else f"{type(e).__name__}: {e}"
+                log.error("projection %s failed (again in %.1fs): %s", self.name, pause, self.error,
+                          exc_info=not isinstance(e, StuckAt))
+                self._report("failed")
+                if self._stopping.wait(pause):
+                    break
+                pause = min(pause * 2, self.longest_pause)
+        self._report("stopped")
+
+    def _follow(self) -> None:
+        position = self.view.position()
+        with follow(self.ledger.recorder, position) as subscription:
+            self._subscription = subscription
+            if self._stopping.is_set():
+                return
+            beat = 0.0
+            while True:
+                try:
+                    page = subscription.next_page(timeout=self.heartbeat)
+                except StopIteration:
+                    if self._stopping.is_set():
+                        return
+                    raise RuntimeError("the subscription to the ledger ended") from None
+                if page:
+                    position = self._apply(page, position)
+                if self.state != "running" or time.monotonic() - beat >= self.heartbeat:
+                    self.error = None
+                    self._report("running")
+                    beat = time.monotonic()
+
+    def _apply(self, page: list[Notification], position: int | None) -> int | None:
+        mapper = self.ledger.mapper
+        try:
+            return self.projection.process_notifications(page, mapper, after=position)
+        except TrackingConflict:
+            raise  # another writer moved the view: start again from where it is
+        except Exception:  # noqa: BLE001 - find the event it stops at, applying those before it
+            for notification in page:
+                try:
+                    position = self.projection.process_notifications([notification], mapper, after=position)
+                except TrackingConflict:
+                    raise
+                except Exception as e:
+                    raise StuckAt(notification, e) from e
+            return position
+
+    def _report(self, state: str) -> None:
+        self.state = state
+        try:
+            self.view.report(state, self.error if state == "failed" else None)
+        except Exception:  # noqa: BLE001 - the status row is best effort; the work goes on
+            log.warning("projection %s: could not record its state %s", self.name, state, exc_info=True)
+
+
+class EmbeddedProjector:
+    """Every projection (or some), each in a worker thread of this process."""
+
+    def __init__(self, url: str | None = None, names: list[str] | None = None, **options: Any):
+        self.ledger = open_ledger(url)
+        wanted = names or list(PROJECTIONS)
+        self.workers = [ProjectionWorker(PROJECTIONS[n], self.ledger, **options) for n in wanted]
+
+    def start(self) -> EmbeddedProjector:
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for worker in self.workers:
+            worker.stop()
+        for worker in self.workers:
+            worker.join(timeout)
+        self.ledger.close()
+
+    def __enter__(self) -> EmbeddedProjector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_embedded(url: str | None = None, names: list[str] | None = None, **options: Any) -> EmbeddedProjector:
+    """Run the projections in background threads of this (the serving) process."""
+    return EmbeddedProjector(url, names, **options).start()
+
+
+def run_worker(url: str | None = None, names: list[str] | None = None) -> int:
+    """`doseledger project`: run the projections until SIGTERM or SIGINT."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        log.info("signal %s: stopping the projections", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    projector = start_embedded(url, names)
+    log.info("running projections: %s", ", ".join(w.name for w in projector.workers))
+    while not stopping.wait(1.0):
+        pass
+    projector.stop()
+    return 0
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    name: str
+    position: int  # the ledger position the rebuilt view reached
+    events: int  # notifications replayed (positions may skip numbers on PostgreSQL)
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+class ProjectorRunning(RuntimeError):
+    def __init__(self, name: str):
+        super().__init__(f"a projector is running {name!r}; stop it (doseledger project, or the server "
+                         "that runs the projections) and rebuild again")
+
+
+def rebuild(url: str | None = None, name: str = "all", progress: bool = True,
+            wait: float = 10.0) -> list[Rebuilt]:
+    """Drop a view (or all) and replay the whole ledger into it, a page per transaction.
+
+    A running projector holds the view: rebuild waits up to `wait` seconds for it to stop,
+    then raises ProjectorRunning.
+    """
+    names = projection_names(name)
+    ledger = open_ledger(url)
+    try:
+        return [_rebuild(ledger, PROJECTIONS[n], progress, wait) for n in names]
+    finally:
+        ledger.close()
+
+
+def _rebuild(ledger: DoseLedger, projection_class: type[PagedProjection[Any]], progress: bool,
+             wait: float) -> Rebuilt:
+    view = construct_view(ledger, projection_class)
+    projection = projection_class(view=view)
+    gave_up = threading.Event()
+    timer = threading.Timer(wait, gave_up.set)
+    timer.start()
+    try:
+        with view.exclusive(gave_up) as alone:
+            timer.cancel()
+            if not alone:
+                raise ProjectorRunning(projection.name)
+            started = time.perf_counter()
+            view.drop()
+            position, events = _replay(ledger, projection, progress)
+            return Rebuilt(projection.name, position or 0, events, time.perf_counter() - started)
+    finally:
+        timer.cancel()
+
+
+def _replay(ledger: DoseLedger, projection: PagedProjection[Any], progress: bool) -> tuple[int | None, int]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    position: int | None = None
+    events = 0
+    head = ledger.head()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar:
+        task = bar.add_task(f"rebuilding {projection.name}", total=head)
+        while True:
+            page = ledger.recorder.select_notifications(start=position or 0, limit=PAGE,
+                                                        inclusive_of_start=False)
+            if not page:
+                return position, events
+            position = projection.process_notifications(page, ledger.mapper, after=position)
+            events += len(page)
+            bar.update(task, completed=position, total=max(head, position))

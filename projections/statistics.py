@@ -1,0 +1,294 @@
+"""The statistics projection: doses by date × province × site × vaccine × dose number, people by
+status per province, and the site directory by kind.
+
+Every valid dose of a person not merged away counts once, in the bucket of its administered day
+(Vietnam time), its computed dose number, its vaccine and its site. **Province: the site's,
+when the site is in the directory, else the person's.** Doses are counted where they were
+given — a mobile team from one province vaccinating in another counts there — and every dose's
+site is in the directory in practice (an unlisted site is listed provisional, in the dose's own
+transaction, with the person's province); the person's province covers the moment in between
+and any site never listed. A review that moves a site to another province moves its doses.
+
+An amendment moves a dose between buckets, a void removes it (and may renumber the person's
+later doses), a merge moves the duplicate's doses to the survivor: each person's doses are
+recounted whenever the person changes, and the difference applied to the counts.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from ledger.errors import InvalidValue
+from ledger.rules import day_of
+from projections.paging import PagedProjection
+from projections.records import (
+    PERSON_EVENTS,
+    SITE_EVENTS,
+    PersonRecord,
+    fold_people,
+    fold_sites,
+    person_ids,
+    site_ids,
+)
+from projections.storage import PostgresTables, SQLiteTables, Tables
+
+GROUPS = {"date": "day", "province": "province", "site_id": "site_id", "vaccine": "vaccine",
+          "dose_number": "dose_number"}  # group_by field → column
+DoseKey = tuple[str, str, str, str, int]  # day, province, site_id, vaccine, dose number
+
+
+def counted_doses(record: PersonRecord, site_provinces: dict[str, str]) -> dict[str, DoseKey]:
+    """dose id → the bucket it counts in; nothing for a person merged away."""
+    if record.merged:
+        return {}
+    home = record.details["province"]
+    return {n.dose["dose_id"]: (day_of(n.dose["administered_at"]).isoformat(),
+                                site_provinces.get(n.dose["site_id"]) or home,
+                                n.dose["site_id"], n.dose["vaccine"], n.number)
+            for n in record.evaluation().doses}
+
+
+def coverage_key(record: PersonRecord) -> tuple[str, str] | None:
+    return None if record.merged else (record.details["province"], record.evaluation().status)
+
+
+@dataclass
+class Counted:
+    """A person as the view counts them: the record, and the buckets it counts in."""
+
+    record: PersonRecord
+    doses: dict[str, DoseKey] = field(default_factory=dict)
+    coverage: tuple[str, str] | None = None
+
+
+@dataclass
+class StatisticsChanges:
+    people: dict[str, Counted]  # the people recounted, as they count now
+    doses: Counter  # bucket → change in doses
+    coverage: Counter  # (province, status) → change in people
+    sites: dict[str, dict[str, Any]]  # directory entries listed or reviewed, by aggregate id
+
+
+class StatisticsView(TrackingRecorder):
+    @abstractmethod
+    def dose_counts(self, group_by: list[str], date_from: date | str | None = None,
+                    date_to: date | str | None = None,
+                    provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """Doses grouped by any of date (ISO day), province, site_id, vaccine, dose_number:
+        [{...the group fields, "doses": n}], ordered by the group fields. `provinces=None`
+        means every province; dates are inclusive."""
+
+    @abstractmethod
+    def coverage(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """People by status per province: [{province, status, people}] (merged-away excluded)."""
+
+    @abstractmethod
+    def site_counts(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """Sites in the directory by kind per province: [{province, kind, sites}]."""
+
+    @abstractmethod
+    def load(self, person_ids: list[str]) -> dict[str, Counted]:
+        """The people as the view counts them now."""
+
+    @abstractmethod
+    def people_at(self, site_ids: list[str]) -> list[str]:
+        """Who has a counted dose at any of these sites."""
+
+    @abstractmethod
+    def sites(self, keys: list[str] | None = None,
+              site_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Directory entries by aggregate id or by site id (each with its `key`)."""
+
+    @abstractmethod
+    def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
+        """Apply the changes and move the view from `after` to `tracking`."""
+
+
+def _group_fields(group_by: list[str]) -> list[str]:
+    if isinstance(group_by, str) or not all(isinstance(g, str) for g in group_by):
+        raise InvalidValue("group_by", "must be a list of field names")
+    unknown = [g for g in group_by if g not in GROUPS]
+    if unknown:
+        raise InvalidValue("group_by", f"unknown field {unknown[0]!r}; use {', '.join(GROUPS)}")
+    if len(set(group_by)) != len(group_by):
+        raise InvalidValue("group_by", "names a field twice")
+    return list(group_by)
+
+
+def _day(value: date | str | None, field_name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
+    except ValueError:
+        raise InvalidValue(field_name, f"must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+class StatisticsTables(Tables, StatisticsView):
+    name = "statistics"
+    tables = {
+        "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, province TEXT, status TEXT",
+        "doses": "person_id TEXT NOT NULL, dose_id TEXT NOT NULL, day TEXT NOT NULL, "
+                 "province TEXT NOT NULL, site_id TEXT NOT NULL, vaccine TEXT NOT NULL, "
+                 "dose_number INTEGER NOT NULL, PRIMARY KEY (person_id, dose_id)",
+        "dose_counts": "day TEXT NOT NULL, province TEXT NOT NULL, site_id TEXT NOT NULL, "
+                       "vaccine TEXT NOT NULL, dose_number INTEGER NOT NULL, doses BIGINT NOT NULL, "
+                       "PRIMARY KEY (day, province, site_id, vaccine, dose_number)",
+        "coverage": "province TEXT NOT NULL, status TEXT NOT NULL, people BIGINT NOT NULL, "
+                    "PRIMARY KEY (province, status)",
+        "sites": "key TEXT PRIMARY KEY, site_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, province TEXT",
+    }
+    indexes = (("doses", "site_id"), ("dose_counts", "province, day"))
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def dose_counts(self, group_by: list[str], date_from: date | str | None = None,
+                    date_to: date | str | None = None,
+                    provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        fields = _group_fields(group_by)
+        columns = "".join(f'{GROUPS[f]} AS "{f}", ' for f in fields)
+        where, params = ["doses <> 0"], []
+        for bound, op, name in ((date_from, ">=", "date_from"), (date_to, "<=", "date_to")):
+            if bound is not None:
+                where.append(f"day {op} ?")
+                params.append(_day(bound, name))
+        grouping = ", ".join(GROUPS[f] for f in fields)
+        tail = f" GROUP BY {grouping} ORDER BY {grouping}" if fields else ""
+        rows = self._in_provinces(f"SELECT {columns}CAST(SUM(doses) AS BIGINT) AS doses FROM {{dose_counts}}",
+                                  " AND ".join(where) + tail, params, provinces)
+        if not fields:  # one total (SUM over no row is NULL)
+            return [{"doses": sum(row["doses"] or 0 for row in rows)}]
+        return rows
+
+    def coverage(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        return self._in_provinces("SELECT province, status, people FROM {coverage}",
+                                  "people <> 0 ORDER BY province, status", [], provinces)
+
+    def site_counts(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        return self._in_provinces("SELECT province, kind, CAST(COUNT(*) AS BIGINT) AS sites FROM {sites}",
+                                  "1 = 1 GROUP BY province, kind ORDER BY province, kind", [], provinces)
+
+    def _in_provinces(self, select: str, condition: str, params: list[Any],
+                      provinces: list[str] | None) -> list[dict[str, Any]]:
+        """`select WHERE condition`, limited to some provinces (None: all; []: none)."""
+        with self.reading() as sql:
+            if provinces is None:
+                return sql.rows(f"{select} WHERE {condition}", params)
+            return sql.rows_in(f"{select} WHERE province IN ({{ids}}) AND {condition}",
+                               sorted(set(provinces)), params)
+
+    # --- the fold's reads and writes -----------------------------------------------------------
+
+    def load(self, person_ids: list[str]) -> dict[str, Counted]:
+        with self.reading() as sql:
+            people = sql.rows_in("SELECT person_id, record, province, status FROM {people} "
+                                 "WHERE person_id IN ({ids})", person_ids)
+            doses = sql.rows_in("SELECT person_id, dose_id, day, province, site_id, vaccine, dose_number "
+                                "FROM {doses} WHERE person_id IN ({ids})", person_ids)
+        counted = {
+            r["person_id"]: Counted(PersonRecord.loads(r["record"]), {},
+                                    (r["province"], r["status"]) if r["status"] else None)
+            for r in people
+        }
+        for d in doses:
+            counted[d["person_id"]].doses[d["dose_id"]] = (d["day"], d["province"], d["site_id"],
+                                                           d["vaccine"], d["dose_number"])
+        return counted
+
+    def people_at(self, site_ids: list[str]) -> list[str]:
+        with self.reading() as sql:
+            rows = sql.rows_in("SELECT DISTINCT person_id FROM {doses} WHERE site_id IN ({ids})", site_ids)
+        return sorted({r["person_id"] for r in rows})
+
+    def sites(self, keys: list[str] | None = None,
+              site_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        column, values = ("key", keys) if keys is not None else ("site_id", site_ids or [])
+        with self.reading() as sql:
+            return sql.rows_in(f"SELECT key, site_id, kind, province FROM {{sites}} "
+                               f"WHERE {column} IN ({{ids}})", values)
+
+    def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
+        people = changes.people
+        with self.writing(tracking, after) as sql:
+            sql.run_many("INSERT INTO {people} (person_id, record, province, status) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                         "province = excluded.province, status = excluded.status",
+                         [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
+            sql.run_many("DELETE FROM {doses} WHERE person_id = ?", [(pid,) for pid in people])
+            sql.run_many("INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
+                         "dose_number) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
+            _add(sql, "dose_counts", ("day", "province", "site_id", "vaccine", "dose_number"), "doses",
+                 changes.doses)
+            _add(sql, "coverage", ("province", "status"), "people", changes.coverage)
+            sql.run_many("INSERT INTO {sites} (key, site_id, kind, province) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
+                         [(key, e["site_id"], e["kind"], e["province"]) for key, e in changes.sites.items()])
+
+
+def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter) -> None:
+    """Add each non-zero delta to its row; rows that fall to zero go."""
+    changed = [(*key, n) for key, n in sorted(deltas.items()) if n]
+    columns = ", ".join(key_columns)
+    sql.run_many(f"INSERT INTO {{{table}}} ({columns}, {value}) VALUES ({', '.join('?' * (len(key_columns) + 1))}) "
+                 f"ON CONFLICT ({columns}) DO UPDATE SET {value} = {{{table}}}.{value} + excluded.{value}", changed)
+    match = " AND ".join(f"{c} = ?" for c in key_columns)
+    sql.run_many(f"DELETE FROM {{{table}}} WHERE {match} AND {value} = 0",
+                 [row[:-1] for row in changed if row[-1] < 0])
+
+
+class SQLiteStatisticsView(StatisticsTables, SQLiteTables):
+    pass
+
+
+class PostgresStatisticsView(StatisticsTables, PostgresTables):
+    pass
+
+
+class Statistics(PagedProjection[StatisticsView]):
+    name = "statistics"
+    handles = PERSON_EVENTS + SITE_EVENTS
+    sqlite_view = SQLiteStatisticsView
+    postgres_view = PostgresStatisticsView
+
+    def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
+        view = self.view
+        counted = view.load(person_ids(events))
+        records = {pid: c.record for pid, c in counted.items()}
+        touched = fold_people(events, records)
+
+        entries = {e["key"]: e for e in view.sites(keys=site_ids(events))}
+        listed = fold_sites(events, entries)
+        moved_sites = [entries[key]["site_id"] for key in listed]
+        if moved_sites:
+            # A site listed or moved: the people with doses there are recounted too.
+            extra = [pid for pid in view.people_at(moved_sites) if pid not in records]
+            for pid, c in view.load(extra).items():
+                counted[pid] = c
+                records[pid] = c.record
+            touched.update(extra)
+            touched.update(pid for pid, record in records.items()
+                           if any(d["site_id"] in moved_sites for d in record.doses.values()))
+
+        site_provinces = {e["site_id"]: e["province"] for e in entries.values()}
+        wanted = {d["site_id"] for pid in touched for d in records[pid].doses.values()} - site_provinces.keys()
+        site_provinces.update({e["site_id"]: e["province"] for e in view.sites(site_ids=sorted(wanted))})
+
+        changes = StatisticsChanges({}, Counter(), Counter(), {key: entries[key] for key in listed})
+        for pid in touched:
+            before = counted.get(pid) or Counted(records[pid])
+            now = Counted(records[pid], counted_doses(records[pid], site_provinces), coverage_key(records[pid]))
+            changes.doses.update(now.doses.values())
+            changes.doses.subtract(before.doses.values())
+            if now.coverage:
+                changes.coverage[now.coverage] += 1
+            if before.coverage:
+                changes.coverage[before.coverage] -= 1
+            changes.people[pid] = now
+        view.save(changes, tracking, after)

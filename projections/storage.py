@@ -1,0 +1,315 @@
+"""Where a view keeps its rows: its own tables and its own tracking row, on SQLite or PostgreSQL.
+
+A view is an eventsourcing `TrackingRecorder`: every change to its tables commits in the same
+transaction as its tracking position, so an event is applied exactly once and a stopped
+runner resumes where it stopped. What the library does not give, and this module adds:
+
+- **One tracking table per projection, on both stores.** The library's SQLite tracking table
+  is a fixed `tracking` table keyed by application name, so every projection of the ledger
+  in one SQLite file would share one row. Each view here tracks in `{name}_tracking`.
+- **A checked advance.** A page is committed only if the tracking row still holds the
+  position the page was folded from (`after`): a second writer that raced this one fails its
+  commit instead of applying the same events on top (the library only checks that positions
+  grow, which a page that overlaps another's would pass).
+- **One writer per view.** `exclusive()` holds a PostgreSQL advisory lock (or, on SQLite, a
+  lock on a file beside the database) for as long as a runner runs the projection; a second
+  runner waits for it.
+- **A runner row**, so any process can tell whether a projection is running, failed (and
+  why) or stopped.
+
+The SQL of a view is written once, for both stores: `?` placeholders and `{table}` names,
+which each store turns into its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import socket
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, ProgrammingError, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
+from psycopg.sql import SQL
+
+LEDGER = "DoseLedger"  # the application whose events every view follows
+CHUNK = 500  # ids per IN (...) list
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class TrackingConflict(IntegrityError):
+    """The view is no longer at the position a page was folded from: another writer moved it."""
+
+
+class Sql:
+    """Runs a view's statements on one cursor: `{table}` names and `?` placeholders."""
+
+    def __init__(self, cursor: Any, names: dict[str, str], postgres: bool, cache: dict[Any, str]):
+        self.cursor = cursor
+        self.names = names
+        self.postgres = postgres
+        self.cache = cache  # statement text as written → as this store runs it
+
+    def _text(self, statement: str, marks: int = 0) -> str:
+        text = self.cache.get((statement, marks))
+        if text is None:
+            text = statement.format(ids=",".join("?" * marks), **self.names)
+            text = text.replace("?", "%s") if self.postgres else text
+            self.cache[(statement, marks)] = text
+        return text
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.cursor.execute(self._text(statement), tuple(params))
+        found = self.cursor.fetchall()
+        return found if self.postgres else [dict(row) for row in found]
+
+    def rows_in(self, statement: str, ids: Sequence[Any], params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """`statement` has `({ids})`; it runs once per chunk of ids (params come after the ids)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), CHUNK):
+            chunk = list(ids[start:start + CHUNK])
+            self.cursor.execute(self._text(statement, len(chunk)), (*chunk, *params))
+            rows = self.cursor.fetchall()
+            found.extend(rows if self.postgres else (dict(row) for row in rows))
+        return found
+
+    def run(self, statement: str, params: Sequence[Any] = ()) -> int:
+        self.cursor.execute(self._text(statement), tuple(params))
+        return self.cursor.rowcount
+
+    def run_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self._text(statement), [tuple(r) for r in rows])
+
+
+class Tables(TrackingRecorder, ABC):
+    """A view's tables, tracking and runner row, whichever the store."""
+
+    name: ClassVar[str]  # the projection's name: the prefix of its tables
+    tables: ClassVar[dict[str, str]]  # short name → column definitions
+    indexes: ClassVar[tuple[tuple[str, str], ...]] = ()  # (short table name, columns)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and not _NAME.match(cls.name):
+            raise ValueError(f"a view name must be a lower-case identifier, got {cls.name!r}")
+
+    # --- what each store provides ------------------------------------------------------------
+
+    @abstractmethod
+    def _qualified(self, table: str) -> str:
+        """The table's name as SQL may name it."""
+
+    @abstractmethod
+    def _session(self, *, write: bool) -> Any:
+        """A context manager: one transaction, as an `Sql` (committed when `write`)."""
+
+    @abstractmethod
+    def exclusive(self, stopping: threading.Event) -> Any:
+        """A context manager that waits until this process alone runs the projection.
+
+        Yields True once it holds the lock, False if `stopping` was set first.
+        """
+
+    # --- shared ------------------------------------------------------------------------------
+
+    def _sql(self, cursor: Any, postgres: bool) -> Sql:
+        if not hasattr(self, "_names"):
+            self._names = {short: self._qualified(f"{self.name}_{short}") for short in self.tables}
+            self._names["tracking"] = self._qualified(f"{self.name}_tracking")
+            self._names["runner"] = self._qualified(f"{self.name}_runner")
+            self._statements: dict[Any, str] = {}
+        return Sql(cursor, self._names, postgres, self._statements)
+
+    def view_statements(self) -> list[str]:
+        """CREATE statements for the view's own tables, its runner row and its indexes."""
+        statements = [f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_{short}')} ({columns})"
+                      for short, columns in self.tables.items()]
+        statements.append(f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_runner')} "
+                          "(projection TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT, "
+                          "heartbeat DOUBLE PRECISION NOT NULL, holder TEXT)")
+        for short, columns in self.indexes:
+            index = f"{self.name}_{short}_{re.sub(r'[^a-z0-9]+', '_', columns)}"
+            statements.append(f"CREATE INDEX IF NOT EXISTS {index} "
+                              f"ON {self._qualified(f'{self.name}_{short}')} ({columns})")
+        return statements
+
+    @contextmanager
+    def reading(self) -> Iterator[Sql]:
+        with self._session(write=False) as sql:
+            yield sql
+
+    @contextmanager
+    def writing(self, tracking: Tracking, after: int | None) -> Iterator[Sql]:
+        """One transaction that changes the view and moves it from `after` to `tracking`."""
+        if after is not None and tracking.notification_id <= after:
+            raise TrackingConflict(f"{self.name}: position {tracking.notification_id} is not after {after}")
+        with self._session(write=True) as sql:
+            yield sql
+            if after is None:
+                try:
+                    sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
+                            (tracking.application_name, tracking.notification_id))
+                except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as e:
+                    raise TrackingConflict(f"{self.name}: already applied events (expected none)") from e
+            elif sql.run("UPDATE {tracking} SET notification_id = ? "
+                         "WHERE application_name = ? AND notification_id = ?",
+                         (tracking.notification_id, tracking.application_name, after)) != 1:
+                raise TrackingConflict(f"{self.name}: no longer at position {after}")
+
+    def position(self) -> int | None:
+        """The last ledger position applied to this view (None: nothing yet)."""
+        return self.max_tracking_id(LEDGER)
+
+    def drop(self) -> None:
+        """Forget everything: the view's tables are dropped and made again, its position erased."""
+        with self._session(write=True) as sql:
+            for short in self.tables:
+                sql.run(f"DROP TABLE IF EXISTS {{{short}}}")
+            sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
+            sql.run("DELETE FROM {runner}")
+            for statement in self.view_statements():
+                sql.run(statement.replace("{", "{{").replace("}", "}}"))
+
+    def report(self, state: str, error: str | None = None) -> None:
+        """What the runner of this view is doing, for any process to read (and a heartbeat)."""
+        with self._session(write=True) as sql:
+            sql.run("INSERT INTO {runner} (projection, state, error, heartbeat, holder) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection) DO UPDATE SET "
+                    "state = excluded.state, error = excluded.error, "
+                    "heartbeat = excluded.heartbeat, holder = excluded.holder",
+                    (self.name, state, error, time.time(), f"{socket.gethostname()}:{os.getpid()}"))
+
+    def runner(self) -> dict[str, Any] | None:
+        with self.reading() as sql:
+            rows = sql.rows("SELECT state, error, heartbeat, holder FROM {runner}")
+        return rows[0] if rows else None
+
+
+class SQLiteTables(Tables, SQLiteTrackingRecorder):
+    """A view in the ledger's SQLite file."""
+
+    datastore: SQLiteDatastore
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any):
+        super().__init__(datastore)
+        # The library names its table `tracking` whatever the view: each view has its own here.
+        tracking = f"{self.name}_tracking"
+        self.insert_tracking_statement = (
+            f"INSERT INTO {tracking} VALUES (:application_name, :notification_id) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+            f"WHERE {tracking}.notification_id < :notification_id RETURNING notification_id")
+        self.select_max_tracking_id_statement = (
+            f"SELECT MAX(notification_id) FROM {tracking} WHERE application_name=?")
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [f"CREATE TABLE IF NOT EXISTS {self.name}_tracking (application_name TEXT, "
+                "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
+                *self.view_statements()]
+
+    def _create_table(self, c: Any) -> None:
+        # No migration from the library's older multi-row `tracking` table: this one is new.
+        SQLiteRecorder._create_table(self, c)
+
+    def _qualified(self, table: str) -> str:
+        return table
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Sql]:
+        with self.datastore.get_connection(commit=write) as conn:
+            cursor = conn.cursor().sqlite_cursor
+            if write:
+                # A view's commit need not wait for the disk (WAL, synchronous=NORMAL): one lost
+                # to a power cut takes its tracking position with it, and its events are applied
+                # again. The connection is the ledger's too, so its own setting comes back after.
+                synchronous = cursor.execute("PRAGMA synchronous").fetchone()[0]
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            # IMMEDIATE takes the write lock first: a deferred transaction that reads, then
+            # writes after another connection wrote, fails at once instead of waiting.
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield self._sql(cursor, postgres=False)
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit() if write else conn.rollback()
+            finally:
+                if write:
+                    cursor.execute(f"PRAGMA synchronous={int(synchronous)}")
+                cursor.close()
+
+    @contextmanager
+    def exclusive(self, stopping: threading.Event) -> Iterator[bool]:
+        path = f"{self.datastore.pool.db_name}.{self.name}.lock"
+        with open(path, "a+") as lock:  # flock is per open file: two runners in one process exclude too
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if stopping.wait(0.2):
+                        yield False
+                        return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class PostgresTables(Tables, PostgresTrackingRecorder):
+    """A view in the ledger's PostgreSQL database, in the ledger's schema."""
+
+    datastore: PostgresDatastore
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
+        # The factory names the tracking table after its environment (the ledger's): not here.
+        super().__init__(datastore, tracking_table_name=f"{self.name}_tracking")
+        self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[arg-type]
+
+    def create_table(self) -> None:
+        # Two processes starting on a new schema at once (a server and a worker) can race on
+        # the tables and the library's migration row: the loser finds them made and goes on.
+        for attempt in range(3):
+            try:
+                super().create_table()
+                return
+            except (IntegrityError, ProgrammingError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.1)
+
+    def _qualified(self, table: str) -> str:
+        return f'"{self.datastore.schema}"."{table}"'
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Sql]:
+        with (self.datastore.get_connection() as conn,
+              conn.transaction(force_rollback=not write),
+              conn.cursor() as cursor):
+            yield self._sql(cursor, postgres=True)
+
+    @contextmanager
+    def exclusive(self, stopping: threading.Event) -> Iterator[bool]:
+        params = {k: v for k, v in self.datastore.pool.kwargs.items() if k != "row_factory"}
+        key = f"doseledger:{self.datastore.schema}:{self.name}"
+        # A session lock on a connection of its own: it lasts exactly as long as this runner.
+        with psycopg.connect(**params, autocommit=True) as conn:
+            while not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+                if stopping.wait(0.5):
+                    yield False
+                    return
+            try:
+                yield True
+            finally:
+                if not conn.closed:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

@@ -1,0 +1,132 @@
+"""The read side as the API sees it: the four views, their status, and read-your-writes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteFactory
+
+from ledger.application import DoseLedger
+from ledger.store import URL_KEY, database_url
+from projections.certificates import Certificates, CertificatesView
+from projections.localities import Localities, LocalitiesView
+from projections.paging import PagedProjection
+from projections.review import Review, ReviewView
+from projections.statistics import Statistics, StatisticsView
+from projections.storage import Tables
+
+PROJECTIONS: dict[str, type[PagedProjection[Any]]] = {
+    p.name: p for p in (Certificates, Statistics, Localities, Review)
+}
+STALE_AFTER = 15.0  # seconds without a heartbeat before a runner counts as stopped
+
+
+def open_ledger(url: str | None = None) -> DoseLedger:
+    """The ledger as the read side opens it: for its events, its mapper and its database."""
+    return DoseLedger(env={URL_KEY: url or database_url()})
+
+
+def construct_view(ledger: DoseLedger, projection: type[PagedProjection[Any]]) -> Any:
+    """A projection's view, in the ledger's own database (the same SQLite file, or the same
+    PostgreSQL database and schema), sharing the ledger's connection pool."""
+    sqlite = isinstance(ledger.factory, SQLiteFactory)
+    return ledger.factory.tracking_recorder(projection.sqlite_view if sqlite else projection.postgres_view)
+
+
+def projection_names(name: str | None) -> list[str]:
+    """'all' (or None) → every projection; else the one named, checked."""
+    if name in (None, "all"):
+        return list(PROJECTIONS)
+    if name not in PROJECTIONS:
+        raise ValueError(f"no projection named {name!r}; there are {', '.join(PROJECTIONS)}")
+    return [name]
+
+
+class Views:
+    """The four views: `certificates`, `statistics`, `localities`, `review`."""
+
+    certificates: CertificatesView
+    statistics: StatisticsView
+    localities: LocalitiesView
+    review: ReviewView
+
+    def __init__(self, ledger: DoseLedger, *, owns_ledger: bool = True):
+        self.ledger = ledger
+        self._owns_ledger = owns_ledger
+        self.by_name: dict[str, Tables] = {name: construct_view(ledger, p) for name, p in PROJECTIONS.items()}
+        for name, view in self.by_name.items():
+            setattr(self, name, view)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each projection's position against the ledger's head, and whether it runs.
+
+        [{name, position, head, lag_events, lag_seconds, state: running|stopped|failed, error}].
+        lag_events counts positions (PostgreSQL may skip a number after a failed write);
+        lag_seconds is the age of the oldest event the view has not applied (0 when none).
+        """
+        head = self.ledger.head()
+        now = time.time()
+        found = []
+        for name, view in self.by_name.items():
+            position = view.position() or 0
+            runner = view.runner()
+            if runner is None:
+                state, error = "stopped", None
+            elif runner["state"] == "failed":
+                state, error = "failed", runner["error"]
+            elif runner["state"] == "running" and now - runner["heartbeat"] < STALE_AFTER:
+                state, error = "running", None
+            else:
+                state, error = "stopped", None
+            lag = max(head - position, 0)
+            found.append({"name": name, "position": position, "head": head, "lag_events": lag,
+                          "lag_seconds": self._age(position + 1) if lag else 0.0,
+                          "state": state, "error": error})
+        return found
+
+    def _age(self, position: int) -> float:
+        notifications = self.ledger.recorder.select_notifications(start=position, limit=1)
+        if not notifications:
+            return 0.0
+        recorded = self.ledger.mapper.to_domain_event(notifications[0]).timestamp
+        return max((datetime.now(timezone.utc) - recorded).total_seconds(), 0.0)
+
+    def wait(self, position: int | None, timeout: float) -> bool:
+        """True once every view has applied the ledger up to `position` (read-your-writes);
+        False if that takes longer than `timeout` seconds. None (nothing written): True."""
+        if position is None:
+            return True
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        pending = list(self.by_name.values())
+        while True:
+            pending = [v for v in pending if (v.position() or 0) < position]
+            if not pending:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.1)
+
+    def close(self) -> None:
+        if self._owns_ledger:
+            self.ledger.close()
+
+    def __enter__(self) -> Views:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_views(url: str | None = None, *, ledger: DoseLedger | None = None) -> Views:
+    """The views of the ledger at `url` (default: $DOSELEDGER_DATABASE_URL).
+
+    Give an open `ledger` to share its connection pool; the views then leave it open.
+    """
+    if ledger is not None:
+        return Views(ledger, owns_ledger=False)
+    return Views(open_ledger(url))

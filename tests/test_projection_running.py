@@ -1,0 +1,208 @@
+"""Running the projections: resuming, failing loudly, a second projector, rebuilds, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+
+from cli.demo import seed
+from cli.main import main
+from ledger.person import Person
+from projections import open_views
+from projections import records as person_records
+from projections.running import ProjectorRunning, rebuild, start_embedded
+from projections.storage import PostgresTables, SQLiteTables
+from projections.views import PROJECTIONS, construct_view
+from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything
+from tests.test_ledger import dose, lan
+
+
+@pytest.fixture
+def views(store_url):
+    opened = open_views(store_url)
+    yield opened
+    opened.close()
+
+
+def eventually(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_runner_stopped_between_two_events_resumes_without_double_counting(ledger, store_url, views):
+    survivor = ledger.register_person(lan()).person_id
+    duplicate = ledger.register_person(lan(national_id=None, full_name="Nguyen Thi Lan")).person_id
+    dose(ledger, survivor, "R1")
+    dose(ledger, duplicate, "R2", administered_at="2021-08-29")
+    ledger.merge_persons(survivor, duplicate, "same person")
+    # Stop every view in the middle of the merge's transaction: the survivor has the doses,
+    # the duplicate still has them too.
+    notifications = ledger.recorder.select_notifications(start=1, limit=100)
+    absorbed = next(n.id for n in notifications if n.topic.endswith("Person.DuplicateAbsorbed"))
+    for name, projection in PROJECTIONS.items():
+        projection(view=views.by_name[name]).process_notifications(
+            [n for n in notifications if n.id <= absorbed], ledger.mapper, after=None)
+    assert views.statistics.dose_counts([]) == [{"doses": 3}]  # as the ledger stood at that point
+
+    with start_embedded(store_url, **FAST):
+        caught_up(views, ledger)
+    assert views.statistics.dose_counts([]) == [{"doses": 2}]
+    dose(ledger, survivor, "R3", administered_at="2022-01-10")  # recorded while nothing runs
+    assert views.status()[0]["lag_events"] > 0 and views.status()[0]["state"] == "stopped"
+    with start_embedded(store_url, **FAST):
+        caught_up(views, ledger)
+    assert views.statistics.dose_counts([]) == [{"doses": 3}]
+    assert views.certificates.certificate(survivor)["status"] == "booster"
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_poison_event_is_reported_and_retried_never_a_silent_death(ledger, store_url, views, monkeypatch):
+    pid = ledger.register_person(lan()).person_id
+    first = dose(ledger, pid, "R1")
+    dose(ledger, pid, "R2", administered_at="2021-08-29")
+    voided = person_records._APPLY[Person.DoseVoided]
+
+    def poisoned(record, event):
+        raise KeyError(f"cannot void {event.dose_id}")
+
+    monkeypatch.setitem(person_records._APPLY, Person.DoseVoided, poisoned)
+    with start_embedded(store_url, **FAST):
+        poison = ledger.void_dose(first.dose_id, "entered in error").position
+        later = ledger.register_person(lan(full_name="Trần Văn Hùng", national_id=None)).person_id
+        assert eventually(lambda: all(s["state"] == "failed" for s in views.status()))
+        for s in views.status():
+            assert f"stopped at notification {poison} (ledger.person:Person.DoseVoided" in s["error"]
+            assert s["position"] == poison - 1  # everything before it applied, nothing after
+        assert views.localities.find(phone="0912345678")[0]["person_id"] == str(pid)
+        assert len(views.localities.find(phone="0912345678")) == 1  # the later person waits
+
+        monkeypatch.setitem(person_records._APPLY, Person.DoseVoided, voided)  # the fix is deployed
+        caught_up(views, ledger)
+        assert eventually(lambda: all((s["state"], s["error"]) == ("running", None) for s in views.status()))
+    assert views.certificates.certificate(pid)["status"] == "partial"
+    assert str(later) in [p["person_id"] for p in views.localities.find(phone="0912345678")]
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_worker_that_cannot_reach_its_lock_tries_again(ledger, store_url, views, monkeypatch):
+    view_class = SQLiteTables if store_url.startswith("sqlite") else PostgresTables
+    exclusive, failures = view_class.exclusive, []
+
+    def unreachable(self, stopping):
+        if len(failures) < 3:
+            failures.append(self.name)
+            raise OSError("connection refused")
+        return exclusive(self, stopping)
+
+    monkeypatch.setattr(view_class, "exclusive", unreachable)
+    pid = ledger.register_person(lan()).person_id
+    with start_embedded(store_url, **FAST):
+        caught_up(views, ledger)
+    assert len(failures) == 3
+    assert views.certificates.certificate(pid)["status"] == "none"
+
+
+def test_a_second_projector_waits_and_nothing_is_applied_twice(ledger, store_url, views):
+    first = start_embedded(store_url, **FAST)
+    second = start_embedded(store_url, **FAST)
+    try:
+        pid = ledger.register_person(lan()).person_id
+        for n in range(6):
+            dose(ledger, pid, f"R{n}", administered_at=f"2021-{n + 3:02d}-01")
+        caught_up(views, ledger)
+        assert_views_are_a_fresh_fold(views, ledger)
+        first.stop()  # the waiting one takes over
+        dose(ledger, pid, "R9", administered_at="2021-12-01")
+        caught_up(views, ledger)
+        assert views.statistics.dose_counts([]) == [{"doses": 7}]
+        assert_views_are_a_fresh_fold(views, ledger)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_rebuilt_view_equals_the_live_one(ledger, store_url, views):
+    with start_embedded(store_url, **FAST):
+        seed(ledger, people=80)
+        for phone in ("0900000001", "0900000002"):  # possibly one person, registered twice
+            ledger.register_person(lan(national_id=None, phone=phone))
+        caught_up(views, ledger)
+        live = everything(views)
+        with pytest.raises(ProjectorRunning):
+            rebuild(store_url, "review", progress=False, wait=0.3)
+    assert live["doses"] and live["flags"] and live["duplicates"]  # the demo has some of each
+    rebuilt = rebuild(store_url, "all", progress=False)
+    assert [(r.name, r.position) for r in rebuilt] == [(name, ledger.head()) for name in PROJECTIONS]
+    assert everything(views) == live
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def tamper(store_url: str, statement: str) -> None:
+    """Change a view's rows behind the projections' back."""
+    parts = urlsplit(store_url)
+    if parts.scheme == "sqlite":
+        with sqlite3.connect(parts.path[1:]) as conn:
+            conn.execute(statement)
+        return
+    schema = parse_qs(parts.query)["schema"][0]
+    with psycopg.connect(store_url.split("?")[0], autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(statement)
+
+
+def test_reconcile_prints_every_difference_and_fails_on_any(ledger, store_url, capsys):
+    pid = ledger.register_person(lan()).person_id
+    dose(ledger, pid, "R1")
+    dose(ledger, pid, "R2", administered_at="2021-08-29")
+    assert main(["--database-url", store_url, "rebuild", "--all", "--quiet"]) == 0
+    assert "certificates: rebuilt to position" in capsys.readouterr().out
+    assert main(["--database-url", store_url, "reconcile"]) == 0
+    assert "no differences" in capsys.readouterr().out
+
+    tamper(store_url, "UPDATE statistics_dose_counts SET doses = doses + 1 WHERE dose_number = 2")
+    tamper(store_url, "UPDATE certificates_people SET document = "
+                      "replace(document, '\"status\":\"complete\"', '\"status\":\"partial\"')")
+    assert main(["--database-url", store_url, "reconcile"]) == 1
+    out = capsys.readouterr().out
+    assert "statistics: doses 2021-08-29/01/HN-001/EU/1/20/1528/2: 2 in the view, 1 in the ledger" in out
+    assert f"certificates: person {pid}: status 'partial' in the view, 'complete' in the ledger" in out
+    assert "2 differences" in out
+
+
+def test_the_project_worker_runs_until_sigterm(ledger, store_url, views):
+    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "--database-url", store_url, "project"],
+                              env={**os.environ, "PYTHONPATH": os.getcwd()},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pid = ledger.register_person(lan()).person_id
+        dose(ledger, pid, "R1")
+        caught_up(views, ledger)
+        assert eventually(lambda: all(s["state"] == "running" for s in views.status()))
+        assert views.certificates.certificate(pid)["status"] == "partial"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=20)
+    assert worker.returncode == 0, output
+    assert "stopping the projections" in output
+    assert all(s["state"] == "stopped" for s in views.status())
+
+
+def test_a_view_reads_its_own_database(ledger, store_url):
+    """The views live beside the ledger: its SQLite file, or its PostgreSQL schema."""
+    view = construct_view(ledger, PROJECTIONS["certificates"])
+    if store_url.startswith("sqlite"):
+        assert view.datastore.pool.db_name == urlsplit(store_url).path[1:]
+    else:
+        assert view.datastore.schema == parse_qs(urlsplit(store_url).query)["schema"][0]

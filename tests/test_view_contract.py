@@ -1,0 +1,124 @@
+"""What every view promises, whatever the store: one contract class, run on SQLite and PostgreSQL
+(the `store_url` fixture) for each of the four projections."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from ledger.application import DoseLedger
+from projections.storage import LEDGER, TrackingConflict
+from projections.views import PROJECTIONS, construct_view
+from tests.test_ledger import dose, lan
+
+
+def people_rows(view) -> int:
+    with view.reading() as sql:
+        return int(sql.rows("SELECT COUNT(*) AS n FROM {people}")[0]["n"])
+
+
+@pytest.fixture(params=list(PROJECTIONS))
+def projection(request, ledger: DoseLedger):
+    return PROJECTIONS[request.param](view=construct_view(ledger, PROJECTIONS[request.param]))
+
+
+@pytest.fixture
+def notifications(ledger: DoseLedger):
+    """Three people registered, one dose: the people's notifications, in order.
+
+    (Key streams written beside them are left out, so ids are positions, not a count.)"""
+    pids = [ledger.register_person(lan(national_id=None, full_name=f"Người {n}")).person_id for n in range(3)]
+    dose(ledger, pids[0], "R1")
+    return [n for n in ledger.recorder.select_notifications(start=1, limit=100) if n.originator_id in pids]
+
+
+class TestViewContract:
+    def test_a_fresh_view_has_applied_nothing(self, projection):
+        assert projection.view.position() is None
+        assert people_rows(projection.view) == 0
+
+    def test_a_page_commits_its_rows_and_its_position_together(self, projection, notifications, ledger):
+        assert projection.process_notifications(notifications[:3], ledger.mapper, after=None) == notifications[2].id
+        assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
+        last = projection.process_notifications(notifications[3:], ledger.mapper, after=notifications[2].id)
+        assert projection.view.position() == last == notifications[-1].id
+
+    def test_a_page_applied_twice_is_refused_and_changes_nothing(self, projection, notifications, ledger):
+        projection.process_notifications(notifications[:2], ledger.mapper, after=None)
+        for after in (None, 0, notifications[0].id):  # as if a runner crashed after the commit and forgot it
+            with pytest.raises(TrackingConflict):
+                projection.process_notifications(notifications[:2], ledger.mapper, after=after)
+        assert projection.view.position() == notifications[1].id and people_rows(projection.view) == 2
+
+    def test_a_page_folded_from_a_position_the_view_has_left_is_refused(self, projection, notifications, ledger):
+        projection.process_notifications(notifications[:2], ledger.mapper, after=None)
+        projection.process_notifications(notifications[2:3], ledger.mapper, after=notifications[1].id)
+        with pytest.raises(TrackingConflict):  # a second writer, still at 2, overlapping the first
+            projection.process_notifications(notifications[2:], ledger.mapper, after=notifications[1].id)
+        assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
+
+    def test_the_commit_itself_checks_the_position(self, projection, notifications, ledger):
+        """A writer that checked the position, then lost a race to another, fails at commit."""
+        projection.process_notifications(notifications[:3], ledger.mapper, after=None)
+        for after in (None, notifications[1].id):
+            with pytest.raises(TrackingConflict), projection.view.writing(
+                    Tracking(LEDGER, notifications[-1].id + 5), after) as sql:
+                sql.run("DELETE FROM {people}")
+        assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
+
+    def test_a_failed_transaction_changes_neither_rows_nor_the_position(self, projection, notifications, ledger):
+        projection.process_notifications(notifications[:3], ledger.mapper, after=None)
+        with pytest.raises(RuntimeError), projection.view.writing(
+                Tracking(LEDGER, notifications[3].id), notifications[2].id) as sql:
+            sql.run("DELETE FROM {people}")
+            raise RuntimeError("the process died here")
+        assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
+
+    def test_drop_forgets_the_rows_and_the_position(self, projection, notifications, ledger):
+        projection.process_notifications(notifications, ledger.mapper, after=None)
+        projection.view.report("running")
+        projection.view.drop()
+        assert projection.view.position() is None and people_rows(projection.view) == 0
+        assert projection.view.runner() is None
+        projection.process_notifications(notifications, ledger.mapper, after=None)
+        assert people_rows(projection.view) == 3
+
+    def test_the_librarys_one_event_path_applies_an_event_and_tracks_it(self, projection, notifications, ledger):
+        for notification in notifications:
+            projection.process_event(ledger.mapper.to_domain_event(notification),
+                                     Tracking(LEDGER, notification.id))
+        assert people_rows(projection.view) == 3
+        assert projection.view.has_tracking_id(LEDGER, notifications[-1].id)
+        projection.view.wait(LEDGER, notifications[-1].id, timeout=1)
+
+    def test_the_runner_row_says_what_its_runner_does(self, projection):
+        assert projection.view.runner() is None
+        projection.view.report("failed", "stopped at notification 7: KeyError")
+        runner = projection.view.runner()
+        assert (runner["state"], runner["error"]) == ("failed", "stopped at notification 7: KeyError")
+
+
+class TestOneDatabaseManyViews:
+    def test_each_view_keeps_its_own_position(self, ledger, notifications):
+        """eventsourcing's SQLite tracking table is one `tracking` table keyed by application:
+        views sharing it would share one position. Each has its own."""
+        views = {name: p(view=construct_view(ledger, p)) for name, p in PROJECTIONS.items()}
+        views["certificates"].process_notifications(notifications[:1], ledger.mapper, after=None)
+        views["review"].process_notifications(notifications[:3], ledger.mapper, after=None)
+        assert {name: p.view.position() for name, p in views.items()} == \
+            {"certificates": notifications[0].id, "statistics": None, "localities": None,
+             "review": notifications[2].id}
+
+    def test_a_second_runner_waits_for_the_first(self, ledger):
+        view = construct_view(ledger, PROJECTIONS["statistics"])
+        other = construct_view(ledger, PROJECTIONS["statistics"])
+        never, soon = threading.Event(), threading.Event()
+        with view.exclusive(never) as first:
+            assert first
+            threading.Timer(0.3, soon.set).start()
+            with other.exclusive(soon) as second:
+                assert not second  # it gave up waiting
+        with other.exclusive(never) as second:
+            assert second  # free once the first let go
