@@ -13,7 +13,8 @@ from api.auth import TokenVerifier
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
 from api.responses import ORJSON
-from api.routers import certificates, corrections, doses, operations, persons, sites, stats
+from api.routers import (audit, audit_page, certificates, corrections, doses, imports, operations, persons,
+                         sites, stats)
 from api.settings import Settings
 from api.throttle import Throttle
 from ledger.application import DoseLedger
@@ -36,7 +37,11 @@ TAGS = [
     {"name": "certificates", "description": "The certificates projection."},
     {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
     {"name": "sites", "description": "The site directory and its review queue."},
+    {"name": "imports", "description": "Retro import of spreadsheets of past doses (multipart "
+                                       "upload). Site tokens: rows of their own sites."},
     {"name": "operations", "description": "Projection status, liveness, metrics."},
+    {"name": "audit", "description": "How a record reached its state, from the stored events "
+                                     "(auditor, admin); who read whose record (admin)."},
     {"name": "corrections", "description": "Citizens' correction requests: filed (portal, site), "
                                            "worked by the province or site they are assigned to, "
                                            "checked by the citizen with no token."},
@@ -44,7 +49,7 @@ TAGS = [
 
 
 ROUTERS = (doses.router, persons.router, certificates.router, stats.router, sites.router,
-           operations.router, corrections.router)
+           operations.router, imports.router, audit.router, audit_page.router, corrections.router)
 
 
 def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,
@@ -85,7 +90,8 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       by_path_suffix={"/batch": settings.max_batch_body_bytes})
+                       by_path_suffix={"/batch": settings.max_batch_body_bytes,
+                                       "/v1/imports": settings.max_import_bytes})
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
     app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]
     return app

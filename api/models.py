@@ -231,6 +231,9 @@ class Certificate(BaseModel):
     revoked: list[str] = Field(description="ids of the certificates this one supersedes")
     merged_into: UUID | None = None
     province: str | None = None
+    links: dict[str, str] | None = Field(
+        None, description="auditor and admin tokens only: `audit`, the history as a web page "
+                          "(/audit/persons/{id}); `history`, the same as JSON")
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -324,6 +327,80 @@ class SiteList(BaseModel):
     sites: list[SiteOut]
 
 
+# --- retro imports --------------------------------------------------------------------------
+
+IMPORT_ID = "0b7e6a2c-3f1d-4e8a-9c5b-7d2e1f0a4b6c"
+ROW_ERROR = {"row": 17, "column": "Ngày tiêm", "value": "31/02/2021", "msg": "is not a date"}
+IMPORT_COUNTS = {"rows": 1200, "created": 1180, "duplicate": 15, "conflict": 0, "rejected": 5}
+
+
+class ImportRowError(BaseModel):
+    model_config = example(ROW_ERROR)
+    row: int = Field(description="the row number as the spreadsheet shows it (the header is row 1)")
+    column: str = Field(description="the column as the file names it (or `site_id (form)`)")
+    value: str | None
+    msg: str
+
+
+class ImportAnswer(BaseModel):
+    model_config = example(
+        {"import_id": IMPORT_ID, "status": "completed", "dry_run": False, **IMPORT_COUNTS,
+         "error_count": 5, "errors": [ROW_ERROR], "file_sha256": "9f2c...", "reason": None},
+        {"import_id": IMPORT_ID, "status": "running", "dry_run": False,
+         **dict.fromkeys(IMPORT_COUNTS, 0), "error_count": 0, "errors": []})
+    import_id: UUID | None = Field(description="poll GET /v1/imports/{import_id}; null for a dry run "
+                                               "(nothing of it is stored)")
+    status: Literal["running", "completed", "failed"]
+    dry_run: bool
+    rows: int
+    created: int
+    duplicate: int = Field(description="rows already in the ledger: re-sending a file stores nothing twice")
+    conflict: int = Field(description="rows whose site record is stored with other details (in `rejected`)")
+    rejected: int
+    error_count: int
+    errors: list[ImportRowError] = Field(description="the first errors; errors.csv has them all")
+    file_sha256: str | None = None
+    reason: str | None = None
+
+
+class ImportSubmitter(BaseModel):
+    model_config = example({"principal_id": "4fdab6e0-0222-5246-a85b-2a2187841452", "role": "site"})
+    principal_id: str = Field(description="the principal id of the token that sent the import")
+    role: str
+
+
+class ImportStatus(BaseModel):
+    model_config = example(
+        {"import_id": IMPORT_ID, "status": "running", "file_name": "tiem-bo-sung.xlsx",
+         "file_sha256": "9f2c...", "file_size": 18_400_000, "unit": "TTYT Quận Ba Đình",
+         "attested_by": "BS. Lê Văn Tám", "document_ref": "CV 123/TTYT", "site_id": "01-TYT-001",
+         "submitter": {"principal_id": "4fdab6e0-0222-5246-a85b-2a2187841452", "role": "site"},
+         "started_at": "2024-05-02T09:12:00+00:00", **IMPORT_COUNTS, "last_row": 1201,
+         "read_fraction": 0.12, "error_count": 5, "errors": [ROW_ERROR], "reason": None,
+         "finished_at": None})
+    import_id: UUID
+    status: Literal["running", "completed", "failed"]
+    file_name: str
+    file_sha256: str
+    file_size: int
+    unit: str
+    attested_by: str
+    document_ref: str | None
+    site_id: str | None
+    submitter: ImportSubmitter
+    started_at: str
+    rows: int
+    created: int
+    duplicate: int
+    conflict: int
+    rejected: int
+    last_row: int = Field(description="the last row saved so far")
+    read_fraction: float | None = Field(description="how far through the file (progress), when known")
+    error_count: int
+    errors: list[ImportRowError] = Field(description="the first 100; errors.csv has them all")
+    reason: str | None = Field(description="why a failed import stopped (send it again: nothing "
+                                           "is stored twice)")
+    finished_at: str | None
 # --- correction requests ------------------------------------------------------------------
 
 REQUEST_ID = "3d6f0b1e-2c4a-4f8e-9b7d-5a1c2e3f4a5b"
@@ -496,3 +573,101 @@ class Projections(BaseModel):
 class Health(BaseModel):
     model_config = example({"status": "ok"})
     status: str
+
+
+# --- audit ----------------------------------------------------------------------------------
+# replay/ answers in plain JSON; these models document its shapes and pass on whatever else
+# an answer carries (extra="allow"), so the wire is exactly what replay says.
+
+def audit(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)}, extra="allow")
+
+
+ACTOR = {"principal_id": "0b6c1f0e-6b0e-5f43-9a53-3f5d1b2c4e6f", "role": "site"}
+SOURCE = {"kind": "site", "site_id": "01-TYT-001", "site_record_id": "A1"}
+AUDIT_EVENT = {"position": 7, "version": 3, "type": "DoseAmended",
+               "recorded_at": "2021-08-02T09:15:00+07:00", "actor": ACTOR, "source": SOURCE,
+               "data": {"dose_id": DOSE_ID, "changes": {"lot": "FB9999"}, "reason": "typo"},
+               "changes": {"doses": {"changed": [{"dose_id": DOSE_ID,
+                                                  "fields": {"lot": {"from": "FA1234", "to": "FB9999"}}}]}},
+               "state": {"version": 3, "status": "partial", "doses": ["..."]}}
+
+
+class AuditEvent(BaseModel):
+    model_config = audit(AUDIT_EVENT)
+    position: int | None = Field(description="the event's place in the store's log")
+    version: int = Field(description="the event's place in the person's stream")
+    type: str
+    recorded_at: str | None = Field(description="when the ledger stored it (not when a dose was given)")
+    actor: dict[str, Any] | None = Field(description="who caused it: principal and role")
+    source: dict[str, Any] | None = Field(description="through what: site record, import row, request")
+    data: dict[str, Any] | None
+    changes: dict[str, Any] | None = Field(None, description="what it changed, field by field")
+    state: dict[str, Any] | None = Field(description="the person after it: doses numbered, status")
+
+
+class AuditHistory(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "events": [AUDIT_EVENT]})
+    person_id: UUID
+    events: list[AuditEvent]
+
+
+POINT = {"version": 3, "position": 7, "recorded_at": "2021-08-02T09:15:00+07:00"}
+
+
+class AuditState(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "as_of": POINT, "state": AUDIT_EVENT["state"]})
+    person_id: UUID
+    as_of: dict[str, Any]
+    state: dict[str, Any] | None
+
+
+class AuditDiff(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "from": {"version": 0, "position": None,
+                                                             "recorded_at": None},
+                          "to": POINT, "changes": AUDIT_EVENT["changes"], "events": ["..."]})
+    person_id: UUID
+    changes: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+class AuditExplanation(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "version": 3, "status": "partial",
+                          "merged_into": None, "lines": [{"dose_id": DOSE_ID, "dose_number": 1,
+                                                          "events": [{"role": "recorded", **ACTOR}]}],
+                          "removed": []})
+    person_id: UUID
+    status: str | None
+    lines: list[dict[str, Any]] = Field(description="each certificate line and the events behind it")
+    removed: list[dict[str, Any]] = Field(description="voided doses and the events that removed them")
+
+
+class AuditVerdict(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "consistent": False, "version": 3,
+                          "head_position": 7, "checked": ["integrity", "fold", "ledger", "certificate"],
+                          "differences": [{"kind": "integrity", "finding": "altered", "version": 2,
+                                           "position": 5, "detail": "..."}]})
+    person_id: UUID
+    consistent: bool
+    differences: list[dict[str, Any]]
+
+
+ACCESS_READ = {"position": 120490, "recorded_at": "2021-09-01T03:00:00+00:00",
+               "principal_id": ACTOR["principal_id"], "role": "auditor", "person_ids": [PERSON_ID],
+               "what": "audit.history"}
+
+
+class AccessRead(BaseModel):
+    model_config = example(ACCESS_READ)
+    position: int
+    recorded_at: str
+    principal_id: str
+    role: str
+    person_ids: list[str]
+    what: str = Field(description="what was read, e.g. certificate, audit.history, audit.page")
+
+
+class AccessLog(BaseModel):
+    model_config = example({"reads": [ACCESS_READ], "next_after": None})
+    reads: list[AccessRead]
+    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")

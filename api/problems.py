@@ -32,6 +32,8 @@ TITLES = {
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict with what is stored",
     "too-large": "Request body too large",
+    "malformed-form": "The request body is not valid multipart/form-data",
+    "unsupported-media-type": "The request body is not of a media type this endpoint reads",
     "too-many-requests": "Too many requests",
     "unavailable": "Temporarily unavailable",
     "internal": "Internal error",

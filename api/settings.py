@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from ledger.store import database_url
+from retro.intake import BACKGROUND_BYTES
 
 MiB = 1024 * 1024
 
@@ -26,6 +27,14 @@ class Settings:
         default_factory=lambda: int(_number("DOSELEDGER_MAX_BODY_BYTES", 2 * MiB)))
     max_batch_body_bytes: int = field(
         default_factory=lambda: int(_number("DOSELEDGER_MAX_BATCH_BODY_BYTES", 8 * MiB)))
+    # A retro-import upload (multipart) may be this large; it is streamed to a file, never held.
+    max_import_bytes: int = field(
+        default_factory=lambda: int(_number("DOSELEDGER_MAX_IMPORT_BYTES", 200 * MiB)))
+    # Uploads larger than this are imported in the background (answer 202, then poll).
+    import_background_bytes: int = field(
+        default_factory=lambda: int(_number("DOSELEDGER_IMPORT_BACKGROUND_BYTES", BACKGROUND_BYTES)))
+    # Where uploads wait while they are imported (default: the system's temporary folder).
+    import_dir: str | None = field(default_factory=lambda: os.environ.get("DOSELEDGER_IMPORT_DIR") or None)
     # Single-dose requests arriving within this many milliseconds of each other are saved in
     # one transaction (ledger.group_commit); 0 saves each request on its own.
     group_commit_ms: float = field(

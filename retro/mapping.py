@@ -69,6 +69,9 @@ class Mapping:
     defaults: dict[str, str] = field(default_factory=dict)
     people_spec: dict[str, Any] | None = None
     people: People | None = None
+    # Where the people file is when it was sent with the import (an upload) rather than
+    # found beside it; the spec's `file` stays as the name it was given, for provenance.
+    people_path: Path | None = None
 
     def field_of(self, header: Any) -> str | None:
         """A mapped header's field; unmapped headers fall back to the template's names."""
@@ -86,7 +89,7 @@ class Mapping:
         if self.people_spec is None:
             return
         spec = self.people_spec
-        path = Path(spec["file"])
+        path = self.people_path or Path(spec["file"])
         if not path.is_absolute():
             path = beside / path
         columns = {match_key(k): _field(v, f"people.columns.{k}") for k, v in spec["columns"].items()}
@@ -133,13 +136,40 @@ def parse_mapping(spec: str | None) -> Mapping | None:
         except (OSError, ValueError) as e:
             raise MappingError(f"cannot read the mapping file {spec}: {e}") from None
         return mapping_from(data)
+    return inline_mapping(spec, "--map")
+
+
+def sent_mapping(sent: str) -> Mapping:
+    """A mapping sent as text (an HTTP form field): a JSON object or `col=field,...`.
+
+    Never a path: a client names no file on the server. A `people` part then needs its file
+    sent too (see Mapping.people_path).
+    """
+    if sent.lstrip().startswith("{"):
+        try:
+            data = json.loads(sent)
+        except ValueError as e:
+            raise MappingError(f"not a JSON mapping: {e}") from None
+        return mapping_from(data)
+    return inline_mapping(sent, "mapping")
+
+
+def inline_mapping(spec: str, where: str) -> Mapping:
+    """`col=field,...`: columns only (`where` names the option or field it came in)."""
     columns: dict[str, str] = {}
     for part in spec.split(","):
         if "=" not in part:
-            raise MappingError(f"--map: {part!r} is not column=field")
+            raise MappingError(f"{where}: {part!r} is not column=field")
         column, name = part.split("=", 1)
         columns[column.strip()] = name.strip()
     return mapping_from({"columns": columns})
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    # A mapping may come from a client (HTTP): every part is checked for its shape.
+    if not isinstance(value, dict):
+        raise MappingError(f"{where}: must be a JSON object")
+    return value
 
 
 def mapping_from(data: dict[str, Any]) -> Mapping:
@@ -148,19 +178,25 @@ def mapping_from(data: dict[str, Any]) -> Mapping:
     unknown = sorted(set(data) - {"columns", "values", "others", "defaults", "people"})
     if unknown:
         raise MappingError(f"{unknown[0]!r} is not a part of a mapping")
-    columns = {match_key(k): _field(v, f"columns.{k}") for k, v in data.get("columns", {}).items()}
+    columns = {match_key(k): _field(v, f"columns.{k}")
+               for k, v in _object(data.get("columns", {}), "columns").items()}
 
     def by_field(part: str) -> dict[str, Any]:
         out = {}
-        for name, value in data.get(part, {}).items():
+        for name, value in _object(data.get(part, {}), part).items():
             found = _field(name, f"{part}.{name}")
             if found is not None:
                 out[found] = value
         return out
 
-    values = {f: {str(k).strip(): v for k, v in table.items()} for f, table in by_field("values").items()}
+    values = {f: {str(k).strip(): v for k, v in _object(table, f"values.{f}").items()}
+              for f, table in by_field("values").items()}
     people = data.get("people")
-    if people is not None and not {"file", "key", "columns"} <= set(people):
-        raise MappingError("people: give file, key and columns")
+    if people is not None:
+        if not {"file", "key", "columns"} <= set(_object(people, "people")):
+            raise MappingError("people: give file, key and columns")
+        if not isinstance(people["file"], str) or not isinstance(people["key"], str):
+            raise MappingError("people: file and key are text")
+        _object(people["columns"], "people.columns")
     return Mapping(columns=columns, values=values, others=by_field("others"),
                    defaults=by_field("defaults"), people_spec=people)

@@ -43,12 +43,16 @@ def as_cells(rows: list[dict[str, Any]], headers: list[str] | None = None) -> li
     return [headers or HEADERS] + [[r.get(f) if r.get(f) is not None else "" for f in fields] for r in rows]
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]] | list[list[Any]], *, encoding: str = "utf-8",
-              delimiter: str = ",", headers: list[str] | None = None) -> Path:
+def csv_bytes(rows: list[dict[str, Any]] | list[list[Any]], *, encoding: str = "utf-8",
+              delimiter: str = ",", headers: list[str] | None = None) -> bytes:
     cells = rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)  # type: ignore[arg-type]
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter).writerows(cells)
-    path.write_bytes(buffer.getvalue().encode(encoding))
+    return buffer.getvalue().encode(encoding)
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]] | list[list[Any]], **options: Any) -> Path:
+    path.write_bytes(csv_bytes(rows, **options))
     return path
 
 

@@ -9,6 +9,7 @@ from api.models import Problem
 WHY = {400: "The body is not valid JSON", 401: "No token, or a bad, revoked or expired one",
        403: "Outside the token's role or scope", 404: "Not found",
        409: "Conflicts with what is stored", 413: "The body is over the size limit",
+       415: "The body is not of the media type the endpoint reads",
        422: "A field is missing or invalid (each error names it)",
        429: "Too many requests from this address; retry after the Retry-After seconds",
        503: "The store is unreachable or busy, or the projections lag; retry"}

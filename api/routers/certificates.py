@@ -6,12 +6,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.access_log import recorded_read
 from api.auth import Allow, require_province
 from api.models import Certificate
 from api.problems import Problem, field_error
 from api.routers import READS, problems
+from api.routers.audit_page import audit_links
 from api.services import caught_up, views_of
-from ledger.principal import AUDITOR, PROVINCE, SITE, Principal
+from ledger.principal import ADMIN, AUDITOR, PROVINCE, SITE, Principal
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 
@@ -30,4 +32,7 @@ def certificate(request: Request, person_id: UUID,
         msg = f"no certificate for person {person_id}"
         raise Problem(404, "not-found", msg, errors=[field_error(["path", "person_id"], msg)])
     require_province(principal, found.get("province"), ["path", "person_id"])
+    recorded_read(request, principal, [person_id], "certificate")
+    if principal.role in (AUDITOR, ADMIN):  # the only roles the audit pages let in
+        found = {**found, "links": audit_links(person_id)}
     return found

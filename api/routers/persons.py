@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.access_log import recorded_read
 from api.auth import Allow, actor, province_scope
 from api.models import MergeIn, PersonIn, PersonList, PersonRegistered, Written
 from api.problems import Problem, field_error
@@ -45,6 +46,7 @@ def look_up(request: Request,
     caught_up(request, min_position)
     persons = views.localities.find(phone=rules.phone(phone), national_id=rules.national_id(national_id),
                                     provinces=province_scope(principal))
+    recorded_read(request, principal, [p["person_id"] for p in persons], "persons.look_up")
     return {"persons": persons}
 
 

@@ -14,7 +14,8 @@ from api.app import create_app
 from api.settings import Settings
 from ledger.application import DoseLedger
 from ledger.principal import issue_token
-from tests.fake_views import FakeViews  # until projections land
+from projections import open_views
+from projections.running import start_embedded
 
 CLI = {"principal_id": "tests", "role": "admin"}
 
@@ -57,12 +58,6 @@ class Service:
 @contextmanager
 def read_side(ledger: DoseLedger, store_url: str) -> Iterator[Any]:
     """The projections' views, kept up to date by an embedded projector while a test runs."""
-    try:
-        from projections import open_views
-        from projections.running import start_embedded
-    except ModuleNotFoundError:  # the projections branch has not landed here yet
-        yield FakeViews(ledger)
-        return
     projector = start_embedded(store_url)
     try:
         yield open_views(store_url, ledger=ledger)

@@ -7,8 +7,11 @@ here (or without an `Allow`) fails this module instead of skipping it.
 from __future__ import annotations
 
 import itertools
+import json
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable
 from uuid import UUID
 
@@ -16,10 +19,13 @@ import pytest
 from fastapi.routing import APIRoute
 
 from api.app import ROUTERS, create_app
-from api.auth import Allow
+from api.auth import Allow, actor
 from ledger.application import Actor
-from ledger.principal import ROLES, issue_token, revoke_token
+from ledger.principal import ROLES, Principal, issue_token, revoke_token
+from retro import Form, intake
 from tests.api.conftest import CLI, Caller, dose, lan
+from tests.retro_files import csv_bytes
+from tests.retro_files import row as sheet_row
 
 SYSTEM = Actor("tests", "admin")
 SITE_IN, SITE_OUT = "01-TYT-001", "79-TYT-001"
@@ -44,6 +50,18 @@ EXPECTED_ROLES = {
     ("POST", "/v1/sites"): {"admin", "province"},
     ("POST", "/v1/sites/{site_id}/review"): {"admin", "province"},
     ("GET", "/v1/projections"): {"admin", "reporter", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/history"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/state"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/diff"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/explain"): {"admin", "auditor"},
+    ("GET", "/v1/audit/persons/{person_id}/verify"): {"admin", "auditor"},
+    ("GET", "/v1/audit/access-log"): {"admin"},
+    # Imports: sent by site (its own sites) and admin; read by their submitter, admin, auditor.
+    ("POST", "/v1/imports"): {"admin", "site"},
+    ("GET", "/v1/imports/{import_id}"): {"admin", "site", "auditor"},
+    ("GET", "/v1/imports/{import_id}/errors.csv"): {"admin", "site", "auditor"},
+    ("GET", "/v1/imports/template.csv"): {"admin", "site"},
+    ("GET", "/v1/imports/template.xlsx"): {"admin", "site"},
     ("POST", "/v1/correction-requests"): {"admin", "portal", "site"},
     ("GET", "/v1/correction-requests"): {"admin", "province", "auditor"},
     ("POST", "/v1/correction-requests/{request_id}/assign"): {"admin", "province", "site"},
@@ -62,6 +80,17 @@ class World:
         ledger.register_site(SITE_IN, name="Trạm Y tế Ba Đình", kind="official", province="01", actor=SYSTEM)
         ledger.register_site(SITE_OUT, name="Trạm Y tế Quận 1", kind="official", province="79", actor=SYSTEM)
         self.person = ledger.register_person(lan(), actor=SYSTEM).person_id
+        self.principals: dict[tuple[str, str], tuple[str, Principal]] = {}
+
+    def token(self, role: str, scope: dict[str, Any]) -> str:
+        return self.principal(role, scope)[0]
+
+    def principal(self, role: str, scope: dict[str, Any]) -> tuple[str, Principal]:
+        """One token per role and scope in a world, so that an import is read by its submitter."""
+        key = (role, json.dumps(scope, sort_keys=True))
+        if key not in self.principals:
+            self.principals[key] = issue_token(self.ledger, role=role, actor=CLI, **scope)
+        return self.principals[key]
 
     def now(self) -> dict[str, int]:
         """A read's `min_position`: the projections have seen every write so far."""
@@ -76,6 +105,18 @@ class World:
 
     def fresh_person(self) -> UUID:
         return self.ledger.register_person(lan(national_id=None), actor=SYSTEM).person_id
+
+    def import_file(self) -> bytes:
+        return csv_bytes([sheet_row(self.fresh("I"), site_id=SITE_IN)])
+
+    def fresh_import(self) -> str:
+        """An import sent by the in-scope site token."""
+        submitter = actor(self.principal("site", IN_SCOPE["site"])[1])
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "doses.csv"
+            path.write_bytes(self.import_file())
+            return intake.submit(self.ledger, path, Form("TTYT Ba Đình", "BS. Lê Văn Tám"),
+                                 submitter)["import_id"]
 
     def fresh_claim(self) -> dict[str, Any]:
         return {"vaccine": "Pfizer", "administered_at": f"2021-09-{next(self.counter) % 28 + 1:02d}",
@@ -96,8 +137,9 @@ class World:
 @dataclass
 class Recipe:
     request: Callable[[World], tuple[str, str, dict[str, Any]]]  # method, url, httpx kwargs
-    # Per scoped role, what a token outside the resource's scope gets: "403"; "open" (the
-    # route does not scope that role); or a check that the answer hides the resource.
+    # Per scoped role, what a token outside the resource's scope gets: "403"; "404" (the
+    # resource is hidden); "open" (the route does not scope that role); or a check that the
+    # answer hides the resource.
     outside: dict[str, str | Callable[[Any], bool]]
 
 
@@ -140,6 +182,31 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         lambda w: ("POST", f"/v1/sites/{SITE_IN}/review", {"json": {"decision": "approved"}}),
         {"province": "403"}),
     ("GET", "/v1/projections"): Recipe(lambda w: ("GET", "/v1/projections", {}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/history"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/history", {}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/state"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/state", {"params": {"as_of": "1"}}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/diff"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/diff", {"params": {"from": "0", "to": "1"}}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/explain"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/explain", {}), {}),
+    ("GET", "/v1/audit/persons/{person_id}/verify"): Recipe(
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/verify", {}), {}),
+    ("GET", "/v1/audit/access-log"): Recipe(
+        lambda w: ("GET", "/v1/audit/access-log", {"params": {"person_id": str(w.person)}}), {}),
+    ("POST", "/v1/imports"): Recipe(
+        lambda w: ("POST", "/v1/imports", {
+            "files": {"file": ("doses.csv", w.import_file(), "text/csv")},
+            "data": {"unit": "TTYT Ba Đình", "attested_by": "BS. Lê Văn Tám", "site_id": SITE_IN}}),
+        {"site": "403"}),
+    ("GET", "/v1/imports/{import_id}"): Recipe(
+        lambda w: ("GET", f"/v1/imports/{w.fresh_import()}", {}), {"site": "404"}),
+    ("GET", "/v1/imports/{import_id}/errors.csv"): Recipe(
+        lambda w: ("GET", f"/v1/imports/{w.fresh_import()}/errors.csv", {}), {"site": "404"}),
+    ("GET", "/v1/imports/template.csv"): Recipe(
+        lambda w: ("GET", "/v1/imports/template.csv", {}), {"site": "open"}),
+    ("GET", "/v1/imports/template.xlsx"): Recipe(
+        lambda w: ("GET", "/v1/imports/template.xlsx", {}), {"site": "open"}),
     ("POST", "/v1/correction-requests"): Recipe(
         lambda w: ("POST", "/v1/correction-requests", {"json": {
             "person_id": str(w.person), "kind": "missing_dose", "claim": w.fresh_claim()}}),
@@ -186,8 +253,8 @@ def test_every_v1_route_declares_the_roles_the_design_gives_it_and_has_a_recipe(
     assert {key: set(declared_roles(route) or PUBLIC) for key, route in routes.items()} == EXPECTED_ROLES
 
 
-def caller(service: Any, role: str, scope: dict[str, Any]) -> Caller:
-    return service.caller(role, **scope)
+def caller(service: Any, world: World, role: str, scope: dict[str, Any]) -> Caller:
+    return Caller(service.client, world.token(role, scope))
 
 
 @pytest.mark.parametrize("key", sorted(RECIPES), ids=lambda key: f"{key[0]} {key[1]}")
@@ -202,7 +269,7 @@ def test_each_role_in_and_out_of_scope(service, key):
         assert 200 <= response.status_code < 300, response.text
     for role in ROLES:
         method, url, kwargs = recipe.request(world)
-        response = caller(service, role, IN_SCOPE.get(role, {})).request(method, url, **kwargs)
+        response = caller(service, world, role, IN_SCOPE.get(role, {})).request(method, url, **kwargs)
         if role in allowed:
             assert 200 <= response.status_code < 300, (role, response.text)
         else:
@@ -211,9 +278,9 @@ def test_each_role_in_and_out_of_scope(service, key):
     for role, expected in recipe.outside.items():
         assert role in allowed
         method, url, kwargs = recipe.request(world)
-        response = caller(service, role, OUT_OF_SCOPE[role]).request(method, url, **kwargs)
-        if expected == "403":
-            assert response.status_code == 403, (role, response.text)
+        response = caller(service, world, role, OUT_OF_SCOPE[role]).request(method, url, **kwargs)
+        if expected in ("403", "404"):
+            assert response.status_code == int(expected), (role, response.text)
         else:
             assert 200 <= response.status_code < 300, (role, response.text)
             assert expected == "open" or expected(response.json()), (role, response.text)

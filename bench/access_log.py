@@ -1,0 +1,122 @@
+"""What recording reads costs: the access log's price on a read, and on dose appends beside it.
+
+    .venv/bin/python -m bench.access_log [--reads 300] [--doses 400] [URL ...]
+
+Without URLs: a temporary SQLite file and a fresh PostgreSQL schema (as bench.replay). Per store,
+each figure the median of 3 runs, in one process, through the API (a TestClient, no network):
+- a certificate read by a site token (not recorded) against the same read by an auditor token
+  (recorded: one more one-event save per read);
+- single-dose appends by the ledger alone, then with one client reading certificates as fast as
+  it can beside it, as a site (unrecorded) and as an auditor (recorded): what the log's saves
+  take from appends (they share the event store's insert lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from contextlib import nullcontext
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from bench.replay import default_stores
+from ledger.application import Actor, DoseLedger
+from ledger.principal import issue_token
+from projections import open_views
+from projections.running import start_embedded
+
+SITE = Actor("bench-site", "site")
+CLI = {"principal_id": "bench", "role": "admin"}
+PERSON = {"full_name": "Trần Văn Đo", "birth_date": "1980-01-01", "province": "01"}
+
+
+def dose(n: int, **fields: Any) -> dict[str, Any]:
+    return {"site_id": "01-TYT-001", "site_record_id": f"B{n}", "vaccine": "EU/1/20/1528",
+            "lot": "FA1", "administered_at": "2021-08-01", **fields}
+
+
+def read_ms(client: TestClient, token: str, url: str, reads: int) -> float:
+    started = time.perf_counter()
+    for _ in range(reads):
+        assert client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    return (time.perf_counter() - started) * 1000 / reads
+
+
+def appends_per_s(ledger: DoseLedger, doses: int, start: int, beside: Any = None) -> float:
+    """Doses appended per second by one writer, with `beside(stop)` reading in another thread."""
+    stop = threading.Event()
+    reader = threading.Thread(target=beside, args=(stop,)) if beside else None
+    if reader:
+        reader.start()
+    started = time.perf_counter()
+    for n in range(start, start + doses):
+        ledger.record_dose(actor=SITE, person={**PERSON, "full_name": f"Người {n}"}, **dose(n))
+    elapsed = time.perf_counter() - started
+    stop.set()
+    if reader:
+        reader.join()
+    return doses / elapsed
+
+
+def measure(url: str, reads: int, doses: int) -> dict[str, float]:
+    ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
+    projector = start_embedded(url)  # as `doseledger serve` runs on SQLite: the same for every figure
+    views = open_views(url, ledger=ledger)
+    app = create_app(Settings(database_url=url, group_commit_ms=0), ledger=ledger, views=views)
+    site_token = issue_token(ledger, role="site", sites=["01-TYT-001"], actor=CLI)[0]
+    auditor_token = issue_token(ledger, role="auditor", actor=CLI)[0]
+    person_id = ledger.record_dose(actor=SITE, person=PERSON, **dose(0)).person_id
+    url_path = f"/v1/certificates/{person_id}"
+    assert views.wait(ledger.head(), 30), "the certificate view did not catch up"
+    figures: dict[str, list[float]] = {k: [] for k in (
+        "site_read_ms", "auditor_read_ms", "appends_alone", "appends_site_reads", "appends_auditor_reads")}
+    with TestClient(app) as client:
+        def reading(token: str) -> Any:
+            def loop(stop: threading.Event) -> None:
+                while not stop.is_set():
+                    client.get(url_path, headers={"Authorization": f"Bearer {token}"})
+            return loop
+
+        next_dose = 1
+        for _ in range(3):
+            figures["site_read_ms"].append(read_ms(client, site_token, url_path, reads))
+            figures["auditor_read_ms"].append(read_ms(client, auditor_token, url_path, reads))
+            for key, beside in (("appends_alone", None), ("appends_site_reads", reading(site_token)),
+                                ("appends_auditor_reads", reading(auditor_token))):
+                figures[key].append(appends_per_s(ledger, doses, next_dose, beside))
+                next_dose += doses
+    projector.stop()
+    ledger.close()
+    return {k: statistics.median(v) for k, v in figures.items()}
+
+
+def report(url: str, r: dict[str, float]) -> None:
+    print(f"\n{url.split('://')[0]} (medians of 3)")
+    print(f"  certificate read, site token (not recorded)   {r['site_read_ms']:6.2f} ms   1.00x")
+    print(f"  certificate read, auditor token (recorded)    {r['auditor_read_ms']:6.2f} ms  "
+          f"{r['auditor_read_ms'] / r['site_read_ms']:5.2f}x")
+    base = r["appends_alone"]
+    print(f"  dose appends alone                            {base:6.0f} /s   1.00x")
+    for key, name in (("appends_site_reads", "beside unrecorded reads"),
+                      ("appends_auditor_reads", "beside recorded reads")):
+        print(f"  dose appends {name:<33}{r[key]:6.0f} /s  {r[key] / base:5.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("urls", nargs="*")
+    parser.add_argument("--reads", type=int, default=300)
+    parser.add_argument("--doses", type=int, default=400)
+    args = parser.parse_args()
+    with nullcontext(args.urls) if args.urls else default_stores() as urls:
+        for url in urls:
+            report(url, measure(url, args.reads, args.doses))
+
+
+if __name__ == "__main__":
+    main()
