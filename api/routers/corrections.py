@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.access_log import recorded_read
 from api.auth import Allow, actor, acts_for, narrow_provinces
 from api.models import (
     AssignIn,
@@ -76,6 +77,8 @@ def list_requests(request: Request,
     after = _overdue_after(request)
     rows = views.corrections.requests(statuses, provinces, overdue=overdue, overdue_after=after,
                                       limit=limit, offset=offset)
+    # Claims and contacts are people's data: a province official's or an auditor's read is logged.
+    recorded_read(request, principal, [r["person_id"] for r in rows], "corrections.list")
     return {"requests": rows, "overdue_after_days": after.total_seconds() / 86400}
 
 

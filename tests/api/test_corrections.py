@@ -180,6 +180,18 @@ def test_scopes_each_official_works_only_what_is_theirs(service):
                                          json={"province": "01"}).status_code == 403
 
 
+def test_a_province_officials_or_auditors_list_is_in_the_access_log_with_no_personal_data(service):
+    person_id, _ = person_with_one_dose(service)
+    filed(service.caller("portal"), person_id, contact="0912345678")
+    now = {"min_position": service.ledger.head()}
+    for role, scope in (("province", {"provinces": ["01"]}), ("auditor", {}), ("admin", {})):
+        assert len(service.caller(role, **scope).get(PATH, params=now).json()["requests"]) == 1
+    reads = service.caller("admin").get("/v1/audit/access-log", params={"person_id": person_id}).json()["reads"]
+    assert [(r["role"], r["what"], r["person_ids"]) for r in reads] == [
+        ("province", "corrections.list", [person_id]), ("auditor", "corrections.list", [person_id])]
+    assert "0912345678" not in str(reads)
+
+
 def seed_ages(service, person_id: str) -> dict[int, str]:
     """Requests filed 2, 9 and 30 days ago (a paper claim keeps its date); the 30-day one answered."""
     ids = {}
