@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     ShutDown,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresSubscription
+from psycopg.sql import SQL, Identifier
 
 
 class Pages:
@@ -76,6 +77,22 @@ class ListeningSubscription(Pages, PostgresSubscription):
             time.sleep(self._linger)
         self._pulled = True
         super()._pull()
+
+    def _listen(self) -> None:
+        # The library's, and one line more: it reads what is recorded, then starts listening,
+        # so a commit in between would wait for the next commit's NOTIFY (on a quiet ledger,
+        # indefinitely). Reading once more as soon as LISTEN is in place closes that gap.
+        try:
+            with self._recorder.datastore.get_connection() as conn:  # autocommit: LISTEN holds now
+                conn.execute(SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name)))
+                self._has_been_notified.set()
+                while not self._has_been_stopped and not self._thread_error:
+                    for _ in conn.notifies(timeout=0.1, stop_after=1):
+                        self._has_been_notified.set()
+        except BaseException as e:
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
 
 
 class PollingSubscription(Pages, ListenNotifySubscription[ApplicationRecorder]):

@@ -7,11 +7,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
+from eventsourcing.persistence import ListenNotifySubscription
 
 from cli.demo import seed
 from cli.main import main
@@ -20,6 +22,7 @@ from projections import open_views
 from projections import records as person_records
 from projections.running import ProjectorRunning, rebuild, start_embedded
 from projections.storage import PostgresTables, SQLiteTables
+from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view
 from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything
 from tests.test_ledger import dose, lan
@@ -98,6 +101,22 @@ def test_a_poison_event_is_reported_and_retried_never_a_silent_death(ledger, sto
     assert views.certificates.certificate(pid)["status"] == "partial"
     assert str(later) in [p["person_id"] for p in views.localities.find(phone="0912345678")]
     assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_subscription_reads_again_once_it_listens_so_no_commit_waits_for_the_next(ledger, monkeypatch):
+    """A commit landing between a subscription's first read and the moment it listens would
+    otherwise wait for the next commit to be seen (on a quiet ledger, for ever)."""
+    reads = threading.Semaphore(0)
+    read = ListenNotifySubscription._pull
+
+    def counted(subscription):
+        reads.release()
+        read(subscription)
+
+    monkeypatch.setattr(ListenNotifySubscription, "_pull", counted)
+    with follow(ledger.recorder, None):
+        assert reads.acquire(timeout=5), "the first read"
+        assert reads.acquire(timeout=5), "a second read, with nothing committed to wake it"
 
 
 def test_a_worker_that_cannot_reach_its_lock_tries_again(ledger, store_url, views, monkeypatch):
