@@ -128,8 +128,10 @@ class Person(ChainedAggregate):
         if duplicate.id == self.id:
             raise InvalidValue("duplicate_person_id", "a person cannot be merged into itself")
         carried = [d for d in duplicate.doses.values() if d["dose_id"] not in self.doses]
+        # The duplicate's correction requests stay answerable: they move with its doses.
+        requests = [c for c in duplicate.corrections.values() if c["request_id"] not in self.corrections]
         self._duplicate_absorbed(duplicate_person_id=duplicate.id, doses=carried, reason=reason,
-                                 actor=actor, source=source)
+                                 actor=actor, source=source, corrections=requests)
 
     def merge_into(self, survivor_id: UUID, reason: str, actor: dict[str, str],
                    source: dict[str, Any]) -> None:
@@ -247,10 +249,13 @@ class Person(ChainedAggregate):
 
     @event("DuplicateAbsorbed")
     def _duplicate_absorbed(self, duplicate_person_id: UUID, doses: list[dict[str, Any]],
-                            reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
+                            reason: str, actor: dict[str, str], source: dict[str, Any],
+                            corrections: list[dict[str, Any]] | None = None) -> None:
         for dose in doses:
             self._seq += 1
             self.doses[dose["dose_id"]] = {**dose, "seq": self._seq}
+        for request in corrections or ():  # absent from events stored before requests moved
+            self.corrections[request["request_id"]] = dict(request)
         self.absorbed.append(duplicate_person_id)
 
     @event("MergedInto")

@@ -78,6 +78,13 @@ def fold_requests(events: list[Any], people: dict[str, str],
                     if request["person_id"] == pid:
                         request["province"] = people[pid]
                         touched.add(request["request_id"])
+        elif isinstance(event, Person.DuplicateAbsorbed):
+            # A merged-away person's requests now belong to the survivor (and its province).
+            for carried in event.corrections or ():
+                request = requests.get(carried["request_id"])
+                if request is not None:
+                    request.update(person_id=pid, province=people[pid])
+                    touched.add(request["request_id"])
         elif type(event) in CORRECTION_EVENTS:
             rid = str(event.request_id)
             if isinstance(event, Person.CorrectionRequested):
@@ -289,7 +296,7 @@ class PostgresCorrectionsView(CorrectionsTables, PostgresTables):
 
 class Corrections(PagedProjection[CorrectionsView]):
     name = "corrections"
-    handles = (Person.Registered, Person.DetailsCorrected, *CORRECTION_EVENTS)
+    handles = (Person.Registered, Person.DetailsCorrected, Person.DuplicateAbsorbed, *CORRECTION_EVENTS)
     sqlite_view = SQLiteCorrectionsView
     postgres_view = PostgresCorrectionsView
 
@@ -297,7 +304,9 @@ class Corrections(PagedProjection[CorrectionsView]):
         moved = sorted({str(e.originator_id) for e in events
                         if isinstance(e, Person.DetailsCorrected) and "province" in e.changes})
         wanted = sorted({str(e.originator_id) for e in events if not isinstance(e, Person.Registered)})
-        request_ids = sorted({str(e.request_id) for e in events if type(e) in CORRECTION_EVENTS})
+        request_ids = sorted({str(e.request_id) for e in events if type(e) in CORRECTION_EVENTS} | {
+            c["request_id"] for e in events if isinstance(e, Person.DuplicateAbsorbed)
+            for c in e.corrections or ()})
         people, requests = self.view.load(wanted, request_ids, moved)
         touched_people, touched = fold_requests(events, people, requests)
         self.view.save({pid: people[pid] for pid in touched_people},

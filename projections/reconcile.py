@@ -89,11 +89,12 @@ class Recount:
         return counts
 
     def corrections(self) -> dict[str, dict[str, Any]]:
-        """request id → what the corrections view must show of it (a merged-away person keeps
-        the requests filed on it)."""
+        """request id → what the corrections view must show of it. A merge carries the
+        duplicate's requests to the survivor, whose copy is the one that counts."""
+        people = sorted(self.people.items(), key=lambda item: item[1].merged_into is None)
         return {rid: {**{k: request[k] for k in REQUEST_FIELDS if k in request},
                       "person_id": str(pid), "province": person.details["province"]}
-                for pid, person in self.people.items() for rid, request in person.corrections.items()}
+                for pid, person in people for rid, request in person.corrections.items()}
 
     def coverage(self) -> Counter:
         return Counter((p.details["province"], p.evaluation().status)

@@ -106,3 +106,14 @@ def test_a_malformed_claim_is_refused_naming_the_field(ledger, kind, claim, fiel
         ledger.request_correction(pid, kind, claim, actor=PORTAL)
     assert caught.value.field == field
     assert ledger.person(pid).corrections == {}
+
+
+def test_a_request_filed_on_a_duplicate_is_answered_after_the_merge(ledger):
+    survivor = ledger.register_person(lan()).person_id
+    duplicate = ledger.register_person(lan(national_id=None, full_name="Nguyen Thi Lan")).person_id
+    filed = ledger.request_correction(duplicate, "missing_dose", MISSING, actor=PORTAL)
+    ledger.merge_persons(survivor, duplicate, "same person registered twice")
+    ledger.resolve_correction(filed.request_id, "accepted", "paper log confirms", actor=OFFICIAL)
+    assert ledger.correction_status(filed.request_id, filed.code)["status"] == "accepted"
+    assert ledger.correction(filed.request_id)["person_id"] == str(survivor)
+    assert ledger.person(survivor).evaluation().status == "partial"  # the claimed dose, on the survivor
