@@ -23,3 +23,11 @@ def doses_by_site_record(ledger: Any) -> Counter[tuple[str, str]]:
     return Counter((state["source"]["site_id"], state["source"]["site_record_id"])
                    for topic, state in stored_events(ledger)
                    if topic.endswith("DoseRecorded") and state["source"].get("kind") == "site")
+
+
+def site_record_claims(ledger: Any) -> Counter[tuple[str, str]]:
+    """How many SiteRecord index claims each (site_id, site_record_id) has: a dose written
+    without its claim, or a claim without its dose, would be half a write."""
+    return Counter((state["site_id"], state["site_record_id"])
+                   for topic, state in stored_events(ledger)
+                   if topic.endswith("SiteRecord.Claimed"))

@@ -24,7 +24,7 @@ from projections import open_views
 from projections.running import rebuild
 from tests.readside import assert_views_are_a_fresh_fold, everything
 from tests.reliability.server import DOSELEDGER, ROOT, Server, doseledger, environment
-from tests.reliability.stored import doses_by_site_record
+from tests.reliability.stored import doses_by_site_record, site_record_claims
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 SITE = "01-TYT-001"
@@ -82,6 +82,7 @@ def test_a_batch_cut_by_kill_9_is_stored_whole_or_not_at_all_and_resending_compl
     assert all(count in (0, BATCH) for count in in_batch.values()), in_batch  # never half a batch
     assert all(in_batch[n] == BATCH for n in acknowledged)  # every acknowledged dose is there
     assert set(stored.values()) <= {1}
+    assert site_record_claims(ledger) == stored  # no dose without its claim, nor a claim alone
 
     with Server(store_url, tmp_path / "server.log") as server, httpx.Client(
             base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:

@@ -16,7 +16,7 @@ from typing import Any
 from ledger.principal import issue_token
 from tests.reliability.faulty_clients import FaultyClient, Tally
 from tests.reliability.server import Server, doseledger
-from tests.reliability.stored import doses_by_site_record
+from tests.reliability.stored import doses_by_site_record, site_record_claims
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 CLIENTS = 64
@@ -103,6 +103,7 @@ def test_doses_sent_through_timeouts_and_dropped_connections_are_stored_exactly_
     assert len(tally.acknowledged) == records
     assert lost == set() and doubled == {}
     assert set(stored) == tally.acknowledged  # nothing stored that no one was told about either
+    assert site_record_claims(ledger) == stored  # nothing half-written: each dose with its claim
     assert tally.server_errors() == 0, server.log()[-3000:]
     assert tally.faults > records // 10  # the faults really happened
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
