@@ -96,3 +96,17 @@ def test_a_hostile_file_is_refused_or_accounted_for_row_by_row_never_a_crash(led
     import_it()
     print(f"\n[retro fuzz] {tried}")
     assert tried["rejected"] > 0 and tried["refused"] > 0 and tried["created"] > 0
+
+
+def test_digits_that_are_not_ascii_are_a_rejected_row_not_a_crash(ledger, tmp_path):
+    """'²'.isdigit() is True yet int('²') raises: a dose number of '²' crashed the whole import."""
+    from tests.retro_files import row, write_csv
+
+    path = write_csv(tmp_path / "superscript.csv", [
+        row("R1", dose_number="²"), row("R2", national_id="²" * 12, phone="0912345679"),
+        row("R3", phone="٠٩١٢٣٤٥٦٧٨", national_id="001185099999")])
+    result = run_import(ledger, path, FORM, actor=UNIT)
+    assert result.status == "completed"
+    assert (result.counts.rows, result.counts.rejected, result.counts.created) == (3, 3, 0)
+    assert [(e["row"], e["column"]) for e in result.errors] == [
+        (2, "Mũi số"), (3, "Số CCCD"), (4, "Số điện thoại")]
