@@ -71,7 +71,8 @@ async def send(faulty: FaultyClient, job: list[int], people: list[str], tally: T
     else:
         response = await faulty.post_until_answered("/v1/doses/batch", {"doses": doses})
         body = response.json() if response.status_code == 200 else {}
-        statuses = [r["status"] for r in body.get("results", [])] or [response.text]
+        statuses = [r["status"] if r["status"] in ("created", "duplicate") else f"{r['status']} {r.get('errors')}"
+                    for r in body.get("results", [])] or [response.text]
     for dose, status in zip(doses, statuses):
         if status in ("created", "duplicate"):
             tally.acknowledged.add((dose["site_id"], dose["site_record_id"]))
