@@ -12,6 +12,7 @@ from api import problems
 from api.auth import TokenVerifier
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
+from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
 from api.routers import (audit, audit_page, certificates, corrections, doses, imports, operations, persons,
                          sites, stats)
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
                views: Any = None) -> FastAPI:
     """The service; `ledger` and `views` may be given (tests), else opened from the settings."""
     settings = settings or Settings()
+    keep_queries_out_of_the_access_log()  # lookups carry national ids and phones in the query
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

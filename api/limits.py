@@ -39,7 +39,7 @@ class BodyLimit:
             return
         limit = self.limit_for(scope["path"])
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
             response = Problem(413, "too-large", f"the request body is over {limit:,} bytes "
                                f"(Content-Length: {int(declared):,})",
                                headers={"Connection": "close"}).response()

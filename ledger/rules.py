@@ -137,7 +137,7 @@ def phone(value: Any, field: str = "phone") -> str | None:
         digits = "0" + digits[3:]
     elif digits.startswith("84") and len(digits) == 11:
         digits = "0" + digits[2:]
-    if not digits.isdigit() or not 9 <= len(digits) <= 11:
+    if not (digits.isascii() and digits.isdigit()) or not 9 <= len(digits) <= 11:
         raise InvalidValue(field, f"must be a phone number of 9 to 11 digits, got {value!r}")
     return digits
 
@@ -146,7 +146,7 @@ def national_id(value: Any, field: str = "national_id") -> str | None:
     """A citizen identity card (CCCD, 12 digits) or an older identity card (CMND, 9 digits)."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) not in (9, 12):
+    if not isinstance(value, str) or not (value.strip().isascii() and value.strip().isdigit()) or len(value.strip()) not in (9, 12):
         raise InvalidValue(field, "must be 9 (CMND) or 12 (CCCD) digits")
     return value.strip()
 

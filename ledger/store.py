@@ -52,6 +52,10 @@ def persistence_env(url: str) -> dict[str, str]:
             # A writer waiting on the events table lock gives up (and the API answers 503)
             # rather than hang: the library's default of 0 waits forever.
             "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", ["10"])[0],
+            # How long a request waits for a pooled connection (and a new connection for the
+            # server) before it fails and the API answers 503. The library's default of 30 s
+            # held every request for 30 s while PostgreSQL was down (tests/reliability).
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",

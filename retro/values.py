@@ -194,7 +194,8 @@ def dose_number(cell: Any) -> int | None:
         return None
     if isinstance(cell, float) and cell.is_integer():
         cell = int(cell)
-    if isinstance(cell, str) and cell.strip().isdigit():
+    # isdigit() is true of '²', which int() refuses: ASCII digits only (found by fuzzing)
+    if isinstance(cell, str) and cell.strip().isascii() and cell.strip().isdigit():
         cell = int(cell.strip())
     return _ruled(rules.dose_number, cell)
 

@@ -1,0 +1,33 @@
+"""What the event store holds, read straight from its notification log (no projection involved)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+
+def stored_events(ledger: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(topic, state) of every stored event, in position order."""
+    events, start = [], 1
+    while True:
+        page = ledger.recorder.select_notifications(start, 5000)
+        events += [(n.topic, json.loads(bytes(n.state))) for n in page]
+        if len(page) < 5000:
+            return events
+        start = page[-1].id + 1
+
+
+def doses_by_site_record(ledger: Any) -> Counter[tuple[str, str]]:
+    """How many DoseRecorded events each (site_id, site_record_id) has in the store."""
+    return Counter((state["source"]["site_id"], state["source"]["site_record_id"])
+                   for topic, state in stored_events(ledger)
+                   if topic.endswith("DoseRecorded") and state["source"].get("kind") == "site")
+
+
+def site_record_claims(ledger: Any) -> Counter[tuple[str, str]]:
+    """How many SiteRecord index claims each (site_id, site_record_id) has: a dose written
+    without its claim, or a claim without its dose, would be half a write."""
+    return Counter((state["site_id"], state["site_record_id"])
+                   for topic, state in stored_events(ledger)
+                   if topic.endswith("SiteRecord.Claimed"))
