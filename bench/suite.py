@@ -126,7 +126,8 @@ def over_http(kind: str, url: str, sizes: Sizes, result: Result, say: Callable[[
             levels = sizes.concurrency if workers == 1 else (32,)
             for clients in levels:
                 say(f"[{kind}] single doses over HTTP: {clients} clients, {workers} worker(s)")
-                runs = [http.load({**spec, "concurrency": clients, "bodies": doses(sizes.requests)}, session)
+                count = min(sizes.requests, 300 * clients)  # one client is slow: fewer requests
+                runs = [http.load({**spec, "concurrency": clients, "bodies": doses(count)}, session)
                         for _ in range(sizes.repeats)]
                 suffix = f"{clients}c_{workers}w"
                 result.add(f"http_dose_{suffix}", f"single dose over HTTP, {clients} clients, {workers} worker(s)",
