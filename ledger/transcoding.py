@@ -39,12 +39,18 @@ def _tag(value: Any) -> Any:
 
 
 def _untag(value: Any) -> Any:
-    if isinstance(value, dict):
+    # orjson hands back fresh dicts and lists, so tags are replaced in place, and the walk only
+    # descends into containers: most values are strings, looked at once by the loop, not called.
+    if type(value) is dict:
         if len(value) == 2 and "_type_" in value and "_data_" in value:
             return _DECODE[value["_type_"]](value["_data_"])
-        return {k: _untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_untag(v) for v in value]
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                value[key] = _untag(item)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            if type(item) is dict or type(item) is list:
+                value[i] = _untag(item)
     return value
 
 
