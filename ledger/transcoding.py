@@ -27,8 +27,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not transcodable: {type(value)!r}")
 
 
+# Types orjson writes as JSONTranscoder does (dates and decimals through _default): left as they are.
+_AS_IS = frozenset({str, int, float, bool, type(None), datetime, date, Decimal})
+
+
 def _tag(value: Any) -> Any:
-    # orjson writes UUIDs as bare strings: tag them as JSONTranscoder does.
+    # orjson writes UUIDs as bare strings: tag them as JSONTranscoder does. Containers are
+    # copied (the event's own state must stay as it is); scalars are not even called on.
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _AS_IS else _tag(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _AS_IS else _tag(v) for v in value]
     if isinstance(value, UUID):
         return {"_type_": "uuid_hex", "_data_": value.hex}
     if isinstance(value, dict):
