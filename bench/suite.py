@@ -49,8 +49,8 @@ class Sizes:
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=6, batch_size=1000,
-                   reads=3000, lag_requests=12000, import_rows=100_000, import_baseline_rows=20_000,
+        return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=4, batch_size=1000,
+                   reads=3000, lag_requests=8000, import_rows=100_000, import_baseline_rows=10_000,
                    workers=(1, 2), repeats=3, history_runs=30)
 
 
