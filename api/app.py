@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -54,8 +55,12 @@ ROUTERS = (doses.router, persons.router, certificates.router, stats.router, site
 
 
 def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,
-               views: Any = None) -> FastAPI:
-    """The service; `ledger` and `views` may be given (tests), else opened from the settings."""
+               views: Any = None, freeze_heap: bool = False) -> FastAPI:
+    """The service; `ledger` and `views` may be given (tests), else opened from the settings.
+
+    freeze_heap: once started, move everything alive (modules, the app, the models, the pools)
+    out of the collector's sight (gc.freeze), so full collections scan only what requests make.
+    """
     settings = settings or Settings()
     keep_queries_out_of_the_access_log()  # lookups carry national ids and phones in the query
 
@@ -79,6 +84,9 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
         if settings.group_commit_ms > 0:
             app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)
             opened.append(app.state.writer)
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -115,4 +123,4 @@ def _problems_as_problem_json(app: FastAPI) -> dict[str, Any]:
 
 def from_environment() -> FastAPI:
     """uvicorn's factory (`api.app:from_environment`): each worker builds its app from the env."""
-    return create_app()
+    return create_app(freeze_heap=True)

@@ -48,6 +48,21 @@ def raw_rate(url: str, n: int) -> float:
     return n / elapsed
 
 
+def raw_batched_rate(url: str, n: int, batch: int = 100) -> float:
+    """The baseline for batches: `batch` new events per save() (one transaction each)."""
+    app = Baseline(env=persistence_env(url))
+    tallies = [Tally() for _ in range(batch)]
+    app.save(*tallies)
+    started = time.perf_counter()
+    for _ in range(0, n, batch):
+        for tally in tallies:
+            tally.increment()
+        app.save(*tallies)
+    elapsed = time.perf_counter() - started
+    app.close()
+    return n / elapsed
+
+
 def ledger_rate(url: str, n: int, run: int) -> float:
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
     people = [

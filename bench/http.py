@@ -41,7 +41,7 @@ BATCH_CONCURRENCY = 4
 # --- the load generator (its own process) -------------------------------------------------------
 
 async def drive(base: str, token: str, method: str, path: str, bodies: list[bytes | None],
-                concurrency: int) -> dict[str, Any]:
+                concurrency: int, paths: list[str] | None = None) -> dict[str, Any]:
     # aiohttp rather than httpx: on this 2-core machine httpx's client spent more CPU per
     # request (about 4 ms) than the server did, so it measured itself.
     import aiohttp
@@ -52,12 +52,12 @@ async def drive(base: str, token: str, method: str, path: str, bodies: list[byte
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base, headers=headers, connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=120)) as session:
-        pending = iter(bodies)
+        pending = zip(paths or [path] * len(bodies), bodies)
 
         async def client_loop() -> None:
-            for body in pending:  # one shared iterator: each body is sent once
+            for target, body in pending:  # one shared iterator: each body is sent once
                 started = time.perf_counter()
-                async with session.request(method, path, data=body) as response:
+                async with session.request(method, target, data=body) as response:
                     await response.read()
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status] += 1
@@ -81,7 +81,7 @@ def load_main(spec: dict[str, Any]) -> None:
 
     bodies = [None if b is None else orjson.dumps(b) for b in spec["bodies"]]
     result = asyncio.run(drive(spec["base"], spec["token"], spec["method"], spec["path"], bodies,
-                               spec["concurrency"]))
+                               spec["concurrency"], spec.get("paths")))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["client_cpu_s"] = usage.ru_utime + usage.ru_stime - spec["started_cpu_s"]
     print(json.dumps(result))

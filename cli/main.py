@@ -17,6 +17,7 @@ COMMANDS = {
     "project": "cli.project",
     "rebuild": "cli.rebuild",
     "reconcile": "cli.reconcile",
+    "bench": "cli.bench",
 }
 
 

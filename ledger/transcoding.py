@@ -27,8 +27,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not transcodable: {type(value)!r}")
 
 
+# Types orjson writes as JSONTranscoder does (dates and decimals through _default): left as they are.
+_AS_IS = frozenset({str, int, float, bool, type(None), datetime, date, Decimal})
+
+
 def _tag(value: Any) -> Any:
-    # orjson writes UUIDs as bare strings: tag them as JSONTranscoder does.
+    # orjson writes UUIDs as bare strings: tag them as JSONTranscoder does. Containers are
+    # copied (the event's own state must stay as it is); scalars are not even called on.
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _AS_IS else _tag(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _AS_IS else _tag(v) for v in value]
     if isinstance(value, UUID):
         return {"_type_": "uuid_hex", "_data_": value.hex}
     if isinstance(value, dict):
@@ -39,12 +49,18 @@ def _tag(value: Any) -> Any:
 
 
 def _untag(value: Any) -> Any:
-    if isinstance(value, dict):
+    # orjson hands back fresh dicts and lists, so tags are replaced in place, and the walk only
+    # descends into containers: most values are strings, looked at once by the loop, not called.
+    if type(value) is dict:
         if len(value) == 2 and "_type_" in value and "_data_" in value:
             return _DECODE[value["_type_"]](value["_data_"])
-        return {k: _untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_untag(v) for v in value]
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                value[key] = _untag(item)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            if type(item) is dict or type(item) is list:
+                value[i] = _untag(item)
     return value
 
 
