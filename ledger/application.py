@@ -114,7 +114,7 @@ class Written:
 
 class DoseLedger(Application[UUID]):
     name = "DoseLedger"
-    max_attempts = 8  # bounded retry on optimistic-concurrency conflicts
+    max_attempts = 16  # bounded retry on optimistic-concurrency conflicts (about 1 s at worst)
     # Recently used people stay in memory; a cached one is fast-forwarded with the events
     # stored since (one query), so several processes can share a store safely.
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
@@ -604,7 +604,7 @@ class DoseLedger(Application[UUID]):
                 return attempt()
             except IntegrityError:
                 # Another writer got there first: re-read and decide again.
-                time.sleep(random.uniform(0, 0.002 * 2**n))
+                time.sleep(random.uniform(0, min(0.1, 0.002 * 2**n)))
         raise Contention("too many concurrent writers on the same records; retry the request")
 
     def _save(self, *aggregates: Any) -> int | None:
