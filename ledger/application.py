@@ -349,16 +349,7 @@ class DoseLedger(Application[UUID]):
         nothing; the same record with other content is a conflict naming the stored dose. An
         unknown site is accepted and listed provisional in the same transaction.
         """
-        report = dose_report(fields, source)
-
-        def attempt() -> DoseReceipt:
-            ws = self._working_set()
-            receipt = self._take_dose(ws, report, actor)
-            if receipt.duplicate:
-                return receipt
-            return DoseReceipt(receipt.dose_id, receipt.person_id, self._save(*ws.pending()), False)
-
-        return self._with_retries(attempt)
+        return self._record_one(dose_report(fields, source), actor)
 
     def record_doses(self, items: list[dict[str, Any]], *, actor: Actor = SYSTEM,
                      sources: list[dict[str, Any] | None] | None = None,
@@ -411,6 +402,14 @@ class DoseLedger(Application[UUID]):
             outcomes.append(DoseOutcome("duplicate" if receipt.duplicate else "created", receipt))
             if not receipt.duplicate:
                 taken.append(n)
+        duplicates = [n for n, o in enumerate(outcomes) if o.status == "duplicate" and o.receipt
+                      and o.receipt.position is None]
+        if duplicates:
+            head = self.head()
+            for n in duplicates:
+                r = outcomes[n].receipt
+                assert r is not None
+                outcomes[n] = DoseOutcome("duplicate", DoseReceipt(r.dose_id, r.person_id, head, True))
         if not taken or dry_run:
             return outcomes
         try:
@@ -448,30 +447,35 @@ class DoseLedger(Application[UUID]):
             named.extend(getattr(found, "person_ids", ()))  # an identity key's people
         ws.prefetch(i for i in named if isinstance(i, UUID))
 
-    def _record_alone(self, report: DoseReport, actor: Actor, match_identity: bool) -> DoseOutcome:
+    def _record_one(self, report: DoseReport, actor: Actor, match_identity: bool = False) -> DoseReceipt:
+        """One dose in its own transaction, decided again on fresh reads if another writer wins."""
+
         def attempt() -> DoseReceipt:
             ws = self._working_set()
             receipt = self._take_dose(ws, report, actor, match_identity)
-            if receipt.duplicate:
-                return receipt
-            return DoseReceipt(receipt.dose_id, receipt.person_id, self._save(*ws.pending()), False)
+            position = self.head() if receipt.duplicate else self._save(*ws.pending())
+            return DoseReceipt(receipt.dose_id, receipt.person_id, position, receipt.duplicate)
 
+        return self._with_retries(attempt)
+
+    def _record_alone(self, report: DoseReport, actor: Actor, match_identity: bool) -> DoseOutcome:
         try:
-            receipt = self._with_retries(attempt)
+            receipt = self._record_one(report, actor, match_identity)
         except LedgerError as error:
             return DoseOutcome.refused(error)
         return DoseOutcome("duplicate" if receipt.duplicate else "created", receipt)
 
     def _take_dose(self, ws: WorkingSet, report: DoseReport, actor: Actor,
                    match_identity: bool = False) -> DoseReceipt:
-        """Decide one dose into the working set (position left for the save to tell)."""
+        """Decide one dose into the working set. The position is left for the caller to tell:
+        the save's, or for a duplicate the head (read once per batch, not once per dose)."""
         record = ws.get(SiteRecord, report.dose_id)
         if record is not None:
             if record.content_digest != report.digest:
                 raise SiteRecordConflict(report.site_id, report.site_record_id, record.id,
                                          record.person_id)
             return DoseReceipt(record.id, self._person(ws, record.person_id, follow_merges=True).id,
-                               self.head(), True)
+                               None, True)
         registered = False
         if report.person_id is not None:
             subject = self._person(ws, report.person_id, follow_merges=True)

@@ -39,6 +39,8 @@ def test_a_batch_sent_again_is_all_duplicates_and_one_changed_item_a_conflict(le
     again = ledger.record_doses(batch, actor=SITE)
     assert [o.status for o in first] == ["created"] * 3
     assert [o.status for o in again] == ["duplicate", "conflict", "duplicate"]
+    # a duplicate answers with a position a reader can wait for (the head, read once per batch)
+    assert again[0].receipt.position == again[2].receipt.position >= first[2].receipt.position
     assert again[1].error.dose_id == first[1].receipt.dose_id
     assert len(dose_events(ledger, pid)) == 3
 
