@@ -69,12 +69,13 @@ def chain_digest(
     return hashlib.sha256(previous.encode() + content).hexdigest()
 
 
-def expected_digest(previous: str, event: Any) -> str:
-    """Recompute the digest a stored event should carry, given its predecessor's."""
+def expected_digest(previous: str, event: Any, version: int | None = None) -> str:
+    """The digest a stored event should carry after `previous` (at `version`, by default its own:
+    an auditor tries others to tell a reordered row from an altered one)."""
     return chain_digest(
         previous,
         event.originator_id,
-        event.originator_version,
+        event.originator_version if version is None else version,
         get_topic(type(event)),
         event.timestamp,
         event_data(event),

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
 
-from ledger.chain import GENESIS, chain_digest, event_data
+from ledger.chain import GENESIS, expected_digest
 from ledger.recording import as_uuid
 from replay.fold import Decoded, decode
 from replay.records import StoredRecord, read_stream
@@ -107,7 +106,7 @@ def _linked(decoded: list[Decoded], mapper: Any) -> list[_Row]:
         if event is None:
             continue
         previous = GENESIS if i == 0 else rows[i - 1].digest
-        if previous is not None and _digest(event, previous, row.version) == row.digest:
+        if previous is not None and expected_digest(previous, event, row.version) == row.digest:
             row.linked, row.written_as, row.predecessor = True, row.version, previous
         else:
             row.written_as, row.predecessor = _written_as(event, row, known)
@@ -144,11 +143,6 @@ def _skipped(rows: list[_Row], copies: set[int], note: Callable[[int, str, str],
                                   f"{row.version}) is chained past it")
 
 
-def _digest(event: Any, previous: str, version: int) -> str:
-    return chain_digest(previous, event.originator_id, version, get_topic(type(event)),
-                        event.timestamp, event_data(event))
-
-
 def _digest_of(item: Decoded, mapper: Any) -> str | None:
     """The digest a row carries, read raw if the event itself cannot be built."""
     if item.event is not None:
@@ -174,7 +168,7 @@ def _written_as(event: Any, row: _Row, known: list[str]) -> tuple[int | None, st
         if previous == row.digest:
             continue
         for version in ((1,) if previous == GENESIS else candidates):
-            if _digest(event, previous, version) == row.digest:
+            if expected_digest(previous, event, version) == row.digest:
                 return version, previous
     return None, None
 
