@@ -281,7 +281,7 @@ class CorrectionsTables(Tables, CorrectionsView):
             sql.run_many("INSERT INTO {requests} (request_id, person_id, province, assigned_province, "
                          "site_id, status, filed_epoch, resolution_seconds, record) VALUES "
                          "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET "
-                         "province = excluded.province, assigned_province = excluded.assigned_province, "
+                         "person_id = excluded.person_id, province = excluded.province, assigned_province = excluded.assigned_province, "
                          "site_id = excluded.site_id, status = excluded.status, "
                          "resolution_seconds = excluded.resolution_seconds, record = excluded.record", rows)
 

@@ -17,6 +17,9 @@ import pytest
 
 from ledger.application import DoseLedger
 
+# Shared assertion modules: their failures show the values compared, as a test module's do.
+pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")
+
 ADMIN_URL = os.environ.get("DOSELEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("sqlite", "postgresql")
 

@@ -58,6 +58,21 @@ def test_a_request_follows_its_persons_corrected_province_and_its_assignment(led
     assert views.corrections.requests(provinces=["01"]) == []  # a site is no province
 
 
+def test_a_merged_persons_request_follows_the_survivors_later_move(ledger, views):
+    """Found by the property test: the merge moved the request in its record but not in the
+    column later moves are looked up by, so the survivor's next move left it behind."""
+    survivor = ledger.register_person(lan(national_id=None, full_name="Lê Văn Bình")).person_id
+    duplicate = ledger.register_person(lan(national_id=None, full_name="Le Van Binh")).person_id
+    rid = file_days_ago(ledger, duplicate, 2)
+    caught_up(views, ledger)  # the filing, the merge and the move each on its own page
+    ledger.merge_persons(survivor, duplicate, "same person", actor=OFFICIAL)
+    caught_up(views, ledger)
+    ledger.correct_details(survivor, {"province": "79"}, "moved house", actor=OFFICIAL)
+    caught_up(views, ledger)
+    row, = views.corrections.requests()
+    assert (row["request_id"], row["person_id"], row["province"]) == (str(rid), str(survivor), "79")
+
+
 def test_resolved_counts_and_the_median_and_p90_time_to_resolution(ledger, views):
     pid = ledger.register_person(lan()).person_id
     dose(ledger, pid, "R1")
