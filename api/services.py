@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.problems import Problem
 from ledger.application import Actor, DoseLedger, DoseReceipt
+from ledger.group_commit import receipt_of
+
+WRITER_TIMEOUT = 30.0  # seconds; a writer that has not answered by then is reported as contention
 
 
 def ledger_of(request: Request) -> DoseLedger:
     return request.app.state.ledger
 
 
-def record_dose(request: Request, actor: Actor, fields: dict[str, Any]) -> DoseReceipt:
-    """One dose, through the group-commit writer when there is one."""
+async def record_dose(request: Request, actor: Actor, fields: dict[str, Any]) -> DoseReceipt:
+    """One dose, through the group-commit writer when there is one. The event loop awaits the
+    writer's answer instead of parking a thread on it: no threadpool hop per dose."""
     writer = request.app.state.writer
-    if writer is not None:
-        return writer.record(actor=actor, **fields)
-    return request.app.state.ledger.record_dose(actor=actor, **fields)
+    if writer is None:
+        return await run_in_threadpool(request.app.state.ledger.record_dose, actor=actor, **fields)
+    future = writer.submit(actor=actor, **fields)
+    outcome = await asyncio.wait_for(asyncio.wrap_future(future), WRITER_TIMEOUT)
+    return receipt_of(outcome)
 
 
 def views_of(request: Request) -> Any:

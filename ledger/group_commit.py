@@ -26,17 +26,19 @@ class DoseWriter:
         self._thread = threading.Thread(target=self._run, name="dose-writer", daemon=True)
         self._thread.start()
 
+    def submit(self, *, actor: Actor, source: dict[str, Any] | None = None,
+               **fields: Any) -> Future[DoseOutcome]:
+        """Queue one dose for the next group; its outcome arrives in the future. Checks the
+        fields first (in the caller's thread), raising the same LedgerErrors as record_dose."""
+        report = dose_report(fields, source)
+        future: Future[DoseOutcome] = Future()
+        self._queue.put((report, actor, future))
+        return future
+
     def record(self, *, actor: Actor, source: dict[str, Any] | None = None,
                timeout: float = 30.0, **fields: Any) -> DoseReceipt:
         """Like DoseLedger.record_dose, from any thread; raises the same LedgerErrors."""
-        report = dose_report(fields, source)  # checked in the caller's thread
-        future: Future[DoseOutcome] = Future()
-        self._queue.put((report, actor, future))
-        outcome = future.result(timeout)
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.receipt is not None
-        return outcome.receipt
+        return receipt_of(self.submit(actor=actor, source=source, **fields).result(timeout))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -63,6 +65,11 @@ class DoseWriter:
                 return
 
     def _write(self, batch: list[tuple[DoseReport, Actor, Future[DoseOutcome]]]) -> None:
+        # A caller that gave up before its dose was taken (a timed-out request) is not written:
+        # its client heard "retry", and a retry is answered as a duplicate or stored then.
+        batch = [item for item in batch if item[2].set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             outcomes = self.ledger.record_reports([r for r, _, _ in batch], [a for _, a, _ in batch])
         except BaseException as error:  # the store is down, say: every waiting caller hears it
@@ -71,3 +78,11 @@ class DoseWriter:
             return
         for (_, _, future), outcome in zip(batch, outcomes):
             future.set_result(outcome)
+
+
+def receipt_of(outcome: DoseOutcome) -> DoseReceipt:
+    """The receipt of a decided dose, or the LedgerError that refused it."""
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.receipt is not None
+    return outcome.receipt

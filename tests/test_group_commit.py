@@ -49,3 +49,25 @@ def test_a_refused_dose_in_a_group_fails_alone(ledger):
     finally:
         writer.close()
     assert [e.dose_id for e in dose_events(ledger, pid)] == [good.dose_id]
+
+
+def test_a_dose_whose_caller_gave_up_before_it_was_taken_is_not_written(ledger):
+    """A request that timed out heard "retry": its queued dose must not land behind its back,
+    and the doses queued with it are still answered."""
+    pid = ledger.register_person(lan()).person_id
+    writer = DoseWriter(ledger, linger=0.2)  # a long gathering window, so the cancel lands first
+
+    def queue(record: str):
+        return writer.submit(actor=Actor("s", "site"), site_id="S", site_record_id=record,
+                             vaccine="Pfizer", administered_at="2021-08-01", person_id=pid)
+
+    try:
+        kept, abandoned = queue("1"), queue("2")
+        assert abandoned.cancel()
+        kept_receipt = kept.result(10).receipt
+        retried = writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="2",
+                                vaccine="Pfizer", administered_at="2021-08-01", person_id=pid)
+    finally:
+        writer.close()
+    assert not retried.duplicate  # the abandoned attempt wrote nothing
+    assert [e.dose_id for e in dose_events(ledger, pid)] == [kept_receipt.dose_id, retried.dose_id]

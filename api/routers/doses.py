@@ -28,11 +28,11 @@ def _fields(dose: DoseIn) -> dict[str, Any]:
 @router.post("", status_code=201, response_model=DoseRecorded,
              responses={**WRITES, **problems(404, 409)},
              summary="Record a dose (201 new, 200 the same site record again)")
-def record(request: Request, body: DoseIn, response: Response,
-           principal: Principal = Depends(Allow(SITE))) -> DoseRecorded:
+async def record(request: Request, body: DoseIn, response: Response,
+                 principal: Principal = Depends(Allow(SITE))) -> DoseRecorded:
     if not acts_for(principal, body.site_id):
         raise forbidden(f"this token may not record for site {body.site_id!r}", ["body", "site_id"])
-    receipt = record_dose(request, actor(principal), _fields(body))
+    receipt = await record_dose(request, actor(principal), _fields(body))
     metrics.recorded(created=not receipt.duplicate, duplicates=receipt.duplicate)
     if receipt.duplicate:
         response.status_code = 200
