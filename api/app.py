@@ -94,7 +94,8 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
                 thing.close()
 
     app = FastAPI(title="doseledger", version="1", description=DESCRIPTION, openapi_tags=TAGS,
-                  default_response_class=ORJSON, lifespan=lifespan)
+                  default_response_class=ORJSON, lifespan=lifespan,
+                  telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry})
     problems.install(app)
     app.state.status_throttle = Throttle(settings.status_checks_per_minute)
     for router in ROUTERS:

@@ -40,18 +40,20 @@ class Sizes:
     workers: tuple[int, ...]  # uvicorn workers for the 32-client run
     repeats: int
     history_runs: int
+    people: int  # registered before the HTTP runs, each with a first dose
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(appends=200, requests=300, concurrency=(1, 8, 32, 64), batches=2, batch_size=1000,
                    reads=300, lag_requests=600, import_rows=2000, import_baseline_rows=1000,
-                   workers=(1,), repeats=1, history_runs=5)
+                   workers=(1,), repeats=1, history_runs=5, people=2000)
 
     @classmethod
     def full(cls) -> Sizes:
         return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=4, batch_size=1000,
                    reads=3000, lag_requests=8000, import_rows=100_000, import_baseline_rows=10_000,
-                   workers=(1, 2), repeats=3, history_runs=30)
+                   workers=(1, 2), repeats=3, history_runs=30,
+                   people=http.PEOPLE)
 
 
 @dataclass
@@ -112,12 +114,12 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
 # --- over HTTP ------------------------------------------------------------------------------------
 
 def over_http(kind: str, url: str, sizes: Sizes, result: Result, say: Callable[[str], None]) -> None:
-    token, people = http.prepare(url)
+    token, people = http.prepare(url, sizes.people)
     tag = iter(range(10**6))
 
     def doses(n: int) -> list[dict[str, Any]]:
         prefix = f"t{next(tag)}"
-        return [http.dose(people[i % http.PEOPLE], f"{prefix}-{i}", i) for i in range(n)]
+        return [http.dose(people[i % len(people)], f"{prefix}-{i}", i) for i in range(n)]
 
     for workers in sizes.workers:
         with http.server(url, workers, 2) as (base, session):
@@ -148,7 +150,7 @@ def over_http(kind: str, url: str, sizes: Sizes, result: Result, say: Callable[[
                 lag_during_load(url, spec, session, doses(sizes.lag_requests), result, say, kind)
                 say(f"[{kind}] certificate reads over HTTP")
                 reads = [{**spec, "method": "GET", "concurrency": 32, "bodies": [None] * sizes.reads,
-                          "paths": [f"/v1/certificates/{people[(run * sizes.reads + i) % http.PEOPLE]}"
+                          "paths": [f"/v1/certificates/{people[(run * sizes.reads + i) % len(people)]}"
                                     for i in range(sizes.reads)]} for run in range(sizes.repeats)]
                 runs = [http.load(spec_, session) for spec_ in reads]
                 result.add("http_certificate", "certificate reads over HTTP, 32 clients", "requests/s",
@@ -159,7 +161,7 @@ def over_http(kind: str, url: str, sizes: Sizes, result: Result, say: Callable[[
 
 
 def batches(people: list[str], sizes: Sizes, tag: int) -> list[dict[str, Any]]:
-    return [{"doses": [http.dose(people[http.batch_person(b, i, sizes.batch_size)], f"b{tag}-{b}-{i}", i)
+    return [{"doses": [http.dose(people[http.batch_person(b, i, sizes.batch_size, len(people))], f"b{tag}-{b}-{i}", i)
                        for i in range(sizes.batch_size)]} for b in range(sizes.batches)]
 
 

@@ -2,11 +2,17 @@
 
 A batch of doses touches many people; loading them one `repository.get` at a time costs a
 round trip each. `select_streams` fetches every event of the given ids at once.
+
+On PostgreSQL, the parameters of both the insert and `select_streams` go as arrays of plain
+types in binary. The library sends the events as one array of a composite type, which psycopg
+writes as text in Python, escaping every field with a regular expression: about a quarter of a
+1,000-dose batch's time went there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -42,8 +48,26 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.select_streams_statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        # The library's insert (same columns, same RETURNING, in the same transaction after its
+        # table lock and NOTIFY), from four arrays instead of one array of its composite type.
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
+                 id_type=SQL(self.datastore.originator_id_type))
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self.insert_events_statement, (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        ))
 
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         if not ids:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -30,8 +31,8 @@ class DoseReport:
     source: dict[str, Any]
     digest: str  # what "the same content" means for a retried record
 
-    @property
-    def dose_id(self) -> UUID:
+    @cached_property
+    def dose_id(self) -> UUID:  # asked for several times per decision: a uuid5 each time adds up
         return dose_id_for(self.site_id, self.site_record_id)
 
 
