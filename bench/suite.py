@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import appends, http, imports, replay
+from bench import appends, growth, http, imports, replay
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,21 @@ class Sizes:
     repeats: int
     history_runs: int
     people: int  # registered before the HTTP runs, each with a first dose
+    growth: tuple[int, ...]  # events stored before the growth runs measure appends again
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(appends=200, requests=300, concurrency=(1, 8, 32, 64), batches=2, batch_size=1000,
                    reads=300, lag_requests=600, import_rows=2000, import_baseline_rows=1000,
-                   workers=(1,), repeats=1, history_runs=5, people=2000)
+                   workers=(1,), repeats=1, history_runs=5, people=2000,
+                   growth=(30_000,))
 
     @classmethod
     def full(cls) -> Sizes:
         return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=4, batch_size=1000,
                    reads=3000, lag_requests=8000, import_rows=100_000, import_baseline_rows=10_000,
                    workers=(1, 2), repeats=3, history_runs=30,
-                   people=http.PEOPLE)
+                   people=http.PEOPLE, growth=(1_000_000, 5_000_000))
 
 
 @dataclass
@@ -104,8 +106,10 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
         say(f"[{kind}] dose appends in-process (record_dose, one writer)")
         result.add("inprocess_dose", "record_dose in-process, one writer", "doses/s",
                    repeat(sizes.repeats, lambda r: appends.ledger_rate(url, sizes.appends, r)), "baseline_single")
-        over_http(kind, url, sizes, result, say)
+        token, people = http.prepare(url, sizes.people)
+        over_http(kind, url, sizes, token, people, result, say)
         read_side(url, sizes, result, say)
+        grown(kind, url, sizes, token, people, result, say)
     say(f"[{kind}] retro import of {sizes.import_rows:,} generated rows")
     imported(kind, sizes, result)
     return result
@@ -113,8 +117,8 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
 
 # --- over HTTP ------------------------------------------------------------------------------------
 
-def over_http(kind: str, url: str, sizes: Sizes, result: Result, say: Callable[[str], None]) -> None:
-    token, people = http.prepare(url, sizes.people)
+def over_http(kind: str, url: str, sizes: Sizes, token: str, people: list[str], result: Result,
+              say: Callable[[str], None]) -> None:
     tag = iter(range(10**6))
 
     def doses(n: int) -> list[dict[str, Any]]:
@@ -158,6 +162,39 @@ def over_http(kind: str, url: str, sizes: Sizes, result: Result, say: Callable[[
                 result.add("http_certificate_p99", "  p99", "ms", [r["p99_ms"] for r in runs])
                 result.add("http_certificate_errors", "  non-200", "responses",
                            [sum(n for s, n in r["statuses"].items() if s != "200") for r in runs])
+
+
+def grown(kind: str, url: str, sizes: Sizes, token: str, people: list[str], result: Result,
+          say: Callable[[str], None]) -> None:
+    """Single doses (32 clients) and batches as the store stands, then again after filling it to
+    each of `sizes.growth` events: each rate as a ratio to the first (within 10 % is the target)."""
+    from ledger.application import DoseLedger
+
+    levels: list[int | None] = [None, *sizes.growth]
+    for n, target in enumerate(levels):
+        with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
+            if target is not None:
+                say(f"[{kind}] growth: filling the store to {target:,} events")
+            stored = growth.fill(ledger, target) if target is not None else ledger.head()
+        key = "start" if target is None else f"{target // 1000}k"
+        say(f"[{kind}] growth: appends with {stored:,} events stored")
+        with http.server(url, 1, 2) as (base, session):
+            spec = {"base": base, "token": token, "method": "POST", "path": "/v1/doses"}
+            prefix = f"g{n}"
+            http.load({**spec, "concurrency": 32, "bodies": [http.dose(people[i % len(people)], f"{prefix}w-{i}", i)
+                                                              for i in range(256)]}, session)  # warm-up
+            single = [http.load({**spec, "concurrency": 32, "bodies": [
+                http.dose(people[(r * sizes.requests + i) % len(people)], f"{prefix}-{r}-{i}", i)
+                for i in range(sizes.requests)]}, session) for r in range(sizes.repeats)]
+            batch = [http.load({**spec, "path": "/v1/doses/batch", "concurrency": http.BATCH_CONCURRENCY,
+                                "bodies": batches(people, sizes, 1000 + n * 10 + r)}, session)
+                     for r in range(sizes.repeats)]
+        label = "as the growth runs start" if target is None else f"store filled to {target:,} events"
+        result.add(f"growth_dose_{key}", f"growth: single dose over HTTP, 32 clients, {label}", "doses/s",
+                   [r["per_s"] for r in single], None if target is None else "growth_dose_start")
+        result.add(f"growth_batch_{key}", f"growth: batch over HTTP (1000/request), {label}", "doses/s",
+                   [r["per_s"] * sizes.batch_size for r in batch], None if target is None else "growth_batch_start")
+        result.add(f"growth_events_{key}", "  events stored", "events", [stored])
 
 
 def batches(people: list[str], sizes: Sizes, tag: int) -> list[dict[str, Any]]:
