@@ -25,9 +25,8 @@ async def record_dose(request: Request, actor: Actor, fields: dict[str, Any]) ->
     writer = request.app.state.writer
     if writer is None:
         return await run_in_threadpool(request.app.state.ledger.record_dose, actor=actor, **fields)
-    future = writer.submit(actor=actor, **fields)
-    outcome = await asyncio.wait_for(asyncio.wrap_future(future), WRITER_TIMEOUT)
-    return receipt_of(outcome)
+    async with asyncio.timeout(WRITER_TIMEOUT):
+        return receipt_of(await writer.decide(actor=actor, **fields))
 
 
 def views_of(request: Request) -> Any:

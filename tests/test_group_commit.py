@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -71,3 +72,29 @@ def test_a_dose_whose_caller_gave_up_before_it_was_taken_is_not_written(ledger):
         writer.close()
     assert not retried.duplicate  # the abandoned attempt wrote nothing
     assert [e.dose_id for e in dose_events(ledger, pid)] == [kept_receipt.dose_id, retried.dose_id]
+
+
+def test_callers_on_an_event_loop_each_hear_their_own_answer_and_a_cancelled_one_is_not_written(ledger):
+    pid = ledger.register_person(lan()).person_id
+    writer = DoseWriter(ledger, linger=0.05)
+
+    def fields(record: str, vaccine: str = "Pfizer") -> dict:
+        return dict(actor=Actor("s", "site"), site_id="S", site_record_id=record, vaccine=vaccine,
+                    administered_at="2021-08-01", person_id=pid)
+
+    async def story():
+        first = [asyncio.ensure_future(writer.decide(**fields(str(n)))) for n in range(10)]
+        abandoned = asyncio.ensure_future(writer.decide(**fields("gone")))
+        await asyncio.sleep(0)  # queued
+        abandoned.cancel()
+        conflicting = asyncio.ensure_future(writer.decide(**fields("0", vaccine="Moderna")))
+        return await asyncio.gather(*first), await conflicting
+
+    try:
+        outcomes, conflict = asyncio.run(story())
+    finally:
+        writer.close()
+    assert [o.status for o in outcomes] == ["created"] * 10
+    assert len({o.receipt.dose_id for o in outcomes}) == 10
+    assert isinstance(conflict.error, SiteRecordConflict)
+    assert sorted(e.dose_id for e in dose_events(ledger, pid)) == sorted(o.receipt.dose_id for o in outcomes)
