@@ -3,7 +3,8 @@
 Everything but the import runs on one database, in this order: the baseline (a trivial aggregate,
 one save() per event, then batched), in-process dose appends, the HTTP server (single doses at
 each concurrency, batches, certificate reads, the projections' lag during a load run), then the
-projections' rebuild and one person's 50-event history on the events those runs left behind.
+projections' rebuild and one person's 50-event history on the events those runs left behind,
+then the growth runs (the appends measured again with the store filled to 1 M and 5 M events).
 The import needs an empty store and a process of its own (its peak RSS is its own): it runs on
 fresh stores, as `bench.imports` does, with its baseline (`record_doses`) measured there too.
 
@@ -36,6 +37,7 @@ class Sizes:
     reads: int  # certificate reads per repetition
     lag_requests: int  # single-dose requests in the load run the lag is sampled during
     import_rows: int
+    import_rows_large: int  # imported once (a run of its own takes minutes)
     import_baseline_rows: int
     workers: tuple[int, ...]  # uvicorn workers for the 32-client run
     repeats: int
@@ -46,15 +48,15 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(appends=200, requests=300, concurrency=(1, 8, 32, 64), batches=2, batch_size=1000,
-                   reads=300, lag_requests=600, import_rows=2000, import_baseline_rows=1000,
-                   workers=(1,), repeats=1, history_runs=5, people=2000,
+                   reads=300, lag_requests=600, import_rows=2000, import_rows_large=5000,
+                   import_baseline_rows=1000, workers=(1,), repeats=1, history_runs=5, people=2000,
                    growth=(30_000,))
 
     @classmethod
     def full(cls) -> Sizes:
         return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=4, batch_size=1000,
-                   reads=3000, lag_requests=8000, import_rows=100_000, import_baseline_rows=10_000,
-                   workers=(1, 2), repeats=3, history_runs=30,
+                   reads=3000, lag_requests=8000, import_rows=100_000, import_rows_large=1_000_000,
+                   import_baseline_rows=10_000, workers=(1, 2), repeats=3, history_runs=30,
                    people=http.PEOPLE, growth=(1_000_000, 5_000_000))
 
 
@@ -110,7 +112,7 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
         over_http(kind, url, sizes, token, people, result, say)
         read_side(url, sizes, result, say)
         grown(kind, url, sizes, token, people, result, say)
-    say(f"[{kind}] retro import of {sizes.import_rows:,} generated rows")
+    say(f"[{kind}] retro import of {sizes.import_rows:,} generated rows, then {sizes.import_rows_large:,}")
     imported(kind, sizes, result)
     return result
 
@@ -290,9 +292,15 @@ def imported(kind: str, sizes: Sizes, result: Result) -> None:
         imports.generate(base, sizes.import_baseline_rows)
         runs = [imports.measured("import", kind, data, 500, tmp) for _ in range(sizes.repeats)]
         baseline = [imports.measured("baseline", kind, base, 500, tmp) for _ in range(sizes.repeats)]
+        data.unlink()
+        imports.generate(data, sizes.import_rows_large)
+        large = imports.measured("import", kind, data, 500, tmp)
     result.add("import", f"retro import, {sizes.import_rows:,} CSV rows", "rows/s",
                [r["rows_per_s"] for r in runs], "baseline_batched")
     result.add("import_rss", "  peak RSS of the import process", "MiB", [r["peak_rss_mib"] for r in runs])
+    result.add("import_large", f"retro import, {sizes.import_rows_large:,} CSV rows (one run)", "rows/s",
+               [large["rows_per_s"]], "baseline_batched")
+    result.add("import_large_rss", "  peak RSS of the import process", "MiB", [large["peak_rss_mib"]])
     result.add("import_record_doses", f"  record_doses on the same rows, parsed in memory "
                f"({sizes.import_baseline_rows:,})", "rows/s", [r["rows_per_s"] for r in baseline], "baseline_batched")
 
