@@ -7,6 +7,7 @@ second claimant fail atomically: no dose is stored twice, no national id names t
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,26 +17,34 @@ from ledger.chain import ChainedAggregate
 from ledger.names import clean
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/ids")
+# A decision asks for the same key several times (to prefetch it, to check it, to claim it): a
+# uuid5 is a SHA-1 and a UUID object each time. The last few thousand are remembered.
+remembered = lru_cache(maxsize=16_384)
 
 
+@remembered
 def dose_id_for(site_id: str, site_record_id: str) -> UUID:
     """A dose's id is derived from the record that reported it: the same record, the same id."""
     return uuid5(NAMESPACE, f"dose/{site_id}/{site_record_id}")
 
 
+@remembered
 def person_id_for_record(site_id: str, site_record_id: str) -> UUID:
     """A person registered inline with a dose: a retried request finds the same person."""
     return uuid5(NAMESPACE, f"person-of/{site_id}/{site_record_id}")
 
 
+@remembered
 def national_id_key(national_id: str) -> UUID:
     return uuid5(NAMESPACE, f"national-id/{national_id}")
 
 
+@remembered
 def site_key(site_id: str) -> UUID:
     return uuid5(NAMESPACE, f"site/{site_id}")
 
 
+@remembered
 def identity_key(full_name: str, birth_date: str, phone: str | None) -> UUID:
     """Name (NFC, spaces folded, case folded; diacritics kept), birth date and phone (or none)."""
     return uuid5(NAMESPACE, f"identity/{clean(full_name).casefold()}|{birth_date}|{phone or ''}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -31,8 +30,8 @@ class DoseReport:
     source: dict[str, Any]
     digest: str  # what "the same content" means for a retried record
 
-    @cached_property
-    def dose_id(self) -> UUID:  # asked for several times per decision: a uuid5 each time adds up
+    @property
+    def dose_id(self) -> UUID:
         return dose_id_for(self.site_id, self.site_record_id)
 
 
