@@ -9,6 +9,7 @@ first dose whose running count reaches that product's series length; later doses
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable
 
 from ledger.catalog import Catalog, vaccine_catalog
@@ -43,7 +44,8 @@ def evaluate(
     numbered: list[NumberedDose] = []
     flags: list[dict[str, Any]] = []
     complete_at: int | None = None
-    previous: dict[str, Any] | None = None
+    # The previous dose and its day: each dose's day parsed once, not once per pair.
+    previous: tuple[dict[str, Any], date] | None = None
     for number, dose in enumerate(ordered, start=1):
         product = catalog.vaccines.get(dose["vaccine"])
         if complete_at is None and product is not None and number >= product.series_doses:
@@ -53,15 +55,16 @@ def evaluate(
         if reported is not None and reported != number:
             flags.append({"kind": "dose-number-mismatch", "dose_id": dose["dose_id"],
                           "reported": reported, "computed": number})
+        day = day_of(dose["administered_at"])
         if previous is not None:
-            prev_product = catalog.vaccines.get(previous["vaccine"])
-            gap = (day_of(dose["administered_at"]) - day_of(previous["administered_at"])).days
+            prev_product = catalog.vaccines.get(previous[0]["vaccine"])
+            gap = (day - previous[1]).days
             if prev_product is not None and gap < prev_product.min_interval_days:
                 flags.append({"kind": "interval-too-short", "dose_id": dose["dose_id"],
                               "days": gap, "minimum": prev_product.min_interval_days})
         if birth_date is not None and dose["administered_at"][:10] < birth_date:
             flags.append({"kind": "dose-before-birth", "dose_id": dose["dose_id"]})
-        previous = dose
+        previous = (dose, day)
     if not numbered:
         status = NONE
     elif complete_at is None:
