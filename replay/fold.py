@@ -18,7 +18,7 @@ from eventsourcing.utils import get_topic
 from ledger.errors import PersonNotFound
 from ledger.person import Person
 from ledger.recording import as_uuid
-from ledger.series import evaluate
+from ledger.series import Evaluator
 from replay.plain import plain
 from replay.records import StoredRecord, read_stream
 
@@ -100,17 +100,23 @@ class StateMemo:
     """
 
     def __init__(self) -> None:
-        self.doses: dict[str, tuple[dict[str, Any], int | None, bool, dict[str, Any]]] = {}
+        self.doses: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.corrections: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.details: tuple[dict[str, Any], dict[str, Any]] | None = None
         self.flags: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.evaluate = Evaluator()  # numbering resumes after the doses the step left alone
 
     def dose(self, dose: dict[str, Any], number: int | None, booster: bool) -> dict[str, Any]:
         kept = self.doses.get(dose["dose_id"])
-        if kept is not None and kept[1] == number and kept[2] == booster and kept[0] == dose:
-            return kept[3]
-        rendered = _dose(dose, number, booster)
-        self.doses[dose["dose_id"]] = (dict(dose), number, booster, rendered)
+        if kept is None or kept[0] != dose:
+            rendered = _dose(dose, number, booster)
+            self.doses[dose["dose_id"]] = (dict(dose), rendered)
+            return rendered
+        rendered = kept[1]
+        if rendered["dose_number"] != number or rendered["booster"] is not booster:
+            # Renumbered (a void or an earlier dose before it), itself unchanged: same keys, in order.
+            rendered = {**rendered, "dose_number": number, "booster": booster}
+            self.doses[dose["dose_id"]] = (kept[0], rendered)
         return rendered
 
     def correction(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +153,7 @@ def person_state(person: Person | None, memo: StateMemo | None = None) -> dict[s
     if person is None:
         return None
     memo = memo or StateMemo()
-    evaluation = evaluate(person.doses.values(), person.details.get("birth_date"))
+    evaluation = memo.evaluate(person.doses.values(), person.details.get("birth_date"))
     valid = [memo.dose(n.dose, n.number, n.booster) for n in evaluation.doses]
     voided = [memo.dose(d, None, False) for d in sorted(person.doses.values(), key=lambda d: d["seq"])
               if d["voided"]]

@@ -111,14 +111,15 @@ def compare_states(before: dict[str, Any] | None, after: dict[str, Any] | None) 
     """Field by field: details, doses added, removed or changed (numbers included), status,
     correction requests filed or moved on."""
     before, after = before or {}, after or {}
-    old_doses = {d["dose_id"]: d for d in before.get("doses", [])}
-    new_doses = {d["dose_id"]: d for d in after.get("doses", [])}
+    old_list, new_list = before.get("doses", []), after.get("doses", [])
+    # A rendering in both states (history's memo shares what an event left alone) is a dose
+    # in both, unchanged: only the others are compared.
+    kept = {id(d) for d in old_list}.intersection([id(d) for d in new_list])
+    old_doses = {d["dose_id"]: d for d in old_list if id(d) not in kept}
+    new_doses = {d["dose_id"]: d for d in new_list if id(d) not in kept}
     changed = []
     for dose_id in old_doses.keys() & new_doses.keys():
-        old, new = old_doses[dose_id], new_doses[dose_id]
-        if old is new:  # the same rendering (history's memo): nothing changed
-            continue
-        fields = _changed(old, new)
+        fields = _changed(old_doses[dose_id], new_doses[dose_id])
         if fields:
             changed.append({"dose_id": dose_id, "fields": fields})
     old_requests = {c["request_id"]: c for c in before.get("corrections", [])}
