@@ -98,8 +98,7 @@ class CertificatesTables(Tables, CertificatesView):
     tables = {"people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"}
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
-        with self.reading() as sql:
-            rows = sql.rows("SELECT document FROM {people} WHERE person_id = ?", (as_uuid(person_id),))
+        rows = self.one_read("SELECT document FROM {people} WHERE person_id = ?", (as_uuid(person_id),))
         return orjson.loads(rows[0]["document"]) if rows else None
 
     def every(self) -> Iterator[dict[str, Any]]:

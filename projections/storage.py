@@ -114,6 +114,12 @@ class Tables(TrackingRecorder, ABC):
         """A context manager: one transaction, as an `Sql` (committed when `write`)."""
 
     @abstractmethod
+    def _statement(self) -> Any:
+        """A context manager: an `Sql` for ONE read statement, in the store's implicit
+        transaction (both stores' connections are in autocommit): one round trip, not three
+        (BEGIN, the statement, ROLLBACK). A single statement sees one snapshot anyway."""
+
+    @abstractmethod
     def exclusive(self, stopping: threading.Event) -> Any:
         """A context manager that waits until this process alone runs the projection.
 
@@ -147,6 +153,11 @@ class Tables(TrackingRecorder, ABC):
     def reading(self) -> Iterator[Sql]:
         with self._session(write=False) as sql:
             yield sql
+
+    def one_read(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of one read statement, in one round trip (a point lookup on a hot path)."""
+        with self._statement() as sql:
+            return sql.rows(statement, params)
 
     @contextmanager
     def writing(self, tracking: Tracking, after: int | None) -> Iterator[Sql]:
@@ -249,6 +260,15 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
                 cursor.close()
 
     @contextmanager
+    def _statement(self) -> Iterator[Sql]:
+        with self.datastore.get_connection(commit=False) as conn:
+            cursor = conn.cursor().sqlite_cursor
+            try:
+                yield self._sql(cursor, postgres=False)
+            finally:
+                cursor.close()
+
+    @contextmanager
     def exclusive(self, stopping: threading.Event) -> Iterator[bool]:
         path = f"{self.datastore.pool.db_name}.{self.name}.lock"
         with open(path, "a+") as lock:  # flock is per open file: two runners in one process exclude too
@@ -296,6 +316,11 @@ class PostgresTables(Tables, PostgresTrackingRecorder):
         with (self.datastore.get_connection() as conn,
               conn.transaction(force_rollback=not write),
               conn.cursor() as cursor):
+            yield self._sql(cursor, postgres=True)
+
+    @contextmanager
+    def _statement(self) -> Iterator[Sql]:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             yield self._sql(cursor, postgres=True)
 
     @contextmanager
