@@ -89,7 +89,11 @@ class Allow:
     def __init__(self, *roles: str) -> None:
         self.roles = frozenset({ADMIN, *roles})
 
-    async def __call__(self, principal: Principal = Depends(caller)) -> Principal:
+    async def __call__(self, request: Request,
+                       credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        # `caller` is called, not declared as a dependency: each level of FastAPI's dependency
+        # solving costs every request a Response, four parameter parses and a cache key.
+        principal = await caller(request, credentials)
         if principal.role not in self.roles:
             raise forbidden(f"a {principal.role} token may not call this endpoint")
         return principal
