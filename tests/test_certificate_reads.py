@@ -1,0 +1,54 @@
+"""The API's certificate read for an event loop (`certificate_on_loop`), on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from ledger.application import DoseLedger
+from projections import open_views
+from projections.storage import Sql
+from projections.running import start_embedded
+from tests.test_ledger import dose, lan
+
+
+def test_the_loop_read_answers_what_the_pooled_read_answers_and_sees_each_new_write(ledger: DoseLedger, store_url):
+    person = ledger.register_person(lan()).person_id
+    projector = start_embedded(store_url)
+    views = open_views(store_url, ledger=ledger)
+    try:
+        certificates = views.certificates
+        assert views.wait(ledger.head(), 10)
+        first = asyncio.run(certificates.certificate_on_loop(person))
+        assert first == certificates.certificate(person) and first["doses"] == []
+        dose(ledger, person, "R1")
+        assert views.wait(ledger.head(), 10)
+        # The same loop thread, the connection it kept: a later committed write is seen.
+        after = asyncio.run(certificates.certificate_on_loop(person))
+        assert after == certificates.certificate(person) and len(after["doses"]) == 1
+        assert asyncio.run(certificates.certificate_on_loop("6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e")) is None
+    finally:
+        projector.stop()
+        views.close()
+
+
+def test_a_sqlite_store_locked_past_the_wait_is_the_stores_operational_error(ledger: DoseLedger, store_url,
+                                                                             monkeypatch):
+    if not store_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL reads from the threadpool: the pool's own errors")
+    views = open_views(store_url, ledger=ledger)
+    certificates = views.certificates
+    asyncio.run(certificates.certificate_on_loop("6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"))  # opens its connection
+    assert len(certificates._readers) == 1
+
+    def locked(*args, **kwargs):  # what sqlite3 raises once busy_timeout has passed
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Sql, "rows", locked)
+    with pytest.raises(OperationalError):  # the store's own error: the API answers 503 + Retry-After
+        asyncio.run(certificates.certificate_on_loop("6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"))
+    views.close()
+    assert certificates._readers == {}  # closing the views closed the loop's connection
