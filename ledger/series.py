@@ -64,14 +64,19 @@ class Evaluator:
 
     def __call__(self, doses: Iterable[dict[str, Any]], birth_date: str | None = None) -> Evaluation:
         ordered = administered_order(d for d in doses if not d.get("voided"))
-        read = [(d["dose_id"], d["vaccine"], d["administered_at"], d["seq"], d.get("reported_dose_number"))
+        # The object itself (its id: self.ordered keeps the scanned ones alive, so no id is reused)
+        # and what numbering reads of it.
+        read = [(id(d), d["dose_id"], d["vaccine"], d["administered_at"], d["seq"], d.get("reported_dose_number"))
                 for d in ordered]
         kept = 0
         if birth_date == self.birth_date:
-            for now, before, fields, scanned in zip(ordered, self.ordered, read, self.read):
-                if now is not before or fields != scanned:
-                    break
-                kept += 1
+            if read[:len(self.read)] == self.read:  # the usual step: doses added after, compared in C
+                kept = len(self.read)
+            else:
+                for fields, scanned in zip(read, self.read):
+                    if fields != scanned:
+                        break
+                    kept += 1
         self.birth_date, self.ordered, self.read = birth_date, ordered, read
         del self.numbered[kept:], self.marks[kept:]
         del self.flags[self.marks[-1][3] if self.marks else 0:]
