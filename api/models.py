@@ -223,7 +223,9 @@ class Certificate(BaseModel):
         "doses": [CERTIFICATE_DOSE],
         "revoked": ["a1b2c3d4-e5f6-5a7b-8c9d-0e1f2a3b4c5d"], "merged_into": None, "province": "01"})
     person_id: UUID
-    certificate_id: str
+    certificate_id: str | None = Field(
+        description="null once the record was merged into another (`merged_into`): the survivor's "
+                    "certificate is the one that counts")
     version: int
     status: str
     issued_at: str | None = None

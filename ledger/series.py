@@ -9,16 +9,18 @@ first dose whose running count reaches that product's series length; later doses
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from datetime import date
+from typing import Any, Iterable, NamedTuple
 
-from ledger.catalog import Catalog, vaccine_catalog
+from ledger.catalog import Catalog, Vaccine, vaccine_catalog
 from ledger.rules import day_of
 
 NONE, PARTIAL, COMPLETE, BOOSTER = "none", "partial", "complete", "booster"
 
 
-@dataclass(frozen=True)
-class NumberedDose:
+class NumberedDose(NamedTuple):
+    # A named tuple, not a frozen dataclass: made once per valid dose per evaluation (a
+    # rebuild of the certificates view, each state of an audit history), it is built ~3x faster.
     dose: dict[str, Any]
     number: int
     booster: bool
@@ -38,36 +40,80 @@ def administered_order(doses: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def evaluate(
     doses: Iterable[dict[str, Any]], birth_date: str | None = None, catalog: Catalog | None = None
 ) -> Evaluation:
-    catalog = catalog or vaccine_catalog()
-    ordered = administered_order(d for d in doses if not d.get("voided"))
-    numbered: list[NumberedDose] = []
-    flags: list[dict[str, Any]] = []
-    complete_at: int | None = None
-    previous: dict[str, Any] | None = None
-    for number, dose in enumerate(ordered, start=1):
-        product = catalog.vaccines.get(dose["vaccine"])
-        if complete_at is None and product is not None and number >= product.series_doses:
-            complete_at = number
-        numbered.append(NumberedDose(dose, number, complete_at is not None and number > complete_at))
-        reported = dose.get("reported_dose_number")
-        if reported is not None and reported != number:
-            flags.append({"kind": "dose-number-mismatch", "dose_id": dose["dose_id"],
-                          "reported": reported, "computed": number})
-        if previous is not None:
-            prev_product = catalog.vaccines.get(previous["vaccine"])
-            gap = (day_of(dose["administered_at"]) - day_of(previous["administered_at"])).days
-            if prev_product is not None and gap < prev_product.min_interval_days:
-                flags.append({"kind": "interval-too-short", "dose_id": dose["dose_id"],
-                              "days": gap, "minimum": prev_product.min_interval_days})
-        if birth_date is not None and dose["administered_at"][:10] < birth_date:
-            flags.append({"kind": "dose-before-birth", "dose_id": dose["dose_id"]})
-        previous = dose
-    if not numbered:
-        status = NONE
-    elif complete_at is None:
-        status = PARTIAL
-    elif len(numbered) > complete_at:
-        status = BOOSTER
-    else:
-        status = COMPLETE
-    return Evaluation(numbered, status, flags)
+    return Evaluator(catalog)(doses, birth_date)
+
+
+class Evaluator:
+    """`evaluate` for a sequence of dose sets that each differ little from the one before (a
+    person's record one event after another): a call scans only the doses after the longest
+    administered-order prefix unchanged since the previous call, so appending a dose costs one
+    dose, not all of them. Same answer as a fresh evaluation, whatever changed: a prefix counts
+    as unchanged only if it holds the same dose objects with the same fields that numbering
+    reads, under the same birth date.
+    """
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.vaccines = (catalog or vaccine_catalog()).vaccines
+        self.birth_date: str | None = None
+        self.ordered: list[dict[str, Any]] = []  # the doses scanned, in administered order
+        self.read: list[tuple[Any, ...]] = []  # what the scan read of each of them
+        self.numbered: list[NumberedDose] = []
+        self.flags: list[dict[str, Any]] = []
+        # The scan's running state after each dose: complete_at, its day, its product, len(flags).
+        self.marks: list[tuple[int | None, date, Vaccine | None, int]] = []
+
+    def __call__(self, doses: Iterable[dict[str, Any]], birth_date: str | None = None) -> Evaluation:
+        ordered = administered_order(d for d in doses if not d.get("voided"))
+        # The object itself (its id: self.ordered keeps the scanned ones alive, so no id is reused)
+        # and what numbering reads of it.
+        read = [(id(d), d["dose_id"], d["vaccine"], d["administered_at"], d["seq"], d.get("reported_dose_number"))
+                for d in ordered]
+        kept = 0
+        if birth_date == self.birth_date:
+            if read[:len(self.read)] == self.read:  # the usual step: doses added after, compared in C
+                kept = len(self.read)
+            else:
+                for fields, scanned in zip(read, self.read):
+                    if fields != scanned:
+                        break
+                    kept += 1
+        self.birth_date, self.ordered, self.read = birth_date, ordered, read
+        del self.numbered[kept:], self.marks[kept:]
+        del self.flags[self.marks[-1][3] if self.marks else 0:]
+        complete_at: int | None = None
+        previous_day: date | None = None
+        previous_product: Vaccine | None = None
+        if self.marks:
+            complete_at, previous_day, previous_product, _ = self.marks[-1]
+        vaccines, numbered, flags = self.vaccines, self.numbered, self.flags
+        for number, dose in enumerate(ordered[kept:], start=kept + 1):
+            product = vaccines.get(dose["vaccine"])
+            if complete_at is None and product is not None and number >= product.series_doses:
+                complete_at = number
+            numbered.append(NumberedDose(dose, number, complete_at is not None and number > complete_at))
+            reported = dose.get("reported_dose_number")
+            if reported is not None and reported != number:
+                flags.append({"kind": "dose-number-mismatch", "dose_id": dose["dose_id"],
+                              "reported": reported, "computed": number})
+            administered = dose["administered_at"]
+            # Each dose's day is parsed and its product looked up once, not once per pair.
+            day = day_of(administered)
+            if previous_product is not None and previous_day is not None:
+                gap = (day - previous_day).days
+                if gap < previous_product.min_interval_days:
+                    flags.append({"kind": "interval-too-short", "dose_id": dose["dose_id"],
+                                  "days": gap, "minimum": previous_product.min_interval_days})
+            if birth_date is not None and administered[:10] < birth_date:
+                flags.append({"kind": "dose-before-birth", "dose_id": dose["dose_id"]})
+            previous_day, previous_product = day, product
+            self.marks.append((complete_at, day, product, len(flags)))
+        if not numbered:
+            status = NONE
+        elif complete_at is None:
+            status = PARTIAL
+        elif len(numbered) > complete_at:
+            status = BOOSTER
+        else:
+            status = COMPLETE
+        # Copies: the next call changes these lists; an evaluation once given stays as it was.
+        return Evaluation(list(numbered), status, list(flags))

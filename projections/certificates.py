@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import anyio.to_thread
 import orjson
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
@@ -79,6 +80,11 @@ class CertificatesView(TrackingRecorder):
         booster, vaccine, vaccine_name, lot, administered_at, site_id}], revoked: [ids],
         merged_into, province}, or None for a person the view has not seen."""
 
+    async def certificate_on_loop(self, person_id: UUID | str) -> dict[str, Any] | None:
+        """`certificate` for an event loop, which it must not block: from the threadpool,
+        unless a store can do better (CertificatesTables)."""
+        return await anyio.to_thread.run_sync(self.certificate, person_id)
+
     @abstractmethod
     def every(self) -> Iterator[dict[str, Any]]:
         """Every certificate (for reconciliation)."""
@@ -96,10 +102,15 @@ class CertificatesView(TrackingRecorder):
 class CertificatesTables(Tables, CertificatesView):
     name = "certificates"
     tables = {"people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"}
+    CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
-        with self.reading() as sql:
-            rows = sql.rows("SELECT document FROM {people} WHERE person_id = ?", (as_uuid(person_id),))
+        rows = self.one_read(self.CERTIFICATE, (as_uuid(person_id),))
+        return orjson.loads(rows[0]["document"]) if rows else None
+
+    async def certificate_on_loop(self, person_id: UUID | str) -> dict[str, Any] | None:
+        """`certificate` for an event loop (the API's hottest read): see `one_read_on_loop`."""
+        rows = await self.one_read_on_loop(self.CERTIFICATE, (as_uuid(person_id),))
         return orjson.loads(rows[0]["document"]) if rows else None
 
     def every(self) -> Iterator[dict[str, Any]]:

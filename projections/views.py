@@ -114,6 +114,8 @@ class Views:
             pause = min(pause * 2, 0.1)
 
     def close(self) -> None:
+        for view in self.by_name.values():
+            view.close_readers()
         if self._owns_ledger:
             self.ledger.close()
 

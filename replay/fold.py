@@ -18,7 +18,7 @@ from eventsourcing.utils import get_topic
 from ledger.errors import PersonNotFound
 from ledger.person import Person
 from ledger.recording import as_uuid
-from ledger.series import evaluate
+from ledger.series import Evaluator
 from replay.plain import plain
 from replay.records import StoredRecord, read_stream
 
@@ -88,23 +88,84 @@ def fold(decoded: Iterable[Decoded]) -> Iterator[Step]:
         yield Step(item.record, event, problem, person)
 
 
-def person_state(person: Person | None) -> dict[str, Any] | None:
-    """The person as the record says at this point: details, doses numbered, status, flags."""
+class StateMemo:
+    """What one walk through a stream has rendered so far, so the state after each step reuses
+    the renderings of what that step left alone (history: 50 events, 50 states).
+
+    A rendering is reused only when its source still *equals* the copy taken when it was made:
+    correct whatever the event did, without knowing which event changes what. The copies are
+    shallow: Person's events replace a dose's or request's nested values (its source, a claim)
+    and never change them in place. Renderings are shared between the states of one answer,
+    as JSON has them; nothing mutates an answer.
+    """
+
+    def __init__(self) -> None:
+        self.doses: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.corrections: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.details: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self.flags: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.evaluate = Evaluator()  # numbering resumes after the doses the step left alone
+
+    def dose(self, dose: dict[str, Any], number: int | None, booster: bool) -> dict[str, Any]:
+        kept = self.doses.get(dose["dose_id"])
+        if kept is None or kept[0] != dose:
+            rendered = _dose(dose, number, booster)
+            self.doses[dose["dose_id"]] = (dict(dose), rendered)
+            return rendered
+        rendered = kept[1]
+        if rendered["dose_number"] != number or rendered["booster"] is not booster:
+            # Renumbered (a void or an earlier dose before it), itself unchanged: same keys, in order.
+            rendered = {**rendered, "dose_number": number, "booster": booster}
+            self.doses[dose["dose_id"]] = (kept[0], rendered)
+        return rendered
+
+    def correction(self, request: dict[str, Any]) -> dict[str, Any]:
+        kept = self.corrections.get(request["request_id"])
+        if kept is not None and kept[0] == request:
+            return kept[1]
+        rendered = _correction(request)
+        self.corrections[request["request_id"]] = (dict(request), rendered)
+        return rendered
+
+    def flag(self, flag: dict[str, Any]) -> dict[str, Any]:
+        try:  # a flag is a few scalars: its items are its key
+            key = tuple(flag.items())
+            kept = self.flags.get(key)
+        except TypeError:  # a value that cannot be a key: rendered each time
+            return plain(flag)
+        if kept is None:
+            kept = self.flags[key] = plain(flag)
+        return kept
+
+    def plain_details(self, details: dict[str, Any]) -> dict[str, Any]:
+        if self.details is not None and self.details[0] == details:
+            return self.details[1]
+        rendered = plain(details)
+        self.details = (dict(details), rendered)
+        return rendered
+
+
+def person_state(person: Person | None, memo: StateMemo | None = None) -> dict[str, Any] | None:
+    """The person as the record says at this point: details, doses numbered, status, flags.
+
+    `memo`, kept across the steps of one fold, makes each state cost what its event changed
+    (the answer is the same with or without it)."""
     if person is None:
         return None
-    evaluation = evaluate(person.doses.values(), person.details.get("birth_date"))
-    valid = [_dose(n.dose, n.number, n.booster) for n in evaluation.doses]
-    voided = [_dose(d, None, False) for d in sorted(person.doses.values(), key=lambda d: d["seq"])
-              if d["voided"]]
+    memo = memo or StateMemo()
+    evaluation = memo.evaluate(person.doses.values(), person.details.get("birth_date"))
+    valid = [memo.dose(n.dose, n.number, n.booster) for n in evaluation.doses]
+    voided = [memo.dose(d, None, False)
+              for d in sorted((d for d in person.doses.values() if d["voided"]), key=lambda d: d["seq"])]
     return {
         "version": person.version,
-        "details": plain(person.details),
+        "details": memo.plain_details(person.details),
         "status": evaluation.status,
         "doses": valid + voided,
-        "flags": plain(evaluation.flags),
+        "flags": [memo.flag(f) for f in evaluation.flags],
         "merged_into": plain(person.merged_into),
         "absorbed": plain(person.absorbed),
-        "corrections": [_correction(c) for c in getattr(person, "corrections", {}).values()],
+        "corrections": [memo.correction(c) for c in getattr(person, "corrections", {}).values()],
     }
 
 

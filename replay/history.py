@@ -16,7 +16,7 @@ from uuid import UUID
 from ledger.chain import event_data
 from ledger.errors import InvalidValue
 from ledger.rules import ICT
-from replay.fold import REDACTED, Decoded, decode, fold, person_state, read_person
+from replay.fold import REDACTED, Decoded, StateMemo, decode, fold, person_state, read_person
 from replay.plain import plain
 from replay.records import StoredRecord
 
@@ -61,8 +61,9 @@ def history(ledger: Any, person_id: UUID | str) -> dict[str, Any]:
     pid, records = read_person(ledger, person_id)
     events = []
     before: dict[str, Any] | None = None
+    memo = StateMemo()  # each state re-renders only what its event changed
     for step in fold(decode(ledger.mapper, records)):
-        after = person_state(step.person)
+        after = person_state(step.person, memo)
         events.append({**_describe(Decoded(step.record, step.event, step.problem)),
                        "changes": compare_states(before, after), "state": after})
         before = after
@@ -110,8 +111,12 @@ def compare_states(before: dict[str, Any] | None, after: dict[str, Any] | None) 
     """Field by field: details, doses added, removed or changed (numbers included), status,
     correction requests filed or moved on."""
     before, after = before or {}, after or {}
-    old_doses = {d["dose_id"]: d for d in before.get("doses", [])}
-    new_doses = {d["dose_id"]: d for d in after.get("doses", [])}
+    old_list, new_list = before.get("doses", []), after.get("doses", [])
+    # A rendering in both states (history's memo shares what an event left alone) is a dose
+    # in both, unchanged: only the others are compared.
+    kept = {id(d) for d in old_list}.intersection([id(d) for d in new_list])
+    old_doses = {d["dose_id"]: d for d in old_list if id(d) not in kept}
+    new_doses = {d["dose_id"]: d for d in new_list if id(d) not in kept}
     changed = []
     for dose_id in old_doses.keys() & new_doses.keys():
         fields = _changed(old_doses[dose_id], new_doses[dose_id])
@@ -167,6 +172,8 @@ def _describe(item: Decoded) -> dict[str, Any]:
 
 
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if old == new:  # the usual case, compared in C
+        return {}
     return {k: {"from": old.get(k), "to": new.get(k)}
             for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
 

@@ -69,3 +69,19 @@ def test_an_admin_merges_a_duplicate_and_the_survivor_holds_both_doses(service):
     assert cert["status"] == "complete" and len(cert["doses"]) == 2
     assert into_itself.status_code == 422
     assert locs(into_itself) == [["body", "duplicate_person_id"]]
+
+
+def test_a_merged_duplicates_certificate_points_at_the_survivor(service):
+    site = service.caller("site", **SITE)
+    admin = service.caller("admin")
+    survivor = site.post("/v1/doses", json=dose("R1", person=lan())).json()
+    duplicate = site.post("/v1/doses", json=dose("R2", administered_at="2021-08-29",
+                                                 person=lan(national_id=None))).json()
+    merged = admin.post(f"/v1/persons/{survivor['person_id']}/merge",
+                        json={"duplicate_person_id": duplicate["person_id"], "reason": "registered twice"})
+    response = site.get(f"/v1/certificates/{duplicate['person_id']}",
+                        params={"min_position": merged.json()["position"]})
+    assert response.status_code == 200, response.text  # was 500: the model required a certificate id
+    old = response.json()
+    assert old["certificate_id"] is None and old["merged_into"] == survivor["person_id"]
+    assert old["doses"] == [] and old["links"] is None

@@ -86,6 +86,9 @@ class Broken:
     def certificate(self, person_id):
         raise self.error
 
+    async def certificate_on_loop(self, person_id):
+        raise self.error
+
     def status(self):
         raise self.error
 
