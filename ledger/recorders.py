@@ -2,6 +2,8 @@
 
 A batch of doses touches many people; loading them one `repository.get` at a time costs a
 round trip each. `select_streams` fetches every event of the given ids at once.
+`count_notifications` says how many events a read side covers when it reads only the topics
+it needs (a rebuild).
 """
 
 from __future__ import annotations
@@ -37,12 +39,22 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             ]
 
 
+    def count_notifications(self, stop: int) -> int:
+        """How many events are stored at positions up to `stop`."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid <= ?", (stop,))
+            return int(c.fetchone()[0])
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(datastore, **kwargs)
         self.select_streams_statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        self.count_notifications_statement = SQL(
+            "SELECT COUNT(*) AS n FROM {schema}.{table} WHERE notification_id <= %s"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
 
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
@@ -59,3 +71,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+    def count_notifications(self, stop: int) -> int:
+        """How many events are stored at positions up to `stop` (positions may skip numbers)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.count_notifications_statement, (stop,))
+            return int(curs.fetchone()["n"])
