@@ -278,11 +278,14 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
                 head = ledger.head()  # events recorded during the rebuild: those too
                 if read >= head:
                     break
-            page = ledger.recorder.select_notifications(start=read, limit=PAGE, stop=head, topics=topics,
+            # No upper bound: PostgreSQL then plans a bitmap scan of the whole range and a sort
+            # (70 ms a page) instead of walking the position index (1 ms).
+            page = ledger.recorder.select_notifications(start=read, limit=PAGE, topics=topics,
                                                         inclusive_of_start=False)
-            # A short page holds every notification of these topics up to the head: the views
-            # move to the head (a writer waiting for its position there then stops waiting).
-            read = page[-1].id if len(page) == PAGE else head
+            # A short page holds every notification of these topics recorded so far, so the
+            # views move at least to the head read before it (a writer waiting for a position
+            # there then stops waiting). Positions commit in order (the recorder's table lock).
+            read = page[-1].id if len(page) == PAGE else max(page[-1].id if page else 0, head)
             decoded = [(n.topic, ledger.mapper.to_domain_event(n)) for n in page]
             for projection in list(running):
                 events = [event for topic, event in decoded if topic in projection.topics_read]
