@@ -26,6 +26,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from ledger.errors import InvalidValue
 from ledger.rules import day_of
+from ledger.series import Evaluation
 from projections.paging import PagedProjection
 from projections.records import (
     PERSON_EVENTS,
@@ -43,19 +44,25 @@ GROUPS = {"date": "day", "province": "province", "site_id": "site_id", "vaccine"
 DoseKey = tuple[str, str, str, str, int]  # day, province, site_id, vaccine, dose number
 
 
-def counted_doses(record: PersonRecord, site_provinces: dict[str, str]) -> dict[str, DoseKey]:
-    """dose id → the bucket it counts in; nothing for a person merged away."""
+def counted_doses(record: PersonRecord, site_provinces: dict[str, str],
+                  evaluation: Evaluation | None = None) -> dict[str, DoseKey]:
+    """dose id → the bucket it counts in; nothing for a person merged away.
+
+    `evaluation`: the record's, when the caller has it (a rebuild evaluates a person once).
+    """
     if record.merged:
         return {}
     home = record.details["province"]
     return {n.dose["dose_id"]: (day_of(n.dose["administered_at"]).isoformat(),
                                 site_provinces.get(n.dose["site_id"]) or home,
                                 n.dose["site_id"], n.dose["vaccine"], n.number)
-            for n in record.evaluation().doses}
+            for n in (record.evaluation() if evaluation is None else evaluation).doses}
 
 
-def coverage_key(record: PersonRecord) -> tuple[str, str] | None:
-    return None if record.merged else (record.details["province"], record.evaluation().status)
+def coverage_key(record: PersonRecord, evaluation: Evaluation | None = None) -> tuple[str, str] | None:
+    if record.merged:
+        return None
+    return record.details["province"], (record.evaluation() if evaluation is None else evaluation).status
 
 
 @dataclass
@@ -283,7 +290,9 @@ class Statistics(PagedProjection[StatisticsView]):
         changes = StatisticsChanges({}, Counter(), Counter(), {key: entries[key] for key in listed})
         for pid in touched:
             before = counted.get(pid) or Counted(records[pid])
-            now = Counted(records[pid], counted_doses(records[pid], site_provinces), coverage_key(records[pid]))
+            record = records[pid]
+            evaluation = None if record.merged else record.evaluation()
+            now = Counted(record, counted_doses(record, site_provinces, evaluation), coverage_key(record, evaluation))
             changes.doses.update(now.doses.values())
             changes.doses.subtract(before.doses.values())
             if now.coverage:
