@@ -260,11 +260,13 @@ def read_side(url: str, sizes: Sizes, result: Result, say: Callable[[str], None]
         say(f"[{kind_of(url)}] reading and decoding every event (the projections' baseline), then rebuild")
         result.add("read_decode", "read + decode every stored event (library)", "events/s",
                    repeat(sizes.repeats, lambda _: read_rate(ledger)))
+        # The views rebuilt together share one read of the ledger: each Rebuilt has the run's time.
         runs = [rebuild(url, "all", progress=False) for _ in range(sizes.repeats)]
         result.add("rebuild_all", "projections: full rebuild, all views", "events/s",
-                   [r[0].events / sum(x.seconds for x in r) for r in runs], "read_decode")
-        result.add("rebuild_certificates", "  certificates view alone", "events/s",
                    [r[0].events_per_second for r in runs], "read_decode")
+        alone = [rebuild(url, "certificates", progress=False)[0] for _ in range(sizes.repeats)]
+        result.add("rebuild_certificates", "  certificates view alone", "events/s",
+                   [r.events_per_second for r in alone], "read_decode")
         result.add("events_in_store", "  events in the store", "events", [runs[0][0].events])
         say(f"[{kind_of(url)}] one person's 50-event history")
         person = replay.person_with_50_events(ledger)

@@ -7,6 +7,9 @@ On PostgreSQL, the parameters of both the insert and `select_streams` go as arra
 types in binary. The library sends the events as one array of a composite type, which psycopg
 writes as text in Python, escaping every field with a regular expression: about a quarter of a
 1,000-dose batch's time went there.
+
+`count_notifications` says how many events a read side covers when it reads only the topics
+it needs (a rebuild).
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             ]
 
 
+    def count_notifications(self, stop: int) -> int:
+        """How many events are stored at positions up to `stop`."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid <= ?", (stop,))
+            return int(c.fetchone()[0])
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(datastore, **kwargs)
@@ -58,6 +68,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "RETURNING notification_id"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
                  id_type=SQL(self.datastore.originator_id_type))
+        self.count_notifications_statement = SQL(
+            "SELECT COUNT(*) AS n FROM {schema}.{table} WHERE notification_id <= %s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
@@ -83,3 +96,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+    def count_notifications(self, stop: int) -> int:
+        """How many events are stored at positions up to `stop` (positions may skip numbers)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.count_notifications_statement, (stop,))
+            return int(curs.fetchone()["n"])

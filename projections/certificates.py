@@ -127,10 +127,10 @@ class CertificatesTables(Tables, CertificatesView):
     def save(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking,
              after: int | None) -> None:
         with self.writing(tracking, after) as sql:
-            sql.run_many("INSERT INTO {people} (person_id, record, document) VALUES (?, ?, ?) "
-                         "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                         "document = excluded.document",
-                         [(pid, record.dumps(), orjson.dumps(document).decode())
+            sql.insert_rows("INSERT INTO {people} (person_id, record, document) VALUES {rows} "
+                            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                            "document = excluded.document",
+                            [(pid, record.dumps(), orjson.dumps(document).decode())
                           for pid, (record, document) in people.items()])
 
 

@@ -276,14 +276,14 @@ class CorrectionsTables(Tables, CorrectionsView):
                          None if resolved is None else max(resolved - filed, 0.0),  # type: ignore[operator]
                          orjson.dumps(r).decode()))
         with self.writing(tracking, after) as sql:
-            sql.run_many("INSERT INTO {people} (person_id, province) VALUES (?, ?) ON CONFLICT "
-                         "(person_id) DO UPDATE SET province = excluded.province", list(people.items()))
-            sql.run_many("INSERT INTO {requests} (request_id, person_id, province, assigned_province, "
-                         "site_id, status, filed_epoch, resolution_seconds, record) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET "
-                         "person_id = excluded.person_id, province = excluded.province, assigned_province = excluded.assigned_province, "
-                         "site_id = excluded.site_id, status = excluded.status, "
-                         "resolution_seconds = excluded.resolution_seconds, record = excluded.record", rows)
+            sql.insert_rows("INSERT INTO {people} (person_id, province) VALUES {rows} ON CONFLICT "
+                            "(person_id) DO UPDATE SET province = excluded.province", list(people.items()))
+            sql.insert_rows("INSERT INTO {requests} (request_id, person_id, province, assigned_province, "
+                            "site_id, status, filed_epoch, resolution_seconds, record) VALUES {rows} "
+                            "ON CONFLICT (request_id) DO UPDATE SET "
+                            "person_id = excluded.person_id, province = excluded.province, assigned_province = excluded.assigned_province, "
+                            "site_id = excluded.site_id, status = excluded.status, "
+                            "resolution_seconds = excluded.resolution_seconds, record = excluded.record", rows)
 
 
 class SQLiteCorrectionsView(CorrectionsTables, SQLiteTables):

@@ -116,13 +116,13 @@ class LocalitiesTables(Tables, LocalitiesView):
             rows.append((pid, record.dumps(), d["full_name"], d["birth_date"], d["phone"], d["national_id"],
                          d["province"], d["district"], record.evaluation().status, record.merged_into))
         with self.writing(tracking, after) as sql:
-            sql.run_many("INSERT INTO {people} (person_id, record, full_name, birth_date, phone, national_id, "
-                         "province, district, status, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                         "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                         "full_name = excluded.full_name, birth_date = excluded.birth_date, "
-                         "phone = excluded.phone, national_id = excluded.national_id, "
-                         "province = excluded.province, district = excluded.district, "
-                         "status = excluded.status, merged_into = excluded.merged_into", rows)
+            sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, birth_date, phone, national_id, "
+                            "province, district, status, merged_into) VALUES {rows} "
+                            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                            "full_name = excluded.full_name, birth_date = excluded.birth_date, "
+                            "phone = excluded.phone, national_id = excluded.national_id, "
+                            "province = excluded.province, district = excluded.district, "
+                            "status = excluded.status, merged_into = excluded.merged_into", rows)
 
 
 class SQLiteLocalitiesView(LocalitiesTables, SQLiteTables):

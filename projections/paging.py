@@ -41,18 +41,26 @@ class PagedProjection(Projection[TView], Generic[TView]):
         Only the events this projection reads are decoded. Returns the new position.
         """
         events = [mapper.to_domain_event(n) for n in notifications if n.topic in self.topics_read]
-        tracking = Tracking(LEDGER, notifications[-1].id)
+        return self.process_events(events, notifications[-1].id, after)
+
+    def process_events(self, events: list[Any], position: int, after: int | None) -> int:
+        """Apply decoded events of the topics this projection reads, in order, and move the view
+        from `after` to `position`: the page's last notification, or further when the reader
+        knows every notification in between is of a topic this projection ignores (a rebuild
+        reads only the topics its views read). Returns `position`.
+        """
+        tracking = Tracking(LEDGER, position)
         try:
             self.process_page(events, tracking, after)
         except TrackingConflict:
             raise
         except Exception as e:
             # Folding events already applied fails (a person registered twice...): say why.
-            position = self.view.position()
-            if position != after:
-                raise TrackingConflict(f"{self.name}: the view is at {position}, not at {after}") from e
+            current = self.view.position()
+            if current != after:
+                raise TrackingConflict(f"{self.name}: the view is at {current}, not at {after}") from e
             raise
-        return tracking.notification_id
+        return position
 
     @abstractmethod
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:

@@ -134,20 +134,20 @@ class ReviewTables(Tables, ReviewView):
                 flags.extend((pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
                              for f in record.evaluation().flags)
         with self.writing(tracking, after) as sql:
-            sql.run_many("INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
-                         "district, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (person_id) "
-                         "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
-                         "name_key = excluded.name_key, birth_date = excluded.birth_date, "
-                         "province = excluded.province, district = excluded.district, "
-                         "merged_into = excluded.merged_into", people)
-            sql.run_many("DELETE FROM {flags} WHERE person_id = ?", [(pid,) for pid in records])
-            sql.run_many("INSERT INTO {flags} (person_id, dose_id, kind, province, detail) "
-                         "VALUES (?, ?, ?, ?, ?)", flags)
-            sql.run_many("INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
-                         "kind = excluded.kind, province = excluded.province, district = excluded.district, "
-                         "review_status = excluded.review_status",
-                         [(key, e["site_id"], e["name"], e["kind"], e["province"], e["district"],
+            sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
+                            "district, merged_into) VALUES {rows} ON CONFLICT (person_id) "
+                            "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
+                            "name_key = excluded.name_key, birth_date = excluded.birth_date, "
+                            "province = excluded.province, district = excluded.district, "
+                            "merged_into = excluded.merged_into", people)
+            sql.run_in("DELETE FROM {flags} WHERE person_id IN ({ids})", list(records))
+            sql.insert_rows("INSERT INTO {flags} (person_id, dose_id, kind, province, detail) "
+                            "VALUES {rows}", flags)
+            sql.insert_rows("INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
+                            "VALUES {rows} ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
+                            "kind = excluded.kind, province = excluded.province, district = excluded.district, "
+                            "review_status = excluded.review_status",
+                            [(key, e["site_id"], e["name"], e["kind"], e["province"], e["district"],
                            e["review_status"]) for key, e in sites.items()])
 
 

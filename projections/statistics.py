@@ -26,6 +26,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from ledger.errors import InvalidValue
 from ledger.rules import day_of
+from ledger.series import Evaluation
 from projections.paging import PagedProjection
 from projections.records import (
     PERSON_EVENTS,
@@ -43,19 +44,25 @@ GROUPS = {"date": "day", "province": "province", "site_id": "site_id", "vaccine"
 DoseKey = tuple[str, str, str, str, int]  # day, province, site_id, vaccine, dose number
 
 
-def counted_doses(record: PersonRecord, site_provinces: dict[str, str]) -> dict[str, DoseKey]:
-    """dose id → the bucket it counts in; nothing for a person merged away."""
+def counted_doses(record: PersonRecord, site_provinces: dict[str, str],
+                  evaluation: Evaluation | None = None) -> dict[str, DoseKey]:
+    """dose id → the bucket it counts in; nothing for a person merged away.
+
+    `evaluation`: the record's, when the caller has it (a rebuild evaluates a person once).
+    """
     if record.merged:
         return {}
     home = record.details["province"]
     return {n.dose["dose_id"]: (day_of(n.dose["administered_at"]).isoformat(),
                                 site_provinces.get(n.dose["site_id"]) or home,
                                 n.dose["site_id"], n.dose["vaccine"], n.number)
-            for n in record.evaluation().doses}
+            for n in (record.evaluation() if evaluation is None else evaluation).doses}
 
 
-def coverage_key(record: PersonRecord) -> tuple[str, str] | None:
-    return None if record.merged else (record.details["province"], record.evaluation().status)
+def coverage_key(record: PersonRecord, evaluation: Evaluation | None = None) -> tuple[str, str] | None:
+    if record.merged:
+        return None
+    return record.details["province"], (record.evaluation() if evaluation is None else evaluation).status
 
 
 @dataclass
@@ -216,28 +223,28 @@ class StatisticsTables(Tables, StatisticsView):
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
         people = changes.people
         with self.writing(tracking, after) as sql:
-            sql.run_many("INSERT INTO {people} (person_id, record, province, status) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                         "province = excluded.province, status = excluded.status",
-                         [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
-            sql.run_many("DELETE FROM {doses} WHERE person_id = ?", [(pid,) for pid in people])
-            sql.run_many("INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
-                         "dose_number) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
+            sql.insert_rows("INSERT INTO {people} (person_id, record, province, status) VALUES {rows} "
+                            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                            "province = excluded.province, status = excluded.status",
+                            [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
+            sql.run_in("DELETE FROM {doses} WHERE person_id IN ({ids})", list(people))
+            sql.insert_rows("INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
+                            "dose_number) VALUES {rows}",
+                            [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
             _add(sql, "dose_counts", ("day", "province", "site_id", "vaccine", "dose_number"), "doses",
                  changes.doses)
             _add(sql, "coverage", ("province", "status"), "people", changes.coverage)
-            sql.run_many("INSERT INTO {sites} (key, site_id, kind, province) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
-                         [(key, e["site_id"], e["kind"], e["province"]) for key, e in changes.sites.items()])
+            sql.insert_rows("INSERT INTO {sites} (key, site_id, kind, province) VALUES {rows} "
+                            "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
+                            [(key, e["site_id"], e["kind"], e["province"]) for key, e in changes.sites.items()])
 
 
 def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter) -> None:
     """Add each non-zero delta to its row; rows that fall to zero go."""
     changed = [(*key, n) for key, n in sorted(deltas.items()) if n]
     columns = ", ".join(key_columns)
-    sql.run_many(f"INSERT INTO {{{table}}} ({columns}, {value}) VALUES ({', '.join('?' * (len(key_columns) + 1))}) "
-                 f"ON CONFLICT ({columns}) DO UPDATE SET {value} = {{{table}}}.{value} + excluded.{value}", changed)
+    sql.insert_rows(f"INSERT INTO {{{table}}} ({columns}, {value}) VALUES {{rows}} "
+                    f"ON CONFLICT ({columns}) DO UPDATE SET {value} = {{{table}}}.{value} + excluded.{value}", changed)
     match = " AND ".join(f"{c} = ?" for c in key_columns)
     sql.run_many(f"DELETE FROM {{{table}}} WHERE {match} AND {value} = 0",
                  [row[:-1] for row in changed if row[-1] < 0])
@@ -283,7 +290,9 @@ class Statistics(PagedProjection[StatisticsView]):
         changes = StatisticsChanges({}, Counter(), Counter(), {key: entries[key] for key in listed})
         for pid in touched:
             before = counted.get(pid) or Counted(records[pid])
-            now = Counted(records[pid], counted_doses(records[pid], site_provinces), coverage_key(records[pid]))
+            record = records[pid]
+            evaluation = None if record.merged else record.evaluation()
+            now = Counted(record, counted_doses(record, site_provinces, evaluation), coverage_key(record, evaluation))
             changes.doses.update(now.doses.values())
             changes.doses.subtract(before.doses.values())
             if now.coverage:

@@ -46,6 +46,7 @@ from psycopg.sql import SQL
 LEDGER = "DoseLedger"  # the application whose events every view follows
 CHUNK = 500  # ids per IN (...) list
 READER_BUSY_MS = 100  # the longest an event loop's SQLite read may wait for a lock
+ROWS = 250  # rows per multi-row INSERT (psycopg's executemany pays ~50 µs of Python per row)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -54,7 +55,13 @@ class TrackingConflict(IntegrityError):
 
 
 class Sql:
-    """Runs a view's statements on one cursor: `{table}` names and `?` placeholders."""
+    """Runs a view's statements on one cursor: `{table}` names and `?` placeholders.
+
+    On PostgreSQL the cursor is psycopg's `RawCursor` and `?` becomes `$1, $2...`: psycopg then
+    sends the text as it is. Its default cursor rewrites `%s` into `$n` on every execute and
+    caches that only for statements under 4 kB, which a multi-row INSERT of a page is not
+    (that rewriting was a quarter of a statistics rebuild).
+    """
 
     def __init__(self, cursor: Any, names: dict[str, str], postgres: bool, cache: dict[Any, str]):
         self.cursor = cursor
@@ -62,12 +69,15 @@ class Sql:
         self.postgres = postgres
         self.cache = cache  # statement text as written → as this store runs it
 
-    def _text(self, statement: str, marks: int = 0) -> str:
-        text = self.cache.get((statement, marks))
+    def _text(self, statement: str, marks: int = 0, width: int = 0) -> str:
+        text = self.cache.get((statement, marks, width))
         if text is None:
-            text = statement.format(ids=",".join("?" * marks), **self.names)
-            text = text.replace("?", "%s") if self.postgres else text
-            self.cache[(statement, marks)] = text
+            row = "(" + ",".join("?" * width) + ")"
+            text = statement.format(ids=",".join("?" * marks), rows=",".join([row] * marks), **self.names)
+            if self.postgres:  # a raw cursor: PostgreSQL's own $n, which psycopg sends as written
+                parts = text.split("?")
+                text = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], start=1)) + parts[-1]
+            self.cache[(statement, marks, width)] = text
         return text
 
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -92,6 +102,24 @@ class Sql:
     def run_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.cursor.executemany(self._text(statement), [tuple(r) for r in rows])
+
+    def run_in(self, statement: str, ids: Sequence[Any]) -> None:
+        """`statement` has `({ids})`; it runs once per chunk of ids."""
+        for start in range(0, len(ids), CHUNK):
+            chunk = list(ids[start:start + CHUNK])
+            self.cursor.execute(self._text(statement, len(chunk)), chunk)
+
+    def insert_rows(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """`statement` has `VALUES {rows}`; it runs once per chunk of rows, not once per row.
+
+        The rows of one chunk must not share a conflict key (an upsert touches a row once).
+        """
+        if not rows:
+            return
+        width = len(rows[0])
+        for start in range(0, len(rows), ROWS):
+            chunk = rows[start:start + ROWS]
+            self.cursor.execute(self._text(statement, len(chunk), width), [v for row in chunk for v in row])
 
 
 class Tables(TrackingRecorder, ABC):
@@ -363,12 +391,12 @@ class PostgresTables(Tables, PostgresTrackingRecorder):
     def _session(self, *, write: bool) -> Iterator[Sql]:
         with (self.datastore.get_connection() as conn,
               conn.transaction(force_rollback=not write),
-              conn.cursor() as cursor):
+              psycopg.RawCursor(conn) as cursor):
             yield self._sql(cursor, postgres=True)
 
     @contextmanager
     def _statement(self) -> Iterator[Sql]:
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+        with self.datastore.get_connection() as conn, psycopg.RawCursor(conn) as cursor:
             yield self._sql(cursor, postgres=True)
 
     async def one_read_on_loop(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

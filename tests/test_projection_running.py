@@ -172,6 +172,39 @@ def test_a_rebuilt_view_equals_the_live_one(ledger, store_url, views):
     assert_views_are_a_fresh_fold(views, ledger)
 
 
+def test_a_rebuild_reaches_the_head_though_the_last_events_are_of_topics_its_view_ignores(
+        ledger, store_url, views):
+    pid = ledger.register_person(lan()).person_id
+    dose(ledger, pid, "R1")
+    # A rebuild reads only the topics its views read: the certificates view reads no Site event.
+    ledger.register_site("79-TYT-009", name="Trạm Y tế 9", kind="official", province="79")
+    last = ledger.recorder.select_notifications(start=ledger.head(), limit=1)[0]
+    assert last.topic not in PROJECTIONS["certificates"].topics_read
+    [rebuilt] = rebuild(store_url, "certificates", progress=False)
+    assert rebuilt.position == ledger.head() == views.certificates.position()
+    assert rebuilt.events == len(ledger.recorder.select_notifications(start=1, limit=1000))
+
+
+def test_a_view_that_fails_its_rebuild_does_not_stop_the_others(ledger, store_url, views, monkeypatch):
+    seed(ledger, people=80)
+    rebuild(store_url, "all", progress=False)
+    pid = ledger.register_person(lan()).person_id
+    dose(ledger, pid, "R1")  # after the first rebuild: a view not rebuilt again stays behind
+
+    def broken(self, events, tracking, after):
+        raise RuntimeError("the certificates view cannot fold this")
+
+    monkeypatch.setattr(PROJECTIONS["certificates"], "process_page", broken)  # the first rebuilt
+    with pytest.raises(RuntimeError, match="cannot fold"):
+        rebuild(store_url, "all", progress=False)
+    assert views.certificates.position() is None  # dropped, and not one page applied
+    assert {name: view.position() for name, view in views.by_name.items() if name != "certificates"} == {
+        name: ledger.head() for name in PROJECTIONS if name != "certificates"}
+    monkeypatch.undo()
+    rebuild(store_url, "certificates", progress=False)
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
 def tamper(store_url: str, statement: str) -> None:
     """Change a view's rows behind the projections' back."""
     parts = urlsplit(store_url)
