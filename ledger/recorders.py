@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 
@@ -71,6 +72,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.count_notifications_statement = SQL(
             "SELECT COUNT(*) AS n FROM {schema}.{table} WHERE notification_id <= %s"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+
+    # The library tries an insert 10 times, each attempt waiting up to the pool's timeout (5 s)
+    # for a connection: while PostgreSQL was down a write in flight hung for up to ~50 s, and
+    # every single dose queued behind it. One more attempt after a pause (a pooled connection
+    # that died is replaced), then the caller hears 503 and sends again: the dose's key makes
+    # the resend a duplicate if the first attempt did commit.
+    insert_events = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)(
+        PostgresApplicationRecorder.insert_events.__wrapped__)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
