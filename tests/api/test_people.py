@@ -53,15 +53,21 @@ def test_a_registration_with_bad_fields_names_each(service):
     assert province.status_code == 422 and locs(province) == [["body", "province"]]
 
 
-def test_an_admin_merges_a_duplicate_and_the_survivor_holds_both_doses(service):
-    site = service.caller("site", **SITE)
-    admin = service.caller("admin")
+def registered_twice_then_merged(site, admin):
+    """One person registered by two doses (the second without a national id), then merged."""
     survivor = site.post("/v1/doses", json=dose("R1", person=lan())).json()
     duplicate = site.post("/v1/doses", json=dose("R2", administered_at="2021-08-29",
                                                  person=lan(national_id=None))).json()
     merged = admin.post(f"/v1/persons/{survivor['person_id']}/merge",
                         json={"duplicate_person_id": duplicate["person_id"],
                               "reason": "the same person registered twice"})
+    return survivor, duplicate, merged
+
+
+def test_an_admin_merges_a_duplicate_and_the_survivor_holds_both_doses(service):
+    site = service.caller("site", **SITE)
+    admin = service.caller("admin")
+    survivor, _, merged = registered_twice_then_merged(site, admin)
     into_itself = admin.post(f"/v1/persons/{survivor['person_id']}/merge",
                              json={"duplicate_person_id": survivor["person_id"], "reason": "oops"})
     assert merged.status_code == 200, merged.text
@@ -73,12 +79,7 @@ def test_an_admin_merges_a_duplicate_and_the_survivor_holds_both_doses(service):
 
 def test_a_merged_duplicates_certificate_points_at_the_survivor(service):
     site = service.caller("site", **SITE)
-    admin = service.caller("admin")
-    survivor = site.post("/v1/doses", json=dose("R1", person=lan())).json()
-    duplicate = site.post("/v1/doses", json=dose("R2", administered_at="2021-08-29",
-                                                 person=lan(national_id=None))).json()
-    merged = admin.post(f"/v1/persons/{survivor['person_id']}/merge",
-                        json={"duplicate_person_id": duplicate["person_id"], "reason": "registered twice"})
+    survivor, duplicate, merged = registered_twice_then_merged(site, service.caller("admin"))
     response = site.get(f"/v1/certificates/{duplicate['person_id']}",
                         params={"min_position": merged.json()["position"]})
     assert response.status_code == 200, response.text  # was 500: the model required a certificate id
