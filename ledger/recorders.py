@@ -10,18 +10,22 @@ writes as text in Python, escaping every field with a regular expression: about 
 
 `count_notifications` says how many events a read side covers when it reads only the topics
 it needs (a rebuild).
+
+`OneSchemaCreatorAtATime` serialises the creation of a PostgreSQL schema's tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+import psycopg
 from psycopg.sql import SQL, Identifier
 
 
@@ -54,7 +58,32 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             return int(c.fetchone()[0])
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
+@contextmanager
+def schema_creation_lock(datastore: PostgresDatastore) -> Iterator[None]:
+    """Held while one process creates a schema's tables; another waits, then finds them made.
+
+    Two processes starting on a new schema at once (a server and its worker, a test and the
+    command it starts) otherwise race in PostgreSQL's catalogue: "tuple concurrently updated"
+    on the library's CREATE OR REPLACE FUNCTION, a duplicate type or migration row. The lock
+    is taken on a connection of its own so that the pool keeps every connection for the
+    statements themselves (a pool of one would otherwise wait on itself).
+    """
+    pool = datastore.pool
+    options = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
+    with psycopg.connect(pool.conninfo, autocommit=True, **options) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"doseledger:schema:{datastore.schema}",))
+        yield  # closing the connection releases the lock, also when creation failed
+
+
+class OneSchemaCreatorAtATime:
+    datastore: PostgresDatastore
+
+    def create_table(self) -> None:
+        with schema_creation_lock(self.datastore):
+            super().create_table()  # type: ignore[misc]
+
+
+class PostgresLedgerRecorder(OneSchemaCreatorAtATime, PostgresApplicationRecorder):
     def __init__(self, datastore, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(datastore, **kwargs)
         self.select_streams_statement = SQL(

@@ -37,11 +37,12 @@ from typing import Any, ClassVar
 
 import anyio.to_thread
 import psycopg
-from eventsourcing.persistence import (IntegrityError, OperationalError, ProgrammingError, Tracking,
-                                       TrackingRecorder)
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL
+
+from ledger.recorders import OneSchemaCreatorAtATime
 
 LEDGER = "DoseLedger"  # the application whose events every view follows
 CHUNK = 500  # ids per IN (...) list
@@ -362,7 +363,7 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-class PostgresTables(Tables, PostgresTrackingRecorder):
+class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
     """A view in the ledger's PostgreSQL database, in the ledger's schema."""
 
     datastore: PostgresDatastore
@@ -371,18 +372,6 @@ class PostgresTables(Tables, PostgresTrackingRecorder):
         # The factory names the tracking table after its environment (the ledger's): not here.
         super().__init__(datastore, tracking_table_name=f"{self.name}_tracking")
         self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[arg-type]
-
-    def create_table(self) -> None:
-        # Two processes starting on a new schema at once (a server and a worker) can race on
-        # the tables and the library's migration row: the loser finds them made and goes on.
-        for attempt in range(3):
-            try:
-                super().create_table()
-                return
-            except (IntegrityError, ProgrammingError):
-                if attempt == 2:
-                    raise
-                time.sleep(0.1)
 
     def _qualified(self, table: str) -> str:
         return f'"{self.datastore.schema}"."{table}"'
