@@ -33,9 +33,8 @@ from typing import Any, Iterator
 
 ADMIN_URL = os.environ.get("DOSELEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 SITE = "01-TYT-001"
-# A full run sends ~60,000 doses per store: 20,000 people keep that near three more doses each,
-# as in a campaign (two primary doses, a booster). With 4,000 (the first runs) each person's
-# stream grew past 15 events, and every decision re-read them all: not the load a site sends.
+# People are dosed in turn (`Cohort`): a full run's ~70,000 doses before the growth runs leave
+# 20,000 people near four doses each, as in a campaign (two primary doses, boosters).
 PEOPLE = 20_000
 CONCURRENCY = 32
 BATCH_CONCURRENCY = 4
@@ -137,22 +136,35 @@ def store(kind: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def prepare(url: str, people: int = PEOPLE) -> tuple[str, list[str]]:
-    """A site token and people to dose, written in-process before the server starts: each
-    registered by the site that gave their first dose (an inline person, 1,000 per batch)."""
-    from ledger.application import Actor, DoseLedger
+def prepare(url: str, people: int = PEOPLE) -> tuple[str, Cohort]:
+    """A site token and people to dose, written in-process before the server starts."""
     from ledger.principal import issue_token
 
-    with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
+    with _ledger(url) as ledger:
         token, _ = issue_token(ledger, role="site", sites=[SITE], actor={"principal_id": "bench", "role": "admin"})
-        actor = Actor("bench", "admin")
-        ids: list[str] = []
-        for start in range(0, people, 1000):
-            items = [first_dose(k) for k in range(start, min(start + 1000, people))]
+    return token, register(url, people)
+
+
+def register(url: str, people: int, first: int = 0) -> Cohort:
+    """People numbered from `first`, each registered by the site that gave their first dose (an
+    inline person, 1,000 per batch)."""
+    from ledger.application import Actor
+
+    actor = Actor("bench", "admin")
+    ids: list[str] = []
+    with _ledger(url) as ledger:
+        for start in range(first, first + people, 1000):
+            items = [first_dose(k) for k in range(start, min(start + 1000, first + people))]
             outcomes = ledger.record_doses(items, actor=actor)
             assert all(o.receipt is not None for o in outcomes), [o.error for o in outcomes if o.error]
             ids.extend(str(o.receipt.person_id) for o in outcomes if o.receipt)
-    return token, ids
+    return Cohort(ids)
+
+
+def _ledger(url: str) -> Any:
+    from ledger.application import DoseLedger
+
+    return DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
 
 
 def free_port() -> int:
@@ -214,11 +226,32 @@ def first_dose(k: int) -> dict[str, Any]:
     return {**fields, "person": {"full_name": f"Người thứ {k}", "birth_date": "1980-01-01", "province": "01"}}
 
 
-def batch_person(batch: int, item: int, size: int, people: int = PEOPLE) -> int:
-    """Batches in flight together (consecutive ones) name different people, as batches from
-    different sites do: otherwise they collide and the ledger retries their items one by one."""
-    slices = people // size
-    return (batch % slices) * size + item % size
+class Cohort:
+    """People to dose, each run taking the next ones in turn.
+
+    Every run then doses people with about as many doses behind them as the run before did,
+    and a person's stream grows by one dose per pass over the cohort. Taken from the start of
+    the list each time (the first bench runs), the first 2,000 people had 15 and more events by
+    the later runs: each decision re-read them all, and the later runs measured stream length
+    rather than what they were meant to. Consecutive takes name different people, as batches
+    from different sites do (otherwise batches in flight collide and are retried one by one).
+    """
+
+    def __init__(self, ids: list[str]):
+        self.ids = ids
+        self._at = 0
+
+    def take(self, n: int) -> list[str]:
+        taken = [self.ids[(self._at + k) % len(self.ids)] for k in range(n)]
+        self._at = (self._at + n) % len(self.ids)
+        return taken
+
+    def doses(self, n: int, prefix: str) -> list[dict[str, Any]]:
+        """n single doses for the next n people, their site records `{prefix}-{i}`."""
+        return [dose(person, f"{prefix}-{i}", i) for i, person in enumerate(self.take(n))]
+
+    def batches(self, count: int, size: int, prefix: str) -> list[dict[str, Any]]:
+        return [{"doses": self.doses(size, f"{prefix}-{b}")} for b in range(count)]
 
 
 @dataclass
@@ -242,18 +275,16 @@ def measure(kind: str, workers: int, runs: int, requests: int, batches: int, bat
         with server(url, workers, group_commit_ms) as (base, session):
             spec = {"base": base, "token": token, "concurrency": CONCURRENCY}
             load({**spec, "method": "POST", "path": "/v1/doses",  # warm-up: caches, pools, workers
-                  "bodies": [dose(people[i % len(people)], f"warm-{i}", i) for i in range(256)]}, session)
+                  "bodies": people.doses(256, "warm")}, session)
             for run in range(runs):
                 health = load({**spec, "method": "GET", "path": "/healthz", "bodies": [None] * requests},
                               session)
                 single = load({**spec, "method": "POST", "path": "/v1/doses",
-                               "bodies": [dose(people[i % len(people)], f"r{run}-{i}", i) for i in range(requests)]},
+                               "bodies": people.doses(requests, f"r{run}")},
                               session)
                 batch = load({**spec, "method": "POST", "path": "/v1/doses/batch",
                               "concurrency": BATCH_CONCURRENCY,
-                              "bodies": [{"doses": [dose(people[batch_person(b, i, batch_size, len(people))],
-                                                         f"b{run}-{b}-{i}", i) for i in range(batch_size)]}
-                                         for b in range(batches)]}, session)
+                              "bodies": people.batches(batches, batch_size, f"b{run}")}, session)
                 every.append(Figures(
                     health["per_s"], single["per_s"], single["p50_ms"], single["p99_ms"],
                     1000 * single["server_cpu_s"] / requests, 1000 * single["client_cpu_s"] / requests,

@@ -111,7 +111,7 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
         token, people = http.prepare(url, sizes.people)
         over_http(kind, url, sizes, token, people, result, say)
         read_side(url, sizes, result, say)
-        grown(kind, url, sizes, token, people, result, say)
+        grown(kind, url, sizes, token, result, say)
     say(f"[{kind}] retro import of {sizes.import_rows:,} generated rows, then {sizes.import_rows_large:,}")
     imported(kind, sizes, result)
     return result
@@ -119,13 +119,12 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
 
 # --- over HTTP ------------------------------------------------------------------------------------
 
-def over_http(kind: str, url: str, sizes: Sizes, token: str, people: list[str], result: Result,
+def over_http(kind: str, url: str, sizes: Sizes, token: str, people: http.Cohort, result: Result,
               say: Callable[[str], None]) -> None:
     tag = iter(range(10**6))
 
     def doses(n: int) -> list[dict[str, Any]]:
-        prefix = f"t{next(tag)}"
-        return [http.dose(people[i % len(people)], f"{prefix}-{i}", i) for i in range(n)]
+        return people.doses(n, f"t{next(tag)}")
 
     for workers in sizes.workers:
         with http.server(url, workers, 2) as (base, session):
@@ -148,7 +147,7 @@ def over_http(kind: str, url: str, sizes: Sizes, token: str, people: list[str], 
                            "responses", [sum(n for s, n in r["statuses"].items() if s != "201") for r in runs])
             say(f"[{kind}] batches over HTTP: {sizes.batch_size} doses per request, {workers} worker(s)")
             runs = [http.load({**spec, "path": "/v1/doses/batch", "concurrency": http.BATCH_CONCURRENCY,
-                               "bodies": batches(people, sizes, next(tag))}, session)
+                               "bodies": people.batches(sizes.batches, sizes.batch_size, f"b{next(tag)}")}, session)
                     for _ in range(sizes.repeats)]
             result.add(f"http_batch_{workers}w", f"batch over HTTP ({sizes.batch_size}/request), "
                        f"{workers} worker(s)", "doses/s", [r["per_s"] * sizes.batch_size for r in runs], "baseline_batched")
@@ -156,8 +155,8 @@ def over_http(kind: str, url: str, sizes: Sizes, token: str, people: list[str], 
                 lag_during_load(url, spec, session, doses(sizes.lag_requests), result, say, kind)
                 say(f"[{kind}] certificate reads over HTTP")
                 reads = [{**spec, "method": "GET", "concurrency": 32, "bodies": [None] * sizes.reads,
-                          "paths": [f"/v1/certificates/{people[(run * sizes.reads + i) % len(people)]}"
-                                    for i in range(sizes.reads)]} for run in range(sizes.repeats)]
+                          "paths": [f"/v1/certificates/{person}" for person in people.take(sizes.reads)]}
+                         for run in range(sizes.repeats)]
                 runs = [http.load(spec_, session) for spec_ in reads]
                 result.add("http_certificate", "certificate reads over HTTP, 32 clients", "requests/s",
                            [r["per_s"] for r in runs])
@@ -166,13 +165,18 @@ def over_http(kind: str, url: str, sizes: Sizes, token: str, people: list[str], 
                            [sum(n for s, n in r["statuses"].items() if s != "200") for r in runs])
 
 
-def grown(kind: str, url: str, sizes: Sizes, token: str, people: list[str], result: Result,
+def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result,
           say: Callable[[str], None]) -> None:
     """Single doses (32 clients) and batches as the store stands, then again after filling it to
-    each of `sizes.growth` events: each rate as a ratio to the first (within 10 % is the target)."""
+    each of `sizes.growth` events: each rate as a ratio to the first (within 10 % is the target).
+
+    Each level doses people of its own, registered just before it, so that every level's people
+    have the same history (their registration and first dose): what differs is the store's size
+    alone, not the length of the streams each decision reads."""
     from ledger.application import DoseLedger
 
     levels: list[int | None] = [None, *sizes.growth]
+    dosed = 256 + sizes.repeats * (sizes.requests + sizes.batches * sizes.batch_size)
     for n, target in enumerate(levels):
         with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
             if target is not None:
@@ -180,28 +184,22 @@ def grown(kind: str, url: str, sizes: Sizes, token: str, people: list[str], resu
             stored = growth.fill(ledger, target) if target is not None else ledger.head()
         key = "start" if target is None else f"{target // 1000}k"
         say(f"[{kind}] growth: appends with {stored:,} events stored")
+        people = http.register(url, max(sizes.people, dosed), first=(n + 1) * 10**7)
         with http.server(url, 1, 2) as (base, session):
             spec = {"base": base, "token": token, "method": "POST", "path": "/v1/doses"}
             prefix = f"g{n}"
-            http.load({**spec, "concurrency": 32, "bodies": [http.dose(people[i % len(people)], f"{prefix}w-{i}", i)
-                                                              for i in range(256)]}, session)  # warm-up
-            single = [http.load({**spec, "concurrency": 32, "bodies": [
-                http.dose(people[(r * sizes.requests + i) % len(people)], f"{prefix}-{r}-{i}", i)
-                for i in range(sizes.requests)]}, session) for r in range(sizes.repeats)]
+            http.load({**spec, "concurrency": 32, "bodies": people.doses(256, f"{prefix}w")}, session)  # warm-up
+            single = [http.load({**spec, "concurrency": 32, "bodies": people.doses(sizes.requests, f"{prefix}-{r}")},
+                                session) for r in range(sizes.repeats)]
             batch = [http.load({**spec, "path": "/v1/doses/batch", "concurrency": http.BATCH_CONCURRENCY,
-                                "bodies": batches(people, sizes, 1000 + n * 10 + r)}, session)
-                     for r in range(sizes.repeats)]
+                                "bodies": people.batches(sizes.batches, sizes.batch_size, f"{prefix}b{r}")},
+                               session) for r in range(sizes.repeats)]
         label = "as the growth runs start" if target is None else f"store filled to {target:,} events"
         result.add(f"growth_dose_{key}", f"growth: single dose over HTTP, 32 clients, {label}", "doses/s",
                    [r["per_s"] for r in single], None if target is None else "growth_dose_start")
         result.add(f"growth_batch_{key}", f"growth: batch over HTTP (1000/request), {label}", "doses/s",
                    [r["per_s"] * sizes.batch_size for r in batch], None if target is None else "growth_batch_start")
         result.add(f"growth_events_{key}", "  events stored", "events", [stored])
-
-
-def batches(people: list[str], sizes: Sizes, tag: int) -> list[dict[str, Any]]:
-    return [{"doses": [http.dose(people[http.batch_person(b, i, sizes.batch_size, len(people))], f"b{tag}-{b}-{i}", i)
-                       for i in range(sizes.batch_size)]} for b in range(sizes.batches)]
 
 
 def lag_during_load(url: str, spec: dict[str, Any], session: int, bodies: list[dict[str, Any]],
