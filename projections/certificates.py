@@ -10,6 +10,7 @@ certificate now shows the doses.
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,11 +27,19 @@ from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_peopl
 from projections.storage import PostgresTables, SQLiteTables, Tables
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
+_NAMESPACE_BYTES = NAMESPACE.bytes
 CONTENT = ("doses", "status", "merged_into")  # what a version certifies
 
 
 def certificate_id(person_id: str, version: int) -> str:
-    return str(uuid5(NAMESPACE, f"{person_id}/{version}"))
+    """uuid5(NAMESPACE, "{person_id}/{version}") as text, written out from its SHA-1.
+
+    A rebuild issues one per event: `uuid.uuid5` then `str` built and checked a UUID object
+    each time (a tenth of a certificates rebuild's profile). Same bits: version 5, RFC 4122
+    variant (tests/test_projections.py compares the two)."""
+    h = hashlib.sha1(_NAMESPACE_BYTES + f"{person_id}/{version}".encode()).hexdigest()
+    return (f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{(int(h[16:18], 16) & 0x3F) | 0x80:02x}{h[18:20]}-"
+            f"{h[20:32]}")
 
 
 def shown_doses(record: PersonRecord) -> tuple[list[dict[str, Any]], str]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from uuid import uuid5
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.application import Actor
 from ledger.errors import InvalidValue
+from projections.certificates import NAMESPACE, certificate_id
 from tests.readside import all_doses, caught_up, projector, views  # noqa: F401 - fixtures
 from tests.test_ledger import dose, lan
 
@@ -255,3 +259,9 @@ def test_queries_refuse_what_they_cannot_answer_naming_the_field(ledger, views):
         with pytest.raises(InvalidValue) as caught:
             call()
         assert caught.value.field == field
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=10**9))
+def test_a_certificate_id_is_the_uuid5_of_its_person_and_version(person, version):
+    """Written out from the SHA-1 for speed, it must stay the id a verifier can recompute."""
+    assert certificate_id(str(person), version) == str(uuid5(NAMESPACE, f"{person}/{version}"))
