@@ -3,8 +3,9 @@
 The single-dose (32 clients) and batch rates are measured the same way at each size, and the
 store is filled between the measurements. The filling copies the store's latest 10,000 event
 rows (real doses, site-record keys, registrations: what the runs before wrote) under fresh
-random originator ids, by SQL (one statement for the whole copies, one for the rest). Seeding 5 M events through the ledger
-would take longer than the rest of the run (about 20 minutes at the batch rate), and what growth
+random originator ids, by SQL (one statement for the whole copies, one for the rest). Seeding
+5 M events through the ledger would take longer than the rest of the run (about 20 minutes at
+the batch rate), and what growth
 tests is the events table and its two indexes, which the copies grow as real rows do. The copies
 are never read by the measured requests (nobody doses their "people"), as most of a national
 ledger's history is not read by today's doses either.

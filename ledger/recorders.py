@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
-import psycopg
 from psycopg.sql import SQL, Identifier
 
 
@@ -58,6 +58,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             return int(c.fetchone()[0])
 
 
+def connection_of_its_own(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+    """A connection to the datastore's database outside its pool, in autocommit: for a session
+    lock that must last as long as something runs, without holding a pooled connection."""
+    options = {k: v for k, v in datastore.pool.kwargs.items() if k != "row_factory"}
+    return psycopg.connect(datastore.pool.conninfo, autocommit=True, **options)
+
+
 @contextmanager
 def schema_creation_lock(datastore: PostgresDatastore) -> Iterator[None]:
     """Held while one process creates a schema's tables; another waits, then finds them made.
@@ -68,9 +75,7 @@ def schema_creation_lock(datastore: PostgresDatastore) -> Iterator[None]:
     is taken on a connection of its own so that the pool keeps every connection for the
     statements themselves (a pool of one would otherwise wait on itself).
     """
-    pool = datastore.pool
-    options = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
-    with psycopg.connect(pool.conninfo, autocommit=True, **options) as conn:
+    with connection_of_its_own(datastore) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"doseledger:schema:{datastore.schema}",))
         yield  # closing the connection releases the lock, also when creation failed
 

@@ -42,7 +42,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from ledger.recorders import OneSchemaCreatorAtATime
+from ledger.recorders import OneSchemaCreatorAtATime, connection_of_its_own
 
 LEDGER = "DoseLedger"  # the application whose events every view follows
 CHUNK = 500  # ids per IN (...) list
@@ -395,10 +395,9 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
 
     @contextmanager
     def exclusive(self, stopping: threading.Event) -> Iterator[bool]:
-        params = {k: v for k, v in self.datastore.pool.kwargs.items() if k != "row_factory"}
         key = f"doseledger:{self.datastore.schema}:{self.name}"
         # A session lock on a connection of its own: it lasts exactly as long as this runner.
-        with psycopg.connect(**params, autocommit=True) as conn:
+        with connection_of_its_own(self.datastore) as conn:
             while not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
                 if stopping.wait(0.5):
                     yield False

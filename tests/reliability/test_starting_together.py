@@ -32,6 +32,7 @@ def test_servers_and_workers_opening_a_new_store_at_once_all_open_it(store_url):
     for t in threads:
         t.join(timeout=120)
 
+    assert not any(t.is_alive() for t in threads), "a starter is still waiting"
     assert failures == []
     # ...and the store they made works: a registration is stored and read back.
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
