@@ -12,9 +12,9 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from api.problems import forbidden, unauthenticated
 from ledger.application import Actor
@@ -22,10 +22,8 @@ from ledger.names import clean
 from ledger.principal import ADMIN, PROVINCE, SITE, Principal, find_principal, principal_id_for
 from ledger.rules import now_ict
 
-bearer = HTTPBearer(
-    auto_error=False, scheme_name="token",
-    description="A token made by `doseledger token create --role ROLE ...` "
-                "(`./run serve --demo` prints one per role).")
+TOKEN_HELP = ("A token made by `doseledger token create --role ROLE ...` "
+              "(`./run serve --demo` prints one per role).")
 
 
 class TokenVerifier:
@@ -71,18 +69,21 @@ class TokenVerifier:
         return found
 
 
-class Allow:
+class Allow(HTTPBearer):
     """The roles that may call a route (admin always may). The authz tests read `roles`.
 
     One dependency, not a chain (bearer → caller → role check): FastAPI solves each level of a
-    chain on every request, and on the single-dose path that cost more than the dose's checks.
+    chain on every request, and on the hot paths that cost more than the dose's own checks or
+    the certificate's read. So it is the bearer scheme itself (the OpenAPI document's "token"
+    security scheme, which every Allow shares), not a dependency on one.
     """
 
     def __init__(self, *roles: str) -> None:
+        super().__init__(auto_error=False, scheme_name="token", description=TOKEN_HELP)
         self.roles = frozenset({ADMIN, *roles})
 
-    async def __call__(self, request: Request,
-                       credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
         if credentials is None or not credentials.credentials:
             raise unauthenticated("send an Authorization: Bearer <token> header")
         tokens: TokenVerifier = request.app.state.tokens
