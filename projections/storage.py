@@ -381,6 +381,10 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
         with (self.datastore.get_connection() as conn,
               conn.transaction(force_rollback=not write),
               psycopg.RawCursor(conn) as cursor):
+            if write:
+                # As on SQLite: a view's commit need not wait for the disk. One lost to a crash
+                # takes its tracking position with it, and its events are applied again.
+                cursor.execute("SET LOCAL synchronous_commit = off")
             yield self._sql(cursor, postgres=True)
 
     @contextmanager

@@ -100,6 +100,24 @@ class TestViewContract:
         assert (runner["state"], runner["error"]) == ("failed", "stopped at notification 7: KeyError")
 
 
+    def test_a_views_commit_does_not_wait_for_the_disk_and_the_ledgers_still_does(self, projection,
+                                                                               ledger: DoseLedger):
+        """A view's commit lost to a power cut takes its position with it: its events are applied
+        again. A dose the ledger accepted is never lost: its commits wait for the disk, on the
+        same connections the views borrow."""
+        sqlite = ledger.factory.__class__.__name__.startswith("SQLite")
+        setting = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
+        with projection.view._session(write=True) as sql:
+            in_view = list(sql.rows(setting)[0].values())[0]
+        assert in_view == (1 if sqlite else "off")  # SQLite NORMAL: no sync at each WAL commit
+        datastore = ledger.factory.datastore
+        # The pool's connections, as the ledger's writer gets them.
+        with datastore.get_connection(**({"commit": False} if sqlite else {})) as conn:
+            cursor = conn.cursor()
+            cursor.execute(setting)
+            after = list(cursor.fetchone() if sqlite else cursor.fetchone().values())[0]
+        assert after == (2 if sqlite else "on")  # FULL: the WAL synced at each commit
+
 class TestOneDatabaseManyViews:
     def test_each_view_keeps_its_own_position(self, ledger, notifications):
         """eventsourcing's SQLite tracking table is one `tracking` table keyed by application:
