@@ -23,6 +23,7 @@ import anyio.to_thread
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 IN_FLIGHT = 2  # queries at once per loop: one answering while the next is sent
+MOST = 64  # keys per query: a bounded wait for the first reader, few statement shapes to prepare
 
 
 class _Turn(Generic[K, V]):
@@ -35,7 +36,9 @@ class _Turn(Generic[K, V]):
 
 
 class GatheredReads(Generic[K, V]):
-    """`get(key)` for many callers; `fetch(keys)` answers a batch ({key: value}, absent: None)."""
+    """`get(key)` for many callers; `fetch(keys)` answers a batch ({key: value}, absent: None).
+
+    Readers of the same key in one batch share the value fetched: they must not change it."""
 
     def __init__(self, fetch: Callable[[list[K]], dict[K, V]]) -> None:
         self.fetch = fetch
@@ -65,26 +68,33 @@ class GatheredReads(Generic[K, V]):
 
     def _send(self, loop: asyncio.AbstractEventLoop, turn: _Turn[K, V]) -> None:
         turn.scheduled = False
-        batch, turn.waiting = turn.waiting, []
-        task = loop.create_task(self._answer(loop, turn, batch))
-        turn.running.add(task)
+        wanted = [(key, answer) for key, answer in turn.waiting if not answer.done()]  # gone: not read
+        batch, turn.waiting = wanted[:MOST], wanted[MOST:]
+        if batch:
+            task = loop.create_task(self._answer(batch))
+            turn.running.add(task)
+            task.add_done_callback(lambda done: self._finished(loop, turn, done, batch))
+        self._schedule(loop, turn)  # more than MOST were waiting: the rest, if a query may go
 
-    async def _answer(self, loop: asyncio.AbstractEventLoop, turn: _Turn[K, V],
-                      batch: list[tuple[K, asyncio.Future[V | None]]]) -> None:
+    async def _answer(self, batch: list[tuple[K, asyncio.Future[V | None]]]) -> None:
         try:
             found = await anyio.to_thread.run_sync(self.fetch, list(dict.fromkeys(k for k, _ in batch)))
         except Exception as e:  # each reader gets the store's error (OperationalError: 503)
             for _, answer in batch:
                 if not answer.done():
                     answer.set_exception(e)
-        except BaseException:  # the loop shutting down
-            for _, answer in batch:
-                answer.cancel()
-            raise
         else:
             for key, answer in batch:
                 if not answer.done():  # a reader that went away meanwhile
                     answer.set_result(found.get(key))
-        finally:
-            turn.running.discard(asyncio.current_task())  # type: ignore[arg-type]
-            self._schedule(loop, turn)
+
+    def _finished(self, loop: asyncio.AbstractEventLoop, turn: _Turn[K, V], task: asyncio.Task[None],
+                  batch: list[tuple[K, asyncio.Future[V | None]]]) -> None:
+        # A done callback, not a `finally`: it runs however the query's task ended, even
+        # cancelled before its first step (the loop shutting down), so no reader is left
+        # waiting and the slot is given back for the next batch.
+        turn.running.discard(task)
+        for _, answer in batch:
+            if not answer.done():
+                answer.cancel()
+        self._schedule(loop, turn)

@@ -99,7 +99,6 @@ class TestViewContract:
         runner = projection.view.runner()
         assert (runner["state"], runner["error"]) == ("failed", "stopped at notification 7: KeyError")
 
-
     def test_a_views_commit_does_not_wait_for_the_disk_and_the_ledgers_still_does(self, projection,
                                                                                ledger: DoseLedger):
         """A view's commit lost to a power cut takes its position with it: its events are applied
@@ -109,14 +108,11 @@ class TestViewContract:
         setting = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
         with projection.view._session(write=True) as sql:
             in_view = list(sql.rows(setting)[0].values())[0]
+            borrowed = sql.cursor.connection  # the pool's: the ledger's writer gets it next
         assert in_view == (1 if sqlite else "off")  # SQLite NORMAL: no sync at each WAL commit
-        datastore = ledger.factory.datastore
-        # The pool's connections, as the ledger's writer gets them.
-        with datastore.get_connection(**({"commit": False} if sqlite else {})) as conn:
-            cursor = conn.cursor()
-            cursor.execute(setting)
-            after = list(cursor.fetchone() if sqlite else cursor.fetchone().values())[0]
-        assert after == (2 if sqlite else "on")  # FULL: the WAL synced at each commit
+        after = borrowed.execute(setting).fetchone()  # the same connection, back in the pool
+        assert (after[0] if sqlite else after["synchronous_commit"]) == (2 if sqlite else "on")  # FULL
+
 
 class TestOneDatabaseManyViews:
     def test_each_view_keeps_its_own_position(self, ledger, notifications):

@@ -2,9 +2,10 @@
 
 The hottest read (issue 8: >= 2,000 requests/s on two cores), so its path is short: an async
 endpoint with no synchronous dependency (each would cost a hop to the threadpool and back),
-the view's single-statement read (on the loop itself on SQLite, one hop on PostgreSQL), and
-the stored document sent as it is (it is already the `Certificate` model's JSON: validating it
-again through the response model cost more than the read). The response model stays in the
+the view's single-statement read (on the loop itself on SQLite; on PostgreSQL one query from the
+threadpool for the reads waiting together), and the stored document sent as it is (it is
+already the `Certificate` model's JSON: validating it again through the response model cost
+more than the read). The response model stays in the
 decorator for the OpenAPI document.
 """
 
@@ -39,8 +40,8 @@ async def certificate(request: Request, person_id: UUID,
                       principal: Principal = Depends(Allow(SITE, PROVINCE, AUDITOR))) -> Response:
     if min_position:  # waits on the projections: off the event loop
         await run_in_threadpool(caught_up, request, min_position)
-    # SQLite: on the loop, on a connection of its own (cheap and bounded); PostgreSQL: from the
-    # threadpool (a round trip, a pooled connection). See Tables.one_read_on_loop.
+    # SQLite: on the loop, on a connection of its own (cheap and bounded); PostgreSQL: with the
+    # reads waiting beside it, in one query from the threadpool (projections/gathered_reads.py).
     found = await request.app.state.views.certificates.certificate_on_loop(person_id)
     if found is None:
         msg = f"no certificate for person {person_id}"
