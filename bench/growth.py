@@ -5,10 +5,9 @@ store is filled between the measurements. The filling copies the store's latest 
 rows (real doses, site-record keys, registrations: what the runs before wrote) under fresh
 random originator ids, by SQL (one statement for the whole copies, one for the rest). Seeding
 5 M events through the ledger would take longer than the rest of the run (about 20 minutes at
-the batch rate), and what growth
-tests is the events table and its two indexes, which the copies grow as real rows do. The copies
-are never read by the measured requests (nobody doses their "people"), as most of a national
-ledger's history is not read by today's doses either.
+the batch rate), and what growth tests is the events table and its two indexes, which the
+copies grow as real rows do. The copies are never read by the measured requests (nobody doses
+their "people"), as most of a national ledger's history is not read by today's doses either.
 
 A bench database only: the copies break the hash chain of their streams on purpose
 (`doseledger replay verify --all` would report every one of them).

@@ -102,4 +102,5 @@ def test_a_read_the_store_cannot_answer_is_the_stores_operational_error(ledger: 
     failed = asyncio.run(together())  # every reader waiting on a failed query hears of it
     assert all(isinstance(e, OperationalError) for e in failed), failed
     views.close()
-    assert getattr(certificates, "_readers", {}) == {}  # closing the views closed any loop connection
+    if store_url.startswith("sqlite"):  # PostgreSQL's reads keep no connection of their own
+        assert certificates._readers == {}  # closing the views closed the loop's connection

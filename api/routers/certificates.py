@@ -5,8 +5,7 @@ endpoint with no synchronous dependency (each would cost a hop to the threadpool
 the view's single-statement read (on the loop itself on SQLite; on PostgreSQL one query from the
 threadpool for the reads waiting together), and the stored document sent as it is (it is
 already the `Certificate` model's JSON: validating it again through the response model cost
-more than the read). The response model stays in the
-decorator for the OpenAPI document.
+more than the read). The response model stays in the decorator for the OpenAPI document.
 """
 
 from __future__ import annotations
