@@ -21,6 +21,7 @@ from api.settings import Settings
 from api.throttle import Throttle
 from ledger.application import DoseLedger
 from ledger.group_commit import DoseWriter
+from ledger.heap import settle_collector
 from ledger.store import URL_KEY
 
 DESCRIPTION = """
@@ -58,8 +59,9 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
                views: Any = None, freeze_heap: bool = False) -> FastAPI:
     """The service; `ledger` and `views` may be given (tests), else opened from the settings.
 
-    freeze_heap: once started, move everything alive (modules, the app, the models, the pools)
-    out of the collector's sight (gc.freeze), so full collections scan only what requests make.
+    freeze_heap: once started, set the collector for batches (ledger.heap) and move everything
+    alive (modules, the app, the models, the pools) out of its sight (gc.freeze), so full
+    collections scan only what requests make.
     """
     settings = settings or Settings()
     keep_queries_out_of_the_access_log()  # lookups carry national ids and phones in the query
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
             app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)
             opened.append(app.state.writer)
         if freeze_heap:
+            settle_collector()
             gc.collect()
             gc.freeze()
         try:

@@ -105,10 +105,12 @@ def drop_store(url: str) -> None:
 def child(mode: str, url: str, path: str, chunk: int) -> dict[str, Any]:
     """One measured run, in this (child) process."""
     from ledger.application import Actor, DoseLedger
+    from ledger.heap import settle_collector
     from retro import Form, run_import
     from retro.rows import find_header
     from retro.reading import open_sheet
 
+    settle_collector()  # as every `doseledger` command does (cli.main)
     actor = Actor("bench", "admin")
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
     if mode == "import":

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from ledger.heap import settle_collector
+
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "corrections": "cli.corrections",
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         modules[name] = module
         module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
+    settle_collector()
     if args.database_url:
         import os
 
