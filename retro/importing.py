@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +19,11 @@ from uuid import UUID, uuid4
 
 from ledger.application import Actor, DoseLedger
 from ledger.rules import text
+from retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, read_apart
 from retro.mapping import Mapping
 from retro.reading import open_sheet
 from retro.report import KEPT_ERRORS, Counts, Report
-from retro.rows import Row, RowShape, find_header
+from retro.rows import RowShape, find_header
 from retro.submission import COMPLETED, RetroImport
 
 CHUNK_ROWS = 500
@@ -99,6 +100,7 @@ class RetroImportRun:
     errors_to: TextIO | None = None
     keep_errors: int = KEPT_ERRORS
     import_id: UUID = field(default_factory=uuid4)
+    read_apart: bool | None = None  # rows read in a process of their own; None: for large files
 
     def begin(self) -> UUID:
         self.path = Path(self.path)
@@ -106,6 +108,8 @@ class RetroImportRun:
         if self.mapping is not None:
             self.mapping.load_people(self.path.parent)
         self.sha256, size = file_digest(self.path)
+        if self.read_apart is None:
+            self.read_apart = size >= READ_APART_FROM
         self._files = ExitStack()
         try:
             self._sheet = self._files.enter_context(open_sheet(self.path))
@@ -128,19 +132,8 @@ class RetroImportRun:
     def proceed(self) -> ImportResult:
         try:
             with self._files:
-                chunk: list[Row] = []
-                first_row = None
-                for number, cells in self._sheet.rows:
-                    row = self._shape.read(number, cells)
-                    if row is None:
-                        continue
-                    first_row = first_row or number
-                    chunk.append(row)
-                    if len(chunk) >= self.chunk_rows:
-                        self._record(chunk, first_row, number)
-                        chunk, first_row = [], None
-                if chunk:
-                    self._record(chunk, first_row or chunk[0].number, chunk[-1].number)
+                for chunk in self._chunks():
+                    self._record(chunk)
         except BaseException as e:  # an interruption too: the stream says the import stopped
             reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             if self.record is not None:
@@ -159,15 +152,20 @@ class RetroImportRun:
         return ImportResult(self.import_id, status, self.dry_run, self.sha256, self.report.counts,
                             self.report.errors, self.report.error_count, reason)
 
-    def _record(self, chunk: list[Row], first_row: int, last_row: int) -> None:
-        counts = Counts(rows=len(chunk))
-        errors = [e for row in chunk for e in row.errors]
-        good = [row for row in chunk if row.item is not None]
-        counts.rejected = len(chunk) - len(good)
-        source = str(self.import_id)
-        outcomes = self.ledger.record_doses(
-            [row.item for row in good], actor=self.actor, match_identity=True, dry_run=self.dry_run,
-            sources=[{"kind": "retro_import", "import_id": source, "row": row.number} for row in good])
+    def _chunks(self) -> Iterator[Chunk]:
+        """The rows after the header, checked: read here, or in a process of their own."""
+        if not self.read_apart:
+            return chunks_of(self._sheet, self._shape, str(self.import_id), self.chunk_rows)
+        shape = Shape(self.mapping, self.form.site_id, self.form.allowed_sites)
+        return read_apart(self.path, shape, str(self.import_id), self.chunk_rows)
+
+    def _record(self, chunk: Chunk) -> None:
+        counts = Counts(rows=len(chunk.rows))
+        errors = [e for row in chunk.rows for e in row.errors]
+        good = [row for row in chunk.rows if row.report is not None]
+        counts.rejected = len(chunk.rows) - len(good)
+        outcomes = self.ledger.record_reports([row.report for row in good], [self.actor] * len(good),
+                                              match_identity=True, dry_run=self.dry_run)
         for row, outcome in zip(good, outcomes):
             if outcome.status in ("created", "duplicate"):
                 setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
@@ -179,13 +177,13 @@ class RetroImportRun:
         errors.sort(key=lambda e: e.row)
         self.report.counts.add(counts)
         self.report.add_errors(errors)
-        fraction = self._sheet.read_fraction()
         if self.record is not None:
-            self.record.chunk_imported(first_row, last_row, counts.as_dict(),
-                                       [e.as_dict() for e in errors], fraction)
+            self.record.chunk_imported(chunk.first_row, chunk.last_row, counts.as_dict(),
+                                       [e.as_dict() for e in errors], chunk.read_fraction)
             self.ledger.save(self.record)
         if self.on_chunk is not None:
-            self.on_chunk(Progress(self.import_id, self.report.counts, last_row, fraction))
+            self.on_chunk(Progress(self.import_id, self.report.counts, chunk.last_row,
+                                   chunk.read_fraction))
 
 
 def _described(mapping: Mapping | None) -> dict[str, Any] | None:

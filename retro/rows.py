@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import LedgerError
-from ledger.recording import dose_report
+from ledger.recording import DoseReport, dose_report
 from retro.columns import PERSON_FIELDS, REQUIRED, header_of
 from retro.mapping import PERSON_REF, Mapping
 from retro.values import READERS, BadCell, as_text, blank
@@ -41,6 +41,7 @@ class Row:
     item: dict[str, Any] | None  # a dose for DoseLedger.record_doses, or None if refused
     errors: list[RowError]
     cells: dict[str, tuple[str, Any]]  # field → (column label, raw value): for later errors
+    report: DoseReport | None = None  # the item checked as the ledger checks it (retro.chunks)
 
     def error(self, field: str, msg: str) -> RowError:
         """A fault the ledger found, reported on the column the field came from."""

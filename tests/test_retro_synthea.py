@@ -44,9 +44,12 @@ def covid_rows(folder: Path) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(f) if r["CODE"] in COVID_CVX]
 
 
-def test_a_synthea_export_goes_in_through_a_mapping_and_other_vaccines_are_refused(ledger, synthea):
+@pytest.mark.parametrize("read_apart", [False, True], ids=["read-here", "read-apart"])
+def test_a_synthea_export_goes_in_through_a_mapping_and_other_vaccines_are_refused(ledger, synthea,
+                                                                                   read_apart):
     mapping = parse_mapping(str(SYNTHEA))
-    result = run_import(ledger, synthea / "immunizations.csv", FORM, actor=UNIT, mapping=mapping)
+    result = run_import(ledger, synthea / "immunizations.csv", FORM, actor=UNIT, mapping=mapping,
+                        read_apart=read_apart)
     expected = covid_rows(synthea)
     assert (result.counts.rows, result.counts.created) == (184, len(expected)) == (184, 15)
     assert result.counts.rejected == 184 - 15
