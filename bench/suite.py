@@ -44,20 +44,21 @@ class Sizes:
     history_runs: int
     people: int  # registered before the HTTP runs, each with a first dose
     growth: tuple[int, ...]  # events stored before the growth runs measure appends again
+    growth_repeats: int  # more than the others: a level's batch rates spread by ±15 % over 3
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(appends=200, requests=300, concurrency=(1, 8, 32, 64), batches=2, batch_size=1000,
                    reads=300, lag_requests=600, import_rows=2000, import_rows_large=5000,
                    import_baseline_rows=1000, workers=(1,), repeats=1, history_runs=5, people=2000,
-                   growth=(30_000,))
+                   growth=(30_000,), growth_repeats=1)
 
     @classmethod
     def full(cls) -> Sizes:
         return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=4, batch_size=1000,
                    reads=3000, lag_requests=8000, import_rows=100_000, import_rows_large=1_000_000,
                    import_baseline_rows=10_000, workers=(1, 2), repeats=3, history_runs=30,
-                   people=http.PEOPLE, growth=(1_000_000, 5_000_000))
+                   people=http.PEOPLE, growth=(1_000_000, 5_000_000), growth_repeats=5)
 
 
 @dataclass
@@ -176,7 +177,8 @@ def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result,
     from ledger.application import DoseLedger
 
     levels: list[int | None] = [None, *sizes.growth]
-    dosed = 256 + sizes.repeats * (sizes.requests + sizes.batches * sizes.batch_size)
+    repeats, batches = sizes.growth_repeats, 2 * sizes.batches  # longer runs, more of them
+    dosed = 256 + repeats * (sizes.requests + batches * sizes.batch_size)
     for n, target in enumerate(levels):
         with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
             if target is not None:
@@ -190,10 +192,10 @@ def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result,
             prefix = f"g{n}"
             http.load({**spec, "concurrency": 32, "bodies": people.doses(256, f"{prefix}w")}, session)  # warm-up
             single = [http.load({**spec, "concurrency": 32, "bodies": people.doses(sizes.requests, f"{prefix}-{r}")},
-                                session) for r in range(sizes.repeats)]
+                                session) for r in range(repeats)]
             batch = [http.load({**spec, "path": "/v1/doses/batch", "concurrency": http.BATCH_CONCURRENCY,
-                                "bodies": people.batches(sizes.batches, sizes.batch_size, f"{prefix}b{r}")},
-                               session) for r in range(sizes.repeats)]
+                                "bodies": people.batches(batches, sizes.batch_size, f"{prefix}b{r}")},
+                               session) for r in range(repeats)]
         label = "as the growth runs start" if target is None else f"store filled to {target:,} events"
         result.add(f"growth_dose_{key}", f"growth: single dose over HTTP, 32 clients, {label}", "doses/s",
                    [r["per_s"] for r in single], None if target is None else "growth_dose_start")

@@ -86,7 +86,8 @@ def label(results: list[Any], key: str) -> tuple[str, str]:
 
 def heading(about: dict[str, Any]) -> str:
     sizes = about["sizes"]
-    return (f"{'quick' if about['quick'] else 'full'} run: median of {sizes['repeats']} (min–max), "
+    return (f"{'quick' if about['quick'] else 'full'} run: median of {sizes['repeats']} (min–max; "
+            f"growth runs: of {sizes['growth_repeats']}), "
             f"{about['cores']} cores, load average {about['load_average'][0]:.2f} before, "
             f"{about['load_average_after'][0]:.2f} after; {about['seconds']:.0f} s")
 
