@@ -28,6 +28,7 @@ from retro import (
     run_import,
     write_template,
 )
+from retro.chunks import ReaderStopped
 from retro.importing import CHUNK_ROWS, ImportResult
 from retro.importing import Progress as ImportProgress
 
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     except (LedgerError, MappingError, TemplateMismatch, UnreadableFile, OSError) as e:
         console.print(f"[red]Import refused: {e}[/red]")
         errors_path.unlink(missing_ok=True)
+        return 1
+    except ReaderStopped as e:
+        console.print(f"[red]Import stopped: {e}. The rows saved so far stay; run the same "
+                      "command again to import the rest (nothing is stored twice).[/red]")
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted: the rows saved so far stay; run the same command "

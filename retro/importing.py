@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Generator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 from ledger.application import Actor, DoseLedger
 from ledger.rules import text
-from retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, read_apart
+from retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, identity, read_apart
 from retro.mapping import Mapping
 from retro.reading import open_sheet
 from retro.report import KEPT_ERRORS, Counts, Report
@@ -108,6 +108,7 @@ class RetroImportRun:
         if self.mapping is not None:
             self.mapping.load_people(self.path.parent)
         self.sha256, size = file_digest(self.path)
+        self._file = identity(self.path)
         if self.read_apart is None:
             self.read_apart = size >= READ_APART_FROM
         self._files = ExitStack()
@@ -131,8 +132,8 @@ class RetroImportRun:
 
     def proceed(self) -> ImportResult:
         try:
-            with self._files:
-                for chunk in self._chunks():
+            with self._files, closing(self._chunks()) as chunks:
+                for chunk in chunks:
                     self._record(chunk)
         except BaseException as e:  # an interruption too: the stream says the import stopped
             reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -152,21 +153,22 @@ class RetroImportRun:
         return ImportResult(self.import_id, status, self.dry_run, self.sha256, self.report.counts,
                             self.report.errors, self.report.error_count, reason)
 
-    def _chunks(self) -> Iterator[Chunk]:
+    def _chunks(self) -> Generator[Chunk, None, None]:
         """The rows after the header, checked: read here, or in a process of their own."""
         if not self.read_apart:
             return chunks_of(self._sheet, self._shape, str(self.import_id), self.chunk_rows)
-        shape = Shape(self.mapping, self.form.site_id, self.form.allowed_sites)
+        self._files.close()  # the reader opens its own; an XLSX workbook held twice is memory
+        shape = Shape(self.mapping, self.form.site_id, self.form.allowed_sites, self._file)
         return read_apart(self.path, shape, str(self.import_id), self.chunk_rows)
 
     def _record(self, chunk: Chunk) -> None:
         counts = Counts(rows=len(chunk.rows))
         errors = [e for row in chunk.rows for e in row.errors]
-        good = [row for row in chunk.rows if row.report is not None]
+        good = [(row, row.report) for row in chunk.rows if row.report is not None]
         counts.rejected = len(chunk.rows) - len(good)
-        outcomes = self.ledger.record_reports([row.report for row in good], [self.actor] * len(good),
+        outcomes = self.ledger.record_reports([report for _, report in good], [self.actor] * len(good),
                                               match_identity=True, dry_run=self.dry_run)
-        for row, outcome in zip(good, outcomes):
+        for (row, _), outcome in zip(good, outcomes):
             if outcome.status in ("created", "duplicate"):
                 setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
                 continue

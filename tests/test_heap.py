@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
 from cli.main import main
 from ledger.heap import YOUNG, settle_collector
 from retro import run_import
@@ -49,3 +53,12 @@ def test_every_doseledger_command_sets_its_collector_for_batches(tmp_path, colle
     gc.set_threshold(700, 10, 10)
     assert main(["import", "--template", str(tmp_path / "template.csv")]) == 0
     assert gc.get_threshold()[0] == YOUNG
+
+
+def test_each_server_worker_sets_its_own_collector_for_batches(store_url, collector):
+    gc.set_threshold(700, 10, 10)
+    try:
+        with TestClient(create_app(Settings(database_url=store_url), freeze_heap=True)):
+            assert gc.get_threshold()[0] == YOUNG
+    finally:
+        gc.unfreeze()
