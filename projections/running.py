@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.application import DoseLedger
 from projections.paging import PagedProjection
+from projections.read_ahead import ReadAhead
 from projections.storage import TrackingConflict
 from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view, open_ledger, projection_names
@@ -261,41 +263,38 @@ def _rebuild(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], prog
 
 def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
             progress: bool) -> tuple[dict[str, int | None], list[Exception]]:
-    """Replay the ledger into the views: the last position each reached, and the errors."""
+    """Replay the ledger into the views: the last position each reached, and the errors.
+
+    Pages are read and decoded ahead (ReadAhead), and the views fold and write each page in
+    threads of their own: while one waits on its writes, another folds.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     topics = sorted(set().union(*(p.topics_read for p in projections)))
     positions: dict[str, int | None] = {p.name: None for p in projections}
     failed: list[Exception] = []
     running = list(projections)
-    read = 0  # every notification up to here is read (or of a topic no view here reads)
-    head = ledger.head()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar:
-        task = bar.add_task(f"rebuilding {', '.join(p.name for p in projections)}", total=head)
-        while running:
-            if read >= head:
-                head = ledger.head()  # events recorded during the rebuild: those too
-                if read >= head:
-                    break
-            # No upper bound: PostgreSQL then plans a bitmap scan of the whole range and a sort
-            # (70 ms a page) instead of walking the position index (1 ms).
-            page = ledger.recorder.select_notifications(start=read, limit=PAGE, topics=topics,
-                                                        inclusive_of_start=False)
-            # A short page holds every notification of these topics recorded so far, so the
-            # views move at least to the head read before it (a writer waiting for a position
-            # there then stops waiting). Positions commit in order (the recorder's table lock).
-            read = page[-1].id if len(page) == PAGE else max(page[-1].id if page else 0, head)
-            decoded = [(n.topic, ledger.mapper.to_domain_event(n)) for n in page]
-            for projection in list(running):
-                events = [event for topic, event in decoded if topic in projection.topics_read]
+
+    def apply(projection: PagedProjection[Any], read: int, decoded: list[tuple[str, Any]]) -> int:
+        events = [event for topic, event in decoded if topic in projection.topics_read]
+        return projection.process_events(events, read, after=positions[projection.name])
+
+    with (Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar,
+          ReadAhead(ledger, topics, PAGE) as pages,
+          ThreadPoolExecutor(max_workers=len(projections), thread_name_prefix="rebuild") as views):
+        task = bar.add_task(f"rebuilding {', '.join(p.name for p in projections)}", total=pages.head)
+        for read, decoded in pages:
+            applying = {projection: views.submit(apply, projection, read, decoded) for projection in running}
+            for projection, applied in applying.items():
                 try:
-                    positions[projection.name] = projection.process_events(
-                        events, read, after=positions[projection.name])
+                    positions[projection.name] = applied.result()
                 except Exception as e:  # noqa: BLE001 - this view stops; the others go on
                     log.error("rebuilding %s failed at position %s: %s", projection.name,
                               positions[projection.name], e)
                     failed.append(e)
                     running.remove(projection)
-            bar.update(task, completed=read, total=max(head, read))
+            bar.update(task, completed=read, total=max(pages.head, read))
+            if not running:
+                break
     return positions, failed

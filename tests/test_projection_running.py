@@ -172,6 +172,39 @@ def test_a_rebuilt_view_equals_the_live_one(ledger, store_url, views):
     assert_views_are_a_fresh_fold(views, ledger)
 
 
+def test_a_rebuild_read_ahead_in_many_pages_equals_the_live_views(ledger, store_url, views, monkeypatch):
+    with start_embedded(store_url, **FAST):
+        seed(ledger, people=40)
+        caught_up(views, ledger)
+        live = everything(views)
+    # Pages of 7: the reader is pages ahead of the views, which fold each page in threads of
+    # their own; every page boundary falls somewhere inside a person's events.
+    monkeypatch.setattr("projections.running.PAGE", 7)
+    rebuilt = rebuild(store_url, "all", progress=False)
+    assert {r.position for r in rebuilt} == {ledger.head()}
+    assert everything(views) == live
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, views, monkeypatch):
+    seed(ledger, people=40)
+    pid = ledger.register_person(lan()).person_id
+    recorded = []
+    fold = PROJECTIONS["localities"].process_events
+
+    def record_while_folding(self, events, position, after):
+        if not recorded:  # the first page: the reader has already read the head
+            recorded.append(dose(ledger, pid, "DURING-REBUILD"))
+        return fold(self, events, position, after)
+
+    monkeypatch.setattr("projections.running.PAGE", 7)
+    monkeypatch.setattr(PROJECTIONS["localities"], "process_events", record_while_folding)
+    rebuilt = rebuild(store_url, "all", progress=False)
+    assert {r.position for r in rebuilt} == {ledger.head()}
+    assert [d["dose_id"] for d in views.certificates.certificate(pid)["doses"]] == [str(recorded[0].dose_id)]
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
 def test_a_rebuild_reaches_the_head_though_the_last_events_are_of_topics_its_view_ignores(
         ledger, store_url, views):
     pid = ledger.register_person(lan()).person_id
