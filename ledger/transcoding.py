@@ -5,6 +5,7 @@ Stored events stay readable by either, so the choice can change without a migrat
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,9 @@ def _tag(value: Any) -> Any:
     return value
 
 
+_EVERY = sys.maxsize  # tags to look for when they cannot be counted
+
+
 def _is_tag(value: dict[str, Any]) -> bool:
     return len(value) == 2 and "_type_" in value and "_data_" in value
 
@@ -97,9 +101,12 @@ class OrjsonTranscoder(Transcoder):
 
     def decode(self, data: bytes) -> Any:
         value = orjson.loads(data)
-        # Counted in C over the bytes; a tag's key is always written as this, whatever the
-        # separators, and a string holding it is escaped (\"_type_\"), so it is never missed.
-        tags = (data if type(data) is bytes else bytes(data)).count(b'"_type_"')
+        raw = data if type(data) is bytes else data.encode() if isinstance(data, str) else bytes(data)
+        # Counted in C over the bytes: a tag's key is written as this whatever the separators,
+        # and a string holding it is escaped (\"_type_\"), so only over-counts (a full walk).
+        # A key may also be written with \u escapes ("\u005ftype_"), which this transcoder never
+        # writes but another writer might: text with any \u escape is walked to the end.
+        tags = _EVERY if b"\\u" in raw else raw.count(b'"_type_"')
         if tags and type(value) is dict and _is_tag(value):
             return _DECODE[value["_type_"]](value["_data_"])
         if tags and (type(value) is dict or type(value) is list):

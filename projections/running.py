@@ -23,7 +23,7 @@ from eventsourcing.persistence import Notification
 from ledger.application import DoseLedger
 from projections.paging import PagedProjection
 from projections.read_ahead import ReadAhead
-from projections.storage import TrackingConflict
+from projections.storage import SQLiteTables, TrackingConflict
 from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view, open_ledger, projection_names
 
@@ -265,8 +265,10 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
             progress: bool) -> tuple[dict[str, int | None], list[Exception]]:
     """Replay the ledger into the views: the last position each reached, and the errors.
 
-    Pages are read and decoded ahead (ReadAhead), and the views fold and write each page in
-    threads of their own: while one waits on its writes, another folds.
+    Pages are read and decoded ahead (ReadAhead), and on PostgreSQL the views fold and write
+    each page in threads of their own: while one waits on its writes, another folds. SQLite has
+    one writer at a time, and a view waiting for it holds the pool's turn for the others (and
+    the reader): there they take their turns, one thread.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -282,7 +284,8 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
     with (Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar,
           ReadAhead(ledger, topics, PAGE) as pages,
-          ThreadPoolExecutor(max_workers=len(projections), thread_name_prefix="rebuild") as views):
+          ThreadPoolExecutor(max_workers=1 if any(isinstance(p.view, SQLiteTables) for p in projections)
+                             else len(projections), thread_name_prefix="rebuild") as views):
         task = bar.add_task(f"rebuilding {', '.join(p.name for p in projections)}", total=pages.head)
         for read, decoded in pages:
             applying = {projection: views.submit(apply, projection, read, decoded) for projection in running}

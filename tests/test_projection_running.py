@@ -17,6 +17,7 @@ from eventsourcing.persistence import ListenNotifySubscription
 
 from cli.demo import seed
 from cli.main import main
+from ledger.application import DoseLedger
 from ledger.person import Person
 from projections import open_views
 from projections import records as person_records
@@ -189,20 +190,67 @@ def test_a_rebuild_read_ahead_in_many_pages_equals_the_live_views(ledger, store_
 def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, views, monkeypatch):
     seed(ledger, people=40)
     pid = ledger.register_person(lan()).person_id
-    recorded = []
-    fold = PROJECTIONS["localities"].process_events
+    recorded, asked = [], []
+    head = DoseLedger.head
 
-    def record_while_folding(self, events, position, after):
-        if not recorded:  # the first page: the reader has already read the head
-            recorded.append(dose(ledger, pid, "DURING-REBUILD"))
-        return fold(self, events, position, after)
+    def a_dose_recorded_once_the_reader_gets_there(self):
+        # The rebuild asks for the head as it starts, and again when its reader gets there: a
+        # dose recorded by then is one it must still read (then it asks once more).
+        if self is not ledger:
+            asked.append(self)
+            if len(asked) == 2:
+                recorded.append(dose(ledger, pid, "DURING-REBUILD"))
+        return head(self)
 
     monkeypatch.setattr("projections.running.PAGE", 7)
-    monkeypatch.setattr(PROJECTIONS["localities"], "process_events", record_while_folding)
+    monkeypatch.setattr(DoseLedger, "head", a_dose_recorded_once_the_reader_gets_there)
     rebuilt = rebuild(store_url, "all", progress=False)
+    assert len(asked) == 3 and recorded
     assert {r.position for r in rebuilt} == {ledger.head()}
     assert [d["dose_id"] for d in views.certificates.certificate(pid)["doses"]] == [str(recorded[0].dose_id)]
     assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_why(
+        ledger, store_url, views, monkeypatch):
+    seed(ledger, people=40)
+    monkeypatch.setattr("projections.running.PAGE", 7)  # pages queued ahead when it stops
+    recorder = type(ledger.recorder)
+    select = recorder.select_notifications
+    pages = []
+
+    def failing_on_the_third_page(self, *args, **kwargs):
+        pages.append(kwargs.get("limit") == 7)  # the rebuild's pages, not another reader's
+        if pages.count(True) == 3 and pages[-1]:
+            raise OSError("the ledger went away")
+        return select(self, *args, **kwargs)
+
+    def outcome(name: str) -> list[BaseException]:
+        raised: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                rebuild(store_url, name, progress=False)
+            except BaseException as e:  # noqa: BLE001 - what the caller of rebuild would see
+                raised.append(e)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "the rebuild hangs"
+        return raised
+
+    with monkeypatch.context() as patched:
+        patched.setattr(recorder, "select_notifications", failing_on_the_third_page)
+        assert [str(e) for e in outcome("all")] == ["the ledger went away"]
+
+    def broken(self, events, tracking, after):
+        raise RuntimeError("cannot fold this")
+
+    for projection in PROJECTIONS.values():
+        monkeypatch.setattr(projection, "process_page", broken)
+    assert [str(e) for e in outcome("all")] == ["cannot fold this"]
+    assert {view.position() for view in views.by_name.values()} == {None}
 
 
 def test_a_rebuild_reaches_the_head_though_the_last_events_are_of_topics_its_view_ignores(
