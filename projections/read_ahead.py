@@ -1,10 +1,10 @@
 """The ledger's pages for a rebuild, read and decoded a few pages ahead of the views.
 
-A rebuild spent about half its time waiting on the database (reading a page, loading and
-writing the views' rows) and the other half in Python (decoding, folding). Read in a thread of
-its own, the next pages are fetched and decoded while the views fold and write this one: the
-reader's waits and the views' overlap, and decoding runs while the views wait on their writes.
-"""
+The reader's waits on the database overlap the views' folding and writing. A view rebuilt
+alone gains little from it (it is busy in Python most of the time, and the interpreter's lock
+serialises the two threads); what it enables is the views of `rebuild --all` working a page
+each in threads of their own (projections/running.py), where one view's writes overlap
+another's fold (docs/PERFORMANCE.md, Projections)."""
 
 from __future__ import annotations
 
