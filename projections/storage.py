@@ -376,6 +376,28 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
     def _qualified(self, table: str) -> str:
         return f'"{self.datastore.schema}"."{table}"'
 
+    def view_statements(self) -> list[str]:
+        """Tables as on every store, their text columns compressed by lz4 where the server has it.
+
+        A person's record and certificate together pass the 2 kB past which PostgreSQL
+        compresses a row. Its default, pglz, took half as long again as lz4 to upsert a rebuild's
+        rows (20,000 certificates: 500 ms of server time against 340; inserts 330 against 180),
+        server time that the API and the projector share on a small machine. Altered once, when
+        the table still has the default (the check runs at every start; the ALTER does not).
+        """
+        statements = super().view_statements()
+        for short, columns in self.tables.items():
+            table = self._qualified(f"{self.name}_{short}")
+            texts = re.findall(r"(?:^|,)\s*(\w+) TEXT\b", columns)
+            if texts:
+                alter = ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in texts)
+                statements.append(
+                    "DO $$ BEGIN IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' "
+                    "AND 'lz4' = ANY(enumvals)) THEN IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+                    f"'{table}'::regclass AND attnum > 0 AND atttypid = 'text'::regtype AND attcompression <> 'l') "
+                    f"THEN ALTER TABLE {table} {alter}; END IF; END IF; END $$")
+        return statements
+
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Sql]:
         with (self.datastore.get_connection() as conn,
