@@ -268,8 +268,11 @@ def read_side(url: str, sizes: Sizes, result: Result, say: Callable[[str], None]
         result.add("rebuild_all", "projections: full rebuild, all views", "events/s",
                    [r[0].events_per_second for r in runs], "read_decode")
         alone = [rebuild(url, "certificates", progress=False)[0] for _ in range(sizes.repeats)]
-        result.add("rebuild_certificates", "  certificates view alone", "events/s",
+        result.add("rebuild_certificates", "  certificates view alone (person by person)", "events/s",
                    [r.events_per_second for r in alone], "read_decode")
+        paged = [rebuild(url, "certificates", progress=False, by_person=False)[0] for _ in range(sizes.repeats)]
+        result.add("rebuild_certificates_paged", "  certificates view alone, page by page (as a projector catching up)",
+                   "events/s", [r.events_per_second for r in paged], "read_decode")
         result.add("events_in_store", "  events in the store", "events", [runs[0][0].events])
         say(f"[{kind_of(url)}] one person's 50-event history")
         person = replay.person_with_50_events(ledger)

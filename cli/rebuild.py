@@ -1,4 +1,5 @@
-"""Drop a projection's view and replay the whole ledger into it (NAME, or --all).
+"""Rebuild a projection's view from the whole ledger (NAME, or --all): dropped and replayed,
+except the certificates, folded person by person beside the view, which they replace once whole.
 
 A projector running that projection holds it: stop it first (rebuild waits --wait seconds).
 """

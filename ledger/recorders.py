@@ -9,7 +9,8 @@ writes as text in Python, escaping every field with a regular expression: about 
 1,000-dose batch's time went there.
 
 `count_notifications` says how many events a read side covers when it reads only the topics
-it needs (a rebuild).
+it needs (a rebuild). `scan_streams` reads the events of some topics stream after stream, for
+a read side whose every row is a fold of one stream (the certificates' rebuild).
 
 `OneSchemaCreatorAtATime` serialises the creation of a PostgreSQL schema's tables.
 """
@@ -50,6 +51,21 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 for row in c.fetchall()
             ]
 
+    def scan_streams(self, topics: Sequence[str], up_to: int, chunk: int = 2000) -> Iterator[StoredEvent]:
+        """Every event of these topics at positions up to `up_to`, stream after stream, each
+        stream in version order (the primary key's order: no sort)."""
+        statement = (
+            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+            f"WHERE topic IN ({','.join('?' * len(topics))}) AND rowid <= ? "
+            "ORDER BY originator_id, originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [*topics, up_to])
+            while rows := c.sqlite_cursor.fetchmany(chunk):
+                for row in rows:
+                    yield StoredEvent(originator_id=self.convert_originator_id(row["originator_id"]),
+                                      originator_version=row["originator_version"],
+                                      topic=row["topic"], state=row["state"])
 
     def count_notifications(self, stop: int) -> int:
         """How many events are stored at positions up to `stop`."""
@@ -106,6 +122,10 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, PostgresApplicationRecorde
         self.count_notifications_statement = SQL(
             "SELECT COUNT(*) AS n FROM {schema}.{table} WHERE notification_id <= %s"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        self.scan_streams_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE topic = ANY(%s) AND notification_id <= %s ORDER BY originator_id, originator_version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
 
     # The library tries an insert 10 times, each attempt waiting up to the pool's timeout (5 s)
     # for a connection: while PostgreSQL was down a write in flight hung for up to ~50 s, and
@@ -139,6 +159,18 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, PostgresApplicationRecorde
                 )
                 for row in curs.fetchall()
             ]
+
+    def scan_streams(self, topics: Sequence[str], up_to: int, chunk: int = 2000) -> Iterator[StoredEvent]:
+        """Every event of these topics at positions up to `up_to`, stream after stream, each
+        stream in version order: the primary key's order, read by a server-side cursor a chunk
+        at a time (no sort, and no more than a chunk in memory)."""
+        with (self.datastore.get_connection() as conn, conn.transaction(),
+              conn.cursor(name="scan_streams") as curs):
+            curs.itersize = chunk
+            curs.execute(self.scan_streams_statement, (list(topics), up_to))
+            for row in curs:
+                yield StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                                  topic=row["topic"], state=bytes(row["state"]))
 
     def count_notifications(self, stop: int) -> int:
         """How many events are stored at positions up to `stop` (positions may skip numbers)."""

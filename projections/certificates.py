@@ -6,14 +6,20 @@ what it shows changes (a corrected phone number issues nothing new); each versio
 certificate id, and the ids it superseded are listed as revoked. A person merged into another
 holds no certificate any more: every id it had is revoked and it points to the survivor, whose
 certificate now shows the doses.
+
+A certificate is a fold of one person's stream and nothing else, so a rebuild folds the ledger
+person by person (`replay_by_person`): each person loaded never, folded once and written once,
+into a table of its own that takes the place of the view's in one transaction. Until then the
+API reads the certificates as they were; a rebuild that stops halfway leaves them so.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -25,7 +31,7 @@ from ledger.catalog import vaccine_catalog
 from projections.gathered_reads import GatheredReads
 from projections.paging import PagedProjection
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
-from projections.storage import PostgresTables, SQLiteTables, Tables
+from projections.storage import LEDGER, PostgresTables, SQLiteTables, Tables
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
 _NAMESPACE_BYTES = NAMESPACE.bytes
@@ -108,10 +114,25 @@ class CertificatesView(TrackingRecorder):
              after: int | None) -> None:
         """Store these records and certificates and move the view from `after` to `tracking`."""
 
+    @abstractmethod
+    def start_next(self) -> None:
+        """An empty next table, beside the view's (a rebuild's)."""
+
+    @abstractmethod
+    def save_next(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+        """Store these records and certificates in the next table."""
+
+    @abstractmethod
+    def take_next(self, position: int | None) -> None:
+        """The next table becomes the view's, at `position`, in one transaction."""
+
+
+_PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
+
 
 class CertificatesTables(Tables, CertificatesView):
     name = "certificates"
-    tables = {"people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"}
+    tables = {"people": _PEOPLE, "next": _PEOPLE}  # next: where a rebuild writes, empty otherwise
     CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
@@ -145,9 +166,32 @@ class CertificatesTables(Tables, CertificatesView):
         with self.writing(tracking, after) as sql:
             sql.insert_rows("INSERT INTO {people} (person_id, record, document) VALUES {rows} "
                             "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                            "document = excluded.document",
-                            [(pid, record.dumps(), orjson.dumps(document).decode())
-                          for pid, (record, document) in people.items()])
+                            "document = excluded.document", _rows(people))
+
+    def start_next(self) -> None:
+        with self._session(write=True) as sql:  # a rebuild stopped halfway may have left one
+            sql.run("DROP TABLE {next}")
+            for statement in self.view_statements():
+                sql.run(statement.replace("{", "{{").replace("}", "}}"))
+
+    def save_next(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+        with self._session(write=True) as sql:
+            sql.insert_rows("INSERT INTO {next} (person_id, record, document) VALUES {rows}", _rows(people))
+
+    def take_next(self, position: int | None) -> None:
+        with self._session(write=True) as sql:
+            sql.run("DROP TABLE {people}")
+            sql.run(f'ALTER TABLE {{next}} RENAME TO "{self.name}_people"')
+            sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
+            if position is not None:
+                sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
+                        (LEDGER, position))
+            for statement in self.view_statements():  # a new, empty next table
+                sql.run(statement.replace("{", "{{").replace("}", "}}"))
+
+
+def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:
+    return [(pid, record.dumps(), orjson.dumps(document).decode()) for pid, (record, document) in people.items()]
 
 
 class SQLiteCertificatesView(CertificatesTables, SQLiteTables):
@@ -171,14 +215,38 @@ class Certificates(PagedProjection[CertificatesView]):
     sqlite_view = SQLiteCertificatesView
     postgres_view = PostgresCertificatesView
 
+    rebuilds_by_person = True
+
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         loaded = self.view.load(person_ids(events))
         records = {pid: record for pid, (record, _) in loaded.items()}
         documents = {pid: document for pid, (_, document) in loaded.items()}
-
-        def reissue(record: PersonRecord, event: Any) -> None:
-            # Per event, not per page: a page of 500 and 500 pages of one give the same versions.
-            documents[record.person_id] = issue(record, documents.get(record.person_id), event.timestamp)
-
-        touched = fold_people(events, records, after_each=reissue)
+        touched = _fold(events, records, documents)
         self.view.save({pid: (records[pid], documents[pid]) for pid in touched}, tracking, after)
+
+    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+        """Rebuild the view from `events`: every event of its topics up to `position`, stream
+        after stream (each in version order), into the next table, which then becomes the
+        view's at `position`."""
+        view = self.view
+        view.start_next()
+        records: dict[str, PersonRecord] = {}
+        documents: dict[str, dict[str, Any]] = {}
+        for _, stream in groupby(events, key=lambda e: e.originator_id):
+            _fold(list(stream), records, documents)
+            if len(records) >= people_per_write:
+                view.save_next({pid: (records[pid], documents[pid]) for pid in records})
+                records.clear()
+                documents.clear()
+        view.save_next({pid: (records[pid], documents[pid]) for pid in records})
+        view.take_next(position)
+
+
+def _fold(events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]) -> set[str]:
+    """Fold events into the records, reissuing each person's certificate after each of them
+    (per event: a page of 500, 500 pages of one and a whole stream give the same versions)."""
+
+    def reissue(record: PersonRecord, event: Any) -> None:
+        documents[record.person_id] = issue(record, documents.get(record.person_id), event.timestamp)
+
+    return fold_people(events, records, after_each=reissue)

@@ -13,7 +13,7 @@ aggregates, other projections' events): a writer waiting for its own write's pos
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from eventsourcing.persistence import Mapper, Notification, Tracking
@@ -29,6 +29,9 @@ class PagedProjection(Projection[TView], Generic[TView]):
     handles: ClassVar[tuple[type, ...]]  # the events it reads; the rest only move its position
     sqlite_view: ClassVar[type[Tables]]
     postgres_view: ClassVar[type[Tables]]
+    # Whether every row of the view is a fold of one stream: a rebuild then folds stream after
+    # stream (`replay_by_person`), not page after page.
+    rebuilds_by_person: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -61,6 +64,11 @@ class PagedProjection(Projection[TView], Generic[TView]):
                 raise TrackingConflict(f"{self.name}: the view is at {current}, not at {after}") from e
             raise
         return position
+
+    def replay_by_person(self, events: Iterable[Any], position: int | None) -> None:
+        """Rebuild the view from every event of its topics up to `position`, given stream after
+        stream, each in version order, and leave it at `position` (if `rebuilds_by_person`)."""
+        raise NotImplementedError(f"{self.name} is rebuilt page by page")
 
     @abstractmethod
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:

@@ -17,15 +17,16 @@ _END = object()
 
 
 class ReadAhead:
-    """Iterates (position read, [(topic, event)]) for the notifications of `topics`, in order.
+    """Iterates (position read, [(topic, event)]) for the notifications of `topics` after
+    position `start`, in order.
 
     `position read` is how far the ledger is read: the page's last notification, or the head
     read before a short page (every notification up to there is of a topic not asked for).
     Events recorded while it reads are read too, until a page finds nothing after the head.
     """
 
-    def __init__(self, ledger: Any, topics: list[str], page_size: int, depth: int = 2):
-        self.ledger, self.topics, self.page_size = ledger, topics, page_size
+    def __init__(self, ledger: Any, topics: list[str], page_size: int, depth: int = 2, start: int = 0):
+        self.ledger, self.topics, self.page_size, self.start = ledger, topics, page_size, start
         self.head: int = ledger.head()
         self._pages: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stopping = threading.Event()
@@ -51,7 +52,7 @@ class ReadAhead:
     def _read(self) -> None:
         recorder, mapper = self.ledger.recorder, self.ledger.mapper
         try:
-            read, head = 0, self.head
+            read, head = self.start, self.head
             while not self._stopping.is_set():
                 if read >= head:
                     head = self.head = self.ledger.head()  # events recorded during the rebuild

@@ -217,12 +217,15 @@ class ProjectorRunning(RuntimeError):
 
 
 def rebuild(url: str | None = None, name: str = "all", progress: bool = True,
-            wait: float = 10.0) -> list[Rebuilt]:
-    """Drop a view (or all) and replay the whole ledger into it, a page per transaction.
+            wait: float = 10.0, by_person: bool = True) -> list[Rebuilt]:
+    """Rebuild a view (or all) from the whole ledger: dropped, and replayed a page per transaction.
 
     The views rebuilt together read and decode the ledger once, and only the events of the
-    topics they read; each view still commits each page with its own position. A view that
-    fails stops alone: the others finish, then its error is raised.
+    topics they read; each view still commits each page with its own position. A view whose
+    every row is a fold of one stream (certificates) is first folded stream after stream into
+    a table that then takes its place, then follows page by page what was recorded meanwhile.
+    A view that fails stops alone: the others finish, then its error is raised.
+    `by_person=False`: every view page by page, as a projector catching up (for comparison).
 
     A running projector holds the view: rebuild waits up to `wait` seconds for it to stop,
     then raises ProjectorRunning.
@@ -230,13 +233,13 @@ def rebuild(url: str | None = None, name: str = "all", progress: bool = True,
     names = projection_names(name)
     ledger = open_ledger(url)
     try:
-        return _rebuild(ledger, [PROJECTIONS[n] for n in names], progress, wait)
+        return _rebuild(ledger, [PROJECTIONS[n] for n in names], progress, wait, by_person)
     finally:
         ledger.close()
 
 
 def _rebuild(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], progress: bool,
-             wait: float) -> list[Rebuilt]:
+             wait: float, by_person: bool) -> list[Rebuilt]:
     projections = [c(view=construct_view(ledger, c)) for c in classes]
     gave_up = threading.Event()
     timer = threading.Timer(wait, gave_up.set)
@@ -248,9 +251,18 @@ def _rebuild(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], prog
                     raise ProjectorRunning(projection.name)
             timer.cancel()
             started = time.perf_counter()
-            for projection in projections:
+            folding = [p for p in projections if by_person and p.rebuilds_by_person]
+            paged = [p for p in projections if p not in folding]
+            for projection in paged:
                 projection.view.drop()
-            positions, failed = _replay(ledger, projections, progress)
+            folded, failed = _replay_by_person(ledger, folding, progress)
+            positions, failed_paged = _replay(ledger, paged, progress)
+            failed += failed_paged
+            for projection in folding:  # then, page by page, what was recorded as they were folded
+                if projection.name in folded:
+                    caught_up, failed_after = _replay(ledger, [projection], progress, start=folded[projection.name])
+                    positions[projection.name] = caught_up[projection.name]
+                    failed += failed_after
             seconds = time.perf_counter() - started
             if failed:
                 raise failed[0]
@@ -261,9 +273,37 @@ def _rebuild(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], prog
         timer.cancel()
 
 
-def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
-            progress: bool) -> tuple[dict[str, int | None], list[Exception]]:
-    """Replay the ledger into the views: the last position each reached, and the errors.
+def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]],
+                      progress: bool) -> tuple[dict[str, int | None], list[Exception]]:
+    """Rebuild views whose rows are each a fold of one stream, stream after stream, up to the
+    head read as each starts: the position each reached, and the errors of those that failed
+    (their views are as they were)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    reached: dict[str, int | None] = {}
+    failed: list[Exception] = []
+    for projection in projections:
+        head = ledger.head()
+        scanned = ledger.recorder.scan_streams(sorted(projection.topics_read), head)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      disable=not progress) as bar:
+            bar.add_task(f"rebuilding {projection.name}, person by person, up to position {head}")
+            try:
+                projection.replay_by_person((ledger.mapper.to_domain_event(s) for s in scanned), head or None)
+            except Exception as e:  # noqa: BLE001 - this view stops; the others go on
+                log.error("rebuilding %s failed: %s", projection.name, e)
+                failed.append(e)
+                continue
+            finally:
+                scanned.close()
+        reached[projection.name] = head or None
+    return reached, failed
+
+
+def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progress: bool,
+            start: int | None = None) -> tuple[dict[str, int | None], list[Exception]]:
+    """Replay the ledger into the views, which are all at position `start` (None: nothing
+    applied): the last position each reached, and the errors.
 
     Pages are read and decoded ahead (ReadAhead), and on PostgreSQL the views fold and write
     each page in threads of their own: while one waits on its writes, another folds. SQLite has
@@ -272,8 +312,10 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    if not projections:
+        return {}, []
     topics = sorted(set().union(*(p.topics_read for p in projections)))
-    positions: dict[str, int | None] = {p.name: None for p in projections}
+    positions: dict[str, int | None] = {p.name: start for p in projections}
     failed: list[Exception] = []
     running = list(projections)
 
@@ -283,7 +325,7 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]],
 
     with (Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar,
-          ReadAhead(ledger, topics, PAGE) as pages,
+          ReadAhead(ledger, topics, PAGE, start=start or 0) as pages,
           ThreadPoolExecutor(max_workers=1 if any(isinstance(p.view, SQLiteTables) for p in projections)
                              else len(projections), thread_name_prefix="rebuild") as views):
         task = bar.add_task(f"rebuilding {', '.join(p.name for p in projections)}", total=pages.head)

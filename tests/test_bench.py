@@ -8,9 +8,9 @@ from cli.main import main
 
 THROUGHPUTS = ["baseline_single", "baseline_batched", "inprocess_dose",
                *(f"http_dose_{c}c_1w" for c in (1, 8, 32, 64)), "http_batch_1w", "lag_load_rate",
-               "http_certificate", "read_decode", "rebuild_all", "rebuild_certificates", "import",
-               "import_record_doses", "import_large", "growth_dose_start", "growth_batch_start", "growth_dose_30k",
-               "growth_batch_30k"]
+               "http_certificate", "read_decode", "rebuild_all", "rebuild_certificates", "rebuild_certificates_paged",
+               "import", "import_record_doses", "import_large", "growth_dose_start", "growth_batch_start",
+               "growth_dose_30k", "growth_batch_30k"]
 LATENCIES = [*(f"http_dose_p{p}_{c}c_1w" for p in (50, 99) for c in (1, 8, 32, 64)),
              "http_certificate_p99", "history_50", "library_get_50"]
 ERRORS = [*(f"http_dose_errors_{c}c_1w" for c in (1, 8, 32, 64)), "http_certificate_errors"]

@@ -187,25 +187,29 @@ def test_a_rebuild_read_ahead_in_many_pages_equals_the_live_views(ledger, store_
     assert_views_are_a_fresh_fold(views, ledger)
 
 
-def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, views, monkeypatch):
+@pytest.mark.parametrize("when", [2, 3], ids=["once-certificates-are-folded", "once-the-reader-gets-to-the-head"])
+def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, views, monkeypatch, when):
     seed(ledger, people=40)
     pid = ledger.register_person(lan()).person_id
     recorded, asked = [], []
     head = DoseLedger.head
 
-    def a_dose_recorded_once_the_reader_gets_there(self):
-        # The rebuild asks for the head as it starts, and again when its reader gets there: a
-        # dose recorded by then is one it must still read (then it asks once more).
+    def a_dose_recorded_meanwhile(self):
+        # The rebuild asks for the head as it folds the certificates person by person (1), as
+        # the other views' reader starts (2), when that reader gets there (3), and so on (then
+        # the certificates follow, page by page, from where their fold stopped). A dose
+        # recorded after the fold's head, or by the time the reader gets to the head, is one
+        # it must still read.
         if self is not ledger:
             asked.append(self)
-            if len(asked) == 2:
+            if len(asked) == when:
                 recorded.append(dose(ledger, pid, "DURING-REBUILD"))
         return head(self)
 
     monkeypatch.setattr("projections.running.PAGE", 7)
-    monkeypatch.setattr(DoseLedger, "head", a_dose_recorded_once_the_reader_gets_there)
+    monkeypatch.setattr(DoseLedger, "head", a_dose_recorded_meanwhile)
     rebuilt = rebuild(store_url, "all", progress=False)
-    assert len(asked) == 3 and recorded
+    assert recorded and len(asked) > when
     assert {r.position for r in rebuilt} == {ledger.head()}
     assert [d["dose_id"] for d in views.certificates.certificate(pid)["doses"]] == [str(recorded[0].dose_id)]
     assert_views_are_a_fresh_fold(views, ledger)
@@ -244,13 +248,16 @@ def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_wh
         patched.setattr(recorder, "select_notifications", failing_on_the_third_page)
         assert [str(e) for e in outcome("all")] == ["the ledger went away"]
 
-    def broken(self, events, tracking, after):
+    def broken(self, *args):
         raise RuntimeError("cannot fold this")
 
+    folded = views.certificates.position()  # person by person, before the reading failed
     for projection in PROJECTIONS.values():
         monkeypatch.setattr(projection, "process_page", broken)
+        monkeypatch.setattr(projection, "replay_by_person", broken)
     assert [str(e) for e in outcome("all")] == ["cannot fold this"]
-    assert {view.position() for view in views.by_name.values()} == {None}
+    assert {name: view.position() for name, view in views.by_name.items()} == {
+        name: folded if name == "certificates" else None for name in PROJECTIONS}
 
 
 def test_a_rebuild_reaches_the_head_though_the_last_events_are_of_topics_its_view_ignores(
@@ -273,16 +280,72 @@ def test_a_view_that_fails_its_rebuild_does_not_stop_the_others(ledger, store_ur
     dose(ledger, pid, "R1")  # after the first rebuild: a view not rebuilt again stays behind
 
     def broken(self, events, tracking, after):
-        raise RuntimeError("the certificates view cannot fold this")
+        raise RuntimeError("the statistics view cannot fold this")
 
-    monkeypatch.setattr(PROJECTIONS["certificates"], "process_page", broken)  # the first rebuilt
+    monkeypatch.setattr(PROJECTIONS["statistics"], "process_page", broken)
     with pytest.raises(RuntimeError, match="cannot fold"):
         rebuild(store_url, "all", progress=False)
-    assert views.certificates.position() is None  # dropped, and not one page applied
-    assert {name: view.position() for name, view in views.by_name.items() if name != "certificates"} == {
-        name: ledger.head() for name in PROJECTIONS if name != "certificates"}
+    assert views.statistics.position() is None  # dropped, and not one page applied
+    assert {name: view.position() for name, view in views.by_name.items() if name != "statistics"} == {
+        name: ledger.head() for name in PROJECTIONS if name != "statistics"}
     monkeypatch.undo()
+    rebuild(store_url, "statistics", progress=False)
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_certificates_folded_person_by_person_equal_certificates_folded_page_by_page(
+        ledger, store_url, views, monkeypatch):
+    """Versions, ids, revocations, issue times: the same, whichever order the events come in."""
+    seed(ledger, people=80)
+    pid = ledger.register_person(lan()).person_id
+    dose(ledger, pid, "R1")
+    dose(ledger, pid, "R2", administered_at="2021-09-01")
+    ledger.void_dose(dose(ledger, pid, "R3", administered_at="2021-10-01").dose_id, "entered twice")
+    certificates, folds = PROJECTIONS["certificates"], []
+    replay_by_person = certificates.replay_by_person
+    monkeypatch.setattr(certificates, "replay_by_person", lambda *args: folds.append(replay_by_person(*args)))
+    [by_person] = rebuild(store_url, "certificates", progress=False)
+    folded = list(views.certificates.every())
+    [by_page] = rebuild(store_url, "certificates", progress=False, by_person=False)
+    assert len(folds) == 1  # the second went page by page
+    assert list(views.certificates.every()) == folded
+    assert by_person.position == by_page.position == ledger.head()
+    assert views.certificates.certificate(pid)["version"] == 5  # registered, three doses, one void
+    assert any(c["merged_into"] for c in folded) and any(len(c["revoked"]) > 2 for c in folded)
+
+
+def test_certificates_whose_rebuild_stops_halfway_stay_as_they_were(ledger, store_url, views, monkeypatch):
+    """The certificates are folded person by person into a table of their own, which takes the
+    view's place only once whole: a rebuild that stops halfway (its reading failed, after some
+    people were written) leaves the certificates the API reads, and their position, as they were."""
+    seed(ledger, people=80)
     rebuild(store_url, "certificates", progress=False)
+    pid = ledger.register_person(lan()).person_id
+    dose(ledger, pid, "R1")  # after the first rebuild: not in the view
+    before, shown = views.certificates.position(), list(views.certificates.every())
+    certificates = PROJECTIONS["certificates"]
+    replay_by_person = certificates.replay_by_person
+    written = []
+
+    def reading_fails_halfway(self, events, position):
+        def events_then_failure():
+            for n, event in enumerate(events):
+                if n == 200:
+                    raise OSError("the ledger went away")
+                yield event
+
+        self.view.save_next = lambda people, save=self.view.save_next: written.append(save(people))
+        return replay_by_person(self, events_then_failure(), position, people_per_write=10)
+
+    monkeypatch.setattr(certificates, "replay_by_person", reading_fails_halfway)
+    with pytest.raises(OSError, match="went away"):
+        rebuild(store_url, "certificates", progress=False)
+    assert len(written) >= 3  # some people were written before it stopped
+    assert views.certificates.position() == before < ledger.head()
+    assert list(views.certificates.every()) == shown and views.certificates.certificate(pid) is None
+    monkeypatch.undo()
+    rebuild(store_url, "all", progress=False)
+    assert views.certificates.certificate(pid)["version"] == 2
     assert_views_are_a_fresh_fold(views, ledger)
 
 
