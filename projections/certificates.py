@@ -8,14 +8,15 @@ holds no certificate any more: every id it had is revoked and it points to the s
 certificate now shows the doses.
 
 A certificate is a fold of one person's stream and nothing else, so a rebuild folds the ledger
-person by person (`replay_by_person`): each person loaded never, folded once and written once,
-into a table of its own that takes the place of the view's in one transaction. Until then the
-API reads the certificates as they were; a rebuild that stops halfway leaves them so.
+person by person (`replay_by_person`): no row is loaded, each person is folded once and written
+once, into a table of its own that takes the place of the view's in one transaction. Until then
+the API reads the certificates as they were; a rebuild that stops halfway leaves them so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -33,6 +34,7 @@ from projections.paging import PagedProjection
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
 from projections.storage import LEDGER, PostgresTables, SQLiteTables, Tables
 
+log = logging.getLogger("projections")
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
 _NAMESPACE_BYTES = NAMESPACE.bytes
 CONTENT = ("doses", "status", "merged_into")  # what a version certifies
@@ -115,16 +117,17 @@ class CertificatesView(TrackingRecorder):
         """Store these records and certificates and move the view from `after` to `tracking`."""
 
     @abstractmethod
-    def start_next(self) -> None:
-        """An empty next table, beside the view's (a rebuild's)."""
+    def begin_rebuilding(self) -> None:
+        """An empty table beside the view's, for a rebuild to fill."""
 
     @abstractmethod
-    def save_next(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
-        """Store these records and certificates in the next table."""
+    def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+        """Store these records and certificates in the rebuild's table."""
 
     @abstractmethod
-    def take_next(self, position: int | None) -> None:
-        """The next table becomes the view's, at `position`, in one transaction."""
+    def finish_rebuilding(self, position: int | None) -> None:
+        """The rebuild's table becomes the view's, at `position` (its runner row forgotten, as
+        a view dropped forgets it), in one transaction."""
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
@@ -132,7 +135,7 @@ _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT N
 
 class CertificatesTables(Tables, CertificatesView):
     name = "certificates"
-    tables = {"people": _PEOPLE, "next": _PEOPLE}  # next: where a rebuild writes, empty otherwise
+    tables = {"people": _PEOPLE, "rebuilding": _PEOPLE}  # rebuilding: empty but during a rebuild
     CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
@@ -168,26 +171,29 @@ class CertificatesTables(Tables, CertificatesView):
                             "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
                             "document = excluded.document", _rows(people))
 
-    def start_next(self) -> None:
-        with self._session(write=True) as sql:  # a rebuild stopped halfway may have left one
-            sql.run("DROP TABLE {next}")
-            for statement in self.view_statements():
-                sql.run(statement.replace("{", "{{").replace("}", "}}"))
+    def begin_rebuilding(self) -> None:
+        with self._session(write=True) as sql:  # empty again: a rebuild stopped halfway may have left rows
+            sql.run("DROP TABLE IF EXISTS {rebuilding}")
+            self._create(sql)
 
-    def save_next(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+    def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         with self._session(write=True) as sql:
-            sql.insert_rows("INSERT INTO {next} (person_id, record, document) VALUES {rows}", _rows(people))
+            sql.insert_rows("INSERT INTO {rebuilding} (person_id, record, document) VALUES {rows}", _rows(people))
 
-    def take_next(self, position: int | None) -> None:
+    def finish_rebuilding(self, position: int | None) -> None:
         with self._session(write=True) as sql:
             sql.run("DROP TABLE {people}")
-            sql.run(f'ALTER TABLE {{next}} RENAME TO "{self.name}_people"')
+            sql.run(f'ALTER TABLE {{rebuilding}} RENAME TO "{self.name}_people"')
             sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
             if position is not None:
                 sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
                         (LEDGER, position))
-            for statement in self.view_statements():  # a new, empty next table
-                sql.run(statement.replace("{", "{{").replace("}", "}}"))
+            sql.run("DELETE FROM {runner}")
+            self._create(sql)  # a new, empty rebuilding table
+
+    def _create(self, sql: Any) -> None:
+        for statement in self.view_statements():  # IF NOT EXISTS: what is missing
+            sql.run(statement.replace("{", "{{").replace("}", "}}"))
 
 
 def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:
@@ -226,20 +232,32 @@ class Certificates(PagedProjection[CertificatesView]):
 
     def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
         """Rebuild the view from `events`: every event of its topics up to `position`, stream
-        after stream (each in version order), into the next table, which then becomes the
-        view's at `position`."""
+        after stream (each in version order), into a table of its own, which then becomes the
+        view's at `position`. Stopped halfway, it leaves that table empty again (it holds
+        personal data) and the view as it was."""
         view = self.view
-        view.start_next()
+        view.begin_rebuilding()
         records: dict[str, PersonRecord] = {}
         documents: dict[str, dict[str, Any]] = {}
-        for _, stream in groupby(events, key=lambda e: e.originator_id):
-            _fold(list(stream), records, documents)
-            if len(records) >= people_per_write:
-                view.save_next({pid: (records[pid], documents[pid]) for pid in records})
-                records.clear()
-                documents.clear()
-        view.save_next({pid: (records[pid], documents[pid]) for pid in records})
-        view.take_next(position)
+
+        def save() -> None:
+            view.save_rebuilding({pid: (records[pid], documents[pid]) for pid in records})
+            records.clear()
+            documents.clear()
+
+        try:
+            for _, stream in groupby(events, key=lambda e: e.originator_id):
+                _fold(list(stream), records, documents)
+                if len(records) >= people_per_write:
+                    save()
+            save()
+        except BaseException:
+            try:
+                view.begin_rebuilding()
+            except Exception:  # noqa: BLE001 - the rebuild's own error is the one to tell
+                log.warning("the certificates' rebuilding table could not be emptied", exc_info=True)
+            raise
+        view.finish_rebuilding(position)
 
 
 def _fold(events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]) -> set[str]:

@@ -253,9 +253,9 @@ def _rebuild(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], prog
             started = time.perf_counter()
             folding = [p for p in projections if by_person and p.rebuilds_by_person]
             paged = [p for p in projections if p not in folding]
-            for projection in paged:
-                projection.view.drop()
             folded, failed = _replay_by_person(ledger, folding, progress)
+            for projection in paged:  # only now: the API reads them empty until they are replayed
+                projection.view.drop()
             positions, failed_paged = _replay(ledger, paged, progress)
             failed += failed_paged
             for projection in folding:  # then, page by page, what was recorded as they were folded

@@ -251,7 +251,9 @@ def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_wh
     def broken(self, *args):
         raise RuntimeError("cannot fold this")
 
-    folded = views.certificates.position()  # person by person, before the reading failed
+    # The certificates were folded person by person; then the other views' reading failed.
+    folded = views.certificates.position()
+    assert folded == ledger.head()
     for projection in PROJECTIONS.values():
         monkeypatch.setattr(projection, "process_page", broken)
         monkeypatch.setattr(projection, "replay_by_person", broken)
@@ -304,11 +306,19 @@ def test_certificates_folded_person_by_person_equal_certificates_folded_page_by_
     certificates, folds = PROJECTIONS["certificates"], []
     replay_by_person = certificates.replay_by_person
     monkeypatch.setattr(certificates, "replay_by_person", lambda *args: folds.append(replay_by_person(*args)))
+
+    def stored() -> tuple[list, dict]:  # the certificates, and the records the next pages fold onto
+        shown = list(views.certificates.every())
+        return shown, views.certificates.load([c["person_id"] for c in shown])
+
+    views.certificates.report("failed", "the error a rebuild is run for")
     [by_person] = rebuild(store_url, "certificates", progress=False)
-    folded = list(views.certificates.every())
+    assert views.certificates.runner() is None  # the status no longer shows the old failure
+    folded = stored()
     [by_page] = rebuild(store_url, "certificates", progress=False, by_person=False)
     assert len(folds) == 1  # the second went page by page
-    assert list(views.certificates.every()) == folded
+    assert stored() == folded
+    folded = folded[0]
     assert by_person.position == by_page.position == ledger.head()
     assert views.certificates.certificate(pid)["version"] == 5  # registered, three doses, one void
     assert any(c["merged_into"] for c in folded) and any(len(c["revoked"]) > 2 for c in folded)
@@ -322,6 +332,8 @@ def test_certificates_whose_rebuild_stops_halfway_stay_as_they_were(ledger, stor
     rebuild(store_url, "certificates", progress=False)
     pid = ledger.register_person(lan()).person_id
     dose(ledger, pid, "R1")  # after the first rebuild: not in the view
+    # Marked, so that a rebuild writing over the view's rows would show.
+    tamper(store_url, """UPDATE certificates_people SET document = '{"marked": true}'""")
     before, shown = views.certificates.position(), list(views.certificates.every())
     certificates = PROJECTIONS["certificates"]
     replay_by_person = certificates.replay_by_person
@@ -334,7 +346,10 @@ def test_certificates_whose_rebuild_stops_halfway_stay_as_they_were(ledger, stor
                     raise OSError("the ledger went away")
                 yield event
 
-        self.view.save_next = lambda people, save=self.view.save_next: written.append(save(people))
+        def save_rebuilding(people, save=self.view.save_rebuilding):
+            written.append(save(people))
+
+        self.view.save_rebuilding = save_rebuilding
         return replay_by_person(self, events_then_failure(), position, people_per_write=10)
 
     monkeypatch.setattr(certificates, "replay_by_person", reading_fails_halfway)
@@ -342,11 +357,32 @@ def test_certificates_whose_rebuild_stops_halfway_stay_as_they_were(ledger, stor
         rebuild(store_url, "certificates", progress=False)
     assert len(written) >= 3  # some people were written before it stopped
     assert views.certificates.position() == before < ledger.head()
-    assert list(views.certificates.every()) == shown and views.certificates.certificate(pid) is None
+    assert list(views.certificates.every()) == shown and all(c == {"marked": True} for c in shown)
+    with views.certificates.reading() as sql:  # nobody's personal data left behind in its table
+        assert sql.rows("SELECT COUNT(*) AS n FROM {rebuilding}")[0]["n"] == 0
     monkeypatch.undo()
     rebuild(store_url, "all", progress=False)
     assert views.certificates.certificate(pid)["version"] == 2
     assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_person_registered_as_the_certificates_are_folded_is_folded_once(ledger, store_url, views, monkeypatch):
+    """The fold reads the ledger up to the head it read first; what comes after is the pages'."""
+    seed(ledger, people=40)
+    recorder, late = type(ledger.recorder), []
+    scan_streams = recorder.scan_streams
+
+    def a_person_registered_once_the_head_is_read(self, topics, up_to, *args):
+        late.append(ledger.register_person(lan(national_id=None, full_name="Người đến muộn")).person_id)
+        dose(ledger, late[0], "LATE-1")
+        return scan_streams(self, topics, up_to, *args)
+
+    monkeypatch.setattr(recorder, "scan_streams", a_person_registered_once_the_head_is_read)
+    [rebuilt] = rebuild(store_url, "certificates", progress=False)
+    assert rebuilt.position == ledger.head() == views.certificates.position()
+    certificate = views.certificates.certificate(late[0])
+    assert certificate["version"] == 2 and len(certificate["doses"]) == 1
+    assert len(certificate["revoked"]) == 1
 
 
 def tamper(store_url: str, statement: str) -> None:

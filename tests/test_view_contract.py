@@ -155,4 +155,7 @@ class TestOneDatabaseManyViews:
             with again.reading() as sql:
                 stored = sql.rows("SELECT pg_column_compression(record) AS record, "
                                   "pg_column_compression(document) AS document FROM {people}")
-            assert stored == [{"record": "lz4", "document": "lz4"}]
+                has_lz4 = sql.rows("SELECT 'lz4' = ANY(enumvals) AS has FROM pg_settings "
+                                   "WHERE name = 'default_toast_compression'")[0]["has"]
+            method = "lz4" if has_lz4 else "pglz"  # a server built without lz4 keeps its default
+            assert stored == [{"record": method, "document": method}]
