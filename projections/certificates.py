@@ -174,7 +174,7 @@ class CertificatesTables(Tables, CertificatesView):
     def begin_rebuilding(self) -> None:
         with self._session(write=True) as sql:  # empty again: a rebuild stopped halfway may have left rows
             sql.run("DROP TABLE IF EXISTS {rebuilding}")
-            self._create(sql)
+            self.create_missing(sql)
 
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         with self._session(write=True) as sql:
@@ -189,11 +189,7 @@ class CertificatesTables(Tables, CertificatesView):
                 sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
                         (LEDGER, position))
             sql.run("DELETE FROM {runner}")
-            self._create(sql)  # a new, empty rebuilding table
-
-    def _create(self, sql: Any) -> None:
-        for statement in self.view_statements():  # IF NOT EXISTS: what is missing
-            sql.run(statement.replace("{", "{{").replace("}", "}}"))
+            self.create_missing(sql)  # a new, empty rebuilding table
 
 
 def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:
@@ -220,8 +216,6 @@ class Certificates(PagedProjection[CertificatesView]):
     handles = PERSON_EVENTS
     sqlite_view = SQLiteCertificatesView
     postgres_view = PostgresCertificatesView
-
-    rebuilds_by_person = True
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         loaded = self.view.load(person_ids(events))

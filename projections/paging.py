@@ -29,12 +29,13 @@ class PagedProjection(Projection[TView], Generic[TView]):
     handles: ClassVar[tuple[type, ...]]  # the events it reads; the rest only move its position
     sqlite_view: ClassVar[type[Tables]]
     postgres_view: ClassVar[type[Tables]]
-    # Whether every row of the view is a fold of one stream: a rebuild then folds stream after
-    # stream (`replay_by_person`), not page after page.
+    # Whether every row of the view is a fold of one stream, so that a rebuild folds stream after
+    # stream (the projection has its own `replay_by_person`), not page after page.
     rebuilds_by_person: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.rebuilds_by_person = cls.replay_by_person is not PagedProjection.replay_by_person
         cls.topics_read = frozenset(get_topic(c) for c in getattr(cls, "handles", ()))
 
     def process_notifications(self, notifications: Sequence[Notification], mapper: Mapper[Any],
@@ -67,7 +68,7 @@ class PagedProjection(Projection[TView], Generic[TView]):
 
     def replay_by_person(self, events: Iterable[Any], position: int | None) -> None:
         """Rebuild the view from every event of its topics up to `position`, given stream after
-        stream, each in version order, and leave it at `position` (if `rebuilds_by_person`)."""
+        stream, each in version order, and leave it at `position` (a projection that can)."""
         raise NotImplementedError(f"{self.name} is rebuilt page by page")
 
     @abstractmethod

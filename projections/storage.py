@@ -227,8 +227,12 @@ class Tables(TrackingRecorder, ABC):
                 sql.run(f"DROP TABLE IF EXISTS {{{short}}}")
             sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
             sql.run("DELETE FROM {runner}")
-            for statement in self.view_statements():
-                sql.run(statement.replace("{", "{{").replace("}", "}}"))
+            self.create_missing(sql)
+
+    def create_missing(self, sql: Sql) -> None:
+        """The view's tables and indexes that are not there, in this transaction."""
+        for statement in self.view_statements():  # IF NOT EXISTS
+            sql.run(statement.replace("{", "{{").replace("}", "}}"))
 
     def report(self, state: str, error: str | None = None) -> None:
         """What the runner of this view is doing, for any process to read (and a heartbeat)."""
