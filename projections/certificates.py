@@ -117,8 +117,9 @@ class CertificatesView(TrackingRecorder):
         """Store these records and certificates and move the view from `after` to `tracking`."""
 
     @abstractmethod
-    def begin_rebuilding(self) -> None:
-        """An empty table beside the view's, for a rebuild to fill."""
+    def empty_rebuilding(self) -> None:
+        """The table beside the view's, emptied: for a rebuild to fill, or after one stopped
+        halfway (it holds personal data)."""
 
     @abstractmethod
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
@@ -171,8 +172,8 @@ class CertificatesTables(Tables, CertificatesView):
                             "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
                             "document = excluded.document", _rows(people))
 
-    def begin_rebuilding(self) -> None:
-        with self._session(write=True) as sql:  # empty again: a rebuild stopped halfway may have left rows
+    def empty_rebuilding(self) -> None:
+        with self._session(write=True) as sql:
             sql.run("DROP TABLE IF EXISTS {rebuilding}")
             self.create_missing(sql)
 
@@ -230,7 +231,7 @@ class Certificates(PagedProjection[CertificatesView]):
         view's at `position`. Stopped halfway, it leaves that table empty again (it holds
         personal data) and the view as it was."""
         view = self.view
-        view.begin_rebuilding()
+        view.empty_rebuilding()
         records: dict[str, PersonRecord] = {}
         documents: dict[str, dict[str, Any]] = {}
 
@@ -247,11 +248,15 @@ class Certificates(PagedProjection[CertificatesView]):
             save()
         except BaseException:
             try:
-                view.begin_rebuilding()
+                view.empty_rebuilding()
             except Exception:  # noqa: BLE001 - the rebuild's own error is the one to tell
                 log.warning("the certificates' rebuilding table could not be emptied", exc_info=True)
             raise
         view.finish_rebuilding(position)
+
+    def forget_stopped_rebuild(self) -> None:
+        """A rebuild killed halfway (kill -9, a lost machine) could not empty its table."""
+        self.view.empty_rebuilding()
 
 
 def _fold(events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]) -> set[str]:

@@ -71,6 +71,10 @@ class PagedProjection(Projection[TView], Generic[TView]):
         stream, each in version order, and leave it at `position` (a projection that can)."""
         raise NotImplementedError(f"{self.name} is rebuilt page by page")
 
+    def forget_stopped_rebuild(self) -> None:
+        """Clear what a rebuild killed halfway left beside the view (called by a projector once
+        it holds the view, so no rebuild runs). Nothing, unless the projection rebuilds aside."""
+
     @abstractmethod
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         """Fold the events into the view's records and commit them with `tracking`, checking

@@ -89,8 +89,12 @@ class ProjectionWorker:
     def _supervise(self) -> None:
         """Follow the ledger until stopped; after any error, report it, pause, and follow again."""
         pause = self.first_pause
+        forgotten = False
         while not self._stopping.is_set():
             try:
+                if not forgotten:
+                    self.projection.forget_stopped_rebuild()
+                    forgotten = True
                 self._follow()
                 pause = self.first_pause
             except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
