@@ -4,7 +4,9 @@ The library's `ProjectionRunner` stops for good at the first exception. A `Proje
 runs one projection in a thread instead and never dies quietly: an error is logged, shown in
 the projection's status with the event it stopped at, and the worker starts again after a
 pause that doubles up to half a minute. It catches up and follows the ledger the same way on
-both stores (see subscription), a page per transaction.
+both stores (see subscription), a page per transaction; a view that has applied nothing yet
+and whose rows are each a fold of one stream (certificates) is first folded stream after
+stream, as a rebuild does it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from projections.views import PROJECTIONS, construct_view, open_ledger, projecti
 log = logging.getLogger("projections")
 
 PAGE = 500  # notifications of the rebuilt views' topics per page (one transaction per view)
+BEAT = 1000  # events folded person by person between two looks at a worker's stop and heartbeat
 
 
 class StuckAt(Exception):
@@ -41,6 +45,10 @@ class StuckAt(Exception):
             f"{notification.originator_id} v{notification.originator_version}): "
             f"{type(error).__name__}: {error}")
         self.notification_id = notification.id
+
+
+class _Stopping(Exception):
+    """The worker was asked to stop in the middle of a fold."""
 
 
 class ProjectionWorker:
@@ -56,6 +64,7 @@ class ProjectionWorker:
         self.state = "stopped"
         self.error: str | None = None
         self._stopping = threading.Event()
+        self._fold_failed = False
         self._subscription: Any = None
         self._thread = threading.Thread(target=self._run, name=f"projection-{self.name}", daemon=True)
 
@@ -109,6 +118,16 @@ class ProjectionWorker:
 
     def _follow(self) -> None:
         position = self.view.position()
+        if position is None and self.projection.rebuilds_by_person and not self._fold_failed:
+            try:
+                position = self._fold_empty_view()
+            except _Stopping:
+                return
+            except Exception as e:  # noqa: BLE001 - page by page instead, which names the event it stops at
+                log.warning("projection %s: folding it person by person failed (%s: %s); going page by page",
+                            self.name, type(e).__name__, e)
+                self._fold_failed = True
+                position = self.view.position()
         with follow(self.ledger.recorder, position) as subscription:
             self._subscription = subscription
             if self._stopping.is_set():
@@ -127,6 +146,26 @@ class ProjectionWorker:
                     self.error = None
                     self._report("running")
                     beat = time.monotonic()
+
+    def _fold_empty_view(self) -> int | None:
+        """A view that has applied nothing (a first start, a view dropped) is folded person by
+        person, as a rebuild does it (about twice the pages' rate), then followed from there."""
+        beat = time.monotonic()
+        self._report("running")
+
+        def heartbeat() -> None:
+            nonlocal beat
+            if self._stopping.is_set():
+                raise _Stopping
+            if time.monotonic() - beat >= self.heartbeat:
+                self._report("running")
+                beat = time.monotonic()
+
+        position = fold_by_person(self.ledger, self.projection, lambda head: log.info(
+            "projection %s is empty: folding it person by person up to position %s", self.name, head),
+            heartbeat)
+        self._report("running")  # the swap forgot the runner row, as a rebuild does
+        return position
 
     def _apply(self, page: list[Notification], position: int | None) -> int | None:
         mapper = self.ledger.mapper
@@ -287,21 +326,38 @@ def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]
     reached: dict[str, int | None] = {}
     failed: list[Exception] = []
     for projection in projections:
-        head = ledger.head()
-        scanned = ledger.recorder.scan_streams(sorted(projection.topics_read), head)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       disable=not progress) as bar:
-            bar.add_task(f"rebuilding {projection.name}, person by person, up to position {head}")
             try:
-                projection.replay_by_person((ledger.mapper.to_domain_event(s) for s in scanned), head or None)
+                reached[projection.name] = fold_by_person(ledger, projection, lambda head: bar.add_task(
+                    f"rebuilding {projection.name}, person by person, up to position {head}"))
             except Exception as e:  # noqa: BLE001 - this view stops; the others go on
                 log.error("rebuilding %s failed: %s", projection.name, e)
                 failed.append(e)
-                continue
-            finally:
-                scanned.close()
-        reached[projection.name] = head or None
     return reached, failed
+
+
+def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
+                   starting: Callable[[int], Any] = lambda head: None,
+                   beat: Callable[[], None] = lambda: None) -> int | None:
+    """Fold a view stream after stream (`replay_by_person`) up to the head read now, which
+    `starting` is told: the position the view is then at. `beat` is called every BEAT events
+    (a worker's heartbeat; raising stops the fold, which leaves the view as it was)."""
+    head = ledger.head()
+    starting(head)
+    scanned = ledger.recorder.scan_streams(sorted(projection.topics_read), head)
+
+    def events() -> Iterator[Any]:
+        for n, stored in enumerate(scanned, start=1):
+            if n % BEAT == 0:
+                beat()
+            yield ledger.mapper.to_domain_event(stored)
+
+    try:
+        projection.replay_by_person(events(), head or None)
+    finally:
+        scanned.close()
+    return head or None
 
 
 def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progress: bool,

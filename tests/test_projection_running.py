@@ -21,6 +21,7 @@ from ledger.application import DoseLedger
 from ledger.person import Person
 from projections import open_views
 from projections import records as person_records
+from projections import running
 from projections.running import ProjectorRunning, rebuild, start_embedded
 from projections.storage import PostgresTables, SQLiteTables
 from projections.subscription import follow
@@ -380,6 +381,84 @@ def test_a_projector_empties_what_a_rebuild_killed_halfway_left_beside_the_certi
             time.sleep(0.02)
     assert rebuilding_rows(views) == 0
     assert list(views.certificates.every()) == shown
+
+
+def test_a_projector_starting_on_empty_certificates_folds_them_person_by_person(
+        ledger, store_url, views, monkeypatch):
+    """A first start (or a view dropped) catches up as a rebuild does, then follows page by page."""
+    seed(ledger, people=40)
+    certificates, folds = PROJECTIONS["certificates"], []
+    replay_by_person = certificates.replay_by_person
+    monkeypatch.setattr(certificates, "replay_by_person", lambda *args: folds.append(replay_by_person(*args)))
+    with start_embedded(store_url, **FAST):
+        caught_up(views, ledger)
+        pid = ledger.register_person(lan(national_id=None, full_name="Người đến sau")).person_id
+        dose(ledger, pid, "AFTER-1")
+        caught_up(views, ledger)
+        assert eventually(lambda: all(s["state"] == "running" for s in views.status()))
+    assert len(folds) == 1  # once, at the start: what came after went page by page
+    assert views.certificates.certificate(pid)["version"] == 2
+    assert rebuilding_rows(views) == 0
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_projector_stopped_while_folding_leaves_the_certificates_empty_and_folds_again(
+        ledger, store_url, views, monkeypatch):
+    seed(ledger, people=40)
+    monkeypatch.setattr(running, "BEAT", 10)
+    recorder, halfway, go = type(ledger.recorder), threading.Event(), threading.Event()
+    scan_streams = recorder.scan_streams
+
+    def pausing_halfway(self, topics, up_to, *args):
+        for n, stored in enumerate(scan_streams(self, topics, up_to, *args)):
+            if n == 100:
+                halfway.set()
+                go.wait(30)
+            yield stored
+
+    monkeypatch.setattr(recorder, "scan_streams", pausing_halfway)
+    projector = start_embedded(store_url, ["certificates"], **FAST)
+    try:
+        assert halfway.wait(30)
+        assert state(views, "certificates") == "running"  # its heartbeat goes on while it folds
+        projector.workers[0].stop()
+    finally:
+        go.set()
+        projector.stop()
+    assert views.certificates.position() is None and list(views.certificates.every()) == []
+    assert rebuilding_rows(views) == 0
+    assert state(views, "certificates") == "stopped"
+
+    monkeypatch.undo()
+    with start_embedded(store_url, ["certificates"], **FAST):
+        assert eventually(lambda: views.certificates.position() == ledger.head())
+    rebuild(store_url, "all", progress=False, by_person=False)  # the other views, page by page
+    assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_fold_that_fails_goes_page_by_page_which_names_the_event(ledger, store_url, views, monkeypatch):
+    pid = ledger.register_person(lan()).person_id
+    first = dose(ledger, pid, "R1")
+    poison = ledger.void_dose(first.dose_id, "entered in error").position
+    dose(ledger, pid, "R2", administered_at="2021-08-29")
+    voided = person_records._APPLY[Person.DoseVoided]
+
+    def poisoned(record, event):
+        raise KeyError(f"cannot void {event.dose_id}")
+
+    monkeypatch.setitem(person_records._APPLY, Person.DoseVoided, poisoned)
+    with start_embedded(store_url, ["certificates"], **FAST):
+        assert eventually(lambda: state(views, "certificates") == "failed")
+        [status] = [s for s in views.status() if s["name"] == "certificates"]
+        assert f"stopped at notification {poison} (ledger.person:Person.DoseVoided" in status["error"]
+        assert views.certificates.position() == poison - 1
+        monkeypatch.setitem(person_records._APPLY, Person.DoseVoided, voided)
+        assert eventually(lambda: views.certificates.position() == ledger.head())
+    assert views.certificates.certificate(pid)["doses"][0]["administered_at"] == "2021-08-29"
+
+
+def state(views, name: str) -> str:
+    return next(s["state"] for s in views.status() if s["name"] == name)
 
 
 def rebuilding_rows(views) -> int:
