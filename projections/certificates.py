@@ -32,7 +32,7 @@ from ledger.catalog import vaccine_catalog
 from projections.gathered_reads import GatheredReads
 from projections.paging import PagedProjection
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
-from projections.storage import LEDGER, PostgresTables, SQLiteTables, Tables
+from projections.storage import LEDGER, PostgresTables, SQLiteTables, Tables, TrackingConflict
 
 log = logging.getLogger("projections")
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
@@ -126,9 +126,10 @@ class CertificatesView(TrackingRecorder):
         """Store these records and certificates in the rebuild's table."""
 
     @abstractmethod
-    def finish_rebuilding(self, position: int | None) -> None:
+    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
         """The rebuild's table becomes the view's, at `position` (its runner row forgotten, as
-        a view dropped forgets it), in one transaction."""
+        a view dropped forgets it), in one transaction, if the view is still at `was` (the
+        position it had when the fold began); else TrackingConflict and nothing changes."""
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
@@ -181,8 +182,11 @@ class CertificatesTables(Tables, CertificatesView):
         with self._session(write=True) as sql:
             sql.insert_rows("INSERT INTO {rebuilding} (person_id, record, document) VALUES {rows}", _rows(people))
 
-    def finish_rebuilding(self, position: int | None) -> None:
+    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
         with self._session(write=True) as sql:
+            rows = sql.rows("SELECT notification_id FROM {tracking} WHERE application_name = ?", (LEDGER,))
+            if (rows[0]["notification_id"] if rows else None) != was:
+                raise TrackingConflict(f"{self.name}: moved from position {was} while it was folded")
             sql.run("DROP TABLE {people}")
             sql.run(f'ALTER TABLE {{rebuilding}} RENAME TO "{self.name}_people"')
             sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
@@ -231,6 +235,7 @@ class Certificates(PagedProjection[CertificatesView]):
         view's at `position`. Stopped halfway, it leaves that table empty again (it holds
         personal data) and the view as it was."""
         view = self.view
+        was = view.position()
         view.empty_rebuilding()
         records: dict[str, PersonRecord] = {}
         documents: dict[str, dict[str, Any]] = {}
@@ -246,13 +251,13 @@ class Certificates(PagedProjection[CertificatesView]):
                 if len(records) >= people_per_write:
                     save()
             save()
+            view.finish_rebuilding(position, was)
         except BaseException:
             try:
                 view.empty_rebuilding()
             except Exception:  # noqa: BLE001 - the rebuild's own error is the one to tell
                 log.warning("the certificates' rebuilding table could not be emptied", exc_info=True)
             raise
-        view.finish_rebuilding(position)
 
     def forget_stopped_rebuild(self) -> None:
         """A rebuild killed halfway (kill -9, a lost machine) could not empty its table."""

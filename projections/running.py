@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import Notification
+import psycopg
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError
 
 from ledger.application import DoseLedger
 from projections.paging import PagedProjection
@@ -45,6 +47,11 @@ class StuckAt(Exception):
             f"{notification.originator_id} v{notification.originator_version}): "
             f"{type(error).__name__}: {error}")
         self.notification_id = notification.id
+
+
+# Errors of a database gone away (a restart, the network): a fold meeting one is tried again.
+_DATABASE_AWAY = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+                  sqlite3.OperationalError)
 
 
 class _Stopping(Exception):
@@ -102,8 +109,8 @@ class ProjectionWorker:
         while not self._stopping.is_set():
             try:
                 if not forgotten:
-                    self.projection.forget_stopped_rebuild()
                     forgotten = True
+                    self._forget_stopped_rebuild()
                 self._follow()
                 pause = self.first_pause
             except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
@@ -116,6 +123,13 @@ class ProjectionWorker:
                 pause = min(pause * 2, self.longest_pause)
         self._report("stopped")
 
+    def _forget_stopped_rebuild(self) -> None:
+        try:
+            self.projection.forget_stopped_rebuild()
+        except Exception:  # noqa: BLE001 - following the ledger matters more than this clean-up
+            log.warning("projection %s: what a stopped rebuild left could not be emptied", self.name,
+                        exc_info=True)
+
     def _follow(self) -> None:
         position = self.view.position()
         if position is None and self.projection.rebuilds_by_person and not self._fold_failed:
@@ -123,9 +137,11 @@ class ProjectionWorker:
                 position = self._fold_empty_view()
             except _Stopping:
                 return
-            except Exception as e:  # noqa: BLE001 - page by page instead, which names the event it stops at
-                log.warning("projection %s: folding it person by person failed (%s: %s); going page by page",
-                            self.name, type(e).__name__, e)
+            except _DATABASE_AWAY:
+                raise  # reported, and the fold tried again after the pause
+            except Exception:  # noqa: BLE001 - page by page instead, which names the event it stops at
+                log.error("projection %s: folding it person by person failed; going page by page",
+                          self.name, exc_info=True)
                 self._fold_failed = True
                 position = self.view.position()
         with follow(self.ledger.recorder, position) as subscription:

@@ -23,7 +23,7 @@ from projections import open_views
 from projections import records as person_records
 from projections import running
 from projections.running import ProjectorRunning, rebuild, start_embedded
-from projections.storage import PostgresTables, SQLiteTables
+from projections.storage import PostgresTables, SQLiteTables, TrackingConflict
 from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view
 from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything
@@ -406,21 +406,28 @@ def test_a_projector_stopped_while_folding_leaves_the_certificates_empty_and_fol
         ledger, store_url, views, monkeypatch):
     seed(ledger, people=40)
     monkeypatch.setattr(running, "BEAT", 10)
-    recorder, halfway, go = type(ledger.recorder), threading.Event(), threading.Event()
+    recorder, events = type(ledger.recorder), threading.Event
+    halfway, later, go = events(), events(), events()
     scan_streams = recorder.scan_streams
 
-    def pausing_halfway(self, topics, up_to, *args):
+    def slow_from_halfway(self, topics, up_to, *args):
         for n, stored in enumerate(scan_streams(self, topics, up_to, *args)):
-            if n == 100:
+            if n >= 100:  # ~1 s from the 100th event to the 150th: five heartbeats of FAST's
                 halfway.set()
+                time.sleep(0.02)
+            if n == 150:
+                later.set()
                 go.wait(30)
             yield stored
 
-    monkeypatch.setattr(recorder, "scan_streams", pausing_halfway)
+    monkeypatch.setattr(recorder, "scan_streams", slow_from_halfway)
     projector = start_embedded(store_url, ["certificates"], **FAST)
     try:
         assert halfway.wait(30)
-        assert state(views, "certificates") == "running"  # its heartbeat goes on while it folds
+        beat = views.certificates.runner()["heartbeat"]
+        assert later.wait(30)
+        assert views.certificates.runner()["heartbeat"] > beat  # it beats while it folds
+        assert state(views, "certificates") == "running"
         projector.workers[0].stop()
     finally:
         go.set()
@@ -436,6 +443,28 @@ def test_a_projector_stopped_while_folding_leaves_the_certificates_empty_and_fol
     assert_views_are_a_fresh_fold(views, ledger)
 
 
+def test_certificates_moved_while_they_were_folded_are_not_replaced(ledger, store_url, views, monkeypatch):
+    """The swap checks that the view is still where it was when the fold began (a second
+    writer, after a lost lock, may have moved it): else it refuses, and nothing changes."""
+    seed(ledger, people=40)
+    rebuild(store_url, "certificates", progress=False)
+    before, shown = views.certificates.position(), list(views.certificates.every())
+    recorder = type(ledger.recorder)
+    scan_streams = recorder.scan_streams
+
+    def another_writer_moves_the_view(self, topics, up_to, *args):
+        for n, stored in enumerate(scan_streams(self, topics, up_to, *args)):
+            if n == 50:  # as the fold goes on
+                tamper(store_url, f"UPDATE certificates_tracking SET notification_id = {before - 1}")
+            yield stored
+
+    monkeypatch.setattr(recorder, "scan_streams", another_writer_moves_the_view)
+    with pytest.raises(TrackingConflict, match="while it was folded"):
+        rebuild(store_url, "certificates", progress=False)
+    assert views.certificates.position() == before - 1 and list(views.certificates.every()) == shown
+    assert rebuilding_rows(views) == 0
+
+
 def test_a_fold_that_fails_goes_page_by_page_which_names_the_event(ledger, store_url, views, monkeypatch):
     pid = ledger.register_person(lan()).person_id
     first = dose(ledger, pid, "R1")
@@ -447,8 +476,13 @@ def test_a_fold_that_fails_goes_page_by_page_which_names_the_event(ledger, store
         raise KeyError(f"cannot void {event.dose_id}")
 
     monkeypatch.setitem(person_records._APPLY, Person.DoseVoided, poisoned)
+    certificates, tried = PROJECTIONS["certificates"], []
+    replay_by_person = certificates.replay_by_person
+    monkeypatch.setattr(certificates, "replay_by_person",
+                        lambda *args: (tried.append(1), replay_by_person(*args)))
     with start_embedded(store_url, ["certificates"], **FAST):
         assert eventually(lambda: state(views, "certificates") == "failed")
+        assert tried == [1]  # folded first, once: then page by page, stopping at the poison
         [status] = [s for s in views.status() if s["name"] == "certificates"]
         assert f"stopped at notification {poison} (ledger.person:Person.DoseVoided" in status["error"]
         assert views.certificates.position() == poison - 1
