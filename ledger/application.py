@@ -40,7 +40,7 @@ from ledger.keys import (
 from ledger.person import ACCEPTED, MISSING_DOSE, OPEN_STATES, WRONG_DOSE, Person
 from ledger.recording import DoseReport, as_uuid, dose_changes, dose_report
 from ledger.site import KINDS, PROVISIONAL, Site
-from ledger.store import database_url, persistence_env
+from ledger.store import database_url, in_wal_mode, persistence_env
 from ledger.transcoding import OrjsonTranscoder
 from ledger.working_set import WorkingSet
 
@@ -126,6 +126,11 @@ class DoseLedger(Application[UUID]):
     def construct_transcoder(self) -> OrjsonTranscoder:
         # Same bytes as the library's JSONTranscoder, encoded ~35% faster (bench/transcoding.py).
         return OrjsonTranscoder()
+
+    def construct_recorder(self) -> Any:
+        if self.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
+            in_wal_mode(self.env.get("SQLITE_DBNAME") or "")
+        return super().construct_recorder()
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         env = dict(env or {})
