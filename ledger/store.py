@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -80,10 +81,9 @@ def in_wal_mode(path: str, wait: float = 30.0) -> None:
     deadline = time.monotonic() + wait
     while True:
         try:
-            with sqlite3.connect(path, timeout=wait, uri=path.startswith("file:")) as conn:
+            with closing(sqlite3.connect(path, timeout=wait, uri=path.startswith("file:"))) as conn:
                 if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     conn.execute("PRAGMA journal_mode=WAL")
-            conn.close()
             return
         except sqlite3.OperationalError as e:
             if "locked" not in str(e) or time.monotonic() > deadline:

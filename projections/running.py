@@ -105,12 +105,9 @@ class ProjectionWorker:
     def _supervise(self) -> None:
         """Follow the ledger until stopped; after any error, report it, pause, and follow again."""
         pause = self.first_pause
-        forgotten = False
+        self._forget_stopped_rebuild()
         while not self._stopping.is_set():
             try:
-                if not forgotten:
-                    forgotten = True
-                    self._forget_stopped_rebuild()
                 self._follow()
                 pause = self.first_pause
             except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again

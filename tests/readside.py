@@ -39,6 +39,12 @@ def caught_up(views: Views, ledger: DoseLedger) -> None:
     assert views.wait(ledger.head(), timeout=30), views.status()
 
 
+def rebuilding_rows(views: Views) -> int:
+    """Rows in the table beside the certificates' that a rebuild fills (empty otherwise)."""
+    with views.certificates.reading() as sql:
+        return sql.rows("SELECT COUNT(*) AS n FROM {rebuilding}")[0]["n"]
+
+
 def all_doses(views: Views) -> dict[tuple, int]:
     rows = views.statistics.dose_counts(["date", "province", "site_id", "vaccine", "dose_number"])
     return {(r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"] for r in rows}

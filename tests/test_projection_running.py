@@ -26,7 +26,7 @@ from projections.running import ProjectorRunning, rebuild, start_embedded
 from projections.storage import PostgresTables, SQLiteTables, TrackingConflict
 from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view
-from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything
+from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything, rebuilding_rows
 from tests.test_ledger import dose, lan
 
 
@@ -493,11 +493,6 @@ def test_a_fold_that_fails_goes_page_by_page_which_names_the_event(ledger, store
 
 def state(views, name: str) -> str:
     return next(s["state"] for s in views.status() if s["name"] == name)
-
-
-def rebuilding_rows(views) -> int:
-    with views.certificates.reading() as sql:
-        return sql.rows("SELECT COUNT(*) AS n FROM {rebuilding}")[0]["n"]
 
 
 def test_a_person_registered_as_the_certificates_are_folded_is_folded_once(ledger, store_url, views, monkeypatch):

@@ -22,7 +22,7 @@ from cli.demo import seed
 from ledger.principal import issue_token
 from projections import open_views
 from projections.running import rebuild
-from tests.readside import assert_views_are_a_fresh_fold, everything
+from tests.readside import assert_views_are_a_fresh_fold, everything, rebuilding_rows
 from tests.reliability.server import DOSELEDGER, ROOT, Server, doseledger, environment
 from tests.reliability.stored import doses_by_site_record, site_record_claims
 
@@ -105,15 +105,10 @@ def _progress(views: Any, head: int) -> str:
     only (into the table beside theirs, which replaces them once whole); "whole": every view
     at the head and nothing folded aside; otherwise "not started"."""
     positions = [s["position"] for s in views.status()]
-    aside = _rebuilding_rows(views)
+    aside = rebuilding_rows(views)
     if aside or any(0 < p < head for p in positions):
         return "midway"
     return "whole" if all(p == head for p in positions) else "not started"
-
-
-def _rebuilding_rows(views: Any) -> int:
-    with views.certificates.reading() as sql:
-        return sql.rows("SELECT COUNT(*) AS n FROM {rebuilding}")[0]["n"]
 
 
 def _kill_when_started(args: list[str], url: str, head: int, rng: random.Random) -> bool:
@@ -161,9 +156,9 @@ def test_a_projector_killed_during_a_rebuild_resumes_to_views_equal_to_a_fresh_r
             assert views.wait(head, timeout=120), views.status()
             resumed = everything(views)
             deadline = time.monotonic() + 60  # the views may be whole before the worker holds them
-            while _rebuilding_rows(views) and time.monotonic() < deadline:
+            while rebuilding_rows(views) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert _rebuilding_rows(views) == 0  # what a killed fold left, the projector emptied
+            assert rebuilding_rows(views) == 0  # what a killed fold left, the projector emptied
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
