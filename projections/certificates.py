@@ -16,11 +16,9 @@ the API reads the certificates as they were; a rebuild that stops halfway leaves
 from __future__ import annotations
 
 import hashlib
-import logging
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from itertools import groupby
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -30,11 +28,10 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from ledger.catalog import vaccine_catalog
 from projections.gathered_reads import GatheredReads
-from projections.paging import PagedProjection
+from projections.paging import PagedProjection, streams
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
-from projections.storage import LEDGER, PostgresTables, SQLiteTables, Tables, TrackingConflict
+from projections.storage import PostgresTables, SQLiteTables, Tables
 
-log = logging.getLogger("projections")
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
 _NAMESPACE_BYTES = NAMESPACE.bytes
 CONTENT = ("doses", "status", "merged_into")  # what a version certifies
@@ -118,8 +115,7 @@ class CertificatesView(TrackingRecorder):
 
     @abstractmethod
     def empty_rebuilding(self) -> None:
-        """The table beside the view's, emptied: for a rebuild to fill, or after one stopped
-        halfway (it holds personal data)."""
+        """The table beside the view's, emptied (Tables)."""
 
     @abstractmethod
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
@@ -127,9 +123,8 @@ class CertificatesView(TrackingRecorder):
 
     @abstractmethod
     def finish_rebuilding(self, position: int | None, was: int | None) -> None:
-        """The rebuild's table becomes the view's, at `position` (its runner row forgotten, as
-        a view dropped forgets it), in one transaction, if the view is still at `was` (the
-        position it had when the fold began); else TrackingConflict and nothing changes."""
+        """The rebuild's table becomes the view's, at `position`, if the view is still at
+        `was` (Tables)."""
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
@@ -137,7 +132,9 @@ _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT N
 
 class CertificatesTables(Tables, CertificatesView):
     name = "certificates"
-    tables = {"people": _PEOPLE, "rebuilding": _PEOPLE}  # rebuilding: empty but during a rebuild
+    tables = {"people": _PEOPLE}
+    aside = ("people",)
+    retired = ("rebuilding",)  # the aside table's name until the statistics were rebuilt aside too
     CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
@@ -173,28 +170,9 @@ class CertificatesTables(Tables, CertificatesView):
                             "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
                             "document = excluded.document", _rows(people))
 
-    def empty_rebuilding(self) -> None:
-        with self._session(write=True) as sql:
-            sql.run("DROP TABLE IF EXISTS {rebuilding}")
-            self.create_missing(sql)
-
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         with self._session(write=True) as sql:
-            sql.insert_rows("INSERT INTO {rebuilding} (person_id, record, document) VALUES {rows}", _rows(people))
-
-    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
-        with self._session(write=True) as sql:
-            rows = sql.rows("SELECT notification_id FROM {tracking} WHERE application_name = ?", (LEDGER,))
-            if (rows[0]["notification_id"] if rows else None) != was:
-                raise TrackingConflict(f"{self.name}: moved from position {was} while it was folded")
-            sql.run("DROP TABLE {people}")
-            sql.run(f'ALTER TABLE {{rebuilding}} RENAME TO "{self.name}_people"')
-            sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
-            if position is not None:
-                sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
-                        (LEDGER, position))
-            sql.run("DELETE FROM {runner}")
-            self.create_missing(sql)  # a new, empty rebuilding table
+            sql.insert_rows("INSERT INTO {people_aside} (person_id, record, document) VALUES {rows}", _rows(people))
 
 
 def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:
@@ -235,8 +213,6 @@ class Certificates(PagedProjection[CertificatesView]):
         view's at `position`. Stopped halfway, it leaves that table empty again (it holds
         personal data) and the view as it was."""
         view = self.view
-        was = view.position()
-        view.empty_rebuilding()
         records: dict[str, PersonRecord] = {}
         documents: dict[str, dict[str, Any]] = {}
 
@@ -245,23 +221,13 @@ class Certificates(PagedProjection[CertificatesView]):
             records.clear()
             documents.clear()
 
-        try:
-            for _, stream in groupby(events, key=lambda e: e.originator_id):
-                _fold(list(stream), records, documents)
+        with self.rebuilding_aside() as was:
+            for stream in streams(events):
+                _fold(stream, records, documents)
                 if len(records) >= people_per_write:
                     save()
             save()
             view.finish_rebuilding(position, was)
-        except BaseException:
-            try:
-                view.empty_rebuilding()
-            except Exception:  # noqa: BLE001 - the rebuild's own error is the one to tell
-                log.warning("the certificates' rebuilding table could not be emptied", exc_info=True)
-            raise
-
-    def forget_stopped_rebuild(self) -> None:
-        """A rebuild killed halfway (kill -9, a lost machine) could not empty its table."""
-        self.view.empty_rebuilding()
 
 
 def _fold(events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]) -> set[str]:

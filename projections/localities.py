@@ -8,15 +8,16 @@ out (the survivor stands for them).
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from ledger import rules
 from ledger.errors import InvalidValue
-from projections.paging import PagedProjection
+from projections.paging import PagedProjection, streams
 from projections.records import PERSON_EVENTS, PersonRecord, fold_people, person_ids
-from projections.storage import PostgresTables, SQLiteTables, Tables
+from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 SHOWN = "person_id, full_name, birth_date, province, district, status"
 STATUSES = ("none", "partial", "complete", "booster")
@@ -47,6 +48,19 @@ class LocalitiesView(TrackingRecorder):
     def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
         """Store these records (and their rows) and move the view from `after` to `tracking`."""
 
+    @abstractmethod
+    def empty_rebuilding(self) -> None:
+        """The table beside the view's, emptied (Tables)."""
+
+    @abstractmethod
+    def save_rebuilding(self, records: dict[str, PersonRecord]) -> None:
+        """Store these records (and their rows) in the rebuild's table."""
+
+    @abstractmethod
+    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
+        """The rebuild's table becomes the view's, at `position`, if the view is still at
+        `was` (Tables)."""
+
 
 class LocalitiesTables(Tables, LocalitiesView):
     name = "localities"
@@ -55,6 +69,7 @@ class LocalitiesTables(Tables, LocalitiesView):
                         "district TEXT, status TEXT NOT NULL, merged_into TEXT"}
     indexes = (("people", "phone"), ("people", "national_id"),
                ("people", "province, district, full_name"))
+    aside = ("people",)
 
     def find(self, phone: str | None = None, national_id: str | None = None,
              provinces: list[str] | None = None) -> list[dict[str, Any]]:
@@ -110,19 +125,27 @@ class LocalitiesTables(Tables, LocalitiesView):
         return {r["person_id"]: PersonRecord.loads(r["record"]) for r in rows}
 
     def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
+        with self.writing(tracking, after) as sql:
+            self._write(sql, records)
+
+    def save_rebuilding(self, records: dict[str, PersonRecord]) -> None:
+        with self.writing_aside() as sql:
+            self._write(sql, records)
+
+    @staticmethod
+    def _write(sql: Sql, records: dict[str, PersonRecord]) -> None:
         rows = []
         for pid, record in records.items():
             d = record.details
             rows.append((pid, record.dumps(), d["full_name"], d["birth_date"], d["phone"], d["national_id"],
                          d["province"], d["district"], record.evaluation().status, record.merged_into))
-        with self.writing(tracking, after) as sql:
-            sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, birth_date, phone, national_id, "
-                            "province, district, status, merged_into) VALUES {rows} "
-                            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                            "full_name = excluded.full_name, birth_date = excluded.birth_date, "
-                            "phone = excluded.phone, national_id = excluded.national_id, "
-                            "province = excluded.province, district = excluded.district, "
-                            "status = excluded.status, merged_into = excluded.merged_into", rows)
+        sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, birth_date, phone, national_id, "
+                        "province, district, status, merged_into) VALUES {rows} "
+                        "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                        "full_name = excluded.full_name, birth_date = excluded.birth_date, "
+                        "phone = excluded.phone, national_id = excluded.national_id, "
+                        "province = excluded.province, district = excluded.district, "
+                        "status = excluded.status, merged_into = excluded.merged_into", rows)
 
 
 class SQLiteLocalitiesView(LocalitiesTables, SQLiteTables):
@@ -143,3 +166,16 @@ class Localities(PagedProjection[LocalitiesView]):
         records = self.view.load(person_ids(events))
         touched = fold_people(events, records)
         self.view.save({pid: records[pid] for pid in touched}, tracking, after)
+
+    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+        """Rebuild the view from `events` (every event of its topics up to `position`, stream
+        after stream) into a table of its own, which then becomes the view's at `position`."""
+        records: dict[str, PersonRecord] = {}
+        with self.rebuilding_aside() as was:
+            for stream in streams(events):
+                fold_people(stream, records)
+                if len(records) >= people_per_write:
+                    self.view.save_rebuilding(records)
+                    records.clear()
+            self.view.save_rebuilding(records)
+            self.view.finish_rebuilding(position, was)

@@ -12,8 +12,11 @@ aggregates, other projections' events): a writer waiting for its own write's pos
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import groupby
 from typing import Any, ClassVar, Generic, TypeVar
 
 from eventsourcing.persistence import Mapper, Notification, Tracking
@@ -24,14 +27,25 @@ from projections.storage import LEDGER, Tables, TrackingConflict
 
 TView = TypeVar("TView", bound=Tables)
 
+log = logging.getLogger("projections")
+
+
+def streams(events: Iterable[Any]) -> Iterator[list[Any]]:
+    """Events given stream after stream (a fold by person's), one list per stream."""
+    for _, stream in groupby(events, key=lambda e: e.originator_id):
+        yield list(stream)
+
 
 class PagedProjection(Projection[TView], Generic[TView]):
     handles: ClassVar[tuple[type, ...]]  # the events it reads; the rest only move its position
     sqlite_view: ClassVar[type[Tables]]
     postgres_view: ClassVar[type[Tables]]
-    # Whether every row of the view is a fold of one stream, so that a rebuild folds stream after
-    # stream (the projection has its own `replay_by_person`), not page after page.
+    # Whether the view's rows are folds of one stream (or sums of them), so that a rebuild folds
+    # stream after stream (the projection has its own `replay_by_person`), not page after page.
     rebuilds_by_person: ClassVar[bool] = False
+    # Events whose streams a fold by person is given before all the others (the sites, whose
+    # provinces the statistics count the people's doses in).
+    folded_first: ClassVar[tuple[type, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -71,9 +85,27 @@ class PagedProjection(Projection[TView], Generic[TView]):
         stream, each in version order, and leave it at `position` (a projection that can)."""
         raise NotImplementedError(f"{self.name} is rebuilt page by page")
 
+    @contextmanager
+    def rebuilding_aside(self) -> Iterator[int | None]:
+        """For a `replay_by_person`: the view's aside tables emptied, and the view's position
+        now given (for `finish_rebuilding`). Whatever stops the fold empties them again: they
+        hold personal data, and the view stays as it was."""
+        was = self.view.position()
+        self.view.empty_rebuilding()
+        try:
+            yield was
+        except BaseException:
+            try:
+                self.view.empty_rebuilding()
+            except Exception:  # noqa: BLE001 - the rebuild's own error is the one to tell
+                log.warning("%s: the tables a rebuild fills could not be emptied", self.name, exc_info=True)
+            raise
+
     def forget_stopped_rebuild(self) -> None:
-        """Clear what a rebuild killed halfway left beside the view (called by a projector once
-        it holds the view, so no rebuild runs). Nothing, unless the projection rebuilds aside."""
+        """Clear what a rebuild killed halfway (kill -9, a lost machine) left beside the view:
+        called by a projector once it holds the view, so no rebuild runs."""
+        if self.rebuilds_by_person:
+            self.view.empty_rebuilding()
 
     @abstractmethod
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:

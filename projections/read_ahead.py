@@ -72,9 +72,15 @@ class ReadAhead:
             self._put(e)
 
     def _put(self, item: Any) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._pages.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        hand_over(self._pages, item, unless=self._stopping)
+
+
+def hand_over(to: queue.Queue[Any], item: Any, unless: threading.Event) -> None:
+    """Put `item` on a bounded queue, waiting for room, unless (or until) the side that takes
+    from it has stopped."""
+    while not unless.is_set():
+        try:
+            to.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from ledger.errors import InvalidValue
 from ledger.names import person_key
 from ledger.site import KINDS
-from projections.paging import PagedProjection
+from projections.paging import PagedProjection, streams
 from projections.records import (
     PERSON_EVENTS,
     SITE_EVENTS,
@@ -30,7 +31,7 @@ from projections.records import (
     person_ids,
     site_ids,
 )
-from projections.storage import PostgresTables, SQLiteTables, Tables
+from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth")
 
@@ -60,6 +61,19 @@ class ReviewView(TrackingRecorder):
              tracking: Tracking, after: int | None) -> None:
         """Store these records (with their flags) and sites; move from `after` to `tracking`."""
 
+    @abstractmethod
+    def empty_rebuilding(self) -> None:
+        """The tables beside the view's, emptied (Tables)."""
+
+    @abstractmethod
+    def save_rebuilding(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
+        """Store these records (with their flags) and sites in the rebuild's tables."""
+
+    @abstractmethod
+    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
+        """The rebuild's tables become the view's, at `position`, if the view is still at
+        `was` (Tables)."""
+
 
 class ReviewTables(Tables, ReviewView):
     name = "review"
@@ -73,6 +87,7 @@ class ReviewTables(Tables, ReviewView):
                  "province TEXT, district TEXT, review_status TEXT NOT NULL",
     }
     indexes = (("people", "name_key, birth_date"), ("flags", "province, kind"), ("sites", "kind"))
+    aside = ("people", "flags", "sites")
 
     def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
         if status is not None and status not in KINDS:
@@ -125,6 +140,15 @@ class ReviewTables(Tables, ReviewView):
 
     def save(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]],
              tracking: Tracking, after: int | None) -> None:
+        with self.writing(tracking, after) as sql:
+            self._write(sql, records, sites)
+
+    def save_rebuilding(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
+        with self.writing_aside() as sql:
+            self._write(sql, records, sites)
+
+    @staticmethod
+    def _write(sql: Sql, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
         people, flags = [], []
         for pid, record in records.items():
             d = record.details
@@ -133,22 +157,21 @@ class ReviewTables(Tables, ReviewView):
             if not record.merged:  # a merged person's doses are flagged on the survivor
                 flags.extend((pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
                              for f in record.evaluation().flags)
-        with self.writing(tracking, after) as sql:
-            sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
-                            "district, merged_into) VALUES {rows} ON CONFLICT (person_id) "
-                            "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
-                            "name_key = excluded.name_key, birth_date = excluded.birth_date, "
-                            "province = excluded.province, district = excluded.district, "
-                            "merged_into = excluded.merged_into", people)
-            sql.run_in("DELETE FROM {flags} WHERE person_id IN ({ids})", list(records))
-            sql.insert_rows("INSERT INTO {flags} (person_id, dose_id, kind, province, detail) "
-                            "VALUES {rows}", flags)
-            sql.insert_rows("INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
-                            "VALUES {rows} ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
-                            "kind = excluded.kind, province = excluded.province, district = excluded.district, "
-                            "review_status = excluded.review_status",
-                            [(key, e["site_id"], e["name"], e["kind"], e["province"], e["district"],
-                           e["review_status"]) for key, e in sites.items()])
+        sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
+                        "district, merged_into) VALUES {rows} ON CONFLICT (person_id) "
+                        "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
+                        "name_key = excluded.name_key, birth_date = excluded.birth_date, "
+                        "province = excluded.province, district = excluded.district, "
+                        "merged_into = excluded.merged_into", people)
+        sql.run_in("DELETE FROM {flags} WHERE person_id IN ({ids})", list(records))
+        sql.insert_rows("INSERT INTO {flags} (person_id, dose_id, kind, province, detail) "
+                        "VALUES {rows}", flags)
+        sql.insert_rows("INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
+                        "VALUES {rows} ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
+                        "kind = excluded.kind, province = excluded.province, district = excluded.district, "
+                        "review_status = excluded.review_status",
+                        [(key, e["site_id"], e["name"], e["kind"], e["province"], e["district"],
+                          e["review_status"]) for key, e in sites.items()])
 
 
 class SQLiteReviewView(ReviewTables, SQLiteTables):
@@ -171,3 +194,19 @@ class Review(PagedProjection[ReviewView]):
         listed = fold_sites(events, entries)
         self.view.save({pid: records[pid] for pid in touched}, {key: entries[key] for key in listed},
                        tracking, after)
+
+    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+        """Rebuild the view from `events` (every event of its topics up to `position`, stream
+        after stream) into tables of its own, which then become the view's at `position`."""
+        records: dict[str, PersonRecord] = {}
+        entries: dict[str, dict[str, Any]] = {}
+        with self.rebuilding_aside() as was:
+            for stream in streams(events):
+                fold_people(stream, records)
+                fold_sites(stream, entries)
+                if len(records) + len(entries) >= people_per_write:
+                    self.view.save_rebuilding(records, entries)
+                    records.clear()
+                    entries.clear()
+            self.view.save_rebuilding(records, entries)
+            self.view.finish_rebuilding(position, was)

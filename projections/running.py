@@ -5,8 +5,8 @@ runs one projection in a thread instead and never dies quietly: an error is logg
 the projection's status with the event it stopped at, and the worker starts again after a
 pause that doubles up to half a minute. It catches up and follows the ledger the same way on
 both stores (see subscription), a page per transaction; a view that has applied nothing yet
-and whose rows are each a fold of one stream (certificates) is first folded stream after
-stream, as a rebuild does it.
+and can be folded stream after stream (certificates, statistics: its rows are folds of one
+stream, or sums of them) is folded so first, as a rebuild does it.
 """
 
 from __future__ import annotations
@@ -20,14 +20,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError
+from eventsourcing.utils import get_topic
 
 from ledger.application import DoseLedger
 from projections.paging import PagedProjection
 from projections.read_ahead import ReadAhead
+from projections.shared_fold import fold_together
 from projections.storage import SQLiteTables, TrackingConflict
 from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view, open_ledger, projection_names
@@ -129,7 +132,9 @@ class ProjectionWorker:
 
     def _follow(self) -> None:
         position = self.view.position()
-        if position is None and self.projection.rebuilds_by_person and not self._fold_failed:
+        # An empty ledger has nothing to fold (and a new store's views are being created).
+        if (position is None and self.projection.rebuilds_by_person and not self._fold_failed
+                and self.ledger.head()):
             try:
                 position = self._fold_empty_view()
             except _Stopping:
@@ -277,9 +282,9 @@ def rebuild(url: str | None = None, name: str = "all", progress: bool = True,
     """Rebuild a view (or all) from the whole ledger: dropped, and replayed a page per transaction.
 
     The views rebuilt together read and decode the ledger once, and only the events of the
-    topics they read; each view still commits each page with its own position. A view whose
-    every row is a fold of one stream (certificates) is first folded stream after stream into
-    a table that then takes its place, then follows page by page what was recorded meanwhile.
+    topics they read; each view still commits each page with its own position. A view that can
+    be folded stream after stream (certificates, statistics) is folded so first, into tables
+    that then take its tables' place, then follows page by page what was recorded meanwhile.
     A view that fails stops alone: the others finish, then its error is raised.
     `by_person=False`: every view page by page, as a projector catching up (for comparison).
 
@@ -331,22 +336,30 @@ def _rebuild(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], prog
 
 def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]],
                       progress: bool) -> tuple[dict[str, int | None], list[Exception]]:
-    """Rebuild views whose rows are each a fold of one stream, stream after stream, up to the
-    head read as each starts: the position each reached, and the errors of those that failed
-    (their views are as they were)."""
+    """Rebuild views that can be folded stream after stream: the position each reached, and
+    the errors of those that failed (their views are as they were). On PostgreSQL they are
+    folded together from one read of the ledger, each in a thread of its own (shared_fold);
+    SQLite has one writer at a time: there each view reads and folds in turn."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     reached: dict[str, int | None] = {}
     failed: list[Exception] = []
-    for projection in projections:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      disable=not progress) as bar:
-            try:
-                reached[projection.name] = fold_by_person(ledger, projection, lambda head: bar.add_task(
-                    f"rebuilding {projection.name}, person by person, up to position {head}"))
-            except Exception as e:  # noqa: BLE001 - this view stops; the others go on
-                log.error("rebuilding %s failed: %s", projection.name, e)
-                failed.append(e)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  disable=not progress) as bar:
+
+        def starting(projection: PagedProjection[Any], head: int) -> None:
+            bar.add_task(f"rebuilding {projection.name}, person by person, up to position {head}")
+
+        if projections and not any(isinstance(p.view, SQLiteTables) for p in projections):
+            reached, failed = fold_together(ledger, projections, starting)
+        else:
+            for projection in projections:
+                try:
+                    reached[projection.name] = fold_by_person(
+                        ledger, projection, lambda head, projection=projection: starting(projection, head))
+                except Exception as e:  # noqa: BLE001 - this view stops; the others go on
+                    log.error("rebuilding %s failed: %s", projection.name, e)
+                    failed.append(e)
     return reached, failed
 
 
@@ -354,14 +367,17 @@ def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
                    starting: Callable[[int], Any] = lambda head: None,
                    beat: Callable[[], None] = lambda: None) -> int | None:
     """Fold a view stream after stream (`replay_by_person`) up to the head read now, which
-    `starting` is told: the position the view is then at. `beat` is called every BEAT events
+    `starting` is told: the position the view is then at. The streams of the projection's
+    `folded_first` events come first. `beat` is called every BEAT events
     (a worker's heartbeat; raising stops the fold, which leaves the view as it was)."""
     head = ledger.head()
     starting(head)
-    scanned = ledger.recorder.scan_streams(sorted(projection.topics_read), head)
+    first = frozenset(get_topic(c) for c in projection.folded_first)
+    scans = [ledger.recorder.scan_streams(sorted(topics), head)
+             for topics in (first, projection.topics_read - first) if topics]
 
     def events() -> Iterator[Any]:
-        for n, stored in enumerate(scanned, start=1):
+        for n, stored in enumerate(chain.from_iterable(scans), start=1):
             if n % BEAT == 0:
                 beat()
             yield ledger.mapper.to_domain_event(stored)
@@ -369,7 +385,8 @@ def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
     try:
         projection.replay_by_person(events(), head or None)
     finally:
-        scanned.close()
+        for scanned in scans:
+            scanned.close()
     return head or None
 
 

@@ -12,12 +12,17 @@ and any site never listed. A review that moves a site to another province moves 
 An amendment moves a dose between buckets, a void removes it (and may renumber the person's
 later doses), a merge moves the duplicate's doses to the survivor: each person's doses are
 recounted whenever the person changes, and the difference applied to the counts.
+
+So the counts are a function of the people's final records and the directory's final provinces:
+a rebuild folds the sites, then each person's stream once, into tables aside, and sums the
+counts there in SQL, rather than recounting a person once per page that touches them.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -27,7 +32,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from ledger.errors import InvalidValue
 from ledger.rules import day_of
 from ledger.series import Evaluation
-from projections.paging import PagedProjection
+from projections.paging import PagedProjection, streams
 from projections.records import (
     PERSON_EVENTS,
     SITE_EVENTS,
@@ -116,6 +121,23 @@ class StatisticsView(TrackingRecorder):
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
         """Apply the changes and move the view from `after` to `tracking`."""
 
+    @abstractmethod
+    def empty_rebuilding(self) -> None:
+        """The tables beside the view's, emptied (Tables)."""
+
+    @abstractmethod
+    def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
+        """Store these people, their doses and these directory entries in the rebuild's tables."""
+
+    @abstractmethod
+    def count_rebuilding(self) -> None:
+        """The rebuild's counts, summed from the people and doses in its tables."""
+
+    @abstractmethod
+    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
+        """The rebuild's tables become the view's, at `position`, if the view is still at
+        `was` (Tables)."""
+
 
 def _group_fields(group_by: list[str]) -> list[str]:
     if isinstance(group_by, str) or not all(isinstance(g, str) for g in group_by):
@@ -152,6 +174,7 @@ class StatisticsTables(Tables, StatisticsView):
         "sites": "key TEXT PRIMARY KEY, site_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, province TEXT",
     }
     indexes = (("doses", "site_id"), ("dose_counts", "province, day"))
+    aside = ("people", "doses", "dose_counts", "coverage", "sites")
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -239,6 +262,26 @@ class StatisticsTables(Tables, StatisticsView):
                             [(key, e["site_id"], e["kind"], e["province"]) for key, e in changes.sites.items()])
 
 
+    def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
+        with self._session(write=True) as sql:
+            sql.insert_rows("INSERT INTO {people_aside} (person_id, record, province, status) VALUES {rows}",
+                            [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
+            sql.insert_rows("INSERT INTO {doses_aside} (person_id, dose_id, day, province, site_id, vaccine, "
+                            "dose_number) VALUES {rows}",
+                            [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
+            sql.insert_rows("INSERT INTO {sites_aside} (key, site_id, kind, province) VALUES {rows}",
+                            [(key, e["site_id"], e["kind"], e["province"]) for key, e in sites.items()])
+
+    def count_rebuilding(self) -> None:
+        with self._session(write=True) as sql:
+            sql.run("INSERT INTO {dose_counts_aside} (day, province, site_id, vaccine, dose_number, doses) "
+                    "SELECT day, province, site_id, vaccine, dose_number, COUNT(*) FROM {doses_aside} "
+                    "GROUP BY day, province, site_id, vaccine, dose_number")
+            sql.run("INSERT INTO {coverage_aside} (province, status, people) "
+                    "SELECT province, status, COUNT(*) FROM {people_aside} WHERE status IS NOT NULL "
+                    "GROUP BY province, status")
+
+
 def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter) -> None:
     """Add each non-zero delta to its row; rows that fall to zero go."""
     changed = [(*key, n) for key, n in sorted(deltas.items()) if n]
@@ -261,6 +304,7 @@ class PostgresStatisticsView(StatisticsTables, PostgresTables):
 class Statistics(PagedProjection[StatisticsView]):
     name = "statistics"
     handles = PERSON_EVENTS + SITE_EVENTS
+    folded_first = SITE_EVENTS
     sqlite_view = SQLiteStatisticsView
     postgres_view = PostgresStatisticsView
 
@@ -301,3 +345,49 @@ class Statistics(PagedProjection[StatisticsView]):
                 changes.coverage[before.coverage] -= 1
             changes.people[pid] = now
         view.save(changes, tracking, after)
+
+    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+        """Rebuild the view from `events`: every event of its topics up to `position`, the
+        sites' streams first, then the people's, each stream in version order. Each person is
+        counted once, at the end of their stream, in the provinces the directory ends with —
+        what recounting them page after page comes to — into tables of the view's own, where
+        the counts are summed, and which then become the view's at `position`. Stopped halfway,
+        it leaves those tables empty again and the view as it was."""
+        view = self.view
+        entries: dict[str, dict[str, Any]] = {}
+        site_provinces: dict[str, str] | None = None  # known once the people's streams begin
+        records: dict[str, PersonRecord] = {}
+
+        def save() -> None:
+            assert site_provinces is not None
+            people: dict[str, Counted] = {}
+            for pid, record in records.items():
+                evaluation = None if record.merged else record.evaluation()
+                people[pid] = Counted(record, counted_doses(record, site_provinces, evaluation),
+                                      coverage_key(record, evaluation))
+            view.save_rebuilding(people, {})
+            records.clear()
+
+        with self.rebuilding_aside() as was:
+            for stream in streams(events):
+                if type(stream[0]) in SITE_EVENTS:
+                    if site_provinces is not None:
+                        raise ValueError("statistics: a site's events came after the people's; "
+                                         "the sites are folded first")
+                    fold_sites(stream, entries)
+                    continue
+                if site_provinces is None:
+                    site_provinces = self._listed(entries)
+                fold_people(stream, records)
+                if len(records) >= people_per_write:
+                    save()
+            if site_provinces is None:
+                site_provinces = self._listed(entries)
+            save()
+            view.count_rebuilding()
+            view.finish_rebuilding(position, was)
+
+    def _listed(self, entries: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """The directory, written aside: site id → province."""
+        self.view.save_rebuilding({}, entries)
+        return {e["site_id"]: e["province"] for e in entries.values()}

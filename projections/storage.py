@@ -16,6 +16,9 @@ runner resumes where it stopped. What the library does not give, and this module
   runner waits for it.
 - **A runner row**, so any process can tell whether a projection is running, failed (and
   why) or stopped.
+- **Tables rebuilt aside.** A view whose rows are each a fold of one stream is rebuilt into
+  copies of its tables (`aside`), which take the tables' place in one transaction with the
+  position: the API reads the old rows until then, and a rebuild stopped halfway leaves them.
 
 The SQL of a view is written once, for both stores: `?` placeholders and `{table}` names,
 which each store turns into its own.
@@ -42,7 +45,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from ledger.recorders import OneSchemaCreatorAtATime, connection_of_its_own
+from ledger.recorders import OneSchemaCreatorAtATime, connection_of_its_own, schema_creation_lock
 
 LEDGER = "DoseLedger"  # the application whose events every view follows
 CHUNK = 500  # ids per IN (...) list
@@ -129,6 +132,10 @@ class Tables(TrackingRecorder, ABC):
     name: ClassVar[str]  # the projection's name: the prefix of its tables
     tables: ClassVar[dict[str, str]]  # short name → column definitions
     indexes: ClassVar[tuple[tuple[str, str], ...]] = ()  # (short table name, columns)
+    # The tables a rebuild fills beside the view's (`{name}_{short}_rebuilding`, as `{short}_aside`
+    # in statements), then puts in their place; empty but during a rebuild.
+    aside: ClassVar[tuple[str, ...]] = ()
+    retired: ClassVar[tuple[str, ...]] = ()  # tables earlier versions made: dropped with the aside ones
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -142,8 +149,16 @@ class Tables(TrackingRecorder, ABC):
         """The table's name as SQL may name it."""
 
     @abstractmethod
-    def _session(self, *, write: bool) -> Any:
-        """A context manager: one transaction, as an `Sql` (committed when `write`)."""
+    def _session(self, *, write: bool, aside: bool = False) -> Any:
+        """A context manager: one transaction, as an `Sql` (committed when `write`); `aside`:
+        the `Sql` names the aside copies where it names the view's tables."""
+
+    @contextmanager
+    def _changing_tables(self) -> Iterator[Sql]:
+        """A transaction that drops, renames or creates the view's tables (a store may need to
+        keep other processes' table creation out of the way meanwhile: PostgresTables)."""
+        with self._session(write=True) as sql:
+            yield sql
 
     @abstractmethod
     def _statement(self) -> Any:
@@ -160,18 +175,35 @@ class Tables(TrackingRecorder, ABC):
 
     # --- shared ------------------------------------------------------------------------------
 
-    def _sql(self, cursor: Any, postgres: bool) -> Sql:
+    def _sql(self, cursor: Any, postgres: bool, aside: bool = False) -> Sql:
         if not hasattr(self, "_names"):
             self._names = {short: self._qualified(f"{self.name}_{short}") for short in self.tables}
+            self._names.update({f"{short}_aside": self._qualified(self._aside_name(short)) for short in self.aside})
+            self._names.update({f"{short}_retired": self._qualified(f"{self.name}_{short}") for short in self.retired})
             self._names["tracking"] = self._qualified(f"{self.name}_tracking")
             self._names["runner"] = self._qualified(f"{self.name}_runner")
             self._statements: dict[Any, str] = {}
+            self._aside_names = {**self._names, **{short: self._names[f"{short}_aside"] for short in self.aside}}
+            self._aside_statements: dict[Any, str] = {}
+        if aside:
+            return Sql(cursor, self._aside_names, postgres, self._aside_statements)
         return Sql(cursor, self._names, postgres, self._statements)
 
+    def _aside_name(self, short: str) -> str:
+        return f"{self.name}_{short}_rebuilding"
+
+    def _every_table(self) -> Iterator[tuple[str, str]]:
+        """(unqualified name, column definitions) of the view's tables and their aside copies."""
+        for short, columns in self.tables.items():
+            yield f"{self.name}_{short}", columns
+        for short in self.aside:
+            yield self._aside_name(short), self.tables[short]
+
     def view_statements(self) -> list[str]:
-        """CREATE statements for the view's own tables, its runner row and its indexes."""
-        statements = [f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_{short}')} ({columns})"
-                      for short, columns in self.tables.items()]
+        """CREATE statements for the view's own tables (and their aside copies, which have no
+        index but their key: a rebuild only inserts into them), its runner row and its indexes."""
+        statements = [f"CREATE TABLE IF NOT EXISTS {self._qualified(table)} ({columns})"
+                      for table, columns in self._every_table()]
         statements.append(f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_runner')} "
                           "(projection TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT, "
                           "heartbeat DOUBLE PRECISION NOT NULL, holder TEXT)")
@@ -216,18 +248,54 @@ class Tables(TrackingRecorder, ABC):
                          (tracking.notification_id, tracking.application_name, after)) != 1:
                 raise TrackingConflict(f"{self.name}: no longer at position {after}")
 
+    @contextmanager
+    def writing_aside(self) -> Iterator[Sql]:
+        """One transaction that writes into the aside tables: the view's own statements, whose
+        `{table}` names the table's aside copy (a rebuild's; no position moves)."""
+        with self._session(write=True, aside=True) as sql:
+            yield sql
+
     def position(self) -> int | None:
         """The last ledger position applied to this view (None: nothing yet)."""
         return self.max_tracking_id(LEDGER)
 
     def drop(self) -> None:
         """Forget everything: the view's tables are dropped and made again, its position erased."""
-        with self._session(write=True) as sql:
-            for short in self.tables:
+        with self._changing_tables() as sql:
+            for short in (*self.tables, *(f"{a}_aside" for a in self.aside)):
                 sql.run(f"DROP TABLE IF EXISTS {{{short}}}")
             sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
             sql.run("DELETE FROM {runner}")
             self.create_missing(sql)
+
+    def empty_rebuilding(self) -> None:
+        """The aside tables, emptied: for a rebuild to fill, or after one stopped halfway (they
+        hold personal data)."""
+        with self._changing_tables() as sql:
+            for short in (*(f"{a}_aside" for a in self.aside), *(f"{r}_retired" for r in self.retired)):
+                sql.run(f"DROP TABLE IF EXISTS {{{short}}}")
+            self.create_missing(sql)
+
+    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
+        """The aside tables become the view's, at `position` (its runner row forgotten, as a
+        view dropped forgets it), in one transaction, if the view is still at `was` (the
+        position it had when the rebuild began); else TrackingConflict and nothing changes.
+
+        The view's indexes are made on the new tables within the transaction (an index moved
+        with a renamed table would keep its name, and SQLite cannot rename an index)."""
+        with self._changing_tables() as sql:
+            rows = sql.rows("SELECT notification_id FROM {tracking} WHERE application_name = ?", (LEDGER,))
+            if (rows[0]["notification_id"] if rows else None) != was:
+                raise TrackingConflict(f"{self.name}: moved from position {was} while it was folded")
+            for short in self.aside:
+                sql.run(f"DROP TABLE {{{short}}}")
+                sql.run(f'ALTER TABLE {{{short}_aside}} RENAME TO "{self.name}_{short}"')
+            sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
+            if position is not None:
+                sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
+                        (LEDGER, position))
+            sql.run("DELETE FROM {runner}")
+            self.create_missing(sql)  # the view's indexes, and new, empty aside tables
 
     def create_missing(self, sql: Sql) -> None:
         """The view's tables and indexes that are not there, in this transaction."""
@@ -280,7 +348,7 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
         return table
 
     @contextmanager
-    def _session(self, *, write: bool) -> Iterator[Sql]:
+    def _session(self, *, write: bool, aside: bool = False) -> Iterator[Sql]:
         with self.datastore.get_connection(commit=write) as conn:
             cursor = conn.cursor().sqlite_cursor
             if write:
@@ -293,7 +361,7 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
             # writes after another connection wrote, fails at once instead of waiting.
             cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield self._sql(cursor, postgres=False)
+                yield self._sql(cursor, postgres=False, aside=aside)
             except BaseException:
                 conn.rollback()
                 raise
@@ -392,8 +460,8 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
         role that does not own the tables leaves them as they are.
         """
         statements = super().view_statements()
-        for short, columns in self.tables.items():
-            table = self._qualified(f"{self.name}_{short}")
+        for name, columns in self._every_table():
+            table = self._qualified(name)
             texts = re.findall(r"(?:^|,)\s*(\w+) TEXT\b", columns)
             if texts:
                 alter = ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in texts)
@@ -406,7 +474,7 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
         return statements
 
     @contextmanager
-    def _session(self, *, write: bool) -> Iterator[Sql]:
+    def _session(self, *, write: bool, aside: bool = False) -> Iterator[Sql]:
         with (self.datastore.get_connection() as conn,
               conn.transaction(force_rollback=not write),
               psycopg.RawCursor(conn) as cursor):
@@ -414,12 +482,20 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
                 # As on SQLite: a view's commit need not wait for the disk. One lost to a crash
                 # takes its tracking position with it, and its events are applied again.
                 cursor.execute("SET LOCAL synchronous_commit = off")
-            yield self._sql(cursor, postgres=True)
+            yield self._sql(cursor, postgres=True, aside=aside)
 
     @contextmanager
     def _statement(self) -> Iterator[Sql]:
         with self.datastore.get_connection() as conn, psycopg.RawCursor(conn) as cursor:
             yield self._sql(cursor, postgres=True)
+
+    @contextmanager
+    def _changing_tables(self) -> Iterator[Sql]:
+        """Under the schema's creation lock: another process creating its tables (a server
+        starting, `open_views`) while a view's tables are dropped and renamed fails with
+        "cache lookup failed for relation" (its `::regclass` found the table the drop removed)."""
+        with schema_creation_lock(self.datastore), self._session(write=True) as sql:
+            yield sql
 
     async def one_read_on_loop(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         # A round trip to the server, and a pooled connection to wait for: from the threadpool.

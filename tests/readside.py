@@ -40,9 +40,12 @@ def caught_up(views: Views, ledger: DoseLedger) -> None:
 
 
 def rebuilding_rows(views: Views) -> int:
-    """Rows in the table beside the certificates' that a rebuild fills (empty otherwise)."""
-    with views.certificates.reading() as sql:
-        return sql.rows("SELECT COUNT(*) AS n FROM {rebuilding}")[0]["n"]
+    """Rows in the tables beside the views' that a rebuild fills (empty otherwise)."""
+    rows = 0
+    for view in views.by_name.values():
+        with view.reading() as sql:
+            rows += sum(sql.rows(f"SELECT COUNT(*) AS n FROM {{{short}_aside}}")[0]["n"] for short in view.aside)
+    return rows
 
 
 def all_doses(views: Views) -> dict[tuple, int]:
