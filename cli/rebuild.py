@@ -1,5 +1,5 @@
-"""Rebuild a projection's view from the whole ledger (NAME, or --all): dropped and replayed,
-except the certificates, folded person by person beside the view, which they replace once whole.
+"""Rebuild a projection's view from the whole ledger (NAME, or --all): folded person by person
+beside the view, which the fold replaces once whole (the correction requests: dropped and replayed).
 
 A projector running that projection holds it: stop it first (rebuild waits --wait seconds).
 """

@@ -5,8 +5,8 @@ runs one projection in a thread instead and never dies quietly: an error is logg
 the projection's status with the event it stopped at, and the worker starts again after a
 pause that doubles up to half a minute. It catches up and follows the ledger the same way on
 both stores (see subscription), a page per transaction; a view that has applied nothing yet
-and can be folded stream after stream (certificates, statistics: its rows are folds of one
-stream, or sums of them) is folded so first, as a rebuild does it.
+and can be folded stream after stream (all but the correction requests: its rows are folds of
+one stream, or sums of them) is folded so first, as a rebuild does it.
 """
 
 from __future__ import annotations
@@ -279,12 +279,14 @@ class ProjectorRunning(RuntimeError):
 
 def rebuild(url: str | None = None, name: str = "all", progress: bool = True,
             wait: float = 10.0, by_person: bool = True) -> list[Rebuilt]:
-    """Rebuild a view (or all) from the whole ledger: dropped, and replayed a page per transaction.
+    """Rebuild a view (or all) from the whole ledger.
 
-    The views rebuilt together read and decode the ledger once, and only the events of the
-    topics they read; each view still commits each page with its own position. A view that can
-    be folded stream after stream (certificates, statistics) is folded so first, into tables
-    that then take its tables' place, then follows page by page what was recorded meanwhile.
+    A view that can be folded stream after stream (all but the correction requests) is folded
+    so, into tables that then take its tables' place, then follows page by page what was
+    recorded meanwhile; the views folded together read and decode the ledger once (PostgreSQL).
+    The others are dropped and replayed a page per transaction, reading and decoding the
+    ledger once for them all, and only the events of the topics they read; each view still
+    commits each page with its own position.
     A view that fails stops alone: the others finish, then its error is raised.
     `by_person=False`: every view page by page, as a projector catching up (for comparison).
 

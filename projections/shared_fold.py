@@ -39,12 +39,13 @@ class _Feed:
 
     _END = object()
 
-    def __init__(self, projection: PagedProjection[Any]):
+    def __init__(self, projection: PagedProjection[Any], reader_gone: threading.Event):
         self.projection = projection
         self.topics = projection.topics_read
         self.chunk: list[Any] = []
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
         self.gone = threading.Event()  # the fold stopped: nothing more is handed to it
+        self._reader_gone = reader_gone
 
     def add(self, event: Any) -> None:
         self.chunk.append(event)
@@ -52,7 +53,7 @@ class _Feed:
             self._put(self.chunk)
             self.chunk = []
 
-    def end(self, error: BaseException | None = None) -> None:
+    def end(self, error: Exception | None = None) -> None:
         if self.chunk:
             self._put(self.chunk)
             self.chunk = []
@@ -62,8 +63,16 @@ class _Feed:
         hand_over(self._queue, item, unless=self.gone)
 
     def events(self) -> Iterator[Any]:
-        while (item := self._queue.get()) is not self._END:
-            if isinstance(item, BaseException):
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._reader_gone.is_set():  # it stopped without a word (interrupted)
+                    raise RuntimeError("the ledger's reader stopped before the end") from None
+                continue
+            if item is self._END:
+                return
+            if isinstance(item, Exception):
                 raise item
             yield from item
 
@@ -75,7 +84,8 @@ def fold_together(ledger: DoseLedger, projections: list[PagedProjection[Any]],
     told it): the position each reached, and the errors of those that failed (their views are
     as they were)."""
     head = ledger.head()
-    feeds = [_Feed(p) for p in projections]
+    reader_gone = threading.Event()
+    feeds = [_Feed(p, reader_gone) for p in projections]
     for feed in feeds:
         starting(feed.projection, head)
     first = frozenset(get_topic(c) for p in projections for c in p.folded_first)
@@ -94,27 +104,28 @@ def fold_together(ledger: DoseLedger, projections: list[PagedProjection[Any]],
             feed.gone.set()
 
     with ThreadPoolExecutor(max_workers=len(feeds), thread_name_prefix="fold") as folds:
-        for feed in feeds:
-            folds.submit(fold, feed)
         scans: list[Any] = []
         try:
-            scans.extend(ledger.recorder.scan_streams(sorted(topics), head)
-                         for topics in (first, every - first) if topics)
-            for stored in chain.from_iterable(scans):
-                wanted = [feed for feed in feeds if stored.topic in feed.topics and not feed.gone.is_set()]
-                if wanted:
-                    event = ledger.mapper.to_domain_event(stored)
-                    for feed in wanted:
-                        feed.add(event)
-        except BaseException as e:  # every fold stops with it, leaving its view as it was
             for feed in feeds:
-                feed.end(e)
-            if not isinstance(e, Exception):
-                raise
-        else:
+                folds.submit(fold, feed)
+            error: Exception | None = None
+            try:
+                scans.extend(ledger.recorder.scan_streams(sorted(topics), head)
+                             for topics in (first, every - first) if topics)
+                for stored in chain.from_iterable(scans):
+                    wanted = [feed for feed in feeds if stored.topic in feed.topics and not feed.gone.is_set()]
+                    if wanted:
+                        event = ledger.mapper.to_domain_event(stored)
+                        for feed in wanted:
+                            feed.add(event)
+                    elif all(feed.gone.is_set() for feed in feeds):
+                        break  # every fold failed: nothing left to read for
+            except Exception as e:  # noqa: BLE001 - every fold stops with it, leaving its view as it was
+                error = e
             for feed in feeds:
-                feed.end()
+                feed.end(error)
         finally:
+            reader_gone.set()  # a fold still waiting (the reader interrupted) stops, and empties its tables
             for scanned in scans:
                 scanned.close()
     return reached, failed

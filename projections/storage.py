@@ -16,9 +16,10 @@ runner resumes where it stopped. What the library does not give, and this module
   runner waits for it.
 - **A runner row**, so any process can tell whether a projection is running, failed (and
   why) or stopped.
-- **Tables rebuilt aside.** A view whose rows are each a fold of one stream is rebuilt into
-  copies of its tables (`aside`), which take the tables' place in one transaction with the
-  position: the API reads the old rows until then, and a rebuild stopped halfway leaves them.
+- **Tables rebuilt aside.** A view whose rows are folds of one stream (or sums of them) is
+  rebuilt into copies of its tables (`aside`), which take the tables' place in one transaction
+  with the position: the API reads the old rows until then, and a rebuild stopped halfway
+  leaves them. The view's indexes are built in that transaction (its readers wait meanwhile).
 
 The SQL of a view is written once, for both stores: `?` placeholders and `{table}` names,
 which each store turns into its own.
@@ -262,7 +263,7 @@ class Tables(TrackingRecorder, ABC):
     def drop(self) -> None:
         """Forget everything: the view's tables are dropped and made again, its position erased."""
         with self._changing_tables() as sql:
-            for short in (*self.tables, *(f"{a}_aside" for a in self.aside)):
+            for short in (*self.tables, *(f"{a}_aside" for a in self.aside), *(f"{r}_retired" for r in self.retired)):
                 sql.run(f"DROP TABLE IF EXISTS {{{short}}}")
             sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
             sql.run("DELETE FROM {runner}")

@@ -21,7 +21,7 @@ from ledger.application import DoseLedger
 from ledger.person import Person
 from projections import open_views
 from projections import records as person_records
-from projections import running
+from projections import running, shared_fold
 from projections.running import ProjectorRunning, rebuild, start_embedded
 from projections.storage import PostgresTables, SQLiteTables, TrackingConflict
 from projections.subscription import follow
@@ -216,6 +216,23 @@ def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, vi
     assert_views_are_a_fresh_fold(views, ledger)
 
 
+def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
+    """What `rebuild` raised; a rebuild that hangs fails the test."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rebuild(store_url, name, progress=False)
+        except BaseException as e:  # noqa: BLE001 - what the caller of rebuild would see
+            raised.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the rebuild hangs"
+    return raised
+
+
 def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_why(
         ledger, store_url, views, monkeypatch):
     seed(ledger, people=40)
@@ -230,24 +247,9 @@ def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_wh
             raise OSError("the ledger went away")
         return select(self, *args, **kwargs)
 
-    def outcome(name: str) -> list[BaseException]:
-        raised: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                rebuild(store_url, name, progress=False)
-            except BaseException as e:  # noqa: BLE001 - what the caller of rebuild would see
-                raised.append(e)
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        worker.join(60)
-        assert not worker.is_alive(), "the rebuild hangs"
-        return raised
-
     with monkeypatch.context() as patched:
         patched.setattr(recorder, "select_notifications", failing_on_the_third_page)
-        assert [str(e) for e in outcome("all")] == ["the ledger went away"]
+        assert [str(e) for e in rebuilt_in_a_thread(store_url, "all")] == ["the ledger went away"]
 
     def broken(self, *args):
         raise RuntimeError("cannot fold this")
@@ -259,7 +261,7 @@ def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_wh
     for projection in PROJECTIONS.values():
         monkeypatch.setattr(projection, "process_page", broken)
         monkeypatch.setattr(projection, "replay_by_person", broken)
-    assert [str(e) for e in outcome("all")] == ["cannot fold this"]
+    assert [str(e) for e in rebuilt_in_a_thread(store_url, "all")] == ["cannot fold this"]
     assert {name: view.position() for name, view in views.by_name.items()} == {
         name: folded if projection.rebuilds_by_person else None for name, projection in PROJECTIONS.items()}
 
@@ -411,6 +413,60 @@ def test_a_view_whose_rebuild_stops_halfway_stays_as_it_was(ledger, store_url, v
     if name == "certificates":
         assert views.certificates.certificate(pid)["version"] == 2
     assert_views_are_a_fresh_fold(views, ledger)
+
+
+def test_a_rebuild_whose_read_of_the_streams_fails_midway_leaves_every_folded_view_as_it_was(
+        ledger, store_url, views, monkeypatch):
+    """PostgreSQL folds the views together from one read of the ledger: that read failing
+    stops every fold, each leaving its view (and nobody's data beside it) as it was."""
+    seed(ledger, people=80)
+    rebuild(store_url, "all", progress=False)
+    dose(ledger, ledger.register_person(lan()).person_id, "R1")
+    folding = [name for name, p in PROJECTIONS.items() if p.rebuilds_by_person]
+    before = {name: (views.by_name[name].position(), view_rows(views.by_name[name])) for name in folding}
+    monkeypatch.setattr(shared_fold, "CHUNK", 5)  # a few chunks handed over before the failure
+    recorder = type(ledger.recorder)
+    scan_streams = recorder.scan_streams
+
+    def failing_midway(self, topics, up_to, *args):
+        for n, stored in enumerate(scan_streams(self, topics, up_to, *args)):
+            if n == 150:
+                raise OSError("the ledger went away")
+            yield stored
+
+    monkeypatch.setattr(recorder, "scan_streams", failing_midway)
+    assert {str(e) for e in rebuilt_in_a_thread(store_url, "all")} == {"the ledger went away"}
+    assert {name: (views.by_name[name].position(), view_rows(views.by_name[name])) for name in folding} == before
+    assert rebuilding_rows(views) == 0
+
+
+def test_a_view_whose_fold_fails_midway_does_not_hold_the_others_back(ledger, store_url, views, monkeypatch):
+    """A fold that stops taking events (it failed) while the reader waits for room in its
+    queue: the reader hands it nothing more, and the other views are folded to the head."""
+    seed(ledger, people=80)
+    rebuild(store_url, "all", progress=False)
+    dose(ledger, ledger.register_person(lan()).person_id, "R1")
+    monkeypatch.setattr(shared_fold, "CHUNK", 5)
+    monkeypatch.setattr(shared_fold, "AHEAD", 1)
+    statistics = PROJECTIONS["statistics"]
+    before = views.statistics.position(), view_rows(views.statistics)
+    replay_by_person = statistics.replay_by_person
+
+    def failing_after_some_events(self, events, position):
+        def some_then_failure():
+            for n, event in enumerate(events):
+                if n == 100:
+                    raise ValueError("statistics cannot fold this")
+                yield event
+
+        return replay_by_person(self, some_then_failure(), position)
+
+    monkeypatch.setattr(statistics, "replay_by_person", failing_after_some_events)
+    assert [str(e) for e in rebuilt_in_a_thread(store_url, "all")] == ["statistics cannot fold this"]
+    assert (views.statistics.position(), view_rows(views.statistics)) == before
+    assert {name: view.position() for name, view in views.by_name.items() if name != "statistics"} == {
+        name: ledger.head() for name in PROJECTIONS if name != "statistics"}
+    assert rebuilding_rows(views) == 0
 
 
 def test_a_projector_empties_what_a_rebuild_killed_halfway_left_beside_the_certificates(
