@@ -19,7 +19,7 @@ runner resumes where it stopped. What the library does not give, and this module
 - **Tables rebuilt aside.** A view whose rows are folds of one stream (or sums of them) is
   rebuilt into copies of its tables (`aside`), which take the tables' place in one transaction
   with the position: the API reads the old rows until then, and a rebuild stopped halfway
-  leaves them. The view's indexes are built in that transaction (its readers wait meanwhile).
+  leaves them.
 
 The SQL of a view is written once, for both stores: `?` placeholders and `{table}` names,
 which each store turns into its own.
@@ -137,6 +137,7 @@ class Tables(TrackingRecorder, ABC):
     # in statements), then puts in their place; empty but during a rebuild.
     aside: ClassVar[tuple[str, ...]] = ()
     retired: ClassVar[tuple[str, ...]] = ()  # tables earlier versions made: dropped with the aside ones
+    renames_indexes: ClassVar[bool] = False  # whether the store has ALTER INDEX ... RENAME
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -208,11 +209,15 @@ class Tables(TrackingRecorder, ABC):
         statements.append(f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_runner')} "
                           "(projection TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT, "
                           "heartbeat DOUBLE PRECISION NOT NULL, holder TEXT)")
-        for short, columns in self.indexes:
-            index = f"{self.name}_{short}_{re.sub(r'[^a-z0-9]+', '_', columns)}"
+        for index, short, columns in self._named_indexes():
             statements.append(f"CREATE INDEX IF NOT EXISTS {index} "
                               f"ON {self._qualified(f'{self.name}_{short}')} ({columns})")
         return statements
+
+    def _named_indexes(self) -> list[tuple[str, str, str]]:
+        """(name, short table name, columns) of the view's indexes."""
+        return [(f"{self.name}_{short}_{re.sub(r'[^a-z0-9]+', '_', columns)}", short, columns)
+                for short, columns in self.indexes]
 
     @contextmanager
     def reading(self) -> Iterator[Sql]:
@@ -282,8 +287,16 @@ class Tables(TrackingRecorder, ABC):
         view dropped forgets it), in one transaction, if the view is still at `was` (the
         position it had when the rebuild began); else TrackingConflict and nothing changes.
 
-        The view's indexes are made on the new tables within the transaction (an index moved
-        with a renamed table would keep its name, and SQLite cannot rename an index)."""
+        Where the store can rename an index (PostgreSQL), the view's indexes are built on the
+        aside tables first, in a transaction of their own, and renamed in the swap: the view's
+        readers do not wait for the build. SQLite cannot rename one (an index moved with a
+        renamed table keeps its name): there they are built within the swap."""
+        moved = [(index, short, columns) for index, short, columns in self._named_indexes()
+                 if short in self.aside] if self.renames_indexes else []
+        if moved:
+            with self._session(write=True) as sql:
+                for index, short, columns in moved:
+                    sql.run(f"CREATE INDEX IF NOT EXISTS {index}_rebuilding ON {{{short}_aside}} ({columns})")
         with self._changing_tables() as sql:
             rows = sql.rows("SELECT notification_id FROM {tracking} WHERE application_name = ?", (LEDGER,))
             if (rows[0]["notification_id"] if rows else None) != was:
@@ -291,6 +304,8 @@ class Tables(TrackingRecorder, ABC):
             for short in self.aside:
                 sql.run(f"DROP TABLE {{{short}}}")
                 sql.run(f'ALTER TABLE {{{short}_aside}} RENAME TO "{self.name}_{short}"')
+            for index, _, _ in moved:
+                sql.run(f'ALTER INDEX {self._qualified(f"{index}_rebuilding")} RENAME TO "{index}"')
             sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
             if position is not None:
                 sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
@@ -440,6 +455,7 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
     """A view in the ledger's PostgreSQL database, in the ledger's schema."""
 
     datastore: PostgresDatastore
+    renames_indexes = True
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
         # The factory names the tracking table after its environment (the ledger's): not here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -214,6 +215,39 @@ def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, vi
     assert {r.position for r in rebuilt} == {ledger.head()}
     assert [d["dose_id"] for d in views.certificates.certificate(pid)["doses"]] == [str(recorded[0].dose_id)]
     assert_views_are_a_fresh_fold(views, ledger)
+
+
+def view_indexes(store_url: str) -> set[tuple[str, str]]:
+    """(table, index) of every index the views declared (by the names they give), as stored."""
+    parts = urlsplit(store_url)
+    if parts.scheme == "sqlite":
+        with sqlite3.connect(parts.path[1:]) as conn:
+            found = conn.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'").fetchall()
+    else:
+        schema = parse_qs(parts.query)["schema"][0]
+        with psycopg.connect(store_url.split("?")[0]) as conn:
+            found = conn.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s",
+                                 (schema,)).fetchall()
+    stems = tuple(f"{name}_" for name in PROJECTIONS)
+    return {(table, index) for table, index in found
+            if index.startswith(stems) and not index.endswith(("_pkey", "_key")) and "_pkey" not in index
+            and not re.search(r"_key\d*$", index)}
+
+
+def test_a_rebuilt_view_has_its_indexes_under_their_own_names(ledger, store_url, views):
+    """The swap leaves the view's indexes on the view's tables, named as a new store names
+    them (PostgreSQL builds them on the copies first and renames them; SQLite builds them in
+    the swap), however many rebuilds: a later start finds them, and none is built twice."""
+    seed(ledger, people=40)
+    fresh = view_indexes(store_url)
+    assert fresh == {(f"{view.name}_{short}", index) for view in views.by_name.values()
+                     for index, short, _ in view._named_indexes()}
+    assert len(fresh) >= 8
+    for _ in range(2):
+        rebuild(store_url, "all", progress=False)
+        assert view_indexes(store_url) == fresh
+    open_views(store_url).close()  # a later start: nothing more to create
+    assert view_indexes(store_url) == fresh
 
 
 def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
