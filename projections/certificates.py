@@ -30,7 +30,7 @@ from ledger.catalog import vaccine_catalog
 from projections.gathered_reads import GatheredReads
 from projections.paging import PagedProjection, streams
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
-from projections.storage import PostgresTables, SQLiteTables, Tables
+from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
 _NAMESPACE_BYTES = NAMESPACE.bytes
@@ -113,18 +113,10 @@ class CertificatesView(TrackingRecorder):
              after: int | None) -> None:
         """Store these records and certificates and move the view from `after` to `tracking`."""
 
-    @abstractmethod
-    def empty_rebuilding(self) -> None:
-        """The table beside the view's, emptied (Tables)."""
 
     @abstractmethod
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         """Store these records and certificates in the rebuild's table."""
-
-    @abstractmethod
-    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
-        """The rebuild's table becomes the view's, at `position`, if the view is still at
-        `was` (Tables)."""
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
@@ -166,13 +158,17 @@ class CertificatesTables(Tables, CertificatesView):
     def save(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking,
              after: int | None) -> None:
         with self.writing(tracking, after) as sql:
-            sql.insert_rows("INSERT INTO {people} (person_id, record, document) VALUES {rows} "
-                            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                            "document = excluded.document", _rows(people))
+            self._write(sql, people)
 
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
-        with self._session(write=True) as sql:
-            sql.insert_rows("INSERT INTO {people_aside} (person_id, record, document) VALUES {rows}", _rows(people))
+        with self.writing_aside() as sql:
+            self._write(sql, people)
+
+    @staticmethod
+    def _write(sql: Sql, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+        sql.insert_rows("INSERT INTO {people} (person_id, record, document) VALUES {rows} "
+                        "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                        "document = excluded.document", _rows(people))
 
 
 def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:

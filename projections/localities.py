@@ -48,18 +48,10 @@ class LocalitiesView(TrackingRecorder):
     def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
         """Store these records (and their rows) and move the view from `after` to `tracking`."""
 
-    @abstractmethod
-    def empty_rebuilding(self) -> None:
-        """The table beside the view's, emptied (Tables)."""
 
     @abstractmethod
     def save_rebuilding(self, records: dict[str, PersonRecord]) -> None:
         """Store these records (and their rows) in the rebuild's table."""
-
-    @abstractmethod
-    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
-        """The rebuild's table becomes the view's, at `position`, if the view is still at
-        `was` (Tables)."""
 
 
 class LocalitiesTables(Tables, LocalitiesView):

@@ -61,18 +61,10 @@ class ReviewView(TrackingRecorder):
              tracking: Tracking, after: int | None) -> None:
         """Store these records (with their flags) and sites; move from `after` to `tracking`."""
 
-    @abstractmethod
-    def empty_rebuilding(self) -> None:
-        """The tables beside the view's, emptied (Tables)."""
 
     @abstractmethod
     def save_rebuilding(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
         """Store these records (with their flags) and sites in the rebuild's tables."""
-
-    @abstractmethod
-    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
-        """The rebuild's tables become the view's, at `position`, if the view is still at
-        `was` (Tables)."""
 
 
 class ReviewTables(Tables, ReviewView):

@@ -352,7 +352,7 @@ def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]
         def starting(projection: PagedProjection[Any], head: int) -> None:
             bar.add_task(f"rebuilding {projection.name}, person by person, up to position {head}")
 
-        if projections and not any(isinstance(p.view, SQLiteTables) for p in projections):
+        if projections and not _one_writer(projections):
             reached, failed = fold_together(ledger, projections, starting)
         else:
             for projection in projections:
@@ -363,6 +363,12 @@ def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]
                     log.error("rebuilding %s failed: %s", projection.name, e)
                     failed.append(e)
     return reached, failed
+
+
+def _one_writer(projections: list[PagedProjection[Any]]) -> bool:
+    """Whether the views' store writes one transaction at a time (SQLite): there a view
+    waiting for the writer would hold the pool's turn for the others, so they take turns."""
+    return any(isinstance(p.view, SQLiteTables) for p in projections)
 
 
 def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
@@ -398,9 +404,8 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progres
     applied): the last position each reached, and the errors.
 
     Pages are read and decoded ahead (ReadAhead), and on PostgreSQL the views fold and write
-    each page in threads of their own: while one waits on its writes, another folds. SQLite has
-    one writer at a time, and a view waiting for it holds the pool's turn for the others (and
-    the reader): there they take their turns, one thread.
+    each page in threads of their own: while one waits on its writes, another folds (SQLite:
+    one thread, see _one_writer).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -418,8 +423,8 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progres
     with (Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("events"), TimeRemainingColumn(), disable=not progress) as bar,
           ReadAhead(ledger, topics, PAGE, start=start or 0) as pages,
-          ThreadPoolExecutor(max_workers=1 if any(isinstance(p.view, SQLiteTables) for p in projections)
-                             else len(projections), thread_name_prefix="rebuild") as views):
+          ThreadPoolExecutor(max_workers=1 if _one_writer(projections) else len(projections),
+                             thread_name_prefix="rebuild") as views):
         task = bar.add_task(f"rebuilding {', '.join(p.name for p in projections)}", total=pages.head)
         for read, decoded in pages:
             applying = {projection: views.submit(apply, projection, read, decoded) for projection in running}

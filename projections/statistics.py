@@ -42,7 +42,7 @@ from projections.records import (
     person_ids,
     site_ids,
 )
-from projections.storage import PostgresTables, SQLiteTables, Tables
+from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 GROUPS = {"date": "day", "province": "province", "site_id": "site_id", "vaccine": "vaccine",
           "dose_number": "dose_number"}  # group_by field → column
@@ -121,9 +121,6 @@ class StatisticsView(TrackingRecorder):
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
         """Apply the changes and move the view from `after` to `tracking`."""
 
-    @abstractmethod
-    def empty_rebuilding(self) -> None:
-        """The tables beside the view's, emptied (Tables)."""
 
     @abstractmethod
     def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
@@ -132,11 +129,6 @@ class StatisticsView(TrackingRecorder):
     @abstractmethod
     def count_rebuilding(self) -> None:
         """The rebuild's counts, summed from the people and doses in its tables."""
-
-    @abstractmethod
-    def finish_rebuilding(self, position: int | None, was: int | None) -> None:
-        """The rebuild's tables become the view's, at `position`, if the view is still at
-        `was` (Tables)."""
 
 
 def _group_fields(group_by: list[str]) -> list[str]:
@@ -244,42 +236,39 @@ class StatisticsTables(Tables, StatisticsView):
                                f"WHERE {column} IN ({{ids}})", values)
 
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
-        people = changes.people
         with self.writing(tracking, after) as sql:
-            sql.insert_rows("INSERT INTO {people} (person_id, record, province, status) VALUES {rows} "
-                            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                            "province = excluded.province, status = excluded.status",
-                            [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
-            sql.run_in("DELETE FROM {doses} WHERE person_id IN ({ids})", list(people))
-            sql.insert_rows("INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
-                            "dose_number) VALUES {rows}",
-                            [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
+            self._write(sql, changes.people, changes.sites)
             _add(sql, "dose_counts", ("day", "province", "site_id", "vaccine", "dose_number"), "doses",
                  changes.doses)
             _add(sql, "coverage", ("province", "status"), "people", changes.coverage)
-            sql.insert_rows("INSERT INTO {sites} (key, site_id, kind, province) VALUES {rows} "
-                            "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
-                            [(key, e["site_id"], e["kind"], e["province"]) for key, e in changes.sites.items()])
-
 
     def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
-        with self._session(write=True) as sql:
-            sql.insert_rows("INSERT INTO {people_aside} (person_id, record, province, status) VALUES {rows}",
-                            [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
-            sql.insert_rows("INSERT INTO {doses_aside} (person_id, dose_id, day, province, site_id, vaccine, "
-                            "dose_number) VALUES {rows}",
-                            [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
-            sql.insert_rows("INSERT INTO {sites_aside} (key, site_id, kind, province) VALUES {rows}",
-                            [(key, e["site_id"], e["kind"], e["province"]) for key, e in sites.items()])
+        with self.writing_aside() as sql:
+            self._write(sql, people, sites)
 
     def count_rebuilding(self) -> None:
-        with self._session(write=True) as sql:
-            sql.run("INSERT INTO {dose_counts_aside} (day, province, site_id, vaccine, dose_number, doses) "
-                    "SELECT day, province, site_id, vaccine, dose_number, COUNT(*) FROM {doses_aside} "
+        with self.writing_aside() as sql:
+            sql.run("INSERT INTO {dose_counts} (day, province, site_id, vaccine, dose_number, doses) "
+                    "SELECT day, province, site_id, vaccine, dose_number, COUNT(*) FROM {doses} "
                     "GROUP BY day, province, site_id, vaccine, dose_number")
-            sql.run("INSERT INTO {coverage_aside} (province, status, people) "
-                    "SELECT province, status, COUNT(*) FROM {people_aside} WHERE status IS NOT NULL "
+            sql.run("INSERT INTO {coverage} (province, status, people) "
+                    "SELECT province, status, COUNT(*) FROM {people} WHERE status IS NOT NULL "
                     "GROUP BY province, status")
+
+    @staticmethod
+    def _write(sql: Sql, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
+        """The people as they count now (their doses replaced) and the directory entries."""
+        sql.insert_rows("INSERT INTO {people} (person_id, record, province, status) VALUES {rows} "
+                        "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                        "province = excluded.province, status = excluded.status",
+                        [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
+        sql.run_in("DELETE FROM {doses} WHERE person_id IN ({ids})", list(people))
+        sql.insert_rows("INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
+                        "dose_number) VALUES {rows}",
+                        [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
+        sql.insert_rows("INSERT INTO {sites} (key, site_id, kind, province) VALUES {rows} "
+                        "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
+                        [(key, e["site_id"], e["kind"], e["province"]) for key, e in sites.items()])
 
 
 def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter) -> None:

@@ -229,9 +229,8 @@ def view_indexes(store_url: str) -> set[tuple[str, str]]:
             found = conn.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s",
                                  (schema,)).fetchall()
     stems = tuple(f"{name}_" for name in PROJECTIONS)
-    return {(table, index) for table, index in found
-            if index.startswith(stems) and not index.endswith(("_pkey", "_key")) and "_pkey" not in index
-            and not re.search(r"_key\d*$", index)}
+    return {(table, index) for table, index in found  # not the keys' own: "_pkey", "_key", "_pkey1"...
+            if index.startswith(stems) and not re.search(r"_(pkey|key)\d*$", index)}
 
 
 def test_a_rebuilt_view_has_its_indexes_under_their_own_names(ledger, store_url, views):
@@ -248,6 +247,14 @@ def test_a_rebuilt_view_has_its_indexes_under_their_own_names(ledger, store_url,
         assert view_indexes(store_url) == fresh
     open_views(store_url).close()  # a later start: nothing more to create
     assert view_indexes(store_url) == fresh
+
+
+def failing_at(items, n: int, error: Exception):
+    """The items, until the n-th (from 0), which raises `error` instead."""
+    for k, item in enumerate(items):
+        if k == n:
+            raise error
+        yield item
 
 
 def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
@@ -423,17 +430,12 @@ def test_a_view_whose_rebuild_stops_halfway_stays_as_it_was(ledger, store_url, v
     written = []
 
     def reading_fails_halfway(self, events, position):
-        def events_then_failure():
-            for n, event in enumerate(events):
-                if n == 300:
-                    raise OSError("the ledger went away")
-                yield event
-
         def save_rebuilding(*rows, save=self.view.save_rebuilding):
             written.append(save(*rows))
 
         self.view.save_rebuilding = save_rebuilding
-        return replay_by_person(self, events_then_failure(), position, people_per_write=10)
+        return replay_by_person(self, failing_at(events, 300, OSError("the ledger went away")), position,
+                                people_per_write=10)
 
     monkeypatch.setattr(projection, "replay_by_person", reading_fails_halfway)
     with pytest.raises(OSError, match="went away"):
@@ -463,10 +465,7 @@ def test_a_rebuild_whose_read_of_the_streams_fails_midway_leaves_every_folded_vi
     scan_streams = recorder.scan_streams
 
     def failing_midway(self, topics, up_to, *args):
-        for n, stored in enumerate(scan_streams(self, topics, up_to, *args)):
-            if n == 150:
-                raise OSError("the ledger went away")
-            yield stored
+        return failing_at(scan_streams(self, topics, up_to, *args), 150, OSError("the ledger went away"))
 
     monkeypatch.setattr(recorder, "scan_streams", failing_midway)
     assert {str(e) for e in rebuilt_in_a_thread(store_url, "all")} == {"the ledger went away"}
@@ -487,13 +486,7 @@ def test_a_view_whose_fold_fails_midway_does_not_hold_the_others_back(ledger, st
     replay_by_person = statistics.replay_by_person
 
     def failing_after_some_events(self, events, position):
-        def some_then_failure():
-            for n, event in enumerate(events):
-                if n == 100:
-                    raise ValueError("statistics cannot fold this")
-                yield event
-
-        return replay_by_person(self, some_then_failure(), position)
+        return replay_by_person(self, failing_at(events, 100, ValueError("statistics cannot fold this")), position)
 
     monkeypatch.setattr(statistics, "replay_by_person", failing_after_some_events)
     assert [str(e) for e in rebuilt_in_a_thread(store_url, "all")] == ["statistics cannot fold this"]
