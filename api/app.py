@@ -19,10 +19,10 @@ from api.routers import (audit, audit_page, certificates, corrections, doses, im
                          sites, stats)
 from api.settings import Settings
 from api.throttle import Throttle
-from ledger.application import DoseLedger
-from ledger.group_commit import DoseWriter
-from ledger.heap import settle_collector
-from ledger.store import URL_KEY
+from usecases.application import DoseLedger
+from usecases.group_commit import DoseWriter
+from usecases.heap import settle_collector
+from store.url import URL_KEY
 
 DESCRIPTION = """
 An event-sourced vaccination dose ledger. Every dose is an immutable event in the person's
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
                views: Any = None, freeze_heap: bool = False) -> FastAPI:
     """The service; `ledger` and `views` may be given (tests), else opened from the settings.
 
-    freeze_heap: once started, set the collector for batches (ledger.heap) and move everything
+    freeze_heap: once started, set the collector for batches (usecases.heap) and move everything
     alive (modules, the app, the models, the pools) out of its sight (gc.freeze), so full
     collections scan only what requests make.
     """

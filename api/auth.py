@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
 
 from api.problems import forbidden, unauthenticated
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.names import clean
 from ledger.principal import ADMIN, PROVINCE, SITE, Principal, find_principal, principal_id_for
 from ledger.rules import now_ict

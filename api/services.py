@@ -9,8 +9,9 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.problems import Problem
-from ledger.application import Actor, DoseLedger, DoseReceipt
-from ledger.group_commit import receipt_of
+from ledger.values import Actor
+from usecases.application import DoseLedger, DoseReceipt
+from usecases.group_commit import receipt_of
 
 WRITER_TIMEOUT = 30.0  # seconds; a writer that has not answered by then is reported as contention
 

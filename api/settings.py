@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ledger.store import database_url
-from retro.intake import BACKGROUND_BYTES
+from store.url import database_url
+from intake.retro.intake import BACKGROUND_BYTES
 
 MiB = 1024 * 1024
 
@@ -36,7 +36,7 @@ class Settings:
     # Where uploads wait while they are imported (default: the system's temporary folder).
     import_dir: str | None = field(default_factory=lambda: os.environ.get("DOSELEDGER_IMPORT_DIR") or None)
     # Single-dose requests arriving within this many milliseconds of each other are saved in
-    # one transaction (ledger.group_commit); 0 saves each request on its own.
+    # one transaction (usecases.group_commit); 0 saves each request on its own.
     group_commit_ms: float = field(
         default_factory=lambda: _number("DOSELEDGER_GROUP_COMMIT_MS", 2))
     # A read asking for ?min_position=N waits at most this long for the projection.

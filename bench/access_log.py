@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from bench.replay import default_stores
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from ledger.principal import issue_token
 from projections import open_views
 from projections.running import start_embedded

@@ -14,8 +14,9 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from ledger.application import Actor, DoseLedger
-from ledger.store import persistence_env
+from ledger.values import Actor
+from usecases.application import DoseLedger
+from store.url import persistence_env
 
 
 class Tally(Aggregate):

@@ -148,7 +148,7 @@ def prepare(url: str, people: int = PEOPLE) -> tuple[str, Cohort]:
 def register(url: str, people: int, first: int = 0) -> Cohort:
     """People numbered from `first`, each registered by the site that gave their first dose (an
     inline person, 1,000 per batch)."""
-    from ledger.application import Actor
+    from ledger.values import Actor
 
     actor = Actor("bench", "admin")
     ids: list[str] = []
@@ -162,7 +162,7 @@ def register(url: str, people: int, first: int = 0) -> Cohort:
 
 
 def _ledger(url: str) -> Any:
-    from ledger.application import DoseLedger
+    from usecases.application import DoseLedger
 
     return DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
 

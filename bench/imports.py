@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from retro.columns import COLUMNS
+from intake.retro.columns import COLUMNS
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
@@ -104,11 +104,12 @@ def drop_store(url: str) -> None:
 
 def child(mode: str, url: str, path: str, chunk: int) -> dict[str, Any]:
     """One measured run, in this (child) process."""
-    from ledger.application import Actor, DoseLedger
-    from ledger.heap import settle_collector
-    from retro import Form, run_import
-    from retro.rows import find_header
-    from retro.reading import open_sheet
+    from ledger.values import Actor
+    from usecases.application import DoseLedger
+    from usecases.heap import settle_collector
+    from intake.retro import Form, run_import
+    from intake.retro.rows import find_header
+    from intake.retro.reading import open_sheet
 
     settle_collector()  # as every `doseledger` command does (cli.main)
     actor = Actor("bench", "admin")
@@ -128,7 +129,7 @@ def child(mode: str, url: str, path: str, chunk: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         counts = {"rows": len(items)}
     ledger.close()
-    # A large file is read in a process of its own (retro.chunks) while this one records: the
+    # A large file is read in a process of its own (intake.retro.chunks) while this one records: the
     # two peaks added, an upper bound of what the import held at once.
     peak_kib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)

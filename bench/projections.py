@@ -36,7 +36,8 @@ from typing import Any
 import psycopg
 
 from cli.demo import seed
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from projections import open_views
 from projections.running import rebuild, start_embedded
 from projections.views import PROJECTIONS, construct_view

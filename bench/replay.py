@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from cli.demo import seed
 from replay import history, state_as_of, verify_all, verify_integrity
 

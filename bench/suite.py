@@ -174,7 +174,7 @@ def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result,
     Each level doses people of its own, registered just before it, so that every level's people
     have the same history (their registration and first dose): what differs is the store's size
     alone, not the length of the streams each decision reads."""
-    from ledger.application import DoseLedger
+    from usecases.application import DoseLedger
 
     levels: list[int | None] = [None, *sizes.growth]
     repeats, batches = sizes.growth_repeats, 2 * sizes.batches  # longer runs, more of them
@@ -255,7 +255,7 @@ def lag_during_load(url: str, spec: dict[str, Any], session: int, bodies: list[d
 # --- the read side and the history ----------------------------------------------------------------
 
 def read_side(url: str, sizes: Sizes, result: Result, say: Callable[[str], None]) -> None:
-    from ledger.application import DoseLedger
+    from usecases.application import DoseLedger
     from projections.running import rebuild
     from bench.projections import read_rate
 

@@ -7,8 +7,9 @@ import timeit
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from ledger.application import Actor, DoseLedger
-from ledger.transcoding import OrjsonTranscoder
+from ledger.values import Actor
+from usecases.application import DoseLedger
+from store.transcoding import OrjsonTranscoder
 
 
 def measure(repeats: int = 5, number: int = 20000) -> dict[str, float]:

@@ -23,7 +23,7 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
 from ledger.keys import dose_id_for
-from ledger.store import is_postgres, persistence_env
+from store.url import is_postgres, persistence_env
 
 
 class Holder(Aggregate):

@@ -23,7 +23,8 @@ from uuid import UUID
 from rich.console import Console
 from rich.table import Table
 
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from ledger.errors import InvalidValue, LedgerError
 from ledger.person import ACCEPTED, REJECTED
 from ledger.rules import ICT

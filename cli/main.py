@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from ledger.heap import settle_collector
+from usecases.heap import settle_collector
 
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {

@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.errors import LedgerError
 from ledger.rules import ICT
-from ledger.store import database_url
+from store.url import database_url
 import replay
 
 out = Console()

@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from ledger.errors import LedgerError
-from retro import (
+from intake.retro import (
     Form,
     MappingError,
     TemplateMismatch,
@@ -28,9 +29,9 @@ from retro import (
     run_import,
     write_template,
 )
-from retro.chunks import ReaderStopped
-from retro.importing import CHUNK_ROWS, ImportResult
-from retro.importing import Progress as ImportProgress
+from intake.retro.chunks import ReaderStopped
+from intake.retro.importing import CHUNK_ROWS, ImportResult
+from intake.retro.importing import Progress as ImportProgress
 
 SHOWN_ERRORS = 20
 

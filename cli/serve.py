@@ -15,9 +15,9 @@ import shutil
 import tempfile
 from typing import Any
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.principal import ROLES, issue_token
-from ledger.store import URL_KEY, database_url, is_postgres
+from store.url import URL_KEY, database_url, is_postgres
 
 DEMO_SCOPES: dict[str, dict[str, list[str]]] = {
     "site": {"sites": ["01-TYT-001", "01-LD-01"]},

@@ -12,7 +12,7 @@ import getpass
 import re
 from datetime import date, datetime, timedelta
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.errors import LedgerError
 from ledger.principal import ROLES, issue_token, revoke_token
 from ledger.rules import ICT, now_ict

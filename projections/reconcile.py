@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.person import Person
 from ledger.rules import day_of
 from ledger.site import Site

@@ -27,7 +27,7 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError
 from eventsourcing.utils import get_topic
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from projections.paging import PagedProjection
 from projections.read_ahead import ReadAhead
 from projections.shared_fold import fold_together

@@ -24,7 +24,7 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from projections.paging import PagedProjection
 from projections.read_ahead import hand_over
 

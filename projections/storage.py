@@ -43,10 +43,11 @@ import anyio.to_thread
 import psycopg
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from ledger.recorders import OneSchemaCreatorAtATime, connection_of_its_own, schema_creation_lock
+from store import library
+from store.postgres import OneSchemaCreatorAtATime, connection_of_its_own, schema_creation_lock
 
 LEDGER = "DoseLedger"  # the application whose events every view follows
 CHUNK = 500  # ids per IN (...) list
@@ -357,8 +358,7 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
                 *self.view_statements()]
 
     def _create_table(self, c: Any) -> None:
-        # No migration from the library's older multi-row `tracking` table: this one is new.
-        SQLiteRecorder._create_table(self, c)
+        library.create_sqlite_tables(self, c)
 
     def _qualified(self, table: str) -> str:
         return table

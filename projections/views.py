@@ -8,8 +8,8 @@ from typing import Any
 
 from eventsourcing.sqlite import SQLiteFactory
 
-from ledger.application import DoseLedger
-from ledger.store import URL_KEY, database_url
+from usecases.application import DoseLedger
+from store.url import URL_KEY, database_url
 from projections.certificates import Certificates, CertificatesView
 from projections.corrections import Corrections, CorrectionsView
 from projections.localities import Localities, LocalitiesView

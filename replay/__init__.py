@@ -1,6 +1,6 @@
 """Audit: how any record reached its current state, read from the stored events alone.
 
-Every function takes the ledger application (`ledger.application.DoseLedger`) and returns plain
+Every function takes the ledger application (`usecases.application.DoseLedger`) and returns plain
 JSON-ready values, so an HTTP endpoint returns them as they are. Bad input raises the ledger's
 own errors (`InvalidValue`, `PersonNotFound`), each naming its field.
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 
 # Shared assertion modules: their failures show the values compared, as a test module's do.
 pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.names import person_key
 from projections import Views, open_views
 from projections.reconcile import REQUEST_FIELDS, Recount

@@ -9,10 +9,11 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from ledger.person import Person
-from retro import Form
-from retro.columns import COLUMNS
+from intake.retro import Form
+from intake.retro.columns import COLUMNS
 
 HEADERS = [c.header for c in COLUMNS]
 UNIT = Actor("unit-hn-ba-dinh", "site")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.application import Actor
+from ledger.values import Actor
 from tests.test_ledger import dose_events, lan
 
 SITE = Actor("site-token-1", "site")

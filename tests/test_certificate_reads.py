@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from projections import open_views
 from projections.storage import Sql
 from projections.running import start_embedded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 
-from ledger.application import Actor
+from ledger.values import Actor
 from tests.test_ledger import lan
 
 THREADS, PER_THREAD, PEOPLE = 8, 250, 20

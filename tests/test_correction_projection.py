@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from cli.main import main
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.rules import now_ict
 from projections.corrections import percentile
 from tests.readside import caught_up, projector, views  # noqa: F401 - fixtures

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import CorrectionClosed, CorrectionNotFound, LedgerError
 from tests.test_ledger import dose, lan
 

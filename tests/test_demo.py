@@ -18,7 +18,7 @@ def test_the_demo_seeds_every_kind_of_case(ledger):
 
 
 def test_the_same_seed_gives_the_same_data(store_url, tmp_path):
-    from ledger.application import DoseLedger
+    from usecases.application import DoseLedger
 
     other_url = f"sqlite:///{tmp_path}/other.db"
     with DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}) as a, \

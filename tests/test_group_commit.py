@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import SiteRecordConflict, UnknownVaccine
-from ledger.group_commit import DoseWriter
+from usecases.group_commit import DoseWriter
 from tests.test_ledger import dose_events, lan
 
 

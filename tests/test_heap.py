@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from cli.main import main
-from ledger.heap import YOUNG, settle_collector
-from retro import run_import
+from usecases.heap import YOUNG, settle_collector
+from intake.retro import run_import
 from tests.retro_files import FORM, UNIT, people_rows, write_csv
 
 

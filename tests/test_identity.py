@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import AmbiguousPerson
 from ledger.keys import IdentityKey, identity_key
 from tests.test_ledger import lan

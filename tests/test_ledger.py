@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from ledger.errors import (
     DoseAlreadyVoided,
     DoseNotFound,

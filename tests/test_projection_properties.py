@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import LedgerError
 from tests.readside import assert_views_are_a_fresh_fold, caught_up, projector, views  # noqa: F401
 from tests.test_ledger import lan

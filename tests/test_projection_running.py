@@ -18,7 +18,7 @@ from eventsourcing.persistence import ListenNotifySubscription
 
 from cli.demo import seed
 from cli.main import main
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.person import Person
 from projections import open_views
 from projections import records as person_records

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import InvalidValue
 from projections.certificates import NAMESPACE, certificate_id
 from tests.readside import all_doses, caught_up, projector, views  # noqa: F401 - fixtures

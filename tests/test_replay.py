@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import InvalidValue, PersonNotFound
 from ledger.keys import site_key
 from replay import diff, explain_certificate, history, parse_as_of, state_as_of, verify

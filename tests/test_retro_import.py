@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.errors import InvalidValue
-from retro import (
+from intake.retro import (
     Form,
     ImportNotFound,
     errors_csv,
@@ -19,7 +19,7 @@ from retro import (
     start_import,
 )
 from replay.verify import verify_all
-from retro.submission import RetroImport
+from ledger.retro_import import RetroImport
 from tests.retro_files import FORM, UNIT, people_rows, row, stored_doses, write_csv
 from tests.test_ledger import lan
 

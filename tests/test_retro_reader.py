@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from bench.imports import generate
-from retro import RetroImportRun, import_status, run_import
-from retro.chunks import READ_APART_FROM, FileChanged, ReaderStopped, _sendable
+from intake.retro import RetroImportRun, import_status, run_import
+from intake.retro.chunks import READ_APART_FROM, FileChanged, ReaderStopped, _sendable
 from tests.retro_files import FORM, UNIT, people_rows, row, stored_doses, write_csv
 
 

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from retro import TemplateMismatch, UnreadableFile, run_import, template_csv, template_xlsx
-from retro.columns import COLUMNS
+from intake.retro import TemplateMismatch, UnreadableFile, run_import, template_csv, template_xlsx
+from intake.retro.columns import COLUMNS
 from tests.retro_files import FORM, UNIT, as_cells, people_rows, row, stored_doses, write_csv, write_xlsx
 
 

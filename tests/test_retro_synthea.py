@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from retro import parse_mapping, run_import
-from retro.mappings import SYNTHEA
+from intake.retro import parse_mapping, run_import
+from intake.retro.mappings import SYNTHEA
 from tests.retro_files import FORM, UNIT, row, stored_doses, write_csv
 
 COVID_CVX = {"207", "208"}  # what the sample holds (see shared/testdata/SOURCES.md §4)

@@ -11,7 +11,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ledger.transcoding import OrjsonTranscoder, _uuid
+from store.transcoding import OrjsonTranscoder, _uuid
 
 
 def library_transcoder() -> JSONTranscoder:

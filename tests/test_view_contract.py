@@ -8,7 +8,7 @@ import threading
 import pytest
 from eventsourcing.persistence import Tracking
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from projections.storage import LEDGER, TrackingConflict
 from projections.views import PROJECTIONS, construct_view
 from tests.test_ledger import dose, lan

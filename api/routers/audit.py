@@ -23,7 +23,7 @@ from api.problems import Problem
 from api.routers import READS, problems
 from api.services import ledger_of, views_of
 from ledger.access import ReadQuery, find_reads
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.errors import InvalidValue
 from ledger.principal import AUDITOR, Principal
 from ledger.rules import ICT

@@ -25,7 +25,7 @@ from api.problems import Problem, field_error, forbidden
 from api.routers import READS, WRITES, problems
 from api.routers.stats import PROVINCE_QUERY, _provinces
 from api.services import caught_up, ledger_of, views_of
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.corrections import filed_moment
 from ledger.errors import CorrectionNotFound
 from ledger.principal import ADMIN, AUDITOR, PORTAL, PROVINCE, REPORTER, SITE, Principal

@@ -15,7 +15,7 @@ from api.models import AmendIn, DoseBatchIn, DoseBatchOut, DoseChanged, DoseIn, 
 from api.problems import field_error, forbidden, ledger_loc, validation_errors
 from api.routers import WRITES, problems
 from api.services import ledger_of, record_dose
-from ledger.application import DoseLedger, DoseOutcome
+from usecases.application import DoseLedger, DoseOutcome
 from ledger.principal import SITE, Principal
 
 router = APIRouter(prefix="/v1/doses", tags=["doses"])

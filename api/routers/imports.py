@@ -21,11 +21,11 @@ from api.problems import forbidden
 from api.routers import READS, WRITES, problems
 from api.services import ledger_of
 from api.uploads import SavedFile, Upload, invalid, receive_form
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.principal import AUDITOR, SITE, Principal
-from retro import MappingError, TemplateMismatch, UnreadableFile, intake
-from retro.importing import Form
-from retro.mapping import Mapping, sent_mapping
+from intake.retro import MappingError, TemplateMismatch, UnreadableFile, intake
+from intake.retro.importing import Form
+from intake.retro.mapping import Mapping, sent_mapping
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -44,7 +44,7 @@ FORM_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data"
                          "example": "CV 123/TTYT"},
         "site_id": {"type": "string", "description": "the site of rows that name none"},
         "mapping": {"type": "string", "description": "for a file not in the template's shape: "
-                    "`col=field,...` or a JSON mapping (retro/mapping.py), as the CLI's --map"},
+                    "`col=field,...` or a JSON mapping (intake/retro/mapping.py), as the CLI's --map"},
         "people": {"type": "string", "format": "binary",
                    "description": "the people file a JSON mapping's `people` part reads"},
     }}}}}}

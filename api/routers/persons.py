@@ -13,7 +13,7 @@ from api.problems import Problem, field_error
 from api.routers import READS, WRITES, problems
 from api.services import caught_up, ledger_of, views_of
 from ledger import rules
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.principal import AUDITOR, PROVINCE, SITE, Principal
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])

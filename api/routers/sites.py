@@ -11,7 +11,7 @@ from api.models import ReviewIn, SiteIn, SiteList, SiteWritten
 from api.routers import READS, WRITES, problems
 from api.services import caught_up, ledger_of, views_of
 from ledger import rules
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.errors import SiteNotFound
 from ledger.principal import AUDITOR, PROVINCE, Principal
 

@@ -20,9 +20,9 @@ from fastapi.routing import APIRoute
 
 from api.app import ROUTERS, create_app
 from api.auth import Allow, actor
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.principal import ROLES, Principal, issue_token, revoke_token
-from retro import Form, intake
+from intake.retro import Form, intake
 from tests.api.conftest import CLI, Caller, dose, lan
 from tests.retro_files import csv_bytes
 from tests.retro_files import row as sheet_row

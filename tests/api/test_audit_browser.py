@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
 from ledger.access import ReadQuery, find_reads
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.principal import issue_token
 from tests.api.conftest import CLI, dose, lan, read_side
 

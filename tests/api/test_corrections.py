@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from ledger.application import Actor
+from ledger.values import Actor
 from ledger.rules import now_ict
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import locs

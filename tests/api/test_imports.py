@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 from openpyxl import load_workbook
 
-from retro.mappings import SYNTHEA
+from intake.retro.mappings import SYNTHEA
 from tests.api.conftest import Caller
 from tests.retro_files import FORM, people_rows, row, stored_doses, write_csv, write_xlsx
 from tests.test_retro_synthea import covid_rows, shared_dir

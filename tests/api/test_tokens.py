@@ -8,7 +8,7 @@ from api.auth import TokenVerifier
 from api.problems import Problem
 from cli.main import main
 from ledger.principal import Principal, issue_token, principal_id_for, revoke_token
-from ledger.store import URL_KEY
+from store.url import URL_KEY
 from tests.api.conftest import CLI, Caller
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ledger.store import URL_KEY
+from store.url import URL_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 DOSELEDGER = str(Path(sys.executable).with_name("doseledger"))

@@ -15,9 +15,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.principal import issue_token
-from ledger.store import URL_KEY
+from store.url import URL_KEY
 from tests.reliability.private_postgres import PrivatePostgres
 from tests.reliability.server import Server, doseledger
 from tests.reliability.stored import doses_by_site_record, site_record_claims

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from projections.views import open_views
 
 STARTERS = 6

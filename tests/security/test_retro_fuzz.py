@@ -19,8 +19,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retro import TemplateMismatch, UnreadableFile, errors_csv, run_import
-from retro.columns import COLUMNS
+from intake.retro import TemplateMismatch, UnreadableFile, errors_csv, run_import
+from intake.retro.columns import COLUMNS
 from tests.retro_files import FORM, HEADERS, UNIT, people_rows, stored_doses
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"

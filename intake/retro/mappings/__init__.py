@@ -1,4 +1,4 @@
-"""Shipped column mappings for other systems' exports (see retro.mapping for the format)."""
+"""Shipped column mappings for other systems' exports (see intake.retro.mapping for the format)."""
 
 from pathlib import Path
 

@@ -12,14 +12,14 @@ What the CLI and the HTTP endpoints call:
                                                             the HTTP endpoints' calls, in their shapes
 """
 
-from retro import intake
-from retro.importing import Form, ImportResult, Progress, RetroImportRun, run_import, start_import
-from retro.mapping import Mapping, MappingError, parse_mapping
-from retro.reading import UnreadableFile
-from retro.report import errors_csv
-from retro.rows import TemplateMismatch
-from retro.status import ImportNotFound, import_errors, import_status
-from retro.template import template_csv, template_xlsx, write_template
+from intake.retro import intake
+from intake.retro.importing import Form, ImportResult, Progress, RetroImportRun, run_import, start_import
+from intake.retro.mapping import Mapping, MappingError, parse_mapping
+from intake.retro.reading import UnreadableFile
+from intake.retro.report import errors_csv
+from intake.retro.rows import TemplateMismatch
+from intake.retro.status import ImportNotFound, import_errors, import_status
+from intake.retro.template import template_csv, template_xlsx, write_template
 
 __all__ = [
     "Form", "ImportResult", "Progress", "RetroImportRun", "run_import", "start_import",

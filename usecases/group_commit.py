@@ -18,7 +18,8 @@ from collections import defaultdict
 from concurrent.futures import Future
 from typing import Any, Union
 
-from ledger.application import Actor, DoseLedger, DoseOutcome, DoseReceipt
+from ledger.values import Actor
+from usecases.application import DoseLedger, DoseOutcome, DoseReceipt
 from ledger.recording import DoseReport, dose_report
 
 

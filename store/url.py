@@ -8,9 +8,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -37,7 +34,7 @@ def persistence_env(url: str) -> dict[str, str]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteLedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "store.sqlite:SQLiteLedgerRecorder",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -45,7 +42,7 @@ def persistence_env(url: str) -> dict[str, str]:
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:PostgresLedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "store.postgres:PostgresLedgerRecorder",
             "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -65,27 +62,3 @@ def persistence_env(url: str) -> dict[str, str]:
         }
         return env
     raise ValueError(f"{URL_KEY}: unsupported scheme in {url!r} (use sqlite:/// or postgresql://)")
-
-
-def in_wal_mode(path: str, wait: float = 30.0) -> None:
-    """Switch an SQLite file to WAL once, before any pool opens it.
-
-    eventsourcing switches the file of each new connection that finds it in another mode.
-    Processes opening a new file together race on that switch, and SQLite refuses the loser
-    at once with "database is locked": the switch does not wait out the busy timeout (CI, the
-    starting-together test). Here the switch is retried for up to `wait` seconds; once the file
-    is in WAL mode (which it keeps), the library's connections find it so and change nothing.
-    """
-    if not path or path == ":memory:" or "mode=memory" in path:
-        return
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with closing(sqlite3.connect(path, timeout=wait, uri=path.startswith("file:"))) as conn:
-                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.names import match_key
-from retro.columns import FIELDS, field_of
-from retro.reading import UnreadableFile, open_sheet
+from intake.retro.columns import FIELDS, field_of
+from intake.retro.reading import UnreadableFile, open_sheet
 
 PERSON_REF = "person_ref"
 IGNORE = ("", "ignore", "-")

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID, uuid4
 
-from ledger.application import Actor, DoseLedger
+from ledger.values import Actor
+from usecases.application import DoseLedger
 from ledger.rules import text
-from retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, identity, read_apart
-from retro.mapping import Mapping
-from retro.reading import open_sheet
-from retro.report import KEPT_ERRORS, Counts, Report
-from retro.rows import RowShape, find_header
-from retro.submission import COMPLETED, RetroImport
+from intake.retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, identity, read_apart
+from intake.retro.mapping import Mapping
+from intake.retro.reading import open_sheet
+from intake.retro.report import KEPT_ERRORS, Counts, Report
+from intake.retro.rows import RowShape, find_header
+from ledger.retro_import import COMPLETED, RetroImport
 
 CHUNK_ROWS = 500
 
@@ -209,7 +210,7 @@ def start_import(ledger: DoseLedger, path: str | Path, form: Form, *, actor: Act
                  when_done: Callable[[], None] | None = None, **options: Any) -> UUID:
     """Check the form and header, open the stream, and record the rows in a background thread.
 
-    Returns the import id at once; its stream tells the progress (retro.status). `when_done`
+    Returns the import id at once; its stream tells the progress (intake.retro.status). `when_done`
     runs at the end either way (e.g. to delete an uploaded file).
     """
     run = RetroImportRun(ledger, Path(path), form, actor, mapping=mapping, **options)

@@ -12,9 +12,9 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from ledger.application import DoseLedger
+from usecases.application import DoseLedger
 from ledger.errors import NotFound
-from retro.submission import COUNTS, RetroImport
+from ledger.retro_import import COUNTS, RetroImport
 
 PAGE = 20  # events per read: each chunk event carries up to a chunk's errors
 

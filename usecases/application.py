@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger import rules
+from ledger.values import SYSTEM, Actor
 from ledger.errors import (
     AmbiguousPerson,
     Conflict,
@@ -40,25 +41,15 @@ from ledger.keys import (
 from ledger.person import ACCEPTED, MISSING_DOSE, OPEN_STATES, WRONG_DOSE, Person
 from ledger.recording import DoseReport, as_uuid, dose_changes, dose_report
 from ledger.site import KINDS, PROVISIONAL, Site
-from ledger.store import database_url, in_wal_mode, persistence_env
-from ledger.transcoding import OrjsonTranscoder
-from ledger.working_set import WorkingSet
+from store import library
+from store.sqlite import in_wal_mode
+from store.url import database_url, persistence_env
+from store.transcoding import OrjsonTranscoder
+from usecases.working_set import WorkingSet
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who causes an event: a principal and the role it acted in."""
-
-    principal_id: str
-    role: str
-
-    def as_data(self) -> dict[str, str]:
-        return {"principal_id": self.principal_id, "role": self.role}
-
-
-SYSTEM = Actor("system", "system")
 
 # What a retro import may match a person on when no national id tells (ledger.keys.identity_key).
 IDENTITY_FIELDS = ("full_name", "birth_date", "phone")
@@ -617,17 +608,7 @@ class DoseLedger(Application[UUID]):
         raise Contention("too many concurrent writers on the same records; retry the request")
 
     def _save(self, *aggregates: Any) -> int | None:
-        # Application.save() as the library writes it, less ProcessingEvent.collect_events: its
-        # isinstance checks against runtime typing Protocols cost more per aggregate than the
-        # aggregate's own events do. Ours are always concrete aggregates.
-        processing = ProcessingEvent()
-        for aggregate in aggregates:
-            processing.events.extend(aggregate.collect_events())
-            processing.aggregates[aggregate.id] = aggregate
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings[-1].notification.id if recordings and recordings[-1].notification else None
+        return library.save(self, aggregates)
 
     def _national_id_holder(self, ws: WorkingSet, national_id: str) -> UUID | None:
         claim = ws.get(NationalIdClaim, national_id_key(national_id))

@@ -1,4 +1,4 @@
-"""The ledger's recorders: the library's, plus reading many streams in one query.
+"""The ledger's PostgreSQL recorder: the library's, plus reading many streams in one query.
 
 A batch of doses touches many people; loading them one `repository.get` at a time costs a
 round trip each. `select_streams` fetches every event of the given ids at once.
@@ -25,61 +25,8 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
-
-
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
-    def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
-        if not ids:
-            return []
-        statement = (
-            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
-            f"WHERE originator_id IN ({','.join('?' * len(ids))}) "
-            "ORDER BY originator_id, originator_version"
-        )
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, [i.hex for i in ids])
-            return [
-                StoredEvent(
-                    originator_id=self.convert_originator_id(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                )
-                for row in c.fetchall()
-            ]
-
-    def scan_streams(self, topics: Sequence[str], up_to: int, chunk: int = 2000) -> Iterator[StoredEvent]:
-        """Every event of these topics at positions up to `up_to`, stream after stream, each
-        stream in version order: the primary key's order, `chunk` rows a query, each query
-        after the last key read (no sort, and no read transaction held open for the whole scan:
-        events never change, and those up to `up_to` are all there)."""
-        statement = (
-            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
-            # +rowid: the bound is checked row by row, so that the primary key's index is walked
-            f"WHERE (originator_id, originator_version) > (?, ?) AND topic IN ({','.join('?' * len(topics))}) "
-            "AND +rowid <= ? ORDER BY originator_id, originator_version LIMIT ?"
-        )
-        after: tuple[str, int] = ("", 0)
-        while True:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(statement, [*after, *topics, up_to, chunk])
-                rows = c.fetchall()
-            for row in rows:
-                yield StoredEvent(originator_id=self.convert_originator_id(row["originator_id"]),
-                                  originator_version=row["originator_version"],
-                                  topic=row["topic"], state=row["state"])
-            if len(rows) < chunk:
-                return
-            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
-
-    def count_notifications(self, stop: int) -> int:
-        """How many events are stored at positions up to `stop`."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid <= ?", (stop,))
-            return int(c.fetchone()[0])
 
 
 def connection_of_its_own(datastore: PostgresDatastore) -> psycopg.Connection[Any]:

@@ -20,9 +20,9 @@ from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.recording import dose_report
-from retro.mapping import Mapping
-from retro.reading import Sheet, open_sheet
-from retro.rows import Row, RowShape, find_header
+from intake.retro.mapping import Mapping
+from intake.retro.reading import Sheet, open_sheet
+from intake.retro.rows import Row, RowShape, find_header
 
 READ_APART_FROM = 1 << 20  # bytes: a smaller file is read here (starting a process costs ~0.3 s)
 
@@ -121,7 +121,7 @@ def read_apart(path: Path, shape: Shape, import_id: str, size: int) -> Generator
 
 
 def _read(path: Path, shape: Shape, import_id: str, size: int, sending: Any) -> None:
-    from ledger.heap import settle_collector
+    from usecases.heap import settle_collector
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the importing side's to handle
     settle_collector()

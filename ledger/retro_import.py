@@ -2,7 +2,7 @@
 
 Started → ChunkImported (one per chunk saved: its rows, counts and errors) → Completed | Failed.
 The errors live in the chunk events, so the full report can be read back at any time; reads
-page through the stream (retro.status) rather than fold it whole, as an import of a million
+page through the stream (intake.retro.status) rather than fold it whole, as an import of a million
 bad rows holds a million errors.
 """
 
@@ -19,8 +19,21 @@ RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 COUNTS = ("rows", "created", "duplicate", "conflict", "rejected")
 
 
+# Stored events name their class by topic. The class lived in the module `retro.submission`
+# until the retro import moved to intake/: its topics stay those of the events already stored.
+_TOPIC = "retro.submission:RetroImport"
+
+
 class RetroImport(ChainedAggregate):
-    @event("Started")
+    TOPIC = _TOPIC
+
+    class Created(ChainedAggregate.Created):
+        TOPIC = f"{_TOPIC}.Created"
+
+    class Snapshot(ChainedAggregate.Snapshot):
+        TOPIC = f"{_TOPIC}.Snapshot"
+
+    @event("Started", topic=f"{_TOPIC}.Started")
     def __init__(self, file_name: str, file_sha256: str, file_size: int, unit: str,
                  attested_by: str, document_ref: str | None, site_id: str | None,
                  submitter: dict[str, str], mapping: dict[str, Any] | None) -> None:
@@ -52,7 +65,7 @@ class RetroImport(ChainedAggregate):
     def fail(self, reason: str) -> None:
         self._failed(reason=reason, counts=dict(self.counts))
 
-    @event("ChunkImported")
+    @event("ChunkImported", topic=f"{_TOPIC}.ChunkImported")
     def _chunk_imported(self, first_row: int, last_row: int, counts: dict[str, int],
                         errors: list[dict[str, Any]], read_fraction: float | None) -> None:
         for name in COUNTS:
@@ -60,12 +73,12 @@ class RetroImport(ChainedAggregate):
         self.last_row = last_row
         self.read_fraction = read_fraction
 
-    @event("Completed")
+    @event("Completed", topic=f"{_TOPIC}.Completed")
     def _completed(self, counts: dict[str, int]) -> None:
         self.status = COMPLETED
         self.read_fraction = 1.0
 
-    @event("Failed")
+    @event("Failed", topic=f"{_TOPIC}.Failed")
     def _failed(self, reason: str, counts: dict[str, int]) -> None:
         self.status = FAILED
         self.reason = reason

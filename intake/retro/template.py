@@ -8,7 +8,7 @@ import csv
 import io
 from pathlib import Path
 
-from retro.columns import COLUMNS
+from intake.retro.columns import COLUMNS
 
 TEXT_FIELDS = ("site_record_id", "national_id", "phone", "province", "site_id", "lot")
 DATE_FIELDS = ("birth_date", "administered_at")

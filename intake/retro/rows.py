@@ -12,9 +12,9 @@ from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.recording import DoseReport, dose_report
-from retro.columns import PERSON_FIELDS, REQUIRED, header_of
-from retro.mapping import PERSON_REF, Mapping
-from retro.values import READERS, BadCell, as_text, blank
+from intake.retro.columns import PERSON_FIELDS, REQUIRED, header_of
+from intake.retro.mapping import PERSON_REF, Mapping
+from intake.retro.values import READERS, BadCell, as_text, blank
 
 HEADER_SEARCH_ROWS = 20  # a title or a note may sit above the header row
 MIN_HEADER_FIELDS = 2  # a title row names none; a header, with a form's defaults, two or more
@@ -41,7 +41,7 @@ class Row:
     item: dict[str, Any] | None  # a dose for DoseLedger.record_doses, or None if refused
     errors: list[RowError]
     cells: dict[str, tuple[str, Any]]  # field → (column label, raw value): for later errors
-    report: DoseReport | None = None  # the item checked as the ledger checks it (retro.chunks)
+    report: DoseReport | None = None  # the item checked as the ledger checks it (intake.retro.chunks)
 
     def error(self, field: str, msg: str) -> RowError:
         """A fault the ledger found, reported on the column the field came from."""

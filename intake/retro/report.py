@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from retro.rows import RowError
+from intake.retro.rows import RowError
 
 KEPT_ERRORS = 500
 CSV_COLUMNS = ("row", "column", "value", "msg")
