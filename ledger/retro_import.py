@@ -14,8 +14,9 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.chain import ChainedAggregate
+from ledger.values import ImportStatus
 
-RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+RUNNING, COMPLETED, FAILED = ImportStatus.RUNNING, ImportStatus.COMPLETED, ImportStatus.FAILED
 COUNTS = ("rows", "created", "duplicate", "conflict", "rejected")
 
 
@@ -44,7 +45,7 @@ class RetroImport(ChainedAggregate):
         self.document_ref = document_ref
         self.site_id = site_id
         self.submitter = submitter
-        self.status = RUNNING
+        self.status = str(RUNNING)
         self.counts = dict.fromkeys(COUNTS, 0)
         self.last_row = 0
         self.read_fraction: float | None = 0.0
@@ -75,10 +76,10 @@ class RetroImport(ChainedAggregate):
 
     @event("Completed", topic=f"{_TOPIC}.Completed")
     def _completed(self, counts: dict[str, int]) -> None:
-        self.status = COMPLETED
+        self.status = str(COMPLETED)
         self.read_fraction = 1.0
 
     @event("Failed", topic=f"{_TOPIC}.Failed")
     def _failed(self, reason: str, counts: dict[str, int]) -> None:
-        self.status = FAILED
+        self.status = str(FAILED)
         self.reason = reason
