@@ -10,6 +10,7 @@ Recording and finding reads are use cases (usecases.access_log).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import event
@@ -23,6 +24,9 @@ RECORDED_ROLES = frozenset({AUDITOR, PROVINCE})
 
 
 class PersonDataRead(ChainedAggregate):
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Recorded: ClassVar[type[ChainedAggregate.Created]]
+
     @event("Recorded")
     def __init__(self, principal_id: str, role: str, person_ids: list[str], what: str) -> None:
         self.principal_id = principal_id

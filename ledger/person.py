@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -32,6 +32,9 @@ AMENDABLE = ("vaccine", "lot", "administered_at", "site_id", "reported_dose_numb
 class Person(ChainedAggregate):
     """Identity never keys on a phone: a phone is a contact detail anyone may share."""
 
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Registered: ClassVar[type[ChainedAggregate.Created]]
+
     @event("Registered")
     def __init__(
         self,
@@ -47,7 +50,7 @@ class Person(ChainedAggregate):
         actor: dict[str, str],
         source: dict[str, Any],
     ) -> None:
-        self.details = {
+        self.details: dict[str, Any] = {
             "full_name": full_name,
             "birth_date": birth_date,
             "sex": sex,

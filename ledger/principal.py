@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -35,6 +36,9 @@ def principal_id_for(token: str) -> UUID:
 
 
 class Principal(ChainedAggregate):
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        TokenIssued: ClassVar[type[ChainedAggregate.Created]]
+
     @event("TokenIssued")
     def __init__(self, role: str, sites: list[str], provinces: list[str], name: str | None,
                  expires_at: str | None, actor: dict[str, str]) -> None:
@@ -70,14 +74,14 @@ def scope(role: str, sites: Iterable[str], provinces: Iterable[str]) -> tuple[li
     """A site token names its sites, a province token its provinces; no other role has a scope."""
     if role not in ROLES:
         raise InvalidValue("role", f"must be one of {', '.join(ROLES)}")
-    sites = sorted({rules.text(s, "site", max_len=64) for s in sites})  # type: ignore[type-var]
-    provinces = sorted({rules.province(p) for p in provinces})
-    if role == SITE and not sites:
+    site_ids = sorted({rules.text(s, "site", max_len=64) for s in sites})
+    codes = sorted({rules.province(p) for p in provinces})
+    if role == SITE and not site_ids:
         raise InvalidValue("site", "a site token needs at least one site")
-    if role == PROVINCE and not provinces:
+    if role == PROVINCE and not codes:
         raise InvalidValue("province", "a province token needs at least one province")
-    if sites and role != SITE:
+    if site_ids and role != SITE:
         raise InvalidValue("site", "only a site token names sites")
-    if provinces and role != PROVINCE:
+    if codes and role != PROVINCE:
         raise InvalidValue("province", "only a province token names provinces")
-    return sites, provinces
+    return site_ids, codes

@@ -8,9 +8,10 @@ bad rows holds a million errors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.domain import event
 
 from ledger.chain import ChainedAggregate
@@ -28,10 +29,13 @@ _TOPIC = "retro.submission:RetroImport"
 class RetroImport(ChainedAggregate):
     TOPIC = _TOPIC
 
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Started: ClassVar[type[ChainedAggregate.Created]]
+
     class Created(ChainedAggregate.Created):
         TOPIC = f"{_TOPIC}.Created"
 
-    class Snapshot(ChainedAggregate.Snapshot):
+    class Snapshot(LibrarySnapshot):  # ChainedAggregate.Snapshot, named so a type checker follows it
         TOPIC = f"{_TOPIC}.Snapshot"
 
     @event("Started", topic=f"{_TOPIC}.Started")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -17,6 +17,9 @@ PENDING, APPROVED, REJECTED = ReviewStatus.PENDING, ReviewStatus.APPROVED, Revie
 
 
 class Site(ChainedAggregate):
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Listed: ClassVar[type[ChainedAggregate.Created]]
+
     @event("Listed")
     def __init__(self, site_id: str, name: str | None, kind: str, province: str | None,
                  district: str | None, actor: dict[str, str], source: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from itertools import count
 from pathlib import Path
@@ -42,7 +42,7 @@ def repeatable() -> Iterator[None]:
     """Random bytes (uuid4, verification codes, tokens) and event clocks from counters."""
     drawn = count()
     ticks = count()
-    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
     def random_bytes(n: int) -> bytes:
         out = b""

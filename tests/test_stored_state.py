@@ -11,5 +11,5 @@ def test_every_use_case_stores_the_same_state_bytes_as_before(ledger):
     written = stored_states(ledger)
     expected = frozen()
     assert [topic for topic, _ in written] == [topic for topic, _ in expected]
-    for (topic, state), (_, frozen_state) in zip(written, expected):
+    for (topic, state), (_, frozen_state) in zip(written, expected, strict=True):
         assert (topic, state) == (topic, frozen_state)

@@ -34,7 +34,8 @@ class ReadQuery:
     since: datetime | None = None  # recorded at or after
     until: datetime | None = None  # recorded at or before
 
-    def matches(self, read: PersonDataRead.Recorded) -> bool:
+    def matches(self, read: Any) -> bool:
+        """Whether a PersonDataRead.Recorded event answers this query."""
         return ((self.principal_id is None or read.principal_id == self.principal_id)
                 and (self.person_id is None or self.person_id in read.person_ids)
                 and (self.since is None or read.timestamp >= self.since)

@@ -102,9 +102,9 @@ class Doses:
                 outcomes[n] = self._record_alone(reports[n], actors[n], match_identity)
             return outcomes
         for n in taken:
-            receipt = outcomes[n].receipt
-            assert receipt is not None
-            outcomes[n] = DoseOutcome.taken(DoseReceipt(receipt.dose_id, receipt.person_id,
+            taken_receipt = outcomes[n].receipt
+            assert taken_receipt is not None
+            outcomes[n] = DoseOutcome.taken(DoseReceipt(taken_receipt.dose_id, taken_receipt.person_id,
                                                         position, False))
         return outcomes
 
