@@ -32,26 +32,33 @@ class Source:
     """Where an event's content came from: a kind ("api", "site", "merge", "retro_import"...)
     and what identifies it there (a site record, a request id, an import's row).
 
-    Stored as a mapping in the order it was given: that order is part of the stored bytes.
+    Kept as the items it was given, in their order: that order is part of the stored bytes.
     """
 
-    kind: str
-    details: tuple[tuple[str, Any], ...] = ()
+    items: tuple[tuple[str, Any], ...]
+
+    def __post_init__(self) -> None:
+        if not any(key == "kind" for key, _ in self.items):
+            raise ValueError("a source names its kind")
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Source:
         """A source as events store it, e.g. {"kind": "site", "site_id": ...}."""
-        return cls(str(data["kind"]), tuple((k, v) for k, v in data.items() if k != "kind"))
+        return cls(tuple(data.items()))
 
     @classmethod
     def named(cls, kind: str, **details: Any) -> Source:
-        return cls(kind, tuple(details.items()))
+        return cls((("kind", kind), *details.items()))
+
+    @property
+    def kind(self) -> str:
+        return str(dict(self.items)["kind"])
 
     def with_details(self, **details: Any) -> Source:
-        return Source(self.kind, self.details + tuple(details.items()))
+        return Source(self.items + tuple(details.items()))
 
     def as_data(self) -> dict[str, Any]:
-        return {"kind": self.kind, **dict(self.details)}
+        return dict(self.items)
 
 
 class Role(StrEnum):
