@@ -81,7 +81,9 @@ class Doses:
                 except LedgerError as error:
                     outcomes.append(DoseOutcome.refused(error))
                     continue
-            outcomes.append(DoseOutcome.taken(receipt))
+            # Built inline, as below: this loop runs once per dose of every group commit.
+            outcomes.append(DoseOutcome(DoseStatus.DUPLICATE if receipt.duplicate else DoseStatus.CREATED,
+                                        receipt))
             if not receipt.duplicate:
                 taken.append(n)
         duplicates = [n for n, o in enumerate(outcomes) if o.status == DoseStatus.DUPLICATE
@@ -104,8 +106,8 @@ class Doses:
         for n in taken:
             taken_receipt = outcomes[n].receipt
             assert taken_receipt is not None
-            outcomes[n] = DoseOutcome.taken(DoseReceipt(taken_receipt.dose_id, taken_receipt.person_id,
-                                                        position, False))
+            outcomes[n] = DoseOutcome(DoseStatus.CREATED, DoseReceipt(
+                taken_receipt.dose_id, taken_receipt.person_id, position, False))
         return outcomes
 
     def take(self, ws: WorkingSet, report: DoseReport, actor: Actor,

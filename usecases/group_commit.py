@@ -20,7 +20,8 @@ from typing import Any, Union
 
 from ledger.recording import DoseReport, dose_report
 from ledger.values import Actor
-from usecases.application import DoseLedger, DoseOutcome, DoseReceipt
+from usecases.application import DoseLedger
+from usecases.receipts import DoseOutcome, DoseReceipt
 
 Answer = Union["Future[DoseOutcome]", "asyncio.Future[DoseOutcome]"]
 Item = tuple[DoseReport, Actor, Answer]
