@@ -12,7 +12,9 @@ from uuid import UUID
 
 from fastapi import Request
 
-from ledger.access import RECORDED_ROLES, record_read
+from ledger.access import RECORDED_ROLES
+
+from usecases.access_log import record_read
 from ledger.principal import Principal
 
 

@@ -19,7 +19,8 @@ from fastapi.security import HTTPBearer
 from api.problems import forbidden, unauthenticated
 from ledger.values import Actor
 from ledger.names import clean
-from ledger.principal import ADMIN, PROVINCE, SITE, Principal, find_principal, principal_id_for
+from ledger.principal import ADMIN, PROVINCE, SITE, Principal, principal_id_for
+from usecases.principals import find_principal
 from ledger.rules import now_ict
 
 TOKEN_HELP = ("A token made by `doseledger token create --role ROLE ...` "

@@ -27,7 +27,7 @@ from api.settings import Settings
 from bench.replay import default_stores
 from ledger.values import Actor
 from usecases.application import DoseLedger
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from projections import open_views
 from projections.running import start_embedded
 

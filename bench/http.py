@@ -138,7 +138,7 @@ def store(kind: str) -> Iterator[str]:
 
 def prepare(url: str, people: int = PEOPLE) -> tuple[str, Cohort]:
     """A site token and people to dose, written in-process before the server starts."""
-    from ledger.principal import issue_token
+    from usecases.principals import issue_token
 
     with _ledger(url) as ledger:
         token, _ = issue_token(ledger, role="site", sites=[SITE], actor={"principal_id": "bench", "role": "admin"})

@@ -16,7 +16,8 @@ import tempfile
 from typing import Any
 
 from usecases.application import DoseLedger
-from ledger.principal import ROLES, issue_token
+from ledger.principal import ROLES
+from usecases.principals import issue_token
 from store.url import URL_KEY, database_url, is_postgres
 
 DEMO_SCOPES: dict[str, dict[str, list[str]]] = {

@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 
 from usecases.application import DoseLedger
 from ledger.errors import LedgerError
-from ledger.principal import ROLES, issue_token, revoke_token
+from ledger.principal import ROLES
+from usecases.principals import issue_token, revoke_token
 from ledger.rules import ICT, now_ict
 
 _DURATION = re.compile(r"^(\d+)([dh])$")

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from ledger.names import match_key
 
@@ -39,8 +40,9 @@ class Catalog:
         return self.vaccines.get(code_or_alias) or self._by_key.get(match_key(code_or_alias))
 
 
-def _load(name: str) -> dict:
-    return json.loads(resources.files("ledger").joinpath("data", name).read_text("utf-8"))
+def _load(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(resources.files("ledger").joinpath("data", name).read_text("utf-8"))
+    return loaded
 
 
 @cache

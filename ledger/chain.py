@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 import orjson
@@ -97,7 +97,7 @@ class ChainedAggregate(Aggregate):
     digest: str = GENESIS
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any) -> Self:
         if id is None:
             raise TypeError(f"{cls.__name__} needs an explicit id")
         timestamp = kwargs.pop("timestamp", None) or event_class.create_timestamp()

@@ -9,9 +9,9 @@ from typing import Any
 
 from ledger import rules
 from ledger.errors import InvalidValue
-from ledger.rules import ICT
 from ledger.person import CORRECTION_KINDS, MISSING_DOSE, WRONG_DOSE, Person
 from ledger.recording import as_uuid, dose_changes
+from ledger.rules import ICT
 
 # No 0/O, 1/I/L: read aloud over a phone line without mistakes.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -62,9 +62,8 @@ def correction_claim(kind: Any, claim: Any, person: Person) -> dict[str, Any]:
         except InvalidValue as error:
             raise InvalidValue(f"claim.changes.{error.field}".removesuffix(".changes"), error.message) from None
         return {"dose_id": str(dose_id), "changes": changes}
-    changes = claim.get("changes")
     try:
-        checked = rules.detail_changes(changes, person.details)
+        checked = rules.detail_changes(claim.get("changes"), person.details)
     except InvalidValue as error:
         raise InvalidValue(f"claim.changes.{error.field}".removesuffix(".changes"), error.message) from None
     if not checked:

@@ -8,7 +8,7 @@ second claimant fail atomically: no dose is stored twice, no national id names t
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -53,6 +53,9 @@ def identity_key(full_name: str, birth_date: str, phone: str | None) -> UUID:
 class SiteRecord(ChainedAggregate):
     """(site_id, site_record_id) → the one dose it reported. Its id is the dose id."""
 
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Claimed: ClassVar[type[ChainedAggregate.Created]]
+
     @event("Claimed")
     def __init__(self, person_id: UUID, site_id: str, site_record_id: str, content_digest: str) -> None:
         self.person_id = person_id
@@ -68,6 +71,9 @@ class SiteRecord(ChainedAggregate):
 
 class NationalIdClaim(ChainedAggregate):
     """A national id → the one person holding it."""
+
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Claimed: ClassVar[type[ChainedAggregate.Created]]
 
     @event("Claimed")
     def __init__(self, person_id: UUID) -> None:
@@ -93,6 +99,9 @@ class IdentityKey(ChainedAggregate):
     Not unique: twins, or a family sharing a phone, may share it. A retro import matches a
     row to a person through it, and refuses a row that finds more than one.
     """
+
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Claimed: ClassVar[type[ChainedAggregate.Created]]
 
     @event("Claimed")
     def __init__(self, person_id: UUID) -> None:
@@ -121,6 +130,9 @@ class IdentityKey(ChainedAggregate):
 
 class CorrectionTicket(ChainedAggregate):
     """A correction request's id → the person whose record it is about (its id is the request id)."""
+
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Issued: ClassVar[type[ChainedAggregate.Created]]
 
     @event("Issued")
     def __init__(self, person_id: UUID, code_digest: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -17,11 +17,13 @@ from ledger.errors import (
     PersonMerged,
 )
 from ledger.series import Evaluation, evaluate
+from ledger.values import CorrectionKind, CorrectionStatus
 
-MISSING_DOSE, WRONG_DOSE, WRONG_DETAILS = "missing_dose", "wrong_dose", "wrong_details"
-CORRECTION_KINDS = (MISSING_DOSE, WRONG_DOSE, WRONG_DETAILS)
-OPEN_STATES = ("open", "assigned")
-ACCEPTED, REJECTED = "accepted", "rejected"
+MISSING_DOSE, WRONG_DOSE, WRONG_DETAILS = (
+    CorrectionKind.MISSING_DOSE, CorrectionKind.WRONG_DOSE, CorrectionKind.WRONG_DETAILS)
+CORRECTION_KINDS = tuple(CorrectionKind)
+OPEN_STATES = (CorrectionStatus.OPEN, CorrectionStatus.ASSIGNED)
+ACCEPTED, REJECTED = CorrectionStatus.ACCEPTED, CorrectionStatus.REJECTED
 
 # Fields of a dose that an amendment may change.
 AMENDABLE = ("vaccine", "lot", "administered_at", "site_id", "reported_dose_number")
@@ -29,6 +31,9 @@ AMENDABLE = ("vaccine", "lot", "administered_at", "site_id", "reported_dose_numb
 
 class Person(ChainedAggregate):
     """Identity never keys on a phone: a phone is a contact detail anyone may share."""
+
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Registered: ClassVar[type[ChainedAggregate.Created]]
 
     @event("Registered")
     def __init__(
@@ -45,7 +50,7 @@ class Person(ChainedAggregate):
         actor: dict[str, str],
         source: dict[str, Any],
     ) -> None:
-        self.details = {
+        self.details: dict[str, Any] = {
             "full_name": full_name,
             "birth_date": birth_date,
             "sex": sex,
@@ -79,7 +84,8 @@ class Person(ChainedAggregate):
     def evaluation(self) -> Evaluation:
         return evaluate(self.doses.values(), self.details["birth_date"])
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Refuse a command on a person merged into another (PersonMerged names the survivor)."""
         if self.merged_into is not None:
             raise PersonMerged(self.id, self.merged_into)
 
@@ -87,7 +93,7 @@ class Person(ChainedAggregate):
 
     def correct_details(self, changes: dict[str, Any], reason: str,
                         actor: dict[str, str], source: dict[str, Any]) -> None:
-        self._check_open()
+        self.check_open()
         if not changes:
             raise InvalidValue("changes", "changes nothing: every value equals the current one")
         self._details_corrected(changes=changes, reason=reason, actor=actor, source=source)
@@ -95,7 +101,7 @@ class Person(ChainedAggregate):
     def record_dose(self, dose_id: UUID, vaccine: str, lot: str | None, administered_at: str,
                     site_id: str, reported_dose_number: int | None,
                     actor: dict[str, str], source: dict[str, Any]) -> None:
-        self._check_open()
+        self.check_open()
         if str(dose_id) in self.doses:
             raise InvalidValue("site_record_id", f"dose {dose_id} is already recorded")
         self._dose_recorded(dose_id=dose_id, vaccine=vaccine, lot=lot,
@@ -104,7 +110,7 @@ class Person(ChainedAggregate):
 
     def amend_dose(self, dose_id: UUID, changes: dict[str, Any], reason: str,
                    actor: dict[str, str], source: dict[str, Any]) -> None:
-        self._check_open()
+        self.check_open()
         current = self.dose(dose_id)
         if current["voided"]:
             raise DoseAlreadyVoided(dose_id)
@@ -115,7 +121,7 @@ class Person(ChainedAggregate):
 
     def void_dose(self, dose_id: UUID, reason: str, actor: dict[str, str],
                   source: dict[str, Any]) -> None:
-        self._check_open()
+        self.check_open()
         if self.dose(dose_id)["voided"]:
             raise DoseAlreadyVoided(dose_id)
         self._dose_voided(dose_id=dose_id, reason=reason, actor=actor, source=source)
@@ -123,8 +129,8 @@ class Person(ChainedAggregate):
     def absorb(self, duplicate: Person, reason: str, actor: dict[str, str],
                source: dict[str, Any]) -> None:
         """Take over a duplicate's doses. The duplicate is closed by merge_into, same transaction."""
-        self._check_open()
-        duplicate._check_open()
+        self.check_open()
+        duplicate.check_open()
         if duplicate.id == self.id:
             raise InvalidValue("duplicate_person_id", "a person cannot be merged into itself")
         carried = [d for d in duplicate.doses.values() if d["dose_id"] not in self.doses]
@@ -135,7 +141,7 @@ class Person(ChainedAggregate):
 
     def merge_into(self, survivor_id: UUID, reason: str, actor: dict[str, str],
                    source: dict[str, Any]) -> None:
-        self._check_open()
+        self.check_open()
         self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
 
     # --- correction requests: a citizen's claim is part of the record ----------------------
@@ -157,10 +163,10 @@ class Person(ChainedAggregate):
                            evidence_ref: str | None, contact: str | None, channel: str,
                            code_digest: str, filed_at: str, actor: dict[str, str],
                            source: dict[str, Any]) -> None:
-        self._check_open()
+        self.check_open()
         if kind not in CORRECTION_KINDS:
             raise InvalidValue("kind", f"must be one of {', '.join(CORRECTION_KINDS)}")
-        self._correction_requested(request_id=request_id, kind=kind, claim=claim,
+        self._correction_requested(request_id=request_id, kind=str(kind), claim=claim,
                                    evidence_ref=evidence_ref, contact=contact, channel=channel,
                                    code_digest=code_digest, filed_at=filed_at, actor=actor,
                                    source=source)
@@ -184,7 +190,7 @@ class Person(ChainedAggregate):
             raise CorrectionClosed(request_id)
         if outcome not in (ACCEPTED, REJECTED):
             raise InvalidValue("outcome", f"must be {ACCEPTED} or {REJECTED}")
-        self._correction_resolved(request_id=request_id, outcome=outcome, reason=reason,
+        self._correction_resolved(request_id=request_id, outcome=str(outcome), reason=reason,
                                   actor=actor, source=source)
 
     # --- events: only assign (they re-run on every replay) ----------------------------------
@@ -195,7 +201,7 @@ class Person(ChainedAggregate):
                               code_digest: str, filed_at: str, actor: dict[str, str],
                               source: dict[str, Any]) -> None:
         self.corrections[str(request_id)] = {
-            "request_id": str(request_id), "kind": kind, "claim": claim, "status": "open",
+            "request_id": str(request_id), "kind": kind, "claim": claim, "status": str(CorrectionStatus.OPEN),
             "assignee": None, "filed_at": filed_at, "channel": channel, "repeats": 0,
             "outcome": None, "reason": None, "code_digest": code_digest,
         }
@@ -208,7 +214,7 @@ class Person(ChainedAggregate):
     @event("CorrectionAssigned")
     def _correction_assigned(self, request_id: UUID, assignee: dict[str, str],
                              actor: dict[str, str], source: dict[str, Any]) -> None:
-        self.corrections[str(request_id)].update(assignee=assignee, status="assigned")
+        self.corrections[str(request_id)].update(assignee=assignee, status=str(CorrectionStatus.ASSIGNED))
 
     @event("CorrectionResolved")
     def _correction_resolved(self, request_id: UUID, outcome: str, reason: str,

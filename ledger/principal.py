@@ -8,22 +8,22 @@ event stream reveals no token. A principal is revoked by a new event, never dele
 from __future__ import annotations
 
 import hashlib
-import secrets
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from ledger import rules
 from ledger.chain import ChainedAggregate
-from ledger.errors import Conflict, InvalidValue, NotFound
+from ledger.errors import Conflict, InvalidValue
 from ledger.keys import NAMESPACE
+from ledger.values import Role
 
 ADMIN, SITE, PROVINCE, AUDITOR, REPORTER, PORTAL = (
-    "admin", "site", "province", "auditor", "reporter", "portal")
-ROLES = (ADMIN, SITE, PROVINCE, AUDITOR, REPORTER, PORTAL)
+    Role.ADMIN, Role.SITE, Role.PROVINCE, Role.AUDITOR, Role.REPORTER, Role.PORTAL)
+ROLES = tuple(Role)
 TOKEN_PREFIX = "dl_"
 
 
@@ -36,6 +36,9 @@ def principal_id_for(token: str) -> UUID:
 
 
 class Principal(ChainedAggregate):
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        TokenIssued: ClassVar[type[ChainedAggregate.Created]]
+
     @event("TokenIssued")
     def __init__(self, role: str, sites: list[str], provinces: list[str], name: str | None,
                  expires_at: str | None, actor: dict[str, str]) -> None:
@@ -49,7 +52,7 @@ class Principal(ChainedAggregate):
     @classmethod
     def issue(cls, principal_id: UUID, role: str, sites: list[str], provinces: list[str],
               name: str | None, expires_at: str | None, actor: dict[str, str]) -> Principal:
-        return cls._create(cls.TokenIssued, id=principal_id, role=role, sites=sites,
+        return cls._create(cls.TokenIssued, id=principal_id, role=str(role), sites=sites,
                            provinces=provinces, name=name, expires_at=expires_at, actor=actor)
 
     def valid_at(self, moment: datetime) -> bool:
@@ -71,53 +74,14 @@ def scope(role: str, sites: Iterable[str], provinces: Iterable[str]) -> tuple[li
     """A site token names its sites, a province token its provinces; no other role has a scope."""
     if role not in ROLES:
         raise InvalidValue("role", f"must be one of {', '.join(ROLES)}")
-    sites = sorted({rules.text(s, "site", max_len=64) for s in sites})  # type: ignore[type-var]
-    provinces = sorted({rules.province(p) for p in provinces})
-    if role == SITE and not sites:
+    site_ids = sorted({rules.text(s, "site", max_len=64) for s in sites})
+    codes = sorted({rules.province(p) for p in provinces})
+    if role == SITE and not site_ids:
         raise InvalidValue("site", "a site token needs at least one site")
-    if role == PROVINCE and not provinces:
+    if role == PROVINCE and not codes:
         raise InvalidValue("province", "a province token needs at least one province")
-    if sites and role != SITE:
+    if site_ids and role != SITE:
         raise InvalidValue("site", "only a site token names sites")
-    if provinces and role != PROVINCE:
+    if codes and role != PROVINCE:
         raise InvalidValue("province", "only a province token names provinces")
-    return sites, provinces
-
-
-def issue_token(ledger: Any, *, role: str, sites: Iterable[str] = (),
-                provinces: Iterable[str] = (), name: str | None = None,
-                expires_at: datetime | None = None,
-                actor: dict[str, str]) -> tuple[str, Principal]:
-    """A new random token and its principal; the token itself is returned once, never stored."""
-    site_ids, codes = scope(role, sites, provinces)
-    name = rules.text(name, "name", max_len=200, required=False)
-    if expires_at is not None and expires_at.tzinfo is None:
-        raise InvalidValue("expires", "needs a time zone")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    principal = Principal.issue(principal_id_for(token), role, site_ids, codes, name,
-                                expires_at.isoformat() if expires_at else None, actor)
-    ledger.save(principal)
-    return token, principal
-
-
-def find_principal(ledger: Any, principal_id: UUID) -> Principal | None:
-    try:
-        found = ledger.repository.get(principal_id)
-    except AggregateNotFoundError:
-        return None
-    return found if isinstance(found, Principal) else None
-
-
-def revoke_token(ledger: Any, token_or_id: str, reason: str, *, actor: dict[str, str]) -> Principal:
-    """Revoke by the principal's id (printed when the token was made) or by the token itself."""
-    reason = rules.reason(reason)
-    try:
-        principal_id = UUID(token_or_id)
-    except ValueError:
-        principal_id = principal_id_for(token_or_id)
-    principal = find_principal(ledger, principal_id)
-    if principal is None:
-        raise NotFound("principal_id", "no principal has this id or token")
-    principal.revoke(reason, actor)
-    ledger.save(principal)
-    return principal
+    return site_ids, codes

@@ -8,14 +8,16 @@ bad rows holds a million errors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot as LibrarySnapshot
 from eventsourcing.domain import event
 
 from ledger.chain import ChainedAggregate
+from ledger.values import ImportStatus
 
-RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+RUNNING, COMPLETED, FAILED = ImportStatus.RUNNING, ImportStatus.COMPLETED, ImportStatus.FAILED
 COUNTS = ("rows", "created", "duplicate", "conflict", "rejected")
 
 
@@ -27,10 +29,13 @@ _TOPIC = "retro.submission:RetroImport"
 class RetroImport(ChainedAggregate):
     TOPIC = _TOPIC
 
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Started: ClassVar[type[ChainedAggregate.Created]]
+
     class Created(ChainedAggregate.Created):
         TOPIC = f"{_TOPIC}.Created"
 
-    class Snapshot(ChainedAggregate.Snapshot):
+    class Snapshot(LibrarySnapshot):  # ChainedAggregate.Snapshot, named so a type checker follows it
         TOPIC = f"{_TOPIC}.Snapshot"
 
     @event("Started", topic=f"{_TOPIC}.Started")
@@ -44,7 +49,7 @@ class RetroImport(ChainedAggregate):
         self.document_ref = document_ref
         self.site_id = site_id
         self.submitter = submitter
-        self.status = RUNNING
+        self.status = str(RUNNING)
         self.counts = dict.fromkeys(COUNTS, 0)
         self.last_row = 0
         self.read_fraction: float | None = 0.0
@@ -75,10 +80,10 @@ class RetroImport(ChainedAggregate):
 
     @event("Completed", topic=f"{_TOPIC}.Completed")
     def _completed(self, counts: dict[str, int]) -> None:
-        self.status = COMPLETED
+        self.status = str(COMPLETED)
         self.read_fraction = 1.0
 
     @event("Failed", topic=f"{_TOPIC}.Failed")
     def _failed(self, reason: str, counts: dict[str, int]) -> None:
-        self.status = FAILED
+        self.status = str(FAILED)
         self.reason = reason

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal, overload
 
 from ledger.catalog import Vaccine, provinces, vaccine_catalog
 from ledger.errors import InvalidValue, UnknownVaccine
@@ -25,19 +25,26 @@ def now_ict() -> datetime:
     return datetime.now(ICT)
 
 
+@overload
+def text(value: Any, field: str, *, max_len: int = ..., required: Literal[True] = ...) -> str: ...
+@overload
+def text(value: Any, field: str, *, max_len: int = ..., required: bool) -> str | None: ...
+
+
 def text(value: Any, field: str, *, max_len: int = 200, required: bool = True) -> str | None:
+    """Clean free text (NFC, single spaces); None for an optional blank."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidValue(field, "is required")
         return None
     if not isinstance(value, str):
         raise InvalidValue(field, "must be a string")
-    value = clean(value)
-    if len(value) > max_len:
+    cleaned = clean(value)
+    if len(cleaned) > max_len:
         raise InvalidValue(field, f"must be at most {max_len} characters")
-    if any(ord(c) < 32 for c in value):
+    if any(ord(c) < 32 for c in cleaned):
         raise InvalidValue(field, "must not contain control characters")
-    return value
+    return cleaned
 
 
 def calendar_date(value: Any, field: str) -> date:
@@ -160,7 +167,7 @@ def dose_number(value: Any, field: str = "dose_number") -> int | None:
 
 
 def reason(value: Any, field: str = "reason") -> str:
-    return text(value, field, max_len=1000)  # type: ignore[return-value]
+    return text(value, field, max_len=1000)
 
 
 PERSON_FIELDS = ("full_name", "birth_date", "sex", "national_id", "phone", "province", "district", "address")
@@ -185,7 +192,7 @@ def person_details(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     }
 
 
-def detail_changes(raw: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+def detail_changes(raw: Any, current: dict[str, Any]) -> dict[str, Any]:
     """The fields a correction changes, checked; unchanged values are dropped."""
     if not isinstance(raw, dict) or not raw:
         raise InvalidValue("changes", "must name at least one field to change")

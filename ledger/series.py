@@ -8,9 +8,10 @@ first dose whose running count reaches that product's series length; later doses
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from ledger.catalog import Catalog, Vaccine, vaccine_catalog
 from ledger.rules import day_of
@@ -73,7 +74,7 @@ class Evaluator:
             if read[:len(self.read)] == self.read:  # the usual step: doses added after, compared in C
                 kept = len(self.read)
             else:
-                for fields, scanned in zip(read, self.read):
+                for fields, scanned in zip(read, self.read, strict=False):  # the common prefix
                     if fields != scanned:
                         break
                     kept += 1

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.chain import ChainedAggregate
 from ledger.errors import InvalidValue
+from ledger.values import ReviewStatus, SiteKind
 
-OFFICIAL, MOBILE, PROVISIONAL = "official", "mobile", "provisional"
-KINDS = (OFFICIAL, MOBILE, PROVISIONAL)
-PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+OFFICIAL, MOBILE, PROVISIONAL = SiteKind.OFFICIAL, SiteKind.MOBILE, SiteKind.PROVISIONAL
+KINDS = tuple(SiteKind)
+PENDING, APPROVED, REJECTED = ReviewStatus.PENDING, ReviewStatus.APPROVED, ReviewStatus.REJECTED
 
 
 class Site(ChainedAggregate):
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Listed: ClassVar[type[ChainedAggregate.Created]]
+
     @event("Listed")
     def __init__(self, site_id: str, name: str | None, kind: str, province: str | None,
                  district: str | None, actor: dict[str, str], source: dict[str, Any]) -> None:
@@ -23,14 +28,16 @@ class Site(ChainedAggregate):
         self.kind = kind
         self.province = province
         self.district = district
-        self.review_status = PENDING if kind == PROVISIONAL else APPROVED
+        self.review_status = str(PENDING if kind == PROVISIONAL else APPROVED)
 
     @classmethod
-    def add_to_directory(cls, aggregate_id: Any, site_id: str, name: str | None, kind: str,
-             province: str | None, district: str | None, actor: dict[str, str],
-             source: dict[str, Any]) -> Site:
-        return cls._create(cls.Listed, id=aggregate_id, site_id=site_id, name=name, kind=kind,
-                           province=province, district=district, actor=actor, source=source)
+    def add_to_directory(cls, aggregate_id: UUID, site_id: str, name: str | None, kind: str,
+                         province: str | None, district: str | None, actor: dict[str, str],
+                         source: dict[str, Any]) -> Site:
+        site: Site = cls._create(cls.Listed, id=aggregate_id, site_id=site_id, name=name,
+                                 kind=str(kind), province=province, district=district, actor=actor,
+                                 source=source)
+        return site
 
     def review(self, decision: str, kind: str | None, name: str | None, province: str | None,
                district: str | None, reason: str | None, actor: dict[str, str]) -> None:
@@ -40,7 +47,7 @@ class Site(ChainedAggregate):
             raise InvalidValue("kind", "an approved site is official or mobile")
         if decision == REJECTED and not reason:
             raise InvalidValue("reason", "is required to reject a site")
-        self._reviewed(decision=decision, kind=kind or self.kind, name=name or self.name,
+        self._reviewed(decision=str(decision), kind=kind or self.kind, name=name or self.name,
                        province=province or self.province, district=district or self.district,
                        reason=reason, actor=actor)
 

@@ -18,10 +18,10 @@ from collections import defaultdict
 from concurrent.futures import Future
 from typing import Any, Union
 
-from ledger.values import Actor
-from usecases.application import DoseLedger, DoseOutcome, DoseReceipt
 from ledger.recording import DoseReport, dose_report
-
+from ledger.values import Actor
+from usecases.application import DoseLedger
+from usecases.receipts import DoseOutcome, DoseReceipt
 
 Answer = Union["Future[DoseOutcome]", "asyncio.Future[DoseOutcome]"]
 Item = tuple[DoseReport, Actor, Answer]
@@ -95,7 +95,7 @@ class DoseWriter:
         except BaseException as error:  # the store is down, say: every waiting caller hears it
             outcomes = [error] * len(batch)
         on_loops: defaultdict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = defaultdict(list)
-        for (_, _, answer), outcome in zip(batch, outcomes):
+        for (_, _, answer), outcome in zip(batch, outcomes, strict=True):
             if isinstance(answer, asyncio.Future):
                 on_loops[answer.get_loop()].append((answer, outcome))
             else:

@@ -22,7 +22,7 @@ from api.models import AccessLog, AuditDiff, AuditExplanation, AuditHistory, Aud
 from api.problems import Problem
 from api.routers import READS, problems
 from api.services import ledger_of, views_of
-from ledger.access import ReadQuery, find_reads
+from usecases.access_log import ReadQuery, find_reads
 from usecases.application import DoseLedger
 from ledger.errors import InvalidValue
 from ledger.principal import AUDITOR, Principal

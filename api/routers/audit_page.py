@@ -26,7 +26,8 @@ from api.access_log import recorded_read
 from api.problems import Problem
 from api.timeline import timeline
 from ledger.errors import InvalidValue, PersonNotFound
-from ledger.principal import ADMIN, AUDITOR, Principal, find_principal
+from ledger.principal import ADMIN, AUDITOR, Principal
+from usecases.principals import find_principal
 
 router = APIRouter(prefix="/audit", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")

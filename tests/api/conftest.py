@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from usecases.application import DoseLedger
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from projections import open_views
 from projections.running import start_embedded
 

@@ -21,7 +21,8 @@ from fastapi.routing import APIRoute
 from api.app import ROUTERS, create_app
 from api.auth import Allow, actor
 from ledger.values import Actor
-from ledger.principal import ROLES, Principal, issue_token, revoke_token
+from ledger.principal import ROLES, Principal
+from usecases.principals import issue_token, revoke_token
 from intake.retro import Form, intake
 from tests.api.conftest import CLI, Caller, dose, lan
 from tests.retro_files import csv_bytes

@@ -6,7 +6,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from api.auth import TokenVerifier
-from ledger.principal import revoke_token
+from usecases.principals import revoke_token
 from tests.api.conftest import CLI, dose, lan
 from tests.api.test_doses import SITE
 from tests.stored_rows import StoredRows

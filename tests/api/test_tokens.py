@@ -7,7 +7,8 @@ import pytest
 from api.auth import TokenVerifier
 from api.problems import Problem
 from cli.main import main
-from ledger.principal import Principal, issue_token, principal_id_for, revoke_token
+from ledger.principal import Principal, principal_id_for
+from usecases.principals import issue_token, revoke_token
 from store.url import URL_KEY
 from tests.api.conftest import CLI, Caller
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from cli.demo import seed
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from projections import open_views
 from projections.running import rebuild
 from tests.readside import assert_views_are_a_fresh_fold, everything, rebuilding_rows

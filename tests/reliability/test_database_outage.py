@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from usecases.application import DoseLedger
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from store.url import URL_KEY
 from tests.reliability.private_postgres import PrivatePostgres
 from tests.reliability.server import Server, doseledger

@@ -13,7 +13,7 @@ import os
 import random
 from typing import Any
 
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from tests.reliability.faulty_clients import FaultyClient, Tally
 from tests.reliability.server import Server, doseledger
 from tests.reliability.stored import doses_by_site_record, site_record_claims

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from tests.api.conftest import CLI
 from tests.reliability.server import Server
 from tests.reliability.stored import stored_events

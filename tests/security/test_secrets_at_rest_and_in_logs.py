@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psycopg
 
-from ledger.principal import issue_token
+from usecases.principals import issue_token
 from tests.api.conftest import CLI, Caller
 from tests.reliability.server import Server
 

@@ -1,0 +1,78 @@
+"""One way to decide: read into a working set, decide, save in one transaction; when another
+writer got there first, read again and decide again, within a time budget.
+
+Every use case that writes goes through `Decisions.decide`, so the retry and the save are
+written once. The decision itself is a function of a fresh working set: it may be called
+several times and must change nothing outside the working set.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from ledger.errors import Contention
+from store import library
+from usecases.working_set import WorkingSet
+
+T = TypeVar("T")
+
+# Seconds a decision may keep retrying: today's worst case of the former 16 attempts with
+# backoff. A caller whose client gives up sooner (or later) sets its own.
+BUDGET = 1.0
+_LONGEST_PAUSE = 0.1
+
+
+@dataclass(frozen=True)
+class Decided(Generic[T]):
+    """What a decision returned, and the position of its save (the head if it wrote nothing)."""
+
+    value: T
+    position: int | None
+
+
+class Decisions:
+    def __init__(self, app: Application[UUID], budget: float = BUDGET) -> None:
+        self.app = app
+        self.budget = budget
+
+    def working_set(self) -> WorkingSet:
+        return WorkingSet(self.app.repository, self.app.recorder, self.app.mapper)
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def save(self, *aggregates: Any) -> int | None:
+        """Save in one transaction; the position of the last event written."""
+        return library.save(self.app, aggregates)
+
+    def decide(self, choose: Callable[[WorkingSet], T], *, budget: float | None = None) -> Decided[T]:
+        """Run `choose` on a fresh working set and save what it changed, in one transaction.
+
+        A LedgerError from `choose` refuses the decision: nothing is saved. An IntegrityError
+        (another writer saved one of the same streams first, or `choose` found that it did)
+        runs `choose` again on fresh reads, after a short random pause, until `budget`
+        seconds have passed; then Contention.
+        """
+        deadline = time.monotonic() + (self.budget if budget is None else budget)
+        attempt = 0
+        while True:
+            try:
+                ws = self.working_set()
+                value = choose(ws)
+                pending = ws.pending()
+                return Decided(value, self.save(*pending) if pending else self.head())
+            except IntegrityError:
+                attempt += 1
+                pause = random.uniform(0, min(_LONGEST_PAUSE, 0.001 * 2**attempt))
+                if time.monotonic() + pause > deadline:
+                    raise Contention(
+                        "too many concurrent writers on the same records; retry the request") from None
+                time.sleep(pause)

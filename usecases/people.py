@@ -1,0 +1,191 @@
+"""Registering people, correcting their details, merging duplicates; and finding a person in a
+working set, which every other use case needs (merged people followed to their survivor)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from ledger import rules
+from ledger.errors import AmbiguousPerson, NationalIdTaken, PersonNotFound
+from ledger.keys import IdentityKey, NationalIdClaim, identity_key, national_id_key
+from ledger.person import Person
+from ledger.recording import as_uuid
+from ledger.values import Actor, Source
+from usecases.decision import Decisions
+from usecases.receipts import Registration, Written
+from usecases.working_set import WorkingSet
+
+# What a retro import may match a person on when no national id tells (ledger.keys.identity_key).
+IDENTITY_FIELDS = ("full_name", "birth_date", "phone")
+_MERGES_FOLLOWED = 16  # a chain of merges longer than this is a loop, not a history
+
+
+class People:
+    def __init__(self, decisions: Decisions) -> None:
+        self.decisions = decisions
+
+    def register(self, details: dict[str, Any], *, actor: Actor, channel: str,
+                 source: Source | None, person_id: UUID | None) -> Registration:
+        """An existing national id returns its person instead of making a second one.
+
+        A caller that retries may give its own person_id: the retry then finds the same person.
+        """
+        details = rules.person_details(details)
+        origin = (source or Source.named(channel)).as_data()
+
+        def choose(ws: WorkingSet) -> tuple[UUID, bool]:
+            if details["national_id"]:
+                holder = holder_of_national_id(ws, details["national_id"])
+                if holder is not None:
+                    return holder, False
+            if person_id is not None and ws.get(Person, person_id) is not None:
+                return person_id, False
+            new_id = person_id or uuid4()
+            if details["national_id"]:
+                claim_national_id(ws, details["national_id"], new_id)
+            person = Person.register(new_id, details, channel, actor.as_data(), origin)
+            ws.changed(person, identity_joined(ws, person))
+            return person.id, True
+
+        decided = self.decisions.decide(choose)
+        return Registration(*decided.value, decided.position)
+
+    def correct_details(self, person_id: UUID | str, changes: dict[str, Any], reason: str, *,
+                        actor: Actor, source: Source) -> Written:
+        reason = rules.reason(reason)
+        pid = as_uuid(person_id, "person_id")
+
+        def choose(ws: WorkingSet) -> UUID:
+            person = person_in(ws, pid)
+            checked = rules.detail_changes(changes, person.details)
+            change_details(ws, person, checked, reason, actor, source.as_data())
+            return person.id
+
+        decided = self.decisions.decide(choose)
+        return Written(decided.value, decided.position)
+
+    def merge(self, survivor_id: UUID | str, duplicate_id: UUID | str, reason: str, *,
+              actor: Actor, source: Source) -> Written:
+        """The duplicate's doses move to the survivor; both streams say so, in one transaction."""
+        reason = rules.reason(reason)
+        survivor_uuid = as_uuid(survivor_id, "person_id")
+        duplicate_uuid = as_uuid(duplicate_id, "duplicate_person_id")
+
+        def choose(ws: WorkingSet) -> UUID:
+            survivor = person_in(ws, survivor_uuid, field="person_id")
+            duplicate = person_in(ws, duplicate_uuid, field="duplicate_person_id")
+            survivor.absorb(duplicate, reason, actor.as_data(), source.as_data())
+            duplicate.merge_into(survivor.id, reason, actor.as_data(), source.as_data())
+            ws.changed(survivor, duplicate)
+            return survivor.id
+
+        decided = self.decisions.decide(choose)
+        return Written(decided.value, decided.position)
+
+    def person(self, person_id: UUID | str) -> Person:
+        """The person's current state, merged-away or not: for replay and checks."""
+        return person_in(self.decisions.working_set(), as_uuid(person_id, "person_id"),
+                         allow_merged=True)
+
+
+def person_in(ws: WorkingSet, person_id: UUID, *, field: str = "person_id",
+              follow_merges: bool = False, allow_merged: bool = False) -> Person:
+    """The person with this id; a merged one refused (PersonMerged), followed, or allowed."""
+    for _ in range(_MERGES_FOLLOWED):
+        person = ws.get(Person, person_id)
+        if person is None:
+            raise PersonNotFound(person_id, field)
+        if person.merged_into is None or allow_merged:
+            return person
+        if not follow_merges:
+            person.check_open()  # raises PersonMerged naming the survivor
+        person_id = person.merged_into
+    raise PersonNotFound(person_id, field)
+
+
+def holder_of_national_id(ws: WorkingSet, national_id: str) -> UUID | None:
+    claim = ws.get(NationalIdClaim, national_id_key(national_id))
+    if claim is None or claim.person_id is None:
+        return None
+    return person_in(ws, claim.person_id, follow_merges=True).id
+
+
+def claim_national_id(ws: WorkingSet, national_id: str, person_id: UUID) -> None:
+    claim = ws.get(NationalIdClaim, national_id_key(national_id))
+    if claim is None:
+        ws.changed(NationalIdClaim.claim(national_id, person_id))
+    elif claim.person_id is None:  # released by a correction earlier
+        claim.reassign(person_id, "claimed by a registration")
+        ws.changed(claim)
+    elif claim.person_id != person_id:
+        raise NationalIdTaken(person_in(ws, claim.person_id, follow_merges=True).id)
+
+
+def identity_joined(ws: WorkingSet, person: Person) -> IdentityKey:
+    """The person listed under their name, birth date and phone (in the working set)."""
+    key = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+    index = ws.get(IdentityKey, key)
+    if index is None:
+        return IdentityKey.claim(key, person.id)
+    index.join(person.id)
+    return index
+
+
+def identity_holders(ws: WorkingSet, details: dict[str, Any]) -> list[UUID]:
+    """The distinct open people listed under these details (merged ones followed)."""
+    index = ws.get(IdentityKey, identity_key(*(details[k] for k in IDENTITY_FIELDS)))
+    if index is None:
+        return []
+    holders = (person_in(ws, pid, follow_merges=True).id for pid in index.person_ids)
+    return list(dict.fromkeys(holders))
+
+
+def person_for(ws: WorkingSet, details: dict[str, Any], fallback_id: UUID, actor: Actor,
+               source: dict[str, Any], match_identity: bool) -> tuple[Person, bool]:
+    """The national id's person if there is one, else (when matching identities) the one
+    person with the same name, birth date and phone, else a person registered inline:
+    (person, registered now). A new person is unsaved and outside the working set, so a
+    refused dose leaves no orphan person."""
+    if details["national_id"]:
+        holder = holder_of_national_id(ws, details["national_id"])
+        if holder is not None:
+            return person_in(ws, holder), False
+    elif match_identity:
+        holders = identity_holders(ws, details)
+        if len(holders) > 1:
+            raise AmbiguousPerson(holders)
+        if holders:
+            return person_in(ws, holders[0]), False
+    return Person.register(fallback_id, details, "site", actor.as_data(), source), True
+
+
+def keys_of_new_person(ws: WorkingSet, person: Person) -> list[Any]:
+    claims: list[Any] = [identity_joined(ws, person)]
+    if person.details["national_id"]:
+        claims.append(NationalIdClaim.claim(person.details["national_id"], person.id))
+    return claims
+
+
+def change_details(ws: WorkingSet, person: Person, checked: dict[str, Any], reason: str,
+                   actor: Actor, source: dict[str, Any]) -> None:
+    """Correct a person's details with the keys that follow them: the national id's claim
+    moves, and the identity key of the old name, birth date and phone is left."""
+    old_nid = person.details["national_id"]
+    if checked.get("national_id"):
+        claim_national_id(ws, checked["national_id"], person.id)
+    if "national_id" in checked and old_nid:
+        old_claim = ws.get(NationalIdClaim, national_id_key(old_nid))
+        if old_claim is not None:
+            old_claim.reassign(None, reason)
+            ws.changed(old_claim)
+    before = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+    person.correct_details(checked, reason, actor.as_data(), source)
+    after = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+    if after != before:  # listed under the new name, birth date or phone only
+        old_key = ws.get(IdentityKey, before)
+        if old_key is not None:
+            old_key.leave(person.id, reason)
+            ws.changed(old_key)
+        ws.changed(identity_joined(ws, person))
+    ws.changed(person)
