@@ -42,6 +42,7 @@ from ledger.person import ACCEPTED, MISSING_DOSE, OPEN_STATES, WRONG_DOSE, Perso
 from ledger.recording import DoseReport, as_uuid, dose_changes, dose_report
 from ledger.site import KINDS, PROVISIONAL, Site
 from store import library
+from store.event_store import EventStore
 from store.sqlite import in_wal_mode
 from store.url import database_url, persistence_env
 from store.transcoding import OrjsonTranscoder
@@ -109,6 +110,7 @@ class DoseLedger(Application[UUID]):
     # Recently used people stay in memory; a cached one is fast-forwarded with the events
     # stored since (one query), so several processes can share a store safely.
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    recorder: EventStore  # store.sqlite or store.postgres, named by the store URL
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
