@@ -3,6 +3,7 @@ path does: an upgrade of the library that changes one fails here, not in product
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from importlib.metadata import version
@@ -11,7 +12,12 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteDatastore,
+    SQLiteRecorder,
+    SQLiteTrackingRecorder,
+)
 
 from ledger.site import MOBILE, Site
 from store import library
@@ -54,6 +60,47 @@ def test_the_ledgers_save_of_nothing_new_writes_nothing_and_answers_no_position(
     head = ledger.recorder.max_notification_id()
     assert library.save(ledger, [site]) is None
     assert ledger.recorder.max_notification_id() == head
+
+
+# SQLite's view tables: created as the library's SQLiteRecorder creates any recorder's tables,
+# without SQLiteTrackingRecorder's migration of a multi-row `tracking` table.
+
+VIEW_TABLES = [
+    "CREATE TABLE IF NOT EXISTS v_tracking (application_name TEXT, notification_id INTEGER, "
+    "PRIMARY KEY (application_name)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS v_rows (person_id TEXT PRIMARY KEY, doses INTEGER)",
+]
+
+
+class _ViewTables(SQLiteTrackingRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return VIEW_TABLES
+
+    def _create_table(self, c) -> None:
+        library.create_sqlite_tables(self, c)
+
+
+class _PlainTables(SQLiteRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return VIEW_TABLES
+
+
+def _schema(path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+
+def test_sqlite_view_tables_are_created_as_the_library_creates_a_recorders_and_nothing_migrated(tmp_path):
+    ours, theirs = tmp_path / "ours.db", tmp_path / "theirs.db"
+    with sqlite3.connect(ours) as conn:  # another application's tracking, of the library's older shape
+        conn.execute("CREATE TABLE tracking (application_name TEXT, notification_id INTEGER)")
+        conn.executemany("INSERT INTO tracking VALUES ('other', ?)", [(1,), (2,)])
+    kept = _schema(ours)
+    _ViewTables(SQLiteDatastore(str(ours))).create_table()
+    _PlainTables(SQLiteDatastore(str(theirs))).create_table()  # the library's public path
+    assert _schema(ours) == sorted(kept + _schema(theirs))
+    with sqlite3.connect(ours) as conn:
+        assert conn.execute("SELECT notification_id FROM tracking").fetchall() == [(1,), (2,)]
 
 
 # The insert: PostgreSQL's from binary arrays inside the library's step (its table lock and
