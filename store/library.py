@@ -17,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from typing import Any
@@ -87,9 +88,9 @@ class PostgresInsertStep(PostgresApplicationRecorder):
         self._notify_channel(curs)
         self.insert_rows(curs, stored_events)
 
+    @abstractmethod
     def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
         """The INSERT ... RETURNING notification_id the library's step ends with."""
-        raise NotImplementedError
 
 
 def insert_events_retrying(max_attempts: int, wait: float) -> Callable[..., Any]:
