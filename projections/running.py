@@ -4,7 +4,7 @@ The library's `ProjectionRunner` stops for good at the first exception. A `Proje
 runs one projection in a thread instead and never dies quietly: an error is logged, shown in
 the projection's status with the event it stopped at, and the worker starts again after a
 pause that doubles up to half a minute. It catches up and follows the ledger the same way on
-both stores (see subscription), a page per transaction; a view that has applied nothing yet
+both stores (the event store's `follow`), a page per transaction; a view that has applied nothing yet
 and can be folded stream after stream (all but the correction requests: its rows are folds of
 one stream, or sums of them) is folded so first, as a rebuild does it.
 """
@@ -32,7 +32,6 @@ from projections.paging import PagedProjection
 from projections.read_ahead import ReadAhead
 from projections.shared_fold import fold_together
 from projections.storage import SQLiteTables, TrackingConflict
-from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view, open_ledger, projection_names
 
 log = logging.getLogger("projections")
@@ -146,7 +145,7 @@ class ProjectionWorker:
                           self.name, exc_info=True)
                 self._fold_failed = True
                 position = self.view.position()
-        with follow(self.ledger.recorder, position) as subscription:
+        with self.ledger.recorder.follow(position) as subscription:
             self._subscription = subscription
             if self._stopping.is_set():
                 return

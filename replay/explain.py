@@ -14,7 +14,6 @@ from ledger.person import Person
 from replay.fold import Decoded, decode, fold, person_state, read_person
 from replay.history import event_ref
 from replay.plain import plain
-from replay.records import read_stream
 
 MAX_MERGE_DEPTH = 16  # merges chain (A absorbed B, which had absorbed C); a cycle cannot
 
@@ -62,7 +61,7 @@ def _trails(ledger: Any, decoded: list[Decoded], depth: int) -> dict[str, list[d
         elif isinstance(event, Person.DuplicateAbsorbed):
             earlier: dict[str, list[dict[str, Any]]] = {}
             if depth < MAX_MERGE_DEPTH:
-                dup_records = read_stream(ledger.recorder, event.duplicate_person_id)
+                dup_records = ledger.recorder.select_streams([event.duplicate_person_id])
                 earlier = _trails(ledger, decode(ledger.mapper, dup_records), depth + 1)
             merged = _ref(item, "merged", from_person_id=str(event.duplicate_person_id),
                           reason=event.reason)

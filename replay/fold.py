@@ -1,6 +1,6 @@
 """A person's stored events folded one by one, exactly as stored.
 
-The fold starts from the stored rows (replay.records), never from the application's cache or
+The fold starts from the stored rows (the event store's `select_streams`), never from the application's cache or
 the projections. It keeps going past an event it cannot read or apply in sequence, noting the
 problem on that step: an auditor looking at a damaged record still sees everything around the
 damage, and the integrity check (replay.integrity) says what the damage is.
@@ -20,7 +20,7 @@ from ledger.person import Person
 from ledger.recording import as_uuid
 from ledger.series import Evaluator
 from replay.plain import plain
-from replay.records import StoredRecord, read_stream
+from store.event_store import StoredRecord
 
 PERSON_TOPIC = get_topic(Person) + "."
 # Credentials' hashes, kept out of audit answers (the integrity check still reads them raw).
@@ -51,7 +51,7 @@ def is_person_stream(records: list[StoredRecord]) -> bool:
 def read_person(ledger: Any, person_id: UUID | str) -> tuple[UUID, list[StoredRecord]]:
     """The person's stored records; PersonNotFound when the id names no person's stream."""
     pid = as_uuid(person_id, "person_id")
-    records = read_stream(ledger.recorder, pid)
+    records = ledger.recorder.select_streams([pid])
     if not is_person_stream(records):
         raise PersonNotFound(pid)
     return pid, records
@@ -61,7 +61,7 @@ def decode(mapper: Any, records: Iterable[StoredRecord]) -> list[Decoded]:
     decoded = []
     for record in records:
         try:
-            decoded.append(Decoded(record, mapper.to_domain_event(record.stored_event())))
+            decoded.append(Decoded(record, mapper.to_domain_event(record)))
         except Exception as e:  # any failure to read a stored row is the audit's finding
             decoded.append(Decoded(record, None, f"cannot be read: {type(e).__name__}: {e}"))
     return decoded

@@ -18,7 +18,7 @@ from ledger.errors import InvalidValue
 from ledger.rules import ICT
 from replay.fold import REDACTED, Decoded, StateMemo, decode, fold, person_state, read_person
 from replay.plain import plain
-from replay.records import StoredRecord
+from store.event_store import StoredRecord
 
 # What an event says beside its data: shown as their own columns.
 _ASIDE = ("actor", "source")
@@ -147,7 +147,7 @@ def event_ref(item: Decoded) -> dict[str, Any]:
     return {
         "person_id": str(record.originator_id),
         "position": record.position,
-        "version": record.version,
+        "version": record.originator_version,
         "type": event_type(record),
         "recorded_at": plain(event.timestamp) if event is not None else None,
         "actor": plain(getattr(event, "actor", None)),
@@ -181,10 +181,10 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, An
 def _cut(decoded: list[Decoded], point: AsOf, field: str) -> int:
     """How many of the stored events the point includes."""
     if point.version is not None:
-        head = decoded[-1].record.version if decoded else 0
+        head = decoded[-1].record.originator_version if decoded else 0
         if point.version < 0 or point.version > head:
             raise InvalidValue(field, f"the person's record has versions 0 to {head}, not {point.version}")
-        return sum(1 for item in decoded if item.record.version <= point.version)
+        return sum(1 for item in decoded if item.record.originator_version <= point.version)
     if point.recorded_at is not None:
         # Up to the last readable event recorded by then (an unreadable row has no time of its own).
         cut = 0
@@ -201,5 +201,5 @@ def _point(prefix: list[Decoded]) -> dict[str, Any]:
     if not prefix:
         return {"version": 0, "position": None, "recorded_at": None}
     last = prefix[-1]
-    return {"version": last.record.version, "position": last.record.position,
+    return {"version": last.record.originator_version, "position": last.record.position,
             "recorded_at": plain(last.event.timestamp) if last.event is not None else None}

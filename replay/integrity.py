@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-
 from ledger.chain import GENESIS, expected_digest
 from ledger.recording import as_uuid
 from replay.fold import Decoded, decode
-from replay.records import StoredRecord, read_stream
+from store.event_store import StoredRecord
 
 ALTERED, REMOVED, INSERTED, REORDERED, RENUMBERED, UNVERIFIED = (
     "altered", "removed", "inserted", "reordered", "renumbered", "unverified")
@@ -56,13 +55,13 @@ class _Row:
 
     @property
     def version(self) -> int:
-        return self.item.record.version
+        return self.item.record.originator_version
 
 
 def verify_integrity(ledger: Any, stream_id: UUID | str) -> dict[str, Any]:
     """The chain of one stream (a person, a site, a key), from its stored rows."""
     sid = as_uuid(stream_id, "stream_id")
-    records = read_stream(ledger.recorder, sid)
+    records = ledger.recorder.select_streams([sid])
     return stream_report(sid, records, check_chain(decode(ledger.mapper, records), ledger.mapper))
 
 
@@ -70,7 +69,7 @@ def stream_report(stream_id: UUID, records: list[StoredRecord], findings: list[F
     return {
         "stream_id": str(stream_id),
         "events": len(records),
-        "head_version": records[-1].version if records else 0,
+        "head_version": records[-1].originator_version if records else 0,
         "intact": not findings,
         "findings": [f.as_dict() for f in findings],
     }

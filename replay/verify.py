@@ -25,7 +25,7 @@ from uuid import UUID
 from replay.fold import Decoded, decode, fold, is_person_stream, person_state, read_person
 from replay.history import compare_states
 from replay.integrity import Finding, check_chain
-from replay.records import count_records, scan_streams
+from store.event_store import by_stream
 
 # Dose fields compared with the certificate view when the view shows them.
 DOSE_FIELDS = ("vaccine", "administered_at", "lot", "site_id", "booster")
@@ -39,7 +39,7 @@ def verify(ledger: Any, person_id: UUID | str, views: Any = None) -> dict[str, A
     return {
         "person_id": str(pid),
         "consistent": not differences,
-        "version": records[-1].version,
+        "version": records[-1].originator_version,
         "head_position": max((r.position or 0) for r in records),
         "checked": ["integrity", "fold", "ledger"] + (["certificate"] if views is not None else []),
         "differences": differences,
@@ -53,11 +53,11 @@ def verify_all(ledger: Any, views: Any = None,
     `progress(events_done, events_total)` is called after each stream.
     """
     started = time.perf_counter()
-    total = count_records(ledger.recorder)
+    total = ledger.recorder.count_notifications()
     done, people = 0, 0
     streams: Counter[str] = Counter()
     differences: list[dict[str, Any]] = []
-    for records in scan_streams(ledger.recorder):
+    for records in by_stream(ledger.recorder.scan_streams()):
         decoded = decode(ledger.mapper, records)
         findings = check_chain(decoded, ledger.mapper)
         stream_type = _stream_type(records[0].topic)
@@ -130,7 +130,7 @@ def _check_person(decoded: list[Decoded], findings: list[Finding], views: Any,
     for step in fold(decoded):
         person = step.person
         if step.problem and step.event is not None:  # unreadable rows are integrity findings
-            differences.append({"kind": "fold", "version": step.record.version,
+            differences.append({"kind": "fold", "version": step.record.originator_version,
                                 "position": step.record.position, "detail": step.problem})
     state = person_state(person)
     if views is not None and state is not None:

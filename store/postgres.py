@@ -1,16 +1,18 @@
-"""The ledger's PostgreSQL recorder: the library's, plus reading many streams in one query.
+"""The ledger's event store on PostgreSQL (store.event_store): the library's recorder, with
+its insert from binary arrays, plus the reads the library has no query for, and LISTEN/NOTIFY.
 
 A batch of doses touches many people; loading them one `repository.get` at a time costs a
 round trip each. `select_streams` fetches every event of the given ids at once.
 
-On PostgreSQL, the parameters of both the insert and `select_streams` go as arrays of plain
-types in binary. The library sends the events as one array of a composite type, which psycopg
-writes as text in Python, escaping every field with a regular expression: about a quarter of a
-1,000-dose batch's time went there.
+The parameters of both the insert and `select_streams` go as arrays of plain types in binary.
+The library sends the events as one array of a composite type, which psycopg writes as text
+in Python, escaping every field with a regular expression: about a quarter of a 1,000-dose
+batch's time went there.
 
 `count_notifications` says how many events a read side covers when it reads only the topics
 it needs (a rebuild). `scan_streams` reads the events of some topics stream after stream, for
-a read side whose every row is a fold of one stream (the certificates' rebuild).
+a read side whose every row is a fold of one stream (the certificates' rebuild) and for an
+audit of the whole store.
 
 `OneSchemaCreatorAtATime` serialises the creation of a PostgreSQL schema's tables.
 """
@@ -23,17 +25,24 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from store import library
+from store.event_store import EventStore, StoredRecord
 
 
 def connection_of_its_own(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
     """A connection to the datastore's database outside its pool, in autocommit: for a session
     lock that must last as long as something runs, without holding a pooled connection."""
-    options = {k: v for k, v in datastore.pool.kwargs.items() if k != "row_factory"}
-    return psycopg.connect(datastore.pool.conninfo, autocommit=True, **options)
+    pool = datastore.pool
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    options = {k: v for k, v in kwargs.items() if k != "row_factory"}
+    return psycopg.connect(conninfo, autocommit=True, **options)
 
 
 @contextmanager
@@ -56,84 +65,93 @@ class OneSchemaCreatorAtATime:
 
     def create_table(self) -> None:
         with schema_creation_lock(self.datastore):
-            super().create_table()  # type: ignore[misc]
+            super().create_table()  # type: ignore[misc]  # a mixin: the recorder it is mixed into has create_table
 
 
-class PostgresLedgerRecorder(OneSchemaCreatorAtATime, PostgresApplicationRecorder):
-    def __init__(self, datastore, **kwargs) -> None:  # type: ignore[no-untyped-def]
+class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep, EventStore):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self.select_streams_statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
-        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        table = SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
+                                               table=Identifier(self.events_table_name))
+        records = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {table} "
+                      ).format(table=table)
+        self.select_streams_statement = records + SQL(
+            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version")
         # The library's insert (same columns, same RETURNING, in the same transaction after its
         # table lock and NOTIFY), from four arrays instead of one array of its composite type.
-        self.insert_events_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+        self.insert_rows_statement = SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
-        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
-                 id_type=SQL(self.datastore.originator_id_type))
+        ).format(table=table, id_type=SQL(self.datastore.originator_id_type))
         self.count_notifications_statement = SQL(
-            "SELECT COUNT(*) AS n FROM {schema}.{table} WHERE notification_id <= %s"
-        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
-        self.scan_streams_statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE topic = ANY(%s) AND notification_id <= %s ORDER BY originator_id, originator_version"
-        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+            "SELECT COUNT(*) AS n FROM {table} WHERE notification_id <= %s").format(table=table)
+        self.scan_streams_statement = records + SQL(
+            "WHERE topic = ANY(%s) AND notification_id <= %s ORDER BY originator_id, originator_version")
+        self.scan_all_streams_statement = records + SQL(
+            "WHERE notification_id <= %s ORDER BY originator_id, originator_version")
 
     # The library tries an insert 10 times, each attempt waiting up to the pool's timeout (5 s)
     # for a connection: while PostgreSQL was down a write in flight hung for up to ~50 s, and
     # every single dose queued behind it. One more attempt after a pause (a pooled connection
     # that died is replaced), then the caller hears 503 and sends again: the dose's key makes
     # the resend a duplicate if the first attempt did commit.
-    insert_events = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.2)(
-        PostgresApplicationRecorder.insert_events.__wrapped__)
+    insert_events = library.insert_events_retrying(max_attempts=2, wait=0.2)
 
-    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, (
+    def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
+        curs.execute(self.insert_rows_statement, (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         ))
 
-    def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+    def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         if not ids:
             return []
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.select_streams_statement, (list(ids),), prepare=True)
             return [
-                StoredEvent(
+                StoredRecord(
                     originator_id=row["originator_id"],
                     originator_version=row["originator_version"],
                     topic=row["topic"],
                     state=bytes(row["state"]),
+                    position=row["notification_id"],
                 )
                 for row in curs.fetchall()
             ]
 
-    def scan_streams(self, topics: Sequence[str], up_to: int, chunk: int = 2000) -> Iterator[StoredEvent]:
-        """Every event of these topics at positions up to `up_to`, stream after stream, each
-        stream in version order, read by a server-side cursor `chunk` rows at a time.
+    def scan_streams(self, topics: Sequence[str] | None = None, up_to: int | None = None,
+                     chunk: int = 2000) -> Iterator[StoredRecord]:
+        """Read by a server-side cursor `chunk` rows at a time (see EventStore.scan_streams).
 
         One query, on a connection of its own (not the pool's, which the rebuild's writes
         need). Its plan walks the primary key: a cursor is planned for its first rows. Keyset
         pages (`> last key ... LIMIT`) were planned as a bitmap scan and a sort of every
         remaining row, 0.2-7 s a page. The scan's transaction holds back vacuum while it lasts.
         """
+        if topics is not None and not topics:
+            return
+        if up_to is None:
+            up_to = self.max_notification_id() or 0
+        statement: Composed = self.scan_all_streams_statement if topics is None else self.scan_streams_statement
+        params: tuple[Any, ...] = (up_to,) if topics is None else (list(topics), up_to)
         with (connection_of_its_own(self.datastore) as conn, conn.transaction(),
               conn.cursor(name="scan_streams") as curs):
             curs.itersize = chunk
-            curs.execute(self.scan_streams_statement, (list(topics), up_to))
-            for originator_id, version, topic, state in curs:
-                yield StoredEvent(originator_id=originator_id, originator_version=version, topic=topic,
-                                  state=bytes(state))
+            curs.execute(statement, params)
+            for position, originator_id, version, topic, state in curs:
+                yield StoredRecord(originator_id=originator_id, originator_version=version, topic=topic,
+                                   state=bytes(state), position=position)
 
-    def count_notifications(self, stop: int) -> int:
-        """How many events are stored at positions up to `stop` (positions may skip numbers)."""
+    def count_notifications(self, stop: int | None = None) -> int:
+        if stop is None:
+            stop = self.max_notification_id() or 0
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.count_notifications_statement, (stop,))
-            return int(curs.fetchone()["n"])
+            row = curs.fetchone()
+            return int(row["n"]) if row is not None else 0
+
+    def follow(self, gt: int | None) -> library.ListeningSubscription:
+        return library.ListeningSubscription(self, gt=gt)

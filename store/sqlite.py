@@ -1,5 +1,9 @@
-"""The ledger's SQLite recorder: the library's, plus reading many streams in one query, and
-the switch of a new file to WAL mode."""
+"""The ledger's event store on SQLite (store.event_store): the library's recorder, plus the
+reads the library has no query for, a polling subscription, and the switch of a new file to
+WAL mode.
+
+Positions are SQLite's `rowid`, which the library uses as the notification id.
+"""
 
 from __future__ import annotations
 
@@ -7,62 +11,71 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from store import library
+from store.event_store import EventStore, StoredRecord
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
-    def select_streams(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+RECORDS = "SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+
+
+class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
+    def _records(self, rows: list[Any]) -> list[StoredRecord]:
+        convert = self.convert_originator_id  # UUIDs: the ledger's datastores are made for them
+        return [StoredRecord(originator_id=cast(UUID, convert(row[1])), originator_version=row[2], topic=row[3],
+                             state=row[4], position=row[0]) for row in rows]
+
+    def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         if not ids:
             return []
         statement = (
-            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
-            f"WHERE originator_id IN ({','.join('?' * len(ids))}) "
+            RECORDS.format(table=self.events_table_name)
+            + f"WHERE originator_id IN ({','.join('?' * len(ids))}) "
             "ORDER BY originator_id, originator_version"
         )
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, [i.hex for i in ids])
-            return [
-                StoredEvent(
-                    originator_id=self.convert_originator_id(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                )
-                for row in c.fetchall()
-            ]
+            return self._records(c.fetchall())
 
-    def scan_streams(self, topics: Sequence[str], up_to: int, chunk: int = 2000) -> Iterator[StoredEvent]:
-        """Every event of these topics at positions up to `up_to`, stream after stream, each
-        stream in version order: the primary key's order, `chunk` rows a query, each query
-        after the last key read (no sort, and no read transaction held open for the whole scan:
-        events never change, and those up to `up_to` are all there)."""
+    def scan_streams(self, topics: Sequence[str] | None = None, up_to: int | None = None,
+                     chunk: int = 2000) -> Iterator[StoredRecord]:
+        """In the primary key's order, `chunk` rows a query, each query after the last key read
+        (no sort, and no read transaction held open for the whole scan: events never change,
+        and those up to `up_to` are all there). See EventStore.scan_streams."""
+        if topics is not None and not topics:
+            return
+        if up_to is None:
+            up_to = self.max_notification_id() or 0
+        of_topics = "" if topics is None else f"AND topic IN ({','.join('?' * len(topics))}) "
         statement = (
-            f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+            RECORDS.format(table=self.events_table_name)
             # +rowid: the bound is checked row by row, so that the primary key's index is walked
-            f"WHERE (originator_id, originator_version) > (?, ?) AND topic IN ({','.join('?' * len(topics))}) "
+            + f"WHERE (originator_id, originator_version) > (?, ?) {of_topics}"
             "AND +rowid <= ? ORDER BY originator_id, originator_version LIMIT ?"
         )
         after: tuple[str, int] = ("", 0)
         while True:
             with self.datastore.transaction(commit=False) as c:
-                c.execute(statement, [*after, *topics, up_to, chunk])
+                c.execute(statement, [*after, *(topics or ()), up_to, chunk])
                 rows = c.fetchall()
-            for row in rows:
-                yield StoredEvent(originator_id=self.convert_originator_id(row["originator_id"]),
-                                  originator_version=row["originator_version"],
-                                  topic=row["topic"], state=row["state"])
+            yield from self._records(rows)
             if len(rows) < chunk:
                 return
-            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
+            after = (rows[-1][1], rows[-1][2])
 
-    def count_notifications(self, stop: int) -> int:
-        """How many events are stored at positions up to `stop`."""
+    def count_notifications(self, stop: int | None = None) -> int:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid <= ?", (stop,))
+            if stop is None:
+                c.execute(f"SELECT COUNT(*) FROM {self.events_table_name}")
+            else:
+                c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid <= ?", (stop,))
             return int(c.fetchone()[0])
+
+    def follow(self, gt: int | None) -> library.PollingSubscription:
+        return library.PollingSubscription(self, gt=gt)
 
 
 def in_wal_mode(path: str, wait: float = 30.0) -> None:

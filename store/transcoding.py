@@ -6,6 +6,7 @@ Stored events stay readable by either, so the choice can change without a migrat
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,7 +27,7 @@ def _uuid(hex_: str) -> UUID:
     return value
 
 
-_DECODE = {"datetime_iso": datetime.fromisoformat, "date_iso": date.fromisoformat,
+_DECODE: dict[str, Callable[[str], Any]] = {"datetime_iso": datetime.fromisoformat, "date_iso": date.fromisoformat,
            "decimal_str": Decimal, "uuid_hex": _uuid}
 
 

@@ -25,7 +25,6 @@ from projections import records as person_records
 from projections import running, shared_fold
 from projections.running import ProjectorRunning, rebuild, start_embedded
 from projections.storage import PostgresTables, SQLiteTables, TrackingConflict
-from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view
 from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything, rebuilding_rows
 from tests.test_ledger import dose, lan
@@ -117,7 +116,7 @@ def test_a_subscription_reads_again_once_it_listens_so_no_commit_waits_for_the_n
         read(subscription)
 
     monkeypatch.setattr(ListenNotifySubscription, "_pull", counted)
-    with follow(ledger.recorder, None):
+    with ledger.recorder.follow(None):
         assert reads.acquire(timeout=5), "the first read"
         assert reads.acquire(timeout=5), "a second read, with nothing committed to wake it"
 

@@ -16,6 +16,7 @@ from ledger.person import Person
 from ledger.recording import DoseReport, dose_report
 from ledger.site import Site
 from ledger.values import SYSTEM, Actor, Source
+from store.event_store import EventStore
 from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
 from store.url import database_url, persistence_env
@@ -39,6 +40,7 @@ class DoseLedger(Application[UUID]):
     # Recently used people stay in memory; a cached one is fast-forwarded with the events
     # stored since (one query), so several processes can share a store safely.
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    recorder: EventStore  # store.sqlite or store.postgres, named by the store URL
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
