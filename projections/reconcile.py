@@ -15,11 +15,11 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from usecases.application import DoseLedger
 from ledger.person import Person
 from ledger.rules import day_of
 from ledger.site import Site
 from projections.views import Views
+from usecases.application import DoseLedger
 
 
 def _stream_events(aggregate: type) -> list[type]:
