@@ -403,25 +403,34 @@ def table_exists(run, store_url: str, table: str) -> bool:
 
 
 class long_read:
-    """A read transaction that holds a table (a long report) until the block ends."""
+    """A read transaction that holds a table (a long report) until the block ends, or `hold`
+    seconds have passed (so that a reader queued behind a swap fails the test, not hangs it)."""
 
-    def __init__(self, store_url: str, table: str):
-        self.url, self.table = store_url, table
+    def __init__(self, store_url: str, table: str, hold: float = 5.0):
+        self.url, self.table, self.hold = store_url, table, hold
+        self._ended = threading.Lock()
 
     def __enter__(self) -> None:
         with raw(self.url) as (_, name):
             qualified = name(self.table)
         parts = urlsplit(self.url)
         if parts.scheme == "sqlite":
-            self.conn: Any = sqlite3.connect(parts.path[1:], isolation_level=None)
+            self.conn: Any = sqlite3.connect(parts.path[1:], isolation_level=None, check_same_thread=False)
             self.conn.execute("BEGIN")
         else:
             self.conn = psycopg.connect(self.url.split("?")[0])  # a transaction, open until closed
         self.conn.execute(f"SELECT COUNT(*) FROM {qualified}").fetchall()
+        self.timer = threading.Timer(self.hold, self._end)
+        self.timer.start()
+
+    def _end(self) -> None:
+        if self._ended.acquire(blocking=False):
+            self.conn.rollback()
+            self.conn.close()
 
     def __exit__(self, *exc: object) -> None:
-        self.conn.rollback()
-        self.conn.close()
+        self.timer.cancel()
+        self._end()
 
 
 def lose_the_lock(view, store_url: str) -> None:
