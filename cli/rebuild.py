@@ -7,6 +7,7 @@ A projector running that projection holds it: stop it first (rebuild waits --wai
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class Bar:
+    """The rebuild's progress as rich draws it: a line per step, a bar of positions read for a
+    replay page by page (a fold person by person does not know its length ahead: a spinner)."""
+
+    def __init__(self, shown: bool):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), disable=not shown)
+        self._tasks: list[Any] = []
+
+    def began(self, what: str, total: int | None) -> int:
+        self._tasks.append(self.bar.add_task(what, total=total))
+        return len(self._tasks) - 1
+
+    def advanced(self, step: int, done: int, total: int) -> None:
+        self.bar.update(self._tasks[step], completed=done, total=total)
+
+    def __enter__(self) -> Bar:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     from projections.running import ProjectorRunning, rebuild
 
@@ -26,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print("doseledger rebuild: name one projection, or give --all")
         return 2
     try:
-        done = rebuild(name="all" if args.all else args.name, progress=not args.quiet, wait=args.wait)
+        with Bar(shown=not args.quiet) as bar:
+            done = rebuild(name="all" if args.all else args.name, progress=bar, wait=args.wait)
     except ProjectorRunning as e:
         print(f"doseledger rebuild: {e}")
         return 1

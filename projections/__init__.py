@@ -1,5 +1,9 @@
-"""The read side: certificates, statistics, locality lists and review queues, as projections of
-the ledger that commit each change with its position (exactly once, resumable, rebuildable).
+"""The read side: certificates, statistics, locality lists, review queues and correction
+requests, as projections of the ledger that commit each change with its position (exactly
+once, resumable, rebuildable).
+
+Each view is one module here (its fold, its interface, its statements); `engine/` runs them
+all (tables and their statements on both stores, swaps, migrations, the runner, rebuilds).
 
     views = open_views(url)                  # what the API reads
     views.certificates.certificate(person_id)

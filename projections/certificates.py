@@ -24,13 +24,15 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import anyio.to_thread
 import orjson
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 
 from ledger.catalog import vaccine_catalog
-from projections.gathered_reads import GatheredReads
-from projections.paging import PagedProjection, streams
+from projections.engine.gathered_reads import GatheredReads
+from projections.engine.migrations import Migration, drop_table
+from projections.engine.paging import PagedProjection, streams
+from projections.engine.statements import Sql
+from projections.engine.tables import Tables
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
-from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
 _NAMESPACE_BYTES = NAMESPACE.bytes
@@ -86,7 +88,7 @@ def issue(record: PersonRecord, previous: dict[str, Any] | None, at: datetime) -
     }
 
 
-class CertificatesView(TrackingRecorder):
+class CertificatesView(Tables):
     """What the API reads (`certificate`) and what the projection writes (`load`, `save`)."""
 
     @abstractmethod
@@ -113,7 +115,6 @@ class CertificatesView(TrackingRecorder):
              after: int | None) -> None:
         """Store these records and certificates and move the view from `after` to `tracking`."""
 
-
     @abstractmethod
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         """Store these records and certificates in the rebuild's table."""
@@ -122,19 +123,29 @@ class CertificatesView(TrackingRecorder):
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
 
 
-class CertificatesTables(Tables, CertificatesView):
+class CertificatesTables(CertificatesView):
     name = "certificates"
     tables = {"people": _PEOPLE}
     aside = ("people",)
-    retired = ("rebuilding",)  # the aside table's name until the statistics were rebuilt aside too
+    # `certificates_rebuilding`: the aside table's name until the statistics were rebuilt aside too.
+    migrations = (Migration(2, "the retired certificates_rebuilding dropped", drop_table("certificates_rebuilding")),)
     CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._gathered = GatheredReads(self.certificates) if self.remote else None
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
         rows = self.one_read(self.CERTIFICATE, (as_uuid(person_id),))
         return orjson.loads(rows[0]["document"]) if rows else None
 
     async def certificate_on_loop(self, person_id: UUID | str) -> dict[str, Any] | None:
-        """`certificate` for an event loop (the API's hottest read): see `one_read_on_loop`."""
+        """`certificate` for an event loop (the API's hottest read). Where each read is a round
+        trip (PostgreSQL), the reads waiting on the loop go together, in one query and one
+        threadpool hop (engine/gathered_reads.py): a round trip each cost as much CPU as the
+        request. Else (SQLite): see `one_read_on_loop`."""
+        if self._gathered is not None:
+            return await self._gathered.get(as_uuid(person_id))
         rows = await self.one_read_on_loop(self.CERTIFICATE, (as_uuid(person_id),))
         return orjson.loads(rows[0]["document"]) if rows else None
 
@@ -175,26 +186,10 @@ def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[
     return [(pid, record.dumps(), orjson.dumps(document).decode()) for pid, (record, document) in people.items()]
 
 
-class SQLiteCertificatesView(CertificatesTables, SQLiteTables):
-    pass
-
-
-class PostgresCertificatesView(CertificatesTables, PostgresTables):
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._gathered = GatheredReads(self.certificates)
-
-    async def certificate_on_loop(self, person_id: UUID | str) -> dict[str, Any] | None:
-        """The reads waiting on the loop together, in one query and one threadpool hop
-        (projections/gathered_reads.py): a round trip each cost as much CPU as the request."""
-        return await self._gathered.get(as_uuid(person_id))
-
-
 class Certificates(PagedProjection[CertificatesView]):
     name = "certificates"
     handles = PERSON_EVENTS
-    sqlite_view = SQLiteCertificatesView
-    postgres_view = PostgresCertificatesView
+    view_class = CertificatesTables
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         loaded = self.view.load(person_ids(events))

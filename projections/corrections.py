@@ -20,14 +20,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 
 from ledger.corrections import filed_moment
 from ledger.errors import InvalidValue
 from ledger.person import ACCEPTED, MISSING_DOSE, OPEN_STATES, REJECTED, Person
 from ledger.rules import ICT
-from projections.paging import PagedProjection
-from projections.storage import PostgresTables, SQLiteTables, Tables
+from projections.engine.paging import PagedProjection
+from projections.engine.tables import Tables
 
 RESOLVED = (ACCEPTED, REJECTED)
 STATUSES = (*OPEN_STATES, *RESOLVED)
@@ -123,7 +123,7 @@ def percentile(ordered: list[float], q: float) -> float:
 
 # --- the view ---------------------------------------------------------------------------------
 
-class CorrectionsView(TrackingRecorder):
+class CorrectionsView(Tables):
     @abstractmethod
     def requests(self, statuses: list[str] | None = None, provinces: list[str] | None = None, *,
                  overdue: bool | None = None, now: datetime | None = None,
@@ -157,7 +157,7 @@ class CorrectionsView(TrackingRecorder):
         """Store these provinces and requests; move from `after` to `tracking`."""
 
 
-class CorrectionsTables(Tables, CorrectionsView):
+class CorrectionsTables(CorrectionsView):
     name = "corrections"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, province TEXT NOT NULL",
@@ -286,19 +286,10 @@ class CorrectionsTables(Tables, CorrectionsView):
                             "resolution_seconds = excluded.resolution_seconds, record = excluded.record", rows)
 
 
-class SQLiteCorrectionsView(CorrectionsTables, SQLiteTables):
-    pass
-
-
-class PostgresCorrectionsView(CorrectionsTables, PostgresTables):
-    pass
-
-
 class Corrections(PagedProjection[CorrectionsView]):
     name = "corrections"
     handles = (Person.Registered, Person.DetailsCorrected, Person.DuplicateAbsorbed, *CORRECTION_EVENTS)
-    sqlite_view = SQLiteCorrectionsView
-    postgres_view = PostgresCorrectionsView
+    view_class = CorrectionsTables
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         moved = sorted({str(e.originator_id) for e in events

@@ -11,19 +11,20 @@ from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 
 from ledger import rules
 from ledger.errors import InvalidValue
-from projections.paging import PagedProjection, streams
+from projections.engine.paging import PagedProjection, streams
+from projections.engine.statements import Sql
+from projections.engine.tables import Tables
 from projections.records import PERSON_EVENTS, PersonRecord, fold_people, person_ids
-from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 SHOWN = "person_id, full_name, birth_date, province, district, status"
 STATUSES = ("none", "partial", "complete", "booster")
 
 
-class LocalitiesView(TrackingRecorder):
+class LocalitiesView(Tables):
     @abstractmethod
     def find(self, phone: str | None = None, national_id: str | None = None,
              provinces: list[str] | None = None) -> list[dict[str, Any]]:
@@ -48,13 +49,12 @@ class LocalitiesView(TrackingRecorder):
     def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
         """Store these records (and their rows) and move the view from `after` to `tracking`."""
 
-
     @abstractmethod
     def save_rebuilding(self, records: dict[str, PersonRecord]) -> None:
         """Store these records (and their rows) in the rebuild's table."""
 
 
-class LocalitiesTables(Tables, LocalitiesView):
+class LocalitiesTables(LocalitiesView):
     name = "localities"
     tables = {"people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
                         "birth_date TEXT NOT NULL, phone TEXT, national_id TEXT, province TEXT NOT NULL, "
@@ -140,19 +140,10 @@ class LocalitiesTables(Tables, LocalitiesView):
                         "status = excluded.status, merged_into = excluded.merged_into", rows)
 
 
-class SQLiteLocalitiesView(LocalitiesTables, SQLiteTables):
-    pass
-
-
-class PostgresLocalitiesView(LocalitiesTables, PostgresTables):
-    pass
-
-
 class Localities(PagedProjection[LocalitiesView]):
     name = "localities"
     handles = PERSON_EVENTS
-    sqlite_view = SQLiteLocalitiesView
-    postgres_view = PostgresLocalitiesView
+    view_class = LocalitiesTables
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         records = self.view.load(person_ids(events))

@@ -15,14 +15,14 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from usecases.application import DoseLedger
 from ledger.person import Person
 from ledger.rules import day_of
 from ledger.site import Site
 from projections.views import Views
+from usecases.application import DoseLedger
 
 
-def _stream_events(aggregate: type) -> list[type]:
+def _stream_events(aggregate: Any) -> list[type]:
     """Every event class of an aggregate: a fold needs the whole stream, not what the views use."""
     return [c for c in vars(aggregate).values()
             if isinstance(c, type) and issubclass(c, aggregate.Event)
@@ -49,7 +49,7 @@ class Recount:
             page = self.ledger.recorder.select_notifications(
                 start=self.position, limit=PAGE, stop=to, topics=TOPICS, inclusive_of_start=False)
             for notification in page:
-                event = self.ledger.mapper.to_domain_event(notification)
+                event: Any = self.ledger.mapper.to_domain_event(notification)  # an aggregate's: mutate
                 self.aggregates[event.originator_id] = event.mutate(self.aggregates.get(event.originator_id))
             self.position = page[-1].id if len(page) == PAGE else to
         return self
@@ -64,7 +64,7 @@ class Recount:
 
     def certificates(self) -> dict[str, dict[str, Any]]:
         """person id → what the certificate must show: status, numbered doses, survivor."""
-        found = {}
+        found: dict[str, dict[str, Any]] = {}
         for pid, person in self.people.items():
             if person.merged_into is not None:
                 found[str(pid)] = {"status": "none", "doses": [], "merged_into": str(person.merged_into)}
@@ -74,10 +74,10 @@ class Recount:
                                "doses": [(n.dose["dose_id"], n.number) for n in evaluation.doses]}
         return found
 
-    def dose_counts(self) -> Counter:
+    def dose_counts(self) -> Counter[Any]:
         """(day, province, site_id, vaccine, dose number) → valid doses (see projections.statistics)."""
         sites = self.sites
-        counts: Counter = Counter()
+        counts: Counter[Any] = Counter()
         for person in self.people.values():
             if person.merged_into is not None:
                 continue
@@ -96,7 +96,7 @@ class Recount:
                       "person_id": str(pid), "province": person.details["province"]}
                 for pid, person in people for rid, request in person.corrections.items()}
 
-    def coverage(self) -> Counter:
+    def coverage(self) -> Counter[Any]:
         return Counter((p.details["province"], p.evaluation().status)
                        for p in self.people.values() if p.merged_into is None)
 
@@ -147,6 +147,7 @@ def _certificate_differences(view: dict[str, dict[str, Any]], ledger: dict[str, 
     for pid in sorted(view.keys() | ledger.keys()):
         shown, truth = view.get(pid), ledger.get(pid)
         if shown is None:
+            assert truth is not None  # one of the two has it
             found.append(f"certificates: person {pid} has no certificate (status {truth['status']} "
                          "in the ledger)")
             continue
@@ -176,7 +177,7 @@ def _request_differences(view: dict[str, dict[str, Any]], ledger: dict[str, dict
     return found
 
 
-def _count_differences(what: str, view: dict[tuple, int], ledger: Counter) -> list[str]:
+def _count_differences(what: str, view: dict[tuple[Any, ...], int], ledger: Counter[Any]) -> list[str]:
     return [f"statistics: {what} {'/'.join(str(k) for k in key)}: {view.get(key, 0)} in the view, "
             f"{ledger.get(key, 0)} in the ledger"
             for key in sorted(view.keys() | ledger.keys(), key=str)

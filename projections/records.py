@@ -8,8 +8,9 @@ computed here are the ones the ledger computes (`ledger.series.evaluate`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 import orjson

@@ -16,12 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 
 from ledger.errors import InvalidValue
 from ledger.names import person_key
 from ledger.site import KINDS
-from projections.paging import PagedProjection, streams
+from projections.engine.paging import PagedProjection, streams
+from projections.engine.statements import Sql
+from projections.engine.tables import Tables
 from projections.records import (
     PERSON_EVENTS,
     SITE_EVENTS,
@@ -31,12 +33,11 @@ from projections.records import (
     person_ids,
     site_ids,
 )
-from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth")
 
 
-class ReviewView(TrackingRecorder):
+class ReviewView(Tables):
     @abstractmethod
     def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
         """[{site_id, name, province, district, status, review_status}] where status is the kind
@@ -61,13 +62,12 @@ class ReviewView(TrackingRecorder):
              tracking: Tracking, after: int | None) -> None:
         """Store these records (with their flags) and sites; move from `after` to `tracking`."""
 
-
     @abstractmethod
     def save_rebuilding(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
         """Store these records (with their flags) and sites in the rebuild's tables."""
 
 
-class ReviewTables(Tables, ReviewView):
+class ReviewTables(ReviewView):
     name = "review"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
@@ -141,7 +141,8 @@ class ReviewTables(Tables, ReviewView):
 
     @staticmethod
     def _write(sql: Sql, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
-        people, flags = [], []
+        people: list[tuple[Any, ...]] = []
+        flags: list[tuple[Any, ...]] = []
         for pid, record in records.items():
             d = record.details
             people.append((pid, record.dumps(), d["full_name"], person_key(d["full_name"]), d["birth_date"],
@@ -166,19 +167,10 @@ class ReviewTables(Tables, ReviewView):
                           e["review_status"]) for key, e in sites.items()])
 
 
-class SQLiteReviewView(ReviewTables, SQLiteTables):
-    pass
-
-
-class PostgresReviewView(ReviewTables, PostgresTables):
-    pass
-
-
 class Review(PagedProjection[ReviewView]):
     name = "review"
     handles = PERSON_EVENTS + SITE_EVENTS
-    sqlite_view = SQLiteReviewView
-    postgres_view = PostgresReviewView
+    view_class = ReviewTables
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         records, entries = self.view.load(person_ids(events), site_ids(events))

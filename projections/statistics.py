@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 
 from ledger.errors import InvalidValue
 from ledger.rules import day_of
 from ledger.series import Evaluation
-from projections.paging import PagedProjection, streams
+from projections.engine.paging import PagedProjection, streams
+from projections.engine.statements import Sql
+from projections.engine.tables import Tables
 from projections.records import (
     PERSON_EVENTS,
     SITE_EVENTS,
@@ -42,7 +44,6 @@ from projections.records import (
     person_ids,
     site_ids,
 )
-from projections.storage import PostgresTables, Sql, SQLiteTables, Tables
 
 GROUPS = {"date": "day", "province": "province", "site_id": "site_id", "vaccine": "vaccine",
           "dose_number": "dose_number"}  # group_by field → column
@@ -82,12 +83,12 @@ class Counted:
 @dataclass
 class StatisticsChanges:
     people: dict[str, Counted]  # the people recounted, as they count now
-    doses: Counter  # bucket → change in doses
-    coverage: Counter  # (province, status) → change in people
+    doses: Counter[DoseKey]  # bucket → change in doses
+    coverage: Counter[tuple[str, str]]  # (province, status) → change in people
     sites: dict[str, dict[str, Any]]  # directory entries listed or reviewed, by aggregate id
 
 
-class StatisticsView(TrackingRecorder):
+class StatisticsView(Tables):
     @abstractmethod
     def dose_counts(self, group_by: list[str], date_from: date | str | None = None,
                     date_to: date | str | None = None,
@@ -121,7 +122,6 @@ class StatisticsView(TrackingRecorder):
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
         """Apply the changes and move the view from `after` to `tracking`."""
 
-
     @abstractmethod
     def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
         """Store these people, their doses and these directory entries in the rebuild's tables."""
@@ -151,7 +151,7 @@ def _day(value: date | str | None, field_name: str) -> str | None:
         raise InvalidValue(field_name, f"must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
-class StatisticsTables(Tables, StatisticsView):
+class StatisticsTables(StatisticsView):
     name = "statistics"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, province TEXT, status TEXT",
@@ -271,7 +271,7 @@ class StatisticsTables(Tables, StatisticsView):
                         [(key, e["site_id"], e["kind"], e["province"]) for key, e in sites.items()])
 
 
-def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter) -> None:
+def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter[Any]) -> None:
     """Add each non-zero delta to its row; rows that fall to zero go."""
     changed = [(*key, n) for key, n in sorted(deltas.items()) if n]
     columns = ", ".join(key_columns)
@@ -282,20 +282,11 @@ def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas:
                  [row[:-1] for row in changed if row[-1] < 0])
 
 
-class SQLiteStatisticsView(StatisticsTables, SQLiteTables):
-    pass
-
-
-class PostgresStatisticsView(StatisticsTables, PostgresTables):
-    pass
-
-
 class Statistics(PagedProjection[StatisticsView]):
     name = "statistics"
     handles = PERSON_EVENTS + SITE_EVENTS
     folded_first = SITE_EVENTS
-    sqlite_view = SQLiteStatisticsView
-    postgres_view = PostgresStatisticsView
+    view_class = StatisticsTables
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         view = self.view

@@ -1,39 +1,32 @@
-"""The read side as the API sees it: the four views, their status, and read-your-writes."""
+"""The read side as the API sees it: the five views, their status, and read-your-writes."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteFactory
-
-from usecases.application import DoseLedger
-from store.url import URL_KEY, database_url
 from projections.certificates import Certificates, CertificatesView
 from projections.corrections import Corrections, CorrectionsView
+from projections.engine.paging import PagedProjection
+from projections.engine.stores import construct_view
+from projections.engine.tables import Tables
 from projections.localities import Localities, LocalitiesView
-from projections.paging import PagedProjection
 from projections.review import Review, ReviewView
 from projections.statistics import Statistics, StatisticsView
-from projections.storage import Tables
+from store.url import URL_KEY, database_url
+from usecases.application import DoseLedger
+
+__all__ = ["PROJECTIONS", "Views", "construct_view", "open_ledger", "open_views", "projection_names"]
 
 PROJECTIONS: dict[str, type[PagedProjection[Any]]] = {
     p.name: p for p in (Certificates, Statistics, Localities, Review, Corrections)
 }
-STALE_AFTER = 15.0  # seconds without a heartbeat before a runner counts as stopped
 
 
 def open_ledger(url: str | None = None) -> DoseLedger:
     """The ledger as the read side opens it: for its events, its mapper and its database."""
     return DoseLedger(env={URL_KEY: url or database_url()})
-
-
-def construct_view(ledger: DoseLedger, projection: type[PagedProjection[Any]]) -> Any:
-    """A projection's view, in the ledger's own database (the same SQLite file, or the same
-    PostgreSQL database and schema), sharing the ledger's connection pool."""
-    sqlite = isinstance(ledger.factory, SQLiteFactory)
-    return ledger.factory.tracking_recorder(projection.sqlite_view if sqlite else projection.postgres_view)
 
 
 def projection_names(name: str | None) -> list[str]:
@@ -73,15 +66,7 @@ class Views:
         found = []
         for name, view in self.by_name.items():
             position = view.position() or 0
-            runner = view.runner()
-            if runner is None:
-                state, error = "stopped", None
-            elif runner["state"] == "failed":
-                state, error = "failed", runner["error"]
-            elif runner["state"] == "running" and now - runner["heartbeat"] < STALE_AFTER:
-                state, error = "running", None
-            else:
-                state, error = "stopped", None
+            state, error = view.state(now)
             lag = max(head - position, 0)
             found.append({"name": name, "position": position, "head": head, "lag_events": lag,
                           "lag_seconds": self._age(position + 1) if lag else 0.0,
@@ -92,8 +77,8 @@ class Views:
         notifications = self.ledger.recorder.select_notifications(start=position, limit=1)
         if not notifications:
             return 0.0
-        recorded = self.ledger.mapper.to_domain_event(notifications[0]).timestamp
-        return max((datetime.now(timezone.utc) - recorded).total_seconds(), 0.0)
+        event: Any = self.ledger.mapper.to_domain_event(notifications[0])  # every event has its time
+        return max(float((datetime.now(UTC) - event.timestamp).total_seconds()), 0.0)
 
     def wait(self, position: int | None, timeout: float) -> bool:
         """True once every view has applied the ledger up to `position` (read-your-writes);

@@ -1,4 +1,4 @@
-"""Reads gathered on an event loop (projections/gathered_reads.py), with a slow store of our own:
+"""Reads gathered on an event loop (projections/engine/gathered_reads.py), with a slow store of our own:
 every reader is answered, however the reads arrive, fail or go away."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from projections.gathered_reads import IN_FLIGHT, MOST, GatheredReads
+from projections.engine.gathered_reads import IN_FLIGHT, MOST, GatheredReads
 
 
 class SlowStore:

@@ -18,16 +18,19 @@ from eventsourcing.persistence import ListenNotifySubscription
 
 from cli.demo import seed
 from cli.main import main
-from usecases.application import DoseLedger
 from ledger.person import Person
 from projections import open_views
 from projections import records as person_records
-from projections import running, shared_fold
+from projections.engine import rebuild as rebuilding
+from projections.engine import shared_fold
+from projections.engine.postgres import PostgresTables
+from projections.engine.sqlite import SQLiteTables
+from projections.engine.tables import TrackingConflict
 from projections.running import ProjectorRunning, rebuild, start_embedded
-from projections.storage import PostgresTables, SQLiteTables, TrackingConflict
 from projections.views import PROJECTIONS, construct_view
 from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything, rebuilding_rows
 from tests.test_ledger import dose, lan
+from usecases.application import DoseLedger
 
 
 @pytest.fixture
@@ -181,7 +184,7 @@ def test_a_rebuild_read_ahead_in_many_pages_equals_the_live_views(ledger, store_
         live = everything(views)
     # Pages of 7: the reader is pages ahead of the views, which fold each page in threads of
     # their own; every page boundary falls somewhere inside a person's events.
-    monkeypatch.setattr("projections.running.PAGE", 7)
+    monkeypatch.setattr(rebuilding, "PAGE", 7)
     rebuilt = rebuild(store_url, "all", progress=False)
     assert {r.position for r in rebuilt} == {ledger.head()}
     assert everything(views) == live
@@ -207,7 +210,7 @@ def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, vi
                 recorded.append(dose(ledger, pid, "DURING-REBUILD"))
         return head(self)
 
-    monkeypatch.setattr("projections.running.PAGE", 7)
+    monkeypatch.setattr(rebuilding, "PAGE", 7)
     monkeypatch.setattr(DoseLedger, "head", a_dose_recorded_meanwhile)
     rebuilt = rebuild(store_url, "all", progress=False)
     assert recorded and len(asked) > when
@@ -276,7 +279,7 @@ def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
 def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_why(
         ledger, store_url, views, monkeypatch):
     seed(ledger, people=40)
-    monkeypatch.setattr("projections.running.PAGE", 7)  # pages queued ahead when it stops
+    monkeypatch.setattr(rebuilding, "PAGE", 7)  # pages queued ahead when it stops
     recorder = type(ledger.recorder)
     select = recorder.select_notifications
     pages = []
@@ -538,7 +541,7 @@ def test_a_projector_starting_on_empty_views_folds_them_person_by_person(
 def test_a_projector_stopped_while_folding_leaves_the_certificates_empty_and_folds_again(
         ledger, store_url, views, monkeypatch):
     seed(ledger, people=40)
-    monkeypatch.setattr(running, "BEAT", 10)
+    monkeypatch.setattr(rebuilding, "BEAT", 10)
     recorder, events = type(ledger.recorder), threading.Event
     halfway, later, go = events(), events(), events()
     scan_streams = recorder.scan_streams

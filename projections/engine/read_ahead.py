@@ -3,7 +3,7 @@
 The reader's waits on the database overlap the views' folding and writing. A view rebuilt
 alone gains little from it (it is busy in Python most of the time, and the interpreter's lock
 serialises the two threads); what it enables is the views of `rebuild --all` working a page
-each in threads of their own (projections/running.py), where one view's writes overlap
+each in threads of their own (engine/rebuild.py), where one view's writes overlap
 another's fold (docs/PERFORMANCE.md, Projections)."""
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from projections.engine.paging import PagedProjection
+from projections.engine.read_ahead import hand_over
 from usecases.application import DoseLedger
-from projections.paging import PagedProjection
-from projections.read_ahead import hand_over
 
 log = logging.getLogger("projections")
 
@@ -110,7 +110,8 @@ def fold_together(ledger: DoseLedger, projections: list[PagedProjection[Any]],
                 folds.submit(fold, feed)
             error: Exception | None = None
             try:
-                scans.extend(ledger.recorder.scan_streams(sorted(topics), head)
+                recorder: Any = ledger.recorder  # the store's, with scan_streams (store/)
+                scans.extend(recorder.scan_streams(sorted(topics), head)
                              for topics in (first, every - first) if topics)
                 for stored in chain.from_iterable(scans):
                     wanted = [feed for feed in feeds if stored.topic in feed.topics and not feed.gone.is_set()]

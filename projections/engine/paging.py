@@ -23,7 +23,7 @@ from eventsourcing.persistence import Mapper, Notification, Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from projections.storage import LEDGER, Tables, TrackingConflict
+from projections.engine.tables import LEDGER, Tables, TrackingConflict
 
 TView = TypeVar("TView", bound=Tables)
 
@@ -38,8 +38,8 @@ def streams(events: Iterable[Any]) -> Iterator[list[Any]]:
 
 class PagedProjection(Projection[TView], Generic[TView]):
     handles: ClassVar[tuple[type, ...]]  # the events it reads; the rest only move its position
-    sqlite_view: ClassVar[type[Tables]]
-    postgres_view: ClassVar[type[Tables]]
+    topics_read: ClassVar[frozenset[str]] = frozenset()  # the topics of `handles`
+    view_class: ClassVar[type[Tables]]  # the view's tables and statements (the engine adds the store)
     # Whether the view's rows are folds of one stream (or sums of them), so that a rebuild folds
     # stream after stream (the projection has its own `replay_by_person`), not page after page.
     rebuilds_by_person: ClassVar[bool] = False
