@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from store.url import database_url
 from intake.retro.intake import BACKGROUND_BYTES
+from store.url import database_url
 
 MiB = 1024 * 1024
 

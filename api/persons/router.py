@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.access_log import recorded_read
 from api.auth import Allow, actor, province_scope
-from api.models import MergeIn, PersonIn, PersonList, PersonRegistered, Written
+from api.models import READS, WRITES, problems
+from api.persons.models import MergeIn, PersonIn, PersonList, PersonRegistered, Written
 from api.problems import Problem, field_error
-from api.routers import READS, WRITES, problems
 from api.services import caught_up, ledger_of, views_of
 from ledger import rules
-from usecases.application import DoseLedger
 from ledger.principal import AUDITOR, PROVINCE, SITE, Principal
+from usecases.application import DoseLedger
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 

@@ -23,8 +23,8 @@ from fastapi.templating import Jinja2Templates
 
 import replay
 from api.access_log import recorded_read
+from api.audit.timeline import timeline
 from api.problems import Problem
-from api.timeline import timeline
 from ledger.errors import InvalidValue, PersonNotFound
 from ledger.principal import ADMIN, AUDITOR, Principal, find_principal
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import Allow
 from api.metrics import exposition
-from api.models import Health, Projections
-from api.routers import READS
+from api.models import READS
+from api.operations.models import Health, Projections
 from api.services import views_of
 from ledger.principal import AUDITOR, REPORTER, Principal
 

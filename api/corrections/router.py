@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.access_log import recorded_read
 from api.auth import Allow, actor, acts_for, narrow_provinces
-from api.models import (
+from api.corrections.models import (
     AssignIn,
     CorrectionFiled,
     CorrectionIn,
@@ -21,15 +21,15 @@ from api.models import (
     CorrectionWritten,
     ResolveIn,
 )
+from api.models import READS, WRITES, problems
 from api.problems import Problem, field_error, forbidden
-from api.routers import READS, WRITES, problems
-from api.routers.stats import PROVINCE_QUERY, _provinces
 from api.services import caught_up, ledger_of, views_of
-from usecases.application import DoseLedger
+from api.stats.router import PROVINCE_QUERY, _provinces
 from ledger.corrections import filed_moment
 from ledger.errors import CorrectionNotFound
 from ledger.principal import ADMIN, AUDITOR, PORTAL, PROVINCE, REPORTER, SITE, Principal
 from ledger.rules import now_ict
+from usecases.application import DoseLedger
 
 router = APIRouter(tags=["corrections"])
 

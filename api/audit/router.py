@@ -17,17 +17,17 @@ from fastapi import APIRouter, Depends, Query, Request
 
 import replay
 from api.access_log import recorded_read
+from api.audit.models import AccessLog, AuditDiff, AuditExplanation, AuditHistory, AuditState, AuditVerdict
 from api.auth import Allow
-from api.models import AccessLog, AuditDiff, AuditExplanation, AuditHistory, AuditState, AuditVerdict
+from api.models import READS, problems
 from api.problems import Problem
-from api.routers import READS, problems
 from api.services import ledger_of, views_of
 from ledger.access import ReadQuery, find_reads
-from usecases.application import DoseLedger
 from ledger.errors import InvalidValue
 from ledger.principal import AUDITOR, Principal
 from ledger.rules import ICT
 from replay.fold import read_person
+from usecases.application import DoseLedger
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -7,10 +7,10 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Allow, narrow_provinces
-from api.models import GROUPS, Coverage, DoseCounts
+from api.models import READS
 from api.problems import Problem, field_error
-from api.routers import READS
 from api.services import caught_up, views_of
+from api.stats.models import GROUPS, Coverage, DoseCounts
 from ledger import rules
 from ledger.principal import AUDITOR, PROVINCE, REPORTER, Principal
 

@@ -11,12 +11,12 @@ from pydantic import ValidationError
 
 from api import metrics
 from api.auth import Allow, actor, acts_for
-from api.models import AmendIn, DoseBatchIn, DoseBatchOut, DoseChanged, DoseIn, DoseRecorded, VoidIn
+from api.doses.models import AmendIn, DoseBatchIn, DoseBatchOut, DoseChanged, DoseIn, DoseRecorded, VoidIn
+from api.models import WRITES, problems
 from api.problems import field_error, forbidden, ledger_loc, validation_errors
-from api.routers import WRITES, problems
 from api.services import ledger_of, record_dose
-from usecases.application import DoseLedger, DoseOutcome
 from ledger.principal import SITE, Principal
+from usecases.application import DoseLedger, DoseOutcome
 
 router = APIRouter(prefix="/v1/doses", tags=["doses"])
 
@@ -77,7 +77,7 @@ def record_batch(body: DoseBatchIn,
                                       "this token may not record for this site") for i in outside]
         raise problem
     outcomes = ledger.record_doses([_fields(dose) for _, dose in checked], actor=actor(principal))
-    for (index, _), outcome in zip(checked, outcomes):
+    for (index, _), outcome in zip(checked, outcomes, strict=True):
         results[index] = _result(index, outcome)
     counts = Counter(r["status"] for r in results if r is not None)
     metrics.recorded(created=counts["created"], duplicates=counts["duplicate"])

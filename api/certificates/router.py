@@ -17,12 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.access_log import recorded_read
+from api.audit.pages import audit_links
 from api.auth import Allow, require_province
-from api.models import Certificate
+from api.certificates.models import Certificate
+from api.models import READS, problems
 from api.problems import Problem, field_error
 from api.responses import ORJSON
-from api.routers import READS, problems
-from api.routers.audit_page import audit_links
 from api.services import caught_up
 from ledger.access import RECORDED_ROLES
 from ledger.principal import ADMIN, AUDITOR, PROVINCE, SITE, Principal

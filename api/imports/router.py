@@ -16,16 +16,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.auth import Allow, actor, acts_for
-from api.models import ImportAnswer, ImportStatus
+from api.imports.models import ImportAnswer, ImportStatus
+from api.models import READS, WRITES, problems
 from api.problems import forbidden
-from api.routers import READS, WRITES, problems
 from api.services import ledger_of
 from api.uploads import SavedFile, Upload, invalid, receive_form
-from usecases.application import DoseLedger
-from ledger.principal import AUDITOR, SITE, Principal
 from intake.retro import MappingError, TemplateMismatch, UnreadableFile, intake
 from intake.retro.importing import Form
 from intake.retro.mapping import Mapping, sent_mapping
+from ledger.principal import AUDITOR, SITE, Principal
+from usecases.application import DoseLedger
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 

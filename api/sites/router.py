@@ -7,13 +7,13 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Allow, actor, province_scope, require_province
-from api.models import ReviewIn, SiteIn, SiteList, SiteWritten
-from api.routers import READS, WRITES, problems
+from api.models import READS, WRITES, problems
 from api.services import caught_up, ledger_of, views_of
+from api.sites.models import ReviewIn, SiteIn, SiteList, SiteWritten
 from ledger import rules
-from usecases.application import DoseLedger
 from ledger.errors import SiteNotFound
 from ledger.principal import AUDITOR, PROVINCE, Principal
+from usecases.application import DoseLedger
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
