@@ -128,7 +128,7 @@ def person(request: Request, person_id: str) -> Response:
 def _signed_in(request: Request) -> Principal | Response:
     """The cookie's principal, or the answer to give instead (sign in; not for this role)."""
     token = request.cookies.get(COOKIE)
-    principal = None
+    principal: Principal | None = None
     if token:
         try:
             principal = request.app.state.tokens.principal(token)
