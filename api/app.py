@@ -24,10 +24,10 @@ from api.operations import router as operations
 from api.persons import router as persons
 from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
-from api.settings import Settings
 from api.sites import router as sites
 from api.stats import router as statistics
 from api.throttle import Throttle
+from config.settings import Settings
 from store.url import URL_KEY
 from usecases.application import DoseLedger
 from usecases.group_commit import DoseWriter

@@ -17,7 +17,7 @@ from fastapi import Depends, Query, Request
 
 import projections
 from api.auth import Allow
-from api.settings import Settings
+from config.settings import Settings
 from ledger import rules
 from ledger.principal import AUDITOR, PORTAL, PROVINCE, REPORTER, SITE, Principal
 from usecases.application import DoseLedger

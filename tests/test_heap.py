@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from config.settings import Settings
 from cli.main import main
 from usecases.heap import YOUNG, settle_collector
 from intake.retro import run_import

@@ -37,7 +37,7 @@ from api.dependencies import (
 from api.models import READS, WRITES, problems
 from api.problems import Problem, field_error, forbidden
 from api.services import caught_up
-from api.settings import Settings
+from config.settings import Settings
 from ledger.corrections import filed_moment
 from ledger.errors import CorrectionNotFound
 from ledger.principal import ADMIN, PROVINCE, SITE, Principal
