@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import problems
+from api.audit import pages as audit_pages
+from api.audit import router as audit
 from api.auth import TokenVerifier
+from api.certificates import router as certificates
+from api.corrections import router as corrections
+from api.doses import router as doses
+from api.imports import router as imports
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
+from api.operations import router as operations
+from api.persons import router as persons
 from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
-from api.routers import (audit, audit_page, certificates, corrections, doses, imports, operations, persons,
-                         sites, stats)
-from api.settings import Settings
+from api.sites import router as sites
+from api.stats import router as statistics
 from api.throttle import Throttle
+from config.settings import Settings
+from store.url import URL_KEY
 from usecases.application import DoseLedger
 from usecases.group_commit import DoseWriter
 from usecases.heap import settle_collector
-from store.url import URL_KEY
 
 DESCRIPTION = """
 An event-sourced vaccination dose ledger. Every dose is an immutable event in the person's
@@ -51,8 +60,8 @@ TAGS = [
 ]
 
 
-ROUTERS = (doses.router, persons.router, certificates.router, stats.router, sites.router,
-           operations.router, imports.router, audit.router, audit_page.router, corrections.router)
+ROUTERS = (doses.router, persons.router, certificates.router, statistics.router, sites.router,
+           operations.router, imports.router, audit.router, audit_pages.router, corrections.router)
 
 
 def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,

@@ -10,18 +10,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
 
 from api.problems import forbidden, unauthenticated
-from ledger.values import Actor
 from ledger.names import clean
 from ledger.principal import ADMIN, PROVINCE, SITE, Principal, principal_id_for
 from usecases.principals import find_principal
 from ledger.rules import now_ict
+from ledger.values import Actor
 
 TOKEN_HELP = ("A token made by `doseledger token create --role ROLE ...` "
               "(`./run serve --demo` prints one per role).")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -81,7 +82,8 @@ def route_of(scope: Scope) -> str:
     """The matched route's template (never the raw path with its ids), or 'unmatched'."""
     route = scope.get("route")
     if route is not None:
-        return route.path
+        path: str = route.path
+        return path
     # FastAPI's own pages (/docs, /openapi.json) are plain routes without parameters.
     return scope["path"] if scope.get("endpoint") is not None else "unmatched"
 
@@ -120,7 +122,7 @@ class ProjectionLag(Collector):
 def exposition(projection_status: Callable[[], list[dict[str, Any]]]) -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counted = CollectorRegistry()
-        MultiProcessCollector(counted)
+        MultiProcessCollector(counted)  # type: ignore[no-untyped-call]  # prometheus_client leaves it untyped
     else:
         counted = REGISTRY
     lag = CollectorRegistry(auto_describe=False)

@@ -1,4 +1,4 @@
-"""What the endpoints call: this process's ledger and projection views (made at start-up)."""
+"""What several endpoints do: record a dose (through the group-commit writer), wait for the views."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.problems import Problem
 from ledger.values import Actor
-from usecases.application import DoseLedger, DoseReceipt
+from usecases.application import DoseReceipt
 from usecases.group_commit import receipt_of
 
 WRITER_TIMEOUT = 30.0  # seconds; a writer that has not answered by then is reported as contention
-
-
-def ledger_of(request: Request) -> DoseLedger:
-    return request.app.state.ledger
 
 
 async def record_dose(request: Request, actor: Actor, fields: dict[str, Any]) -> DoseReceipt:
@@ -28,10 +24,6 @@ async def record_dose(request: Request, actor: Actor, fields: dict[str, Any]) ->
         return await run_in_threadpool(request.app.state.ledger.record_dose, actor=actor, **fields)
     async with asyncio.timeout(WRITER_TIMEOUT):
         return receipt_of(await writer.decide(actor=actor, **fields))
-
-
-def views_of(request: Request) -> Any:
-    return request.app.state.views
 
 
 def caught_up(request: Request, min_position: int | None) -> None:

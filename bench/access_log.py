@@ -23,7 +23,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from config.settings import Settings
 from bench.replay import default_stores
 from ledger.values import Actor
 from usecases.application import DoseLedger

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_view(args: argparse.Namespace) -> int:
-    from api.settings import Settings
+    from config.settings import Settings
     from ledger import rules
     from projections import open_views
 

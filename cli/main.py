@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from config.settings import InvalidSetting, Settings, variable
 from usecases.heap import settle_collector
 
 # sub-command → module defining add_arguments(parser) and run(args) -> int
@@ -25,20 +27,25 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doseledger", description=__doc__)
-    parser.add_argument("--database-url", help="storage URL (default: $DOSELEDGER_DATABASE_URL "
-                        "or sqlite:///var/ledger.db)")
+    url = Settings.model_fields["database_url"]
+    parser.add_argument("--database-url", help=f"{url.description} (default: "
+                        f"${variable('database_url')} or {url.default})")
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         modules[name] = module
-        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+        module.add_arguments(sub.add_parser(name, help=(module.__doc__ or name).splitlines()[0]))
     args = parser.parse_args(argv)
     settle_collector()
     if args.database_url:
-        import os
-
-        os.environ["DOSELEDGER_DATABASE_URL"] = args.database_url
+        # Through the environment: every command, its workers and subprocesses read it there.
+        os.environ[variable("database_url")] = args.database_url
+    try:
+        Settings()  # a bad variable stops every command here, named, before any work
+    except InvalidSetting as error:
+        print(f"doseledger: {error}", file=sys.stderr)
+        return 2
     return int(modules[args.command].run(args) or 0)
 
 

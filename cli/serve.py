@@ -15,10 +15,11 @@ import shutil
 import tempfile
 from typing import Any
 
-from usecases.application import DoseLedger
+from config.settings import Settings, variable
 from ledger.principal import ROLES
+from store.url import URL_KEY, is_postgres
+from usecases.application import DoseLedger
 from usecases.principals import issue_token
-from store.url import URL_KEY, database_url, is_postgres
 
 DEMO_SCOPES: dict[str, dict[str, list[str]]] = {
     "site": {"sites": ["01-TYT-001", "01-LD-01"]},
@@ -27,10 +28,10 @@ DEMO_SCOPES: dict[str, dict[str, list[str]]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=os.environ.get("DOSELEDGER_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DOSELEDGER_PORT", "8000")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("DOSELEDGER_WORKERS", "1")),
-                        help="uvicorn worker processes")
+    # No defaults here: an option not given is the setting (its variable, else its default).
+    parser.add_argument("--host", help=_setting_help("host"))
+    parser.add_argument("--port", type=int, help=_setting_help("port"))
+    parser.add_argument("--workers", type=int, help=_setting_help("workers"))
     parser.add_argument("--demo", action="store_true",
                         help="seed demo data into an empty store; print one token per role")
     parser.add_argument("--demo-people", type=int, default=2000, help=argparse.SUPPRESS)
@@ -39,10 +40,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
 
+def _setting_help(name: str) -> str:
+    field = Settings.model_fields[name]
+    return f"{field.description} (default: ${variable(name)} or {field.default})"
+
+
+def listening(args: argparse.Namespace, settings: Settings) -> tuple[str, int, int]:
+    """The host, port and workers: each option given, else its setting."""
+    return (args.host if args.host is not None else settings.host,
+            args.port if args.port is not None else settings.port,
+            args.workers if args.workers is not None else settings.workers)
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    url = database_url()
+    settings = Settings()
+    host, port, workers = listening(args, settings)
+    url = settings.database_url
     os.environ[URL_KEY] = url  # the workers build their app from the environment
     with DoseLedger(env={URL_KEY: url}) as ledger:  # creates the tables before workers race to
         if args.demo:
@@ -57,15 +72,15 @@ def run(args: argparse.Namespace) -> int:
 
         projector = start_embedded(url)
     metrics_dir = None
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker counts in its own files here; a scrape of any worker adds them up.
         metrics_dir = tempfile.mkdtemp(prefix="doseledger-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    print(f"doseledger on http://{args.host}:{args.port}/docs  ({args.workers} worker(s), "
+    print(f"doseledger on http://{host}:{port}/docs  ({workers} worker(s), "
           f"projections {'embedded' if embedded else 'external'}, store {redact(url)})", flush=True)
     try:
-        uvicorn.run("api.app:from_environment", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, access_log=args.access_log, log_level="info")
+        uvicorn.run("api.app:from_environment", factory=True, host=host, port=port,
+                    workers=workers, access_log=args.access_log, log_level="info")
     finally:
         if projector is not None:
             projector.stop()
@@ -85,7 +100,8 @@ def demo(ledger: DoseLedger, *, people: int) -> None:
     print("\nDemo tokens (paste one into Authorize at /docs):")
     for role in ROLES:
         scope = DEMO_SCOPES.get(role, {})
-        token, _ = issue_token(ledger, role=role, name=f"demo {role}", actor=actor, **scope)
+        token, _ = issue_token(ledger, role=role, name=f"demo {role}", actor=actor,
+                               sites=scope.get("sites", ()), provinces=scope.get("provinces", ()))
         where = ",".join(scope.get("sites") or scope.get("provinces") or []) or "-"
         print(f"  {role:<9} {where:<22} {token}")
     print()

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from config.settings import Settings
 from cli.main import main
 from intake.retro import run_import
 from tests.retro_files import FORM, UNIT, people_rows, write_csv

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from config.settings import Settings
 from usecases.application import DoseLedger
 from usecases.principals import issue_token
 from projections import open_views

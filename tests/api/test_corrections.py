@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from config.settings import Settings
 from ledger.values import Actor
 from ledger.rules import now_ict
 from tests.api.conftest import dose, lan

@@ -7,7 +7,7 @@ import json
 from eventsourcing.persistence import OperationalError
 
 from api.app import create_app
-from api.settings import MiB
+from config.settings import MiB
 from tests.api.conftest import dose, lan
 from tests.api.test_access import EXPECTED_ROLES, PUBLIC
 from tests.api.test_doses import SITE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.settings import Settings
+from config.settings import Settings
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import SITE
 

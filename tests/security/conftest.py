@@ -2,7 +2,7 @@
 
 import pytest
 
-from api.settings import Settings
+from config.settings import Settings
 from tests.api.conftest import service  # noqa: F401
 
 

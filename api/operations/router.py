@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from typing import Any
 
-from api.auth import Allow
+from fastapi import APIRouter, Request, Response
+
+from api.dependencies import ReporterOrAuditorPrincipal, Views
 from api.metrics import exposition
-from api.models import Health, Projections
-from api.routers import READS
-from api.services import views_of
-from ledger.principal import AUDITOR, REPORTER, Principal
+from api.models import READS
+from api.operations.models import Health, Projections
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/v1/projections", response_model=Projections, responses=READS,
             summary="Each projection's position, the store's head, and the lag")
-def projections(principal: Principal = Depends(Allow(REPORTER, AUDITOR)),
-                views=Depends(views_of)) -> dict:
+def projections(principal: ReporterOrAuditorPrincipal, views: Views) -> dict[str, Any]:
     return {"projections": views.status()}
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness (no token needed)")
-async def healthz() -> dict:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 

@@ -10,33 +10,34 @@ more than the read). The response model stays in the decorator for the OpenAPI d
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.access_log import recorded_read
-from api.auth import Allow, require_province
-from api.models import Certificate
+from api.audit.pages import audit_links
+from api.auth import require_province
+from api.certificates.models import Certificate
+from api.dependencies import SiteProvinceOrAuditorPrincipal
+from api.models import READS, problems
 from api.problems import Problem, field_error
 from api.responses import ORJSON
-from api.routers import READS, problems
-from api.routers.audit_page import audit_links
 from api.services import caught_up
 from ledger.access import RECORDED_ROLES
-from ledger.principal import ADMIN, AUDITOR, PROVINCE, SITE, Principal
+from ledger.principal import ADMIN, AUDITOR
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 
 
 @router.get("/{person_id}", response_model=Certificate, responses={**READS, **problems(404)},
             summary="A person's certificate: valid doses, computed dose numbers, status")
-async def certificate(request: Request, person_id: UUID,
-                      min_position: int | None = Query(
-                          None, ge=0, description="a position from a write: wait (bounded) until the "
-                                                  "certificate includes it"),
-                      principal: Principal = Depends(Allow(SITE, PROVINCE, AUDITOR))) -> Response:
+async def certificate(request: Request, person_id: UUID, principal: SiteProvinceOrAuditorPrincipal,
+                      min_position: Annotated[int | None, Query(
+                          ge=0, description="a position from a write: wait (bounded) until the "
+                                            "certificate includes it")] = None) -> Response:
     if min_position:  # waits on the projections: off the event loop
         await run_in_threadpool(caught_up, request, min_position)
     # SQLite: on the loop, on a connection of its own (cheap and bounded); PostgreSQL: with the

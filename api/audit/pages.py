@@ -23,8 +23,8 @@ from fastapi.templating import Jinja2Templates
 
 import replay
 from api.access_log import recorded_read
+from api.audit.timeline import timeline
 from api.problems import Problem
-from api.timeline import timeline
 from ledger.errors import InvalidValue, PersonNotFound
 from ledger.principal import ADMIN, AUDITOR, Principal
 from usecases.principals import find_principal
@@ -129,7 +129,7 @@ def person(request: Request, person_id: str) -> Response:
 def _signed_in(request: Request) -> Principal | Response:
     """The cookie's principal, or the answer to give instead (sign in; not for this role)."""
     token = request.cookies.get(COOKIE)
-    principal = None
+    principal: Principal | None = None
     if token:
         try:
             principal = request.app.state.tokens.principal(token)

@@ -6,17 +6,18 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from api import metrics
-from api.auth import Allow, actor, acts_for
-from api.models import AmendIn, DoseBatchIn, DoseBatchOut, DoseChanged, DoseIn, DoseRecorded, VoidIn
+from api.auth import actor, acts_for
+from api.dependencies import Ledger, SitePrincipal
+from api.doses.models import AmendIn, DoseBatchIn, DoseBatchOut, DoseChanged, DoseIn, DoseRecorded, VoidIn
+from api.models import WRITES, problems
 from api.problems import field_error, forbidden, ledger_loc, validation_errors
-from api.routers import WRITES, problems
-from api.services import ledger_of, record_dose
+from api.services import record_dose
+from ledger.principal import Principal
 from usecases.application import DoseLedger, DoseOutcome
-from ledger.principal import SITE, Principal
 
 router = APIRouter(prefix="/v1/doses", tags=["doses"])
 
@@ -29,7 +30,7 @@ def _fields(dose: DoseIn) -> dict[str, Any]:
              responses={**WRITES, **problems(404, 409)},
              summary="Record a dose (201 new, 200 the same site record again)")
 async def record(request: Request, body: DoseIn, response: Response,
-                 principal: Principal = Depends(Allow(SITE))) -> DoseRecorded:
+                 principal: SitePrincipal) -> DoseRecorded:
     if not acts_for(principal, body.site_id):
         raise forbidden(f"this token may not record for site {body.site_id!r}", ["body", "site_id"])
     receipt = await record_dose(request, actor(principal), _fields(body))
@@ -58,9 +59,7 @@ def _result(index: int, outcome: DoseOutcome) -> dict[str, Any]:
 @router.post("/batch", response_model=DoseBatchOut, responses=WRITES,
              summary="Record up to 1,000 doses: one result per item; good items are stored "
                      "even when others are rejected")
-def record_batch(body: DoseBatchIn,
-                 principal: Principal = Depends(Allow(SITE)),
-                 ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def record_batch(body: DoseBatchIn, principal: SitePrincipal, ledger: Ledger) -> dict[str, Any]:
     results: list[dict[str, Any] | None] = [None] * len(body.doses)
     checked: list[tuple[int, DoseIn]] = []
     for index, raw in enumerate(body.doses):
@@ -77,7 +76,7 @@ def record_batch(body: DoseBatchIn,
                                       "this token may not record for this site") for i in outside]
         raise problem
     outcomes = ledger.record_doses([_fields(dose) for _, dose in checked], actor=actor(principal))
-    for (index, _), outcome in zip(checked, outcomes):
+    for (index, _), outcome in zip(checked, outcomes, strict=True):
         results[index] = _result(index, outcome)
     counts = Counter(r["status"] for r in results if r is not None)
     metrics.recorded(created=counts["created"], duplicates=counts["duplicate"])
@@ -99,9 +98,7 @@ def _check_origin(principal: Principal, ledger: DoseLedger, dose_id: UUID) -> No
 @router.post("/{dose_id}/amend", response_model=DoseChanged,
              responses={**WRITES, **problems(404, 409)},
              summary="Amend a dose: the fields to change, and a reason")
-def amend(dose_id: UUID, body: AmendIn,
-          principal: Principal = Depends(Allow(SITE)),
-          ledger: DoseLedger = Depends(ledger_of)) -> DoseChanged:
+def amend(dose_id: UUID, body: AmendIn, principal: SitePrincipal, ledger: Ledger) -> DoseChanged:
     _check_origin(principal, ledger, dose_id)
     changes = body.model_dump(exclude_unset=True)
     reason = changes.pop("reason")
@@ -115,9 +112,7 @@ def amend(dose_id: UUID, body: AmendIn,
 @router.post("/{dose_id}/void", response_model=DoseChanged,
              responses={**WRITES, **problems(404, 409)},
              summary="Void a dose entered in error (it leaves the certificate; its events stay)")
-def void(dose_id: UUID, body: VoidIn,
-         principal: Principal = Depends(Allow(SITE)),
-         ledger: DoseLedger = Depends(ledger_of)) -> DoseChanged:
+def void(dose_id: UUID, body: VoidIn, principal: SitePrincipal, ledger: Ledger) -> DoseChanged:
     _check_origin(principal, ledger, dose_id)
     written = ledger.void_dose(dose_id, body.reason, actor=actor(principal))
     return DoseChanged(dose_id=dose_id, person_id=written.aggregate_id, position=written.position)

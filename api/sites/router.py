@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from api.auth import Allow, actor, province_scope, require_province
-from api.models import ReviewIn, SiteIn, SiteList, SiteWritten
-from api.routers import READS, WRITES, problems
-from api.services import caught_up, ledger_of, views_of
+from api.auth import actor, province_scope, require_province
+from api.dependencies import Ledger, ProvinceOrAuditorPrincipal, ProvincePrincipal, Views
+from api.models import READS, WRITES, problems
+from api.services import caught_up
+from api.sites.models import ReviewIn, SiteIn, SiteList, SiteWritten
 from ledger import rules
-from usecases.application import DoseLedger
 from ledger.errors import SiteNotFound
-from ledger.principal import AUDITOR, PROVINCE, Principal
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
 
 @router.get("", response_model=SiteList, responses=READS,
             summary="Sites, by status (provisional sites come from doses naming unlisted sites)")
-def list_sites(request: Request,
-               status: Literal["provisional", "official", "mobile"] | None = Query(None),
-               min_position: int | None = Query(None, ge=0, description="wait for this position"),
-               principal: Principal = Depends(Allow(PROVINCE, AUDITOR)),
-               views=Depends(views_of)) -> dict:
+def list_sites(request: Request, principal: ProvinceOrAuditorPrincipal, views: Views,
+               status: Literal["provisional", "official", "mobile"] | None = None,
+               min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None
+               ) -> dict[str, Any]:
     caught_up(request, min_position)
     return {"sites": views.review.sites(status, provinces=province_scope(principal))}
 
 
 @router.post("", status_code=201, response_model=SiteWritten,
              responses={**WRITES, **problems(409)}, summary="Add an official or mobile site")
-def add_site(body: SiteIn, principal: Principal = Depends(Allow(PROVINCE)),
-             ledger: DoseLedger = Depends(ledger_of)) -> SiteWritten:
+def add_site(body: SiteIn, principal: ProvincePrincipal, ledger: Ledger) -> SiteWritten:
     require_province(principal, rules.province(body.province), ["body", "province"])
     written = ledger.register_site(body.site_id, name=body.name, kind=body.kind,
                                    province=body.province, district=body.district,
@@ -43,8 +40,8 @@ def add_site(body: SiteIn, principal: Principal = Depends(Allow(PROVINCE)),
 @router.post("/{site_id}/review", response_model=SiteWritten,
              responses={**WRITES, **problems(404)},
              summary="Approve (as official or mobile) or reject a site")
-def review_site(site_id: str, body: ReviewIn, principal: Principal = Depends(Allow(PROVINCE)),
-                ledger: DoseLedger = Depends(ledger_of)) -> SiteWritten:
+def review_site(site_id: str, body: ReviewIn, principal: ProvincePrincipal,
+                ledger: Ledger) -> SiteWritten:
     site = ledger.site(site_id)
     if site is None:
         raise SiteNotFound(site_id)

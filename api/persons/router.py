@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.access_log import recorded_read
-from api.auth import Allow, actor, province_scope
-from api.models import MergeIn, PersonIn, PersonList, PersonRegistered, Written
+from api.auth import actor, province_scope
+from api.dependencies import AdminPrincipal, Ledger, SitePrincipal, SiteProvinceOrAuditorPrincipal, Views
+from api.models import READS, WRITES, problems
+from api.persons.models import MergeIn, PersonIn, PersonList, PersonRegistered, Written
 from api.problems import Problem, field_error
-from api.routers import READS, WRITES, problems
-from api.services import caught_up, ledger_of, views_of
+from api.services import caught_up
 from ledger import rules
-from usecases.application import DoseLedger
-from ledger.principal import AUDITOR, PROVINCE, SITE, Principal
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
 
 @router.post("", status_code=201, response_model=PersonRegistered, responses=WRITES,
              summary="Register a person (an existing national id answers 200 with that person)")
-def register(body: PersonIn, response: Response,
-             principal: Principal = Depends(Allow(SITE)),
-             ledger: DoseLedger = Depends(ledger_of)) -> PersonRegistered:
+def register(body: PersonIn, response: Response, principal: SitePrincipal,
+             ledger: Ledger) -> PersonRegistered:
     registration = ledger.register_person(body.model_dump(), actor=actor(principal), channel="api")
     if not registration.created:
         response.status_code = 200
@@ -33,12 +32,11 @@ def register(body: PersonIn, response: Response,
 
 @router.get("", response_model=PersonList, responses=READS,
             summary="Look people up by phone (all who share it) or national id")
-def look_up(request: Request,
-            phone: str | None = Query(None, examples=["0912345678"]),
-            national_id: str | None = Query(None, examples=["001185012345"]),
-            min_position: int | None = Query(None, ge=0, description="wait for this position"),
-            principal: Principal = Depends(Allow(SITE, PROVINCE, AUDITOR)),
-            views=Depends(views_of)) -> dict:
+def look_up(request: Request, principal: SiteProvinceOrAuditorPrincipal, views: Views,
+            phone: Annotated[str | None, Query(examples=["0912345678"])] = None,
+            national_id: Annotated[str | None, Query(examples=["001185012345"])] = None,
+            min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None
+            ) -> dict[str, Any]:
     if (phone is None) == (national_id is None):
         msg = "give exactly one of phone or national_id"
         raise Problem(422, "validation", msg, errors=[field_error(["query", "phone"], msg),
@@ -52,9 +50,7 @@ def look_up(request: Request,
 
 @router.post("/{person_id}/merge", response_model=Written, responses={**WRITES, **problems(404, 409)},
              summary="Merge a duplicate person into this one (admin)")
-def merge(person_id: UUID, body: MergeIn,
-          principal: Principal = Depends(Allow()),
-          ledger: DoseLedger = Depends(ledger_of)) -> Written:
+def merge(person_id: UUID, body: MergeIn, principal: AdminPrincipal, ledger: Ledger) -> Written:
     written = ledger.merge_persons(person_id, body.duplicate_person_id, body.reason,
                                    actor=actor(principal))
     return Written(person_id=written.aggregate_id, position=written.position)

@@ -10,22 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 import replay
 from api.access_log import recorded_read
-from api.auth import Allow
-from api.models import AccessLog, AuditDiff, AuditExplanation, AuditHistory, AuditState, AuditVerdict
+from api.audit.models import AccessLog, AuditDiff, AuditExplanation, AuditHistory, AuditState, AuditVerdict
+from api.dependencies import AdminPrincipal, AppSettings, AuditorPrincipal, Ledger, Views
+from api.models import READS, problems
 from api.problems import Problem
-from api.routers import READS, problems
-from api.services import ledger_of, views_of
 from usecases.access_log import ReadQuery, find_reads
-from usecases.application import DoseLedger
 from ledger.errors import InvalidValue
-from ledger.principal import AUDITOR, Principal
+from ledger.principal import Principal
 from ledger.rules import ICT
 from replay.fold import read_person
 
@@ -38,18 +36,16 @@ AS_OF = ("a version number (`3`: after the person's third event) or an ISO date 
 
 @router.get("/persons/{person_id}/history", response_model=AuditHistory, responses=PERSON_READS,
             summary="Every stored event of a person, who caused it through what, and the state after it")
-def history(request: Request, person_id: UUID,
-            principal: Principal = Depends(Allow(AUDITOR)),
-            ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def history(request: Request, person_id: UUID, principal: AuditorPrincipal,
+            ledger: Ledger) -> dict[str, Any]:
     return _recorded(request, principal, "audit.history", replay.history(ledger, person_id))
 
 
 @router.get("/persons/{person_id}/state", response_model=AuditState, responses=PERSON_READS,
             summary="The person as the ledger knew them at a version or a time (now if not given)")
-def state(request: Request, person_id: UUID,
-          as_of: str | None = Query(None, description=AS_OF, examples=["3", "2021-09-01"]),
-          principal: Principal = Depends(Allow(AUDITOR)),
-          ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def state(request: Request, person_id: UUID, principal: AuditorPrincipal, ledger: Ledger,
+          as_of: Annotated[str | None, Query(description=AS_OF, examples=["3", "2021-09-01"])] = None
+          ) -> dict[str, Any]:
     point = replay.parse_as_of(as_of, "as_of") if as_of is not None else replay.AsOf()
     with _named("as_of"):  # replay names its own arguments (version, recorded_at)
         found = replay.state_as_of(ledger, person_id, version=point.version,
@@ -59,32 +55,28 @@ def state(request: Request, person_id: UUID,
 
 @router.get("/persons/{person_id}/diff", response_model=AuditDiff, responses=PERSON_READS,
             summary="What changed between two points of a person's record, and the events that did it")
-def diff(request: Request, person_id: UUID,
-         from_: str = Query("0", alias="from", description=AS_OF + "; default: before the first event"),
-         to: str | None = Query(None, description=AS_OF + "; default: now"),
-         principal: Principal = Depends(Allow(AUDITOR)),
-         ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def diff(request: Request, person_id: UUID, principal: AuditorPrincipal, ledger: Ledger,
+         from_: Annotated[str, Query(alias="from", description=AS_OF + "; default: before the first event")] = "0",
+         to: Annotated[str | None, Query(description=AS_OF + "; default: now")] = None) -> dict[str, Any]:
     found = replay.diff(ledger, person_id, from_, to if to is not None else replay.AsOf())
     return _recorded(request, principal, "audit.diff", found)
 
 
 @router.get("/persons/{person_id}/explain", response_model=AuditExplanation, responses=PERSON_READS,
             summary="Each line of the certificate traced to the events that made it; voided lines")
-def explain(request: Request, person_id: UUID,
-            principal: Principal = Depends(Allow(AUDITOR)),
-            ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def explain(request: Request, person_id: UUID, principal: AuditorPrincipal,
+            ledger: Ledger) -> dict[str, Any]:
     return _recorded(request, principal, "audit.explain", replay.explain_certificate(ledger, person_id))
 
 
 @router.get("/persons/{person_id}/verify", response_model=AuditVerdict,
             responses={**PERSON_READS, **problems(503)},
             summary="The digest chain, a fresh fold, the ledger and the certificate view: do they agree?")
-def verify(request: Request, person_id: UUID,
-           principal: Principal = Depends(Allow(AUDITOR)),
-           ledger: DoseLedger = Depends(ledger_of), views: Any = Depends(views_of)) -> dict[str, Any]:
+def verify(request: Request, person_id: UUID, principal: AuditorPrincipal, ledger: Ledger,
+           views: Views, settings: AppSettings) -> dict[str, Any]:
     _, records = read_person(ledger, person_id)
     head = max((r.position or 0) for r in records)
-    timeout = request.app.state.settings.read_wait_seconds
+    timeout = settings.read_wait_seconds
     # A view behind the person's last event would be reported as a difference: it is only late.
     if not views.wait(head, timeout):
         raise Problem(503, "unavailable", f"the certificate view has not reached position {head} "
@@ -94,16 +86,15 @@ def verify(request: Request, person_id: UUID,
 
 @router.get("/access-log", response_model=AccessLog, responses=READS,
             summary="Who read people's records (auditor and province reads), oldest first (admin)")
-def access_log(principal_id: str | None = Query(None, alias="principal", max_length=100,
-                                                description="a principal's id"),
-               person_id: UUID | None = Query(None),
-               from_: str | None = Query(None, alias="from", description="recorded on or after: "
-                                         "an ISO date or date-time (Vietnam time if no zone)"),
-               to: str | None = Query(None, description="recorded on or before (a date: all of it)"),
-               after: int = Query(0, ge=0, description="continue after this position (`next_after`)"),
-               limit: int = Query(1000, ge=1, le=10_000),
-               principal: Principal = Depends(Allow()),
-               ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def access_log(principal: AdminPrincipal, ledger: Ledger,
+               principal_id: Annotated[str | None, Query(alias="principal", max_length=100,
+                                                         description="a principal's id")] = None,
+               person_id: UUID | None = None,
+               from_: Annotated[str | None, Query(alias="from", description="recorded on or after: "
+                                                  "an ISO date or date-time (Vietnam time if no zone)")] = None,
+               to: Annotated[str | None, Query(description="recorded on or before (a date: all of it)")] = None,
+               after: Annotated[int, Query(ge=0, description="continue after this position (`next_after`)")] = 0,
+               limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
     since = _moment(from_, "from", end_of_day=False)
     until = _moment(to, "to", end_of_day=True)
     if since and until and since > until:

@@ -11,21 +11,20 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.auth import Allow, actor, acts_for
-from api.models import ImportAnswer, ImportStatus
+from api.auth import actor, acts_for
+from api.dependencies import AppSettings, Ledger, SiteOrAuditorPrincipal, SitePrincipal
+from api.imports.models import ImportAnswer, ImportStatus
+from api.models import READS, WRITES, problems
 from api.problems import forbidden
-from api.routers import READS, WRITES, problems
-from api.services import ledger_of
 from api.uploads import SavedFile, Upload, invalid, receive_form
-from usecases.application import DoseLedger
-from ledger.principal import AUDITOR, SITE, Principal
 from intake.retro import MappingError, TemplateMismatch, UnreadableFile, intake
 from intake.retro.importing import Form
 from intake.retro.mapping import Mapping, sent_mapping
+from ledger.principal import SITE, Principal
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -52,13 +51,13 @@ FORM_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data"
 
 @router.get("/template.csv", response_class=Response, responses=problems(401, 403),
             summary="The blank template as CSV (UTF-8 with BOM, Vietnamese headers)")
-def template_csv(principal: Principal = Depends(Allow(SITE))) -> Response:
+def template_csv(principal: SitePrincipal) -> Response:
     return _template("csv")
 
 
 @router.get("/template.xlsx", response_class=Response, responses=problems(401, 403),
             summary="The blank template as XLSX")
-def template_xlsx(principal: Principal = Depends(Allow(SITE))) -> Response:
+def template_xlsx(principal: SitePrincipal) -> Response:
     return _template("xlsx")
 
 
@@ -74,9 +73,8 @@ def _template(kind: str) -> Response:
                         200: {"model": ImportAnswer, "description": "A dry run: nothing stored"}},
              summary="Import a spreadsheet of past doses (multipart): 201 with the row report, "
                      "202 running in the background, 200 a dry run")
-async def submit(request: Request, response: Response, dry_run: bool = False,
-                 principal: Principal = Depends(Allow(SITE))) -> dict[str, Any]:
-    settings = request.app.state.settings
+async def submit(request: Request, response: Response, principal: SitePrincipal, ledger: Ledger,
+                 settings: AppSettings, dry_run: bool = False) -> dict[str, Any]:
     # Read after the token and role are checked: a refused caller uploads nothing.
     upload = await receive_form(request, file_parts=FILE_PARTS, text_parts=TEXT_PARTS,
                                 directory=settings.import_dir)
@@ -89,7 +87,7 @@ async def submit(request: Request, response: Response, dry_run: bool = False,
         # intake.submit discards the upload once it is no longer needed (in the background
         # for a large file), on every path.
         answer = await run_in_threadpool(
-            intake.submit, ledger_of(request), sheet.path, form, actor(principal), dry_run=dry_run,
+            intake.submit, ledger, sheet.path, form, actor(principal), dry_run=dry_run,
             file_name=sheet.filename or "upload", mapping=mapping,
             background_bytes=settings.import_background_bytes, when_done=upload.discard)
     except (TemplateMismatch, UnreadableFile) as e:
@@ -137,8 +135,7 @@ def _submission(upload: Upload, principal: Principal) -> tuple[SavedFile, Form, 
 @router.get("/{import_id}", response_model=ImportStatus, responses={**READS, **problems(404)},
             summary="An import's status, counts, progress and first errors (its submitter, "
                     "admins, auditors)")
-def status(import_id: UUID, principal: Principal = Depends(Allow(SITE, AUDITOR)),
-           ledger: DoseLedger = Depends(ledger_of)) -> dict[str, Any]:
+def status(import_id: UUID, principal: SiteOrAuditorPrincipal, ledger: Ledger) -> dict[str, Any]:
     return intake.status(ledger, import_id, actor(principal))
 
 
@@ -146,8 +143,7 @@ def status(import_id: UUID, principal: Principal = Depends(Allow(SITE, AUDITOR))
             responses={**READS, **problems(404)},
             summary="Every refused row as CSV (row, column, value, msg): fix them and send "
                     "just those rows again")
-def errors_csv(import_id: UUID, principal: Principal = Depends(Allow(SITE, AUDITOR)),
-               ledger: DoseLedger = Depends(ledger_of)) -> StreamingResponse:
+def errors_csv(import_id: UUID, principal: SiteOrAuditorPrincipal, ledger: Ledger) -> StreamingResponse:
     lines = intake.errors_csv_lines(ledger, import_id, actor(principal))  # 404 raised here
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})

@@ -1,0 +1,108 @@
+"""Audit on the wire: history, state as of, diff, explanation, verdict, the access log.
+
+replay/ answers in plain JSON; these models document its shapes and pass on whatever else an
+answer carries (extra="allow"), so the wire is exactly what replay says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.models import DOSE_ID, PERSON_ID, example
+
+
+def audit(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)}, extra="allow")
+
+
+ACTOR = {"principal_id": "0b6c1f0e-6b0e-5f43-9a53-3f5d1b2c4e6f", "role": "site"}
+SOURCE = {"kind": "site", "site_id": "01-TYT-001", "site_record_id": "A1"}
+AUDIT_EVENT = {"position": 7, "version": 3, "type": "DoseAmended",
+               "recorded_at": "2021-08-02T09:15:00+07:00", "actor": ACTOR, "source": SOURCE,
+               "data": {"dose_id": DOSE_ID, "changes": {"lot": "FB9999"}, "reason": "typo"},
+               "changes": {"doses": {"changed": [{"dose_id": DOSE_ID,
+                                                  "fields": {"lot": {"from": "FA1234", "to": "FB9999"}}}]}},
+               "state": {"version": 3, "status": "partial", "doses": ["..."]}}
+
+
+class AuditEvent(BaseModel):
+    model_config = audit(AUDIT_EVENT)
+    position: int | None = Field(description="the event's place in the store's log")
+    version: int = Field(description="the event's place in the person's stream")
+    type: str
+    recorded_at: str | None = Field(description="when the ledger stored it (not when a dose was given)")
+    actor: dict[str, Any] | None = Field(description="who caused it: principal and role")
+    source: dict[str, Any] | None = Field(description="through what: site record, import row, request")
+    data: dict[str, Any] | None
+    changes: dict[str, Any] | None = Field(None, description="what it changed, field by field")
+    state: dict[str, Any] | None = Field(description="the person after it: doses numbered, status")
+
+
+class AuditHistory(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "events": [AUDIT_EVENT]})
+    person_id: UUID
+    events: list[AuditEvent]
+
+
+POINT = {"version": 3, "position": 7, "recorded_at": "2021-08-02T09:15:00+07:00"}
+
+
+class AuditState(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "as_of": POINT, "state": AUDIT_EVENT["state"]})
+    person_id: UUID
+    as_of: dict[str, Any]
+    state: dict[str, Any] | None
+
+
+class AuditDiff(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "from": {"version": 0, "position": None,
+                                                             "recorded_at": None},
+                          "to": POINT, "changes": AUDIT_EVENT["changes"], "events": ["..."]})
+    person_id: UUID
+    changes: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+class AuditExplanation(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "version": 3, "status": "partial",
+                          "merged_into": None, "lines": [{"dose_id": DOSE_ID, "dose_number": 1,
+                                                          "events": [{"role": "recorded", **ACTOR}]}],
+                          "removed": []})
+    person_id: UUID
+    status: str | None
+    lines: list[dict[str, Any]] = Field(description="each certificate line and the events behind it")
+    removed: list[dict[str, Any]] = Field(description="voided doses and the events that removed them")
+
+
+class AuditVerdict(BaseModel):
+    model_config = audit({"person_id": PERSON_ID, "consistent": False, "version": 3,
+                          "head_position": 7, "checked": ["integrity", "fold", "ledger", "certificate"],
+                          "differences": [{"kind": "integrity", "finding": "altered", "version": 2,
+                                           "position": 5, "detail": "..."}]})
+    person_id: UUID
+    consistent: bool
+    differences: list[dict[str, Any]]
+
+
+ACCESS_READ = {"position": 120490, "recorded_at": "2021-09-01T03:00:00+00:00",
+               "principal_id": ACTOR["principal_id"], "role": "auditor", "person_ids": [PERSON_ID],
+               "what": "audit.history"}
+
+
+class AccessRead(BaseModel):
+    model_config = example(ACCESS_READ)
+    position: int
+    recorded_at: str
+    principal_id: str
+    role: str
+    person_ids: list[str]
+    what: str = Field(description="what was read, e.g. certificate, audit.history, audit.page")
+
+
+class AccessLog(BaseModel):
+    model_config = example({"reads": [ACCESS_READ], "next_after": None})
+    reads: list[AccessRead]
+    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")

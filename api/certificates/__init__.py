@@ -1,0 +1,1 @@
+"""Certificates, from the certificates projection."""

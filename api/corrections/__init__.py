@@ -1,0 +1,1 @@
+"""Citizens' correction requests."""

@@ -1,0 +1,1 @@
+"""Doses: record one or a batch, amend, void."""

@@ -1,0 +1,1 @@
+"""Retro imports of spreadsheets of past doses."""

@@ -1,0 +1,1 @@
+"""Operations: projection status, liveness, metrics."""

@@ -1,0 +1,1 @@
+"""People: register, look up, merge."""

@@ -1,0 +1,1 @@
+"""Statistics, from the statistics projection."""

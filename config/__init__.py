@@ -1,0 +1,1 @@
+"""How doseledger is configured: the settings the service and the CLI share."""
