@@ -25,11 +25,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from bench.replay import default_stores
-from ledger.values import Actor
-from usecases.application import DoseLedger
 from ledger.principal import issue_token
+from ledger.values import Actor
 from projections import open_views
 from projections.running import start_embedded
+from usecases.application import DoseLedger
 
 SITE = Actor("bench-site", "site")
 CLI = {"principal_id": "bench", "role": "admin"}

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-
 from ledger.chain import GENESIS, expected_digest
 from ledger.recording import as_uuid
 from replay.fold import Decoded, decode

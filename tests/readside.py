@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from usecases.application import DoseLedger
 from ledger.names import person_key
 from projections import Views, open_views
 from projections.reconcile import REQUEST_FIELDS, Recount
 from projections.running import EmbeddedProjector, start_embedded
+from usecases.application import DoseLedger
 
-FIXED_NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)  # ages compared across two readings
+FIXED_NOW = datetime(2030, 1, 1, tzinfo=UTC)  # ages compared across two readings
 # Quick pauses and heartbeats, so a failure and its recovery happen within a test.
 FAST = {"first_pause": 0.05, "longest_pause": 0.2, "heartbeat": 0.2}
 

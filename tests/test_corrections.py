@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.values import Actor
 from ledger.errors import CorrectionClosed, CorrectionNotFound, LedgerError
+from ledger.values import Actor
 from tests.test_ledger import dose, lan
 
 PORTAL = Actor("portal", "portal")

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ledger.values import Actor
 from ledger.errors import SiteRecordConflict, UnknownVaccine
-from usecases.group_commit import DoseWriter
+from ledger.values import Actor
 from tests.test_ledger import dose_events, lan
+from usecases.group_commit import DoseWriter
 
 
 def test_concurrent_single_doses_share_transactions_and_keep_their_own_answers(ledger):

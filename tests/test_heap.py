@@ -6,15 +6,14 @@ import gc
 from collections.abc import Iterator
 
 import pytest
-
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 from cli.main import main
-from usecases.heap import YOUNG, settle_collector
 from intake.retro import run_import
 from tests.retro_files import FORM, UNIT, people_rows, write_csv
+from usecases.heap import YOUNG, settle_collector
 
 
 @pytest.fixture

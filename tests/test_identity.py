@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ledger.values import Actor
 from ledger.errors import AmbiguousPerson
 from ledger.keys import IdentityKey, identity_key
+from ledger.values import Actor
 from tests.test_ledger import lan
 
 UNIT = Actor("unit-1", "site")

@@ -6,8 +6,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
 from ledger.errors import (
     DoseAlreadyVoided,
     DoseNotFound,
@@ -19,6 +17,8 @@ from ledger.errors import (
 )
 from ledger.keys import dose_id_for
 from ledger.person import Person
+from ledger.values import Actor
+from usecases.application import DoseLedger
 
 SITE = Actor("site-token-1", "site")
 

@@ -18,17 +18,16 @@ from eventsourcing.persistence import ListenNotifySubscription
 
 from cli.demo import seed
 from cli.main import main
-from usecases.application import DoseLedger
 from ledger.person import Person
-from projections import open_views
+from projections import open_views, running, shared_fold
 from projections import records as person_records
-from projections import running, shared_fold
 from projections.running import ProjectorRunning, rebuild, start_embedded
 from projections.storage import PostgresTables, SQLiteTables, TrackingConflict
 from projections.subscription import follow
 from projections.views import PROJECTIONS, construct_view
 from tests.readside import FAST, assert_views_are_a_fresh_fold, caught_up, everything, rebuilding_rows
 from tests.test_ledger import dose, lan
+from usecases.application import DoseLedger
 
 
 @pytest.fixture
@@ -264,7 +263,7 @@ def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
     def run() -> None:
         try:
             rebuild(store_url, name, progress=False)
-        except BaseException as e:  # noqa: BLE001 - what the caller of rebuild would see
+        except BaseException as e:  # what the caller of rebuild would see
             raised.append(e)
 
     worker = threading.Thread(target=run, daemon=True)

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.values import Actor
 from ledger.errors import InvalidValue, PersonNotFound
 from ledger.keys import site_key
+from ledger.values import Actor
 from replay import diff, explain_certificate, history, parse_as_of, state_as_of, verify
 from replay.records import read_stream, scan_streams
 from tests.stored_rows import StoredRows

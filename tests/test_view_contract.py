@@ -8,10 +8,10 @@ import threading
 import pytest
 from eventsourcing.persistence import Tracking
 
-from usecases.application import DoseLedger
 from projections.storage import LEDGER, TrackingConflict
 from projections.views import PROJECTIONS, construct_view
 from tests.test_ledger import dose, lan
+from usecases.application import DoseLedger
 
 
 def people_rows(view) -> int:

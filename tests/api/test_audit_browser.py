@@ -25,8 +25,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
 from ledger.access import ReadQuery, find_reads
-from ledger.values import Actor
 from ledger.principal import issue_token
+from ledger.values import Actor
 from tests.api.conftest import CLI, dose, lan, read_side
 
 CHROMIUM = os.environ.get("DOSELEDGER_CHROMIUM", "/usr/bin/chromium")

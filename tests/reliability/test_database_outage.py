@@ -15,12 +15,12 @@ from collections import Counter
 import httpx
 import pytest
 
-from usecases.application import DoseLedger
 from ledger.principal import issue_token
 from store.url import URL_KEY
 from tests.reliability.private_postgres import PrivatePostgres
 from tests.reliability.server import Server, doseledger
 from tests.reliability.stored import doses_by_site_record, site_record_claims
+from usecases.application import DoseLedger
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 SITE = "01-TYT-001"

@@ -3,7 +3,7 @@
 import pytest
 
 from api.settings import Settings
-from tests.api.conftest import service  # noqa: F401
+from tests.api.conftest import service  # noqa: F401 - the API fixture, for the tests here
 
 
 @pytest.fixture
