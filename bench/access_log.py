@@ -30,6 +30,7 @@ from usecases.application import DoseLedger
 from usecases.principals import issue_token
 from projections import open_views
 from projections.running import start_embedded
+from usecases.application import DoseLedger
 
 SITE = Actor("bench-site", "site")
 CLI = {"principal_id": "bench", "role": "admin"}

@@ -15,8 +15,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from ledger.values import Actor
-from usecases.application import DoseLedger
 from store.url import persistence_env
+from usecases.application import DoseLedger
 
 
 class Tally(Aggregate):

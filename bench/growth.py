@@ -16,14 +16,17 @@ A bench database only: the copies break the hash chain of their streams on purpo
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from usecases.application import DoseLedger
 
 SAMPLE = 10_000  # the latest rows, copied again and again
 
 
-def fill(ledger: Any, target: int) -> int:
+def fill(ledger: DoseLedger, target: int) -> int:
     """Copy event rows until the store holds about `target` events; returns the count."""
-    recorder = ledger.recorder
+    recorder: Any = ledger.recorder  # SQLite's or PostgreSQL's, each with its own datastore
     have = ledger.head()
     missing = target - have
     if missing <= 0:

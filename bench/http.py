@@ -6,7 +6,7 @@ The server runs in its own process (`doseledger serve --projections external`: t
 no projector competing for the cores); the load comes from another process (aiohttp on asyncio)
 over loopback; every run sends a bounded number of requests; figures are medians of --runs.
 
-  .venv/bin/pip install -e ".[bench]"      # aiohttp, for the load generator
+  ./run bench --help                       # installs the dev set: aiohttp, for the load generator
   .venv/bin/python -m bench.http [--stores sqlite,postgresql] [--workers 1,2] [--runs 3]
       [--requests 2000] [--batches 12] [--batch-size 500] [--group-commit-ms 2]
 """
@@ -27,9 +27,10 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 ADMIN_URL = os.environ.get("DOSELEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 SITE = "01-TYT-001"
@@ -50,11 +51,11 @@ async def drive(base: str, token: str, method: str, path: str, bodies: list[byte
 
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies: list[float] = []
-    statuses: Counter = Counter()
+    statuses: Counter[int] = Counter()
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base, headers=headers, connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=120)) as session:
-        pending = zip(paths or [path] * len(bodies), bodies)
+        pending = zip(paths or [path] * len(bodies), bodies, strict=True)
 
         async def client_loop() -> None:
             for target, body in pending:  # one shared iterator: each body is sent once
@@ -96,7 +97,7 @@ def load(spec: dict[str, Any], server_session: int) -> dict[str, Any]:
     before = session_cpu(server_session)
     done = subprocess.run([sys.executable, "-m", "bench.http", "--load"], input=json.dumps(spec),
                           capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     result["server_cpu_s"] = session_cpu(server_session) - before
     return result
 
@@ -170,7 +171,8 @@ def _ledger(url: str) -> Any:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @contextmanager
@@ -196,13 +198,14 @@ def server(url: str, workers: int, group_commit_ms: float) -> Iterator[tuple[str
             process.wait()
 
 
-def wait_until_up(base: str, process: subprocess.Popen) -> None:
+def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
     import httpx
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server stopped: {process.stderr.read().decode()[-2000:]}")
+            told = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"the server stopped: {told[-2000:]}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return

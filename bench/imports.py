@@ -104,12 +104,12 @@ def drop_store(url: str) -> None:
 
 def child(mode: str, url: str, path: str, chunk: int) -> dict[str, Any]:
     """One measured run, in this (child) process."""
+    from intake.retro import Form, run_import
+    from intake.retro.reading import open_sheet
+    from intake.retro.rows import find_header
     from ledger.values import Actor
     from usecases.application import DoseLedger
     from usecases.heap import settle_collector
-    from intake.retro import Form, run_import
-    from intake.retro.rows import find_header
-    from intake.retro.reading import open_sheet
 
     settle_collector()  # as every `doseledger` command does (cli.main)
     actor = Actor("bench", "admin")
@@ -142,7 +142,8 @@ def measured(mode: str, kind: str, path: Path, chunk: int, tmp: Path) -> dict[st
     try:
         out = subprocess.run([sys.executable, "-m", "bench.imports", "--child", mode, url, str(path),
                               str(chunk)], check=True, capture_output=True, text=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return figures
     finally:
         drop_store(url)
 

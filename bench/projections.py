@@ -31,16 +31,17 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from cli.demo import seed
 from ledger.values import Actor
-from usecases.application import DoseLedger
 from projections import open_views
 from projections.running import rebuild, start_embedded
 from projections.views import PROJECTIONS, construct_view
+from usecases.application import DoseLedger
 
 ADMIN_URL = os.environ.get("DOSELEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -118,6 +119,7 @@ def live_lag(url: str, ledger: DoseLedger, seconds: float, embedded: bool) -> di
     tag = "embedded" if embedded else "worker"
     with Writer(ledger, f"ALONE-{tag}") as alone:  # the append rate with no projection running
         time.sleep(seconds / 2)
+    stop: Callable[[], None]
     if embedded:
         projector = start_embedded(url)
         stop = projector.stop
@@ -125,9 +127,10 @@ def live_lag(url: str, ledger: DoseLedger, seconds: float, embedded: bool) -> di
         worker = subprocess.Popen([sys.executable, "-m", "cli.main", "--database-url", url, "project"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-        def stop() -> None:
+        def stop_worker() -> None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
+        stop = stop_worker
     views = open_views(url)
     try:
         assert views.wait(ledger.head(), 300), views.status()

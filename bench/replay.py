@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
 from cli.demo import seed
+from ledger.values import Actor
 from replay import history, state_as_of, verify_all, verify_integrity
+from usecases.application import DoseLedger
 
 ADMIN = Actor("bench", "admin")
 

@@ -20,9 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench import appends, growth, http, imports, replay
 
@@ -255,9 +256,9 @@ def lag_during_load(url: str, spec: dict[str, Any], session: int, bodies: list[d
 # --- the read side and the history ----------------------------------------------------------------
 
 def read_side(url: str, sizes: Sizes, result: Result, say: Callable[[str], None]) -> None:
-    from usecases.application import DoseLedger
-    from projections.running import rebuild
     from bench.projections import read_rate
+    from projections.running import rebuild
+    from usecases.application import DoseLedger
 
     with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
         say(f"[{kind_of(url)}] reading and decoding every event (the projections' baseline), then rebuild")
@@ -323,7 +324,8 @@ def environment() -> dict[str, Any]:
         import psycopg
 
         with psycopg.connect(http.ADMIN_URL) as conn:
-            versions["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
+            row = conn.execute("SHOW server_version").fetchone()
+            versions["postgresql"] = row[0] if row else "unknown"
     except Exception as error:  # the figures for SQLite stand without it
         versions["postgresql"] = f"unavailable ({error.__class__.__name__})"
     import sqlite3

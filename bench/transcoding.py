@@ -8,8 +8,8 @@ import timeit
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
 from ledger.values import Actor
-from usecases.application import DoseLedger
 from store.transcoding import OrjsonTranscoder
+from usecases.application import DoseLedger
 
 
 def measure(repeats: int = 5, number: int = 20000) -> dict[str, float]:

@@ -6,7 +6,7 @@ One run per store on one database (see bench/suite.py for what runs and in which
 of the repetitions with min and max, and each throughput as a ratio to the baseline measured in
 the same run — a trivial aggregate, one save() per event (for single appends) or 100 events per
 save() (for batches and imports). The ratios are the figures to quote: absolute rates drift on a
-shared machine. Needs the bench extra: pip install -e ".[bench]".
+shared machine. Needs the bench extra, which `./run bench` installs (from requirements/dev.txt).
 """
 
 from __future__ import annotations

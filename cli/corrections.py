@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -23,11 +24,11 @@ from uuid import UUID
 from rich.console import Console
 from rich.table import Table
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
 from ledger.errors import InvalidValue, LedgerError
 from ledger.person import ACCEPTED, REJECTED
 from ledger.rules import ICT
+from ledger.values import Actor
+from usecases.application import DoseLedger
 
 out = Console()
 err = Console(stderr=True)
@@ -92,7 +93,7 @@ def _read_view(args: argparse.Namespace) -> int:
     with open_views() as views:
         head = views.ledger.head()
         if not views.wait(head, args.wait):
-            position = views.corrections.position() or 0
+            position = next(s["position"] for s in views.status() if s["name"] == "corrections")
             err.print(f"the corrections view is at position {position} of {head}: is a projector "
                       "running (doseledger serve, or doseledger project)?")
         if args.action == "summary":
@@ -169,8 +170,11 @@ _SHOWN = ("evidence_ref", "contact", "channel", "assignee", "outcome", "reason",
 
 def _history(ledger: DoseLedger, person_id: UUID, request_id: str) -> list[tuple[str, ...]]:
     """The events of the person's stream that belong to the request: its own, and those it caused."""
-    rows = []
-    for event in ledger.events.get(person_id):
+    rows: list[tuple[str, ...]] = []
+    # Any: the protocol the store answers with knows neither the timestamp nor the actor that
+    # every event of a person carries.
+    events: Iterable[Any] = ledger.events.get(person_id)
+    for event in events:
         source = getattr(event, "source", None) or {}
         if str(getattr(event, "request_id", "")) != request_id and source.get("request_id") != request_id:
             continue

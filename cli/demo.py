@@ -38,10 +38,10 @@ ADMIN = Actor("demo-seed", "admin")
 
 @dataclass
 class Summary:
-    sites: Counter = field(default_factory=Counter)
-    people: Counter = field(default_factory=Counter)
-    doses: Counter = field(default_factory=Counter)
-    corrections: Counter = field(default_factory=Counter)
+    sites: Counter[str] = field(default_factory=Counter)
+    people: Counter[str] = field(default_factory=Counter)
+    doses: Counter[str] = field(default_factory=Counter)
+    corrections: Counter[str] = field(default_factory=Counter)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +108,7 @@ def _seed_people(ledger: DoseLedger, rng: random.Random, count: int,
         family = rng.choice(FAMILY)
         phone = f"09{rng.randint(10_000_000, 99_999_999)}"
         household = rng.choices([1, 2, 3, 4], weights=[50, 20, 20, 10])[0]
-        for member in range(min(household, count - made)):
+        for _ in range(min(household, count - made)):
             name, sex = _name(rng, family)
             born = date(1940, 1, 1) + timedelta(days=rng.randint(0, 365 * 65))
             has_id = rng.random() < 0.8
@@ -132,7 +132,7 @@ def _seed_doses(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[st
     weights = [w for _, w in VACCINES]
     receipts = []
     record = 0
-    for person_id, province, born in persons:
+    for person_id, province, _born in persons:
         doses = rng.choices([0, 1, 2, 3], weights=[5, 15, 55, 25])[0]
         day = date(2021, 3, 8) + timedelta(days=rng.randint(0, 200))
         for n in range(1, doses + 1):

@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from usecases.application import DoseLedger
+import replay
 from ledger.errors import LedgerError
 from ledger.rules import ICT
 from store.url import database_url
-import replay
+from usecases.application import DoseLedger
 
 out = Console()
 err = Console(stderr=True)
@@ -196,7 +196,7 @@ def _print_verification(found: dict[str, Any], whole_store: bool) -> None:
 def _open_views() -> Any:
     """The projections' views, when that package is installed; the comparison is skipped otherwise."""
     try:
-        from projections import open_views  # type: ignore[attr-defined]
+        from projections import open_views
     except ImportError:
         err.print("[yellow]projections are not installed: the certificate view is not compared[/]")
         return None

@@ -17,9 +17,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
-from ledger.errors import LedgerError
 from intake.retro import (
     Form,
     MappingError,
@@ -32,6 +29,9 @@ from intake.retro import (
 from intake.retro.chunks import ReaderStopped
 from intake.retro.importing import CHUNK_ROWS, ImportResult
 from intake.retro.importing import Progress as ImportProgress
+from ledger.errors import LedgerError
+from ledger.values import Actor
+from usecases.application import DoseLedger
 
 SHOWN_ERRORS = 20
 

@@ -12,11 +12,11 @@ import getpass
 import re
 from datetime import date, datetime, timedelta
 
-from usecases.application import DoseLedger
 from ledger.errors import LedgerError
 from ledger.principal import ROLES
 from usecases.principals import issue_token, revoke_token
 from ledger.rules import ICT, now_ict
+from usecases.application import DoseLedger
 
 _DURATION = re.compile(r"^(\d+)([dh])$")
 

@@ -15,6 +15,11 @@ from replay.fold import Decoded, decode, fold, person_state, read_person
 from replay.history import event_ref
 from replay.plain import plain
 
+# @event makes the event classes as Person itself is made, so mypy does not see them as its
+# attributes: they are taken from its namespace.
+DoseRecorded, DoseAmended, DoseVoided, DuplicateAbsorbed = (
+    vars(Person)[name] for name in ("DoseRecorded", "DoseAmended", "DoseVoided", "DuplicateAbsorbed"))
+
 MAX_MERGE_DEPTH = 16  # merges chain (A absorbed B, which had absorbed C); a cycle cannot
 
 
@@ -51,14 +56,14 @@ def _trails(ledger: Any, decoded: list[Decoded], depth: int) -> dict[str, list[d
     trails: dict[str, list[dict[str, Any]]] = {}
     for item in decoded:
         event = item.event
-        if isinstance(event, Person.DoseRecorded):
+        if isinstance(event, DoseRecorded):
             trails[str(event.dose_id)] = [_ref(item, "recorded")]
-        elif isinstance(event, Person.DoseAmended):
+        elif isinstance(event, DoseAmended):
             trails.setdefault(str(event.dose_id), []).append(
                 _ref(item, "amended", changes=plain(event.changes), reason=event.reason))
-        elif isinstance(event, Person.DoseVoided):
+        elif isinstance(event, DoseVoided):
             trails.setdefault(str(event.dose_id), []).append(_ref(item, "voided", reason=event.reason))
-        elif isinstance(event, Person.DuplicateAbsorbed):
+        elif isinstance(event, DuplicateAbsorbed):
             earlier: dict[str, list[dict[str, Any]]] = {}
             if depth < MAX_MERGE_DEPTH:
                 dup_records = ledger.recorder.select_streams([event.duplicate_person_id])

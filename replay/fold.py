@@ -79,7 +79,8 @@ def fold(decoded: Iterable[Decoded]) -> Iterator[Step]:
                 # follows is still shown; the problem is named on this step.
                 try:
                     event.apply(person)
-                    person.version = event.originator_version  # type: ignore[union-attr]
+                    assert person is not None  # there was none to apply it to: apply() raised
+                    person.version = event.originator_version
                     problem = f"applied out of sequence: {type(e).__name__}: {e}"
                 except Exception as e2:
                     problem = f"cannot be applied: {type(e2).__name__}: {e2}"
@@ -132,7 +133,8 @@ class StateMemo:
             key = tuple(flag.items())
             kept = self.flags.get(key)
         except TypeError:  # a value that cannot be a key: rendered each time
-            return plain(flag)
+            rendered: dict[str, Any] = plain(flag)
+            return rendered
         if kept is None:
             kept = self.flags[key] = plain(flag)
         return kept
@@ -140,7 +142,7 @@ class StateMemo:
     def plain_details(self, details: dict[str, Any]) -> dict[str, Any]:
         if self.details is not None and self.details[0] == details:
             return self.details[1]
-        rendered = plain(details)
+        rendered: dict[str, Any] = plain(details)
         self.details = (dict(details), rendered)
         return rendered
 
@@ -171,7 +173,8 @@ def person_state(person: Person | None, memo: StateMemo | None = None) -> dict[s
 
 def _correction(request: dict[str, Any]) -> dict[str, Any]:
     # The digest of the citizen's follow-up code stays out: 8 characters are brute-forced offline.
-    return plain({k: v for k, v in request.items() if k not in REDACTED})
+    rendered: dict[str, Any] = plain({k: v for k, v in request.items() if k not in REDACTED})
+    return rendered
 
 
 def _dose(dose: dict[str, Any], number: int | None, booster: bool) -> dict[str, Any]:

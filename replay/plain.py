@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-
 # What JSON holds as it is: checked first, by exact type, since most values are these.
 _AS_IS = frozenset({str, int, float, bool, type(None)})
 

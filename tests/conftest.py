@@ -17,6 +17,9 @@ import pytest
 
 from usecases.application import DoseLedger
 
+# The read side's fixtures (projector, views), for any test that names them as parameters.
+pytest_plugins = ["tests.readside"]
+
 # Shared assertion modules: their failures show the values compared, as a test module's do.
 pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")
 

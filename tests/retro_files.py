@@ -9,11 +9,11 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
-from ledger.person import Person
 from intake.retro import Form
 from intake.retro.columns import COLUMNS
+from ledger.person import Person
+from ledger.values import Actor
+from usecases.application import DoseLedger
 
 HEADERS = [c.header for c in COLUMNS]
 UNIT = Actor("unit-hn-ba-dinh", "site")
@@ -46,7 +46,7 @@ def as_cells(rows: list[dict[str, Any]], headers: list[str] | None = None) -> li
 
 def csv_bytes(rows: list[dict[str, Any]] | list[list[Any]], *, encoding: str = "utf-8",
               delimiter: str = ",", headers: list[str] | None = None) -> bytes:
-    cells = rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)  # type: ignore[arg-type]
+    cells = rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter).writerows(cells)
     return buffer.getvalue().encode(encoding)
@@ -63,7 +63,7 @@ def write_xlsx(path: Path, rows: list[dict[str, Any]] | list[list[Any]], *,
 
     book = Workbook()
     sheet = book.active
-    for cells in (rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)):  # type: ignore[arg-type]
+    for cells in (rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)):
         sheet.append(cells)
     book.save(path)
     return path

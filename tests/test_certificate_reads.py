@@ -12,6 +12,7 @@ from eventsourcing.persistence import OperationalError
 from projections import open_views
 from projections.engine.statements import Sql
 from projections.running import start_embedded
+from projections.storage import Sql
 from tests.test_ledger import dose, lan
 from usecases.application import DoseLedger
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from cli.main import main
-from ledger.values import Actor
 from ledger.rules import now_ict
+from ledger.values import Actor
 from projections.corrections import percentile
-from tests.readside import caught_up, projector, views  # noqa: F401 - fixtures
+from tests.readside import caught_up
 from tests.test_ledger import dose, lan
 from tests.test_projection_running import tamper
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from cli.main import main
-from ledger.values import Actor
 from ledger.rules import now_ict
-from tests.readside import caught_up, projector, views  # noqa: F401 - fixtures
+from ledger.values import Actor
+from tests.readside import caught_up
 from tests.test_ledger import dose, lan
 
 PORTAL = Actor("portal", "portal")

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.values import Actor
 from ledger.errors import LedgerError
-from tests.readside import assert_views_are_a_fresh_fold, caught_up, projector, views  # noqa: F401
+from ledger.values import Actor
+from tests.readside import assert_views_are_a_fresh_fold, caught_up
 from tests.test_ledger import lan
 
 ADMIN = Actor("admin-1", "admin")

@@ -19,7 +19,7 @@ from eventsourcing.persistence import ListenNotifySubscription
 from cli.demo import seed
 from cli.main import main
 from ledger.person import Person
-from projections import open_views
+from projections import open_views, running, shared_fold
 from projections import records as person_records
 from projections.engine import rebuild as rebuilding
 from projections.engine import shared_fold
@@ -266,7 +266,7 @@ def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
     def run() -> None:
         try:
             rebuild(store_url, name, progress=False)
-        except BaseException as e:  # noqa: BLE001 - what the caller of rebuild would see
+        except BaseException as e:  # what the caller of rebuild would see
             raised.append(e)
 
     worker = threading.Thread(target=run, daemon=True)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ledger.errors import InvalidValue
 from ledger.values import Actor
 from projections.certificates import NAMESPACE, certificate_id
-from tests.readside import all_doses, caught_up, projector, views  # noqa: F401 - fixtures
+from tests.readside import all_doses, caught_up
 from tests.test_ledger import dose, lan
 
 ADMIN = Actor("admin-1", "admin")

@@ -7,8 +7,6 @@ import time
 
 import pytest
 
-from ledger.values import Actor
-from ledger.errors import InvalidValue
 from intake.retro import (
     Form,
     ImportNotFound,
@@ -18,8 +16,10 @@ from intake.retro import (
     run_import,
     start_import,
 )
-from replay.verify import verify_all
+from ledger.errors import InvalidValue
 from ledger.retro_import import RetroImport
+from ledger.values import Actor
+from replay.verify import verify_all
 from tests.retro_files import FORM, UNIT, people_rows, row, stored_doses, write_csv
 from tests.test_ledger import lan
 

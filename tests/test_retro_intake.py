@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from ledger.values import Actor
 from intake.retro import ImportNotFound, intake
+from ledger.values import Actor
 from tests.retro_files import FORM, UNIT, people_rows, row, write_csv
 
 AUDITOR = Actor("auditor-1", "auditor")

@@ -39,7 +39,7 @@ def test_an_evaluator_kept_across_changes_agrees_with_a_fresh_evaluation_at_ever
             got, fresh = evaluator(doses.values(), birth), evaluate(doses.values(), birth)
             assert got == fresh
             # The very dose objects, not equal copies: their other fields (the lot) are read later.
-            assert all(a.dose is b.dose for a, b in zip(got.doses, fresh.doses))
+            assert all(a.dose is b.dose for a, b in zip(got.doses, fresh.doses, strict=True))
 
 
 def test_an_evaluation_once_given_is_not_changed_by_later_calls():

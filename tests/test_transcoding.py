@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -46,7 +46,7 @@ def test_a_state_written_with_spaces_or_holding_the_tag_words_comes_back_whole()
 
     ids = [uuid4() for _ in range(3)]
     state = {"_type_": "a plain key", "claim": {"_type_": "x", "note": "_type_"}, "timestamp":
-             datetime(2021, 8, 1, tzinfo=timezone.utc), "actor": {"id": ids[0]}, "last": [ids[1], {"deep": ids[2]}]}
+             datetime(2021, 8, 1, tzinfo=UTC), "actor": {"id": ids[0]}, "last": [ids[1], {"deep": ids[2]}]}
     ours = OrjsonTranscoder()
     assert ours.decode(ours.encode(state)) == state
     spaced = json.dumps(json.loads(ours.encode(state)), indent=2, separators=(" ,", " : ")).encode()
@@ -59,7 +59,7 @@ def test_a_state_written_with_spaces_or_holding_the_tag_words_comes_back_whole()
     assert ours.decode(escaped) == {"t": ids[1], "a": ids[2]} == library_transcoder().decode(escaped)
 
 
-tagged = st.one_of(st.uuids(), st.datetimes(timezones=st.just(timezone.utc)), st.decimals(allow_nan=False, allow_infinity=False))
+tagged = st.one_of(st.uuids(), st.datetimes(timezones=st.just(UTC)), st.decimals(allow_nan=False, allow_infinity=False))
 plain = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1), st.sampled_from(["_type_", "_data_", '"_type_"', "Lan"]))
 states = st.recursive(st.one_of(tagged, plain), lambda children: st.one_of(
     st.lists(children, max_size=4),

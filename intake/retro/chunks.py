@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import LedgerError
-from ledger.recording import dose_report
 from intake.retro.mapping import Mapping
 from intake.retro.reading import Sheet, open_sheet
 from intake.retro.rows import Row, RowShape, find_header
+from ledger.errors import LedgerError
+from ledger.recording import dose_report
 
 READ_APART_FROM = 1 << 20  # bytes: a smaller file is read here (starting a process costs ~0.3 s)
 
@@ -135,7 +135,7 @@ def _read(path: Path, shape: Shape, import_id: str, size: int, sending: Any) -> 
         sending.send(("done", None))
     except (BrokenPipeError, ConnectionResetError):
         return  # the importing side went away: nothing to tell
-    except Exception as error:  # noqa: BLE001 - told to the importing side, which fails the import
+    except Exception as error:  # told to the importing side, which fails the import
         try:
             sending.send(("failed", _sendable(error)))
         except OSError:
@@ -146,5 +146,5 @@ def _sendable(error: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(error))
         return error
-    except Exception:  # noqa: BLE001 - an error that cannot cross: its type and text can
+    except Exception:  # an error that cannot cross: its type and text can
         return ReaderStopped(f"{type(error).__name__}: {error}")

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID, uuid4
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
-from ledger.rules import text
 from intake.retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, identity, read_apart
 from intake.retro.mapping import Mapping
 from intake.retro.reading import open_sheet
 from intake.retro.report import KEPT_ERRORS, Counts, Report
 from intake.retro.rows import RowShape, find_header
 from ledger.retro_import import COMPLETED, RetroImport
+from ledger.rules import text
+from ledger.values import Actor
+from usecases.application import DoseLedger
 
 CHUNK_ROWS = 500
 
@@ -41,9 +41,13 @@ class Form:
     allowed_sites: frozenset[str] | None = None  # a site principal's own sites; None: any
 
     def checked(self) -> Form:
+        unit = text(self.unit, "unit", max_len=200)
+        attested_by = text(self.attested_by, "attested_by", max_len=200)
+        # Both are required: text() raises on a blank instead of answering None.
+        assert unit is not None and attested_by is not None
         return Form(
-            unit=text(self.unit, "unit", max_len=200),  # type: ignore[arg-type]
-            attested_by=text(self.attested_by, "attested_by", max_len=200),  # type: ignore[arg-type]
+            unit=unit,
+            attested_by=attested_by,
             document_ref=text(self.document_ref, "document_ref", max_len=200, required=False),
             site_id=text(self.site_id, "site_id", max_len=64, required=False),
             allowed_sites=self.allowed_sites,
@@ -169,7 +173,7 @@ class RetroImportRun:
         counts.rejected = len(chunk.rows) - len(good)
         outcomes = self.ledger.record_reports([report for _, report in good], [self.actor] * len(good),
                                               match_identity=True, dry_run=self.dry_run)
-        for (row, _), outcome in zip(good, outcomes):
+        for (row, _), outcome in zip(good, outcomes, strict=True):
             if outcome.status in ("created", "duplicate"):
                 setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
                 continue

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from ledger.values import Actor
-from usecases.application import DoseLedger
 from intake.retro.importing import Form, run_import, start_import
 from intake.retro.mapping import Mapping
 from intake.retro.report import errors_csv
 from intake.retro.status import ImportNotFound, import_errors, import_status
-from ledger.retro_import import COUNTS, RUNNING
 from intake.retro.template import template_csv, template_xlsx
+from ledger.retro_import import COUNTS, RUNNING
+from ledger.values import Actor
+from usecases.application import DoseLedger
 
 # Files larger than this run in the background: the answer is `running` and the import id.
 BACKGROUND_BYTES = 2_000_000  # about 15,000 rows of the template

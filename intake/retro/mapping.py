@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.names import match_key
 from intake.retro.columns import FIELDS, field_of
 from intake.retro.reading import UnreadableFile, open_sheet
+from ledger.names import match_key
 
 PERSON_REF = "person_ref"
 IGNORE = ("", "ignore", "-")
@@ -102,7 +102,7 @@ class Mapping:
                 if key_column not in keys:
                     raise MappingError(f"people.key: no column {spec['key']!r} in {path.name}")
                 k = keys.index(key_column)
-                wanted = sorted(((i, columns[c]) for i, c in enumerate(keys) if columns.get(c)),
+                wanted = sorted(((i, name) for i, c in enumerate(keys) if (name := columns.get(c))),
                                 key=lambda p: list(columns).index(keys[p[0]]))
                 for _, cells in sheet.rows:
                     if k >= len(cells) or cells[k] in (None, ""):

@@ -9,11 +9,11 @@ import codecs
 import csv
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any
 
 # A field of a CSV may be long (an address), never this long: a runaway quote would
 # otherwise swallow the rest of the file into one cell.
@@ -37,7 +37,7 @@ class Sheet:
 class _Counting(io.RawIOBase):
     """Counts the bytes read, so progress can be told without knowing the number of rows."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: io.BufferedIOBase):
         self.raw = raw
         self.count = 0
 
@@ -46,7 +46,7 @@ class _Counting(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         n = self.raw.readinto(buffer)
-        self.count += n or 0
+        self.count += n
         return n
 
 
@@ -90,16 +90,16 @@ def _csv(path: Path) -> Iterator[Sheet]:
         reader = csv.reader(itertools.chain([first], text), delimiter=_delimiter(first))
 
         def rows() -> Iterator[tuple[int, list[Any]]]:
-            for number, cells in enumerate(reader, start=1):
-                yield number, cells
+            yield from enumerate(reader, start=1)
 
         yield Sheet("csv", rows(), lambda: min(counting.count / size, 1.0))
 
 
 @contextmanager
 def _xlsx(path: Path) -> Iterator[Sheet]:
-    import openpyxl  # only XLSX files need it
     from zipfile import BadZipFile
+
+    import openpyxl  # only XLSX files need it
 
     # Opened here, not by name: an upload's temporary file has no .xlsx suffix to please openpyxl.
     raw = path.open("rb")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.errors import LedgerError
-from ledger.recording import DoseReport, dose_report
 from intake.retro.columns import PERSON_FIELDS, REQUIRED, header_of
 from intake.retro.mapping import PERSON_REF, Mapping
 from intake.retro.values import READERS, BadCell, as_text, blank
+from ledger.errors import LedgerError
+from ledger.recording import DoseReport, dose_report
 
 HEADER_SEARCH_ROWS = 20  # a title or a note may sit above the header row
 MIN_HEADER_FIELDS = 2  # a title row names none; a header, with a form's defaults, two or more

@@ -12,11 +12,16 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
-from usecases.application import DoseLedger
 from ledger.errors import NotFound
 from ledger.retro_import import COUNTS, RetroImport
+from usecases.application import DoseLedger
 
 PAGE = 20  # events per read: each chunk event carries up to a chunk's errors
+
+# @event makes the event classes as RetroImport itself is made, so mypy does not see them as
+# its attributes: they are taken from its namespace.
+Started, ChunkImported, Completed, Failed = (vars(RetroImport)[name] for name in
+                                             ("Started", "ChunkImported", "Completed", "Failed"))
 
 
 class ImportNotFound(NotFound):
@@ -24,7 +29,7 @@ class ImportNotFound(NotFound):
         super().__init__("import_id", f"no retro import with id {import_id}")
 
 
-def _events(ledger: DoseLedger, import_id: UUID) -> Iterator[DomainEventProtocol]:
+def _events(ledger: DoseLedger, import_id: UUID) -> Iterator[DomainEventProtocol[UUID]]:
     after = 0
     while True:
         page = list(ledger.events.get(import_id, gt=after, limit=PAGE))
@@ -39,7 +44,7 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
     import_id = UUID(str(import_id))
     status: dict[str, Any] | None = None
     for e in _events(ledger, import_id):
-        if isinstance(e, RetroImport.Started):
+        if isinstance(e, Started):
             status = {
                 "import_id": str(import_id), "status": "running", "file_name": e.file_name,
                 "file_sha256": e.file_sha256, "file_size": e.file_size, "unit": e.unit,
@@ -50,15 +55,15 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
             }
         elif status is None:
             break
-        elif isinstance(e, RetroImport.ChunkImported):
+        elif isinstance(e, ChunkImported):
             for name in COUNTS:
                 status[name] += e.counts.get(name, 0)
             status["last_row"] = e.last_row
             status["read_fraction"] = e.read_fraction
             status["error_count"] += len(e.errors)
             status["errors"].extend(e.errors[: max(0, errors - len(status["errors"]))])
-        elif isinstance(e, (RetroImport.Completed, RetroImport.Failed)):
-            status["status"] = "completed" if isinstance(e, RetroImport.Completed) else "failed"
+        elif isinstance(e, (Completed, Failed)):
+            status["status"] = "completed" if isinstance(e, Completed) else "failed"
             status["reason"] = getattr(e, "reason", None)
             status["finished_at"] = e.timestamp.isoformat()
             if status["status"] == "completed":
@@ -73,8 +78,8 @@ def import_errors(ledger: DoseLedger, import_id: UUID | str) -> Iterator[dict[st
     import_id = UUID(str(import_id))
     found = False
     for e in _events(ledger, import_id):
-        found = found or isinstance(e, RetroImport.Started)
-        if isinstance(e, RetroImport.ChunkImported):
+        found = found or isinstance(e, Started)
+        if isinstance(e, ChunkImported):
             yield from e.errors
     if not found:
         raise ImportNotFound(import_id)

@@ -8,14 +8,17 @@ check each value, so a row's every fault is reported at once, column by column.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
-from typing import Any, Callable
+from typing import Any, TypeVar
 
 from ledger import rules
 from ledger.catalog import provinces
 from ledger.errors import LedgerError
 from ledger.names import clean, match_key
+
+_Checked = TypeVar("_Checked")
 
 
 class BadCell(Exception):
@@ -52,7 +55,7 @@ def as_text(cell: Any) -> str | None:
     return clean(text)
 
 
-def _ruled(check: Callable[..., Any], value: Any, *args: Any, **kwargs: Any) -> Any:
+def _ruled(check: Callable[..., _Checked], value: Any, *args: Any, **kwargs: Any) -> _Checked:
     try:
         return check(value, *args, **kwargs)
     except LedgerError as e:

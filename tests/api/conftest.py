@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from usecases.application import DoseLedger
 from usecases.principals import issue_token
 from projections import open_views
 from projections.running import start_embedded
+from usecases.application import DoseLedger
 
 CLI = {"principal_id": "tests", "role": "admin"}
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -24,6 +25,8 @@ from ledger.values import Actor
 from ledger.principal import ROLES, Principal
 from usecases.principals import issue_token, revoke_token
 from intake.retro import Form, intake
+from ledger.principal import ROLES, Principal, issue_token, revoke_token
+from ledger.values import Actor
 from tests.api.conftest import CLI, Caller, dose, lan
 from tests.retro_files import csv_bytes
 from tests.retro_files import row as sheet_row
@@ -308,9 +311,9 @@ def test_no_token_or_a_bad_one_is_401_everywhere(service, key):
 def test_a_revoked_or_expired_token_is_401(service):
     revoked, principal = issue_token(service.ledger, role="auditor", actor=CLI)
     expired, _ = issue_token(service.ledger, role="auditor", actor=CLI,
-                             expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+                             expires_at=datetime.now(UTC) - timedelta(seconds=1))
     later, _ = issue_token(service.ledger, role="auditor", actor=CLI,
-                           expires_at=datetime.now(timezone.utc) + timedelta(days=1))
+                           expires_at=datetime.now(UTC) + timedelta(days=1))
     revoke_token(service.ledger, str(principal.id), "left the job", actor=CLI)
     for token, status in ((revoked, 401), (expired, 401), (later, 200)):
         response = Caller(service.client, token).get("/v1/projections")

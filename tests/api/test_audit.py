@@ -6,7 +6,7 @@ that is merely late is not reported as a difference."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from tests.api.conftest import dose, lan
@@ -51,7 +51,7 @@ def test_the_state_as_of_a_version_or_a_time_is_what_was_known_then(service):
     url = f"/v1/audit/persons/{person_id}/state"
     after_one_dose = auditor.get(url, params={"as_of": "2"}).json()
     now = auditor.get(url).json()
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     before_anything = auditor.get(url, params={"as_of": yesterday}).json()
     assert after_one_dose["as_of"]["version"] == 2 and after_one_dose["state"]["status"] == "partial"
     assert now["as_of"]["version"] == 4 and now["state"]["doses"][0]["lot"] == "FB9999"

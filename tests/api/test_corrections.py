@@ -13,6 +13,7 @@ from api.app import create_app
 from config.settings import Settings
 from ledger.values import Actor
 from ledger.rules import now_ict
+from ledger.values import Actor
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import locs
 

@@ -40,7 +40,7 @@ class PrivatePostgres:
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_postgres, *args], check=True, capture_output=True, timeout=60)
 
-    def initdb(self) -> "PrivatePostgres":
+    def initdb(self) -> PrivatePostgres:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--no-sync")
         return self

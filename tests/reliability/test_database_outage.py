@@ -21,6 +21,7 @@ from store.url import URL_KEY
 from tests.reliability.private_postgres import PrivatePostgres
 from tests.reliability.server import Server, doseledger
 from tests.reliability.stored import doses_by_site_record, site_record_claims
+from usecases.application import DoseLedger
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 SITE = "01-TYT-001"

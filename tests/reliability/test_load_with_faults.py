@@ -73,7 +73,7 @@ async def send(faulty: FaultyClient, job: list[int], people: list[str], tally: T
         body = response.json() if response.status_code == 200 else {}
         statuses = [r["status"] if r["status"] in ("created", "duplicate") else f"{r['status']} {r.get('errors')}"
                     for r in body.get("results", [])] or [response.text]
-    for dose, status in zip(doses, statuses):
+    for dose, status in zip(doses, statuses, strict=False):  # a failed request: one status
         if status in ("created", "duplicate"):
             tally.acknowledged.add((dose["site_id"], dose["site_record_id"]))
             tally.duplicates_answered += status == "duplicate"
