@@ -16,6 +16,7 @@ from api.stats.models import GROUPS, Coverage, DoseCounts
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
+
 def _invalid(loc: list[str | int], msg: str) -> Problem:
     return Problem(422, "validation", f"{loc[-1]}: {msg}", errors=[field_error(loc, msg)])
 

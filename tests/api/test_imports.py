@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,7 +32,7 @@ def uploads(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(settings, uploads):
-    return replace(settings, max_import_bytes=LIMIT, import_dir=str(uploads))
+    return settings.model_copy(update={"max_import_bytes": LIMIT, "import_dir": str(uploads)})
 
 
 def the_form(**changes: Any) -> dict[str, str]:
@@ -243,7 +242,7 @@ def test_an_import_is_read_by_its_submitter_admins_and_auditors_and_is_404_to_ot
 
 
 def test_a_large_file_is_imported_in_the_background_and_polled_to_completion(service, tmp_path, uploads):
-    service.app.state.settings = replace(service.app.state.settings, import_background_bytes=0)
+    service.app.state.settings = service.app.state.settings.model_copy(update={"import_background_bytes": 0})
     caller = unit(service)
     response = send(caller, write_csv(tmp_path / "big.csv", people_rows(6) + [row("H1", lot="=1+1")]))
     assert response.status_code == 202, response.text

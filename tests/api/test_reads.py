@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import SITE, locs
 
@@ -27,7 +25,7 @@ def test_an_unknown_persons_certificate_is_not_found(service):
 
 
 def test_a_read_asked_to_wait_for_a_position_not_yet_written_gives_up_with_503(service):
-    service.app.state.settings = replace(service.app.state.settings, read_wait_seconds=0.2)
+    service.app.state.settings = service.app.state.settings.model_copy(update={"read_wait_seconds": 0.2})
     site = service.caller("site", **SITE)
     person = site.post("/v1/persons", json=lan()).json()
     response = site.get(f"/v1/certificates/{person['person_id']}",
