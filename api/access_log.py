@@ -13,12 +13,12 @@ from uuid import UUID
 from fastapi import Request
 
 from ledger.access import RECORDED_ROLES
-
-from usecases.access_log import record_read
 from ledger.principal import Principal
+from usecases.access_log import record_read
 
 
-def recorded_read(request: Request, principal: Principal, person_ids: Iterable[UUID | str | Any],
-                  what: str) -> None:
+def recorded_read(
+    request: Request, principal: Principal, person_ids: Iterable[UUID | str | Any], what: str
+) -> None:
     if principal.role in RECORDED_ROLES:
         record_read(request.app.state.ledger, str(principal.id), principal.role, person_ids, what)

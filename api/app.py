@@ -49,23 +49,47 @@ TAGS = [
     {"name": "certificates", "description": "The certificates projection."},
     {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
     {"name": "sites", "description": "The site directory and its review queue."},
-    {"name": "imports", "description": "Retro import of spreadsheets of past doses (multipart "
-                                       "upload). Site tokens: rows of their own sites."},
+    {
+        "name": "imports",
+        "description": "Retro import of spreadsheets of past doses (multipart "
+        "upload). Site tokens: rows of their own sites.",
+    },
     {"name": "operations", "description": "Projection status, liveness, metrics."},
-    {"name": "audit", "description": "How a record reached its state, from the stored events "
-                                     "(auditor, admin); who read whose record (admin)."},
-    {"name": "corrections", "description": "Citizens' correction requests: filed (portal, site), "
-                                           "worked by the province or site they are assigned to, "
-                                           "checked by the citizen with no token."},
+    {
+        "name": "audit",
+        "description": "How a record reached its state, from the stored events "
+        "(auditor, admin); who read whose record (admin).",
+    },
+    {
+        "name": "corrections",
+        "description": "Citizens' correction requests: filed (portal, site), "
+        "worked by the province or site they are assigned to, "
+        "checked by the citizen with no token.",
+    },
 ]
 
 
-ROUTERS = (doses.router, persons.router, certificates.router, statistics.router, sites.router,
-           operations.router, imports.router, audit.router, audit_pages.router, corrections.router)
+ROUTERS = (
+    doses.router,
+    persons.router,
+    certificates.router,
+    statistics.router,
+    sites.router,
+    operations.router,
+    imports.router,
+    audit.router,
+    audit_pages.router,
+    corrections.router,
+)
 
 
-def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = None,
-               views: Any = None, freeze_heap: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ledger: DoseLedger | None = None,
+    views: Any = None,
+    freeze_heap: bool = False,
+) -> FastAPI:
     """The service; `ledger` and `views` may be given (tests), else opened from the settings.
 
     freeze_heap: once started, set the collector for batches (usecases.heap) and move everything
@@ -105,16 +129,24 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
             for thing in reversed(opened):
                 thing.close()
 
-    app = FastAPI(title="doseledger", version="1", description=DESCRIPTION, openapi_tags=TAGS,
-                  default_response_class=ORJSON, lifespan=lifespan,
-                  telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry})
+    app = FastAPI(
+        title="doseledger",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        default_response_class=ORJSON,
+        lifespan=lifespan,
+        telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry},
+    )
     problems.install(app)
     app.state.status_throttle = Throttle(settings.status_checks_per_minute)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       by_path_suffix={"/batch": settings.max_batch_body_bytes,
-                                       "/v1/imports": settings.max_import_bytes})
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        by_path_suffix={"/batch": settings.max_batch_body_bytes, "/v1/imports": settings.max_import_bytes},
+    )
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
     app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]
     return app
@@ -123,8 +155,13 @@ def create_app(settings: Settings | None = None, *, ledger: DoseLedger | None = 
 def _problems_as_problem_json(app: FastAPI) -> dict[str, Any]:
     """Error answers are documented under the media type they are sent with."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes, tags=app.openapi_tags)
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})

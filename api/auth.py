@@ -20,19 +20,21 @@ from fastapi.security import HTTPBearer
 from api.problems import forbidden, unauthenticated
 from ledger.names import clean
 from ledger.principal import ADMIN, PROVINCE, SITE, Principal, principal_id_for
-from usecases.principals import find_principal
 from ledger.rules import now_ict
 from ledger.values import Actor
+from usecases.principals import find_principal
 
-TOKEN_HELP = ("A token made by `doseledger token create --role ROLE ...` "
-              "(`./run serve --demo` prints one per role).")
+TOKEN_HELP = (
+    "A token made by `doseledger token create --role ROLE ...` (`./run serve --demo` prints one per role)."
+)
 
 
 class TokenVerifier:
     """Finds a token's principal; remembers it for `ttl` seconds (a revocation takes that long)."""
 
-    def __init__(self, ledger: Any, ttl: float, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ledger: Any, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ledger = ledger
         self.clock = clock
         self.ttl = ttl

@@ -56,8 +56,12 @@ ProvinceReporterOrAuditorPrincipal = Annotated[Principal, Depends(Allow(PROVINCE
 
 # A tuple default (`province: Provinces = ()`): the OpenAPI document shows it as [], and no
 # request shares a mutable default.
-Provinces = Annotated[Sequence[str], Query(description="2-digit province codes (repeat, or "
-                                                       "comma-separated); a province token reads only its own")]
+Provinces = Annotated[
+    Sequence[str],
+    Query(
+        description="2-digit province codes (repeat, or comma-separated); a province token reads only its own"
+    ),
+]
 
 
 def provinces(values: Sequence[str]) -> list[str]:

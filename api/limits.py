@@ -40,9 +40,12 @@ class BodyLimit:
         limit = self.limit_for(scope["path"])
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-            response = Problem(413, "too-large", f"the request body is over {limit:,} bytes "
-                               f"(Content-Length: {int(declared):,})",
-                               headers={"Connection": "close"}).response()
+            response = Problem(
+                413,
+                "too-large",
+                f"the request body is over {limit:,} bytes (Content-Length: {int(declared):,})",
+                headers={"Connection": "close"},
+            ).response()
             await response(scope, receive, send)
             return
         received = 0

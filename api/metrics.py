@@ -28,15 +28,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("doseledger.api")
 
-REQUESTS = Counter("doseledger_http_requests", "HTTP requests answered",
-                   ["method", "route", "status"])
-LATENCY = Histogram("doseledger_http_request_duration_seconds", "Time to answer a request",
-                    ["method", "route"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+REQUESTS = Counter("doseledger_http_requests", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "doseledger_http_request_duration_seconds",
+    "Time to answer a request",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 DOSES = Counter("doseledger_doses_appended", "Doses newly recorded through the API")
 DUPLICATES = Counter("doseledger_dose_duplicates", "Doses sent again: answered, nothing written")
-REJECTIONS = Counter("doseledger_rejections", "Requests or batch items refused for their content",
-                     ["reason"])
+REJECTIONS = Counter("doseledger_rejections", "Requests or batch items refused for their content", ["reason"])
 
 
 def rejected(reason: str, n: int = 1) -> None:
@@ -95,14 +96,21 @@ class ProjectionLag(Collector):
         self.status = status
 
     def collect(self) -> Any:
-        events = GaugeMetricFamily("doseledger_projection_lag_events",
-                                   "Events in the store not yet in the projection", labels=["projection"])
-        seconds = GaugeMetricFamily("doseledger_projection_lag_seconds",
-                                    "Age of the oldest event not yet in the projection",
-                                    labels=["projection"])
-        position = GaugeMetricFamily("doseledger_projection_position",
-                                     "Last store position the projection has processed",
-                                     labels=["projection"])
+        events = GaugeMetricFamily(
+            "doseledger_projection_lag_events",
+            "Events in the store not yet in the projection",
+            labels=["projection"],
+        )
+        seconds = GaugeMetricFamily(
+            "doseledger_projection_lag_seconds",
+            "Age of the oldest event not yet in the projection",
+            labels=["projection"],
+        )
+        position = GaugeMetricFamily(
+            "doseledger_projection_position",
+            "Last store position the projection has processed",
+            labels=["projection"],
+        )
         try:
             rows = self.status()
         except Exception:  # a scrape must not fail because the projections are unreachable

@@ -17,11 +17,13 @@ DOSE_ID = "2b8f8c1e-5d7a-5b6c-8e9f-0a1b2c3d4e5f"
 
 
 def example(*examples: dict[str, Any], forbid_extra: bool = False) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)},
-                      extra="forbid" if forbid_extra else "ignore")
+    return ConfigDict(
+        json_schema_extra={"examples": list(examples)}, extra="forbid" if forbid_extra else "ignore"
+    )
 
 
 # --- errors --------------------------------------------------------------------------------
+
 
 class FieldError(BaseModel):
     model_config = example({"loc": ["body", "administered_at"], "msg": "is in the future"})
@@ -32,11 +34,15 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    model_config = example({
-        "type": "https://doseledger.example/problems/unknown-vaccine", "title": "Unknown vaccine",
-        "status": 422, "detail": "vaccine: unknown vaccine code or name: 'Snake Oil'",
-        "errors": [{"loc": ["body", "vaccine"], "msg": "unknown vaccine code or name: 'Snake Oil'"}],
-    })
+    model_config = example(
+        {
+            "type": "https://doseledger.example/problems/unknown-vaccine",
+            "title": "Unknown vaccine",
+            "status": 422,
+            "detail": "vaccine: unknown vaccine code or name: 'Snake Oil'",
+            "errors": [{"loc": ["body", "vaccine"], "msg": "unknown vaccine code or name: 'Snake Oil'"}],
+        }
+    )
     type: str
     title: str
     status: int
@@ -48,13 +54,18 @@ class Problem(BaseModel):
 
 # --- the problem answers a route documents ---------------------------------------------------
 
-WHY = {400: "The body is not valid JSON", 401: "No token, or a bad, revoked or expired one",
-       403: "Outside the token's role or scope", 404: "Not found",
-       409: "Conflicts with what is stored", 413: "The body is over the size limit",
-       415: "The body is not of the media type the endpoint reads",
-       422: "A field is missing or invalid (each error names it)",
-       429: "Too many requests from this address; retry after the Retry-After seconds",
-       503: "The store is unreachable or busy, or the projections lag; retry"}
+WHY = {
+    400: "The body is not valid JSON",
+    401: "No token, or a bad, revoked or expired one",
+    403: "Outside the token's role or scope",
+    404: "Not found",
+    409: "Conflicts with what is stored",
+    413: "The body is over the size limit",
+    415: "The body is not of the media type the endpoint reads",
+    422: "A field is missing or invalid (each error names it)",
+    429: "Too many requests from this address; retry after the Retry-After seconds",
+    503: "The store is unreachable or busy, or the projections lag; retry",
+}
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -39,23 +39,42 @@ TITLES = {
     "internal": "Internal error",
 }
 KIND_STATUS = {"invalid": 422, "unknown-vaccine": 422, "not-found": 404, "conflict": 409}
-STATUS_KIND = {400: "malformed-body", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
-               405: "method-not-allowed", 409: "conflict", 413: "too-large", 422: "validation",
-               429: "too-many-requests", 503: "unavailable"}
+STATUS_KIND = {
+    400: "malformed-body",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    422: "validation",
+    429: "too-many-requests",
+    503: "unavailable",
+}
 
 
 class Problem(Exception):
-    def __init__(self, status: int, kind: str, detail: str, *,
-                 errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.kind, self.detail = status, kind, detail
         self.errors, self.headers, self.extensions = errors, headers, extensions
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": TYPE_BASE + self.kind,
-                                "title": TITLES.get(self.kind, self.kind),
-                                "status": self.status, "detail": self.detail}
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.kind,
+            "title": TITLES.get(self.kind, self.kind),
+            "status": self.status,
+            "detail": self.detail,
+        }
         if self.errors:
             body["errors"] = self.errors
         body.update({k: v for k, v in self.extensions.items() if v is not None})
@@ -74,8 +93,7 @@ def unauthenticated(detail: str) -> Problem:
 
 
 def forbidden(detail: str, loc: list[Any] | None = None) -> Problem:
-    return Problem(403, "forbidden", detail,
-                   errors=[field_error(loc, detail)] if loc else None)
+    return Problem(403, "forbidden", detail, errors=[field_error(loc, detail)] if loc else None)
 
 
 def ledger_loc(field: str, request: Request | None, prefix: tuple[Any, ...] = ("body",)) -> list[Any]:
@@ -97,9 +115,13 @@ def ledger_problem(error: LedgerError, request: Request | None = None) -> Proble
         extensions = {"person_id": str(error.person_id)}
     elif isinstance(error, PersonMerged):
         extensions = {"survivor_id": str(error.survivor_id)}
-    return Problem(KIND_STATUS.get(error.kind, 422), error.kind, f"{error.field}: {error.message}",
-                   errors=[field_error(ledger_loc(error.field, request), error.message)],
-                   **extensions)
+    return Problem(
+        KIND_STATUS.get(error.kind, 422),
+        error.kind,
+        f"{error.field}: {error.message}",
+        errors=[field_error(ledger_loc(error.field, request), error.message)],
+        **extensions,
+    )
 
 
 def validation_errors(errors: Any, prefix: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -114,16 +136,22 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemJ
         where = bad_json[0]["loc"][-1]
         reason = bad_json[0].get("ctx", {}).get("error", "invalid JSON")
         metrics.rejected("malformed-body")
-        return Problem(400, "malformed-body", f"the body is not valid JSON: {reason} at "
-                       f"character {where}",
-                       errors=[field_error(["body"], f"{reason} at character {where}")]).response()
+        return Problem(
+            400,
+            "malformed-body",
+            f"the body is not valid JSON: {reason} at character {where}",
+            errors=[field_error(["body"], f"{reason} at character {where}")],
+        ).response()
     metrics.rejected("validation")
     fields = validation_errors(errors)
     first = fields[0]
-    return Problem(422, "validation",
-                   f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-                   + (f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""),
-                   errors=fields).response()
+    return Problem(
+        422,
+        "validation",
+        f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        + (f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""),
+        errors=fields,
+    ).response()
 
 
 async def _ledger(request: Request, exc: LedgerError) -> ProblemJSON:
@@ -151,8 +179,9 @@ async def _http(request: Request, exc: HTTPException) -> ProblemJSON:
 
 async def _unavailable(request: Request, exc: Exception) -> ProblemJSON:
     log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return Problem(503, "unavailable", "the database is unreachable or busy; retry shortly",
-                   headers={"Retry-After": "2"}).response()
+    return Problem(
+        503, "unavailable", "the database is unreachable or busy; retry shortly", headers={"Retry-After": "2"}
+    ).response()
 
 
 async def _contention(request: Request, exc: Exception) -> ProblemJSON:

@@ -32,6 +32,9 @@ def caught_up(request: Request, min_position: int | None) -> None:
         return
     timeout = request.app.state.settings.read_wait_seconds
     if not request.app.state.views.wait(min_position, timeout):
-        raise Problem(503, "unavailable", f"the projections have not reached position "
-                      f"{min_position} within {timeout:g} s; retry shortly",
-                      headers={"Retry-After": "1"})
+        raise Problem(
+            503,
+            "unavailable",
+            f"the projections have not reached position {min_position} within {timeout:g} s; retry shortly",
+            headers={"Retry-After": "1"},
+        )

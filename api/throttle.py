@@ -14,8 +14,13 @@ from collections.abc import Callable
 
 
 class Throttle:
-    def __init__(self, limit: int, window: float = 60.0, max_clients: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float = 60.0,
+        max_clients: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.max_clients = max_clients  # the longest-quiet clients are forgotten first

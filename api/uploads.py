@@ -69,10 +69,16 @@ class _Parts:
         self.text = bytearray()
 
     def callbacks(self) -> dict[str, object]:
-        return {"on_part_begin": self._reset, "on_header_field": self.on_header_field,
-                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
-                "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,
-                "on_part_end": self.on_part_end, "on_end": self.on_end}
+        return {
+            "on_part_begin": self._reset,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_end": self.on_end,
+        }
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self.header_name += data[start:end]
@@ -88,8 +94,11 @@ class _Parts:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.disposition)
         if b"name" not in options:
-            raise Problem(400, "malformed-form", "a part of the form has no name "
-                                                 "(Content-Disposition: form-data; name=...)")
+            raise Problem(
+                400,
+                "malformed-form",
+                "a part of the form has no name (Content-Disposition: form-data; name=...)",
+            )
         name = options[b"name"].decode("utf-8", "replace")
         expected = (*self.file_parts, *self.text_parts)
         if name not in expected:
@@ -99,8 +108,9 @@ class _Parts:
         self.name = name
         if name in self.file_parts:  # by name: `-F file=<x.csv` (no file name) is a file too
             filename = options.get(b"filename")
-            self.file = SavedFile(self.upload.folder / name,
-                                  filename.decode("utf-8", "replace") if filename else None)
+            self.file = SavedFile(
+                self.upload.folder / name, filename.decode("utf-8", "replace") if filename else None
+            )
             self.upload.files[name] = self.file
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -142,8 +152,13 @@ class _Parts:
             saved.path.touch()
 
 
-async def receive_form(request: Request, *, file_parts: Collection[str], text_parts: Collection[str],
-                       directory: str | None = None) -> Upload:
+async def receive_form(
+    request: Request,
+    *,
+    file_parts: Collection[str],
+    text_parts: Collection[str],
+    directory: str | None = None,
+) -> Upload:
     """The request's form, its files saved in a new folder (`Upload.discard` removes it).
 
     Refusals name the part: 415 not multipart, 400 malformed, 422 an unknown, repeated,
@@ -151,8 +166,11 @@ async def receive_form(request: Request, *, file_parts: Collection[str], text_pa
     """
     kind, options = parse_options_header(request.headers.get("content-type"))
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
-        raise Problem(415, "unsupported-media-type",
-                      "send the form as multipart/form-data (e.g. curl -F file=@doses.xlsx ...)")
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "send the form as multipart/form-data (e.g. curl -F file=@doses.xlsx ...)",
+        )
     upload = Upload(Path(tempfile.mkdtemp(prefix="doseledger-upload-", dir=directory)))
     parts = _Parts(upload, file_parts, text_parts)
     try:

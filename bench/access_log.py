@@ -23,14 +23,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from config.settings import Settings
 from bench.replay import default_stores
+from config.settings import Settings
 from ledger.values import Actor
-from usecases.application import DoseLedger
-from usecases.principals import issue_token
 from projections import open_views
 from projections.running import start_embedded
 from usecases.application import DoseLedger
+from usecases.principals import issue_token
 
 SITE = Actor("bench-site", "site")
 CLI = {"principal_id": "bench", "role": "admin"}
@@ -38,8 +37,14 @@ PERSON = {"full_name": "Trần Văn Đo", "birth_date": "1980-01-01", "province"
 
 
 def dose(n: int, **fields: Any) -> dict[str, Any]:
-    return {"site_id": "01-TYT-001", "site_record_id": f"B{n}", "vaccine": "EU/1/20/1528",
-            "lot": "FA1", "administered_at": "2021-08-01", **fields}
+    return {
+        "site_id": "01-TYT-001",
+        "site_record_id": f"B{n}",
+        "vaccine": "EU/1/20/1528",
+        "lot": "FA1",
+        "administered_at": "2021-08-01",
+        **fields,
+    }
 
 
 def read_ms(client: TestClient, token: str, url: str, reads: int) -> float:
@@ -75,21 +80,34 @@ def measure(url: str, reads: int, doses: int) -> dict[str, float]:
     person_id = ledger.record_dose(actor=SITE, person=PERSON, **dose(0)).person_id
     url_path = f"/v1/certificates/{person_id}"
     assert views.wait(ledger.head(), 30), "the certificate view did not catch up"
-    figures: dict[str, list[float]] = {k: [] for k in (
-        "site_read_ms", "auditor_read_ms", "appends_alone", "appends_site_reads", "appends_auditor_reads")}
+    figures: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "site_read_ms",
+            "auditor_read_ms",
+            "appends_alone",
+            "appends_site_reads",
+            "appends_auditor_reads",
+        )
+    }
     with TestClient(app) as client:
+
         def reading(token: str) -> Any:
             def loop(stop: threading.Event) -> None:
                 while not stop.is_set():
                     client.get(url_path, headers={"Authorization": f"Bearer {token}"})
+
             return loop
 
         next_dose = 1
         for _ in range(3):
             figures["site_read_ms"].append(read_ms(client, site_token, url_path, reads))
             figures["auditor_read_ms"].append(read_ms(client, auditor_token, url_path, reads))
-            for key, beside in (("appends_alone", None), ("appends_site_reads", reading(site_token)),
-                                ("appends_auditor_reads", reading(auditor_token))):
+            for key, beside in (
+                ("appends_alone", None),
+                ("appends_site_reads", reading(site_token)),
+                ("appends_auditor_reads", reading(auditor_token)),
+            ):
                 figures[key].append(appends_per_s(ledger, doses, next_dose, beside))
                 next_dose += doses
     projector.stop()
@@ -100,12 +118,16 @@ def measure(url: str, reads: int, doses: int) -> dict[str, float]:
 def report(url: str, r: dict[str, float]) -> None:
     print(f"\n{url.split('://')[0]} (medians of 3)")
     print(f"  certificate read, site token (not recorded)   {r['site_read_ms']:6.2f} ms   1.00x")
-    print(f"  certificate read, auditor token (recorded)    {r['auditor_read_ms']:6.2f} ms  "
-          f"{r['auditor_read_ms'] / r['site_read_ms']:5.2f}x")
+    print(
+        f"  certificate read, auditor token (recorded)    {r['auditor_read_ms']:6.2f} ms  "
+        f"{r['auditor_read_ms'] / r['site_read_ms']:5.2f}x"
+    )
     base = r["appends_alone"]
     print(f"  dose appends alone                            {base:6.0f} /s   1.00x")
-    for key, name in (("appends_site_reads", "beside unrecorded reads"),
-                      ("appends_auditor_reads", "beside recorded reads")):
+    for key, name in (
+        ("appends_site_reads", "beside unrecorded reads"),
+        ("appends_auditor_reads", "beside recorded reads"),
+    ):
         print(f"  dose appends {name:<33}{r[key]:6.0f} /s  {r[key] / base:5.2f}x")
 
 

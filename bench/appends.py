@@ -67,14 +67,22 @@ def raw_batched_rate(url: str, n: int, batch: int = 100) -> float:
 def ledger_rate(url: str, n: int, run: int) -> float:
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": url})
     people = [
-        ledger.register_person({"full_name": f"Người {k}", "birth_date": "1980-01-01", "province": "01"}).person_id
+        ledger.register_person(
+            {"full_name": f"Người {k}", "birth_date": "1980-01-01", "province": "01"}
+        ).person_id
         for k in range(20)
     ]
     actor = Actor("bench", "site")
     started = time.perf_counter()
     for i in range(n):
-        ledger.record_dose(site_id="BENCH-1", site_record_id=f"{run}-{i}", vaccine="EU/1/20/1528",
-                           administered_at="2021-08-01", person_id=people[i % 20], actor=actor)
+        ledger.record_dose(
+            site_id="BENCH-1",
+            site_record_id=f"{run}-{i}",
+            vaccine="EU/1/20/1528",
+            administered_at="2021-08-01",
+            person_id=people[i % 20],
+            actor=actor,
+        )
     elapsed = time.perf_counter() - started
     ledger.close()
     return n / elapsed
@@ -97,5 +105,7 @@ if __name__ == "__main__":
 
     for url in sys.argv[1:]:
         result = measure(url)
-        print(url.split("://")[0], {k: (round(v, 1) if isinstance(v, float) else [round(x) for x in v])
-                                    for k, v in result.items()})
+        print(
+            url.split("://")[0],
+            {k: (round(v, 1) if isinstance(v, float) else [round(x) for x in v]) for k, v in result.items()},
+        )

@@ -41,19 +41,25 @@ def fill(ledger: DoseLedger, target: int) -> int:
 def _fill_postgres(recorder: Any, missing: int) -> None:
     from psycopg.sql import SQL, Identifier
 
-    table = SQL("{0}.{1}").format(Identifier(recorder.datastore.schema),
-                                  Identifier(recorder.events_table_name))
+    table = SQL("{0}.{1}").format(
+        Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+    )
     with recorder.datastore.get_connection() as conn:
-        sample = conn.execute(SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {0} LIMIT %s) s").format(table),
-                              (SAMPLE,)).fetchone()["n"]
+        sample = conn.execute(
+            SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {0} LIMIT %s) s").format(table), (SAMPLE,)
+        ).fetchone()["n"]
         rounds, rest = divmod(missing, sample)
         for copies, limit in ((rounds, sample), (1, rest)):
             if copies and limit:
-                conn.execute(SQL(
-                    "INSERT INTO {0} (originator_id, originator_version, topic, state) "
-                    "SELECT gen_random_uuid(), s.originator_version, s.topic, s.state FROM "
-                    "(SELECT originator_version, topic, state FROM {0} ORDER BY notification_id DESC "
-                    "LIMIT %s) s CROSS JOIN generate_series(1, %s)").format(table), (limit, copies))
+                conn.execute(
+                    SQL(
+                        "INSERT INTO {0} (originator_id, originator_version, topic, state) "
+                        "SELECT gen_random_uuid(), s.originator_version, s.topic, s.state FROM "
+                        "(SELECT originator_version, topic, state FROM {0} ORDER BY notification_id DESC "
+                        "LIMIT %s) s CROSS JOIN generate_series(1, %s)"
+                    ).format(table),
+                    (limit, copies),
+                )
         conn.execute(SQL("ANALYZE {0}").format(table))  # as autovacuum would, soon after
 
 
@@ -70,7 +76,8 @@ def _fill_sqlite(recorder: Any, missing: int) -> None:
                     f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
                     f"SELECT lower(hex(randomblob(16))), s.originator_version, s.topic, s.state FROM "
                     f"(SELECT originator_version, topic, state FROM {table} ORDER BY rowid DESC LIMIT ?) s, n",
-                    (copies, limit))
+                    (copies, limit),
+                )
     try:
         with recorder.datastore.transaction(commit=True) as c:
             c.execute("ANALYZE")

@@ -43,8 +43,16 @@ BATCH_CONCURRENCY = 4
 
 # --- the load generator (its own process) -------------------------------------------------------
 
-async def drive(base: str, token: str, method: str, path: str, bodies: list[bytes | None],
-                concurrency: int, paths: list[str] | None = None) -> dict[str, Any]:
+
+async def drive(
+    base: str,
+    token: str,
+    method: str,
+    path: str,
+    bodies: list[bytes | None],
+    concurrency: int,
+    paths: list[str] | None = None,
+) -> dict[str, Any]:
     # aiohttp rather than httpx: on this 2-core machine httpx's client spent more CPU per
     # request (about 4 ms) than the server did, so it measured itself.
     import aiohttp
@@ -53,8 +61,9 @@ async def drive(base: str, token: str, method: str, path: str, bodies: list[byte
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base, headers=headers, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with aiohttp.ClientSession(
+        base, headers=headers, connector=connector, timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
         pending = zip(paths or [path] * len(bodies), bodies, strict=True)
 
         async def client_loop() -> None:
@@ -69,10 +78,14 @@ async def drive(base: str, token: str, method: str, path: str, bodies: list[byte
         await asyncio.gather(*(client_loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"requests": len(bodies), "seconds": elapsed, "per_s": len(bodies) / elapsed,
-            "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            "statuses": dict(statuses)}
+    return {
+        "requests": len(bodies),
+        "seconds": elapsed,
+        "per_s": len(bodies) / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "statuses": dict(statuses),
+    }
 
 
 def load_main(spec: dict[str, Any]) -> None:
@@ -83,8 +96,17 @@ def load_main(spec: dict[str, Any]) -> None:
     spec["started_cpu_s"] = usage.ru_utime + usage.ru_stime  # leave out start-up and imports
 
     bodies = [None if b is None else orjson.dumps(b) for b in spec["bodies"]]
-    result = asyncio.run(drive(spec["base"], spec["token"], spec["method"], spec["path"], bodies,
-                               spec["concurrency"], spec.get("paths")))
+    result = asyncio.run(
+        drive(
+            spec["base"],
+            spec["token"],
+            spec["method"],
+            spec["path"],
+            bodies,
+            spec["concurrency"],
+            spec.get("paths"),
+        )
+    )
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["client_cpu_s"] = usage.ru_utime + usage.ru_stime - spec["started_cpu_s"]
     print(json.dumps(result))
@@ -95,8 +117,13 @@ def load(spec: dict[str, Any], server_session: int) -> dict[str, Any]:
     time the server's processes spent meanwhile: on a shared machine, CPU per request is the
     steadier figure."""
     before = session_cpu(server_session)
-    done = subprocess.run([sys.executable, "-m", "bench.http", "--load"], input=json.dumps(spec),
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.http", "--load"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result: dict[str, Any] = json.loads(done.stdout)
     result["server_cpu_s"] = session_cpu(server_session) - before
     return result
@@ -118,6 +145,7 @@ def session_cpu(session: int) -> float:
 
 
 # --- stores and servers -------------------------------------------------------------------------
+
 
 @contextmanager
 def store(kind: str) -> Iterator[str]:
@@ -142,7 +170,9 @@ def prepare(url: str, people: int = PEOPLE) -> tuple[str, Cohort]:
     from usecases.principals import issue_token
 
     with _ledger(url) as ledger:
-        token, _ = issue_token(ledger, role="site", sites=[SITE], actor={"principal_id": "bench", "role": "admin"})
+        token, _ = issue_token(
+            ledger, role="site", sites=[SITE], actor={"principal_id": "bench", "role": "admin"}
+        )
     return token, register(url, people)
 
 
@@ -178,13 +208,26 @@ def free_port() -> int:
 @contextmanager
 def server(url: str, workers: int, group_commit_ms: float) -> Iterator[tuple[str, int]]:
     port = free_port()
-    env = {**os.environ, "DOSELEDGER_DATABASE_URL": url,
-           "DOSELEDGER_GROUP_COMMIT_MS": str(group_commit_ms)}
+    env = {**os.environ, "DOSELEDGER_DATABASE_URL": url, "DOSELEDGER_GROUP_COMMIT_MS": str(group_commit_ms)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", str(workers),
-         "--projections", "external"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--projections",
+            "external",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
@@ -217,9 +260,16 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 
 # --- one configuration ----------------------------------------------------------------------------
 
+
 def dose(person: str, record: str, day: int) -> dict[str, Any]:
-    return {"person_id": person, "site_id": SITE, "site_record_id": record, "vaccine": "EU/1/20/1528",
-            "lot": "FA1234", "administered_at": f"2021-{7 + day % 5:02d}-{1 + day % 28:02d}"}
+    return {
+        "person_id": person,
+        "site_id": SITE,
+        "site_record_id": record,
+        "vaccine": "EU/1/20/1528",
+        "lot": "FA1234",
+        "administered_at": f"2021-{7 + day % 5:02d}-{1 + day % 28:02d}",
+    }
 
 
 def first_dose(k: int) -> dict[str, Any]:
@@ -270,32 +320,63 @@ class Figures:
     errors: int
 
 
-def measure(kind: str, workers: int, runs: int, requests: int, batches: int, batch_size: int,
-            group_commit_ms: float) -> tuple[Figures, list[Figures]]:
+def measure(
+    kind: str, workers: int, runs: int, requests: int, batches: int, batch_size: int, group_commit_ms: float
+) -> tuple[Figures, list[Figures]]:
     every = []
     with store(kind) as url:
         token, people = prepare(url)
         with server(url, workers, group_commit_ms) as (base, session):
             spec = {"base": base, "token": token, "concurrency": CONCURRENCY}
-            load({**spec, "method": "POST", "path": "/v1/doses",  # warm-up: caches, pools, workers
-                  "bodies": people.doses(256, "warm")}, session)
+            load(
+                {
+                    **spec,
+                    "method": "POST",
+                    "path": "/v1/doses",  # warm-up: caches, pools, workers
+                    "bodies": people.doses(256, "warm"),
+                },
+                session,
+            )
             for run in range(runs):
-                health = load({**spec, "method": "GET", "path": "/healthz", "bodies": [None] * requests},
-                              session)
-                single = load({**spec, "method": "POST", "path": "/v1/doses",
-                               "bodies": people.doses(requests, f"r{run}")},
-                              session)
-                batch = load({**spec, "method": "POST", "path": "/v1/doses/batch",
-                              "concurrency": BATCH_CONCURRENCY,
-                              "bodies": people.batches(batches, batch_size, f"b{run}")}, session)
-                every.append(Figures(
-                    health["per_s"], single["per_s"], single["p50_ms"], single["p99_ms"],
-                    1000 * single["server_cpu_s"] / requests, 1000 * single["client_cpu_s"] / requests,
-                    batch["per_s"] * batch_size, 1000 * batch["server_cpu_s"] / (batches * batch_size),
-                    sum(n for s, n in single["statuses"].items() if s != "201")
-                    + sum(n for s, n in batch["statuses"].items() if s != "200")))
-    median = Figures(*(statistics.median(getattr(f, name) for f in every)
-                       for name in Figures.__dataclass_fields__))
+                health = load(
+                    {**spec, "method": "GET", "path": "/healthz", "bodies": [None] * requests}, session
+                )
+                single = load(
+                    {
+                        **spec,
+                        "method": "POST",
+                        "path": "/v1/doses",
+                        "bodies": people.doses(requests, f"r{run}"),
+                    },
+                    session,
+                )
+                batch = load(
+                    {
+                        **spec,
+                        "method": "POST",
+                        "path": "/v1/doses/batch",
+                        "concurrency": BATCH_CONCURRENCY,
+                        "bodies": people.batches(batches, batch_size, f"b{run}"),
+                    },
+                    session,
+                )
+                every.append(
+                    Figures(
+                        health["per_s"],
+                        single["per_s"],
+                        single["p50_ms"],
+                        single["p99_ms"],
+                        1000 * single["server_cpu_s"] / requests,
+                        1000 * single["client_cpu_s"] / requests,
+                        batch["per_s"] * batch_size,
+                        1000 * batch["server_cpu_s"] / (batches * batch_size),
+                        sum(n for s, n in single["statuses"].items() if s != "201")
+                        + sum(n for s, n in batch["statuses"].items() if s != "200"),
+                    )
+                )
+    median = Figures(
+        *(statistics.median(getattr(f, name) for f in every) for name in Figures.__dataclass_fields__)
+    )
     return median, every
 
 
@@ -303,7 +384,9 @@ def main() -> None:
     if "--load" in sys.argv:
         load_main(json.loads(sys.stdin.read()))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--runs", type=int, default=3)
@@ -312,23 +395,38 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--group-commit-ms", type=float, default=2)
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}  clients: {CONCURRENCY} (batches: {BATCH_CONCURRENCY} x "
-          f"{args.batch_size})  requests per run: {args.requests}  runs: {args.runs}  "
-          f"group commit: {args.group_commit_ms} ms")
-    print("| store | workers | /healthz req/s | dose req/s | p50 ms | p99 ms | dose/healthz | "
-          "server CPU ms/dose | client CPU ms/req | batch doses/s | server CPU ms/batched dose | non-2xx |")
+    print(
+        f"cores: {os.cpu_count()}  clients: {CONCURRENCY} (batches: {BATCH_CONCURRENCY} x "
+        f"{args.batch_size})  requests per run: {args.requests}  runs: {args.runs}  "
+        f"group commit: {args.group_commit_ms} ms"
+    )
+    print(
+        "| store | workers | /healthz req/s | dose req/s | p50 ms | p99 ms | dose/healthz | "
+        "server CPU ms/dose | client CPU ms/req | batch doses/s | server CPU ms/batched dose | non-2xx |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in args.stores.split(","):
         for workers in (int(w) for w in args.workers.split(",")):
-            m, every = measure(kind, workers, args.runs, args.requests, args.batches, args.batch_size,
-                               args.group_commit_ms)
-            print(f"| {kind} | {workers} | {m.healthz_per_s:.0f} | {m.dose_per_s:.0f} | "
-                  f"{m.dose_p50_ms:.1f} | {m.dose_p99_ms:.1f} | {m.dose_per_s / m.healthz_per_s:.2f} | "
-                  f"{m.dose_server_cpu_ms:.2f} | {m.dose_client_cpu_ms:.2f} | {m.batch_doses_per_s:.0f} | "
-                  f"{m.batch_server_cpu_ms:.3f} | {m.errors:.0f} |", flush=True)
-            print("  runs: " + "; ".join(f"{f.dose_per_s:.0f} req/s p50 {f.dose_p50_ms:.1f} "
-                                         f"p99 {f.dose_p99_ms:.1f} batch {f.batch_doses_per_s:.0f}"
-                                         for f in every), file=sys.stderr, flush=True)
+            m, every = measure(
+                kind, workers, args.runs, args.requests, args.batches, args.batch_size, args.group_commit_ms
+            )
+            print(
+                f"| {kind} | {workers} | {m.healthz_per_s:.0f} | {m.dose_per_s:.0f} | "
+                f"{m.dose_p50_ms:.1f} | {m.dose_p99_ms:.1f} | {m.dose_per_s / m.healthz_per_s:.2f} | "
+                f"{m.dose_server_cpu_ms:.2f} | {m.dose_client_cpu_ms:.2f} | {m.batch_doses_per_s:.0f} | "
+                f"{m.batch_server_cpu_ms:.3f} | {m.errors:.0f} |",
+                flush=True,
+            )
+            print(
+                "  runs: "
+                + "; ".join(
+                    f"{f.dose_per_s:.0f} req/s p50 {f.dose_p50_ms:.1f} "
+                    f"p99 {f.dose_p99_ms:.1f} batch {f.batch_doses_per_s:.0f}"
+                    for f in every
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

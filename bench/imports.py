@@ -36,8 +36,30 @@ from intake.retro.columns import COLUMNS
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]
 MIDDLE = ["Văn", "Thị", "Minh", "Ngọc", "Đức", "Thanh", "Hữu", "Thu"]
-GIVEN = ["An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hoa", "Hùng", "Lan", "Linh", "Long",
-         "Mai", "Nam", "Phúc", "Quân", "Sơn", "Tâm", "Trang", "Tuấn", "Vy", "Yến"]
+GIVEN = [
+    "An",
+    "Bình",
+    "Châu",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Hải",
+    "Hoa",
+    "Hùng",
+    "Lan",
+    "Linh",
+    "Long",
+    "Mai",
+    "Nam",
+    "Phúc",
+    "Quân",
+    "Sơn",
+    "Tâm",
+    "Trang",
+    "Tuấn",
+    "Vy",
+    "Yến",
+]
 VACCINES = ["AstraZeneca", "Pfizer", "Vero Cell", "Moderna", "EU/1/21/1529", "Sinopharm"]
 
 
@@ -60,12 +82,23 @@ def generate(path: Path, rows: int, seed: int = 2021) -> None:
                     break
                 n += 1
                 bad = rng.random() < 0.01
-                out.writerow([
-                    f"B{n}" if rng.random() < 0.9 else "", name, born, rng.choice(["Nam", "Nữ"]), nid,
-                    phone, province, "Quận 1", "Snake Oil" if bad else rng.choice(VACCINES),
-                    f"L{rng.randint(100, 999)}", f"{rng.randint(1, 28):02d}/{6 + dose}/2021", dose,
-                    f"{province}-TYT-{rng.randint(1, 50):03d}",
-                ])
+                out.writerow(
+                    [
+                        f"B{n}" if rng.random() < 0.9 else "",
+                        name,
+                        born,
+                        rng.choice(["Nam", "Nữ"]),
+                        nid,
+                        phone,
+                        province,
+                        "Quận 1",
+                        "Snake Oil" if bad else rng.choice(VACCINES),
+                        f"L{rng.randint(100, 999)}",
+                        f"{rng.randint(1, 28):02d}/{6 + dose}/2021",
+                        dose,
+                        f"{province}-TYT-{rng.randint(1, 50):03d}",
+                    ]
+                )
 
 
 def as_xlsx(csv_path: Path) -> Path:
@@ -125,23 +158,33 @@ def child(mode: str, url: str, path: str, chunk: int) -> dict[str, Any]:
             items = [r.item for n, cells in sheet.rows if (r := shape.read(n, cells)) and r.item]
         started = time.perf_counter()
         for i in range(0, len(items), chunk):
-            ledger.record_doses(items[i:i + chunk], actor=actor, match_identity=True)
+            ledger.record_doses(items[i : i + chunk], actor=actor, match_identity=True)
         elapsed = time.perf_counter() - started
         counts = {"rows": len(items)}
     ledger.close()
     # A large file is read in a process of its own (intake.retro.chunks) while this one records: the
     # two peaks added, an upper bound of what the import held at once.
-    peak_kib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return {"seconds": elapsed, "rows_per_s": counts["rows"] / elapsed, "peak_rss_mib": peak_kib / 1024,
-            "counts": counts}
+    peak_kib = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    )
+    return {
+        "seconds": elapsed,
+        "rows_per_s": counts["rows"] / elapsed,
+        "peak_rss_mib": peak_kib / 1024,
+        "counts": counts,
+    }
 
 
 def measured(mode: str, kind: str, path: Path, chunk: int, tmp: Path) -> dict[str, Any]:
     url = fresh_store(kind, tmp)
     try:
-        out = subprocess.run([sys.executable, "-m", "bench.imports", "--child", mode, url, str(path),
-                              str(chunk)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.imports", "--child", mode, url, str(path), str(chunk)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         return figures
     finally:
@@ -155,8 +198,12 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--format", choices=("csv", "xlsx"), default="csv")
-    parser.add_argument("--baseline-rows", type=int, default=100_000,
-                        help="rows for the record_doses baseline (held in memory)")
+    parser.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=100_000,
+        help="rows for the record_doses baseline (held in memory)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -170,22 +217,29 @@ def main() -> None:
         generate(base, min(args.baseline_rows, args.rows))
         if args.format == "xlsx":
             data = as_xlsx(data)
-        print(f"{args.rows:,} rows, {args.format}, {data.stat().st_size / 1e6:.0f} MB; "
-              f"chunks of {args.chunk}")
+        print(
+            f"{args.rows:,} rows, {args.format}, {data.stat().st_size / 1e6:.0f} MB; chunks of {args.chunk}"
+        )
         for kind in args.stores.split(","):
             runs = [measured("import", kind, data, args.chunk, tmp) for _ in range(args.repeats)]
             baseline = [measured("baseline", kind, base, args.chunk, tmp) for _ in range(args.repeats)]
             rate = statistics.median(r["rows_per_s"] for r in runs)
             base_rate = statistics.median(r["rows_per_s"] for r in baseline)
-            print(json.dumps({
-                "store": kind, "rows": args.rows, "format": args.format,
-                "import_rows_per_s": round(rate), "peak_rss_mib": round(
-                    statistics.median(r["peak_rss_mib"] for r in runs)),
-                "baseline_record_doses_rows_per_s": round(base_rate),
-                "ratio_to_baseline": round(rate / base_rate, 2),
-                "runs_rows_per_s": [round(r["rows_per_s"]) for r in runs],
-                "counts": runs[0]["counts"],
-            }))
+            print(
+                json.dumps(
+                    {
+                        "store": kind,
+                        "rows": args.rows,
+                        "format": args.format,
+                        "import_rows_per_s": round(rate),
+                        "peak_rss_mib": round(statistics.median(r["peak_rss_mib"] for r in runs)),
+                        "baseline_record_doses_rows_per_s": round(base_rate),
+                        "ratio_to_baseline": round(rate / base_rate, 2),
+                        "runs_rows_per_s": [round(r["rows_per_s"]) for r in runs],
+                        "counts": runs[0]["counts"],
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -88,8 +88,12 @@ class Writer:
 
     def __init__(self, ledger: DoseLedger, tag: str):
         self.ledger, self.tag = ledger, tag
-        self.people = [ledger.register_person({"full_name": f"Người đo {k}", "birth_date": "1980-01-01",
-                                               "province": "01"}).person_id for k in range(200)]
+        self.people = [
+            ledger.register_person(
+                {"full_name": f"Người đo {k}", "birth_date": "1980-01-01", "province": "01"}
+            ).person_id
+            for k in range(200)
+        ]
         self.written = 0
         self._writing = threading.Event()
         self._thread = threading.Thread(target=self._write)
@@ -98,9 +102,14 @@ class Writer:
         actor = Actor("bench", "site")
         while self._writing.is_set():
             n = self.written
-            self.ledger.record_dose(site_id="01-TYT-001", site_record_id=f"{self.tag}-{n}",
-                                    vaccine="EU/1/20/1528", administered_at="2021-09-01",
-                                    person_id=self.people[n % len(self.people)], actor=actor)
+            self.ledger.record_dose(
+                site_id="01-TYT-001",
+                site_record_id=f"{self.tag}-{n}",
+                vaccine="EU/1/20/1528",
+                administered_at="2021-09-01",
+                person_id=self.people[n % len(self.people)],
+                actor=actor,
+            )
             self.written += 1
 
     def __enter__(self) -> Writer:
@@ -124,12 +133,16 @@ def live_lag(url: str, ledger: DoseLedger, seconds: float, embedded: bool) -> di
         projector = start_embedded(url)
         stop = projector.stop
     else:
-        worker = subprocess.Popen([sys.executable, "-m", "cli.main", "--database-url", url, "project"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "--database-url", url, "project"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def stop_worker() -> None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
+
         stop = stop_worker
     views = open_views(url)
     try:
@@ -173,13 +186,18 @@ def measure(kind: str, people: int, repeats: int, live_seconds: float) -> dict[s
             result["read_decode_per_s"] = statistics.median(read_rate(ledger) for _ in range(repeats))
             for name in PROJECTIONS:  # each alone: what its own fold and writes cost
                 result[f"rebuild_{name}_per_s"] = statistics.median(
-                    rebuild(url, name, progress=False)[0].events_per_second for _ in range(repeats))
+                    rebuild(url, name, progress=False)[0].events_per_second for _ in range(repeats)
+                )
             # All together share one read and decode of the ledger (each Rebuilt has the run's time).
             result["rebuild_all_per_s"] = statistics.median(
-                rebuild(url, "all", progress=False)[0].events_per_second for _ in range(repeats))
-            result["per_event_certificates_per_s"] = per_event_rate(ledger, url, "certificates", min(events, 5000))
-            result["page_over_event_ratio"] = (result["rebuild_certificates_per_s"]
-                                               / result["per_event_certificates_per_s"])
+                rebuild(url, "all", progress=False)[0].events_per_second for _ in range(repeats)
+            )
+            result["per_event_certificates_per_s"] = per_event_rate(
+                ledger, url, "certificates", min(events, 5000)
+            )
+            result["page_over_event_ratio"] = (
+                result["rebuild_certificates_per_s"] / result["per_event_certificates_per_s"]
+            )
             if kind == "sqlite":  # SQLite runs them in the server's process; a worker is possible too
                 result.update(live_lag(url, ledger, live_seconds, embedded=True))
             result.update(live_lag(url, ledger, live_seconds, embedded=False))
@@ -207,8 +225,13 @@ def main() -> None:
         table.add_column(kind, justify="right")
     keys = list(dict.fromkeys(k for r in results.values() for k in r))
     for key in keys:
-        table.add_row(key, *("" if key not in r else f"{r[key]:,.2f}" if isinstance(r[key], float)
-                             else f"{r[key]:,}" for r in results.values()))
+        table.add_row(
+            key,
+            *(
+                "" if key not in r else f"{r[key]:,.2f}" if isinstance(r[key], float) else f"{r[key]:,}"
+                for r in results.values()
+            ),
+        )
     Console().print(table)
 
 

@@ -36,14 +36,23 @@ ADMIN = Actor("bench", "admin")
 
 
 def person_with_50_events(ledger: DoseLedger) -> uuid.UUID:
-    pid = ledger.register_person({"full_name": "Lê Văn Năm Mươi", "birth_date": "1950-05-05",
-                                  "province": "79"}, actor=ADMIN).person_id
+    pid = ledger.register_person(
+        {"full_name": "Lê Văn Năm Mươi", "birth_date": "1950-05-05", "province": "79"}, actor=ADMIN
+    ).person_id
     doses = []
     day = date(2021, 3, 8)
     for n in range(30):
-        doses.append(ledger.record_dose(site_id="79-TYT-001", site_record_id=f"BENCH50-{uuid.uuid4().hex}",
-                                        vaccine="EU/1/20/1528", administered_at=day.isoformat(),
-                                        lot=f"L{n}", person_id=pid, actor=Actor("site:79-TYT-001", "site")))
+        doses.append(
+            ledger.record_dose(
+                site_id="79-TYT-001",
+                site_record_id=f"BENCH50-{uuid.uuid4().hex}",
+                vaccine="EU/1/20/1528",
+                administered_at=day.isoformat(),
+                lot=f"L{n}",
+                person_id=pid,
+                actor=Actor("site:79-TYT-001", "site"),
+            )
+        )
         day += timedelta(days=14)
     for receipt in doses[:12]:
         ledger.amend_dose(receipt.dose_id, {"lot": "FIXED"}, "lot mistyped", actor=ADMIN)
@@ -116,17 +125,24 @@ def default_stores() -> Iterator[list[str]]:
 
 def report(url: str, r: dict[str, Any]) -> None:
     store = url.split("://")[0]
-    print(f"\n{store}: {r['events_in_store']:,} events in {r['streams']:,} streams (seeded in {r['seed_s']:.1f} s)")
+    print(
+        f"\n{store}: {r['events_in_store']:,} events in {r['streams']:,} streams (seeded in {r['seed_s']:.1f} s)"
+    )
     base = r["library_rebuild_ms"]
     print("  one person, 50 events (median):")
     print(f"    library rebuild (repository.get)  {base:7.2f} ms   1.00x")
-    for key, name in (("state_ms", "state_as_of (one fold)"), ("integrity_ms", "verify_integrity"),
-                      ("history_ms", "history (50 states)")):
+    for key, name in (
+        ("state_ms", "state_as_of (one fold)"),
+        ("integrity_ms", "verify_integrity"),
+        ("history_ms", "history (50 states)"),
+    ):
         print(f"    {name:<33} {r[key]:7.2f} ms  {r[key] / base:5.2f}x")
-    print(f"  verify --all (median of 3): {r['verify_all_streams_per_s']:,.0f} streams/s, "
-          f"{r['verify_all_events_per_s']:,.0f} events/s; the library reading and decoding alone "
-          f"{r['library_read_events_per_s']:,.0f} events/s "
-          f"(ratio {r['verify_all_events_per_s'] / r['library_read_events_per_s']:.2f})")
+    print(
+        f"  verify --all (median of 3): {r['verify_all_streams_per_s']:,.0f} streams/s, "
+        f"{r['verify_all_events_per_s']:,.0f} events/s; the library reading and decoding alone "
+        f"{r['library_read_events_per_s']:,.0f} events/s "
+        f"(ratio {r['verify_all_events_per_s'] / r['library_read_events_per_s']:.2f})"
+    )
 
 
 def main() -> None:

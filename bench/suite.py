@@ -49,17 +49,45 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(appends=200, requests=300, concurrency=(1, 8, 32, 64), batches=2, batch_size=1000,
-                   reads=300, lag_requests=600, import_rows=2000, import_rows_large=5000,
-                   import_baseline_rows=1000, workers=(1,), repeats=1, history_runs=5, people=2000,
-                   growth=(30_000,), growth_repeats=1)
+        return cls(
+            appends=200,
+            requests=300,
+            concurrency=(1, 8, 32, 64),
+            batches=2,
+            batch_size=1000,
+            reads=300,
+            lag_requests=600,
+            import_rows=2000,
+            import_rows_large=5000,
+            import_baseline_rows=1000,
+            workers=(1,),
+            repeats=1,
+            history_runs=5,
+            people=2000,
+            growth=(30_000,),
+            growth_repeats=1,
+        )
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(appends=1000, requests=2000, concurrency=(1, 8, 32, 64), batches=4, batch_size=1000,
-                   reads=3000, lag_requests=8000, import_rows=100_000, import_rows_large=1_000_000,
-                   import_baseline_rows=10_000, workers=(1, 2), repeats=3, history_runs=30,
-                   people=http.PEOPLE, growth=(1_000_000, 5_000_000), growth_repeats=5)
+        return cls(
+            appends=1000,
+            requests=2000,
+            concurrency=(1, 8, 32, 64),
+            batches=4,
+            batch_size=1000,
+            reads=3000,
+            lag_requests=8000,
+            import_rows=100_000,
+            import_rows_large=1_000_000,
+            import_baseline_rows=10_000,
+            workers=(1, 2),
+            repeats=3,
+            history_runs=30,
+            people=http.PEOPLE,
+            growth=(1_000_000, 5_000_000),
+            growth_repeats=5,
+        )
 
 
 @dataclass
@@ -75,8 +103,15 @@ class Row:
         return statistics.median(self.runs)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "unit": self.unit, "median": self.median, "min": min(self.runs),
-                "max": max(self.runs), "runs": self.runs, "baseline": self.baseline}
+        return {
+            "label": self.label,
+            "unit": self.unit,
+            "median": self.median,
+            "min": min(self.runs),
+            "max": max(self.runs),
+            "runs": self.runs,
+            "baseline": self.baseline,
+        }
 
 
 @dataclass
@@ -103,13 +138,26 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
     result = Result(kind)
     with http.store(kind) as url:
         say(f"[{kind}] baseline: a trivial aggregate, one save() per event, then batched")
-        result.add("baseline_single", "baseline: trivial aggregate, one save() per event", "events/s",
-                   repeat(sizes.repeats, lambda _: appends.raw_rate(url, sizes.appends)))
-        result.add("baseline_batched", "baseline: trivial aggregate, 100 events per save()", "events/s",
-                   repeat(sizes.repeats, lambda _: appends.raw_batched_rate(url, sizes.appends * 10)))
+        result.add(
+            "baseline_single",
+            "baseline: trivial aggregate, one save() per event",
+            "events/s",
+            repeat(sizes.repeats, lambda _: appends.raw_rate(url, sizes.appends)),
+        )
+        result.add(
+            "baseline_batched",
+            "baseline: trivial aggregate, 100 events per save()",
+            "events/s",
+            repeat(sizes.repeats, lambda _: appends.raw_batched_rate(url, sizes.appends * 10)),
+        )
         say(f"[{kind}] dose appends in-process (record_dose, one writer)")
-        result.add("inprocess_dose", "record_dose in-process, one writer", "doses/s",
-                   repeat(sizes.repeats, lambda r: appends.ledger_rate(url, sizes.appends, r)), "baseline_single")
+        result.add(
+            "inprocess_dose",
+            "record_dose in-process, one writer",
+            "doses/s",
+            repeat(sizes.repeats, lambda r: appends.ledger_rate(url, sizes.appends, r)),
+            "baseline_single",
+        )
         token, people = http.prepare(url, sizes.people)
         over_http(kind, url, sizes, token, people, result, say)
         read_side(url, sizes, result, say)
@@ -121,8 +169,16 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
 
 # --- over HTTP ------------------------------------------------------------------------------------
 
-def over_http(kind: str, url: str, sizes: Sizes, token: str, people: http.Cohort, result: Result,
-              say: Callable[[str], None]) -> None:
+
+def over_http(
+    kind: str,
+    url: str,
+    sizes: Sizes,
+    token: str,
+    people: http.Cohort,
+    result: Result,
+    say: Callable[[str], None],
+) -> None:
     tag = iter(range(10**6))
 
     def doses(n: int) -> list[dict[str, Any]]:
@@ -136,39 +192,86 @@ def over_http(kind: str, url: str, sizes: Sizes, token: str, people: http.Cohort
             for clients in levels:
                 say(f"[{kind}] single doses over HTTP: {clients} clients, {workers} worker(s)")
                 count = min(sizes.requests, 300 * clients)  # one client is slow: fewer requests
-                runs = [http.load({**spec, "concurrency": clients, "bodies": doses(count)}, session)
-                        for _ in range(sizes.repeats)]
+                runs = [
+                    http.load({**spec, "concurrency": clients, "bodies": doses(count)}, session)
+                    for _ in range(sizes.repeats)
+                ]
                 suffix = f"{clients}c_{workers}w"
-                result.add(f"http_dose_{suffix}", f"single dose over HTTP, {clients} clients, {workers} worker(s)",
-                           "doses/s", [r["per_s"] for r in runs], "baseline_single")
-                result.add(f"http_dose_p50_{suffix}", f"  p50, {clients} clients, {workers} worker(s)", "ms",
-                           [r["p50_ms"] for r in runs])
-                result.add(f"http_dose_p99_{suffix}", f"  p99, {clients} clients, {workers} worker(s)", "ms",
-                           [r["p99_ms"] for r in runs])
-                result.add(f"http_dose_errors_{suffix}", f"  non-201, {clients} clients, {workers} worker(s)",
-                           "responses", [sum(n for s, n in r["statuses"].items() if s != "201") for r in runs])
+                result.add(
+                    f"http_dose_{suffix}",
+                    f"single dose over HTTP, {clients} clients, {workers} worker(s)",
+                    "doses/s",
+                    [r["per_s"] for r in runs],
+                    "baseline_single",
+                )
+                result.add(
+                    f"http_dose_p50_{suffix}",
+                    f"  p50, {clients} clients, {workers} worker(s)",
+                    "ms",
+                    [r["p50_ms"] for r in runs],
+                )
+                result.add(
+                    f"http_dose_p99_{suffix}",
+                    f"  p99, {clients} clients, {workers} worker(s)",
+                    "ms",
+                    [r["p99_ms"] for r in runs],
+                )
+                result.add(
+                    f"http_dose_errors_{suffix}",
+                    f"  non-201, {clients} clients, {workers} worker(s)",
+                    "responses",
+                    [sum(n for s, n in r["statuses"].items() if s != "201") for r in runs],
+                )
             say(f"[{kind}] batches over HTTP: {sizes.batch_size} doses per request, {workers} worker(s)")
-            runs = [http.load({**spec, "path": "/v1/doses/batch", "concurrency": http.BATCH_CONCURRENCY,
-                               "bodies": people.batches(sizes.batches, sizes.batch_size, f"b{next(tag)}")}, session)
-                    for _ in range(sizes.repeats)]
-            result.add(f"http_batch_{workers}w", f"batch over HTTP ({sizes.batch_size}/request), "
-                       f"{workers} worker(s)", "doses/s", [r["per_s"] * sizes.batch_size for r in runs], "baseline_batched")
+            runs = [
+                http.load(
+                    {
+                        **spec,
+                        "path": "/v1/doses/batch",
+                        "concurrency": http.BATCH_CONCURRENCY,
+                        "bodies": people.batches(sizes.batches, sizes.batch_size, f"b{next(tag)}"),
+                    },
+                    session,
+                )
+                for _ in range(sizes.repeats)
+            ]
+            result.add(
+                f"http_batch_{workers}w",
+                f"batch over HTTP ({sizes.batch_size}/request), {workers} worker(s)",
+                "doses/s",
+                [r["per_s"] * sizes.batch_size for r in runs],
+                "baseline_batched",
+            )
             lag_during_load(url, spec, session, doses(sizes.lag_requests), result, say, kind, workers)
             if workers == 1:
                 say(f"[{kind}] certificate reads over HTTP")
-                reads = [{**spec, "method": "GET", "concurrency": 32, "bodies": [None] * sizes.reads,
-                          "paths": [f"/v1/certificates/{person}" for person in people.take(sizes.reads)]}
-                         for run in range(sizes.repeats)]
+                reads = [
+                    {
+                        **spec,
+                        "method": "GET",
+                        "concurrency": 32,
+                        "bodies": [None] * sizes.reads,
+                        "paths": [f"/v1/certificates/{person}" for person in people.take(sizes.reads)],
+                    }
+                    for run in range(sizes.repeats)
+                ]
                 runs = [http.load(spec_, session) for spec_ in reads]
-                result.add("http_certificate", "certificate reads over HTTP, 32 clients", "requests/s",
-                           [r["per_s"] for r in runs])
+                result.add(
+                    "http_certificate",
+                    "certificate reads over HTTP, 32 clients",
+                    "requests/s",
+                    [r["per_s"] for r in runs],
+                )
                 result.add("http_certificate_p99", "  p99", "ms", [r["p99_ms"] for r in runs])
-                result.add("http_certificate_errors", "  non-200", "responses",
-                           [sum(n for s, n in r["statuses"].items() if s != "200") for r in runs])
+                result.add(
+                    "http_certificate_errors",
+                    "  non-200",
+                    "responses",
+                    [sum(n for s, n in r["statuses"].items() if s != "200") for r in runs],
+                )
 
 
-def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result,
-          say: Callable[[str], None]) -> None:
+def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result, say: Callable[[str], None]) -> None:
     """Single doses (32 clients) and batches as the store stands, then again after filling it to
     each of `sizes.growth` events: each rate as a ratio to the first (within 10 % is the target).
 
@@ -191,30 +294,67 @@ def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result,
         with http.server(url, 1, 2) as (base, session):
             spec = {"base": base, "token": token, "method": "POST", "path": "/v1/doses"}
             prefix = f"g{n}"
-            http.load({**spec, "concurrency": 32, "bodies": people.doses(256, f"{prefix}w")}, session)  # warm-up
-            single = [http.load({**spec, "concurrency": 32, "bodies": people.doses(sizes.requests, f"{prefix}-{r}")},
-                                session) for r in range(repeats)]
-            batch = [http.load({**spec, "path": "/v1/doses/batch", "concurrency": http.BATCH_CONCURRENCY,
-                                "bodies": people.batches(batches, sizes.batch_size, f"{prefix}b{r}")},
-                               session) for r in range(repeats)]
+            http.load(
+                {**spec, "concurrency": 32, "bodies": people.doses(256, f"{prefix}w")}, session
+            )  # warm-up
+            single = [
+                http.load(
+                    {**spec, "concurrency": 32, "bodies": people.doses(sizes.requests, f"{prefix}-{r}")},
+                    session,
+                )
+                for r in range(repeats)
+            ]
+            batch = [
+                http.load(
+                    {
+                        **spec,
+                        "path": "/v1/doses/batch",
+                        "concurrency": http.BATCH_CONCURRENCY,
+                        "bodies": people.batches(batches, sizes.batch_size, f"{prefix}b{r}"),
+                    },
+                    session,
+                )
+                for r in range(repeats)
+            ]
         label = "as the growth runs start" if target is None else f"store filled to {target:,} events"
-        result.add(f"growth_dose_{key}", f"growth: single dose over HTTP, 32 clients, {label}", "doses/s",
-                   [r["per_s"] for r in single], None if target is None else "growth_dose_start")
-        result.add(f"growth_batch_{key}", f"growth: batch over HTTP (1000/request), {label}", "doses/s",
-                   [r["per_s"] * sizes.batch_size for r in batch], None if target is None else "growth_batch_start")
+        result.add(
+            f"growth_dose_{key}",
+            f"growth: single dose over HTTP, 32 clients, {label}",
+            "doses/s",
+            [r["per_s"] for r in single],
+            None if target is None else "growth_dose_start",
+        )
+        result.add(
+            f"growth_batch_{key}",
+            f"growth: batch over HTTP (1000/request), {label}",
+            "doses/s",
+            [r["per_s"] * sizes.batch_size for r in batch],
+            None if target is None else "growth_batch_start",
+        )
         result.add(f"growth_events_{key}", "  events stored", "events", [stored])
 
 
-def lag_during_load(url: str, spec: dict[str, Any], session: int, bodies: list[dict[str, Any]],
-                    result: Result, say: Callable[[str], None], kind: str, workers: int = 1) -> None:
+def lag_during_load(
+    url: str,
+    spec: dict[str, Any],
+    session: int,
+    bodies: list[dict[str, Any]],
+    result: Result,
+    say: Callable[[str], None],
+    kind: str,
+    workers: int = 1,
+) -> None:
     """32 clients sending single doses while a `doseledger project` worker follows; the lag of
     the slowest view sampled four times a second. With 2 server workers the doses come at the
     rate the issue's lag target names (>= 1,200/s on PostgreSQL), if the machine reaches it."""
     from projections import open_views
 
     say(f"[{kind}] projections' lag while 32 clients send {len(bodies):,} single doses, {workers} worker(s)")
-    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "--database-url", url, "project"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--database-url", url, "project"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     views = open_views(url)
     samples: list[tuple[float, float, int]] = []
     try:
@@ -228,8 +368,13 @@ def lag_during_load(url: str, spec: dict[str, Any], session: int, bodies: list[d
         def sample() -> None:
             while sampling.is_set():
                 status = views.status()
-                samples.append((time.perf_counter() - started, max(s["lag_seconds"] for s in status),
-                                max(s["lag_events"] for s in status)))
+                samples.append(
+                    (
+                        time.perf_counter() - started,
+                        max(s["lag_seconds"] for s in status),
+                        max(s["lag_events"] for s in status),
+                    )
+                )
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample)
@@ -243,17 +388,27 @@ def lag_during_load(url: str, spec: dict[str, Any], session: int, bodies: list[d
         worker.wait(30)
     lags = sorted(s[1] for s in samples)
     key = "" if workers == 1 else f"_{workers}w"  # the 1-worker keys as earlier runs named them
-    result.add(f"lag_load_rate{key}", f"single doses/s during the lag run (32 clients, {workers} worker(s), "
-               "projector running)", "doses/s", [load["per_s"]], "baseline_single")
+    result.add(
+        f"lag_load_rate{key}",
+        f"single doses/s during the lag run (32 clients, {workers} worker(s), projector running)",
+        "doses/s",
+        [load["per_s"]],
+        "baseline_single",
+    )
     result.add(f"lag_p50{key}", "  projection lag p50 (slowest view)", "s", [lags[len(lags) // 2]])
-    result.add(f"lag_p99{key}", "  projection lag p99 (slowest view)", "s",
-               [lags[min(len(lags) - 1, int(len(lags) * 0.99))]])
+    result.add(
+        f"lag_p99{key}",
+        "  projection lag p99 (slowest view)",
+        "s",
+        [lags[min(len(lags) - 1, int(len(lags) * 0.99))]],
+    )
     since = "from cold" if workers == 1 else "from where the 1-worker lag run left the views"
     result.add(f"catch_up_s{key}", f"  projector catch-up before the run, {since}", "s", [catch_up_s])
     result.series[f"lag{key}"] = samples
 
 
 # --- the read side and the history ----------------------------------------------------------------
+
 
 def read_side(url: str, sizes: Sizes, result: Result, say: Callable[[str], None]) -> None:
     from bench.projections import read_rate
@@ -262,29 +417,62 @@ def read_side(url: str, sizes: Sizes, result: Result, say: Callable[[str], None]
 
     with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
         say(f"[{kind_of(url)}] reading and decoding every event (the projections' baseline), then rebuild")
-        result.add("read_decode", "read + decode every stored event (library)", "events/s",
-                   repeat(sizes.repeats, lambda _: read_rate(ledger)))
+        result.add(
+            "read_decode",
+            "read + decode every stored event (library)",
+            "events/s",
+            repeat(sizes.repeats, lambda _: read_rate(ledger)),
+        )
         # The views rebuilt together share one read of the ledger: each Rebuilt has the run's time.
         runs = [rebuild(url, "all", progress=False) for _ in range(sizes.repeats)]
-        result.add("rebuild_all", "projections: full rebuild, all views", "events/s",
-                   [r[0].events_per_second for r in runs], "read_decode")
+        result.add(
+            "rebuild_all",
+            "projections: full rebuild, all views",
+            "events/s",
+            [r[0].events_per_second for r in runs],
+            "read_decode",
+        )
         alone = [rebuild(url, "certificates", progress=False)[0] for _ in range(sizes.repeats)]
-        result.add("rebuild_certificates", "  certificates view alone (person by person)", "events/s",
-                   [r.events_per_second for r in alone], "read_decode")
-        paged = [rebuild(url, "certificates", progress=False, by_person=False)[0] for _ in range(sizes.repeats)]
-        result.add("rebuild_certificates_paged", "  certificates view alone, page by page (as a projector catching up)",
-                   "events/s", [r.events_per_second for r in paged], "read_decode")
+        result.add(
+            "rebuild_certificates",
+            "  certificates view alone (person by person)",
+            "events/s",
+            [r.events_per_second for r in alone],
+            "read_decode",
+        )
+        paged = [
+            rebuild(url, "certificates", progress=False, by_person=False)[0] for _ in range(sizes.repeats)
+        ]
+        result.add(
+            "rebuild_certificates_paged",
+            "  certificates view alone, page by page (as a projector catching up)",
+            "events/s",
+            [r.events_per_second for r in paged],
+            "read_decode",
+        )
         result.add("events_in_store", "  events in the store", "events", [runs[0][0].events])
         say(f"[{kind_of(url)}] one person's 50-event history")
         person = replay.person_with_50_events(ledger)
         from replay import history
 
-        result.add("history_50", "one person's 50-event history (replay.history)", "ms",
-                   [replay.median_ms(lambda: history(ledger, person), sizes.history_runs)
-                    for _ in range(sizes.repeats)])
-        result.add("library_get_50", "  library repository.get of the same 50 events", "ms",
-                   [replay.median_ms(lambda: ledger.repository.get(person, version=50), sizes.history_runs)
-                    for _ in range(sizes.repeats)])
+        result.add(
+            "history_50",
+            "one person's 50-event history (replay.history)",
+            "ms",
+            [
+                replay.median_ms(lambda: history(ledger, person), sizes.history_runs)
+                for _ in range(sizes.repeats)
+            ],
+        )
+        result.add(
+            "library_get_50",
+            "  library repository.get of the same 50 events",
+            "ms",
+            [
+                replay.median_ms(lambda: ledger.repository.get(person, version=50), sizes.history_runs)
+                for _ in range(sizes.repeats)
+            ],
+        )
 
 
 def kind_of(url: str) -> str:
@@ -292,6 +480,7 @@ def kind_of(url: str) -> str:
 
 
 # --- the import -----------------------------------------------------------------------------------
+
 
 def imported(kind: str, sizes: Sizes, result: Result) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-imports-") as tmp_name:
@@ -304,22 +493,39 @@ def imported(kind: str, sizes: Sizes, result: Result) -> None:
         data.unlink()
         imports.generate(data, sizes.import_rows_large)
         large = imports.measured("import", kind, data, 500, tmp)
-    result.add("import", f"retro import, {sizes.import_rows:,} CSV rows", "rows/s",
-               [r["rows_per_s"] for r in runs], "baseline_batched")
+    result.add(
+        "import",
+        f"retro import, {sizes.import_rows:,} CSV rows",
+        "rows/s",
+        [r["rows_per_s"] for r in runs],
+        "baseline_batched",
+    )
     result.add("import_rss", "  peak RSS of the import process", "MiB", [r["peak_rss_mib"] for r in runs])
-    result.add("import_large", f"retro import, {sizes.import_rows_large:,} CSV rows (one run)", "rows/s",
-               [large["rows_per_s"]], "baseline_batched")
+    result.add(
+        "import_large",
+        f"retro import, {sizes.import_rows_large:,} CSV rows (one run)",
+        "rows/s",
+        [large["rows_per_s"]],
+        "baseline_batched",
+    )
     result.add("import_large_rss", "  peak RSS of the import process", "MiB", [large["peak_rss_mib"]])
-    result.add("import_record_doses", f"  record_doses on the same rows, parsed in memory "
-               f"({sizes.import_baseline_rows:,})", "rows/s", [r["rows_per_s"] for r in baseline], "baseline_batched")
+    result.add(
+        "import_record_doses",
+        f"  record_doses on the same rows, parsed in memory ({sizes.import_baseline_rows:,})",
+        "rows/s",
+        [r["rows_per_s"] for r in baseline],
+        "baseline_batched",
+    )
 
 
 def environment() -> dict[str, Any]:
     import platform
     from importlib.metadata import version
 
-    versions = {name: version(name) for name in ("eventsourcing", "psycopg", "fastapi", "uvicorn", "orjson",
-                                                  "pydantic", "aiohttp")}
+    versions = {
+        name: version(name)
+        for name in ("eventsourcing", "psycopg", "fastapi", "uvicorn", "orjson", "pydantic", "aiohttp")
+    }
     try:
         import psycopg
 
@@ -331,5 +537,10 @@ def environment() -> dict[str, Any]:
     import sqlite3
 
     versions["sqlite"] = sqlite3.sqlite_version
-    return {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count(),
-            "load_average": os.getloadavg(), "versions": versions}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "versions": versions,
+    }

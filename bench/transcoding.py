@@ -15,10 +15,23 @@ from usecases.application import DoseLedger
 def measure(repeats: int = 5, number: int = 20000) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": f"sqlite:///{tmp}/t.db"})
-        pid = ledger.register_person({"full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14",
-                                      "province": "01", "national_id": "001185012345"}).person_id
-        ledger.record_dose(site_id="HN-001", site_record_id="1", vaccine="Pfizer", lot="FA1234",
-                           administered_at="2021-08-01", person_id=pid, actor=Actor("bench", "site"))
+        pid = ledger.register_person(
+            {
+                "full_name": "Nguyễn Thị Lan",
+                "birth_date": "1985-03-14",
+                "province": "01",
+                "national_id": "001185012345",
+            }
+        ).person_id
+        ledger.record_dose(
+            site_id="HN-001",
+            site_record_id="1",
+            vaccine="Pfizer",
+            lot="FA1234",
+            administered_at="2021-08-01",
+            person_id=pid,
+            actor=Actor("bench", "site"),
+        )
         state = list(ledger.events.get(pid))[-1].__dict__.copy()
         ledger.close()
     json_t = JSONTranscoder()  # configured as eventsourcing's Application configures it

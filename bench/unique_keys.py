@@ -48,8 +48,10 @@ CLAIMED = vars(Claim)["Claimed"]
 
 class SQLiteKeyRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(),
-                "CREATE TABLE IF NOT EXISTS dose_keys (key TEXT PRIMARY KEY, person_id TEXT)"]
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS dose_keys (key TEXT PRIMARY KEY, person_id TEXT)",
+        ]
 
     def _insert_events(self, c: Any, stored_events: Any, **kwargs: Any) -> Any:
         if key := kwargs.get("dose_key"):
@@ -67,8 +69,11 @@ class PostgresKeyRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         table = Identifier(self.events_table_name.removesuffix("_events") + "_dose_keys")
         schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.append(SQL(
-            "CREATE TABLE IF NOT EXISTS {0}.{1} (key text PRIMARY KEY, person_id text)").format(schema, table))
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (key text PRIMARY KEY, person_id text)").format(
+                schema, table
+            )
+        )
         self.insert_key = SQL("INSERT INTO {0}.{1} VALUES (%s, %s)").format(schema, table)
         self.select_key = SQL("SELECT person_id FROM {0}.{1} WHERE key = %s").format(schema, table)
 
@@ -134,8 +139,11 @@ def measure(url: str, n: int = 1000, repeats: int = 3) -> dict[str, float]:
     for r in range(repeats):  # interleaved, so drift on a shared machine hits both alike
         a.append(run_a(url, n, r))
         b.append(run_b(url, n, r))
-    return {"index_aggregate_per_s": statistics.median(a), "key_table_per_s": statistics.median(b),
-            "key_table_over_index": statistics.median(b) / statistics.median(a)}
+    return {
+        "index_aggregate_per_s": statistics.median(a),
+        "key_table_per_s": statistics.median(b),
+        "key_table_over_index": statistics.median(b) / statistics.median(a),
+    }
 
 
 if __name__ == "__main__":

@@ -20,10 +20,17 @@ from typing import Any
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--quick", action="store_true",
-                        help="small counts, one repetition: a check that everything runs (minutes)")
-    parser.add_argument("--out", type=Path, default=Path("var/bench"),
-                        help="folder for bench.md, bench.json and the plots (default var/bench)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small counts, one repetition: a check that everything runs (minutes)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("var/bench"),
+        help="folder for bench.md, bench.json and the plots (default var/bench)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,17 +51,31 @@ def run(args: argparse.Namespace) -> int:
     console.print(rich_table(results, about))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.md").write_text(markdown(results, about), encoding="utf-8")
-    (args.out / "bench.json").write_text(json.dumps(
-        {"about": about, "stores": {r.store: {"rows": {k: row.as_dict() for k, row in r.rows.items()},
-                                              "ratios": {k: r.ratio(k) for k in r.rows},
-                                              "series": r.series} for r in results}},
-        indent=1, default=str), encoding="utf-8")
+    (args.out / "bench.json").write_text(
+        json.dumps(
+            {
+                "about": about,
+                "stores": {
+                    r.store: {
+                        "rows": {k: row.as_dict() for k, row in r.rows.items()},
+                        "ratios": {k: r.ratio(k) for k in r.rows},
+                        "series": r.series,
+                    }
+                    for r in results
+                },
+            },
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
     from bench.plots import plot
 
     for path in plot(results, args.out):
         console.print(f"wrote {path}")
-    console.print(f"wrote {args.out / 'bench.md'} and {args.out / 'bench.json'} "
-                  f"({about['seconds']:.0f} s in all)")
+    console.print(
+        f"wrote {args.out / 'bench.md'} and {args.out / 'bench.json'} ({about['seconds']:.0f} s in all)"
+    )
     return 0
 
 
@@ -66,8 +87,11 @@ def cells(results: list[Any], key: str) -> list[str]:
             out += ["", "", ""]
             continue
         ratio = r.ratio(key)
-        out += [figure(row.median), f"{figure(min(row.runs))}–{figure(max(row.runs))}",
-                "" if ratio is None else f"{ratio:.2f}×"]
+        out += [
+            figure(row.median),
+            f"{figure(min(row.runs))}–{figure(max(row.runs))}",
+            "" if ratio is None else f"{ratio:.2f}×",
+        ]
     return out
 
 
@@ -86,10 +110,12 @@ def label(results: list[Any], key: str) -> tuple[str, str]:
 
 def heading(about: dict[str, Any]) -> str:
     sizes = about["sizes"]
-    return (f"{'quick' if about['quick'] else 'full'} run: median of {sizes['repeats']} (min–max; "
-            f"growth runs: of {sizes['growth_repeats']}), "
-            f"{about['cores']} cores, load average {about['load_average'][0]:.2f} before, "
-            f"{about['load_average_after'][0]:.2f} after; {about['seconds']:.0f} s")
+    return (
+        f"{'quick' if about['quick'] else 'full'} run: median of {sizes['repeats']} (min–max; "
+        f"growth runs: of {sizes['growth_repeats']}), "
+        f"{about['cores']} cores, load average {about['load_average'][0]:.2f} before, "
+        f"{about['load_average_after'][0]:.2f} after; {about['seconds']:.0f} s"
+    )
 
 
 def rich_table(results: list[Any], about: dict[str, Any]) -> Any:
@@ -109,10 +135,19 @@ def rich_table(results: list[Any], about: dict[str, Any]) -> Any:
 
 def markdown(results: list[Any], about: dict[str, Any]) -> str:
     head = ["measure", "unit"] + [c for r in results for c in (r.store, "min–max", "× baseline")]
-    lines = [f"_{heading(about)}_", "", "| " + " | ".join(head) + " |",
-             "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+    lines = [
+        f"_{heading(about)}_",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * 2 + "---:|" * (len(head) - 2),
+    ]
     for key in keys(results):
         name, unit = label(results, key)
-        lines.append("| " + " | ".join([name.replace("  ", "↳ ", 1) if name.startswith("  ") else name, unit]
-                                       + cells(results, key)) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [name.replace("  ", "↳ ", 1) if name.startswith("  ") else name, unit] + cells(results, key)
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"

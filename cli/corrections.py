@@ -37,16 +37,24 @@ err = Console(stderr=True)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="requests, oldest first (from the corrections view)")
-    listing.add_argument("--status", action="append", default=[],
-                         help="open, assigned, accepted, rejected, unresolved or resolved (repeat)")
+    listing.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        help="open, assigned, accepted, rejected, unresolved or resolved (repeat)",
+    )
     listing.add_argument("--overdue", action="store_true", help="only the overdue ones")
     listing.add_argument("--limit", type=int, default=100)
     summary = actions.add_parser("summary", help="open per province and site, outcomes, time to answer")
     for action in (listing, summary):
         action.add_argument("--province", action="append", default=[], metavar="CODE")
         action.add_argument("--json", action="store_true", help="JSON for machines")
-        action.add_argument("--wait", type=float, default=5.0,
-                            help="seconds to wait for the view to catch up with the ledger (default 5)")
+        action.add_argument(
+            "--wait",
+            type=float,
+            default=5.0,
+            help="seconds to wait for the view to catch up with the ledger (default 5)",
+        )
     show = actions.add_parser("show", help="one request and its history, from the ledger")
     assign = actions.add_parser("assign", help="give a request to a province or a site")
     resolve = actions.add_parser("resolve", help="accept (the correction is made) or reject, with a reason")
@@ -72,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
             elif args.action == "assign":
                 assignee = {"province": args.province} if args.province else {"site": args.site}
                 written = ledger.assign_correction(args.request_id, assignee, actor=actor)
-                out.print(f"request {args.request_id} assigned to {_assignee(assignee)} "
-                          f"(position {written.position})")
+                out.print(
+                    f"request {args.request_id} assigned to {_assignee(assignee)} "
+                    f"(position {written.position})"
+                )
             else:
                 written = ledger.resolve_correction(args.request_id, args.outcome, args.reason, actor=actor)
                 out.print(f"request {args.request_id} {args.outcome} (position {written.position})")
@@ -94,13 +104,20 @@ def _read_view(args: argparse.Namespace) -> int:
         head = views.ledger.head()
         if not views.wait(head, args.wait):
             position = next(s["position"] for s in views.status() if s["name"] == "corrections")
-            err.print(f"the corrections view is at position {position} of {head}: is a projector "
-                      "running (doseledger serve, or doseledger project)?")
+            err.print(
+                f"the corrections view is at position {position} of {head}: is a projector "
+                "running (doseledger serve, or doseledger project)?"
+            )
         if args.action == "summary":
             found: Any = views.corrections.summary(provinces, overdue_after=overdue_after)
         else:
-            found = views.corrections.requests(args.status or None, provinces, overdue=True if args.overdue else None,
-                                               overdue_after=overdue_after, limit=args.limit)
+            found = views.corrections.requests(
+                args.status or None,
+                provinces,
+                overdue=True if args.overdue else None,
+                overdue_after=overdue_after,
+                limit=args.limit,
+            )
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     elif args.action == "summary":
@@ -118,13 +135,31 @@ def _assignee(assignee: dict[str, str] | None) -> str:
 
 def _print_requests(rows: list[dict[str, Any]], overdue_after: timedelta) -> None:
     table = Table(title=f"correction requests ({len(rows)}; overdue after {overdue_after.days} days)")
-    for column in ("request", "province", "site", "kind", "status", "assigned to", "filed", "age (days)",
-                   "repeats"):
+    for column in (
+        "request",
+        "province",
+        "site",
+        "kind",
+        "status",
+        "assigned to",
+        "filed",
+        "age (days)",
+        "repeats",
+    ):
         table.add_column(column, justify="right" if column in ("age (days)", "repeats") else "left")
     for r in rows:
         age = f"[bold red]{r['age_days']:.1f} overdue[/]" if r["overdue"] else f"{r['age_days']:.1f}"
-        table.add_row(r["request_id"], r["province"], r["site_id"] or "-", r["kind"], r["status"],
-                      _assignee(r["assignee"]), r["filed_at"][:16], age, str(r["repeats"]))
+        table.add_row(
+            r["request_id"],
+            r["province"],
+            r["site_id"] or "-",
+            r["kind"],
+            r["status"],
+            _assignee(r["assignee"]),
+            r["filed_at"][:16],
+            age,
+            str(r["repeats"]),
+        )
     out.print(table)
 
 
@@ -133,13 +168,20 @@ def _print_summary(summary: dict[str, Any], overdue_after: timedelta) -> None:
     for column in ("province", "site", "open", "overdue", "oldest (days)"):
         table.add_column(column, justify="left" if column in ("province", "site") else "right")
     for g in summary["open"]:
-        table.add_row(g["province"], g["site_id"] or "-", str(g["open"]), str(g["overdue"]),
-                      f"{g['oldest_age_days']:.1f}")
+        table.add_row(
+            g["province"],
+            g["site_id"] or "-",
+            str(g["open"]),
+            str(g["overdue"]),
+            f"{g['oldest_age_days']:.1f}",
+        )
     out.print(table)
     times = summary["resolution_days"]
-    out.print(f"resolved: {summary['resolved'][ACCEPTED]} accepted, {summary['resolved'][REJECTED]} rejected; "
-              f"days to resolution: median {_days(times['median'])}, p90 {_days(times['p90'])} "
-              f"({times['count']} resolved)")
+    out.print(
+        f"resolved: {summary['resolved'][ACCEPTED]} accepted, {summary['resolved'][REJECTED]} rejected; "
+        f"days to resolution: median {_days(times['median'])}, p90 {_days(times['p90'])} "
+        f"({times['count']} resolved)"
+    )
 
 
 def _days(value: float | None) -> str:
@@ -148,10 +190,14 @@ def _days(value: float | None) -> str:
 
 def _show(ledger: DoseLedger, request_id: str) -> None:
     request = ledger.correction(request_id)
-    out.print(f"request {request['request_id']}  {request['kind']}  [bold]{request['status']}[/]  "
-              f"person {request['person_id']} (province {request['province']})")
-    out.print(f"filed {request['filed_at']} via {request['channel']}; assigned to "
-              f"{_assignee(request['assignee'])}; filed again {request['repeats']} times")
+    out.print(
+        f"request {request['request_id']}  {request['kind']}  [bold]{request['status']}[/]  "
+        f"person {request['person_id']} (province {request['province']})"
+    )
+    out.print(
+        f"filed {request['filed_at']} via {request['channel']}; assigned to "
+        f"{_assignee(request['assignee'])}; filed again {request['repeats']} times"
+    )
     out.print(f"claim: {json.dumps(request['claim'], ensure_ascii=False)}")
     if request["outcome"]:
         out.print(f"outcome: {request['outcome']}: {request['reason']}")
@@ -164,8 +210,18 @@ def _show(ledger: DoseLedger, request_id: str) -> None:
 
 
 # What each event of a request tells, beyond its name (the code's digest is nobody's business).
-_SHOWN = ("evidence_ref", "contact", "channel", "assignee", "outcome", "reason", "vaccine",
-          "administered_at", "site_id", "changes")
+_SHOWN = (
+    "evidence_ref",
+    "contact",
+    "channel",
+    "assignee",
+    "outcome",
+    "reason",
+    "vaccine",
+    "administered_at",
+    "site_id",
+    "changes",
+)
 
 
 def _history(ledger: DoseLedger, person_id: UUID, request_id: str) -> list[tuple[str, ...]]:
@@ -179,9 +235,14 @@ def _history(ledger: DoseLedger, person_id: UUID, request_id: str) -> list[tuple
         if str(getattr(event, "request_id", "")) != request_id and source.get("request_id") != request_id:
             continue
         details = {k: getattr(event, k) for k in _SHOWN if getattr(event, k, None) is not None}
-        rows.append((event.timestamp.astimezone(ICT).isoformat(timespec="seconds"), type(event).__name__,
-                     f"{event.actor['principal_id']} ({event.actor['role']})",
-                     json.dumps(details, ensure_ascii=False, default=str)))
+        rows.append(
+            (
+                event.timestamp.astimezone(ICT).isoformat(timespec="seconds"),
+                type(event).__name__,
+                f"{event.actor['principal_id']} ({event.actor['role']})",
+                json.dumps(details, ensure_ascii=False, default=str),
+            )
+        )
     if not rows:
         raise InvalidValue("request_id", f"no events of request {request_id} in person {person_id}'s stream")
     return rows

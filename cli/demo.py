@@ -17,13 +17,68 @@ from datetime import date, timedelta
 from ledger.values import Actor
 from usecases.application import DoseLedger
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
-          "Hồ", "Ngô", "Dương", "Lý"]
-MIDDLE = {"male": ["Văn", "Minh", "Đức", "Hữu", "Quốc", "Thanh"], "female": ["Thị", "Ngọc", "Thanh", "Thu", "Mỹ"]}
-GIVEN = {"male": ["An", "Bình", "Dũng", "Hải", "Hiếu", "Hùng", "Khánh", "Long", "Minh", "Nam", "Phúc",
-                  "Quân", "Quang", "Sơn", "Trung", "Tuấn", "Đạt"],
-         "female": ["Châu", "Giang", "Hà", "Hạnh", "Hoa", "Hương", "Lan", "Linh", "Mai", "Ngọc", "Phương",
-                    "Tâm", "Thảo", "Trang", "Vy", "Yến", "Ánh"]}
+FAMILY = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+]
+MIDDLE = {
+    "male": ["Văn", "Minh", "Đức", "Hữu", "Quốc", "Thanh"],
+    "female": ["Thị", "Ngọc", "Thanh", "Thu", "Mỹ"],
+}
+GIVEN = {
+    "male": [
+        "An",
+        "Bình",
+        "Dũng",
+        "Hải",
+        "Hiếu",
+        "Hùng",
+        "Khánh",
+        "Long",
+        "Minh",
+        "Nam",
+        "Phúc",
+        "Quân",
+        "Quang",
+        "Sơn",
+        "Trung",
+        "Tuấn",
+        "Đạt",
+    ],
+    "female": [
+        "Châu",
+        "Giang",
+        "Hà",
+        "Hạnh",
+        "Hoa",
+        "Hương",
+        "Lan",
+        "Linh",
+        "Mai",
+        "Ngọc",
+        "Phương",
+        "Tâm",
+        "Thảo",
+        "Trang",
+        "Vy",
+        "Yến",
+        "Ánh",
+    ],
+}
 PROVINCES = {
     "01": ["Ba Đình", "Hoàn Kiếm", "Đống Đa", "Cầu Giấy", "Hà Đông"],
     "79": ["Quận 1", "Quận 3", "Bình Thạnh", "Gò Vấp", "Thủ Đức"],
@@ -31,8 +86,14 @@ PROVINCES = {
     "92": ["Ninh Kiều", "Cái Răng", "Bình Thủy"],
 }
 # Products as given in 2021 in Vietnam, by weight.
-VACCINES = [("EU/1/21/1529", 40), ("EU/1/20/1528", 25), ("BBIBP-CorV", 20), ("EU/1/20/1507", 10),
-            ("Sputnik-V", 3), ("EU/1/20/1525", 2)]
+VACCINES = [
+    ("EU/1/21/1529", 40),
+    ("EU/1/20/1528", 25),
+    ("BBIBP-CorV", 20),
+    ("EU/1/20/1507", 10),
+    ("Sputnik-V", 3),
+    ("EU/1/20/1525", 2),
+]
 ADMIN = Actor("demo-seed", "admin")
 
 
@@ -67,8 +128,11 @@ def seed(ledger: DoseLedger, *, seed: int = 2021, people: int = 2000) -> Summary
     _seed_doses(ledger, rng, sites, persons, summary)
     _seed_corrections(ledger, rng, sites, persons, summary)
     summary.sites["unlisted, now provisional"] = sum(
-        1 for codes in sites.values() for code in codes
-        if (site := ledger.site(code)) is not None and site.kind == "provisional")
+        1
+        for codes in sites.values()
+        for code in codes
+        if (site := ledger.site(code)) is not None and site.kind == "provisional"
+    )
     return summary
 
 
@@ -78,13 +142,20 @@ def _seed_sites(ledger: DoseLedger, rng: random.Random, summary: Summary) -> dic
         codes = []
         for n, district in enumerate(districts, start=1):
             code = f"{province}-TYT-{n:03d}"
-            ledger.register_site(code, name=f"Trạm Y tế {district}", kind="official",
-                                 province=province, district=district, actor=ADMIN)
+            ledger.register_site(
+                code,
+                name=f"Trạm Y tế {district}",
+                kind="official",
+                province=province,
+                district=district,
+                actor=ADMIN,
+            )
             codes.append(code)
             summary.sites["official"] += 1
         code = f"{province}-LD-01"
-        ledger.register_site(code, name=f"Đội tiêm lưu động {province}", kind="mobile",
-                             province=province, actor=ADMIN)
+        ledger.register_site(
+            code, name=f"Đội tiêm lưu động {province}", kind="mobile", province=province, actor=ADMIN
+        )
         codes.append(code)
         summary.sites["mobile"] += 1
         # A site the directory never heard of: its doses list it provisional, never refused.
@@ -98,8 +169,9 @@ def _name(rng: random.Random, family: str | None = None) -> tuple[str, str]:
     return f"{family or rng.choice(FAMILY)} {rng.choice(MIDDLE[sex])} {rng.choice(GIVEN[sex])}", sex
 
 
-def _seed_people(ledger: DoseLedger, rng: random.Random, count: int,
-                 summary: Summary) -> list[tuple[uuid.UUID, str, str]]:
+def _seed_people(
+    ledger: DoseLedger, rng: random.Random, count: int, summary: Summary
+) -> list[tuple[uuid.UUID, str, str]]:
     persons = []
     made = 0
     while made < count:
@@ -112,10 +184,16 @@ def _seed_people(ledger: DoseLedger, rng: random.Random, count: int,
             name, sex = _name(rng, family)
             born = date(1940, 1, 1) + timedelta(days=rng.randint(0, 365 * 65))
             has_id = rng.random() < 0.8
-            details = {"full_name": name, "birth_date": born.isoformat(), "sex": sex,
-                       "national_id": f"{province:0>3}{rng.randint(10**8, 10**9 - 1)}" if has_id else None,
-                       "phone": phone, "province": province, "district": district,
-                       "address": f"{rng.randint(1, 300)} đường {rng.choice(FAMILY)} {rng.choice(GIVEN['male'])}"}
+            details = {
+                "full_name": name,
+                "birth_date": born.isoformat(),
+                "sex": sex,
+                "national_id": f"{province:0>3}{rng.randint(10**8, 10**9 - 1)}" if has_id else None,
+                "phone": phone,
+                "province": province,
+                "district": district,
+                "address": f"{rng.randint(1, 300)} đường {rng.choice(FAMILY)} {rng.choice(GIVEN['male'])}",
+            }
             pid = uuid.UUID(int=rng.getrandbits(128), version=4)
             reg = ledger.register_person(details, actor=ADMIN, channel="demo", person_id=pid)
             persons.append((reg.person_id, province, born.isoformat()))
@@ -126,8 +204,13 @@ def _seed_people(ledger: DoseLedger, rng: random.Random, count: int,
     return persons
 
 
-def _seed_doses(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[str]],
-                persons: list[tuple[uuid.UUID, str, str]], summary: Summary) -> None:
+def _seed_doses(
+    ledger: DoseLedger,
+    rng: random.Random,
+    sites: dict[str, list[str]],
+    persons: list[tuple[uuid.UUID, str, str]],
+    summary: Summary,
+) -> None:
     products = [code for code, _ in VACCINES]
     weights = [w for _, w in VACCINES]
     receipts = []
@@ -140,19 +223,24 @@ def _seed_doses(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[st
             site = rng.choice(sites[province])
             actor = Actor(f"site:{site}", "site")
             receipt = ledger.record_dose(
-                site_id=site, site_record_id=f"DEMO-{record:06d}",
-                vaccine=rng.choices(products, weights)[0], lot=f"L{rng.randint(1000, 9999)}",
-                administered_at=day.isoformat(), person_id=person_id,
+                site_id=site,
+                site_record_id=f"DEMO-{record:06d}",
+                vaccine=rng.choices(products, weights)[0],
+                lot=f"L{rng.randint(1000, 9999)}",
+                administered_at=day.isoformat(),
+                person_id=person_id,
                 dose_number=n if rng.random() > 0.02 else n + 1,  # a few wrong reported numbers
-                actor=actor)
+                actor=actor,
+            )
             receipts.append(receipt)
             summary.doses["recorded"] += 1
             day += timedelta(days=rng.randint(28, 120))
             if day > date(2022, 6, 30):
                 break
     for receipt in rng.sample(receipts, 60):
-        ledger.amend_dose(receipt.dose_id, {"lot": f"L{rng.randint(1000, 9999)}"},
-                          "lot number mistyped", actor=ADMIN)
+        ledger.amend_dose(
+            receipt.dose_id, {"lot": f"L{rng.randint(1000, 9999)}"}, "lot number mistyped", actor=ADMIN
+        )
         summary.doses["amended"] += 1
     for receipt in rng.sample(receipts, 30):
         try:
@@ -163,18 +251,32 @@ def _seed_doses(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[st
     # One person registered twice by two sites: merged.
     person_id, province, born = persons[0]
     survivor = ledger.person(person_id)
-    dup = ledger.register_person({**survivor.details, "national_id": None}, actor=ADMIN, channel="demo",
-                                 person_id=uuid.UUID(int=rng.getrandbits(128), version=4))
-    ledger.record_dose(site_id=sites[province][0], site_record_id="DEMO-DUP-1", vaccine="EU/1/20/1528",
-                       administered_at="2022-01-15", person_id=dup.person_id,
-                       actor=Actor("site:demo", "site"))
+    dup = ledger.register_person(
+        {**survivor.details, "national_id": None},
+        actor=ADMIN,
+        channel="demo",
+        person_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+    )
+    ledger.record_dose(
+        site_id=sites[province][0],
+        site_record_id="DEMO-DUP-1",
+        vaccine="EU/1/20/1528",
+        administered_at="2022-01-15",
+        person_id=dup.person_id,
+        actor=Actor("site:demo", "site"),
+    )
     summary.doses["recorded"] += 1
     ledger.merge_persons(person_id, dup.person_id, "same person registered twice", actor=ADMIN)
     summary.people["merged duplicates"] += 1
 
 
-def _seed_corrections(ledger: DoseLedger, rng: random.Random, sites: dict[str, list[str]],
-                      persons: list[tuple[uuid.UUID, str, str]], summary: Summary) -> None:
+def _seed_corrections(
+    ledger: DoseLedger,
+    rng: random.Random,
+    sites: dict[str, list[str]],
+    persons: list[tuple[uuid.UUID, str, str]],
+    summary: Summary,
+) -> None:
     """Citizens' claims: some answered, some open, some open for longer than a week."""
     from ledger.rules import now_ict
 
@@ -182,18 +284,31 @@ def _seed_corrections(ledger: DoseLedger, rng: random.Random, sites: dict[str, l
     for n, (person_id, province, _) in enumerate(rng.sample(persons[1:], 36)):
         days_ago = rng.randint(0, 6) if n % 3 == 0 else rng.randint(8, 40)
         filed_at = (now_ict() - timedelta(days=days_ago, hours=rng.randint(0, 23))).replace(microsecond=0)
-        claim = {"vaccine": rng.choice(["AstraZeneca", "Pfizer", "Vero Cell"]),
-                 "administered_at": (date(2021, 6, 1) + timedelta(days=rng.randint(0, 200))).isoformat(),
-                 "site_id": rng.choice(sites[province])}
-        filed = ledger.request_correction(person_id, "missing_dose", claim, contact="hotline 1900",
-                                          evidence_ref=f"photo-{n:03d}.jpg", filed_at=filed_at.isoformat(),
-                                          actor=portal)
+        claim = {
+            "vaccine": rng.choice(["AstraZeneca", "Pfizer", "Vero Cell"]),
+            "administered_at": (date(2021, 6, 1) + timedelta(days=rng.randint(0, 200))).isoformat(),
+            "site_id": rng.choice(sites[province]),
+        }
+        filed = ledger.request_correction(
+            person_id,
+            "missing_dose",
+            claim,
+            contact="hotline 1900",
+            evidence_ref=f"photo-{n:03d}.jpg",
+            filed_at=filed_at.isoformat(),
+            actor=portal,
+        )
         if n % 3 == 1:
             ledger.assign_correction(filed.request_id, {"province": province}, actor=ADMIN)
             outcome = "accepted" if n % 2 else "rejected"
-            reason = ("the site's paper log confirms the dose" if outcome == "accepted"
-                      else "no such dose in the site's log for that day")
-            ledger.resolve_correction(filed.request_id, outcome, reason, actor=Actor(f"province:{province}", "province"))
+            reason = (
+                "the site's paper log confirms the dose"
+                if outcome == "accepted"
+                else "no such dose in the site's log for that day"
+            )
+            ledger.resolve_correction(
+                filed.request_id, outcome, reason, actor=Actor(f"province:{province}", "province")
+            )
             summary.corrections[outcome] += 1
         elif days_ago > 7:
             summary.corrections["open, overdue (> 7 days)"] += 1
@@ -209,8 +324,12 @@ def print_summary(summary: Summary) -> None:
     table.add_column("what")
     table.add_column("kind")
     table.add_column("count", justify="right")
-    for what, counter in (("sites", summary.sites), ("people", summary.people), ("doses", summary.doses),
-                            ("correction requests", summary.corrections)):
+    for what, counter in (
+        ("sites", summary.sites),
+        ("people", summary.people),
+        ("doses", summary.doses),
+        ("correction requests", summary.corrections),
+    ):
         for kind, n in counter.items():
             table.add_row(what, kind, f"{n:,}")
     Console().print(table)

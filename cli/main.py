@@ -28,8 +28,9 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doseledger", description=__doc__)
     url = Settings.model_fields["database_url"]
-    parser.add_argument("--database-url", help=f"{url.description} (default: "
-                        f"${variable('database_url')} or {url.default})")
+    parser.add_argument(
+        "--database-url", help=f"{url.description} (default: ${variable('database_url')} or {url.default})"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name, module_name in COMMANDS.items():

@@ -10,8 +10,7 @@ import logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="projections to run (default: all of them)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="projections to run (default: all of them)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,8 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("name", nargs="?", choices=list(PROJECTIONS), help="the projection to rebuild")
     parser.add_argument("--all", action="store_true", help="rebuild every projection")
-    parser.add_argument("--wait", type=float, default=10.0,
-                        help="seconds to wait for a running projector to let go (default 10)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        help="seconds to wait for a running projector to let go (default 10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -34,8 +38,14 @@ class Bar:
             TimeElapsedColumn,
         )
 
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(), disable=not shown)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            disable=not shown,
+        )
         self._tasks: list[Any] = []
 
     def began(self, what: str, total: int | None) -> int:
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"doseledger rebuild: {e}")
         return 1
     for r in done:
-        print(f"{r.name}: rebuilt to position {r.position} in {r.seconds:.1f}s "
-              f"({r.events_per_second:,.0f} events/s)")
+        print(
+            f"{r.name}: rebuilt to position {r.position} in {r.seconds:.1f}s "
+            f"({r.events_per_second:,.0f} events/s)"
+        )
     return 0

@@ -9,8 +9,12 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for the views to catch up first (default 30)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the views to catch up first (default 30)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

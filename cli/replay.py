@@ -33,24 +33,30 @@ err = Console(stderr=True)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
-    for name, text in (("history", "every event of a person, with the state after it"),
-                       ("state", "the person as known at a version or recorded time"),
-                       ("diff", "what changed between two points, and the events that did it"),
-                       ("explain", "each certificate line and the events that made it"),
-                       ("verify", "integrity, fold and views against each other; exit 1 on a difference")):
+    for name, text in (
+        ("history", "every event of a person, with the state after it"),
+        ("state", "the person as known at a version or recorded time"),
+        ("diff", "what changed between two points, and the events that did it"),
+        ("explain", "each certificate line and the events that made it"),
+        ("verify", "integrity, fold and views against each other; exit 1 on a difference"),
+    ):
         action = actions.add_parser(name, help=text)
         action.add_argument("person_id", nargs="?" if name == "verify" else None)
         action.add_argument("--json", action="store_true", help="JSON for machines")
         if name == "state":
-            action.add_argument("--as-of", help="a version, an ISO time (Vietnam time without a zone) "
-                                                "or a date (its end)")
+            action.add_argument(
+                "--as-of", help="a version, an ISO time (Vietnam time without a zone) or a date (its end)"
+            )
         if name == "diff":
             action.add_argument("--from", dest="from_", required=True, help="version or time")
             action.add_argument("--to", required=True, help="version or time")
         if name == "verify":
             action.add_argument("--all", action="store_true", help="every stream of the store")
-            action.add_argument("--no-views", action="store_true",
-                                help="skip the comparison with the projections' certificate view")
+            action.add_argument(
+                "--no-views",
+                action="store_true",
+                help="skip the comparison with the projections' certificate view",
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +82,16 @@ def _history(ledger: DoseLedger, args: argparse.Namespace) -> int:
         state = e["state"] or {}
         valid = sum(1 for d in state.get("doses", []) if not d["voided"])
         change = e.get("problem") and f"[red]{e['problem']}[/]" or _changes(e["changes"], e["data"])
-        table.add_row(str(e["position"]), str(e["version"]), _when(e["recorded_at"]), e["type"],
-                      _actor(e["actor"]), _source(e["source"]), change,
-                      f"{state.get('status', '-')}, {valid} dose(s)")
+        table.add_row(
+            str(e["position"]),
+            str(e["version"]),
+            _when(e["recorded_at"]),
+            e["type"],
+            _actor(e["actor"]),
+            _source(e["source"]),
+            change,
+            f"{state.get('status', '-')}, {valid} dose(s)",
+        )
     out.print(table)
     return 0
 
@@ -93,12 +106,17 @@ def _state(ledger: DoseLedger, args: argparse.Namespace) -> int:
     if state is None:
         out.print(f"Nothing was recorded about {found['person_id']} by then.")
         return 0
-    out.print(f"[bold]{state['details']['full_name']}[/] as of version {at['version']} "
-              f"(recorded {_when(at['recorded_at'])}): [bold]{state['status']}[/]"
-              + (f", merged into {state['merged_into']}" if state["merged_into"] else ""))
+    out.print(
+        f"[bold]{state['details']['full_name']}[/] as of version {at['version']} "
+        f"(recorded {_when(at['recorded_at'])}): [bold]{state['status']}[/]"
+        + (f", merged into {state['merged_into']}" if state["merged_into"] else "")
+    )
     out.print(_doses_table(state["doses"], "Doses"))
     for flag in state["flags"]:
-        out.print(f"[yellow]flag[/] {flag['kind']}: " + ", ".join(f"{k}={v}" for k, v in flag.items() if k != "kind"))
+        out.print(
+            f"[yellow]flag[/] {flag['kind']}: "
+            + ", ".join(f"{k}={v}" for k, v in flag.items() if k != "kind")
+        )
     return 0
 
 
@@ -107,15 +125,18 @@ def _diff(ledger: DoseLedger, args: argparse.Namespace) -> int:
     if args.json:
         return _print_json(found)
     a, b = found["from"], found["to"]
-    out.print(f"From version {a['version']} ({_when(a['recorded_at'])}) to version {b['version']} "
-              f"({_when(b['recorded_at'])}):")
+    out.print(
+        f"From version {a['version']} ({_when(a['recorded_at'])}) to version {b['version']} "
+        f"({_when(b['recorded_at'])}):"
+    )
     out.print("  " + (_changes(found["changes"], None) or "nothing changed"))
     table = Table(title="Events between")
     for column in ("ver", "recorded (ICT)", "event", "by", "through"):
         table.add_column(column)
     for e in found["events"]:
-        table.add_row(str(e["version"]), _when(e["recorded_at"]), e["type"], _actor(e["actor"]),
-                      _source(e["source"]))
+        table.add_row(
+            str(e["version"]), _when(e["recorded_at"]), e["type"], _actor(e["actor"]), _source(e["source"])
+        )
     out.print(table)
     return 0
 
@@ -127,18 +148,29 @@ def _explain(ledger: DoseLedger, args: argparse.Namespace) -> int:
     if found["merged_into"]:
         out.print(f"Merged into {found['merged_into']}: its doses are on that person's certificate.")
         return 0
-    out.print(f"Certificate of {found['person_id']} at version {found['version']}: [bold]{found['status']}[/]")
+    out.print(
+        f"Certificate of {found['person_id']} at version {found['version']}: [bold]{found['status']}[/]"
+    )
     for title, lines in (("Lines", found["lines"]), ("Removed (voided)", found["removed"])):
         table = Table(title=title)
         for column in ("no.", "administered", "vaccine", "lot", "site", "made by"):
             table.add_column(column)
         for line in lines:
-            trail = "\n".join(f"{e['role']} v{e['version']} by {_actor(e['actor'])} via {_source(e['source'])}"
-                              + (f" in {e['person_id'][:8]}" if e["person_id"] != found["person_id"] else "")
-                              + (f" (from {e['from_person_id'][:8]})" if e.get("from_person_id") else "")
-                              + (f": {e['reason']}" if e.get("reason") else "") for e in line["events"])
-            table.add_row(str(line["dose_number"] or "-"), line["administered_at"], line["vaccine"],
-                          line["lot"] or "", line["site_id"], trail)
+            trail = "\n".join(
+                f"{e['role']} v{e['version']} by {_actor(e['actor'])} via {_source(e['source'])}"
+                + (f" in {e['person_id'][:8]}" if e["person_id"] != found["person_id"] else "")
+                + (f" (from {e['from_person_id'][:8]})" if e.get("from_person_id") else "")
+                + (f": {e['reason']}" if e.get("reason") else "")
+                for e in line["events"]
+            )
+            table.add_row(
+                str(line["dose_number"] or "-"),
+                line["administered_at"],
+                line["vaccine"],
+                line["lot"] or "",
+                line["site_id"],
+                trail,
+            )
         if lines:
             out.print(table)
     return 0
@@ -162,34 +194,57 @@ def _verify(ledger: DoseLedger, args: argparse.Namespace) -> int:
 
 
 def _verify_all(ledger: DoseLedger, views: Any) -> dict[str, Any]:
-    columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("verify", total=None)
-        return replay.verify_all(ledger, views,
-                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
+        return replay.verify_all(
+            ledger, views, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
 
 
 def _print_verification(found: dict[str, Any], whole_store: bool) -> None:
     if whole_store:
         table = Table(title="verify --all", show_header=False)
         elapsed = found["elapsed_s"] or 1e-9
-        for name, value in (("streams", f"{found['streams']:,}"), *((f"  {k}", f"{v:,}") for k, v in found["by_type"].items()),
-                            ("events", f"{found['events']:,}"), ("people", f"{found['people']:,}"),
-                            ("checked", ", ".join(found["checked"])), ("differences", f"{len(found['differences']):,}"),
-                            ("time", f"{elapsed:.2f} s ({found['streams'] / elapsed:,.0f} streams/s, "
-                                     f"{found['events'] / elapsed:,.0f} events/s)")):
+        for name, value in (
+            ("streams", f"{found['streams']:,}"),
+            *((f"  {k}", f"{v:,}") for k, v in found["by_type"].items()),
+            ("events", f"{found['events']:,}"),
+            ("people", f"{found['people']:,}"),
+            ("checked", ", ".join(found["checked"])),
+            ("differences", f"{len(found['differences']):,}"),
+            (
+                "time",
+                f"{elapsed:.2f} s ({found['streams'] / elapsed:,.0f} streams/s, "
+                f"{found['events'] / elapsed:,.0f} events/s)",
+            ),
+        ):
             table.add_row(name, value)
         out.print(table)
-    verdict = "[green]consistent[/]" if found["consistent"] else f"[red]{len(found['differences'])} difference(s)[/]"
+    verdict = (
+        "[green]consistent[/]"
+        if found["consistent"]
+        else f"[red]{len(found['differences'])} difference(s)[/]"
+    )
     out.print(f"{verdict} (checked: {', '.join(found['checked'])})")
     if found["differences"]:
         table = Table()
         for column in ("stream", "kind", "version", "field", "detail"):
             table.add_column(column)
         for d in found["differences"][:200]:
-            table.add_row(d.get("stream_id", found.get("person_id", ""))[:8], d["kind"] + (f"/{d['finding']}" if d.get("finding") else ""),
-                          str(d.get("version") or ""), str(d.get("field") or d.get("dose_id") or ""), d["detail"])
+            table.add_row(
+                d.get("stream_id", found.get("person_id", ""))[:8],
+                d["kind"] + (f"/{d['finding']}" if d.get("finding") else ""),
+                str(d.get("version") or ""),
+                str(d.get("field") or d.get("dose_id") or ""),
+                d["detail"],
+            )
         out.print(table)
 
 
@@ -208,9 +263,15 @@ def _doses_table(doses: list[dict[str, Any]], title: str) -> Table:
     for column in ("no.", "administered", "vaccine", "lot", "site", "reported no.", ""):
         table.add_column(column)
     for d in doses:
-        table.add_row(str(d["dose_number"] or "-"), d["administered_at"], d["vaccine"], d["lot"] or "",
-                      d["site_id"], str(d["reported_dose_number"] or ""),
-                      "[red]voided[/]" if d["voided"] else ("booster" if d["booster"] else ""))
+        table.add_row(
+            str(d["dose_number"] or "-"),
+            d["administered_at"],
+            d["vaccine"],
+            d["lot"] or "",
+            d["site_id"],
+            str(d["reported_dose_number"] or ""),
+            "[red]voided[/]" if d["voided"] else ("booster" if d["booster"] else ""),
+        )
     return table
 
 
@@ -230,7 +291,9 @@ def _changes(changes: dict[str, Any], data: dict[str, Any] | None) -> str:
         if fields.get("voided", {}).get("to"):
             parts.append(f"voided {c['dose_id'][:8]}")
             continue
-        parts.append(f"{c['dose_id'][:8]} " + ", ".join(f"{k} {v['from']}→{v['to']}" for k, v in fields.items()))
+        parts.append(
+            f"{c['dose_id'][:8]} " + ", ".join(f"{k} {v['from']}→{v['to']}" for k, v in fields.items())
+        )
     if changes["status"] and changes["status"]["from"] is not None:
         parts.append(f"status {changes['status']['from']} → {changes['status']['to']}")
     for c in changes["corrections"]:
@@ -265,7 +328,11 @@ def _source(source: dict[str, Any] | None) -> str:
         return f"site {source['site_id']} record {source['site_record_id']}"
     if source.get("kind") == "correction_request":
         request = source.get("request_id")
-        return f"correction request {request[:8]}" if request else f"correction request ({source.get('channel')})"
+        return (
+            f"correction request {request[:8]}"
+            if request
+            else f"correction request ({source.get('channel')})"
+        )
     if source.get("kind") == "retro_import":
         return f"import {source.get('import_id')} row {source.get('row')}"
     return str(source.get("kind"))

@@ -38,17 +38,26 @@ SHOWN_ERRORS = 20
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", type=Path, help="the CSV or XLSX file to import")
-    parser.add_argument("--template", type=Path, metavar="FILE",
-                        help="write the blank template (.xlsx or .csv) and stop")
+    parser.add_argument(
+        "--template", type=Path, metavar="FILE", help="write the blank template (.xlsx or .csv) and stop"
+    )
     parser.add_argument("--unit", help="the submitting unit (required)")
     parser.add_argument("--attested-by", help="who signed the commitment for the file (required)")
     parser.add_argument("--document-ref", help="the reference of the stamped paper copy")
     parser.add_argument("--site", help="the site of rows that name none")
     parser.add_argument("--dry-run", action="store_true", help="check every row, store nothing")
-    parser.add_argument("--map", dest="mapping", metavar="SPEC",
-                        help="columns of a file not in the template's shape: col=field,... or a JSON file")
-    parser.add_argument("--errors", type=Path, metavar="OUT.csv",
-                        help="where to write the error report (default: ./FILE.errors.csv, if any)")
+    parser.add_argument(
+        "--map",
+        dest="mapping",
+        metavar="SPEC",
+        help="columns of a file not in the template's shape: col=field,... or a JSON file",
+    )
+    parser.add_argument(
+        "--errors",
+        type=Path,
+        metavar="OUT.csv",
+        help="where to write the error report (default: ./FILE.errors.csv, if any)",
+    )
     parser.add_argument("--chunk", type=int, default=CHUNK_ROWS, help="rows per transaction")
 
 
@@ -65,32 +74,48 @@ def run(args: argparse.Namespace) -> int:
     errors_path = args.errors or Path(args.file.name + ".errors.csv")
     try:
         mapping = parse_mapping(args.mapping)
-        with errors_path.open("w", encoding="utf-8", newline="") as errors_to, \
-                DoseLedger() as ledger, _bar(console) as bar:
+        with (
+            errors_path.open("w", encoding="utf-8", newline="") as errors_to,
+            DoseLedger() as ledger,
+            _bar(console) as bar,
+        ):
             task = bar.add_task("import", total=100, rows=0)
 
             def advance(progress: ImportProgress) -> None:
                 fraction = progress.read_fraction
-                bar.update(task, completed=100 * fraction if fraction is not None else None,
-                           rows=progress.counts.rows)
+                bar.update(
+                    task,
+                    completed=100 * fraction if fraction is not None else None,
+                    rows=progress.counts.rows,
+                )
 
             result = run_import(
-                ledger, args.file,
+                ledger,
+                args.file,
                 Form(args.unit, args.attested_by, args.document_ref, args.site),
-                actor=Actor(f"cli:{getpass.getuser()}", "admin"), dry_run=args.dry_run,
-                mapping=mapping, chunk_rows=args.chunk, on_chunk=advance, errors_to=errors_to)
+                actor=Actor(f"cli:{getpass.getuser()}", "admin"),
+                dry_run=args.dry_run,
+                mapping=mapping,
+                chunk_rows=args.chunk,
+                on_chunk=advance,
+                errors_to=errors_to,
+            )
             bar.update(task, completed=100)
     except (LedgerError, MappingError, TemplateMismatch, UnreadableFile, OSError) as e:
         console.print(f"[red]Import refused: {e}[/red]")
         errors_path.unlink(missing_ok=True)
         return 1
     except ReaderStopped as e:
-        console.print(f"[red]Import stopped: {e}. The rows saved so far stay; run the same "
-                      "command again to import the rest (nothing is stored twice).[/red]")
+        console.print(
+            f"[red]Import stopped: {e}. The rows saved so far stay; run the same "
+            "command again to import the rest (nothing is stored twice).[/red]"
+        )
         return 1
     except KeyboardInterrupt:
-        console.print("[yellow]Interrupted: the rows saved so far stay; run the same command "
-                      "again to import the rest (nothing is stored twice).[/yellow]")
+        console.print(
+            "[yellow]Interrupted: the rows saved so far stay; run the same command "
+            "again to import the rest (nothing is stored twice).[/yellow]"
+        )
         return 1
     _print_result(console, result, errors_path)
     if not result.error_count:
@@ -99,9 +124,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bar(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]importing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(), console=console,
-                    transient=True)
+    return Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _print_result(console: Console, result: ImportResult, errors_path: Path) -> None:
@@ -114,12 +145,13 @@ def _print_result(console: Console, result: ImportResult, errors_path: Path) -> 
     for name in ("rows", "created", "duplicate", "rejected", "of them conflicts"):
         table.add_column(name, justify="right")
     c = result.counts
-    table.add_row(f"{c.rows:,}", f"{c.created:,}", f"{c.duplicate:,}", f"{c.rejected:,}",
-                  f"{c.conflict:,}")
+    table.add_row(f"{c.rows:,}", f"{c.created:,}", f"{c.duplicate:,}", f"{c.rejected:,}", f"{c.conflict:,}")
     out.print(table)
     if result.errors:
-        errors = Table(title=f"Refused rows: first {min(SHOWN_ERRORS, result.error_count)} "
-                             f"of {result.error_count:,} errors")
+        errors = Table(
+            title=f"Refused rows: first {min(SHOWN_ERRORS, result.error_count)} "
+            f"of {result.error_count:,} errors"
+        )
         for name in ("row", "column", "value", "reason"):
             errors.add_column(name)
         for e in result.errors[:SHOWN_ERRORS]:

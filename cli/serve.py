@@ -32,11 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help=_setting_help("host"))
     parser.add_argument("--port", type=int, help=_setting_help("port"))
     parser.add_argument("--workers", type=int, help=_setting_help("workers"))
-    parser.add_argument("--demo", action="store_true",
-                        help="seed demo data into an empty store; print one token per role")
+    parser.add_argument(
+        "--demo", action="store_true", help="seed demo data into an empty store; print one token per role"
+    )
     parser.add_argument("--demo-people", type=int, default=2000, help=argparse.SUPPRESS)
-    parser.add_argument("--projections", choices=("auto", "embedded", "external"), default="auto",
-                        help="auto: embedded with SQLite, external (doseledger project) with PostgreSQL")
+    parser.add_argument(
+        "--projections",
+        choices=("auto", "embedded", "external"),
+        default="auto",
+        help="auto: embedded with SQLite, external (doseledger project) with PostgreSQL",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
 
@@ -47,9 +52,11 @@ def _setting_help(name: str) -> str:
 
 def listening(args: argparse.Namespace, settings: Settings) -> tuple[str, int, int]:
     """The host, port and workers: each option given, else its setting."""
-    return (args.host if args.host is not None else settings.host,
-            args.port if args.port is not None else settings.port,
-            args.workers if args.workers is not None else settings.workers)
+    return (
+        args.host if args.host is not None else settings.host,
+        args.port if args.port is not None else settings.port,
+        args.workers if args.workers is not None else settings.workers,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,11 +83,21 @@ def run(args: argparse.Namespace) -> int:
         # Each worker counts in its own files here; a scrape of any worker adds them up.
         metrics_dir = tempfile.mkdtemp(prefix="doseledger-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    print(f"doseledger on http://{host}:{port}/docs  ({workers} worker(s), "
-          f"projections {'embedded' if embedded else 'external'}, store {redact(url)})", flush=True)
+    print(
+        f"doseledger on http://{host}:{port}/docs  ({workers} worker(s), "
+        f"projections {'embedded' if embedded else 'external'}, store {redact(url)})",
+        flush=True,
+    )
     try:
-        uvicorn.run("api.app:from_environment", factory=True, host=host, port=port,
-                    workers=workers, access_log=args.access_log, log_level="info")
+        uvicorn.run(
+            "api.app:from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=args.access_log,
+            log_level="info",
+        )
     finally:
         if projector is not None:
             projector.stop()
@@ -100,8 +117,14 @@ def demo(ledger: DoseLedger, *, people: int) -> None:
     print("\nDemo tokens (paste one into Authorize at /docs):")
     for role in ROLES:
         scope = DEMO_SCOPES.get(role, {})
-        token, _ = issue_token(ledger, role=role, name=f"demo {role}", actor=actor,
-                               sites=scope.get("sites", ()), provinces=scope.get("provinces", ()))
+        token, _ = issue_token(
+            ledger,
+            role=role,
+            name=f"demo {role}",
+            actor=actor,
+            sites=scope.get("sites", ()),
+            provinces=scope.get("provinces", ()),
+        )
         where = ",".join(scope.get("sites") or scope.get("provinces") or []) or "-"
         print(f"  {role:<9} {where:<22} {token}")
     print()

@@ -26,56 +26,77 @@ class InvalidSetting(ValueError):
 class Settings(BaseSettings):
     """What the service and the CLI run with: the environment, read when made; or given (tests)."""
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, frozen=True,
-                                      extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, frozen=True, extra="forbid")
 
     database_url: str = Field(
         DEFAULT_URL,
         description="the store: `sqlite:///relative.db`, `sqlite:////absolute.db` or "
-                    "`postgresql://user:pass@host:port/db[?schema=name]`")
+        "`postgresql://user:pass@host:port/db[?schema=name]`",
+    )
     # A revocation reaches every worker within this time.
     token_cache_seconds: float = Field(
-        30, ge=0, description="how long a verified token is trusted without a look-up")
+        30, ge=0, description="how long a verified token is trusted without a look-up"
+    )
     group_commit_ms: float = Field(
-        2, ge=0, description="single doses arriving this close together share one transaction (0: off)")
+        2, ge=0, description="single doses arriving this close together share one transaction (0: off)"
+    )
     max_body_bytes: int = Field(2 * MiB, gt=0, description="a request body's limit (413 beyond)")
     max_batch_body_bytes: int = Field(8 * MiB, gt=0, description="a batch request body's limit (413 beyond)")
     # Streamed to a file as it arrives, never held in memory.
     max_import_bytes: int = Field(200 * MiB, gt=0, description="a retro-import upload's limit (413 beyond)")
     import_background_bytes: int = Field(
-        BACKGROUND_BYTES, ge=0,
-        description="a retro-import upload larger than this runs in the background (202, then poll)")
+        BACKGROUND_BYTES,
+        ge=0,
+        description="a retro-import upload larger than this runs in the background (202, then poll)",
+    )
     import_dir: str | None = Field(
-        None, description="where uploads wait while they are imported (unset: the system's "
-                          "temporary folder)")
+        None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
+    )
     read_wait_seconds: float = Field(
-        5, ge=0, description="the longest a `min_position` read waits (503 after)")
+        5, ge=0, description="the longest a `min_position` read waits (503 after)"
+    )
     correction_overdue_days: float = Field(
-        7, ge=0, description="an unanswered correction request older than this is overdue")
+        7, ge=0, description="an unanswered correction request older than this is overdue"
+    )
     # Slows the guessing of codes.
     status_checks_per_minute: int = Field(
-        10, gt=0, description="a citizen's status checks per client address, per worker (429 beyond)")
+        10, gt=0, description="a citizen's status checks per client address, per worker (429 beyond)"
+    )
     # Off unless asked for: the service exports its own Prometheus metrics, and with no tracer
     # configured the check alone cost ~4 % of a dose request (it looks up the global providers
     # on every request).
     opentelemetry: bool = Field(
-        False, description="1: FastAPI's OpenTelemetry spans and metrics, for a configured "
-                           "OpenTelemetry SDK")
+        False, description="1: FastAPI's OpenTelemetry spans and metrics, for a configured OpenTelemetry SDK"
+    )
     host: str = Field("127.0.0.1", description="the address the API listens on (`doseledger serve --host`)")
-    port: int = Field(8000, ge=0, le=65535, description="the port the API listens on (`doseledger serve --port`)")
-    workers: int = Field(1, ge=1, description="the API's uvicorn worker processes (`doseledger serve --workers`)")
+    port: int = Field(
+        8000, ge=0, le=65535, description="the port the API listens on (`doseledger serve --port`)"
+    )
+    workers: int = Field(
+        1, ge=1, description="the API's uvicorn worker processes (`doseledger serve --workers`)"
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
         except ValidationError as error:
-            raise InvalidSetting("; ".join(
-                f"{variable(str(e['loc'][0]))}: {e['msg']} (got {e['input']!r})" if e["loc"]
-                else e["msg"] for e in error.errors())) from None
+            raise InvalidSetting(
+                "; ".join(
+                    f"{variable(str(e['loc'][0]))}: {e['msg']} (got {e['input']!r})" if e["loc"] else e["msg"]
+                    for e in error.errors()
+                )
+            ) from None
 
-    @field_validator("max_body_bytes", "max_batch_body_bytes", "max_import_bytes",
-                     "import_background_bytes", "status_checks_per_minute", "port", "workers",
-                     mode="before")
+    @field_validator(
+        "max_body_bytes",
+        "max_batch_body_bytes",
+        "max_import_bytes",
+        "import_background_bytes",
+        "status_checks_per_minute",
+        "port",
+        "workers",
+        mode="before",
+    )
     @classmethod
     def whole_number(cls, value: Any) -> Any:
         """`2e6` and `8388608.0` are whole numbers, as they were before these settings."""

@@ -35,10 +35,17 @@ class PersonDataRead(ChainedAggregate):
         self.what = what
 
     @classmethod
-    def record(cls, principal_id: str, role: str, person_ids: Iterable[UUID | str],
-               what: str) -> PersonDataRead:
-        return cls._create(cls.Recorded, id=uuid4(), principal_id=principal_id, role=str(role),
-                           person_ids=sorted({str(p) for p in person_ids}), what=what)
+    def record(
+        cls, principal_id: str, role: str, person_ids: Iterable[UUID | str], what: str
+    ) -> PersonDataRead:
+        return cls._create(
+            cls.Recorded,
+            id=uuid4(),
+            principal_id=principal_id,
+            role=str(role),
+            person_ids=sorted({str(p) for p in person_ids}),
+            what=what,
+        )
 
 
 TOPIC = get_topic(PersonDataRead.Recorded)

@@ -20,9 +20,7 @@ from eventsourcing.utils import get_topic
 GENESIS = "0" * 64
 
 # Attributes every event has, which the chain covers separately or not at all.
-_ENVELOPE = frozenset(
-    {"originator_id", "originator_version", "timestamp", "digest", "originator_topic"}
-)
+_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "digest", "originator_topic"})
 
 
 def _default(value: Any) -> Any:

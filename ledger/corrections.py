@@ -44,8 +44,9 @@ def correction_claim(kind: Any, claim: Any, person: Person) -> dict[str, Any]:
             raise InvalidValue(f"claim.{unknown[0]}", "is not a field of a missing dose claim")
         return {
             "vaccine": rules.vaccine(claim.get("vaccine"), "claim.vaccine").code,
-            "administered_at": rules.administered_at(claim.get("administered_at"), "claim.administered_at",
-                                                     born=person.details["birth_date"]),
+            "administered_at": rules.administered_at(
+                claim.get("administered_at"), "claim.administered_at", born=person.details["birth_date"]
+            ),
             "site_id": rules.text(claim.get("site_id"), "claim.site_id", max_len=64),
             "lot": rules.text(claim.get("lot"), "claim.lot", max_len=64, required=False),
             "dose_number": rules.dose_number(claim.get("dose_number"), "claim.dose_number"),
@@ -60,7 +61,9 @@ def correction_claim(kind: Any, claim: Any, person: Person) -> dict[str, Any]:
         try:
             changes = dose_changes(claim.get("changes"))
         except InvalidValue as error:
-            raise InvalidValue(f"claim.changes.{error.field}".removesuffix(".changes"), error.message) from None
+            raise InvalidValue(
+                f"claim.changes.{error.field}".removesuffix(".changes"), error.message
+            ) from None
         return {"dose_id": str(dose_id), "changes": changes}
     try:
         checked = rules.detail_changes(claim.get("changes"), person.details)

@@ -65,8 +65,14 @@ class SiteRecord(ChainedAggregate):
 
     @classmethod
     def claim(cls, person_id: UUID, site_id: str, site_record_id: str, content_digest: str) -> SiteRecord:
-        return cls._create(cls.Claimed, id=dose_id_for(site_id, site_record_id), person_id=person_id,
-                           site_id=site_id, site_record_id=site_record_id, content_digest=content_digest)
+        return cls._create(
+            cls.Claimed,
+            id=dose_id_for(site_id, site_record_id),
+            person_id=person_id,
+            site_id=site_id,
+            site_record_id=site_record_id,
+            content_digest=content_digest,
+        )
 
 
 class NationalIdClaim(ChainedAggregate):
@@ -89,8 +95,6 @@ class NationalIdClaim(ChainedAggregate):
     @event("Reassigned")
     def _reassigned(self, person_id: UUID | None, reason: str) -> None:
         self.person_id = person_id
-
-
 
 
 class IdentityKey(ChainedAggregate):

@@ -20,7 +20,10 @@ from ledger.series import Evaluation, evaluate
 from ledger.values import CorrectionKind, CorrectionStatus
 
 MISSING_DOSE, WRONG_DOSE, WRONG_DETAILS = (
-    CorrectionKind.MISSING_DOSE, CorrectionKind.WRONG_DOSE, CorrectionKind.WRONG_DETAILS)
+    CorrectionKind.MISSING_DOSE,
+    CorrectionKind.WRONG_DOSE,
+    CorrectionKind.WRONG_DETAILS,
+)
 CORRECTION_KINDS = tuple(CorrectionKind)
 OPEN_STATES = (CorrectionStatus.OPEN, CorrectionStatus.ASSIGNED)
 ACCEPTED, REJECTED = CorrectionStatus.ACCEPTED, CorrectionStatus.REJECTED
@@ -33,7 +36,17 @@ class Person(ChainedAggregate):
     """Identity never keys on a phone: a phone is a contact detail anyone may share."""
 
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
-        Registered: ClassVar[type[ChainedAggregate.Created]]
+        Registered: ClassVar[type[Any]]
+        DetailsCorrected: ClassVar[type[Any]]
+        DoseRecorded: ClassVar[type[Any]]
+        DoseAmended: ClassVar[type[Any]]
+        DoseVoided: ClassVar[type[Any]]
+        DuplicateAbsorbed: ClassVar[type[Any]]
+        MergedInto: ClassVar[type[Any]]
+        CorrectionRequested: ClassVar[type[Any]]
+        CorrectionRepeated: ClassVar[type[Any]]
+        CorrectionAssigned: ClassVar[type[Any]]
+        CorrectionResolved: ClassVar[type[Any]]
 
     @event("Registered")
     def __init__(
@@ -68,10 +81,17 @@ class Person(ChainedAggregate):
         self._seq = 0
 
     @classmethod
-    def register(cls, person_id: UUID, details: dict[str, Any], channel: str,
-                 actor: dict[str, str], source: dict[str, Any]) -> Person:
-        return cls._create(cls.Registered, id=person_id, channel=channel, actor=actor,
-                           source=source, **details)
+    def register(
+        cls,
+        person_id: UUID,
+        details: dict[str, Any],
+        channel: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> Person:
+        return cls._create(
+            cls.Registered, id=person_id, channel=channel, actor=actor, source=source, **details
+        )
 
     # --- what the person's record says now -------------------------------------------------
 
@@ -91,25 +111,47 @@ class Person(ChainedAggregate):
 
     # --- commands: check, then trigger an event ---------------------------------------------
 
-    def correct_details(self, changes: dict[str, Any], reason: str,
-                        actor: dict[str, str], source: dict[str, Any]) -> None:
+    def correct_details(
+        self, changes: dict[str, Any], reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         self.check_open()
         if not changes:
             raise InvalidValue("changes", "changes nothing: every value equals the current one")
         self._details_corrected(changes=changes, reason=reason, actor=actor, source=source)
 
-    def record_dose(self, dose_id: UUID, vaccine: str, lot: str | None, administered_at: str,
-                    site_id: str, reported_dose_number: int | None,
-                    actor: dict[str, str], source: dict[str, Any]) -> None:
+    def record_dose(
+        self,
+        dose_id: UUID,
+        vaccine: str,
+        lot: str | None,
+        administered_at: str,
+        site_id: str,
+        reported_dose_number: int | None,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.check_open()
         if str(dose_id) in self.doses:
             raise InvalidValue("site_record_id", f"dose {dose_id} is already recorded")
-        self._dose_recorded(dose_id=dose_id, vaccine=vaccine, lot=lot,
-                            administered_at=administered_at, site_id=site_id,
-                            reported_dose_number=reported_dose_number, actor=actor, source=source)
+        self._dose_recorded(
+            dose_id=dose_id,
+            vaccine=vaccine,
+            lot=lot,
+            administered_at=administered_at,
+            site_id=site_id,
+            reported_dose_number=reported_dose_number,
+            actor=actor,
+            source=source,
+        )
 
-    def amend_dose(self, dose_id: UUID, changes: dict[str, Any], reason: str,
-                   actor: dict[str, str], source: dict[str, Any]) -> None:
+    def amend_dose(
+        self,
+        dose_id: UUID,
+        changes: dict[str, Any],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.check_open()
         current = self.dose(dose_id)
         if current["voided"]:
@@ -119,15 +161,13 @@ class Person(ChainedAggregate):
             raise InvalidValue("changes", "changes nothing: every value equals the current one")
         self._dose_amended(dose_id=dose_id, changes=changes, reason=reason, actor=actor, source=source)
 
-    def void_dose(self, dose_id: UUID, reason: str, actor: dict[str, str],
-                  source: dict[str, Any]) -> None:
+    def void_dose(self, dose_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
         self.check_open()
         if self.dose(dose_id)["voided"]:
             raise DoseAlreadyVoided(dose_id)
         self._dose_voided(dose_id=dose_id, reason=reason, actor=actor, source=source)
 
-    def absorb(self, duplicate: Person, reason: str, actor: dict[str, str],
-               source: dict[str, Any]) -> None:
+    def absorb(self, duplicate: Person, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
         """Take over a duplicate's doses. The duplicate is closed by merge_into, same transaction."""
         self.check_open()
         duplicate.check_open()
@@ -136,11 +176,18 @@ class Person(ChainedAggregate):
         carried = [d for d in duplicate.doses.values() if d["dose_id"] not in self.doses]
         # The duplicate's correction requests stay answerable: they move with its doses.
         requests = [c for c in duplicate.corrections.values() if c["request_id"] not in self.corrections]
-        self._duplicate_absorbed(duplicate_person_id=duplicate.id, doses=carried, reason=reason,
-                                 actor=actor, source=source, corrections=requests)
+        self._duplicate_absorbed(
+            duplicate_person_id=duplicate.id,
+            doses=carried,
+            reason=reason,
+            actor=actor,
+            source=source,
+            corrections=requests,
+        )
 
-    def merge_into(self, survivor_id: UUID, reason: str, actor: dict[str, str],
-                   source: dict[str, Any]) -> None:
+    def merge_into(
+        self, survivor_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         self.check_open()
         self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
 
@@ -159,77 +206,138 @@ class Person(ChainedAggregate):
                 return request
         return None
 
-    def request_correction(self, request_id: UUID, kind: str, claim: dict[str, Any],
-                           evidence_ref: str | None, contact: str | None, channel: str,
-                           code_digest: str, filed_at: str, actor: dict[str, str],
-                           source: dict[str, Any]) -> None:
+    def request_correction(
+        self,
+        request_id: UUID,
+        kind: str,
+        claim: dict[str, Any],
+        evidence_ref: str | None,
+        contact: str | None,
+        channel: str,
+        code_digest: str,
+        filed_at: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.check_open()
         if kind not in CORRECTION_KINDS:
             raise InvalidValue("kind", f"must be one of {', '.join(CORRECTION_KINDS)}")
-        self._correction_requested(request_id=request_id, kind=str(kind), claim=claim,
-                                   evidence_ref=evidence_ref, contact=contact, channel=channel,
-                                   code_digest=code_digest, filed_at=filed_at, actor=actor,
-                                   source=source)
+        self._correction_requested(
+            request_id=request_id,
+            kind=str(kind),
+            claim=claim,
+            evidence_ref=evidence_ref,
+            contact=contact,
+            channel=channel,
+            code_digest=code_digest,
+            filed_at=filed_at,
+            actor=actor,
+            source=source,
+        )
 
-    def repeat_correction(self, request_id: UUID, channel: str, contact: str | None,
-                          actor: dict[str, str], source: dict[str, Any]) -> None:
+    def repeat_correction(
+        self,
+        request_id: UUID,
+        channel: str,
+        contact: str | None,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.correction(request_id)
-        self._correction_repeated(request_id=request_id, channel=channel, contact=contact,
-                                  actor=actor, source=source)
+        self._correction_repeated(
+            request_id=request_id, channel=channel, contact=contact, actor=actor, source=source
+        )
 
-    def assign_correction(self, request_id: UUID, assignee: dict[str, str],
-                          actor: dict[str, str], source: dict[str, Any]) -> None:
+    def assign_correction(
+        self, request_id: UUID, assignee: dict[str, str], actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         if self.correction(request_id)["status"] not in OPEN_STATES:
             raise CorrectionClosed(request_id)
         self._correction_assigned(request_id=request_id, assignee=assignee, actor=actor, source=source)
 
-    def resolve_correction(self, request_id: UUID, outcome: str, reason: str,
-                           actor: dict[str, str], source: dict[str, Any]) -> None:
+    def resolve_correction(
+        self, request_id: UUID, outcome: str, reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         """Accepting is saved with the correction events it causes, in the same transaction."""
         if self.correction(request_id)["status"] not in OPEN_STATES:
             raise CorrectionClosed(request_id)
         if outcome not in (ACCEPTED, REJECTED):
             raise InvalidValue("outcome", f"must be {ACCEPTED} or {REJECTED}")
-        self._correction_resolved(request_id=request_id, outcome=str(outcome), reason=reason,
-                                  actor=actor, source=source)
+        self._correction_resolved(
+            request_id=request_id, outcome=str(outcome), reason=reason, actor=actor, source=source
+        )
 
     # --- events: only assign (they re-run on every replay) ----------------------------------
 
     @event("CorrectionRequested")
-    def _correction_requested(self, request_id: UUID, kind: str, claim: dict[str, Any],
-                              evidence_ref: str | None, contact: str | None, channel: str,
-                              code_digest: str, filed_at: str, actor: dict[str, str],
-                              source: dict[str, Any]) -> None:
+    def _correction_requested(
+        self,
+        request_id: UUID,
+        kind: str,
+        claim: dict[str, Any],
+        evidence_ref: str | None,
+        contact: str | None,
+        channel: str,
+        code_digest: str,
+        filed_at: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.corrections[str(request_id)] = {
-            "request_id": str(request_id), "kind": kind, "claim": claim, "status": str(CorrectionStatus.OPEN),
-            "assignee": None, "filed_at": filed_at, "channel": channel, "repeats": 0,
-            "outcome": None, "reason": None, "code_digest": code_digest,
+            "request_id": str(request_id),
+            "kind": kind,
+            "claim": claim,
+            "status": str(CorrectionStatus.OPEN),
+            "assignee": None,
+            "filed_at": filed_at,
+            "channel": channel,
+            "repeats": 0,
+            "outcome": None,
+            "reason": None,
+            "code_digest": code_digest,
         }
 
     @event("CorrectionRepeated")
-    def _correction_repeated(self, request_id: UUID, channel: str, contact: str | None,
-                             actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _correction_repeated(
+        self,
+        request_id: UUID,
+        channel: str,
+        contact: str | None,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.corrections[str(request_id)]["repeats"] += 1
 
     @event("CorrectionAssigned")
-    def _correction_assigned(self, request_id: UUID, assignee: dict[str, str],
-                             actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _correction_assigned(
+        self, request_id: UUID, assignee: dict[str, str], actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         self.corrections[str(request_id)].update(assignee=assignee, status=str(CorrectionStatus.ASSIGNED))
 
     @event("CorrectionResolved")
-    def _correction_resolved(self, request_id: UUID, outcome: str, reason: str,
-                             actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _correction_resolved(
+        self, request_id: UUID, outcome: str, reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         self.corrections[str(request_id)].update(status=outcome, outcome=outcome, reason=reason)
 
     @event("DetailsCorrected")
-    def _details_corrected(self, changes: dict[str, Any], reason: str,
-                           actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _details_corrected(
+        self, changes: dict[str, Any], reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         self.details.update(changes)
 
     @event("DoseRecorded")
-    def _dose_recorded(self, dose_id: UUID, vaccine: str, lot: str | None, administered_at: str,
-                       site_id: str, reported_dose_number: int | None,
-                       actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _dose_recorded(
+        self,
+        dose_id: UUID,
+        vaccine: str,
+        lot: str | None,
+        administered_at: str,
+        site_id: str,
+        reported_dose_number: int | None,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self._seq += 1
         self.doses[str(dose_id)] = {
             "dose_id": str(dose_id),
@@ -244,19 +352,30 @@ class Person(ChainedAggregate):
         }
 
     @event("DoseAmended")
-    def _dose_amended(self, dose_id: UUID, changes: dict[str, Any], reason: str,
-                      actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _dose_amended(
+        self,
+        dose_id: UUID,
+        changes: dict[str, Any],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
         self.doses[str(dose_id)].update(changes)
 
     @event("DoseVoided")
-    def _dose_voided(self, dose_id: UUID, reason: str, actor: dict[str, str],
-                     source: dict[str, Any]) -> None:
+    def _dose_voided(self, dose_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
         self.doses[str(dose_id)]["voided"] = True
 
     @event("DuplicateAbsorbed")
-    def _duplicate_absorbed(self, duplicate_person_id: UUID, doses: list[dict[str, Any]],
-                            reason: str, actor: dict[str, str], source: dict[str, Any],
-                            corrections: list[dict[str, Any]] | None = None) -> None:
+    def _duplicate_absorbed(
+        self,
+        duplicate_person_id: UUID,
+        doses: list[dict[str, Any]],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+        corrections: list[dict[str, Any]] | None = None,
+    ) -> None:
         for dose in doses:
             self._seq += 1
             self.doses[dose["dose_id"]] = {**dose, "seq": self._seq}
@@ -265,6 +384,7 @@ class Person(ChainedAggregate):
         self.absorbed.append(duplicate_person_id)
 
     @event("MergedInto")
-    def _merged_into(self, survivor_person_id: UUID, reason: str, actor: dict[str, str],
-                     source: dict[str, Any]) -> None:
+    def _merged_into(
+        self, survivor_person_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
         self.merged_into = survivor_person_id

@@ -22,7 +22,13 @@ from ledger.keys import NAMESPACE
 from ledger.values import Role
 
 ADMIN, SITE, PROVINCE, AUDITOR, REPORTER, PORTAL = (
-    Role.ADMIN, Role.SITE, Role.PROVINCE, Role.AUDITOR, Role.REPORTER, Role.PORTAL)
+    Role.ADMIN,
+    Role.SITE,
+    Role.PROVINCE,
+    Role.AUDITOR,
+    Role.REPORTER,
+    Role.PORTAL,
+)
 ROLES = tuple(Role)
 TOKEN_PREFIX = "dl_"
 
@@ -40,8 +46,15 @@ class Principal(ChainedAggregate):
         TokenIssued: ClassVar[type[ChainedAggregate.Created]]
 
     @event("TokenIssued")
-    def __init__(self, role: str, sites: list[str], provinces: list[str], name: str | None,
-                 expires_at: str | None, actor: dict[str, str]) -> None:
+    def __init__(
+        self,
+        role: str,
+        sites: list[str],
+        provinces: list[str],
+        name: str | None,
+        expires_at: str | None,
+        actor: dict[str, str],
+    ) -> None:
         self.role = role
         self.sites = sites
         self.provinces = provinces
@@ -50,10 +63,26 @@ class Principal(ChainedAggregate):
         self.revoked = False
 
     @classmethod
-    def issue(cls, principal_id: UUID, role: str, sites: list[str], provinces: list[str],
-              name: str | None, expires_at: str | None, actor: dict[str, str]) -> Principal:
-        return cls._create(cls.TokenIssued, id=principal_id, role=str(role), sites=sites,
-                           provinces=provinces, name=name, expires_at=expires_at, actor=actor)
+    def issue(
+        cls,
+        principal_id: UUID,
+        role: str,
+        sites: list[str],
+        provinces: list[str],
+        name: str | None,
+        expires_at: str | None,
+        actor: dict[str, str],
+    ) -> Principal:
+        return cls._create(
+            cls.TokenIssued,
+            id=principal_id,
+            role=str(role),
+            sites=sites,
+            provinces=provinces,
+            name=name,
+            expires_at=expires_at,
+            actor=actor,
+        )
 
     def valid_at(self, moment: datetime) -> bool:
         if self.revoked:

@@ -13,8 +13,16 @@ from ledger.errors import InvalidValue
 from ledger.keys import dose_id_for
 from ledger.person import AMENDABLE
 
-DOSE_FIELDS = ("site_id", "site_record_id", "vaccine", "administered_at", "lot", "dose_number",
-               "person_id", "person")
+DOSE_FIELDS = (
+    "site_id",
+    "site_record_id",
+    "vaccine",
+    "administered_at",
+    "lot",
+    "dose_number",
+    "person_id",
+    "person",
+)
 
 
 @dataclass(frozen=True)
@@ -60,15 +68,28 @@ def dose_report(fields: dict[str, Any], source: dict[str, Any] | None = None) ->
         raise InvalidValue("person_id", "give either person_id or a person to register")
     details = rules.person_details(person, "person.") if person is not None else None
     pid = as_uuid(person_id, "person_id") if person_id is not None else None
-    digest = hashlib.sha256(canonical({
-        "person_id": pid, "person": details, "vaccine": product.code, "lot": lot,
-        "administered_at": administered, "dose_number": reported,
-    })).hexdigest()
+    digest = hashlib.sha256(
+        canonical(
+            {
+                "person_id": pid,
+                "person": details,
+                "vaccine": product.code,
+                "lot": lot,
+                "administered_at": administered,
+                "dose_number": reported,
+            }
+        )
+    ).hexdigest()
     assert site_id is not None and site_record_id is not None
     return DoseReport(
-        site_id=site_id, site_record_id=site_record_id, vaccine=product.code,
-        administered_at=administered, lot=lot, reported_dose_number=reported,
-        person_id=pid, person=details,
+        site_id=site_id,
+        site_record_id=site_record_id,
+        vaccine=product.code,
+        administered_at=administered,
+        lot=lot,
+        reported_dose_number=reported,
+        person_id=pid,
+        person=details,
         source=source or {"kind": "site", "site_id": site_id, "site_record_id": site_record_id},
         digest=digest,
     )

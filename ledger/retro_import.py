@@ -30,7 +30,10 @@ class RetroImport(ChainedAggregate):
     TOPIC = _TOPIC
 
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
-        Started: ClassVar[type[ChainedAggregate.Created]]
+        Started: ClassVar[type[Any]]
+        ChunkImported: ClassVar[type[Any]]
+        Completed: ClassVar[type[Any]]
+        Failed: ClassVar[type[Any]]
 
     class Created(ChainedAggregate.Created):
         TOPIC = f"{_TOPIC}.Created"
@@ -39,9 +42,18 @@ class RetroImport(ChainedAggregate):
         TOPIC = f"{_TOPIC}.Snapshot"
 
     @event("Started", topic=f"{_TOPIC}.Started")
-    def __init__(self, file_name: str, file_sha256: str, file_size: int, unit: str,
-                 attested_by: str, document_ref: str | None, site_id: str | None,
-                 submitter: dict[str, str], mapping: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        file_name: str,
+        file_sha256: str,
+        file_size: int,
+        unit: str,
+        attested_by: str,
+        document_ref: str | None,
+        site_id: str | None,
+        submitter: dict[str, str],
+        mapping: dict[str, Any] | None,
+    ) -> None:
         self.file_name = file_name
         self.file_sha256 = file_sha256
         self.unit = unit
@@ -59,10 +71,17 @@ class RetroImport(ChainedAggregate):
     def start(cls, import_id: UUID, **details: Any) -> RetroImport:
         return cls._create(cls.Started, id=import_id, **details)
 
-    def chunk_imported(self, first_row: int, last_row: int, counts: dict[str, int],
-                       errors: list[dict[str, Any]], read_fraction: float | None) -> None:
-        self._chunk_imported(first_row=first_row, last_row=last_row, counts=counts, errors=errors,
-                             read_fraction=read_fraction)
+    def chunk_imported(
+        self,
+        first_row: int,
+        last_row: int,
+        counts: dict[str, int],
+        errors: list[dict[str, Any]],
+        read_fraction: float | None,
+    ) -> None:
+        self._chunk_imported(
+            first_row=first_row, last_row=last_row, counts=counts, errors=errors, read_fraction=read_fraction
+        )
 
     def complete(self) -> None:
         self._completed(counts=dict(self.counts))
@@ -71,8 +90,14 @@ class RetroImport(ChainedAggregate):
         self._failed(reason=reason, counts=dict(self.counts))
 
     @event("ChunkImported", topic=f"{_TOPIC}.ChunkImported")
-    def _chunk_imported(self, first_row: int, last_row: int, counts: dict[str, int],
-                        errors: list[dict[str, Any]], read_fraction: float | None) -> None:
+    def _chunk_imported(
+        self,
+        first_row: int,
+        last_row: int,
+        counts: dict[str, int],
+        errors: list[dict[str, Any]],
+        read_fraction: float | None,
+    ) -> None:
         for name in COUNTS:
             self.counts[name] += counts.get(name, 0)
         self.last_row = last_row

@@ -79,9 +79,7 @@ def administered_at(value: Any, field: str = "administered_at", *, born: str | N
         try:
             moment = date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw)
         except ValueError:
-            raise InvalidValue(
-                field, f"must be an ISO date or date-time, got {value!r}"
-            ) from None
+            raise InvalidValue(field, f"must be an ISO date or date-time, got {value!r}") from None
     else:
         raise InvalidValue(field, f"must be an ISO date or date-time, got {value!r}")
     if isinstance(moment, datetime):
@@ -97,7 +95,9 @@ def administered_at(value: Any, field: str = "administered_at", *, born: str | N
             raise InvalidValue(field, "is in the future")
         stored = day.isoformat()
     if day < EARLIEST_DOSE:
-        raise InvalidValue(field, f"is before {EARLIEST_DOSE.isoformat()}, when no COVID-19 vaccine was given")
+        raise InvalidValue(
+            field, f"is before {EARLIEST_DOSE.isoformat()}, when no COVID-19 vaccine was given"
+        )
     if born is not None and day < date.fromisoformat(born):
         raise InvalidValue(field, "is before the person's birth date")
     return stored
@@ -153,7 +153,11 @@ def national_id(value: Any, field: str = "national_id") -> str | None:
     """A citizen identity card (CCCD, 12 digits) or an older identity card (CMND, 9 digits)."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not (value.strip().isascii() and value.strip().isdigit()) or len(value.strip()) not in (9, 12):
+    if (
+        not isinstance(value, str)
+        or not (value.strip().isascii() and value.strip().isdigit())
+        or len(value.strip()) not in (9, 12)
+    ):
         raise InvalidValue(field, "must be 9 (CMND) or 12 (CCCD) digits")
     return value.strip()
 

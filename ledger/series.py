@@ -67,11 +67,13 @@ class Evaluator:
         ordered = administered_order(d for d in doses if not d.get("voided"))
         # The object itself (its id: self.ordered keeps the scanned ones alive, so no id is reused)
         # and what numbering reads of it.
-        read = [(id(d), d["dose_id"], d["vaccine"], d["administered_at"], d["seq"], d.get("reported_dose_number"))
-                for d in ordered]
+        read = [
+            (id(d), d["dose_id"], d["vaccine"], d["administered_at"], d["seq"], d.get("reported_dose_number"))
+            for d in ordered
+        ]
         kept = 0
         if birth_date == self.birth_date:
-            if read[:len(self.read)] == self.read:  # the usual step: doses added after, compared in C
+            if read[: len(self.read)] == self.read:  # the usual step: doses added after, compared in C
                 kept = len(self.read)
             else:
                 for fields, scanned in zip(read, self.read, strict=False):  # the common prefix
@@ -80,7 +82,7 @@ class Evaluator:
                     kept += 1
         self.birth_date, self.ordered, self.read = birth_date, ordered, read
         del self.numbered[kept:], self.marks[kept:]
-        del self.flags[self.marks[-1][3] if self.marks else 0:]
+        del self.flags[self.marks[-1][3] if self.marks else 0 :]
         complete_at: int | None = None
         previous_day: date | None = None
         previous_product: Vaccine | None = None
@@ -94,16 +96,28 @@ class Evaluator:
             numbered.append(NumberedDose(dose, number, complete_at is not None and number > complete_at))
             reported = dose.get("reported_dose_number")
             if reported is not None and reported != number:
-                flags.append({"kind": "dose-number-mismatch", "dose_id": dose["dose_id"],
-                              "reported": reported, "computed": number})
+                flags.append(
+                    {
+                        "kind": "dose-number-mismatch",
+                        "dose_id": dose["dose_id"],
+                        "reported": reported,
+                        "computed": number,
+                    }
+                )
             administered = dose["administered_at"]
             # Each dose's day is parsed and its product looked up once, not once per pair.
             day = day_of(administered)
             if previous_product is not None and previous_day is not None:
                 gap = (day - previous_day).days
                 if gap < previous_product.min_interval_days:
-                    flags.append({"kind": "interval-too-short", "dose_id": dose["dose_id"],
-                                  "days": gap, "minimum": previous_product.min_interval_days})
+                    flags.append(
+                        {
+                            "kind": "interval-too-short",
+                            "dose_id": dose["dose_id"],
+                            "days": gap,
+                            "minimum": previous_product.min_interval_days,
+                        }
+                    )
             if birth_date is not None and administered[:10] < birth_date:
                 flags.append({"kind": "dose-before-birth", "dose_id": dose["dose_id"]})
             previous_day, previous_product = day, product

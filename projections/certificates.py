@@ -46,8 +46,7 @@ def certificate_id(person_id: str, version: int) -> str:
     each time (a tenth of a certificates rebuild's profile). Same bits: version 5, RFC 4122
     variant (tests/test_projections.py compares the two)."""
     h = hashlib.sha1(_NAMESPACE_BYTES + f"{person_id}/{version}".encode()).hexdigest()
-    return (f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{(int(h[16:18], 16) & 0x3F) | 0x80:02x}{h[18:20]}-"
-            f"{h[20:32]}")
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{(int(h[16:18], 16) & 0x3F) | 0x80:02x}{h[18:20]}-{h[20:32]}"
 
 
 def shown_doses(record: PersonRecord) -> tuple[list[dict[str, Any]], str]:
@@ -56,12 +55,21 @@ def shown_doses(record: PersonRecord) -> tuple[list[dict[str, Any]], str]:
         return [], "none"  # the doses moved to the survivor with the merge
     catalog = vaccine_catalog()
     evaluation = record.evaluation()
-    doses = [{
-        "dose_id": n.dose["dose_id"], "dose_number": n.number, "booster": n.booster,
-        "vaccine": n.dose["vaccine"],
-        "vaccine_name": catalog.vaccines[n.dose["vaccine"]].name if n.dose["vaccine"] in catalog else None,
-        "lot": n.dose["lot"], "administered_at": n.dose["administered_at"], "site_id": n.dose["site_id"],
-    } for n in evaluation.doses]
+    doses = [
+        {
+            "dose_id": n.dose["dose_id"],
+            "dose_number": n.number,
+            "booster": n.booster,
+            "vaccine": n.dose["vaccine"],
+            "vaccine_name": catalog.vaccines[n.dose["vaccine"]].name
+            if n.dose["vaccine"] in catalog
+            else None,
+            "lot": n.dose["lot"],
+            "administered_at": n.dose["administered_at"],
+            "site_id": n.dose["site_id"],
+        }
+        for n in evaluation.doses
+    ]
     return doses, evaluation.status
 
 
@@ -111,8 +119,9 @@ class CertificatesView(Tables):
         """The records and certificates of these people, as far as the view knows them."""
 
     @abstractmethod
-    def save(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking,
-             after: int | None) -> None:
+    def save(
+        self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking, after: int | None
+    ) -> None:
         """Store these records and certificates and move the view from `after` to `tracking`."""
 
     @abstractmethod
@@ -128,7 +137,9 @@ class CertificatesTables(CertificatesView):
     tables = {"people": _PEOPLE}
     aside = ("people",)
     # `certificates_rebuilding`: the aside table's name until the statistics were rebuilt aside too.
-    migrations = (Migration(2, "the retired certificates_rebuilding dropped", drop_table("certificates_rebuilding")),)
+    migrations = (
+        Migration(2, "the retired certificates_rebuilding dropped", drop_table("certificates_rebuilding")),
+    )
     CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -152,7 +163,9 @@ class CertificatesTables(CertificatesView):
     def certificates(self, person_ids: list[str]) -> dict[str, dict[str, Any]]:
         """{person_id: certificate} of those the view has (ids as `as_uuid` writes them)."""
         with self._statement() as sql:
-            rows = sql.rows_in("SELECT person_id, document FROM {people} WHERE person_id IN ({ids})", person_ids)
+            rows = sql.rows_in(
+                "SELECT person_id, document FROM {people} WHERE person_id IN ({ids})", person_ids
+            )
         return {row["person_id"]: orjson.loads(row["document"]) for row in rows}
 
     def every(self) -> Iterator[dict[str, Any]]:
@@ -162,12 +175,14 @@ class CertificatesTables(CertificatesView):
 
     def load(self, person_ids: list[str]) -> dict[str, tuple[PersonRecord, dict[str, Any]]]:
         with self.reading() as sql:
-            rows = sql.rows_in("SELECT person_id, record, document FROM {people} WHERE person_id IN ({ids})",
-                               person_ids)
+            rows = sql.rows_in(
+                "SELECT person_id, record, document FROM {people} WHERE person_id IN ({ids})", person_ids
+            )
         return {r["person_id"]: (PersonRecord.loads(r["record"]), orjson.loads(r["document"])) for r in rows}
 
-    def save(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking,
-             after: int | None) -> None:
+    def save(
+        self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking, after: int | None
+    ) -> None:
         with self.writing(tracking, after) as sql:
             self._write(sql, people)
 
@@ -177,13 +192,18 @@ class CertificatesTables(CertificatesView):
 
     @staticmethod
     def _write(sql: Sql, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
-        sql.insert_rows("INSERT INTO {people} (person_id, record, document) VALUES {rows} "
-                        "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                        "document = excluded.document", _rows(people))
+        sql.insert_rows(
+            "INSERT INTO {people} (person_id, record, document) VALUES {rows} "
+            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+            "document = excluded.document",
+            _rows(people),
+        )
 
 
 def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:
-    return [(pid, record.dumps(), orjson.dumps(document).decode()) for pid, (record, document) in people.items()]
+    return [
+        (pid, record.dumps(), orjson.dumps(document).decode()) for pid, (record, document) in people.items()
+    ]
 
 
 class Certificates(PagedProjection[CertificatesView]):
@@ -198,7 +218,9 @@ class Certificates(PagedProjection[CertificatesView]):
         touched = _fold(events, records, documents)
         self.view.save({pid: (records[pid], documents[pid]) for pid in touched}, tracking, after)
 
-    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+    def replay_by_person(
+        self, events: Iterable[Any], position: int | None, people_per_write: int = 500
+    ) -> None:
         """Rebuild the view from `events`: every event of its topics up to `position`, stream
         after stream (each in version order), into a table of its own, which then becomes the
         view's at `position`. Stopped halfway, it leaves that table empty again (it holds
@@ -221,7 +243,9 @@ class Certificates(PagedProjection[CertificatesView]):
             view.finish_rebuilding(position, was)
 
 
-def _fold(events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]) -> set[str]:
+def _fold(
+    events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]
+) -> set[str]:
     """Fold events into the records, reissuing each person's certificate after each of them
     (per event: a page of 500, 500 pages of one and a whole stream give the same versions)."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -37,30 +37,47 @@ DEFAULT_OVERDUE = timedelta(days=7)
 DAY = 86400.0
 
 CORRECTION_EVENTS: tuple[type, ...] = (
-    Person.CorrectionRequested, Person.CorrectionRepeated, Person.CorrectionAssigned,
+    Person.CorrectionRequested,
+    Person.CorrectionRepeated,
+    Person.CorrectionAssigned,
     Person.CorrectionResolved,
 )
 
 
 # --- the fold: a page of events → people's provinces and request records (no SQL) ---------------
 
+
 def _site_of(request: dict[str, Any]) -> str | None:
     assignee = request["assignee"] or {}
     if "site" in assignee:
-        return assignee["site"]
+        site: str = assignee["site"]
+        return site
     return request["claim"].get("site_id") if request["kind"] == MISSING_DOSE else None
 
 
 def _requested(event: Any, province: str) -> dict[str, Any]:
-    return {"request_id": str(event.request_id), "person_id": str(event.originator_id),
-            "province": province, "kind": event.kind, "claim": event.claim, "status": "open",
-            "assignee": None, "channel": event.channel, "evidence_ref": event.evidence_ref,
-            "contact": event.contact, "filed_at": event.filed_at, "repeats": 0,
-            "outcome": None, "reason": None, "resolved_at": None}
+    return {
+        "request_id": str(event.request_id),
+        "person_id": str(event.originator_id),
+        "province": province,
+        "kind": event.kind,
+        "claim": event.claim,
+        "status": "open",
+        "assignee": None,
+        "channel": event.channel,
+        "evidence_ref": event.evidence_ref,
+        "contact": event.contact,
+        "filed_at": event.filed_at,
+        "repeats": 0,
+        "outcome": None,
+        "reason": None,
+        "resolved_at": None,
+    }
 
 
-def fold_requests(events: list[Any], people: dict[str, str],
-                  requests: dict[str, dict[str, Any]]) -> tuple[set[str], set[str]]:
+def fold_requests(
+    events: list[Any], people: dict[str, str], requests: dict[str, dict[str, Any]]
+) -> tuple[set[str], set[str]]:
     """Apply a page's events, in order, to the provinces (person id → province) and requests
     loaded for it. Returns the ids of the people and of the requests touched."""
     touched_people: set[str] = set()
@@ -81,10 +98,10 @@ def fold_requests(events: list[Any], people: dict[str, str],
         elif isinstance(event, Person.DuplicateAbsorbed):
             # A merged-away person's requests now belong to the survivor (and its province).
             for carried in event.corrections or ():
-                request = requests.get(carried["request_id"])
-                if request is not None:
-                    request.update(person_id=pid, province=people[pid])
-                    touched.add(request["request_id"])
+                moved = requests.get(carried["request_id"])
+                if moved is not None:
+                    moved.update(person_id=pid, province=people[pid])
+                    touched.add(moved["request_id"])
         elif type(event) in CORRECTION_EVENTS:
             rid = str(event.request_id)
             if isinstance(event, Person.CorrectionRequested):
@@ -100,8 +117,12 @@ def fold_requests(events: list[Any], people: dict[str, str],
             elif isinstance(event, Person.CorrectionAssigned):
                 request.update(assignee=event.assignee, status="assigned")
             elif isinstance(event, Person.CorrectionResolved):
-                request.update(status=event.outcome, outcome=event.outcome, reason=event.reason,
-                               resolved_at=event.timestamp.astimezone(ICT).isoformat())
+                request.update(
+                    status=event.outcome,
+                    outcome=event.outcome,
+                    reason=event.reason,
+                    resolved_at=event.timestamp.astimezone(ICT).isoformat(),
+                )
             touched.add(rid)
     return touched_people, touched
 
@@ -123,20 +144,33 @@ def percentile(ordered: list[float], q: float) -> float:
 
 # --- the view ---------------------------------------------------------------------------------
 
+
 class CorrectionsView(Tables):
     @abstractmethod
-    def requests(self, statuses: list[str] | None = None, provinces: list[str] | None = None, *,
-                 overdue: bool | None = None, now: datetime | None = None,
-                 overdue_after: timedelta = DEFAULT_OVERDUE, limit: int = 100,
-                 offset: int = 0) -> list[dict[str, Any]]:
+    def requests(
+        self,
+        statuses: list[str] | None = None,
+        provinces: list[str] | None = None,
+        *,
+        overdue: bool | None = None,
+        now: datetime | None = None,
+        overdue_after: timedelta = DEFAULT_OVERDUE,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Requests, oldest filed first: [{request_id, person_id, province, site_id, kind, claim,
         status, assignee, channel, evidence_ref, contact, filed_at, repeats, outcome, reason,
         resolved_at, age_days, overdue}]. `statuses` may name a STATUS_GROUPS entry too.
         `overdue`: True only the overdue, False none of them."""
 
     @abstractmethod
-    def summary(self, provinces: list[str] | None = None, *, now: datetime | None = None,
-                overdue_after: timedelta = DEFAULT_OVERDUE) -> dict[str, Any]:
+    def summary(
+        self,
+        provinces: list[str] | None = None,
+        *,
+        now: datetime | None = None,
+        overdue_after: timedelta = DEFAULT_OVERDUE,
+    ) -> dict[str, Any]:
         """{open: [{province, site_id, open, overdue, oldest_filed_at, oldest_age_days}],
         overdue: n, resolved: {accepted: n, rejected: n},
         resolution_days: {count, median, p90}} (median and p90 None when nothing is resolved)."""
@@ -146,14 +180,20 @@ class CorrectionsView(Tables):
         """Every request's record, by request id (for reconciliation)."""
 
     @abstractmethod
-    def load(self, person_ids: list[str], request_ids: list[str],
-             moved: list[str]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    def load(
+        self, person_ids: list[str], request_ids: list[str], moved: list[str]
+    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
         """The provinces of these people, and these requests with every request of the people
         in `moved` (whose province a page corrects)."""
 
     @abstractmethod
-    def save(self, people: dict[str, str], requests: dict[str, dict[str, Any]],
-             tracking: Tracking, after: int | None) -> None:
+    def save(
+        self,
+        people: dict[str, str],
+        requests: dict[str, dict[str, Any]],
+        tracking: Tracking,
+        after: int | None,
+    ) -> None:
         """Store these provinces and requests; move from `after` to `tracking`."""
 
 
@@ -162,20 +202,31 @@ class CorrectionsTables(CorrectionsView):
     tables = {
         "people": "person_id TEXT PRIMARY KEY, province TEXT NOT NULL",
         "requests": "request_id TEXT PRIMARY KEY, person_id TEXT NOT NULL, province TEXT NOT NULL, "
-                    "assigned_province TEXT, site_id TEXT, status TEXT NOT NULL, "
-                    "filed_epoch DOUBLE PRECISION NOT NULL, resolution_seconds DOUBLE PRECISION, "
-                    "record TEXT NOT NULL",
+        "assigned_province TEXT, site_id TEXT, status TEXT NOT NULL, "
+        "filed_epoch DOUBLE PRECISION NOT NULL, resolution_seconds DOUBLE PRECISION, "
+        "record TEXT NOT NULL",
     }
-    indexes = (("requests", "status, filed_epoch"), ("requests", "person_id"),
-               ("requests", "province"), ("requests", "assigned_province"))
+    indexes = (
+        ("requests", "status, filed_epoch"),
+        ("requests", "person_id"),
+        ("requests", "province"),
+        ("requests", "assigned_province"),
+    )
 
-    def requests(self, statuses: list[str] | None = None, provinces: list[str] | None = None, *,
-                 overdue: bool | None = None, now: datetime | None = None,
-                 overdue_after: timedelta = DEFAULT_OVERDUE, limit: int = 100,
-                 offset: int = 0) -> list[dict[str, Any]]:
+    def requests(
+        self,
+        statuses: list[str] | None = None,
+        provinces: list[str] | None = None,
+        *,
+        overdue: bool | None = None,
+        now: datetime | None = None,
+        overdue_after: timedelta = DEFAULT_OVERDUE,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         if not 1 <= limit <= 10_000:
             raise InvalidValue("limit", "must be from 1 to 10000")
-        now_epoch = (now or datetime.now(timezone.utc)).timestamp()
+        now_epoch = (now or datetime.now(UTC)).timestamp()
         cutoff = now_epoch - overdue_after.total_seconds()
         where, params = self._where(statuses, provinces)
         if overdue is not None:
@@ -183,21 +234,34 @@ class CorrectionsTables(CorrectionsView):
             where.append(late if overdue else f"NOT {late}")
             params.append(cutoff)
         with self.reading() as sql:
-            rows = sql.rows(f"SELECT filed_epoch, resolution_seconds, record FROM {{requests}} "
-                            f"WHERE {' AND '.join(where)} ORDER BY filed_epoch, request_id "
-                            f"LIMIT ? OFFSET ?", [*params, limit, offset])
+            rows = sql.rows(
+                f"SELECT filed_epoch, resolution_seconds, record FROM {{requests}} "
+                f"WHERE {' AND '.join(where)} ORDER BY filed_epoch, request_id "
+                f"LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
         found = []
         for row in rows:
             record = orjson.loads(row["record"])
             unresolved = record["status"] in OPEN_STATES
             seconds = now_epoch - row["filed_epoch"] if unresolved else row["resolution_seconds"]
-            found.append({**record, "age_days": _days(max(seconds, 0.0)),
-                          "overdue": unresolved and row["filed_epoch"] < cutoff})
+            found.append(
+                {
+                    **record,
+                    "age_days": _days(max(seconds, 0.0)),
+                    "overdue": unresolved and row["filed_epoch"] < cutoff,
+                }
+            )
         return found
 
-    def summary(self, provinces: list[str] | None = None, *, now: datetime | None = None,
-                overdue_after: timedelta = DEFAULT_OVERDUE) -> dict[str, Any]:
-        now_epoch = (now or datetime.now(timezone.utc)).timestamp()
+    def summary(
+        self,
+        provinces: list[str] | None = None,
+        *,
+        now: datetime | None = None,
+        overdue_after: timedelta = DEFAULT_OVERDUE,
+    ) -> dict[str, Any]:
+        now_epoch = (now or datetime.now(UTC)).timestamp()
         cutoff = now_epoch - overdue_after.total_seconds()
         where, params = self._where(None, provinces)
         conditions = " AND ".join(where)
@@ -207,31 +271,46 @@ class CorrectionsTables(CorrectionsView):
                 "SUM(CASE WHEN filed_epoch < ? THEN 1 ELSE 0 END) AS overdue, "
                 "MIN(filed_epoch) AS oldest FROM {requests} "
                 f"WHERE status IN ('open', 'assigned') AND {conditions} "
-                "GROUP BY province, site_id ORDER BY province, site_id", [cutoff, *params])
-            outcomes = sql.rows(f"SELECT status, COUNT(*) AS n FROM {{requests}} WHERE "
-                                f"status IN ('accepted', 'rejected') AND {conditions} GROUP BY status",
-                                params)
-            times = [r["resolution_seconds"] for r in sql.rows(
-                "SELECT resolution_seconds FROM {requests} WHERE resolution_seconds IS NOT NULL "
-                f"AND {conditions} ORDER BY resolution_seconds", params)]
-        open_groups = [{
-            "province": g["province"], "site_id": g["site_id"], "open": int(g["open"]),
-            "overdue": int(g["overdue"]),
-            "oldest_filed_at": datetime.fromtimestamp(g["oldest"], ICT).isoformat(),
-            "oldest_age_days": _days(max(now_epoch - g["oldest"], 0.0)),
-        } for g in groups]
+                "GROUP BY province, site_id ORDER BY province, site_id",
+                [cutoff, *params],
+            )
+            outcomes = sql.rows(
+                f"SELECT status, COUNT(*) AS n FROM {{requests}} WHERE "
+                f"status IN ('accepted', 'rejected') AND {conditions} GROUP BY status",
+                params,
+            )
+            times = [
+                r["resolution_seconds"]
+                for r in sql.rows(
+                    "SELECT resolution_seconds FROM {requests} WHERE resolution_seconds IS NOT NULL "
+                    f"AND {conditions} ORDER BY resolution_seconds",
+                    params,
+                )
+            ]
+        open_groups = [
+            {
+                "province": g["province"],
+                "site_id": g["site_id"],
+                "open": int(g["open"]),
+                "overdue": int(g["overdue"]),
+                "oldest_filed_at": datetime.fromtimestamp(g["oldest"], ICT).isoformat(),
+                "oldest_age_days": _days(max(now_epoch - g["oldest"], 0.0)),
+            }
+            for g in groups
+        ]
         counted = {r["status"]: int(r["n"]) for r in outcomes}
         return {
             "open": open_groups,
             "overdue": sum(g["overdue"] for g in open_groups),
             "resolved": {outcome: counted.get(outcome, 0) for outcome in RESOLVED},
-            "resolution_days": {"count": len(times),
-                                "median": _days(percentile(times, 0.5)) if times else None,
-                                "p90": _days(percentile(times, 0.9)) if times else None},
+            "resolution_days": {
+                "count": len(times),
+                "median": _days(percentile(times, 0.5)) if times else None,
+                "p90": _days(percentile(times, 0.9)) if times else None,
+            },
         }
 
-    def _where(self, statuses: list[str] | None,
-               provinces: list[str] | None) -> tuple[list[str], list[Any]]:
+    def _where(self, statuses: list[str] | None, provinces: list[str] | None) -> tuple[list[str], list[Any]]:
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         if statuses is not None:
@@ -254,36 +333,60 @@ class CorrectionsTables(CorrectionsView):
             rows = sql.rows("SELECT record FROM {requests} ORDER BY request_id")
         return [orjson.loads(r["record"]) for r in rows]
 
-    def load(self, person_ids: list[str], request_ids: list[str],
-             moved: list[str]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    def load(
+        self, person_ids: list[str], request_ids: list[str], moved: list[str]
+    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
         with self.reading() as sql:
-            people = sql.rows_in("SELECT person_id, province FROM {people} WHERE person_id IN ({ids})",
-                                 person_ids)
+            people = sql.rows_in(
+                "SELECT person_id, province FROM {people} WHERE person_id IN ({ids})", person_ids
+            )
             rows = sql.rows_in("SELECT record FROM {requests} WHERE request_id IN ({ids})", request_ids)
             rows += sql.rows_in("SELECT record FROM {requests} WHERE person_id IN ({ids})", moved)
-        return ({r["person_id"]: r["province"] for r in people},
-                {(record := orjson.loads(r["record"]))["request_id"]: record for r in rows})
+        return (
+            {r["person_id"]: r["province"] for r in people},
+            {(record := orjson.loads(r["record"]))["request_id"]: record for r in rows},
+        )
 
-    def save(self, people: dict[str, str], requests: dict[str, dict[str, Any]],
-             tracking: Tracking, after: int | None) -> None:
+    def save(
+        self,
+        people: dict[str, str],
+        requests: dict[str, dict[str, Any]],
+        tracking: Tracking,
+        after: int | None,
+    ) -> None:
         rows = []
         for rid, r in requests.items():
             r["site_id"] = _site_of(r)
             filed = _epoch(r["filed_at"])
             resolved = _epoch(r["resolved_at"])
-            rows.append((rid, r["person_id"], r["province"], (r["assignee"] or {}).get("province"),
-                         r["site_id"], r["status"], filed,
-                         None if resolved is None else max(resolved - filed, 0.0),  # type: ignore[operator]
-                         orjson.dumps(r).decode()))
+            rows.append(
+                (
+                    rid,
+                    r["person_id"],
+                    r["province"],
+                    (r["assignee"] or {}).get("province"),
+                    r["site_id"],
+                    r["status"],
+                    filed,
+                    None if resolved is None else max(resolved - filed, 0.0),  # type: ignore[operator]
+                    orjson.dumps(r).decode(),
+                )
+            )
         with self.writing(tracking, after) as sql:
-            sql.insert_rows("INSERT INTO {people} (person_id, province) VALUES {rows} ON CONFLICT "
-                            "(person_id) DO UPDATE SET province = excluded.province", list(people.items()))
-            sql.insert_rows("INSERT INTO {requests} (request_id, person_id, province, assigned_province, "
-                            "site_id, status, filed_epoch, resolution_seconds, record) VALUES {rows} "
-                            "ON CONFLICT (request_id) DO UPDATE SET "
-                            "person_id = excluded.person_id, province = excluded.province, assigned_province = excluded.assigned_province, "
-                            "site_id = excluded.site_id, status = excluded.status, "
-                            "resolution_seconds = excluded.resolution_seconds, record = excluded.record", rows)
+            sql.insert_rows(
+                "INSERT INTO {people} (person_id, province) VALUES {rows} ON CONFLICT "
+                "(person_id) DO UPDATE SET province = excluded.province",
+                list(people.items()),
+            )
+            sql.insert_rows(
+                "INSERT INTO {requests} (request_id, person_id, province, assigned_province, "
+                "site_id, status, filed_epoch, resolution_seconds, record) VALUES {rows} "
+                "ON CONFLICT (request_id) DO UPDATE SET "
+                "person_id = excluded.person_id, province = excluded.province, assigned_province = excluded.assigned_province, "
+                "site_id = excluded.site_id, status = excluded.status, "
+                "resolution_seconds = excluded.resolution_seconds, record = excluded.record",
+                rows,
+            )
 
 
 class Corrections(PagedProjection[CorrectionsView]):
@@ -292,13 +395,28 @@ class Corrections(PagedProjection[CorrectionsView]):
     view_class = CorrectionsTables
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
-        moved = sorted({str(e.originator_id) for e in events
-                        if isinstance(e, Person.DetailsCorrected) and "province" in e.changes})
+        moved = sorted(
+            {
+                str(e.originator_id)
+                for e in events
+                if isinstance(e, Person.DetailsCorrected) and "province" in e.changes
+            }
+        )
         wanted = sorted({str(e.originator_id) for e in events if not isinstance(e, Person.Registered)})
-        request_ids = sorted({str(e.request_id) for e in events if type(e) in CORRECTION_EVENTS} | {
-            c["request_id"] for e in events if isinstance(e, Person.DuplicateAbsorbed)
-            for c in e.corrections or ()})
+        request_ids = sorted(
+            {str(e.request_id) for e in events if type(e) in CORRECTION_EVENTS}
+            | {
+                c["request_id"]
+                for e in events
+                if isinstance(e, Person.DuplicateAbsorbed)
+                for c in e.corrections or ()
+            }
+        )
         people, requests = self.view.load(wanted, request_ids, moved)
         touched_people, touched = fold_requests(events, people, requests)
-        self.view.save({pid: people[pid] for pid in touched_people},
-                       {rid: requests[rid] for rid in touched}, tracking, after)
+        self.view.save(
+            {pid: people[pid] for pid in touched_people},
+            {rid: requests[rid] for rid in touched},
+            tracking,
+            after,
+        )

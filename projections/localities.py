@@ -26,15 +26,22 @@ STATUSES = ("none", "partial", "complete", "booster")
 
 class LocalitiesView(Tables):
     @abstractmethod
-    def find(self, phone: str | None = None, national_id: str | None = None,
-             provinces: list[str] | None = None) -> list[dict[str, Any]]:
+    def find(
+        self, phone: str | None = None, national_id: str | None = None, provinces: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         """People with this phone (all of them) or this national id:
         [{person_id, full_name, birth_date, province, district, status}]. `provinces` limits
         the answer to those provinces (None: all)."""
 
     @abstractmethod
-    def people(self, province: str, district: str | None = None, status: str | None = None,
-               limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def people(
+        self,
+        province: str,
+        district: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """The people of a province (and district), by name, a page at a time."""
 
     @abstractmethod
@@ -56,42 +63,59 @@ class LocalitiesView(Tables):
 
 class LocalitiesTables(LocalitiesView):
     name = "localities"
-    tables = {"people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
-                        "birth_date TEXT NOT NULL, phone TEXT, national_id TEXT, province TEXT NOT NULL, "
-                        "district TEXT, status TEXT NOT NULL, merged_into TEXT"}
-    indexes = (("people", "phone"), ("people", "national_id"),
-               ("people", "province, district, full_name"))
+    tables = {
+        "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
+        "birth_date TEXT NOT NULL, phone TEXT, national_id TEXT, province TEXT NOT NULL, "
+        "district TEXT, status TEXT NOT NULL, merged_into TEXT"
+    }
+    indexes = (("people", "phone"), ("people", "national_id"), ("people", "province, district, full_name"))
     aside = ("people",)
 
-    def find(self, phone: str | None = None, national_id: str | None = None,
-             provinces: list[str] | None = None) -> list[dict[str, Any]]:
+    def find(
+        self, phone: str | None = None, national_id: str | None = None, provinces: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         if (phone is None) == (national_id is None):
             raise InvalidValue("phone", "give a phone or a national_id to look up")
-        column, value = (("phone", rules.phone(phone)) if phone is not None
-                         else ("national_id", rules.national_id(national_id)))
+        column, value = (
+            ("phone", rules.phone(phone))
+            if phone is not None
+            else ("national_id", rules.national_id(national_id))
+        )
         if value is None:
             raise InvalidValue(column, "is required")
         with self.reading() as sql:
-            statement = (f"SELECT {SHOWN} FROM {{people}} WHERE {column} = ? AND merged_into IS NULL "
-                         "{restrict} ORDER BY full_name, person_id")
+            statement = (
+                f"SELECT {SHOWN} FROM {{people}} WHERE {column} = ? AND merged_into IS NULL "
+                "{restrict} ORDER BY full_name, person_id"
+            )
             if provinces is None:
                 return sql.rows(statement.replace("{restrict}", ""), (value,))
             if not provinces:
                 return []
             marks = ",".join("?" * len(provinces))
-            return sql.rows(statement.replace("{restrict}", f"AND province IN ({marks})"),
-                            (value, *provinces))
+            return sql.rows(
+                statement.replace("{restrict}", f"AND province IN ({marks})"), (value, *provinces)
+            )
 
-    def people(self, province: str, district: str | None = None, status: str | None = None,
-               limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def people(
+        self,
+        province: str,
+        district: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidValue("limit", "must be a whole number from 1 to 1000")
         if not isinstance(offset, int) or offset < 0:
             raise InvalidValue("offset", "must be a whole number, 0 or more")
         where, params = self._where(province, district, status)
         with self.reading() as sql:
-            return sql.rows(f"SELECT {SHOWN} FROM {{people}} WHERE {where} "
-                            "ORDER BY full_name, person_id LIMIT ? OFFSET ?", (*params, limit, offset))
+            return sql.rows(
+                f"SELECT {SHOWN} FROM {{people}} WHERE {where} "
+                "ORDER BY full_name, person_id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
 
     def count(self, province: str, district: str | None = None, status: str | None = None) -> int:
         where, params = self._where(province, district, status)
@@ -113,7 +137,9 @@ class LocalitiesTables(LocalitiesView):
 
     def load(self, person_ids: list[str]) -> dict[str, PersonRecord]:
         with self.reading() as sql:
-            rows = sql.rows_in("SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids)
+            rows = sql.rows_in(
+                "SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids
+            )
         return {r["person_id"]: PersonRecord.loads(r["record"]) for r in rows}
 
     def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
@@ -129,15 +155,30 @@ class LocalitiesTables(LocalitiesView):
         rows = []
         for pid, record in records.items():
             d = record.details
-            rows.append((pid, record.dumps(), d["full_name"], d["birth_date"], d["phone"], d["national_id"],
-                         d["province"], d["district"], record.evaluation().status, record.merged_into))
-        sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, birth_date, phone, national_id, "
-                        "province, district, status, merged_into) VALUES {rows} "
-                        "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                        "full_name = excluded.full_name, birth_date = excluded.birth_date, "
-                        "phone = excluded.phone, national_id = excluded.national_id, "
-                        "province = excluded.province, district = excluded.district, "
-                        "status = excluded.status, merged_into = excluded.merged_into", rows)
+            rows.append(
+                (
+                    pid,
+                    record.dumps(),
+                    d["full_name"],
+                    d["birth_date"],
+                    d["phone"],
+                    d["national_id"],
+                    d["province"],
+                    d["district"],
+                    record.evaluation().status,
+                    record.merged_into,
+                )
+            )
+        sql.insert_rows(
+            "INSERT INTO {people} (person_id, record, full_name, birth_date, phone, national_id, "
+            "province, district, status, merged_into) VALUES {rows} "
+            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+            "full_name = excluded.full_name, birth_date = excluded.birth_date, "
+            "phone = excluded.phone, national_id = excluded.national_id, "
+            "province = excluded.province, district = excluded.district, "
+            "status = excluded.status, merged_into = excluded.merged_into",
+            rows,
+        )
 
 
 class Localities(PagedProjection[LocalitiesView]):
@@ -150,7 +191,9 @@ class Localities(PagedProjection[LocalitiesView]):
         touched = fold_people(events, records)
         self.view.save({pid: records[pid] for pid in touched}, tracking, after)
 
-    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+    def replay_by_person(
+        self, events: Iterable[Any], position: int | None, people_per_write: int = 500
+    ) -> None:
         """Rebuild the view from `events` (every event of its topics up to `position`, stream
         after stream) into a table of its own, which then becomes the view's at `position`."""
         records: dict[str, PersonRecord] = {}

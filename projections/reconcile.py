@@ -24,16 +24,31 @@ from usecases.application import DoseLedger
 
 def _stream_events(aggregate: Any) -> list[type]:
     """Every event class of an aggregate: a fold needs the whole stream, not what the views use."""
-    return [c for c in vars(aggregate).values()
-            if isinstance(c, type) and issubclass(c, aggregate.Event)
-            and c not in (aggregate.Event, aggregate.Created)]
+    return [
+        c
+        for c in vars(aggregate).values()
+        if isinstance(c, type)
+        and issubclass(c, aggregate.Event)
+        and c not in (aggregate.Event, aggregate.Created)
+    ]
 
 
 TOPICS = [get_topic(c) for c in _stream_events(Person) + _stream_events(Site)]
 PAGE = 1000
 # What the corrections view must agree with the ledger on, for each request.
-REQUEST_FIELDS = ("person_id", "province", "kind", "claim", "status", "assignee", "channel",
-                  "filed_at", "repeats", "outcome", "reason")
+REQUEST_FIELDS = (
+    "person_id",
+    "province",
+    "kind",
+    "claim",
+    "status",
+    "assignee",
+    "channel",
+    "filed_at",
+    "repeats",
+    "outcome",
+    "reason",
+)
 
 
 class Recount:
@@ -47,7 +62,8 @@ class Recount:
     def advance(self, to: int) -> Recount:
         while self.position < to:
             page = self.ledger.recorder.select_notifications(
-                start=self.position, limit=PAGE, stop=to, topics=TOPICS, inclusive_of_start=False)
+                start=self.position, limit=PAGE, stop=to, topics=TOPICS, inclusive_of_start=False
+            )
             for notification in page:
                 event: Any = self.ledger.mapper.to_domain_event(notification)  # an aggregate's: mutate
                 self.aggregates[event.originator_id] = event.mutate(self.aggregates.get(event.originator_id))
@@ -70,8 +86,11 @@ class Recount:
                 found[str(pid)] = {"status": "none", "doses": [], "merged_into": str(person.merged_into)}
                 continue
             evaluation = person.evaluation()
-            found[str(pid)] = {"status": evaluation.status, "merged_into": None,
-                               "doses": [(n.dose["dose_id"], n.number) for n in evaluation.doses]}
+            found[str(pid)] = {
+                "status": evaluation.status,
+                "merged_into": None,
+                "doses": [(n.dose["dose_id"], n.number) for n in evaluation.doses],
+            }
         return found
 
     def dose_counts(self) -> Counter[Any]:
@@ -84,21 +103,37 @@ class Recount:
             for n in person.evaluation().doses:
                 site = sites.get(n.dose["site_id"])
                 province = (site.province if site is not None else None) or person.details["province"]
-                counts[(day_of(n.dose["administered_at"]).isoformat(), province, n.dose["site_id"],
-                        n.dose["vaccine"], n.number)] += 1
+                counts[
+                    (
+                        day_of(n.dose["administered_at"]).isoformat(),
+                        province,
+                        n.dose["site_id"],
+                        n.dose["vaccine"],
+                        n.number,
+                    )
+                ] += 1
         return counts
 
     def corrections(self) -> dict[str, dict[str, Any]]:
         """request id → what the corrections view must show of it. A merge carries the
         duplicate's requests to the survivor, whose copy is the one that counts."""
         people = sorted(self.people.items(), key=lambda item: item[1].merged_into is None)
-        return {rid: {**{k: request[k] for k in REQUEST_FIELDS if k in request},
-                      "person_id": str(pid), "province": person.details["province"]}
-                for pid, person in people for rid, request in person.corrections.items()}
+        return {
+            rid: {
+                **{k: request[k] for k in REQUEST_FIELDS if k in request},
+                "person_id": str(pid),
+                "province": person.details["province"],
+            }
+            for pid, person in people
+            for rid, request in person.corrections.items()
+        }
 
     def coverage(self) -> Counter[Any]:
-        return Counter((p.details["province"], p.evaluation().status)
-                       for p in self.people.values() if p.merged_into is None)
+        return Counter(
+            (p.details["province"], p.evaluation().status)
+            for p in self.people.values()
+            if p.merged_into is None
+        )
 
 
 @dataclass
@@ -115,15 +150,21 @@ def reconcile(views: Views, *, attempts: int = 3, timeout: float = 30.0) -> Reco
     """
     head = views.ledger.head()
     views.wait(head, timeout)  # a view still behind is compared where it is
-    checked = {"certificates": views.certificates, "statistics": views.statistics,
-               "corrections": views.corrections}
+    checked = {
+        "certificates": views.certificates,
+        "statistics": views.statistics,
+        "corrections": views.corrections,
+    }
     for attempt in range(attempts):
         before = {name: view.position() or 0 for name, view in checked.items()}
         certificates = {c["person_id"]: c for c in views.certificates.every()}
         counts = views.statistics.dose_counts(["date", "province", "site_id", "vaccine", "dose_number"])
         coverage = views.statistics.coverage()
         requests = {r["request_id"]: r for r in views.corrections.every()}
-        if before == {name: view.position() or 0 for name, view in checked.items()} or attempt == attempts - 1:
+        if (
+            before == {name: view.position() or 0 for name, view in checked.items()}
+            or attempt == attempts - 1
+        ):
             break
     recount = Recount(views.ledger)
     differences: list[str] = []
@@ -134,11 +175,17 @@ def reconcile(views: Views, *, attempts: int = 3, timeout: float = 30.0) -> Reco
         elif name == "corrections":
             differences += _request_differences(requests, recount.corrections())
         else:
-            differences += _count_differences("doses", {
-                (r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"]
-                for r in counts}, recount.dose_counts())
-            differences += _count_differences("people", {
-                (r["province"], r["status"]): r["people"] for r in coverage}, recount.coverage())
+            differences += _count_differences(
+                "doses",
+                {
+                    (r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"]
+                    for r in counts
+                },
+                recount.dose_counts(),
+            )
+            differences += _count_differences(
+                "people", {(r["province"], r["status"]): r["people"] for r in coverage}, recount.coverage()
+            )
     return Reconciliation(before, differences)
 
 
@@ -148,19 +195,23 @@ def _certificate_differences(view: dict[str, dict[str, Any]], ledger: dict[str, 
         shown, truth = view.get(pid), ledger.get(pid)
         if shown is None:
             assert truth is not None  # one of the two has it
-            found.append(f"certificates: person {pid} has no certificate (status {truth['status']} "
-                         "in the ledger)")
+            found.append(
+                f"certificates: person {pid} has no certificate (status {truth['status']} in the ledger)"
+            )
             continue
         if truth is None:
             found.append(f"certificates: person {pid} has a certificate but is not in the ledger")
             continue
         doses = [(d["dose_id"], d["dose_number"]) for d in shown["doses"]]
-        for what, seen, expected in (("status", shown["status"], truth["status"]),
-                                     ("doses", doses, truth["doses"]),
-                                     ("merged_into", shown["merged_into"], truth["merged_into"])):
+        for what, seen, expected in (
+            ("status", shown["status"], truth["status"]),
+            ("doses", doses, truth["doses"]),
+            ("merged_into", shown["merged_into"], truth["merged_into"]),
+        ):
             if seen != expected:
-                found.append(f"certificates: person {pid}: {what} {seen!r} in the view, "
-                             f"{expected!r} in the ledger")
+                found.append(
+                    f"certificates: person {pid}: {what} {seen!r} in the view, {expected!r} in the ledger"
+                )
     return found
 
 
@@ -169,16 +220,23 @@ def _request_differences(view: dict[str, dict[str, Any]], ledger: dict[str, dict
     for rid in sorted(view.keys() | ledger.keys()):
         shown, truth = view.get(rid), ledger.get(rid)
         if shown is None or truth is None:
-            found.append(f"corrections: request {rid} is "
-                         + ("missing from the view" if shown is None else "in the view but not in the ledger"))
+            found.append(
+                f"corrections: request {rid} is "
+                + ("missing from the view" if shown is None else "in the view but not in the ledger")
+            )
             continue
-        found += [f"corrections: request {rid}: {k} {shown.get(k)!r} in the view, {truth[k]!r} in the ledger"
-                  for k in REQUEST_FIELDS if shown.get(k) != truth[k]]
+        found += [
+            f"corrections: request {rid}: {k} {shown.get(k)!r} in the view, {truth[k]!r} in the ledger"
+            for k in REQUEST_FIELDS
+            if shown.get(k) != truth[k]
+        ]
     return found
 
 
 def _count_differences(what: str, view: dict[tuple[Any, ...], int], ledger: Counter[Any]) -> list[str]:
-    return [f"statistics: {what} {'/'.join(str(k) for k in key)}: {view.get(key, 0)} in the view, "
-            f"{ledger.get(key, 0)} in the ledger"
-            for key in sorted(view.keys() | ledger.keys(), key=str)
-            if view.get(key, 0) != ledger.get(key, 0)]
+    return [
+        f"statistics: {what} {'/'.join(str(k) for k in key)}: {view.get(key, 0)} in the view, "
+        f"{ledger.get(key, 0)} in the ledger"
+        for key in sorted(view.keys() | ledger.keys(), key=str)
+        if view.get(key, 0) != ledger.get(key, 0)
+    ]

@@ -22,12 +22,25 @@ from ledger.site import Site
 # The details the views show or search on (address and sex are nobody's business here).
 DETAILS = ("full_name", "birth_date", "phone", "national_id", "province", "district")
 # The fields of a dose the views need (the source stays in the ledger).
-DOSE_FIELDS = ("dose_id", "vaccine", "lot", "administered_at", "site_id", "reported_dose_number",
-               "seq", "voided")
+DOSE_FIELDS = (
+    "dose_id",
+    "vaccine",
+    "lot",
+    "administered_at",
+    "site_id",
+    "reported_dose_number",
+    "seq",
+    "voided",
+)
 
 PERSON_EVENTS: tuple[type, ...] = (
-    Person.Registered, Person.DetailsCorrected, Person.DoseRecorded, Person.DoseAmended,
-    Person.DoseVoided, Person.DuplicateAbsorbed, Person.MergedInto,
+    Person.Registered,
+    Person.DetailsCorrected,
+    Person.DoseRecorded,
+    Person.DoseAmended,
+    Person.DoseVoided,
+    Person.DuplicateAbsorbed,
+    Person.MergedInto,
 )
 SITE_EVENTS: tuple[type, ...] = (Site.Listed, Site.Reviewed)
 
@@ -56,9 +69,15 @@ class PersonRecord:
         return evaluate(self.doses.values(), self.details["birth_date"])
 
     def dumps(self) -> str:
-        return orjson.dumps({"person_id": self.person_id, "details": self.details,
-                             "doses": self.doses, "seq": self.seq,
-                             "merged_into": self.merged_into}).decode()
+        return orjson.dumps(
+            {
+                "person_id": self.person_id,
+                "details": self.details,
+                "doses": self.doses,
+                "seq": self.seq,
+                "merged_into": self.merged_into,
+            }
+        ).decode()
 
     @classmethod
     def loads(cls, text: str | bytes) -> PersonRecord:
@@ -72,9 +91,14 @@ def _corrected(record: PersonRecord, event: Any) -> None:
 def _dose_recorded(record: PersonRecord, event: Any) -> None:
     record.seq += 1
     record.doses[str(event.dose_id)] = {
-        "dose_id": str(event.dose_id), "vaccine": event.vaccine, "lot": event.lot,
-        "administered_at": event.administered_at, "site_id": event.site_id,
-        "reported_dose_number": event.reported_dose_number, "seq": record.seq, "voided": False,
+        "dose_id": str(event.dose_id),
+        "vaccine": event.vaccine,
+        "lot": event.lot,
+        "administered_at": event.administered_at,
+        "site_id": event.site_id,
+        "reported_dose_number": event.reported_dose_number,
+        "seq": record.seq,
+        "voided": False,
     }
 
 
@@ -90,8 +114,10 @@ def _absorbed(record: PersonRecord, event: Any) -> None:
     for dose in event.doses:
         record.seq += 1
         record.doses[str(dose["dose_id"])] = {
-            **{k: dose.get(k) for k in DOSE_FIELDS}, "dose_id": str(dose["dose_id"]),
-            "voided": bool(dose.get("voided")), "seq": record.seq,
+            **{k: dose.get(k) for k in DOSE_FIELDS},
+            "dose_id": str(dose["dose_id"]),
+            "voided": bool(dose.get("voided")),
+            "seq": record.seq,
         }
 
 
@@ -114,8 +140,11 @@ _APPLY: dict[type, Callable[[PersonRecord, Any], None]] = {
 }
 
 
-def fold_people(events: list[Any], records: dict[str, PersonRecord],
-                after_each: Callable[[PersonRecord, Any], None] | None = None) -> set[str]:
+def fold_people(
+    events: list[Any],
+    records: dict[str, PersonRecord],
+    after_each: Callable[[PersonRecord, Any], None] | None = None,
+) -> set[str]:
     """Apply the person events of a page, in order, to the records loaded for it.
 
     Returns the ids of the people touched. `after_each` runs after every event (a certificate
@@ -161,14 +190,17 @@ def fold_sites(events: list[Any], entries: dict[str, dict[str, Any]]) -> set[str
             continue
         key = str(event.originator_id)
         if isinstance(event, Site.Listed):
-            entries[key] = {"site_id": event.site_id, "review_status":
-                            "pending" if event.kind == "provisional" else "approved"}
+            entries[key] = {
+                "site_id": event.site_id,
+                "review_status": "pending" if event.kind == "provisional" else "approved",
+            }
         elif key not in entries:
             raise LookupError(f"site {key} was reviewed before it was listed")
         else:
             entries[key]["review_status"] = event.decision
-        entries[key].update(name=event.name, kind=event.kind, province=event.province,
-                            district=event.district)
+        entries[key].update(
+            name=event.name, kind=event.kind, province=event.province, district=event.district
+        )
         touched.add(key)
     return touched
 

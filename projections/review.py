@@ -53,13 +53,19 @@ class ReviewView(Tables):
         """[{person_id, province, kind, dose_id, ...details}]: data-quality flags, by person."""
 
     @abstractmethod
-    def load(self, person_ids: list[str], site_keys: list[str]) -> tuple[dict[str, PersonRecord],
-                                                                          dict[str, dict[str, Any]]]:
+    def load(
+        self, person_ids: list[str], site_keys: list[str]
+    ) -> tuple[dict[str, PersonRecord], dict[str, dict[str, Any]]]:
         """The records of these people and the entries of these sites (by aggregate id)."""
 
     @abstractmethod
-    def save(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]],
-             tracking: Tracking, after: int | None) -> None:
+    def save(
+        self,
+        records: dict[str, PersonRecord],
+        sites: dict[str, dict[str, Any]],
+        tracking: Tracking,
+        after: int | None,
+    ) -> None:
         """Store these records (with their flags) and sites; move from `after` to `tracking`."""
 
     @abstractmethod
@@ -71,12 +77,12 @@ class ReviewTables(ReviewView):
     name = "review"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
-                  "name_key TEXT NOT NULL, birth_date TEXT NOT NULL, province TEXT NOT NULL, "
-                  "district TEXT, merged_into TEXT",
+        "name_key TEXT NOT NULL, birth_date TEXT NOT NULL, province TEXT NOT NULL, "
+        "district TEXT, merged_into TEXT",
         "flags": "person_id TEXT NOT NULL, dose_id TEXT NOT NULL, kind TEXT NOT NULL, "
-                 "province TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (person_id, dose_id, kind)",
+        "province TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (person_id, dose_id, kind)",
         "sites": "key TEXT PRIMARY KEY, site_id TEXT NOT NULL UNIQUE, name TEXT, kind TEXT NOT NULL, "
-                 "province TEXT, district TEXT, review_status TEXT NOT NULL",
+        "province TEXT, district TEXT, review_status TEXT NOT NULL",
     }
     indexes = (("people", "name_key, birth_date"), ("flags", "province, kind"), ("sites", "kind"))
     aside = ("people", "flags", "sites")
@@ -85,53 +91,87 @@ class ReviewTables(ReviewView):
         if status is not None and status not in KINDS:
             raise InvalidValue("status", f"must be one of {', '.join(KINDS)}")
         where, params = (["kind = ?"], [status]) if status else (["1 = 1"], [])
-        return self._in_provinces("SELECT site_id, name, province, district, kind AS status, review_status "
-                                  "FROM {sites}", where, params, provinces, "site_id")
+        return self._in_provinces(
+            "SELECT site_id, name, province, district, kind AS status, review_status FROM {sites}",
+            where,
+            params,
+            provinces,
+            "site_id",
+        )
 
     def possible_duplicates(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
         with self.reading() as sql:
-            rows = sql.rows("SELECT p.name_key, p.birth_date, p.person_id, p.full_name, p.province, "
-                            "p.district FROM {people} p JOIN (SELECT name_key, birth_date FROM {people} "
-                            "WHERE merged_into IS NULL GROUP BY name_key, birth_date HAVING COUNT(*) > 1) g "
-                            "ON p.name_key = g.name_key AND p.birth_date = g.birth_date "
-                            "WHERE p.merged_into IS NULL ORDER BY p.name_key, p.birth_date, p.person_id")
+            rows = sql.rows(
+                "SELECT p.name_key, p.birth_date, p.person_id, p.full_name, p.province, "
+                "p.district FROM {people} p JOIN (SELECT name_key, birth_date FROM {people} "
+                "WHERE merged_into IS NULL GROUP BY name_key, birth_date HAVING COUNT(*) > 1) g "
+                "ON p.name_key = g.name_key AND p.birth_date = g.birth_date "
+                "WHERE p.merged_into IS NULL ORDER BY p.name_key, p.birth_date, p.person_id"
+            )
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         for r in rows:
-            group = groups.setdefault((r["name_key"], r["birth_date"]), {
-                "name_key": r["name_key"], "birth_date": r["birth_date"], "people": []})
+            group = groups.setdefault(
+                (r["name_key"], r["birth_date"]),
+                {"name_key": r["name_key"], "birth_date": r["birth_date"], "people": []},
+            )
             group["people"].append({k: r[k] for k in ("person_id", "full_name", "province", "district")})
         wanted = None if provinces is None else set(provinces)
-        return [g for g in groups.values()
-                if wanted is None or any(p["province"] in wanted for p in g["people"])]
+        return [
+            g for g in groups.values() if wanted is None or any(p["province"] in wanted for p in g["people"])
+        ]
 
     def flags(self, kind: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
         if kind is not None and kind not in FLAG_KINDS:
             raise InvalidValue("kind", f"must be one of {', '.join(FLAG_KINDS)}")
         where, params = (["kind = ?"], [kind]) if kind else (["1 = 1"], [])
-        rows = self._in_provinces("SELECT person_id, province, detail FROM {flags}", where, params,
-                                  provinces, "person_id, dose_id, kind")
-        return [{"person_id": r["person_id"], "province": r["province"], **orjson.loads(r["detail"])}
-                for r in rows]
+        rows = self._in_provinces(
+            "SELECT person_id, province, detail FROM {flags}",
+            where,
+            params,
+            provinces,
+            "person_id, dose_id, kind",
+        )
+        return [
+            {"person_id": r["person_id"], "province": r["province"], **orjson.loads(r["detail"])}
+            for r in rows
+        ]
 
-    def _in_provinces(self, select: str, where: list[str], params: list[Any],
-                      provinces: list[str] | None, order: str) -> list[dict[str, Any]]:
+    def _in_provinces(
+        self, select: str, where: list[str], params: list[Any], provinces: list[str] | None, order: str
+    ) -> list[dict[str, Any]]:
         with self.reading() as sql:
             if provinces is None:
                 return sql.rows(f"{select} WHERE {' AND '.join(where)} ORDER BY {order}", params)
-            return sql.rows_in(f"{select} WHERE province IN ({{ids}}) AND {' AND '.join(where)} "
-                               f"ORDER BY {order}", sorted(set(provinces)), params)
+            return sql.rows_in(
+                f"{select} WHERE province IN ({{ids}}) AND {' AND '.join(where)} ORDER BY {order}",
+                sorted(set(provinces)),
+                params,
+            )
 
-    def load(self, person_ids: list[str], site_keys: list[str]) -> tuple[dict[str, PersonRecord],
-                                                                          dict[str, dict[str, Any]]]:
+    def load(
+        self, person_ids: list[str], site_keys: list[str]
+    ) -> tuple[dict[str, PersonRecord], dict[str, dict[str, Any]]]:
         with self.reading() as sql:
-            people = sql.rows_in("SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids)
-            sites = sql.rows_in("SELECT key, site_id, name, kind, province, district, review_status "
-                                "FROM {sites} WHERE key IN ({ids})", site_keys)
-        return ({r["person_id"]: PersonRecord.loads(r["record"]) for r in people},
-                {r["key"]: r for r in sites})
+            people = sql.rows_in(
+                "SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids
+            )
+            sites = sql.rows_in(
+                "SELECT key, site_id, name, kind, province, district, review_status "
+                "FROM {sites} WHERE key IN ({ids})",
+                site_keys,
+            )
+        return (
+            {r["person_id"]: PersonRecord.loads(r["record"]) for r in people},
+            {r["key"]: r for r in sites},
+        )
 
-    def save(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]],
-             tracking: Tracking, after: int | None) -> None:
+    def save(
+        self,
+        records: dict[str, PersonRecord],
+        sites: dict[str, dict[str, Any]],
+        tracking: Tracking,
+        after: int | None,
+    ) -> None:
         with self.writing(tracking, after) as sql:
             self._write(sql, records, sites)
 
@@ -145,26 +185,46 @@ class ReviewTables(ReviewView):
         flags: list[tuple[Any, ...]] = []
         for pid, record in records.items():
             d = record.details
-            people.append((pid, record.dumps(), d["full_name"], person_key(d["full_name"]), d["birth_date"],
-                           d["province"], d["district"], record.merged_into))
+            people.append(
+                (
+                    pid,
+                    record.dumps(),
+                    d["full_name"],
+                    person_key(d["full_name"]),
+                    d["birth_date"],
+                    d["province"],
+                    d["district"],
+                    record.merged_into,
+                )
+            )
             if not record.merged:  # a merged person's doses are flagged on the survivor
-                flags.extend((pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
-                             for f in record.evaluation().flags)
-        sql.insert_rows("INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
-                        "district, merged_into) VALUES {rows} ON CONFLICT (person_id) "
-                        "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
-                        "name_key = excluded.name_key, birth_date = excluded.birth_date, "
-                        "province = excluded.province, district = excluded.district, "
-                        "merged_into = excluded.merged_into", people)
+                flags.extend(
+                    (pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
+                    for f in record.evaluation().flags
+                )
+        sql.insert_rows(
+            "INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
+            "district, merged_into) VALUES {rows} ON CONFLICT (person_id) "
+            "DO UPDATE SET record = excluded.record, full_name = excluded.full_name, "
+            "name_key = excluded.name_key, birth_date = excluded.birth_date, "
+            "province = excluded.province, district = excluded.district, "
+            "merged_into = excluded.merged_into",
+            people,
+        )
         sql.run_in("DELETE FROM {flags} WHERE person_id IN ({ids})", list(records))
-        sql.insert_rows("INSERT INTO {flags} (person_id, dose_id, kind, province, detail) "
-                        "VALUES {rows}", flags)
-        sql.insert_rows("INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
-                        "VALUES {rows} ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
-                        "kind = excluded.kind, province = excluded.province, district = excluded.district, "
-                        "review_status = excluded.review_status",
-                        [(key, e["site_id"], e["name"], e["kind"], e["province"], e["district"],
-                          e["review_status"]) for key, e in sites.items()])
+        sql.insert_rows(
+            "INSERT INTO {flags} (person_id, dose_id, kind, province, detail) VALUES {rows}", flags
+        )
+        sql.insert_rows(
+            "INSERT INTO {sites} (key, site_id, name, kind, province, district, review_status) "
+            "VALUES {rows} ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
+            "kind = excluded.kind, province = excluded.province, district = excluded.district, "
+            "review_status = excluded.review_status",
+            [
+                (key, e["site_id"], e["name"], e["kind"], e["province"], e["district"], e["review_status"])
+                for key, e in sites.items()
+            ],
+        )
 
 
 class Review(PagedProjection[ReviewView]):
@@ -176,10 +236,13 @@ class Review(PagedProjection[ReviewView]):
         records, entries = self.view.load(person_ids(events), site_ids(events))
         touched = fold_people(events, records)
         listed = fold_sites(events, entries)
-        self.view.save({pid: records[pid] for pid in touched}, {key: entries[key] for key in listed},
-                       tracking, after)
+        self.view.save(
+            {pid: records[pid] for pid in touched}, {key: entries[key] for key in listed}, tracking, after
+        )
 
-    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+    def replay_by_person(
+        self, events: Iterable[Any], position: int | None, people_per_write: int = 500
+    ) -> None:
         """Rebuild the view from `events` (every event of its topics up to `position`, stream
         after stream) into tables of its own, which then become the view's at `position`."""
         records: dict[str, PersonRecord] = {}

@@ -47,7 +47,9 @@ class EmbeddedProjector:
         self.stop()
 
 
-def start_embedded(url: str | None = None, names: list[str] | None = None, **options: Any) -> EmbeddedProjector:
+def start_embedded(
+    url: str | None = None, names: list[str] | None = None, **options: Any
+) -> EmbeddedProjector:
     """Run the projections in background threads of this (the serving) process."""
     return EmbeddedProjector(url, names, **options).start()
 
@@ -70,8 +72,13 @@ def run_worker(url: str | None = None, names: list[str] | None = None) -> int:
     return 0
 
 
-def rebuild(url: str | None = None, name: str = "all", progress: Progress | bool | None = None,
-            wait: float = 10.0, by_person: bool = True) -> list[Rebuilt]:
+def rebuild(
+    url: str | None = None,
+    name: str = "all",
+    progress: Progress | bool | None = None,
+    wait: float = 10.0,
+    by_person: bool = True,
+) -> list[Rebuilt]:
     """Rebuild a view (or all) from the whole ledger (see engine/rebuild), telling `progress`
     how far it is (None or False: nobody)."""
     names = projection_names(name)

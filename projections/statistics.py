@@ -45,13 +45,19 @@ from projections.records import (
     site_ids,
 )
 
-GROUPS = {"date": "day", "province": "province", "site_id": "site_id", "vaccine": "vaccine",
-          "dose_number": "dose_number"}  # group_by field → column
+GROUPS = {
+    "date": "day",
+    "province": "province",
+    "site_id": "site_id",
+    "vaccine": "vaccine",
+    "dose_number": "dose_number",
+}  # group_by field → column
 DoseKey = tuple[str, str, str, str, int]  # day, province, site_id, vaccine, dose number
 
 
-def counted_doses(record: PersonRecord, site_provinces: dict[str, str],
-                  evaluation: Evaluation | None = None) -> dict[str, DoseKey]:
+def counted_doses(
+    record: PersonRecord, site_provinces: dict[str, str], evaluation: Evaluation | None = None
+) -> dict[str, DoseKey]:
     """dose id → the bucket it counts in; nothing for a person merged away.
 
     `evaluation`: the record's, when the caller has it (a rebuild evaluates a person once).
@@ -59,10 +65,16 @@ def counted_doses(record: PersonRecord, site_provinces: dict[str, str],
     if record.merged:
         return {}
     home = record.details["province"]
-    return {n.dose["dose_id"]: (day_of(n.dose["administered_at"]).isoformat(),
-                                site_provinces.get(n.dose["site_id"]) or home,
-                                n.dose["site_id"], n.dose["vaccine"], n.number)
-            for n in (record.evaluation() if evaluation is None else evaluation).doses}
+    return {
+        n.dose["dose_id"]: (
+            day_of(n.dose["administered_at"]).isoformat(),
+            site_provinces.get(n.dose["site_id"]) or home,
+            n.dose["site_id"],
+            n.dose["vaccine"],
+            n.number,
+        )
+        for n in (record.evaluation() if evaluation is None else evaluation).doses
+    }
 
 
 def coverage_key(record: PersonRecord, evaluation: Evaluation | None = None) -> tuple[str, str] | None:
@@ -90,9 +102,13 @@ class StatisticsChanges:
 
 class StatisticsView(Tables):
     @abstractmethod
-    def dose_counts(self, group_by: list[str], date_from: date | str | None = None,
-                    date_to: date | str | None = None,
-                    provinces: list[str] | None = None) -> list[dict[str, Any]]:
+    def dose_counts(
+        self,
+        group_by: list[str],
+        date_from: date | str | None = None,
+        date_to: date | str | None = None,
+        provinces: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Doses grouped by any of date (ISO day), province, site_id, vaccine, dose_number:
         [{...the group fields, "doses": n}], ordered by the group fields. `provinces=None`
         means every province; dates are inclusive."""
@@ -114,8 +130,7 @@ class StatisticsView(Tables):
         """Who has a counted dose at any of these sites."""
 
     @abstractmethod
-    def sites(self, keys: list[str] | None = None,
-              site_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    def sites(self, keys: list[str] | None = None, site_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Directory entries by aggregate id or by site id (each with its `key`)."""
 
     @abstractmethod
@@ -156,13 +171,13 @@ class StatisticsTables(StatisticsView):
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, province TEXT, status TEXT",
         "doses": "person_id TEXT NOT NULL, dose_id TEXT NOT NULL, day TEXT NOT NULL, "
-                 "province TEXT NOT NULL, site_id TEXT NOT NULL, vaccine TEXT NOT NULL, "
-                 "dose_number INTEGER NOT NULL, PRIMARY KEY (person_id, dose_id)",
+        "province TEXT NOT NULL, site_id TEXT NOT NULL, vaccine TEXT NOT NULL, "
+        "dose_number INTEGER NOT NULL, PRIMARY KEY (person_id, dose_id)",
         "dose_counts": "day TEXT NOT NULL, province TEXT NOT NULL, site_id TEXT NOT NULL, "
-                       "vaccine TEXT NOT NULL, dose_number INTEGER NOT NULL, doses BIGINT NOT NULL, "
-                       "PRIMARY KEY (day, province, site_id, vaccine, dose_number)",
+        "vaccine TEXT NOT NULL, dose_number INTEGER NOT NULL, doses BIGINT NOT NULL, "
+        "PRIMARY KEY (day, province, site_id, vaccine, dose_number)",
         "coverage": "province TEXT NOT NULL, status TEXT NOT NULL, people BIGINT NOT NULL, "
-                    "PRIMARY KEY (province, status)",
+        "PRIMARY KEY (province, status)",
         "sites": "key TEXT PRIMARY KEY, site_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, province TEXT",
     }
     indexes = (("doses", "site_id"), ("dose_counts", "province, day"))
@@ -170,9 +185,13 @@ class StatisticsTables(StatisticsView):
 
     # --- queries -------------------------------------------------------------------------------
 
-    def dose_counts(self, group_by: list[str], date_from: date | str | None = None,
-                    date_to: date | str | None = None,
-                    provinces: list[str] | None = None) -> list[dict[str, Any]]:
+    def dose_counts(
+        self,
+        group_by: list[str],
+        date_from: date | str | None = None,
+        date_to: date | str | None = None,
+        provinces: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
         fields = _group_fields(group_by)
         columns = "".join(f'{GROUPS[f]} AS "{f}", ' for f in fields)
         where, params = ["doses <> 0"], []
@@ -182,45 +201,70 @@ class StatisticsTables(StatisticsView):
                 params.append(_day(bound, name))
         grouping = ", ".join(GROUPS[f] for f in fields)
         tail = f" GROUP BY {grouping} ORDER BY {grouping}" if fields else ""
-        rows = self._in_provinces(f"SELECT {columns}CAST(SUM(doses) AS BIGINT) AS doses FROM {{dose_counts}}",
-                                  " AND ".join(where) + tail, params, provinces)
+        rows = self._in_provinces(
+            f"SELECT {columns}CAST(SUM(doses) AS BIGINT) AS doses FROM {{dose_counts}}",
+            " AND ".join(where) + tail,
+            params,
+            provinces,
+        )
         if not fields:  # one total (SUM over no row is NULL)
             return [{"doses": sum(row["doses"] or 0 for row in rows)}]
         return rows
 
     def coverage(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        return self._in_provinces("SELECT province, status, people FROM {coverage}",
-                                  "people <> 0 ORDER BY province, status", [], provinces)
+        return self._in_provinces(
+            "SELECT province, status, people FROM {coverage}",
+            "people <> 0 ORDER BY province, status",
+            [],
+            provinces,
+        )
 
     def site_counts(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        return self._in_provinces("SELECT province, kind, CAST(COUNT(*) AS BIGINT) AS sites FROM {sites}",
-                                  "1 = 1 GROUP BY province, kind ORDER BY province, kind", [], provinces)
+        return self._in_provinces(
+            "SELECT province, kind, CAST(COUNT(*) AS BIGINT) AS sites FROM {sites}",
+            "1 = 1 GROUP BY province, kind ORDER BY province, kind",
+            [],
+            provinces,
+        )
 
-    def _in_provinces(self, select: str, condition: str, params: list[Any],
-                      provinces: list[str] | None) -> list[dict[str, Any]]:
+    def _in_provinces(
+        self, select: str, condition: str, params: list[Any], provinces: list[str] | None
+    ) -> list[dict[str, Any]]:
         """`select WHERE condition`, limited to some provinces (None: all; []: none)."""
         with self.reading() as sql:
             if provinces is None:
                 return sql.rows(f"{select} WHERE {condition}", params)
-            return sql.rows_in(f"{select} WHERE province IN ({{ids}}) AND {condition}",
-                               sorted(set(provinces)), params)
+            return sql.rows_in(
+                f"{select} WHERE province IN ({{ids}}) AND {condition}", sorted(set(provinces)), params
+            )
 
     # --- the fold's reads and writes -----------------------------------------------------------
 
     def load(self, person_ids: list[str]) -> dict[str, Counted]:
         with self.reading() as sql:
-            people = sql.rows_in("SELECT person_id, record, province, status FROM {people} "
-                                 "WHERE person_id IN ({ids})", person_ids)
-            doses = sql.rows_in("SELECT person_id, dose_id, day, province, site_id, vaccine, dose_number "
-                                "FROM {doses} WHERE person_id IN ({ids})", person_ids)
+            people = sql.rows_in(
+                "SELECT person_id, record, province, status FROM {people} WHERE person_id IN ({ids})",
+                person_ids,
+            )
+            doses = sql.rows_in(
+                "SELECT person_id, dose_id, day, province, site_id, vaccine, dose_number "
+                "FROM {doses} WHERE person_id IN ({ids})",
+                person_ids,
+            )
         counted = {
-            r["person_id"]: Counted(PersonRecord.loads(r["record"]), {},
-                                    (r["province"], r["status"]) if r["status"] else None)
+            r["person_id"]: Counted(
+                PersonRecord.loads(r["record"]), {}, (r["province"], r["status"]) if r["status"] else None
+            )
             for r in people
         }
         for d in doses:
-            counted[d["person_id"]].doses[d["dose_id"]] = (d["day"], d["province"], d["site_id"],
-                                                           d["vaccine"], d["dose_number"])
+            counted[d["person_id"]].doses[d["dose_id"]] = (
+                d["day"],
+                d["province"],
+                d["site_id"],
+                d["vaccine"],
+                d["dose_number"],
+            )
         return counted
 
     def people_at(self, site_ids: list[str]) -> list[str]:
@@ -228,18 +272,23 @@ class StatisticsTables(StatisticsView):
             rows = sql.rows_in("SELECT DISTINCT person_id FROM {doses} WHERE site_id IN ({ids})", site_ids)
         return sorted({r["person_id"] for r in rows})
 
-    def sites(self, keys: list[str] | None = None,
-              site_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    def sites(self, keys: list[str] | None = None, site_ids: list[str] | None = None) -> list[dict[str, Any]]:
         column, values = ("key", keys) if keys is not None else ("site_id", site_ids or [])
         with self.reading() as sql:
-            return sql.rows_in(f"SELECT key, site_id, kind, province FROM {{sites}} "
-                               f"WHERE {column} IN ({{ids}})", values)
+            return sql.rows_in(
+                f"SELECT key, site_id, kind, province FROM {{sites}} WHERE {column} IN ({{ids}})", values
+            )
 
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
         with self.writing(tracking, after) as sql:
             self._write(sql, changes.people, changes.sites)
-            _add(sql, "dose_counts", ("day", "province", "site_id", "vaccine", "dose_number"), "doses",
-                 changes.doses)
+            _add(
+                sql,
+                "dose_counts",
+                ("day", "province", "site_id", "vaccine", "dose_number"),
+                "doses",
+                changes.doses,
+            )
             _add(sql, "coverage", ("province", "status"), "people", changes.coverage)
 
     def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
@@ -248,38 +297,52 @@ class StatisticsTables(StatisticsView):
 
     def count_rebuilding(self) -> None:
         with self.writing_aside() as sql:
-            sql.run("INSERT INTO {dose_counts} (day, province, site_id, vaccine, dose_number, doses) "
-                    "SELECT day, province, site_id, vaccine, dose_number, COUNT(*) FROM {doses} "
-                    "GROUP BY day, province, site_id, vaccine, dose_number")
-            sql.run("INSERT INTO {coverage} (province, status, people) "
-                    "SELECT province, status, COUNT(*) FROM {people} WHERE status IS NOT NULL "
-                    "GROUP BY province, status")
+            sql.run(
+                "INSERT INTO {dose_counts} (day, province, site_id, vaccine, dose_number, doses) "
+                "SELECT day, province, site_id, vaccine, dose_number, COUNT(*) FROM {doses} "
+                "GROUP BY day, province, site_id, vaccine, dose_number"
+            )
+            sql.run(
+                "INSERT INTO {coverage} (province, status, people) "
+                "SELECT province, status, COUNT(*) FROM {people} WHERE status IS NOT NULL "
+                "GROUP BY province, status"
+            )
 
     @staticmethod
     def _write(sql: Sql, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
         """The people as they count now (their doses replaced) and the directory entries."""
-        sql.insert_rows("INSERT INTO {people} (person_id, record, province, status) VALUES {rows} "
-                        "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-                        "province = excluded.province, status = excluded.status",
-                        [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()])
+        sql.insert_rows(
+            "INSERT INTO {people} (person_id, record, province, status) VALUES {rows} "
+            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+            "province = excluded.province, status = excluded.status",
+            [(pid, c.record.dumps(), *(c.coverage or (None, None))) for pid, c in people.items()],
+        )
         sql.run_in("DELETE FROM {doses} WHERE person_id IN ({ids})", list(people))
-        sql.insert_rows("INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
-                        "dose_number) VALUES {rows}",
-                        [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()])
-        sql.insert_rows("INSERT INTO {sites} (key, site_id, kind, province) VALUES {rows} "
-                        "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
-                        [(key, e["site_id"], e["kind"], e["province"]) for key, e in sites.items()])
+        sql.insert_rows(
+            "INSERT INTO {doses} (person_id, dose_id, day, province, site_id, vaccine, "
+            "dose_number) VALUES {rows}",
+            [(pid, dose_id, *key) for pid, c in people.items() for dose_id, key in c.doses.items()],
+        )
+        sql.insert_rows(
+            "INSERT INTO {sites} (key, site_id, kind, province) VALUES {rows} "
+            "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, province = excluded.province",
+            [(key, e["site_id"], e["kind"], e["province"]) for key, e in sites.items()],
+        )
 
 
 def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas: Counter[Any]) -> None:
     """Add each non-zero delta to its row; rows that fall to zero go."""
     changed = [(*key, n) for key, n in sorted(deltas.items()) if n]
     columns = ", ".join(key_columns)
-    sql.insert_rows(f"INSERT INTO {{{table}}} ({columns}, {value}) VALUES {{rows}} "
-                    f"ON CONFLICT ({columns}) DO UPDATE SET {value} = {{{table}}}.{value} + excluded.{value}", changed)
+    sql.insert_rows(
+        f"INSERT INTO {{{table}}} ({columns}, {value}) VALUES {{rows}} "
+        f"ON CONFLICT ({columns}) DO UPDATE SET {value} = {{{table}}}.{value} + excluded.{value}",
+        changed,
+    )
     match = " AND ".join(f"{c} = ?" for c in key_columns)
-    sql.run_many(f"DELETE FROM {{{table}}} WHERE {match} AND {value} = 0",
-                 [row[:-1] for row in changed if row[-1] < 0])
+    sql.run_many(
+        f"DELETE FROM {{{table}}} WHERE {match} AND {value} = 0", [row[:-1] for row in changed if row[-1] < 0]
+    )
 
 
 class Statistics(PagedProjection[StatisticsView]):
@@ -304,11 +367,16 @@ class Statistics(PagedProjection[StatisticsView]):
                 counted[pid] = c
                 records[pid] = c.record
             touched.update(extra)
-            touched.update(pid for pid, record in records.items()
-                           if any(d["site_id"] in moved_sites for d in record.doses.values()))
+            touched.update(
+                pid
+                for pid, record in records.items()
+                if any(d["site_id"] in moved_sites for d in record.doses.values())
+            )
 
         site_provinces = {e["site_id"]: e["province"] for e in entries.values()}
-        wanted = {d["site_id"] for pid in touched for d in records[pid].doses.values()} - site_provinces.keys()
+        wanted = {
+            d["site_id"] for pid in touched for d in records[pid].doses.values()
+        } - site_provinces.keys()
         site_provinces.update({e["site_id"]: e["province"] for e in view.sites(site_ids=sorted(wanted))})
 
         changes = StatisticsChanges({}, Counter(), Counter(), {key: entries[key] for key in listed})
@@ -316,7 +384,9 @@ class Statistics(PagedProjection[StatisticsView]):
             before = counted.get(pid) or Counted(records[pid])
             record = records[pid]
             evaluation = None if record.merged else record.evaluation()
-            now = Counted(record, counted_doses(record, site_provinces, evaluation), coverage_key(record, evaluation))
+            now = Counted(
+                record, counted_doses(record, site_provinces, evaluation), coverage_key(record, evaluation)
+            )
             changes.doses.update(now.doses.values())
             changes.doses.subtract(before.doses.values())
             if now.coverage:
@@ -326,7 +396,9 @@ class Statistics(PagedProjection[StatisticsView]):
             changes.people[pid] = now
         view.save(changes, tracking, after)
 
-    def replay_by_person(self, events: Iterable[Any], position: int | None, people_per_write: int = 500) -> None:
+    def replay_by_person(
+        self, events: Iterable[Any], position: int | None, people_per_write: int = 500
+    ) -> None:
         """Rebuild the view from `events`: every event of its topics up to `position`, the
         sites' streams first, then the people's, each stream in version order. Each person is
         counted once, at the end of their stream, in the provinces the directory ends with —
@@ -343,8 +415,11 @@ class Statistics(PagedProjection[StatisticsView]):
             people: dict[str, Counted] = {}
             for pid, record in records.items():
                 evaluation = None if record.merged else record.evaluation()
-                people[pid] = Counted(record, counted_doses(record, site_provinces, evaluation),
-                                      coverage_key(record, evaluation))
+                people[pid] = Counted(
+                    record,
+                    counted_doses(record, site_provinces, evaluation),
+                    coverage_key(record, evaluation),
+                )
             view.save_rebuilding(people, {})
             records.clear()
 
@@ -352,8 +427,9 @@ class Statistics(PagedProjection[StatisticsView]):
             for stream in streams(events):
                 if type(stream[0]) in SITE_EVENTS:
                     if site_provinces is not None:
-                        raise ValueError("statistics: a site's events came after the people's; "
-                                         "the sites are folded first")
+                        raise ValueError(
+                            "statistics: a site's events came after the people's; the sites are folded first"
+                        )
                     fold_sites(stream, entries)
                     continue
                 if site_provinces is None:

@@ -68,9 +68,17 @@ class Views:
             position = view.position() or 0
             state, error = view.state(now)
             lag = max(head - position, 0)
-            found.append({"name": name, "position": position, "head": head, "lag_events": lag,
-                          "lag_seconds": self._age(position + 1) if lag else 0.0,
-                          "state": state, "error": error})
+            found.append(
+                {
+                    "name": name,
+                    "position": position,
+                    "head": head,
+                    "lag_events": lag,
+                    "lag_seconds": self._age(position + 1) if lag else 0.0,
+                    "state": state,
+                    "error": error,
+                }
+            )
         return found
 
     def _age(self, position: int) -> float:

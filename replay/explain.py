@@ -15,10 +15,8 @@ from replay.fold import Decoded, decode, fold, person_state, read_person
 from replay.history import event_ref
 from replay.plain import plain
 
-# @event makes the event classes as Person itself is made, so mypy does not see them as its
-# attributes: they are taken from its namespace.
-DoseRecorded, DoseAmended, DoseVoided, DuplicateAbsorbed = (
-    vars(Person)[name] for name in ("DoseRecorded", "DoseAmended", "DoseVoided", "DuplicateAbsorbed"))
+DoseRecorded, DoseAmended, DoseVoided = Person.DoseRecorded, Person.DoseAmended, Person.DoseVoided
+DuplicateAbsorbed = Person.DuplicateAbsorbed
 
 MAX_MERGE_DEPTH = 16  # merges chain (A absorbed B, which had absorbed C); a cycle cannot
 
@@ -45,8 +43,11 @@ def explain_certificate(ledger: Any, person_id: UUID | str) -> dict[str, Any]:
         explained["status"] = None
         return explained
     for dose in state["doses"]:
-        entry = {**dose, "flags": [f for f in state["flags"] if f.get("dose_id") == dose["dose_id"]],
-                 "events": trails.get(dose["dose_id"], [])}
+        entry = {
+            **dose,
+            "flags": [f for f in state["flags"] if f.get("dose_id") == dose["dose_id"]],
+            "events": trails.get(dose["dose_id"], []),
+        }
         explained["removed" if dose["voided"] else "lines"].append(entry)
     return explained
 
@@ -60,7 +61,8 @@ def _trails(ledger: Any, decoded: list[Decoded], depth: int) -> dict[str, list[d
             trails[str(event.dose_id)] = [_ref(item, "recorded")]
         elif isinstance(event, DoseAmended):
             trails.setdefault(str(event.dose_id), []).append(
-                _ref(item, "amended", changes=plain(event.changes), reason=event.reason))
+                _ref(item, "amended", changes=plain(event.changes), reason=event.reason)
+            )
         elif isinstance(event, DoseVoided):
             trails.setdefault(str(event.dose_id), []).append(_ref(item, "voided", reason=event.reason))
         elif isinstance(event, DuplicateAbsorbed):
@@ -68,8 +70,7 @@ def _trails(ledger: Any, decoded: list[Decoded], depth: int) -> dict[str, list[d
             if depth < MAX_MERGE_DEPTH:
                 dup_records = ledger.recorder.select_streams([event.duplicate_person_id])
                 earlier = _trails(ledger, decode(ledger.mapper, dup_records), depth + 1)
-            merged = _ref(item, "merged", from_person_id=str(event.duplicate_person_id),
-                          reason=event.reason)
+            merged = _ref(item, "merged", from_person_id=str(event.duplicate_person_id), reason=event.reason)
             for dose in event.doses:
                 trails[dose["dose_id"]] = [*earlier.get(dose["dose_id"], []), merged]
     return trails

@@ -157,8 +157,10 @@ def person_state(person: Person | None, memo: StateMemo | None = None) -> dict[s
     memo = memo or StateMemo()
     evaluation = memo.evaluate(person.doses.values(), person.details.get("birth_date"))
     valid = [memo.dose(n.dose, n.number, n.booster) for n in evaluation.doses]
-    voided = [memo.dose(d, None, False)
-              for d in sorted((d for d in person.doses.values() if d["voided"]), key=lambda d: d["seq"])]
+    voided = [
+        memo.dose(d, None, False)
+        for d in sorted((d for d in person.doses.values() if d["voided"]), key=lambda d: d["seq"])
+    ]
     return {
         "version": person.version,
         "details": memo.plain_details(person.details),

@@ -52,8 +52,11 @@ def parse_as_of(value: Any, field: str = "as_of") -> AsOf:
     try:
         return parse_as_of(date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text))
     except ValueError:
-        raise InvalidValue(field, "must be a version number or an ISO date or date-time, "
-                                  f"e.g. 2021-09-01T17:00:00+07:00; got {value!r}") from None
+        raise InvalidValue(
+            field,
+            "must be a version number or an ISO date or date-time, "
+            f"e.g. 2021-09-01T17:00:00+07:00; got {value!r}",
+        ) from None
 
 
 def history(ledger: Any, person_id: UUID | str) -> dict[str, Any]:
@@ -64,19 +67,34 @@ def history(ledger: Any, person_id: UUID | str) -> dict[str, Any]:
     memo = StateMemo()  # each state re-renders only what its event changed
     for step in fold(decode(ledger.mapper, records)):
         after = person_state(step.person, memo)
-        events.append({**_describe(Decoded(step.record, step.event, step.problem)),
-                       "changes": compare_states(before, after), "state": after})
+        events.append(
+            {
+                **_describe(Decoded(step.record, step.event, step.problem)),
+                "changes": compare_states(before, after),
+                "state": after,
+            }
+        )
         before = after
     return {"person_id": str(pid), "events": events}
 
 
-def state_as_of(ledger: Any, person_id: UUID | str, *, version: int | None = None,
-                recorded_at: datetime | date | str | None = None) -> dict[str, Any]:
+def state_as_of(
+    ledger: Any,
+    person_id: UUID | str,
+    *,
+    version: int | None = None,
+    recorded_at: datetime | date | str | None = None,
+) -> dict[str, Any]:
     """The person as known after `version`, or as recorded by `recorded_at`; now if neither."""
     if version is not None and recorded_at is not None:
         raise InvalidValue("as_of", "give a version or a recorded time, not both")
-    point = (parse_as_of(version, "version") if version is not None
-             else parse_as_of(recorded_at, "recorded_at") if recorded_at is not None else AsOf())
+    point = (
+        parse_as_of(version, "version")
+        if version is not None
+        else parse_as_of(recorded_at, "recorded_at")
+        if recorded_at is not None
+        else AsOf()
+    )
     pid, records = read_person(ledger, person_id)
     decoded = decode(ledger.mapper, records)
     cut = _cut(decoded, point, "version" if version is not None else "recorded_at")
@@ -163,8 +181,13 @@ def _describe(item: Decoded) -> dict[str, Any]:
     event = item.event
     data = None
     if event is not None:
-        data = plain({k: ("(redacted)" if k in REDACTED else v)
-                      for k, v in event_data(event).items() if k not in _ASIDE})
+        data = plain(
+            {
+                k: ("(redacted)" if k in REDACTED else v)
+                for k, v in event_data(event).items()
+                if k not in _ASIDE
+            }
+        )
     described = {**event_ref(item), "data": data, "digest": getattr(event, "digest", None)}
     if item.error:
         described["problem"] = item.error
@@ -174,8 +197,11 @@ def _describe(item: Decoded) -> dict[str, Any]:
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if old == new:  # the usual case, compared in C
         return {}
-    return {k: {"from": old.get(k), "to": new.get(k)}
-            for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)}
+    return {
+        k: {"from": old.get(k), "to": new.get(k)}
+        for k in sorted(old.keys() | new.keys())
+        if old.get(k) != new.get(k)
+    }
 
 
 def _cut(decoded: list[Decoded], point: AsOf, field: str) -> int:
@@ -201,5 +227,8 @@ def _point(prefix: list[Decoded]) -> dict[str, Any]:
     if not prefix:
         return {"version": 0, "position": None, "recorded_at": None}
     last = prefix[-1]
-    return {"version": last.record.originator_version, "position": last.record.position,
-            "recorded_at": plain(last.event.timestamp) if last.event is not None else None}
+    return {
+        "version": last.record.originator_version,
+        "position": last.record.position,
+        "recorded_at": plain(last.event.timestamp) if last.event is not None else None,
+    }

@@ -29,7 +29,13 @@ from replay.fold import Decoded, decode
 from store.event_store import StoredRecord
 
 ALTERED, REMOVED, INSERTED, REORDERED, RENUMBERED, UNVERIFIED = (
-    "altered", "removed", "inserted", "reordered", "renumbered", "unverified")
+    "altered",
+    "removed",
+    "inserted",
+    "reordered",
+    "renumbered",
+    "unverified",
+)
 WINDOW = 8  # how far from its stored version a moved row's original version is looked for
 
 
@@ -41,8 +47,7 @@ class Finding:
     position: int | None = None  # the row's notification id, when there is a row
 
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "kind": self.kind, "detail": self.detail,
-                "position": self.position}
+        return {"version": self.version, "kind": self.kind, "detail": self.detail, "position": self.position}
 
 
 @dataclass
@@ -124,8 +129,11 @@ def _copies(rows: list[_Row], note: Callable[[int, str, str], None]) -> set[int]
         for k in same:
             if k != genuine:
                 copies.add(k)
-                note(k, INSERTED, f"a copy of the row at version {rows[genuine].version} "
-                                  "(same digest), stored again")
+                note(
+                    k,
+                    INSERTED,
+                    f"a copy of the row at version {rows[genuine].version} (same digest), stored again",
+                )
     return copies
 
 
@@ -138,8 +146,12 @@ def _skipped(rows: list[_Row], copies: set[int], note: Callable[[int, str, str],
         j = index_of.get(row.predecessor, -1) if row.predecessor != GENESIS else -1
         for k in range(j + 1, i):
             if rows[k].predecessor is None:
-                note(k, INSERTED, f"not part of the chain: the genuine row after it (version "
-                                  f"{row.version}) is chained past it")
+                note(
+                    k,
+                    INSERTED,
+                    f"not part of the chain: the genuine row after it (version "
+                    f"{row.version}) is chained past it",
+                )
 
 
 def _digest_of(item: Decoded, mapper: Any) -> str | None:
@@ -166,7 +178,7 @@ def _written_as(event: Any, row: _Row, known: list[str]) -> tuple[int | None, st
     for previous in known:
         if previous == row.digest:
             continue
-        for version in ((1,) if previous == GENESIS else candidates):
+        for version in (1,) if previous == GENESIS else candidates:
             if expected_digest(previous, event, version) == row.digest:
                 return version, previous
     return None, None
@@ -177,8 +189,9 @@ def _removed(rows: list[_Row], findings: dict[int, Finding]) -> None:
     expected = 1
     for row in rows:
         for missing in range(expected, row.version):
-            findings[-missing] = Finding(missing, REMOVED, "no row has this version: the event "
-                                         "was deleted from the store")
+            findings[-missing] = Finding(
+                missing, REMOVED, "no row has this version: the event was deleted from the store"
+            )
         expected = max(expected, row.version + 1)
 
 
@@ -194,13 +207,19 @@ def _unchained(rows: list[_Row], i: int) -> tuple[str, str]:
     if after is not None and after.predecessor == row.digest and after.written_as is not None:
         shift = after.written_as - after.version
         if shift > 0:
-            return REMOVED, (f"{shift} event(s) before this one were deleted and the later ones "
-                             "renumbered to close the gap; this row's own content cannot be checked")
-        return ALTERED, (f"its content no longer matches its digest, which version {after.version} "
-                         f"is chained to (or version {before.version if before else 0} was "
-                         "rewritten with a recomputed digest)")
-    return ALTERED, ("its digest follows from neither its content nor any stored predecessor: "
-                     "edited, forged or appended outside the ledger")
+            return REMOVED, (
+                f"{shift} event(s) before this one were deleted and the later ones "
+                "renumbered to close the gap; this row's own content cannot be checked"
+            )
+        return ALTERED, (
+            f"its content no longer matches its digest, which version {after.version} "
+            f"is chained to (or version {before.version if before else 0} was "
+            "rewritten with a recomputed digest)"
+        )
+    return ALTERED, (
+        "its digest follows from neither its content nor any stored predecessor: "
+        "edited, forged or appended outside the ledger"
+    )
 
 
 def _moved(rows: list[_Row], copies: set[int], note: Callable[[int, str, str], None]) -> None:
@@ -210,9 +229,13 @@ def _moved(rows: list[_Row], copies: set[int], note: Callable[[int, str, str], N
         row = rows[i]
         if written == row.version:
             continue
-        inverted = any(w > written for _, w in placed[:n]) or any(w < written for _, w in placed[n + 1:])
+        inverted = any(w > written for _, w in placed[:n]) or any(w < written for _, w in placed[n + 1 :])
         if inverted:
             note(i, REORDERED, f"written as version {written}, stored as version {row.version}")
         else:
-            note(i, RENUMBERED, f"written as version {written}, stored as version {row.version} "
-                                "(the rows around it were removed or inserted)")
+            note(
+                i,
+                RENUMBERED,
+                f"written as version {written}, stored as version {row.version} "
+                "(the rows around it were removed or inserted)",
+            )

@@ -46,8 +46,9 @@ def verify(ledger: Any, person_id: UUID | str, views: Any = None) -> dict[str, A
     }
 
 
-def verify_all(ledger: Any, views: Any = None,
-               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def verify_all(
+    ledger: Any, views: Any = None, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Every stream of the store: its chain; for each person also the fold and the certificate.
 
     `progress(events_done, events_total)` is called after each stream.
@@ -67,8 +68,9 @@ def verify_all(ledger: Any, views: Any = None,
             _, found = _check_person(decoded, findings, views, records[0].originator_id)
         else:
             found = [_integrity(f) for f in findings]
-        differences += [{"stream_id": str(records[0].originator_id), "stream_type": stream_type, **d}
-                        for d in found]
+        differences += [
+            {"stream_id": str(records[0].originator_id), "stream_type": stream_type, **d} for d in found
+        ]
         done += len(records)
         if progress is not None:
             progress(done, total)
@@ -90,8 +92,9 @@ def compare_certificate(state: dict[str, Any], certificate: dict[str, Any] | Non
     if certificate is None:
         if merged_into is not None:
             return []
-        return [_cert(None, "the certificate view has no certificate for this person",
-                      expected=state["status"])]
+        return [
+            _cert(None, "the certificate view has no certificate for this person", expected=state["status"])
+        ]
     if merged_into is not None:
         # A merged duplicate: only whether the view knows where its doses went is compared.
         found = certificate.get("merged_into", merged_into)
@@ -105,33 +108,61 @@ def compare_certificate(state: dict[str, Any], certificate: dict[str, Any] | Non
     shown = {str(d.get("dose_id")): d for d in certificate.get("doses") or []}
     for dose_id, dose in expected.items():
         if dose_id not in shown:
-            differences.append(_cert("doses", "a valid dose is missing from the certificate",
-                                     dose["dose_number"], None, dose_id))
+            differences.append(
+                _cert(
+                    "doses",
+                    "a valid dose is missing from the certificate",
+                    dose["dose_number"],
+                    None,
+                    dose_id,
+                )
+            )
             continue
         on_view = shown[dose_id]
         if on_view.get("dose_number") != dose["dose_number"]:
-            differences.append(_cert("dose_number", "the dose number differs", dose["dose_number"],
-                                     on_view.get("dose_number"), dose_id))
+            differences.append(
+                _cert(
+                    "dose_number",
+                    "the dose number differs",
+                    dose["dose_number"],
+                    on_view.get("dose_number"),
+                    dose_id,
+                )
+            )
         for name in DOSE_FIELDS:
             if name in on_view and on_view[name] != dose[name]:
-                differences.append(_cert(name, f"the dose's {name} differs", dose[name],
-                                         on_view[name], dose_id))
+                differences.append(
+                    _cert(name, f"the dose's {name} differs", dose[name], on_view[name], dose_id)
+                )
     for dose_id in shown.keys() - expected.keys():
-        differences.append(_cert("doses", "the certificate shows a dose the events do not "
-                                          "(voided, or never recorded)", None,
-                                 shown[dose_id].get("dose_number"), dose_id))
+        differences.append(
+            _cert(
+                "doses",
+                "the certificate shows a dose the events do not (voided, or never recorded)",
+                None,
+                shown[dose_id].get("dose_number"),
+                dose_id,
+            )
+        )
     return differences
 
 
-def _check_person(decoded: list[Decoded], findings: list[Finding], views: Any,
-                  person_id: UUID) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _check_person(
+    decoded: list[Decoded], findings: list[Finding], views: Any, person_id: UUID
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     differences = [_integrity(f) for f in findings]
     person = None
     for step in fold(decoded):
         person = step.person
         if step.problem and step.event is not None:  # unreadable rows are integrity findings
-            differences.append({"kind": "fold", "version": step.record.originator_version,
-                                "position": step.record.position, "detail": step.problem})
+            differences.append(
+                {
+                    "kind": "fold",
+                    "version": step.record.originator_version,
+                    "position": step.record.position,
+                    "detail": step.problem,
+                }
+            )
     state = person_state(person)
     if views is not None and state is not None:
         differences += compare_certificate(state, views.certificates.certificate(person_id))
@@ -143,23 +174,38 @@ def _against_ledger(ledger: Any, person_id: UUID, state: dict[str, Any] | None) 
     try:
         loaded = person_state(ledger.person(person_id))
     except Exception as e:  # the ledger failing to load the person is itself the difference
-        return [{"kind": "ledger", "detail": f"the ledger cannot load this person: "
-                                             f"{type(e).__name__}: {e}"}]
+        return [{"kind": "ledger", "detail": f"the ledger cannot load this person: {type(e).__name__}: {e}"}]
     if loaded == state:
         return []
-    return [{"kind": "ledger", "detail": "the ledger's loaded state differs from a fresh fold of "
-                                         "the stored events", "changes": compare_states(state, loaded)}]
+    return [
+        {
+            "kind": "ledger",
+            "detail": "the ledger's loaded state differs from a fresh fold of the stored events",
+            "changes": compare_states(state, loaded),
+        }
+    ]
 
 
 def _integrity(finding: Finding) -> dict[str, Any]:
-    return {"kind": "integrity", "finding": finding.kind, "version": finding.version,
-            "position": finding.position, "detail": finding.detail}
+    return {
+        "kind": "integrity",
+        "finding": finding.kind,
+        "version": finding.version,
+        "position": finding.position,
+        "detail": finding.detail,
+    }
 
 
-def _cert(field: str | None, detail: str, expected: Any = None, found: Any = None,
-          dose_id: str | None = None) -> dict[str, Any]:
-    difference = {"kind": "certificate", "field": field, "detail": detail,
-                  "expected": expected, "found": found}
+def _cert(
+    field: str | None, detail: str, expected: Any = None, found: Any = None, dose_id: str | None = None
+) -> dict[str, Any]:
+    difference = {
+        "kind": "certificate",
+        "field": field,
+        "detail": detail,
+        "expected": expected,
+        "found": found,
+    }
     if dose_id is not None:
         difference["dose_id"] = dose_id
     return difference

@@ -44,8 +44,9 @@ class Following(Protocol):
 
     def __enter__(self) -> Self: ...
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None: ...
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None: ...
 
 
 class EventStore(ApplicationRecorder):
@@ -59,8 +60,9 @@ class EventStore(ApplicationRecorder):
         gaps included, which is what an audit of one stream needs too."""
 
     @abstractmethod
-    def scan_streams(self, topics: Sequence[str] | None = None, up_to: int | None = None,
-                     chunk: int = 2000) -> Iterator[StoredRecord]:
+    def scan_streams(
+        self, topics: Sequence[str] | None = None, up_to: int | None = None, chunk: int = 2000
+    ) -> Iterator[StoredRecord]:
         """Every record of these topics (None: of every topic) at positions up to `up_to`
         (None: the head when the scan starts), stream after stream, each in version order,
         read `chunk` rows at a time. Events recorded behind the scan are not part of it.

@@ -44,7 +44,8 @@ INSTALLED = version("eventsourcing")
 if INSTALLED.split(".")[:2] != PINNED.split("."):
     raise ImportError(
         f"store.library reaches into eventsourcing {PINNED}'s private API, but {INSTALLED} is "
-        "installed: check each reach in store/library.py against the new version, then re-pin")
+        "installed: check each reach in store/library.py against the new version, then re-pin"
+    )
 
 
 def save(app: Application[Any], aggregates: Sequence[Any]) -> int | None:
@@ -73,6 +74,7 @@ def create_sqlite_tables(recorder: SQLiteRecorder, cursor: Any) -> None:
 
 # PostgreSQL's recording.
 
+
 class PostgresInsertStep(PostgresApplicationRecorder):
     """The library's insert step (`_insert_stored_events`), with the INSERT itself the
     subclass's `insert_rows` (store.postgres sends the rows as binary arrays).
@@ -82,8 +84,9 @@ class PostgresInsertStep(PostgresApplicationRecorder):
     gap filled in later), then the NOTIFY that wakes subscriptions at commit, then the rows.
     """
 
-    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
-                              **kwargs: Any) -> None:
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
         self.insert_rows(curs, stored_events)
@@ -98,8 +101,9 @@ def insert_events_retrying(max_attempts: int, wait: float) -> Callable[..., Any]
     apart, on InterfaceError and OperationalError: the library's own body (what its retry
     decorator wraps) under a retry of ours, in place of its 10 attempts."""
     insert: Callable[..., Any] = PostgresApplicationRecorder.insert_events.__wrapped__
-    wrapped: Callable[..., Any] = retry((InterfaceError, OperationalError), max_attempts=max_attempts,
-                                        wait=wait)(insert)
+    wrapped: Callable[..., Any] = retry(
+        (InterfaceError, OperationalError), max_attempts=max_attempts, wait=wait
+    )(insert)
     return wrapped
 
 
@@ -112,6 +116,7 @@ def insert_events_retrying(max_attempts: int, wait: float) -> Callable[..., Any]
 # both hand out a whole page at a time (`next_page`), so one runner serves both stores and
 # applies what has piled up in one transaction.
 
+
 class Pages(ListenNotifySubscription[Any]):
     """Hands out what a subscription has read, a page at a time."""
 
@@ -121,7 +126,7 @@ class Pages(ListenNotifySubscription[Any]):
         Raises StopIteration once stopped (or the error that stopped the subscription).
         """
         if self._notifications_index < len(self._notifications):
-            page = list(self._notifications[self._notifications_index:])
+            page = list(self._notifications[self._notifications_index :])
             self._notifications_index = len(self._notifications)
             return page
         if not self._has_been_stopped:

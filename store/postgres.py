@@ -71,12 +71,15 @@ class OneSchemaCreatorAtATime:
 class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep, EventStore):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        table = SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
-                                               table=Identifier(self.events_table_name))
-        records = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {table} "
-                      ).format(table=table)
+        table = SQL("{schema}.{table}").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+        )
+        records = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {table} "
+        ).format(table=table)
         self.select_streams_statement = records + SQL(
-            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version")
+            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
+        )
         # The library's insert (same columns, same RETURNING, in the same transaction after its
         # table lock and NOTIFY), from four arrays instead of one array of its composite type.
         self.insert_rows_statement = SQL(
@@ -85,11 +88,14 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
             "RETURNING notification_id"
         ).format(table=table, id_type=SQL(self.datastore.originator_id_type))
         self.count_notifications_statement = SQL(
-            "SELECT COUNT(*) AS n FROM {table} WHERE notification_id <= %s").format(table=table)
+            "SELECT COUNT(*) AS n FROM {table} WHERE notification_id <= %s"
+        ).format(table=table)
         self.scan_streams_statement = records + SQL(
-            "WHERE topic = ANY(%s) AND notification_id <= %s ORDER BY originator_id, originator_version")
+            "WHERE topic = ANY(%s) AND notification_id <= %s ORDER BY originator_id, originator_version"
+        )
         self.scan_all_streams_statement = records + SQL(
-            "WHERE notification_id <= %s ORDER BY originator_id, originator_version")
+            "WHERE notification_id <= %s ORDER BY originator_id, originator_version"
+        )
 
     # The library tries an insert 10 times, each attempt waiting up to the pool's timeout (5 s)
     # for a connection: while PostgreSQL was down a write in flight hung for up to ~50 s, and
@@ -99,12 +105,15 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
     insert_events = library.insert_events_retrying(max_attempts=2, wait=0.2)
 
     def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
-        curs.execute(self.insert_rows_statement, (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        ))
+        curs.execute(
+            self.insert_rows_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
 
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         if not ids:
@@ -122,8 +131,9 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
                 for row in curs.fetchall()
             ]
 
-    def scan_streams(self, topics: Sequence[str] | None = None, up_to: int | None = None,
-                     chunk: int = 2000) -> Iterator[StoredRecord]:
+    def scan_streams(
+        self, topics: Sequence[str] | None = None, up_to: int | None = None, chunk: int = 2000
+    ) -> Iterator[StoredRecord]:
         """Read by a server-side cursor `chunk` rows at a time (see EventStore.scan_streams).
 
         One query, on a connection of its own (not the pool's, which the rebuild's writes
@@ -135,15 +145,25 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
             return
         if up_to is None:
             up_to = self.max_notification_id() or 0
-        statement: Composed = self.scan_all_streams_statement if topics is None else self.scan_streams_statement
+        statement: Composed = (
+            self.scan_all_streams_statement if topics is None else self.scan_streams_statement
+        )
         params: tuple[Any, ...] = (up_to,) if topics is None else (list(topics), up_to)
-        with (connection_of_its_own(self.datastore) as conn, conn.transaction(),
-              conn.cursor(name="scan_streams") as curs):
+        with (
+            connection_of_its_own(self.datastore) as conn,
+            conn.transaction(),
+            conn.cursor(name="scan_streams") as curs,
+        ):
             curs.itersize = chunk
             curs.execute(statement, params)
             for position, originator_id, version, topic, state in curs:
-                yield StoredRecord(originator_id=originator_id, originator_version=version, topic=topic,
-                                   state=bytes(state), position=position)
+                yield StoredRecord(
+                    originator_id=originator_id,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                    position=position,
+                )
 
     def count_notifications(self, stop: int | None = None) -> int:
         if stop is None:

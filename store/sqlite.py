@@ -25,8 +25,16 @@ RECORDS = "SELECT rowid, originator_id, originator_version, topic, state FROM {t
 class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
     def _records(self, rows: list[Any]) -> list[StoredRecord]:
         convert = self.convert_originator_id  # UUIDs: the ledger's datastores are made for them
-        return [StoredRecord(originator_id=cast(UUID, convert(row[1])), originator_version=row[2], topic=row[3],
-                             state=row[4], position=row[0]) for row in rows]
+        return [
+            StoredRecord(
+                originator_id=cast(UUID, convert(row[1])),
+                originator_version=row[2],
+                topic=row[3],
+                state=row[4],
+                position=row[0],
+            )
+            for row in rows
+        ]
 
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         if not ids:
@@ -40,8 +48,9 @@ class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
             c.execute(statement, [i.hex for i in ids])
             return self._records(c.fetchall())
 
-    def scan_streams(self, topics: Sequence[str] | None = None, up_to: int | None = None,
-                     chunk: int = 2000) -> Iterator[StoredRecord]:
+    def scan_streams(
+        self, topics: Sequence[str] | None = None, up_to: int | None = None, chunk: int = 2000
+    ) -> Iterator[StoredRecord]:
         """In the primary key's order, `chunk` rows a query, each query after the last key read
         (no sort, and no read transaction held open for the whole scan: events never change,
         and those up to `up_to` are all there). See EventStore.scan_streams."""

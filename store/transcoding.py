@@ -27,8 +27,12 @@ def _uuid(hex_: str) -> UUID:
     return value
 
 
-_DECODE: dict[str, Callable[[str], Any]] = {"datetime_iso": datetime.fromisoformat, "date_iso": date.fromisoformat,
-           "decimal_str": Decimal, "uuid_hex": _uuid}
+_DECODE: dict[str, Callable[[str], Any]] = {
+    "datetime_iso": datetime.fromisoformat,
+    "date_iso": date.fromisoformat,
+    "decimal_str": Decimal,
+    "uuid_hex": _uuid,
+}
 
 
 def _default(value: Any) -> Any:

@@ -1,8 +1,8 @@
 """Storage is chosen by one URL, DOSELEDGER_DATABASE_URL, mapped to eventsourcing's settings.
 
-  sqlite:///var/ledger.db                       (the embedded default; relative to the cwd)
-  sqlite:////abs/path/ledger.db
-  postgresql://user:pass@host:port/db[?schema=name]
+sqlite:///var/ledger.db                       (the embedded default; relative to the cwd)
+sqlite:////abs/path/ledger.db
+postgresql://user:pass@host:port/db[?schema=name]
 """
 
 from __future__ import annotations

@@ -44,13 +44,17 @@ def rebuilding_rows(views: Views) -> int:
     rows = 0
     for view in views.by_name.values():
         with view.reading() as sql:
-            rows += sum(sql.rows(f"SELECT COUNT(*) AS n FROM {{{short}_aside}}")[0]["n"] for short in view.aside)
+            rows += sum(
+                sql.rows(f"SELECT COUNT(*) AS n FROM {{{short}_aside}}")[0]["n"] for short in view.aside
+            )
     return rows
 
 
 def all_doses(views: Views) -> dict[tuple, int]:
     rows = views.statistics.dose_counts(["date", "province", "site_id", "vaccine", "dose_number"])
-    return {(r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"] for r in rows}
+    return {
+        (r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"] for r in rows
+    }
 
 
 def everything(views: Views) -> dict[str, Any]:
@@ -61,8 +65,9 @@ def everything(views: Views) -> dict[str, Any]:
         "doses": all_doses(views),
         "coverage": views.statistics.coverage(),
         "site_counts": views.statistics.site_counts(),
-        "people": {p: sorted(views.localities.people(p, limit=1000), key=lambda r: r["person_id"])
-                   for p in provinces},
+        "people": {
+            p: sorted(views.localities.people(p, limit=1000), key=lambda r: r["person_id"]) for p in provinces
+        },
         "sites": views.review.sites(),
         "duplicates": views.review.possible_duplicates(),
         "flags": views.review.flags(),
@@ -80,51 +85,85 @@ def assert_views_are_a_fresh_fold(views: Views, ledger: DoseLedger) -> None:
     for pid, expected in recount.certificates().items():
         shown = views.certificates.certificate(pid)
         assert shown is not None, pid
-        assert (shown["status"], [(d["dose_id"], d["dose_number"]) for d in shown["doses"]],
-                shown["merged_into"]) == (expected["status"], expected["doses"], expected["merged_into"])
+        assert (
+            shown["status"],
+            [(d["dose_id"], d["dose_number"]) for d in shown["doses"]],
+            shown["merged_into"],
+        ) == (expected["status"], expected["doses"], expected["merged_into"])
         person = people[next(i for i in people if str(i) == pid)]
         for d in shown["doses"]:
             stored = person.doses[d["dose_id"]]
-            assert {k: d[k] for k in ("vaccine", "lot", "administered_at", "site_id")} == \
-                   {k: stored[k] for k in ("vaccine", "lot", "administered_at", "site_id")}
+            assert {k: d[k] for k in ("vaccine", "lot", "administered_at", "site_id")} == {
+                k: stored[k] for k in ("vaccine", "lot", "administered_at", "site_id")
+            }
         assert shown["province"] == person.details["province"]
         assert len(set(shown["revoked"])) == shown["version"] - 1  # every earlier version revoked
         assert (shown["certificate_id"] is None) == (shown["merged_into"] is not None)
 
     assert all_doses(views) == dict(recount.dose_counts())
-    assert {(r["province"], r["status"]): r["people"] for r in views.statistics.coverage()} == \
-        dict(recount.coverage())
+    assert {(r["province"], r["status"]): r["people"] for r in views.statistics.coverage()} == dict(
+        recount.coverage()
+    )
     sites = recount.sites
-    assert {(r["province"], r["kind"]): r["sites"] for r in views.statistics.site_counts()} == \
-        dict(Counter((s.province, s.kind) for s in sites.values()))
+    assert {(r["province"], r["kind"]): r["sites"] for r in views.statistics.site_counts()} == dict(
+        Counter((s.province, s.kind) for s in sites.values())
+    )
 
     for province in {p.details["province"] for p in people.values()}:
         listed = sorted(views.localities.people(province, limit=1000), key=lambda r: r["person_id"])
-        assert listed == sorted(({
-            "person_id": pid, "full_name": p.details["full_name"], "birth_date": p.details["birth_date"],
-            "province": p.details["province"], "district": p.details["district"],
-            "status": p.evaluation().status} for pid, p in open_people.items()
-            if p.details["province"] == province), key=lambda r: r["person_id"])
+        assert listed == sorted(
+            (
+                {
+                    "person_id": pid,
+                    "full_name": p.details["full_name"],
+                    "birth_date": p.details["birth_date"],
+                    "province": p.details["province"],
+                    "district": p.details["district"],
+                    "status": p.evaluation().status,
+                }
+                for pid, p in open_people.items()
+                if p.details["province"] == province
+            ),
+            key=lambda r: r["person_id"],
+        )
     for phone in {p.details["phone"] for p in people.values() if p.details["phone"]}:
-        assert sorted(r["person_id"] for r in views.localities.find(phone=phone)) == \
-            sorted(pid for pid, p in open_people.items() if p.details["phone"] == phone)
+        assert sorted(r["person_id"] for r in views.localities.find(phone=phone)) == sorted(
+            pid for pid, p in open_people.items() if p.details["phone"] == phone
+        )
 
-    assert sorted(views.review.flags(), key=_flag_key) == sorted((
-        {"person_id": pid, "province": p.details["province"], **flag}
-        for pid, p in open_people.items() for flag in p.evaluation().flags), key=_flag_key)
+    assert sorted(views.review.flags(), key=_flag_key) == sorted(
+        (
+            {"person_id": pid, "province": p.details["province"], **flag}
+            for pid, p in open_people.items()
+            for flag in p.evaluation().flags
+        ),
+        key=_flag_key,
+    )
     groups: dict[tuple[str, str], list[str]] = {}
     for pid, p in open_people.items():
         groups.setdefault((person_key(p.details["full_name"]), p.details["birth_date"]), []).append(pid)
-    assert {(g["name_key"], g["birth_date"]): sorted(m["person_id"] for m in g["people"])
-            for g in views.review.possible_duplicates()} == \
-        {key: sorted(ids) for key, ids in groups.items() if len(ids) > 1}
-    assert sorted(views.review.sites(), key=lambda r: r["site_id"]) == sorted((
-        {"site_id": s.site_id, "name": s.name, "province": s.province, "district": s.district,
-         "status": s.kind, "review_status": s.review_status} for s in sites.values()),
-        key=lambda r: r["site_id"])
+    assert {
+        (g["name_key"], g["birth_date"]): sorted(m["person_id"] for m in g["people"])
+        for g in views.review.possible_duplicates()
+    } == {key: sorted(ids) for key, ids in groups.items() if len(ids) > 1}
+    assert sorted(views.review.sites(), key=lambda r: r["site_id"]) == sorted(
+        (
+            {
+                "site_id": s.site_id,
+                "name": s.name,
+                "province": s.province,
+                "district": s.district,
+                "status": s.kind,
+                "review_status": s.review_status,
+            }
+            for s in sites.values()
+        ),
+        key=lambda r: r["site_id"],
+    )
 
-    assert {r["request_id"]: {k: r[k] for k in REQUEST_FIELDS} for r in views.corrections.every()} == \
-        recount.corrections()
+    assert {
+        r["request_id"]: {k: r[k] for k in REQUEST_FIELDS} for r in views.corrections.every()
+    } == recount.corrections()
 
 
 def _flag_key(flag: dict[str, Any]) -> tuple:

@@ -17,17 +17,27 @@ from usecases.application import DoseLedger
 
 HEADERS = [c.header for c in COLUMNS]
 UNIT = Actor("unit-hn-ba-dinh", "site")
-FORM = Form(unit="TTYT Quận Ba Đình", attested_by="BS. Lê Văn Tám", document_ref="CV 123/TTYT",
-            site_id="HN-BD-01")
+FORM = Form(
+    unit="TTYT Quận Ba Đình", attested_by="BS. Lê Văn Tám", document_ref="CV 123/TTYT", site_id="HN-BD-01"
+)
 
 
 def row(record: str | None = "R1", **overrides: Any) -> dict[str, Any]:
     """One template row (by field name), a valid dose unless overridden."""
     values: dict[str, Any] = {
-        "site_record_id": record, "full_name": "Nguyễn Thị Lan", "birth_date": "14/03/1985",
-        "sex": "Nữ", "national_id": "001185012345", "phone": "0912345678", "province": "01",
-        "district": "Ba Đình", "vaccine": "AstraZeneca", "lot": "A1234", "administered_at": "01/07/2021",
-        "dose_number": "1", "site_id": "",
+        "site_record_id": record,
+        "full_name": "Nguyễn Thị Lan",
+        "birth_date": "14/03/1985",
+        "sex": "Nữ",
+        "national_id": "001185012345",
+        "phone": "0912345678",
+        "province": "01",
+        "district": "Ba Đình",
+        "vaccine": "AstraZeneca",
+        "lot": "A1234",
+        "administered_at": "01/07/2021",
+        "dose_number": "1",
+        "site_id": "",
     }
     values.update(overrides)
     return values
@@ -35,8 +45,15 @@ def row(record: str | None = "R1", **overrides: Any) -> dict[str, Any]:
 
 def people_rows(n: int, *, start: int = 0, record: bool = True) -> list[dict[str, Any]]:
     """n different people, one dose each."""
-    return [row(f"R{k}" if record else None, full_name=f"Trần Văn Khách {k}", national_id=f"0011900{k:05d}",
-                phone=f"09{k:08d}") for k in range(start, start + n)]
+    return [
+        row(
+            f"R{k}" if record else None,
+            full_name=f"Trần Văn Khách {k}",
+            national_id=f"0011900{k:05d}",
+            phone=f"09{k:08d}",
+        )
+        for k in range(start, start + n)
+    ]
 
 
 def as_cells(rows: list[dict[str, Any]], headers: list[str] | None = None) -> list[list[Any]]:
@@ -44,8 +61,13 @@ def as_cells(rows: list[dict[str, Any]], headers: list[str] | None = None) -> li
     return [headers or HEADERS] + [[r.get(f) if r.get(f) is not None else "" for f in fields] for r in rows]
 
 
-def csv_bytes(rows: list[dict[str, Any]] | list[list[Any]], *, encoding: str = "utf-8",
-              delimiter: str = ",", headers: list[str] | None = None) -> bytes:
+def csv_bytes(
+    rows: list[dict[str, Any]] | list[list[Any]],
+    *,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    headers: list[str] | None = None,
+) -> bytes:
     cells = rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter).writerows(cells)
@@ -57,13 +79,14 @@ def write_csv(path: Path, rows: list[dict[str, Any]] | list[list[Any]], **option
     return path
 
 
-def write_xlsx(path: Path, rows: list[dict[str, Any]] | list[list[Any]], *,
-               headers: list[str] | None = None) -> Path:
+def write_xlsx(
+    path: Path, rows: list[dict[str, Any]] | list[list[Any]], *, headers: list[str] | None = None
+) -> Path:
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
-    for cells in (rows if rows and isinstance(rows[0], list) else as_cells(rows, headers)):
+    for cells in rows if rows and isinstance(rows[0], list) else as_cells(rows, headers):
         sheet.append(cells)
     book.save(path)
     return path

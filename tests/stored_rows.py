@@ -32,8 +32,11 @@ class StoredRows:
         return cursor.fetchall() if cursor.description else []
 
     def row(self, stream: UUID, version: int) -> tuple[str, dict[str, Any]]:
-        [(topic, state)] = self._sql("SELECT topic, state FROM {t} WHERE originator_id=? AND "
-                                     "originator_version=?", self.key(stream), version)
+        [(topic, state)] = self._sql(
+            "SELECT topic, state FROM {t} WHERE originator_id=? AND originator_version=?",
+            self.key(stream),
+            version,
+        )
         return topic, json.loads(bytes(state))
 
     def edit(self, stream: UUID, version: int, **changes: Any) -> None:
@@ -41,31 +44,56 @@ class StoredRows:
         self.put_state(stream, version, json.dumps({**state, **changes}).encode())
 
     def put_state(self, stream: UUID, version: int, state: bytes) -> None:
-        self._sql("UPDATE {t} SET state=? WHERE originator_id=? AND originator_version=?",
-                  state, self.key(stream), version)
+        self._sql(
+            "UPDATE {t} SET state=? WHERE originator_id=? AND originator_version=?",
+            state,
+            self.key(stream),
+            version,
+        )
 
     def set_topic(self, stream: UUID, version: int, topic: str) -> None:
-        self._sql("UPDATE {t} SET topic=? WHERE originator_id=? AND originator_version=?",
-                  topic, self.key(stream), version)
+        self._sql(
+            "UPDATE {t} SET topic=? WHERE originator_id=? AND originator_version=?",
+            topic,
+            self.key(stream),
+            version,
+        )
 
     def delete(self, stream: UUID, version: int) -> None:
         self._sql("DELETE FROM {t} WHERE originator_id=? AND originator_version=?", self.key(stream), version)
 
     def shift(self, stream: UUID, from_version: int, by: int) -> None:
         """Renumber versions >= from_version by `by` (through negatives: the key stays unique)."""
-        self._sql("UPDATE {t} SET originator_version=-(originator_version+?) WHERE originator_id=? "
-                  "AND originator_version>=?", by, self.key(stream), from_version)
-        self._sql("UPDATE {t} SET originator_version=-originator_version WHERE originator_id=? "
-                  "AND originator_version<0", self.key(stream))
+        self._sql(
+            "UPDATE {t} SET originator_version=-(originator_version+?) WHERE originator_id=? "
+            "AND originator_version>=?",
+            by,
+            self.key(stream),
+            from_version,
+        )
+        self._sql(
+            "UPDATE {t} SET originator_version=-originator_version WHERE originator_id=? "
+            "AND originator_version<0",
+            self.key(stream),
+        )
 
     def swap(self, stream: UUID, a: int, b: int) -> None:
         for old, new in ((a, -1), (b, a), (-1, b)):
-            self._sql("UPDATE {t} SET originator_version=? WHERE originator_id=? AND originator_version=?",
-                      new, self.key(stream), old)
+            self._sql(
+                "UPDATE {t} SET originator_version=? WHERE originator_id=? AND originator_version=?",
+                new,
+                self.key(stream),
+                old,
+            )
 
     def insert(self, stream: UUID, version: int, topic: str, state: dict[str, Any]) -> None:
-        self._sql("INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (?,?,?,?)",
-                  self.key(stream), version, topic, json.dumps(state).encode())
+        self._sql(
+            "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (?,?,?,?)",
+            self.key(stream),
+            version,
+            topic,
+            json.dumps(state).encode(),
+        )
 
     def close(self) -> None:
         self.conn.close()

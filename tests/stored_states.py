@@ -31,9 +31,16 @@ FROZEN = Path(__file__).with_name("stored_states.json")
 CLERK = Actor("clerk-1", "site")
 ADMIN = Actor("admin-1", "admin")
 OFFICIAL = Actor("official-79", "province")
-PERSON = {"full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14", "sex": "female",
-          "national_id": "001185012345", "phone": "0912345678", "province": "01",
-          "district": "Ba Đình", "address": "12 Phố Huế"}
+PERSON = {
+    "full_name": "Nguyễn Thị Lan",
+    "birth_date": "1985-03-14",
+    "sex": "female",
+    "national_id": "001185012345",
+    "phone": "0912345678",
+    "province": "01",
+    "district": "Ba Đình",
+    "address": "12 Phố Huế",
+}
 
 
 @contextmanager
@@ -52,67 +59,142 @@ def repeatable() -> Iterator[None]:
     def clock() -> datetime:
         return start + timedelta(milliseconds=next(ticks))
 
-    with mock.patch.object(os, "urandom", random_bytes), \
-            mock.patch.object(random, "_urandom", random_bytes), \
-            mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", clock):
+    with (
+        mock.patch.object(os, "urandom", random_bytes),
+        mock.patch.object(random, "_urandom", random_bytes),
+        mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", clock),
+    ):
         yield
 
 
 def write_every_event(ledger: DoseLedger) -> None:
     """Each use case that writes, once or more, in an order that makes each one possible."""
-    lan = ledger.register_person(PERSON, actor=CLERK,
-                                 person_id=UUID("00000000-0000-4000-8000-000000000001")).person_id
-    twin = ledger.register_person({**PERSON, "national_id": None}, actor=CLERK, channel="portal",
-                                  source={"kind": "portal", "form": "self-registration"}).person_id
-    first = ledger.record_dose(site_id="HN-001", site_record_id="R1", vaccine="EU/1/20/1528",
-                               lot="FA1234", administered_at="2021-08-01", person_id=lan, actor=CLERK)
-    ledger.record_dose(site_id="HN-001", site_record_id="R1", vaccine="EU/1/20/1528", lot="FA1234",
-                       administered_at="2021-08-01", person_id=lan, actor=CLERK)  # a duplicate
-    ledger.record_dose(site_id="HN-002", site_record_id="R9", vaccine="Moderna",
-                       administered_at="2021-09-01T08:30:00+07:00", dose_number=1, actor=CLERK,
-                       person={**PERSON, "full_name": "Trần Văn Minh", "national_id": "001190000001",
-                               "birth_date": "1990-01-01", "sex": "male"})
-    ledger.record_doses([
-        {"site_id": "HN-001", "site_record_id": "R2", "vaccine": "EU/1/20/1528",
-         "administered_at": "2021-09-01", "person_id": str(twin)},
-        {"site_id": "HN-003", "site_record_id": "R3", "vaccine": "Pfizer",
-         "administered_at": "2021-10-01", "person": {**PERSON, "national_id": None,
-                                                     "full_name": "Lê Thị Hoa"}},
-    ], actor=CLERK, sources=[None, {"kind": "retro_import", "import_id": "x", "row": 2}],
-        match_identity=True)
+    lan = ledger.register_person(
+        PERSON, actor=CLERK, person_id=UUID("00000000-0000-4000-8000-000000000001")
+    ).person_id
+    twin = ledger.register_person(
+        {**PERSON, "national_id": None},
+        actor=CLERK,
+        channel="portal",
+        source={"kind": "portal", "form": "self-registration"},
+    ).person_id
+    first = ledger.record_dose(
+        site_id="HN-001",
+        site_record_id="R1",
+        vaccine="EU/1/20/1528",
+        lot="FA1234",
+        administered_at="2021-08-01",
+        person_id=lan,
+        actor=CLERK,
+    )
+    ledger.record_dose(
+        site_id="HN-001",
+        site_record_id="R1",
+        vaccine="EU/1/20/1528",
+        lot="FA1234",
+        administered_at="2021-08-01",
+        person_id=lan,
+        actor=CLERK,
+    )  # a duplicate
+    ledger.record_dose(
+        site_id="HN-002",
+        site_record_id="R9",
+        vaccine="Moderna",
+        administered_at="2021-09-01T08:30:00+07:00",
+        dose_number=1,
+        actor=CLERK,
+        person={
+            **PERSON,
+            "full_name": "Trần Văn Minh",
+            "national_id": "001190000001",
+            "birth_date": "1990-01-01",
+            "sex": "male",
+        },
+    )
+    ledger.record_doses(
+        [
+            {
+                "site_id": "HN-001",
+                "site_record_id": "R2",
+                "vaccine": "EU/1/20/1528",
+                "administered_at": "2021-09-01",
+                "person_id": str(twin),
+            },
+            {
+                "site_id": "HN-003",
+                "site_record_id": "R3",
+                "vaccine": "Pfizer",
+                "administered_at": "2021-10-01",
+                "person": {**PERSON, "national_id": None, "full_name": "Lê Thị Hoa"},
+            },
+        ],
+        actor=CLERK,
+        sources=[None, {"kind": "retro_import", "import_id": "x", "row": 2}],
+        match_identity=True,
+    )
     ledger.amend_dose(first.dose_id, {"lot": "FA9999"}, "typo in the lot", actor=CLERK)
-    ledger.correct_details(lan, {"national_id": "001185099999", "full_name": "Nguyễn Thị Lan Anh"},
-                           "new card", actor=ADMIN)
+    ledger.correct_details(
+        lan, {"national_id": "001185099999", "full_name": "Nguyễn Thị Lan Anh"}, "new card", actor=ADMIN
+    )
     ledger.merge_persons(lan, twin, "registered twice", actor=ADMIN)
     missing = {"vaccine": "Pfizer", "administered_at": "2021-09-20", "site_id": "HCM-TYT-001"}
-    filed = ledger.request_correction(lan, "missing_dose", missing, contact="0912345678",
-                                      evidence_ref="card photo", filed_at="2026-01-01",
-                                      actor=Actor("portal", "portal"))
-    ledger.request_correction(lan, "missing_dose", missing, channel="hotline", filed_at="2026-01-02",
-                              actor=Actor("portal", "portal"))
+    filed = ledger.request_correction(
+        lan,
+        "missing_dose",
+        missing,
+        contact="0912345678",
+        evidence_ref="card photo",
+        filed_at="2026-01-01",
+        actor=Actor("portal", "portal"),
+    )
+    ledger.request_correction(
+        lan,
+        "missing_dose",
+        missing,
+        channel="hotline",
+        filed_at="2026-01-02",
+        actor=Actor("portal", "portal"),
+    )
     ledger.assign_correction(filed.request_id, {"province": "01"}, actor=ADMIN)
     ledger.resolve_correction(filed.request_id, "accepted", "card matches", actor=OFFICIAL)
-    wrong = ledger.request_correction(lan, "wrong_dose", {"dose_id": str(first.dose_id),
-                                                          "not_given": True}, filed_at="2026-01-03")
+    wrong = ledger.request_correction(
+        lan, "wrong_dose", {"dose_id": str(first.dose_id), "not_given": True}, filed_at="2026-01-03"
+    )
     ledger.resolve_correction(wrong.request_id, "rejected", "the site's log shows it")
-    details = ledger.request_correction(lan, "wrong_details", {"changes": {"phone": "0987654321"}},
-                                        filed_at="2026-01-04")
+    details = ledger.request_correction(
+        lan, "wrong_details", {"changes": {"phone": "0987654321"}}, filed_at="2026-01-04"
+    )
     ledger.resolve_correction(details.request_id, "accepted", "checked by phone")
     ledger.void_dose(first.dose_id, "entered in error", actor=CLERK)
-    ledger.register_site("HN-100", name="Trạm Y tế Phúc Xá", kind="official", province="01",
-                         district="Ba Đình", actor=ADMIN)
+    ledger.register_site(
+        "HN-100", name="Trạm Y tế Phúc Xá", kind="official", province="01", district="Ba Đình", actor=ADMIN
+    )
     ledger.review_site("HN-002", "approved", kind="mobile", name="Đội lưu động 2", actor=ADMIN)
     ledger.review_site("HN-003", "rejected", reason="not a site", actor=ADMIN)
-    _, principal = issue_token(ledger, role="province", provinces=["01"], name="Sở Y tế",
-                               actor=ADMIN.as_data())
+    _, principal = issue_token(
+        ledger, role="province", provinces=["01"], name="Sở Y tế", actor=ADMIN.as_data()
+    )
     revoke_token(ledger, str(principal.id), "left the job", actor=ADMIN.as_data())
     record_read(ledger, "auditor-1", "auditor", [lan, twin], "certificate")
-    retro = RetroImport.start(UUID("00000000-0000-4000-8000-0000000000aa"), file_name="f.csv",
-                              file_sha256="0" * 64, file_size=10, unit="Sở Y tế", attested_by="A",
-                              document_ref=None, site_id=None, submitter=ADMIN.as_data(),
-                              mapping=None)
-    retro.chunk_imported(1, 2, {"rows": 2, "created": 1, "rejected": 1},
-                         [{"row": 2, "field": "vaccine", "message": "unknown"}], 0.5)
+    retro = RetroImport.start(
+        UUID("00000000-0000-4000-8000-0000000000aa"),
+        file_name="f.csv",
+        file_sha256="0" * 64,
+        file_size=10,
+        unit="Sở Y tế",
+        attested_by="A",
+        document_ref=None,
+        site_id=None,
+        submitter=ADMIN.as_data(),
+        mapping=None,
+    )
+    retro.chunk_imported(
+        1,
+        2,
+        {"rows": 2, "created": 1, "rejected": 1},
+        [{"row": 2, "field": "vaccine", "message": "unknown"}],
+        0.5,
+    )
     retro.complete()
     ledger.save(retro)
 

@@ -9,21 +9,30 @@ SITE = Actor("site-token-1", "site")
 
 
 def item(person_id, record, **overrides):
-    fields = dict(site_id="HN-001", site_record_id=record, vaccine="EU/1/20/1528", lot="FA1234",
-                  administered_at="2021-08-01", person_id=person_id)
+    fields = dict(
+        site_id="HN-001",
+        site_record_id=record,
+        vaccine="EU/1/20/1528",
+        lot="FA1234",
+        administered_at="2021-08-01",
+        person_id=person_id,
+    )
     fields.update(overrides)
     return fields
 
 
 def test_good_items_are_stored_even_when_others_are_refused(ledger):
     pid = ledger.register_person(lan()).person_id
-    outcomes = ledger.record_doses([
-        item(pid, "B1"),
-        item(pid, "B2", vaccine="Snake Oil"),
-        item(pid, "B3", administered_at="2021-09-01"),
-        item(pid, "B4", administered_at="tomorrow"),
-        item(pid, "B5", colour="blue"),
-    ], actor=SITE)
+    outcomes = ledger.record_doses(
+        [
+            item(pid, "B1"),
+            item(pid, "B2", vaccine="Snake Oil"),
+            item(pid, "B3", administered_at="2021-09-01"),
+            item(pid, "B4", administered_at="tomorrow"),
+            item(pid, "B5", colour="blue"),
+        ],
+        actor=SITE,
+    )
     assert [o.status for o in outcomes] == ["created", "rejected", "created", "rejected", "rejected"]
     assert [o.error.field for o in outcomes if o.error] == ["vaccine", "administered_at", "colour"]
     assert len(dose_events(ledger, pid)) == 2
@@ -54,12 +63,25 @@ def test_the_same_record_twice_in_one_batch_is_stored_once(ledger):
 
 def test_inline_registrations_in_a_batch_find_each_other_by_national_id(ledger):
     person = lan(national_id="079190000001", province="79")
-    outcomes = ledger.record_doses([
-        dict(site_id="HCM-9", site_record_id="X1", vaccine="Vero Cell", administered_at="2021-07-01",
-             person=person),
-        dict(site_id="HCM-9", site_record_id="X2", vaccine="Vero Cell", administered_at="2021-07-29",
-             person=person),
-    ], actor=SITE)
+    outcomes = ledger.record_doses(
+        [
+            dict(
+                site_id="HCM-9",
+                site_record_id="X1",
+                vaccine="Vero Cell",
+                administered_at="2021-07-01",
+                person=person,
+            ),
+            dict(
+                site_id="HCM-9",
+                site_record_id="X2",
+                vaccine="Vero Cell",
+                administered_at="2021-07-29",
+                person=person,
+            ),
+        ],
+        actor=SITE,
+    )
     assert [o.status for o in outcomes] == ["created", "created"]
     assert outcomes[0].receipt.person_id == outcomes[1].receipt.person_id
     assert ledger.person(outcomes[0].receipt.person_id).evaluation().status == "complete"
@@ -67,9 +89,17 @@ def test_inline_registrations_in_a_batch_find_each_other_by_national_id(ledger):
 
 
 def test_a_refused_inline_dose_registers_nobody(ledger):
-    outcomes = ledger.record_doses([
-        dict(site_id="HCM-9", site_record_id="X1", vaccine="Pfizer", administered_at="2021-07-01",
-             person=lan(birth_date="2021-08-01", national_id=None)),
-    ], actor=SITE)
+    outcomes = ledger.record_doses(
+        [
+            dict(
+                site_id="HCM-9",
+                site_record_id="X1",
+                vaccine="Pfizer",
+                administered_at="2021-07-01",
+                person=lan(birth_date="2021-08-01", national_id=None),
+            ),
+        ],
+        actor=SITE,
+    )
     assert outcomes[0].status == "rejected" and outcomes[0].error.field == "administered_at"
     assert ledger.head() == 0

@@ -6,13 +6,32 @@ import json
 
 from cli.main import main
 
-THROUGHPUTS = ["baseline_single", "baseline_batched", "inprocess_dose",
-               *(f"http_dose_{c}c_1w" for c in (1, 8, 32, 64)), "http_batch_1w", "lag_load_rate",
-               "http_certificate", "read_decode", "rebuild_all", "rebuild_certificates", "rebuild_certificates_paged",
-               "import", "import_record_doses", "import_large", "growth_dose_start", "growth_batch_start",
-               "growth_dose_30k", "growth_batch_30k"]
-LATENCIES = [*(f"http_dose_p{p}_{c}c_1w" for p in (50, 99) for c in (1, 8, 32, 64)),
-             "http_certificate_p99", "history_50", "library_get_50"]
+THROUGHPUTS = [
+    "baseline_single",
+    "baseline_batched",
+    "inprocess_dose",
+    *(f"http_dose_{c}c_1w" for c in (1, 8, 32, 64)),
+    "http_batch_1w",
+    "lag_load_rate",
+    "http_certificate",
+    "read_decode",
+    "rebuild_all",
+    "rebuild_certificates",
+    "rebuild_certificates_paged",
+    "import",
+    "import_record_doses",
+    "import_large",
+    "growth_dose_start",
+    "growth_batch_start",
+    "growth_dose_30k",
+    "growth_batch_30k",
+]
+LATENCIES = [
+    *(f"http_dose_p{p}_{c}c_1w" for p in (50, 99) for c in (1, 8, 32, 64)),
+    "http_certificate_p99",
+    "history_50",
+    "library_get_50",
+]
 ERRORS = [*(f"http_dose_errors_{c}c_1w" for c in (1, 8, 32, 64)), "http_certificate_errors"]
 
 
@@ -32,8 +51,15 @@ def test_a_quick_bench_measures_every_row_beside_the_baseline(store_url, tmp_pat
     assert rows["growth_events_30k"]["median"] >= 30_000 > rows["growth_events_start"]["median"]
     assert rows["import_rss"]["median"] > 10 and rows["import_large_rss"]["median"] > 10
     assert rows["lag_p99"]["median"] >= rows["lag_p50"]["median"] >= 0
-    for key in ("inprocess_dose", "http_dose_32c_1w", "http_batch_1w", "import", "rebuild_all",
-                "growth_dose_30k", "growth_batch_30k"):
+    for key in (
+        "inprocess_dose",
+        "http_dose_32c_1w",
+        "http_batch_1w",
+        "import",
+        "rebuild_all",
+        "growth_dose_30k",
+        "growth_batch_30k",
+    ):
         assert ratios[key] > 0, key
     table = (tmp_path / "bench.md").read_text()
     for key in THROUGHPUTS + LATENCIES:

@@ -12,12 +12,13 @@ from eventsourcing.persistence import OperationalError
 from projections import open_views
 from projections.engine.statements import Sql
 from projections.running import start_embedded
-from projections.storage import Sql
 from tests.test_ledger import dose, lan
 from usecases.application import DoseLedger
 
 
-def test_the_loop_read_answers_what_the_pooled_read_answers_and_sees_each_new_write(ledger: DoseLedger, store_url):
+def test_the_loop_read_answers_what_the_pooled_read_answers_and_sees_each_new_write(
+    ledger: DoseLedger, store_url
+):
     person = ledger.register_person(lan()).person_id
     projector = start_embedded(store_url)
     views = open_views(store_url, ledger=ledger)
@@ -37,11 +38,14 @@ def test_the_loop_read_answers_what_the_pooled_read_answers_and_sees_each_new_wr
         views.close()
 
 
-def test_reads_arriving_together_each_get_their_own_persons_certificate(ledger: DoseLedger, store_url,
-                                                                          monkeypatch):
+def test_reads_arriving_together_each_get_their_own_persons_certificate(
+    ledger: DoseLedger, store_url, monkeypatch
+):
     """Under load many reads wait on the loop at once; on PostgreSQL they share one query."""
-    people = [ledger.register_person(lan(national_id=f"0011850{k:05d}", phone=f"09123{k:05d}")).person_id
-              for k in range(40)]
+    people = [
+        ledger.register_person(lan(national_id=f"0011850{k:05d}", phone=f"09123{k:05d}")).person_id
+        for k in range(40)
+    ]
     for k, person in enumerate(people):
         for n in range(k % 3):  # none, one or two doses: certificates that differ
             dose(ledger, person, f"R{k}-{n}", administered_at=f"2021-0{7 + n}-01")
@@ -62,7 +66,9 @@ def test_reads_arriving_together_each_get_their_own_persons_certificate(ledger: 
         unknown = "6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"
 
         async def together():
-            return await asyncio.gather(*(certificates.certificate_on_loop(p) for p in [*people, unknown, people[0]]))
+            return await asyncio.gather(
+                *(certificates.certificate_on_loop(p) for p in [*people, unknown, people[0]])
+            )
 
         statements.clear()
         found = asyncio.run(together())
@@ -79,14 +85,20 @@ def test_reads_arriving_together_each_get_their_own_persons_certificate(ledger: 
         views.close()
 
 
-def test_a_read_the_store_cannot_answer_is_the_stores_operational_error(ledger: DoseLedger, store_url,
-                                                                       monkeypatch):
+def test_a_read_the_store_cannot_answer_is_the_stores_operational_error(
+    ledger: DoseLedger, store_url, monkeypatch
+):
     """SQLite locked past its busy wait, PostgreSQL gone: either way the API answers 503."""
     views = open_views(store_url, ledger=ledger)
     certificates = views.certificates
-    asyncio.run(certificates.certificate_on_loop("6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"))  # opens what it reads on
-    failure = (sqlite3.OperationalError("database is locked") if store_url.startswith("sqlite")
-               else psycopg.OperationalError("server closed the connection unexpectedly"))
+    asyncio.run(
+        certificates.certificate_on_loop("6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e")
+    )  # opens what it reads on
+    failure = (
+        sqlite3.OperationalError("database is locked")
+        if store_url.startswith("sqlite")
+        else psycopg.OperationalError("server closed the connection unexpectedly")
+    )
 
     def failing(*args, **kwargs):
         raise failure
@@ -97,8 +109,13 @@ def test_a_read_the_store_cannot_answer_is_the_stores_operational_error(ledger: 
         asyncio.run(certificates.certificate_on_loop("6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"))
 
     async def together():
-        return await asyncio.gather(*(certificates.certificate_on_loop(f"6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d{k:02d}")
-                                      for k in range(5)), return_exceptions=True)
+        return await asyncio.gather(
+            *(
+                certificates.certificate_on_loop(f"6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d{k:02d}")
+                for k in range(5)
+            ),
+            return_exceptions=True,
+        )
 
     failed = asyncio.run(together())  # every reader waiting on a failed query hears of it
     assert all(isinstance(e, OperationalError) for e in failed), failed

@@ -21,20 +21,28 @@ MISSING = {"vaccine": "Pfizer", "administered_at": "2021-09-20", "site_id": "HN-
 
 def file_days_ago(ledger, person_id, days: float, **claim):
     when = (now_ict() - timedelta(days=days)).replace(microsecond=0).isoformat()
-    return ledger.request_correction(person_id, "missing_dose", {**MISSING, **claim}, filed_at=when,
-                                     actor=OFFICIAL).request_id
+    return ledger.request_correction(
+        person_id, "missing_dose", {**MISSING, **claim}, filed_at=when, actor=OFFICIAL
+    ).request_id
 
 
 def test_a_request_is_listed_with_its_province_site_and_age(ledger, views):
     pid = ledger.register_person(lan(province="79")).person_id
     rid = file_days_ago(ledger, pid, 3, site_id="79-TYT-001")
     caught_up(views, ledger)
-    row, = views.corrections.requests()
-    assert (row["request_id"], row["province"], row["site_id"], row["status"]) == (str(rid), "79", "79-TYT-001", "open")
+    (row,) = views.corrections.requests()
+    assert (row["request_id"], row["province"], row["site_id"], row["status"]) == (
+        str(rid),
+        "79",
+        "79-TYT-001",
+        "open",
+    )
     assert row["age_days"] == pytest.approx(3, abs=0.01) and not row["overdue"]
     later = views.corrections.requests(now=now_ict() + timedelta(days=5))
     assert later[0]["age_days"] == pytest.approx(8, abs=0.01) and later[0]["overdue"]
-    assert views.corrections.requests(overdue=True, overdue_after=timedelta(days=2))[0]["request_id"] == str(rid)
+    assert views.corrections.requests(overdue=True, overdue_after=timedelta(days=2))[0]["request_id"] == str(
+        rid
+    )
     assert views.corrections.requests(overdue=True) == []
 
 
@@ -44,8 +52,10 @@ def test_a_request_follows_its_persons_corrected_province_and_its_assignment(led
     moved = ledger.request_correction(pid, "wrong_details", {"changes": {"province": "79"}}, actor=OFFICIAL)
     ledger.resolve_correction(moved.request_id, "accepted", "moved house; papers checked", actor=OFFICIAL)
     caught_up(views, ledger)
-    assert {r["request_id"]: r["province"] for r in views.corrections.requests()} == \
-        {str(rid): "79", str(moved.request_id): "79"}
+    assert {r["request_id"]: r["province"] for r in views.corrections.requests()} == {
+        str(rid): "79",
+        str(moved.request_id): "79",
+    }
     assert views.corrections.requests(provinces=["01"]) == []
 
     ledger.assign_correction(rid, {"province": "01"}, actor=OFFICIAL)  # the site's province checks it
@@ -53,7 +63,7 @@ def test_a_request_follows_its_persons_corrected_province_and_its_assignment(led
     assert [r["request_id"] for r in views.corrections.requests(provinces=["01"])] == [str(rid)]
     ledger.assign_correction(rid, {"site": "01-TYT-009"}, actor=OFFICIAL)
     caught_up(views, ledger)
-    row, = views.corrections.requests(["assigned"])
+    (row,) = views.corrections.requests(["assigned"])
     assert row["site_id"] == "01-TYT-009" and row["assignee"] == {"site": "01-TYT-009"}
     assert views.corrections.requests(provinces=["01"]) == []  # a site is no province
 
@@ -69,15 +79,17 @@ def test_a_merged_persons_request_follows_the_survivors_later_move(ledger, views
     caught_up(views, ledger)
     ledger.correct_details(survivor, {"province": "79"}, "moved house", actor=OFFICIAL)
     caught_up(views, ledger)
-    row, = views.corrections.requests()
+    (row,) = views.corrections.requests()
     assert (row["request_id"], row["person_id"], row["province"]) == (str(rid), str(survivor), "79")
 
 
 def test_resolved_counts_and_the_median_and_p90_time_to_resolution(ledger, views):
     pid = ledger.register_person(lan()).person_id
     dose(ledger, pid, "R1")
-    answered = {days: file_days_ago(ledger, pid, days, administered_at=f"2021-09-{days:02d}")
-                for days in (1, 2, 4, 10)}
+    answered = {
+        days: file_days_ago(ledger, pid, days, administered_at=f"2021-09-{days:02d}")
+        for days in (1, 2, 4, 10)
+    }
     for days, rid in answered.items():
         ledger.resolve_correction(rid, "accepted" if days < 4 else "rejected", "checked", actor=OFFICIAL)
     file_days_ago(ledger, pid, 8, administered_at="2021-10-08")
@@ -89,7 +101,7 @@ def test_resolved_counts_and_the_median_and_p90_time_to_resolution(ledger, views
     assert times["count"] == 4
     assert times["median"] == pytest.approx(3, abs=0.01)  # between 2 and 4
     assert times["p90"] == pytest.approx(8.2, abs=0.01)  # 4 + 0.7 × (10 − 4)
-    group, = summary["open"]
+    (group,) = summary["open"]
     assert (group["province"], group["site_id"], group["open"], group["overdue"]) == ("01", "HN-001", 2, 1)
     assert group["oldest_age_days"] == pytest.approx(8, abs=0.01) and summary["overdue"] == 1
     assert views.corrections.summary(["79"])["resolution_days"] == {"count": 0, "median": None, "p90": None}
@@ -108,8 +120,13 @@ def test_reconcile_finds_a_request_the_view_got_wrong(ledger, store_url, capsys)
     assert main(["--database-url", store_url, "rebuild", "--all", "--quiet"]) == 0
     assert main(["--database-url", store_url, "reconcile"]) == 0
     capsys.readouterr()
-    tamper(store_url, "UPDATE corrections_requests SET record = replace(record, "
-                      "'\"status\":\"rejected\"', '\"status\":\"open\"')")
+    tamper(
+        store_url,
+        "UPDATE corrections_requests SET record = replace(record, "
+        '\'"status":"rejected"\', \'"status":"open"\')',
+    )
     assert main(["--database-url", store_url, "reconcile"]) == 1
-    assert f"corrections: request {rid}: status 'open' in the view, 'rejected' in the ledger" in \
-        capsys.readouterr().out
+    assert (
+        f"corrections: request {rid}: status 'open' in the view, 'rejected' in the ledger"
+        in capsys.readouterr().out
+    )

@@ -34,10 +34,18 @@ def test_an_official_lists_assigns_and_accepts_a_claim_and_shows_its_history(cli
     pid = ledger.register_person(lan()).person_id
     dose(ledger, pid, "R1")
     old = (now_ict() - timedelta(days=9)).replace(microsecond=0).isoformat()
-    late = ledger.request_correction(pid, "missing_dose", MISSING, filed_at=old, contact="0912345678",
-                                     evidence_ref="card photo", actor=PORTAL).request_id
-    recent = ledger.request_correction(pid, "wrong_details", {"changes": {"full_name": "Nguyễn Thị Lan Anh"}},
-                                       actor=PORTAL).request_id
+    late = ledger.request_correction(
+        pid,
+        "missing_dose",
+        MISSING,
+        filed_at=old,
+        contact="0912345678",
+        evidence_ref="card photo",
+        actor=PORTAL,
+    ).request_id
+    recent = ledger.request_correction(
+        pid, "wrong_details", {"changes": {"full_name": "Nguyễn Thị Lan Anh"}}, actor=PORTAL
+    ).request_id
     caught_up(views, ledger)
 
     code, out, _ = cli("list", "--overdue", "--json")
@@ -52,8 +60,14 @@ def test_an_official_lists_assigns_and_accepts_a_claim_and_shows_its_history(cli
 
     code, out, _ = cli("show", str(late))
     assert code == 0
-    for shown in ("CorrectionRequested", "CorrectionAssigned", "DoseRecorded", "CorrectionResolved",
-                  "card photo", "the site's paper log shows it"):
+    for shown in (
+        "CorrectionRequested",
+        "CorrectionAssigned",
+        "DoseRecorded",
+        "CorrectionResolved",
+        "card photo",
+        "the site's paper log shows it",
+    ):
         assert shown in out
     assert "code_digest" not in out
 

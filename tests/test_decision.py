@@ -20,8 +20,9 @@ SOURCE = {"kind": "test"}
 
 
 def _listing(site_id: str) -> Site:
-    return Site.add_to_directory(site_key(site_id), site_id, None, "provisional", "01", None,
-                                 SYSTEM.as_data(), SOURCE)
+    return Site.add_to_directory(
+        site_key(site_id), site_id, None, "provisional", "01", None, SYSTEM.as_data(), SOURCE
+    )
 
 
 def _events(ledger: DoseLedger, aggregate_id) -> list[str]:

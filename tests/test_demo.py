@@ -21,7 +21,9 @@ def test_the_same_seed_gives_the_same_data(store_url, tmp_path):
     from usecases.application import DoseLedger
 
     other_url = f"sqlite:///{tmp_path}/other.db"
-    with DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}) as a, \
-            DoseLedger(env={"DOSELEDGER_DATABASE_URL": other_url}) as b:
+    with (
+        DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}) as a,
+        DoseLedger(env={"DOSELEDGER_DATABASE_URL": other_url}) as b,
+    ):
         assert seed(a, seed=3, people=60) == seed(b, seed=3, people=60)
         assert a.head() == b.head()

@@ -20,8 +20,17 @@ from ledger.values import (
     Source,
 )
 
-FORBIDDEN = ("sqlite3", "psycopg", "threading", "fastapi", "starlette", "eventsourcing.application",
-             "eventsourcing.persistence", "eventsourcing.sqlite", "eventsourcing.postgres")
+FORBIDDEN = (
+    "sqlite3",
+    "psycopg",
+    "threading",
+    "fastapi",
+    "starlette",
+    "eventsourcing.application",
+    "eventsourcing.persistence",
+    "eventsourcing.sqlite",
+    "eventsourcing.postgres",
+)
 
 
 def _imports(path: Path) -> list[str]:
@@ -50,17 +59,31 @@ def test_no_module_of_the_domain_core_imports_io():
 
 def test_the_check_sees_every_form_of_import(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("import sqlite3\nfrom eventsourcing import persistence\n"
-                      "from eventsourcing.application import Application\nimport psycopg.rows\n"
-                      "from eventsourcing.domain import Aggregate\nimport threading as t\n")
+    module.write_text(
+        "import sqlite3\nfrom eventsourcing import persistence\n"
+        "from eventsourcing.application import Application\nimport psycopg.rows\n"
+        "from eventsourcing.domain import Aggregate\nimport threading as t\n"
+    )
     assert [n for n in _imports(module) if _forbidden(n)] == [
-        "sqlite3", "eventsourcing.persistence", "eventsourcing.application",
-        "eventsourcing.application.Application", "psycopg.rows", "threading"]
+        "sqlite3",
+        "eventsourcing.persistence",
+        "eventsourcing.application",
+        "eventsourcing.application.Application",
+        "psycopg.rows",
+        "threading",
+    ]
 
 
 def test_statuses_compare_and_serialise_as_the_strings_clients_know():
-    for status_type in (Role, DoseStatus, CorrectionKind, CorrectionStatus, SiteKind, ReviewStatus,
-                        ImportStatus):
+    for status_type in (
+        Role,
+        DoseStatus,
+        CorrectionKind,
+        CorrectionStatus,
+        SiteKind,
+        ReviewStatus,
+        ImportStatus,
+    ):
         for member in status_type:
             assert member == member.value and hash(member) == hash(member.value)
             assert f"{member}" == str(member) == member.value
@@ -75,5 +98,8 @@ def test_a_source_keeps_the_order_it_was_given_in():
     assert list(Source.of(given).as_data().items()) == list(given.items())
     assert Source.of(given).kind == "retro_import"
     named = Source.named("correction_request", channel="portal").with_details(request_id="r-1")
-    assert list(named.as_data().items()) == [("kind", "correction_request"), ("channel", "portal"),
-                                              ("request_id", "r-1")]
+    assert list(named.as_data().items()) == [
+        ("kind", "correction_request"),
+        ("channel", "portal"),
+        ("request_id", "r-1"),
+    ]

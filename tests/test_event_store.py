@@ -48,11 +48,16 @@ class TestEventStore:
         records = store.select_streams([C, A])
         assert _keys(records) == [(A, 1), (A, 2), (A, 3), (C, 1), (C, 2)]
         assert [r.position for r in records] == [positions[k] for k in _keys(records)]
-        assert [(r.topic, r.state) for r in records[:3]] == [(ALPHA, b"a1"), (BETA, b"\x00\\'\"a2"), (ALPHA, b"")]
+        assert [(r.topic, r.state) for r in records[:3]] == [
+            (ALPHA, b"a1"),
+            (BETA, b"\x00\\'\"a2"),
+            (ALPHA, b""),
+        ]
 
     def test_one_streams_records_are_those_the_library_reads(self, store):
         assert [(r.originator_version, r.topic, r.state) for r in store.select_streams([B])] == [
-            (e.originator_version, e.topic, e.state) for e in store.select_events(B)]
+            (e.originator_version, e.topic, e.state) for e in store.select_events(B)
+        ]
 
     def test_no_ids_or_unknown_ids_read_nothing(self, store):
         assert store.select_streams([]) == []
@@ -63,7 +68,11 @@ class TestEventStore:
         scanned = list(store.scan_streams(chunk=chunk))
         assert _keys(scanned) == sorted(positions)
         assert [r.position for r in scanned] == [positions[k] for k in _keys(scanned)]
-        assert [[r.originator_version for r in stream] for stream in by_stream(scanned)] == [[1, 2, 3], [1, 2], [1, 2]]
+        assert [[r.originator_version for r in stream] for stream in by_stream(scanned)] == [
+            [1, 2, 3],
+            [1, 2],
+            [1, 2],
+        ]
 
     def test_a_scan_reads_only_the_topics_asked_for(self, store):
         assert _keys(store.scan_streams([ALPHA], chunk=1)) == [(A, 1), (A, 3), (B, 1), (C, 2)]
@@ -73,7 +82,9 @@ class TestEventStore:
 
     def test_a_scan_stops_at_its_bound(self, store, positions):
         bound = positions[(A, 2)]
-        assert _keys(store.scan_streams(up_to=bound, chunk=1)) == sorted(k for k, p in positions.items() if p <= bound)
+        assert _keys(store.scan_streams(up_to=bound, chunk=1)) == sorted(
+            k for k, p in positions.items() if p <= bound
+        )
         assert _keys(store.scan_streams([ALPHA], bound)) == [(A, 1), (B, 1)]
 
     def test_a_scan_leaves_out_what_is_recorded_behind_it(self, store, positions):
@@ -99,16 +110,21 @@ class TestEventStore:
             start = page[-1].id
         assert [len(p) for p in pages] == [3, 3, 1]
         assert [(n.originator_id, n.originator_version) for p in pages for n in p] == sorted(
-            positions, key=positions.get)
+            positions, key=positions.get
+        )
         alpha = store.select_notifications(None, 100, topics=[ALPHA])
-        assert [n.id for n in alpha] == sorted(p for (s, v), p in positions.items() if (s, v) in
-                                               {(A, 1), (A, 3), (B, 1), (C, 2)})
+        assert [n.id for n in alpha] == sorted(
+            p for (s, v), p in positions.items() if (s, v) in {(A, 1), (A, 3), (B, 1), (C, 2)}
+        )
 
-    def test_a_subscription_hands_out_what_follows_its_start_then_what_is_recorded_next(self, store, positions):
+    def test_a_subscription_hands_out_what_follows_its_start_then_what_is_recorded_next(
+        self, store, positions
+    ):
         start = positions[(B, 1)]
         with store.follow(start) as following:
-            assert _notified(following, 4) == sorted((k for k, p in positions.items() if p > start),
-                                                     key=positions.get)
+            assert _notified(following, 4) == sorted(
+                (k for k, p in positions.items() if p > start), key=positions.get
+            )
             assert following.next_page(timeout=0.3) == []
             _insert(store, (D, 1, ALPHA, b"d1"), (A, 4, ALPHA, b"a4"))
             assert _notified(following, 2) == [(D, 1), (A, 4)]

@@ -113,7 +113,9 @@ def test_a_loop_that_ends_with_reads_waiting_ends():
             await asyncio.sleep(0.01)
 
     ended = threading.Event()
-    threading.Thread(target=lambda: (asyncio.run(stop_with_reads_waiting()), ended.set()), daemon=True).start()
+    threading.Thread(
+        target=lambda: (asyncio.run(stop_with_reads_waiting()), ended.set()), daemon=True
+    ).start()
     assert ended.wait(10), "the loop did not end"
 
 

@@ -14,14 +14,21 @@ from usecases.group_commit import DoseWriter
 
 
 def test_concurrent_single_doses_share_transactions_and_keep_their_own_answers(ledger):
-    people = [ledger.register_person(lan(national_id=None, full_name=f"Người {n}")).person_id
-              for n in range(10)]
+    people = [
+        ledger.register_person(lan(national_id=None, full_name=f"Người {n}")).person_id for n in range(10)
+    ]
     writer = DoseWriter(ledger, linger=0.005)
     try:
+
         def send(n: int):
-            return writer.record(actor=Actor(f"site-{n % 4}", "site"), site_id=f"S{n % 4}",
-                                 site_record_id=str(n), vaccine="Pfizer",
-                                 administered_at="2021-08-01", person_id=people[n % 10])
+            return writer.record(
+                actor=Actor(f"site-{n % 4}", "site"),
+                site_id=f"S{n % 4}",
+                site_record_id=str(n),
+                vaccine="Pfizer",
+                administered_at="2021-08-01",
+                person_id=people[n % 10],
+            )
 
         with ThreadPoolExecutor(16) as pool:
             receipts = list(pool.map(send, range(200)))
@@ -39,14 +46,32 @@ def test_a_refused_dose_in_a_group_fails_alone(ledger):
     pid = ledger.register_person(lan()).person_id
     writer = DoseWriter(ledger)
     try:
-        good = writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="1",
-                             vaccine="Pfizer", administered_at="2021-08-01", person_id=pid)
+        good = writer.record(
+            actor=Actor("s", "site"),
+            site_id="S",
+            site_record_id="1",
+            vaccine="Pfizer",
+            administered_at="2021-08-01",
+            person_id=pid,
+        )
         with pytest.raises(SiteRecordConflict):
-            writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="1",
-                          vaccine="Moderna", administered_at="2021-08-01", person_id=pid)
+            writer.record(
+                actor=Actor("s", "site"),
+                site_id="S",
+                site_record_id="1",
+                vaccine="Moderna",
+                administered_at="2021-08-01",
+                person_id=pid,
+            )
         with pytest.raises(UnknownVaccine):
-            writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="2",
-                          vaccine="Snake Oil", administered_at="2021-08-01", person_id=pid)
+            writer.record(
+                actor=Actor("s", "site"),
+                site_id="S",
+                site_record_id="2",
+                vaccine="Snake Oil",
+                administered_at="2021-08-01",
+                person_id=pid,
+            )
     finally:
         writer.close()
     assert [e.dose_id for e in dose_events(ledger, pid)] == [good.dose_id]
@@ -59,15 +84,27 @@ def test_a_dose_whose_caller_gave_up_before_it_was_taken_is_not_written(ledger):
     writer = DoseWriter(ledger, linger=0.2)  # a long gathering window, so the cancel lands first
 
     def queue(record: str):
-        return writer.submit(actor=Actor("s", "site"), site_id="S", site_record_id=record,
-                             vaccine="Pfizer", administered_at="2021-08-01", person_id=pid)
+        return writer.submit(
+            actor=Actor("s", "site"),
+            site_id="S",
+            site_record_id=record,
+            vaccine="Pfizer",
+            administered_at="2021-08-01",
+            person_id=pid,
+        )
 
     try:
         kept, abandoned = queue("1"), queue("2")
         assert abandoned.cancel()
         kept_receipt = kept.result(10).receipt
-        retried = writer.record(actor=Actor("s", "site"), site_id="S", site_record_id="2",
-                                vaccine="Pfizer", administered_at="2021-08-01", person_id=pid)
+        retried = writer.record(
+            actor=Actor("s", "site"),
+            site_id="S",
+            site_record_id="2",
+            vaccine="Pfizer",
+            administered_at="2021-08-01",
+            person_id=pid,
+        )
     finally:
         writer.close()
     assert not retried.duplicate  # the abandoned attempt wrote nothing
@@ -79,8 +116,14 @@ def test_callers_on_an_event_loop_each_hear_their_own_answer_and_a_cancelled_one
     writer = DoseWriter(ledger, linger=0.05)
 
     def fields(record: str, vaccine: str = "Pfizer") -> dict:
-        return dict(actor=Actor("s", "site"), site_id="S", site_record_id=record, vaccine=vaccine,
-                    administered_at="2021-08-01", person_id=pid)
+        return dict(
+            actor=Actor("s", "site"),
+            site_id="S",
+            site_record_id=record,
+            vaccine=vaccine,
+            administered_at="2021-08-01",
+            person_id=pid,
+        )
 
     async def story():
         first = [asyncio.ensure_future(writer.decide(**fields(str(n)))) for n in range(10)]

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from config.settings import Settings
 from cli.main import main
+from config.settings import Settings
 from intake.retro import run_import
 from tests.retro_files import FORM, UNIT, people_rows, write_csv
 from usecases.heap import YOUNG, settle_collector
@@ -40,7 +40,8 @@ def collections_during(work) -> int:
 
 
 def test_an_import_in_a_doseledger_process_is_seldom_interrupted_by_the_collector(
-        ledger, tmp_path, collector):
+    ledger, tmp_path, collector
+):
     path = write_csv(tmp_path / "f.csv", people_rows(2000))
     settle_collector()
     gc.collect()

@@ -37,16 +37,27 @@ def findings(ledger, stream) -> list[tuple[int, str]]:
 
 def test_an_untouched_record_is_intact(ledger, lan_id):
     report = verify_integrity(ledger, lan_id)
-    assert report == {"stream_id": str(lan_id), "events": 5, "head_version": 5, "intact": True,
-                      "findings": []}
+    assert report == {
+        "stream_id": str(lan_id),
+        "events": 5,
+        "head_version": 5,
+        "intact": True,
+        "findings": [],
+    }
 
 
 def test_a_dose_edited_in_place_is_reported_altered_at_its_version(ledger, lan_id, rows):
     rows.edit(lan_id, 3, vaccine="EU/1/21/1529")  # Pfizer quietly becomes AstraZeneca
     assert findings(ledger, lan_id) == [(3, "altered")]
     position = verify_integrity(ledger, lan_id)["findings"][0]["position"]
-    assert position == [r for r in ledger.recorder.select_notifications(1, 100)
-                        if r.originator_id == lan_id and r.originator_version == 3][0].id
+    assert (
+        position
+        == [
+            r
+            for r in ledger.recorder.select_notifications(1, 100)
+            if r.originator_id == lan_id and r.originator_version == 3
+        ][0].id
+    )
 
 
 def test_a_row_that_no_longer_decodes_is_altered_and_the_next_cannot_be_checked(ledger, lan_id, rows):
@@ -73,16 +84,28 @@ def test_a_deleted_row_with_the_gap_closed_is_still_reported_removed(ledger, lan
 def test_a_forged_dose_slipped_into_the_middle_is_reported_inserted(ledger, lan_id, rows):
     topic, state = rows.row(lan_id, 3)
     rows.shift(lan_id, 3, +1)  # make room: versions 3..5 become 4..6
-    rows.insert(lan_id, 3, topic, {**state, "dose_id": {"_type_": "uuid_hex", "_data_": "ab" * 16},
-                                   "digest": "cd" * 32})
-    assert findings(ledger, lan_id) == [(3, "inserted"), (4, "renumbered"), (5, "renumbered"),
-                                        (6, "renumbered")]
+    rows.insert(
+        lan_id,
+        3,
+        topic,
+        {**state, "dose_id": {"_type_": "uuid_hex", "_data_": "ab" * 16}, "digest": "cd" * 32},
+    )
+    assert findings(ledger, lan_id) == [
+        (3, "inserted"),
+        (4, "renumbered"),
+        (5, "renumbered"),
+        (6, "renumbered"),
+    ]
 
 
 def test_a_copied_dose_appended_is_reported_inserted(ledger, lan_id, rows):
     topic, state = rows.row(lan_id, 4)
-    rows.insert(lan_id, 6, topic, {**state, "administered_at": "2021-09-01",
-                                   "dose_id": {"_type_": "uuid_hex", "_data_": "ab" * 16}})
+    rows.insert(
+        lan_id,
+        6,
+        topic,
+        {**state, "administered_at": "2021-09-01", "dose_id": {"_type_": "uuid_hex", "_data_": "ab" * 16}},
+    )
     assert findings(ledger, lan_id) == [(6, "inserted")]
 
 
@@ -121,12 +144,18 @@ def test_verify_all_finds_the_one_tampered_stream_among_all(ledger, lan_id, rows
     assert clean["consistent"] and clean["people"] == 2
     # two people, their five + two dose keys, one provisional site, and each person's
     # name/birth/phone key (the one retro imports match on)
-    assert clean["by_type"] == {"Person": 2, "SiteRecord": 5, "Site": 1, "NationalIdClaim": 1,
-                                "IdentityKey": 2}
+    assert clean["by_type"] == {
+        "Person": 2,
+        "SiteRecord": 5,
+        "Site": 1,
+        "NationalIdClaim": 1,
+        "IdentityKey": 2,
+    }
     assert calls[-1] == (clean["events"], clean["events"]) == (ledger.head(),) * 2
 
     rows.edit(other, 2, lot="CHANGED")
     report = verify_all(ledger)
     assert not report["consistent"]
     assert [(d["stream_id"], d["kind"], d["finding"], d["version"]) for d in report["differences"]] == [
-        (str(other), "integrity", "altered", 2)]
+        (str(other), "integrity", "altered", 2)
+    ]

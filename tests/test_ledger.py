@@ -39,8 +39,15 @@ def lan(**overrides):
 
 
 def dose(ledger: DoseLedger, person_id, record: str, **overrides):
-    fields = dict(site_id="HN-001", site_record_id=record, vaccine="EU/1/20/1528", lot="FA1234",
-                  administered_at="2021-08-01", person_id=person_id, actor=SITE)
+    fields = dict(
+        site_id="HN-001",
+        site_record_id=record,
+        vaccine="EU/1/20/1528",
+        lot="FA1234",
+        administered_at="2021-08-01",
+        person_id=person_id,
+        actor=SITE,
+    )
     fields.update(overrides)
     return ledger.record_dose(**fields)
 
@@ -67,8 +74,11 @@ def test_a_national_id_is_one_person(ledger):
 def test_a_family_may_share_one_phone(ledger):
     ids = {
         ledger.register_person(lan(full_name=name, national_id=None, birth_date=born)).person_id
-        for name, born in [("Trần Văn Hùng", "1960-01-01"), ("Trần Thị Mai", "1962-05-05"),
-                           ("Trần Minh Khôi", "2010-09-09")]
+        for name, born in [
+            ("Trần Văn Hùng", "1960-01-01"),
+            ("Trần Thị Mai", "1962-05-05"),
+            ("Trần Minh Khôi", "2010-09-09"),
+        ]
     }
     assert len(ids) == 3
 
@@ -103,10 +113,20 @@ def test_the_same_site_record_with_other_content_is_a_conflict_naming_the_dose(l
 
 def test_an_inline_registration_retried_creates_one_person_and_one_dose(ledger):
     person = lan(national_id=None)
-    first = ledger.record_dose(site_id="MOBILE-7", site_record_id="M-1", vaccine="Pfizer",
-                               administered_at="2021-09-01T09:30:00", person=person)
-    again = ledger.record_dose(site_id="MOBILE-7", site_record_id="M-1", vaccine="Pfizer",
-                               administered_at="2021-09-01T09:30:00", person=person)
+    first = ledger.record_dose(
+        site_id="MOBILE-7",
+        site_record_id="M-1",
+        vaccine="Pfizer",
+        administered_at="2021-09-01T09:30:00",
+        person=person,
+    )
+    again = ledger.record_dose(
+        site_id="MOBILE-7",
+        site_record_id="M-1",
+        vaccine="Pfizer",
+        administered_at="2021-09-01T09:30:00",
+        person=person,
+    )
     assert again.duplicate and again.person_id == first.person_id
     assert len(dose_events(ledger, first.person_id)) == 1
     stored = ledger.person(first.person_id).dose(first.dose_id)
@@ -115,8 +135,13 @@ def test_an_inline_registration_retried_creates_one_person_and_one_dose(ledger):
 
 def test_an_inline_registration_finds_the_person_by_national_id(ledger):
     pid = ledger.register_person(lan()).person_id
-    receipt = ledger.record_dose(site_id="HN-001", site_record_id="R9", vaccine="AstraZeneca",
-                                 administered_at="2021-07-01", person=lan(full_name="Lan"))
+    receipt = ledger.record_dose(
+        site_id="HN-001",
+        site_record_id="R9",
+        vaccine="AstraZeneca",
+        administered_at="2021-07-01",
+        person=lan(full_name="Lan"),
+    )
     assert receipt.person_id == pid
 
 
@@ -142,7 +167,11 @@ def test_a_listed_site_reviewed_becomes_official(ledger):
     ("change", "field", "error"),
     [
         ({"vaccine": "Snake Oil"}, "vaccine", UnknownVaccine),
-        ({"administered_at": (date.today() + timedelta(days=2)).isoformat()}, "administered_at", InvalidValue),
+        (
+            {"administered_at": (date.today() + timedelta(days=2)).isoformat()},
+            "administered_at",
+            InvalidValue,
+        ),
         ({"administered_at": "1984-03-14"}, "administered_at", InvalidValue),
         ({"administered_at": "01/08/2021"}, "administered_at", InvalidValue),
         ({"dose_number": 0}, "dose_number", InvalidValue),
@@ -175,10 +204,15 @@ def test_a_dose_for_an_unknown_person_is_refused(ledger):
 
 
 def test_bad_registrations_name_the_field(ledger):
-    for change, field in [({"full_name": ""}, "full_name"), ({"birth_date": "2999-01-01"}, "birth_date"),
-                          ({"province": "99"}, "province"), ({"national_id": "12ab"}, "national_id"),
-                          ({"phone": "call me"}, "phone"), ({"sex": "x"}, "sex"),
-                          ({"full_name": 42}, "full_name")]:
+    for change, field in [
+        ({"full_name": ""}, "full_name"),
+        ({"birth_date": "2999-01-01"}, "birth_date"),
+        ({"province": "99"}, "province"),
+        ({"national_id": "12ab"}, "national_id"),
+        ({"phone": "call me"}, "phone"),
+        ({"sex": "x"}, "sex"),
+        ({"full_name": 42}, "full_name"),
+    ]:
         with pytest.raises(InvalidValue) as caught:
             ledger.register_person(lan(**change))
         assert caught.value.field == field
@@ -246,8 +280,9 @@ def test_a_merge_moves_the_duplicates_doses_to_the_survivor(ledger):
 
 def test_correcting_details_moves_the_national_id(ledger):
     pid = ledger.register_person(lan()).person_id
-    ledger.correct_details(pid, {"national_id": "001185099999", "full_name": "Nguyễn Thị Lan Anh"},
-                           "typo at registration")
+    ledger.correct_details(
+        pid, {"national_id": "001185099999", "full_name": "Nguyễn Thị Lan Anh"}, "typo at registration"
+    )
     assert ledger.register_person(lan(national_id="001185099999")).person_id == pid
     other = ledger.register_person(lan())  # the old number is free again
     assert other.created and other.person_id != pid
@@ -260,7 +295,9 @@ def test_every_event_records_who_and_through_what(ledger):
     assert all(e.actor == {"principal_id": "site-token-1", "role": "site"} for e in events)
     assert events[1].source == {"kind": "site", "site_id": "HN-001", "site_record_id": "R1"}
     assert events[1].administered_at == "2021-08-01"  # administered time is data...
-    assert events[1].timestamp.date() >= date(2026, 1, 1) or events[1].timestamp.year > 2021  # ...recorded is the store's
+    assert (
+        events[1].timestamp.date() >= date(2026, 1, 1) or events[1].timestamp.year > 2021
+    )  # ...recorded is the store's
 
 
 def test_replayed_stream_equals_the_live_aggregate(ledger):

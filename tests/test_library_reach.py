@@ -33,8 +33,10 @@ def _listed(name: str) -> Site:
 
 
 def _stored(ledger, aggregate_id):
-    return [(e.originator_version, e.topic.rsplit(":", 1)[1])
-            for e in ledger.events.recorder.select_events(aggregate_id)]
+    return [
+        (e.originator_version, e.topic.rsplit(":", 1)[1])
+        for e in ledger.events.recorder.select_events(aggregate_id)
+    ]
 
 
 def test_the_pinned_minor_version_is_the_installed_one():
@@ -45,7 +47,9 @@ def test_the_ledgers_save_stores_what_the_librarys_save_stores_and_answers_its_p
     ours, theirs = _listed("A"), _listed("B")
     position = library.save(ledger, [ours])
     recordings = ledger.save(theirs)
-    assert _stored(ledger, ours.id) == _stored(ledger, theirs.id) == [(1, "Site.Listed"), (2, "Site.Reviewed")]
+    assert (
+        _stored(ledger, ours.id) == _stored(ledger, theirs.id) == [(1, "Site.Listed"), (2, "Site.Reviewed")]
+    )
     assert position == ledger.recorder.max_notification_id() - 2
     assert recordings[-1].notification.id == ledger.recorder.max_notification_id()
     # Both folds read back as the aggregate that was saved (snapshots and cache included).
@@ -128,8 +132,10 @@ def _recorders(ledger):
 
 
 def _log(recorder):
-    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            for n in recorder.select_notifications(None, 100)]
+    return [
+        (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+        for n in recorder.select_notifications(None, 100)
+    ]
 
 
 def test_events_inserted_by_the_ledger_read_back_as_the_librarys_own_insert_stores_them(ledger):
@@ -177,12 +183,16 @@ def test_notification_ids_are_in_commit_order_a_second_insert_waits_for_the_firs
     second.join(10)
     assert ids == {"first": [1], "second": [2]}
     assert [(n.id, n.originator_id) for n in recorder.select_notifications(None, 10)] == [
-        (1, UUID(int=1)), (2, UUID(int=2))]
+        (1, UUID(int=1)),
+        (2, UUID(int=2)),
+    ]
 
 
 def test_the_postgresql_insert_is_the_librarys_own_under_a_retry_of_ours():
-    assert (PostgresLedgerRecorder.insert_events.__wrapped__
-            is PostgresApplicationRecorder.insert_events.__wrapped__)
+    assert (
+        PostgresLedgerRecorder.insert_events.__wrapped__
+        is PostgresApplicationRecorder.insert_events.__wrapped__
+    )
 
 
 # SQLite waits out its busy timeout inside the library and then fails at once; PostgreSQL
@@ -209,6 +219,7 @@ def test_an_insert_is_retried_exactly_as_configured(ledger, error):
 
 
 # The subscriptions: pages read by the library's listen-notify machinery.
+
 
 def test_a_subscription_hands_out_what_the_librarys_public_reads_return(ledger):
     recorder = ledger.recorder

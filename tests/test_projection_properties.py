@@ -44,35 +44,89 @@ FIRST_DAY = date(2021, 3, 1)
 index = st.integers(0, 40)
 day = st.integers(0, 480).map(lambda n: (FIRST_DAY + timedelta(days=n)).isoformat())
 command = st.one_of(
-    st.tuples(st.just("register"), st.sampled_from(NAMES), st.sampled_from(BIRTHS[:2]),
-              st.sampled_from(PROVINCES), st.sampled_from(PHONES), st.booleans()),
-    st.tuples(st.just("dose"), index, st.sampled_from(SITES), st.sampled_from(VACCINES), day,
-              st.one_of(st.none(), st.integers(1, 3))),
-    st.tuples(st.just("dose"), index, st.sampled_from(SITES), st.sampled_from(VACCINES), day,
-              st.one_of(st.none(), st.integers(1, 3))),
-    st.tuples(st.just("amend"), index, st.one_of(
-        st.fixed_dictionaries({"vaccine": st.sampled_from(VACCINES)}),
-        st.fixed_dictionaries({"administered_at": day}),
-        st.fixed_dictionaries({"site_id": st.sampled_from(SITES)}),
-        st.fixed_dictionaries({"dose_number": st.integers(1, 3)}),
-        st.fixed_dictionaries({"lot": st.sampled_from(["L1", "L2"])}))),
+    st.tuples(
+        st.just("register"),
+        st.sampled_from(NAMES),
+        st.sampled_from(BIRTHS[:2]),
+        st.sampled_from(PROVINCES),
+        st.sampled_from(PHONES),
+        st.booleans(),
+    ),
+    st.tuples(
+        st.just("dose"),
+        index,
+        st.sampled_from(SITES),
+        st.sampled_from(VACCINES),
+        day,
+        st.one_of(st.none(), st.integers(1, 3)),
+    ),
+    st.tuples(
+        st.just("dose"),
+        index,
+        st.sampled_from(SITES),
+        st.sampled_from(VACCINES),
+        day,
+        st.one_of(st.none(), st.integers(1, 3)),
+    ),
+    st.tuples(
+        st.just("amend"),
+        index,
+        st.one_of(
+            st.fixed_dictionaries({"vaccine": st.sampled_from(VACCINES)}),
+            st.fixed_dictionaries({"administered_at": day}),
+            st.fixed_dictionaries({"site_id": st.sampled_from(SITES)}),
+            st.fixed_dictionaries({"dose_number": st.integers(1, 3)}),
+            st.fixed_dictionaries({"lot": st.sampled_from(["L1", "L2"])}),
+        ),
+    ),
     st.tuples(st.just("void"), index),
     st.tuples(st.just("merge"), index, index),
-    st.tuples(st.just("correct"), index, st.one_of(
-        st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)}),
-        st.fixed_dictionaries({"birth_date": st.sampled_from(BIRTHS)}),
-        st.fixed_dictionaries({"full_name": st.sampled_from(NAMES)}),
-        st.fixed_dictionaries({"phone": st.sampled_from(PHONES[:2])}))),
-    st.tuples(st.just("review"), st.sampled_from(SITES[2:]), st.sampled_from(PROVINCES),
-              st.sampled_from(["official", "mobile"])),
-    st.tuples(st.just("claim"), index, st.one_of(
-        st.tuples(st.just("missing_dose"), st.fixed_dictionaries(
-            {"vaccine": st.sampled_from(VACCINES), "administered_at": day, "site_id": st.sampled_from(SITES)})),
-        st.tuples(st.just("wrong_details"), st.fixed_dictionaries(
-            {"changes": st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)})})))),
-    st.tuples(st.just("assign"), index, st.one_of(
-        st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)}),
-        st.fixed_dictionaries({"site": st.sampled_from(SITES)}))),
+    st.tuples(
+        st.just("correct"),
+        index,
+        st.one_of(
+            st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)}),
+            st.fixed_dictionaries({"birth_date": st.sampled_from(BIRTHS)}),
+            st.fixed_dictionaries({"full_name": st.sampled_from(NAMES)}),
+            st.fixed_dictionaries({"phone": st.sampled_from(PHONES[:2])}),
+        ),
+    ),
+    st.tuples(
+        st.just("review"),
+        st.sampled_from(SITES[2:]),
+        st.sampled_from(PROVINCES),
+        st.sampled_from(["official", "mobile"]),
+    ),
+    st.tuples(
+        st.just("claim"),
+        index,
+        st.one_of(
+            st.tuples(
+                st.just("missing_dose"),
+                st.fixed_dictionaries(
+                    {
+                        "vaccine": st.sampled_from(VACCINES),
+                        "administered_at": day,
+                        "site_id": st.sampled_from(SITES),
+                    }
+                ),
+            ),
+            st.tuples(
+                st.just("wrong_details"),
+                st.fixed_dictionaries(
+                    {"changes": st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)})}
+                ),
+            ),
+        ),
+    ),
+    st.tuples(
+        st.just("assign"),
+        index,
+        st.one_of(
+            st.fixed_dictionaries({"province": st.sampled_from(PROVINCES)}),
+            st.fixed_dictionaries({"site": st.sampled_from(SITES)}),
+        ),
+    ),
     st.tuples(st.just("answer"), index, st.sampled_from(["accepted", "rejected"])),
 )
 commands = st.lists(command, min_size=1, max_size=12)
@@ -109,9 +163,14 @@ class History:
 
     def dose(self, n, site, vaccine, when, reported):
         self.records += 1
-        receipt = self.ledger.record_dose(site_id=site, site_record_id=f"P{self.records}", vaccine=vaccine,
-                                          administered_at=when, dose_number=reported,
-                                          person_id=self.pick(self.people, n))
+        receipt = self.ledger.record_dose(
+            site_id=site,
+            site_record_id=f"P{self.records}",
+            vaccine=vaccine,
+            administered_at=when,
+            dose_number=reported,
+            person_id=self.pick(self.people, n),
+        )
         self.doses.append(receipt.dose_id)
 
     def amend(self, n, changes):
@@ -121,8 +180,9 @@ class History:
         self.ledger.void_dose(self.pick(self.doses, n), "entered in error")
 
     def merge(self, n, m):
-        self.ledger.merge_persons(self.pick(self.people, n), self.pick(self.people, m), "same person",
-                                  actor=ADMIN)
+        self.ledger.merge_persons(
+            self.pick(self.people, n), self.pick(self.people, m), "same person", actor=ADMIN
+        )
 
     def correct(self, n, changes):
         self.ledger.correct_details(self.pick(self.people, n), changes, "correction")
@@ -178,7 +238,7 @@ def fold_in_pages(empty: Views, ledger: DoseLedger, sizes: list[int]) -> None:
     positions: dict[str, int | None] = {fold.name: None for fold in folds}
     start = 0
     for size in cycle(sizes):
-        page = notifications[start:start + size]
+        page = notifications[start : start + size]
         if not page:
             return
         for fold in folds:
@@ -189,7 +249,11 @@ def fold_in_pages(empty: Views, ledger: DoseLedger, sizes: list[int]) -> None:
 MERGED_THEN_MOVED = [  # a request of a merged person, whose survivor then moves (one event a page)
     ("register", NAMES[0], BIRTHS[0], "01", None, False),
     ("register", NAMES[2], BIRTHS[1], "01", None, False),
-    ("claim", 1, ("missing_dose", {"vaccine": VACCINES[0], "administered_at": "2021-03-01", "site_id": SITES[0]})),
+    (
+        "claim",
+        1,
+        ("missing_dose", {"vaccine": VACCINES[0], "administered_at": "2021-03-01", "site_id": SITES[0]}),
+    ),
     ("merge", 0, 1),
     ("correct", 0, {"province": "79"}),
 ]

@@ -19,7 +19,7 @@ from eventsourcing.persistence import ListenNotifySubscription
 from cli.demo import seed
 from cli.main import main
 from ledger.person import Person
-from projections import open_views, running, shared_fold
+from projections import open_views
 from projections import records as person_records
 from projections.engine import rebuild as rebuilding
 from projections.engine import shared_fold
@@ -61,7 +61,8 @@ def test_a_runner_stopped_between_two_events_resumes_without_double_counting(led
     absorbed = next(n.id for n in notifications if n.topic.endswith("Person.DuplicateAbsorbed"))
     for name, projection in PROJECTIONS.items():
         projection(view=views.by_name[name]).process_notifications(
-            [n for n in notifications if n.id <= absorbed], ledger.mapper, after=None)
+            [n for n in notifications if n.id <= absorbed], ledger.mapper, after=None
+        )
     assert views.statistics.dose_counts([]) == [{"doses": 3}]  # as the ledger stood at that point
 
     with start_embedded(store_url, **FAST):
@@ -191,7 +192,9 @@ def test_a_rebuild_read_ahead_in_many_pages_equals_the_live_views(ledger, store_
     assert_views_are_a_fresh_fold(views, ledger)
 
 
-@pytest.mark.parametrize("when", [2, 3], ids=["once-certificates-are-folded", "once-the-reader-gets-to-the-head"])
+@pytest.mark.parametrize(
+    "when", [2, 3], ids=["once-certificates-are-folded", "once-the-reader-gets-to-the-head"]
+)
 def test_a_rebuild_reads_the_events_recorded_while_it_runs(ledger, store_url, views, monkeypatch, when):
     seed(ledger, people=40)
     pid = ledger.register_person(lan()).person_id
@@ -228,11 +231,15 @@ def view_indexes(store_url: str) -> set[tuple[str, str]]:
     else:
         schema = parse_qs(parts.query)["schema"][0]
         with psycopg.connect(store_url.split("?")[0]) as conn:
-            found = conn.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s",
-                                 (schema,)).fetchall()
+            found = conn.execute(
+                "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s", (schema,)
+            ).fetchall()
     stems = tuple(f"{name}_" for name in PROJECTIONS)
-    return {(table, index) for table, index in found  # not the keys' own: "_pkey", "_key", "_pkey1"...
-            if index.startswith(stems) and not re.search(r"_(pkey|key)\d*$", index)}
+    return {
+        (table, index)
+        for table, index in found  # not the keys' own: "_pkey", "_key", "_pkey1"...
+        if index.startswith(stems) and not re.search(r"_(pkey|key)\d*$", index)
+    }
 
 
 def test_a_rebuilt_view_has_its_indexes_under_their_own_names(ledger, store_url, views):
@@ -241,8 +248,11 @@ def test_a_rebuilt_view_has_its_indexes_under_their_own_names(ledger, store_url,
     the swap), however many rebuilds: a later start finds them, and none is built twice."""
     seed(ledger, people=40)
     fresh = view_indexes(store_url)
-    assert fresh == {(f"{view.name}_{short}", index) for view in views.by_name.values()
-                     for index, short, _ in view._named_indexes()}
+    assert fresh == {
+        (f"{view.name}_{short}", index)
+        for view in views.by_name.values()
+        for index, short, _ in view._named_indexes()
+    }
     assert len(fresh) >= 8
     for _ in range(2):
         rebuild(store_url, "all", progress=False)
@@ -277,7 +287,8 @@ def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
 
 
 def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_why(
-        ledger, store_url, views, monkeypatch):
+    ledger, store_url, views, monkeypatch
+):
     seed(ledger, people=40)
     monkeypatch.setattr(rebuilding, "PAGE", 7)  # pages queued ahead when it stops
     recorder = type(ledger.recorder)
@@ -306,11 +317,13 @@ def test_a_rebuild_whose_reading_fails_or_whose_views_all_fail_stops_and_says_wh
         monkeypatch.setattr(projection, "replay_by_person", broken)
     assert [str(e) for e in rebuilt_in_a_thread(store_url, "all")] == ["cannot fold this"]
     assert {name: view.position() for name, view in views.by_name.items()} == {
-        name: folded if projection.rebuilds_by_person else None for name, projection in PROJECTIONS.items()}
+        name: folded if projection.rebuilds_by_person else None for name, projection in PROJECTIONS.items()
+    }
 
 
 def test_a_rebuild_reaches_the_head_though_the_last_events_are_of_topics_its_view_ignores(
-        ledger, store_url, views):
+    ledger, store_url, views
+):
     pid = ledger.register_person(lan()).person_id
     dose(ledger, pid, "R1")
     # A rebuild reads only the topics its views read: the certificates view reads no Site event.
@@ -338,16 +351,19 @@ def test_a_view_that_fails_its_rebuild_does_not_stop_the_others(ledger, store_ur
         rebuild(store_url, "all", progress=False)
     assert views.corrections.position() is None  # dropped, and not one page applied
     assert views.statistics.position() == before < ledger.head()  # as it was
-    assert {name: view.position() for name, view in views.by_name.items()
-            if name not in ("corrections", "statistics")} == {
-        name: ledger.head() for name in PROJECTIONS if name not in ("corrections", "statistics")}
+    assert {
+        name: view.position()
+        for name, view in views.by_name.items()
+        if name not in ("corrections", "statistics")
+    } == {name: ledger.head() for name in PROJECTIONS if name not in ("corrections", "statistics")}
     monkeypatch.undo()
     rebuild(store_url, "all", progress=False)
     assert_views_are_a_fresh_fold(views, ledger)
 
 
 def test_certificates_folded_person_by_person_equal_certificates_folded_page_by_page(
-        ledger, store_url, views, monkeypatch):
+    ledger, store_url, views, monkeypatch
+):
     """Versions, ids, revocations, issue times: the same, whichever order the events come in."""
     seed(ledger, people=80)
     pid = ledger.register_person(lan()).person_id
@@ -378,13 +394,16 @@ def test_certificates_folded_person_by_person_equal_certificates_folded_page_by_
 def view_rows(view) -> dict[str, list]:
     """Every row of every table of a view, in one order."""
     with view.reading() as sql:
-        return {short: sorted((tuple(row.values()) for row in sql.rows(f"SELECT * FROM {{{short}}}")), key=repr)
-                for short in view.tables}
+        return {
+            short: sorted((tuple(row.values()) for row in sql.rows(f"SELECT * FROM {{{short}}}")), key=repr)
+            for short in view.tables
+        }
 
 
 @pytest.mark.parametrize("name", ["statistics", "localities", "review"])
 def test_views_folded_person_by_person_equal_views_folded_page_by_page(
-        ledger, store_url, views, monkeypatch, name):
+    ledger, store_url, views, monkeypatch, name
+):
     """Each person folded once (and counted once, in the provinces the directory ends with)
     equals each person folded page after page: the same rows in every table."""
     seed(ledger, people=80)
@@ -406,7 +425,10 @@ def test_views_folded_person_by_person_equal_views_folded_page_by_page(
     assert len(folds) == 1  # the second went page by page
     assert view_rows(view) == folded
     assert by_person.position == by_page.position == ledger.head()
-    assert all(len(rows) > 10 for short, rows in folded.items() if short != "coverage") and rebuilding_rows(views) == 0
+    assert (
+        all(len(rows) > 10 for short, rows in folded.items() if short != "coverage")
+        and rebuilding_rows(views) == 0
+    )
     if name == "statistics":
         assert sum(r["doses"] for r in views.statistics.dose_counts(["province"], provinces=["48"])) >= 3
     rebuild(store_url, "all", progress=False)  # folded again, and the other views
@@ -436,8 +458,9 @@ def test_a_view_whose_rebuild_stops_halfway_stays_as_it_was(ledger, store_url, v
             written.append(save(*rows))
 
         self.view.save_rebuilding = save_rebuilding
-        return replay_by_person(self, failing_at(events, 300, OSError("the ledger went away")), position,
-                                people_per_write=10)
+        return replay_by_person(
+            self, failing_at(events, 300, OSError("the ledger went away")), position, people_per_write=10
+        )
 
     monkeypatch.setattr(projection, "replay_by_person", reading_fails_halfway)
     with pytest.raises(OSError, match="went away"):
@@ -454,7 +477,8 @@ def test_a_view_whose_rebuild_stops_halfway_stays_as_it_was(ledger, store_url, v
 
 
 def test_a_rebuild_whose_read_of_the_streams_fails_midway_leaves_every_folded_view_as_it_was(
-        ledger, store_url, views, monkeypatch):
+    ledger, store_url, views, monkeypatch
+):
     """PostgreSQL folds the views together from one read of the ledger: that read failing
     stops every fold, each leaving its view (and nobody's data beside it) as it was."""
     seed(ledger, people=80)
@@ -471,7 +495,9 @@ def test_a_rebuild_whose_read_of_the_streams_fails_midway_leaves_every_folded_vi
 
     monkeypatch.setattr(recorder, "scan_streams", failing_midway)
     assert {str(e) for e in rebuilt_in_a_thread(store_url, "all")} == {"the ledger went away"}
-    assert {name: (views.by_name[name].position(), view_rows(views.by_name[name])) for name in folding} == before
+    assert {
+        name: (views.by_name[name].position(), view_rows(views.by_name[name])) for name in folding
+    } == before
     assert rebuilding_rows(views) == 0
 
 
@@ -488,18 +514,22 @@ def test_a_view_whose_fold_fails_midway_does_not_hold_the_others_back(ledger, st
     replay_by_person = statistics.replay_by_person
 
     def failing_after_some_events(self, events, position):
-        return replay_by_person(self, failing_at(events, 100, ValueError("statistics cannot fold this")), position)
+        return replay_by_person(
+            self, failing_at(events, 100, ValueError("statistics cannot fold this")), position
+        )
 
     monkeypatch.setattr(statistics, "replay_by_person", failing_after_some_events)
     assert [str(e) for e in rebuilt_in_a_thread(store_url, "all")] == ["statistics cannot fold this"]
     assert (views.statistics.position(), view_rows(views.statistics)) == before
     assert {name: view.position() for name, view in views.by_name.items() if name != "statistics"} == {
-        name: ledger.head() for name in PROJECTIONS if name != "statistics"}
+        name: ledger.head() for name in PROJECTIONS if name != "statistics"
+    }
     assert rebuilding_rows(views) == 0
 
 
 def test_a_projector_empties_what_a_rebuild_killed_halfway_left_beside_the_certificates(
-        ledger, store_url, views):
+    ledger, store_url, views
+):
     """kill -9 gives a rebuild no chance to empty its table; the projector that holds the view
     next does, so nobody's personal data lies there until the next rebuild."""
     seed(ledger, people=40)
@@ -516,15 +546,19 @@ def test_a_projector_empties_what_a_rebuild_killed_halfway_left_beside_the_certi
 
 
 def test_a_projector_starting_on_empty_views_folds_them_person_by_person(
-        ledger, store_url, views, monkeypatch):
+    ledger, store_url, views, monkeypatch
+):
     """A first start (or a view dropped) catches up as a rebuild does, then follows page by page."""
     seed(ledger, people=40)
     folds, folding = [], sorted(name for name, p in PROJECTIONS.items() if p.rebuilds_by_person)
     assert folding == ["certificates", "localities", "review", "statistics"]
     for name in folding:
         replay_by_person = PROJECTIONS[name].replay_by_person
-        monkeypatch.setattr(PROJECTIONS[name], "replay_by_person",
-                            lambda *args, name=name, fold=replay_by_person: folds.append((name, fold(*args))))
+        monkeypatch.setattr(
+            PROJECTIONS[name],
+            "replay_by_person",
+            lambda *args, name=name, fold=replay_by_person: folds.append((name, fold(*args))),
+        )
     with start_embedded(store_url, **FAST):
         caught_up(views, ledger)
         pid = ledger.register_person(lan(national_id=None, full_name="Người đến sau")).person_id
@@ -539,7 +573,8 @@ def test_a_projector_starting_on_empty_views_folds_them_person_by_person(
 
 
 def test_a_projector_stopped_while_folding_leaves_the_certificates_empty_and_folds_again(
-        ledger, store_url, views, monkeypatch):
+    ledger, store_url, views, monkeypatch
+):
     seed(ledger, people=40)
     monkeypatch.setattr(rebuilding, "BEAT", 10)
     recorder, events = type(ledger.recorder), threading.Event
@@ -614,8 +649,9 @@ def test_a_fold_that_fails_goes_page_by_page_which_names_the_event(ledger, store
     monkeypatch.setitem(person_records._APPLY, Person.DoseVoided, poisoned)
     certificates, tried = PROJECTIONS["certificates"], []
     replay_by_person = certificates.replay_by_person
-    monkeypatch.setattr(certificates, "replay_by_person",
-                        lambda *args: (tried.append(1), replay_by_person(*args)))
+    monkeypatch.setattr(
+        certificates, "replay_by_person", lambda *args: (tried.append(1), replay_by_person(*args))
+    )
     with start_embedded(store_url, ["certificates"], **FAST):
         assert eventually(lambda: state(views, "certificates") == "failed")
         assert tried == [1]  # folded first, once: then page by page, stopping at the poison
@@ -631,7 +667,9 @@ def state(views, name: str) -> str:
     return next(s["state"] for s in views.status() if s["name"] == name)
 
 
-def test_a_person_registered_as_the_certificates_are_folded_is_folded_once(ledger, store_url, views, monkeypatch):
+def test_a_person_registered_as_the_certificates_are_folded_is_folded_once(
+    ledger, store_url, views, monkeypatch
+):
     """The fold reads the ledger up to the head it read first; what comes after is the pages'."""
     seed(ledger, people=40)
     recorder, late = type(ledger.recorder), []
@@ -673,8 +711,11 @@ def test_reconcile_prints_every_difference_and_fails_on_any(ledger, store_url, c
     assert "no differences" in capsys.readouterr().out
 
     tamper(store_url, "UPDATE statistics_dose_counts SET doses = doses + 1 WHERE dose_number = 2")
-    tamper(store_url, "UPDATE certificates_people SET document = "
-                      "replace(document, '\"status\":\"complete\"', '\"status\":\"partial\"')")
+    tamper(
+        store_url,
+        "UPDATE certificates_people SET document = "
+        'replace(document, \'"status":"complete"\', \'"status":"partial"\')',
+    )
     assert main(["--database-url", store_url, "reconcile"]) == 1
     out = capsys.readouterr().out
     assert "statistics: doses 2021-08-29/01/HN-001/EU/1/20/1528/2: 2 in the view, 1 in the ledger" in out
@@ -683,9 +724,13 @@ def test_reconcile_prints_every_difference_and_fails_on_any(ledger, store_url, c
 
 
 def test_the_project_worker_runs_until_sigterm(ledger, store_url, views):
-    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "--database-url", store_url, "project"],
-                              env={**os.environ, "PYTHONPATH": os.getcwd()},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--database-url", store_url, "project"],
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         pid = ledger.register_person(lan()).person_id
         dose(ledger, pid, "R1")

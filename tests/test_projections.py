@@ -25,8 +25,10 @@ def test_two_doses_make_a_complete_certificate(ledger, views):
     caught_up(views, ledger)
     certificate = views.certificates.certificate(pid)
     assert certificate["status"] == "complete"
-    assert [(d["dose_id"], d["dose_number"]) for d in certificate["doses"]] == \
-        [(str(first.dose_id), 1), (str(second.dose_id), 2)]
+    assert [(d["dose_id"], d["dose_number"]) for d in certificate["doses"]] == [
+        (str(first.dose_id), 1),
+        (str(second.dose_id), 2),
+    ]
     assert certificate["doses"][0]["vaccine_name"] == "Comirnaty"
     assert certificate["person_id"] == str(pid) and certificate["province"] == "01"
 
@@ -50,11 +52,15 @@ def test_an_amendment_moves_the_dose_to_another_bucket(ledger, views):
     receipt = dose(ledger, pid, "R1")
     caught_up(views, ledger)
     assert views.statistics.dose_counts(["vaccine"]) == [{"vaccine": "EU/1/20/1528", "doses": 1}]
-    ledger.amend_dose(receipt.dose_id, {"vaccine": "AstraZeneca", "administered_at": "2021-08-02"},
-                      "wrong product and day entered")
+    ledger.amend_dose(
+        receipt.dose_id,
+        {"vaccine": "AstraZeneca", "administered_at": "2021-08-02"},
+        "wrong product and day entered",
+    )
     caught_up(views, ledger)
-    assert views.statistics.dose_counts(["date", "vaccine"]) == \
-        [{"date": "2021-08-02", "vaccine": "EU/1/21/1529", "doses": 1}]
+    assert views.statistics.dose_counts(["date", "vaccine"]) == [
+        {"date": "2021-08-02", "vaccine": "EU/1/21/1529", "doses": 1}
+    ]
     assert views.statistics.dose_counts([]) == [{"doses": 1}]
 
 
@@ -82,12 +88,15 @@ def test_a_merge_moves_doses_to_the_survivor_and_revokes_the_duplicates_certific
     assert [p["person_id"] for p in views.localities.find(phone="0912345678")] == [str(survivor)]
 
 
-@pytest.mark.parametrize(("vaccines", "status", "boosters"), [
-    (["AstraZeneca", "Pfizer"], "complete", [False, False]),  # mixed products complete a series
-    (["Janssen"], "complete", [False]),  # a one-dose product completes alone
-    (["Vero Cell"], "partial", [False]),
-    (["Moderna", "Moderna", "Pfizer"], "booster", [False, False, True]),
-])
+@pytest.mark.parametrize(
+    ("vaccines", "status", "boosters"),
+    [
+        (["AstraZeneca", "Pfizer"], "complete", [False, False]),  # mixed products complete a series
+        (["Janssen"], "complete", [False]),  # a one-dose product completes alone
+        (["Vero Cell"], "partial", [False]),
+        (["Moderna", "Moderna", "Pfizer"], "booster", [False, False, True]),
+    ],
+)
 def test_the_status_follows_the_catalogs_series_rules(ledger, views, vaccines, status, boosters):
     pid = ledger.register_person(lan()).person_id
     for n, vaccine in enumerate(vaccines):
@@ -147,10 +156,14 @@ def test_a_reported_dose_number_that_disagrees_is_a_flag_not_an_error(ledger, vi
 
 
 def test_a_phone_finds_every_person_with_it_and_a_national_id_one(ledger, views):
-    family = [ledger.register_person(lan(full_name=name, national_id=nid, birth_date=born)).person_id
-              for name, nid, born in [("Trần Văn Hùng", "079060000001", "1960-01-01"),
-                                      ("Trần Thị Mai", None, "1962-05-05"),
-                                      ("Trần Minh Khôi", None, "2010-09-09")]]
+    family = [
+        ledger.register_person(lan(full_name=name, national_id=nid, birth_date=born)).person_id
+        for name, nid, born in [
+            ("Trần Văn Hùng", "079060000001", "1960-01-01"),
+            ("Trần Thị Mai", None, "1962-05-05"),
+            ("Trần Minh Khôi", None, "2010-09-09"),
+        ]
+    ]
     ledger.register_person(lan(full_name="Lê Văn Tám", national_id=None, phone="0900000009"))
     caught_up(views, ledger)
     found = views.localities.find(phone="+84 912 345 678")  # written another way
@@ -163,15 +176,19 @@ def test_a_phone_finds_every_person_with_it_and_a_national_id_one(ledger, views)
 
 def test_people_are_listed_by_province_and_district_with_their_status(ledger, views):
     for n in range(5):
-        pid = ledger.register_person(lan(full_name=f"Người {n}", national_id=None,
-                                         district="Ba Đình" if n % 2 else "Đống Đa")).person_id
+        pid = ledger.register_person(
+            lan(full_name=f"Người {n}", national_id=None, district="Ba Đình" if n % 2 else "Đống Đa")
+        ).person_id
         if n < 2:
             dose(ledger, pid, f"R{n}", vaccine="Janssen")
     ledger.register_person(lan(full_name="Người ở Sài Gòn", national_id=None, province="79"))
     caught_up(views, ledger)
     assert views.localities.count("01") == 5
     assert views.localities.count("01", district="Ba Đình") == 2
-    assert [p["full_name"] for p in views.localities.people("01", status="complete")] == ["Người 0", "Người 1"]
+    assert [p["full_name"] for p in views.localities.people("01", status="complete")] == [
+        "Người 0",
+        "Người 1",
+    ]
     first, rest = views.localities.people("01", limit=2), views.localities.people("01", limit=10, offset=2)
     assert [p["full_name"] for p in first + rest] == [f"Người {n}" for n in range(5)]
     assert [p["province"] for p in views.localities.people("79")] == ["79"]
@@ -182,16 +199,26 @@ def test_a_dose_at_an_unlisted_site_queues_the_site_for_review(ledger, views):
     pid = ledger.register_person(lan()).person_id
     dose(ledger, pid, "R1", site_id="MOBILE-7")
     caught_up(views, ledger)
-    assert [(s["site_id"], s["status"], s["review_status"]) for s in views.review.sites("provisional")] == \
-        [("MOBILE-7", "provisional", "pending")]
-    assert views.statistics.site_counts() == [{"province": "01", "kind": "provisional", "sites": 1},
-                                              {"province": "79", "kind": "official", "sites": 1}]
+    assert [(s["site_id"], s["status"], s["review_status"]) for s in views.review.sites("provisional")] == [
+        ("MOBILE-7", "provisional", "pending")
+    ]
+    assert views.statistics.site_counts() == [
+        {"province": "01", "kind": "provisional", "sites": 1},
+        {"province": "79", "kind": "official", "sites": 1},
+    ]
     ledger.review_site("MOBILE-7", "approved", kind="mobile", name="Đội tiêm lưu động 7", actor=ADMIN)
     caught_up(views, ledger)
     assert views.review.sites("provisional") == []
-    assert views.review.sites("mobile") == [{"site_id": "MOBILE-7", "name": "Đội tiêm lưu động 7",
-                                             "province": "01", "district": None, "status": "mobile",
-                                             "review_status": "approved"}]
+    assert views.review.sites("mobile") == [
+        {
+            "site_id": "MOBILE-7",
+            "name": "Đội tiêm lưu động 7",
+            "province": "01",
+            "district": None,
+            "status": "mobile",
+            "review_status": "approved",
+        }
+    ]
 
 
 def test_doses_count_in_the_province_of_their_site(ledger, views):
@@ -202,14 +229,23 @@ def test_doses_count_in_the_province_of_their_site(ledger, views):
     caught_up(views, ledger)
     assert views.statistics.dose_counts(["province", "site_id"]) == [
         {"province": "01", "site_id": "UNLISTED-9", "doses": 1},  # listed with the person's province
-        {"province": "79", "site_id": "79-LD-01", "doses": 1}]
+        {"province": "79", "site_id": "79-LD-01", "doses": 1},
+    ]
     ledger.review_site("UNLISTED-9", "approved", kind="official", province="48", actor=ADMIN)
     caught_up(views, ledger)
     assert views.statistics.dose_counts(["province"], provinces=["48", "79"]) == [
-        {"province": "48", "doses": 1}, {"province": "79", "doses": 1}]  # the review moved it
-    assert views.statistics.dose_counts(["province"], date_from=date(2021, 8, 2)) == [{"province": "48", "doses": 1}]
-    assert views.statistics.dose_counts(["dose_number"], date_to="2021-08-01") == [{"dose_number": 1, "doses": 1}]
-    assert views.statistics.coverage(provinces=["01"]) == [{"province": "01", "status": "complete", "people": 1}]
+        {"province": "48", "doses": 1},
+        {"province": "79", "doses": 1},
+    ]  # the review moved it
+    assert views.statistics.dose_counts(["province"], date_from=date(2021, 8, 2)) == [
+        {"province": "48", "doses": 1}
+    ]
+    assert views.statistics.dose_counts(["dose_number"], date_to="2021-08-01") == [
+        {"dose_number": 1, "doses": 1}
+    ]
+    assert views.statistics.coverage(provinces=["01"]) == [
+        {"province": "01", "status": "complete", "people": 1}
+    ]
     assert views.statistics.coverage(provinces=["79"]) == []
 
 
@@ -239,23 +275,36 @@ def test_status_reports_each_projection_position_lag_and_state(ledger, views):
     dose(ledger, pid, "R1")
     caught_up(views, ledger)
     status = views.status()
-    assert [s["name"] for s in status] == ["certificates", "statistics", "localities", "review", "corrections"]
+    assert [s["name"] for s in status] == [
+        "certificates",
+        "statistics",
+        "localities",
+        "review",
+        "corrections",
+    ]
     for s in status:
-        assert (s["position"], s["head"], s["lag_events"], s["lag_seconds"]) == (ledger.head(), ledger.head(), 0, 0.0)
+        assert (s["position"], s["head"], s["lag_events"], s["lag_seconds"]) == (
+            ledger.head(),
+            ledger.head(),
+            0,
+            0.0,
+        )
         assert (s["state"], s["error"]) == ("running", None)
 
 
 def test_queries_refuse_what_they_cannot_answer_naming_the_field(ledger, views):
-    for call, field in [(lambda: views.statistics.dose_counts(["colour"]), "group_by"),
-                        (lambda: views.statistics.dose_counts(["date", "date"]), "group_by"),
-                        (lambda: views.statistics.dose_counts([], date_from="01/08/2021"), "date_from"),
-                        (lambda: views.localities.find(), "phone"),
-                        (lambda: views.localities.find(phone="call me"), "phone"),
-                        (lambda: views.localities.people("99"), "province"),
-                        (lambda: views.localities.people("01", limit=0), "limit"),
-                        (lambda: views.localities.people("01", status="done"), "status"),
-                        (lambda: views.review.sites("unknown"), "status"),
-                        (lambda: views.review.flags(kind="odd"), "kind")]:
+    for call, field in [
+        (lambda: views.statistics.dose_counts(["colour"]), "group_by"),
+        (lambda: views.statistics.dose_counts(["date", "date"]), "group_by"),
+        (lambda: views.statistics.dose_counts([], date_from="01/08/2021"), "date_from"),
+        (lambda: views.localities.find(), "phone"),
+        (lambda: views.localities.find(phone="call me"), "phone"),
+        (lambda: views.localities.people("99"), "province"),
+        (lambda: views.localities.people("01", limit=0), "limit"),
+        (lambda: views.localities.people("01", status="done"), "status"),
+        (lambda: views.review.sites("unknown"), "status"),
+        (lambda: views.review.flags(kind="odd"), "kind"),
+    ]:
         with pytest.raises(InvalidValue) as caught:
             call()
         assert caught.value.field == field

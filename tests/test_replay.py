@@ -33,7 +33,12 @@ def test_history_shows_every_event_in_order_with_who_and_the_state_after(ledger,
     pid, first, second = lan_record
     events = history(ledger, pid)["events"]
     assert [(e["version"], e["type"]) for e in events] == [
-        (1, "Registered"), (2, "DoseRecorded"), (3, "DoseRecorded"), (4, "DoseAmended"), (5, "DoseVoided")]
+        (1, "Registered"),
+        (2, "DoseRecorded"),
+        (3, "DoseRecorded"),
+        (4, "DoseAmended"),
+        (5, "DoseVoided"),
+    ]
     assert [e["position"] for e in events] == sorted(e["position"] for e in events)
     assert events[1]["actor"] == {"principal_id": "site-token-1", "role": "site"}
     assert events[1]["source"] == {"kind": "site", "site_id": "HN-001", "site_record_id": "R2"}
@@ -52,14 +57,17 @@ def test_history_shows_every_event_in_order_with_who_and_the_state_after(ledger,
 
 def test_history_positions_are_the_events_places_in_the_application_log(ledger, lan_record):
     pid = lan_record[0]
-    logged = {(n.originator_id, n.originator_version): n.id
-              for n in ledger.recorder.select_notifications(1, 1000)}
+    logged = {
+        (n.originator_id, n.originator_version): n.id for n in ledger.recorder.select_notifications(1, 1000)
+    }
     assert [(e["version"], e["position"]) for e in history(ledger, pid)["events"]] == [
-        (v, logged[(pid, v)]) for v in range(1, 6)]
+        (v, logged[(pid, v)]) for v in range(1, 6)
+    ]
 
 
 def test_audit_reads_the_same_rows_the_library_stores(ledger, lan_record):
     pid = lan_record[0]
+
     def stored(events):
         return [(e.originator_id, e.originator_version, e.topic, e.state) for e in events]
 
@@ -141,7 +149,9 @@ def test_each_certificate_line_is_traced_to_the_events_that_made_it(ledger, lan_
     [line] = explained["lines"]
     assert (line["dose_id"], line["dose_number"], line["lot"]) == (second, 1, "FB1000")
     assert [(e["role"], e["version"], e["actor"]["role"]) for e in line["events"]] == [
-        ("recorded", 2, "site"), ("amended", 4, "admin")]
+        ("recorded", 2, "site"),
+        ("amended", 4, "admin"),
+    ]
     assert line["events"][1]["changes"] == {"lot": "FB1000"}
     [removed] = explained["removed"]
     assert removed["dose_id"] == first
@@ -155,10 +165,15 @@ def test_a_dose_brought_by_a_merge_is_traced_into_the_duplicates_stream(ledger, 
     moved = dose(ledger, duplicate, "D1", administered_at="2021-12-01", lot="X")
     ledger.amend_dose(moved.dose_id, {"lot": "X2"}, "lot mistyped", actor=ADMIN)
     ledger.merge_persons(survivor, duplicate, "same person registered twice", actor=ADMIN)
-    line = {entry["dose_id"]: entry for entry in explain_certificate(ledger, survivor)["lines"]}[str(moved.dose_id)]
+    line = {entry["dose_id"]: entry for entry in explain_certificate(ledger, survivor)["lines"]}[
+        str(moved.dose_id)
+    ]
     assert line["dose_number"] == 2
     assert [(e["role"], e["person_id"], e["version"]) for e in line["events"]] == [
-        ("recorded", str(duplicate), 2), ("amended", str(duplicate), 3), ("merged", str(survivor), 6)]
+        ("recorded", str(duplicate), 2),
+        ("amended", str(duplicate), 3),
+        ("merged", str(survivor), 6),
+    ]
     assert line["events"][2]["from_person_id"] == str(duplicate)
     closed = explain_certificate(ledger, duplicate)
     assert (closed["merged_into"], closed["lines"], closed["status"]) == (str(survivor), [], None)
@@ -166,9 +181,13 @@ def test_a_dose_brought_by_a_merge_is_traced_into_the_duplicates_stream(ledger, 
 
 def test_a_dose_added_by_an_accepted_correction_request_is_traced_to_the_request(ledger, lan_record):
     pid, first, second = lan_record
-    filed = ledger.request_correction(pid, "missing_dose", {"vaccine": "Pfizer", "administered_at": "2021-12-20",
-                                                            "site_id": "HN-001"},
-                                      contact="0912345678", actor=Actor("portal", "portal"))
+    filed = ledger.request_correction(
+        pid,
+        "missing_dose",
+        {"vaccine": "Pfizer", "administered_at": "2021-12-20", "site_id": "HN-001"},
+        contact="0912345678",
+        actor=Actor("portal", "portal"),
+    )
     ledger.resolve_correction(filed.request_id, "accepted", "card matches the paper log", actor=ADMIN)
     events = history(ledger, pid)["events"]
     assert [e["type"] for e in events[5:]] == ["CorrectionRequested", "DoseRecorded", "CorrectionResolved"]
@@ -176,9 +195,16 @@ def test_a_dose_added_by_an_accepted_correction_request_is_traced_to_the_request
     [request] = events[-1]["state"]["corrections"]
     assert (request["status"], request["reason"]) == ("accepted", "card matches the paper log")
     assert "code_digest" not in request
-    assert events[-1]["changes"]["corrections"] == [{"request_id": str(filed.request_id), "fields": {
-        "outcome": {"from": None, "to": "accepted"}, "reason": {"from": None, "to": "card matches the paper log"},
-        "status": {"from": "open", "to": "accepted"}}}]
+    assert events[-1]["changes"]["corrections"] == [
+        {
+            "request_id": str(filed.request_id),
+            "fields": {
+                "outcome": {"from": None, "to": "accepted"},
+                "reason": {"from": None, "to": "card matches the paper log"},
+                "status": {"from": "open", "to": "accepted"},
+            },
+        }
+    ]
     line = [entry for entry in explain_certificate(ledger, pid)["lines"] if entry["dose_number"] == 2][0]
     assert line["events"][0]["source"] == {"kind": "correction_request", "request_id": str(filed.request_id)}
 
@@ -207,12 +233,20 @@ def test_verify_compares_the_certificate_view_with_a_fresh_fold(ledger, lan_reco
     right = {"status": "partial", "doses": [{"dose_id": second, "dose_number": 1, "lot": "FB1000"}]}
     assert verify(ledger, pid, Certificates({pid: right}))["consistent"]
 
-    lagging = {"status": "complete", "doses": [{"dose_id": first, "dose_number": 1},
-                                               {"dose_id": second, "dose_number": 2, "lot": "FB9999"}]}
+    lagging = {
+        "status": "complete",
+        "doses": [
+            {"dose_id": first, "dose_number": 1},
+            {"dose_id": second, "dose_number": 2, "lot": "FB9999"},
+        ],
+    }
     differences = verify(ledger, pid, Certificates({pid: lagging}))["differences"]
     assert sorted((d["field"], d.get("dose_id"), d["expected"], d["found"]) for d in differences) == [
-        ("dose_number", second, 1, 2), ("doses", first, None, 1), ("lot", second, "FB1000", "FB9999"),
-        ("status", None, "partial", "complete")]
+        ("dose_number", second, 1, 2),
+        ("doses", first, None, 1),
+        ("lot", second, "FB1000", "FB9999"),
+        ("status", None, "partial", "complete"),
+    ]
     missing = verify(ledger, pid, Certificates({}))
     assert not missing["consistent"] and missing["differences"][0]["field"] is None
 
@@ -225,10 +259,13 @@ def test_an_edit_behind_the_ledgers_back_shows_in_verify(ledger, lan_record, sto
     rows.close()
     differences = verify(ledger, pid)["differences"]
     assert [(d["kind"], d.get("finding"), d.get("version")) for d in differences] == [
-        ("integrity", "altered", 4), ("ledger", None, None)]
+        ("integrity", "altered", 4),
+        ("ledger", None, None),
+    ]
     # the fold shows the tampered lot; the application still remembers the stored one
     assert differences[1]["changes"]["doses"]["changed"] == [
-        {"dose_id": second, "fields": {"lot": {"from": "TAMPERED", "to": "FB1000"}}}]
+        {"dose_id": second, "fields": {"lot": {"from": "TAMPERED", "to": "FB1000"}}}
+    ]
 
 
 def test_the_history_of_a_damaged_record_still_shows_every_row(ledger, lan_record, store_url):

@@ -40,8 +40,10 @@ def test_history_as_json_is_the_replay_answer_and_as_a_table_names_each_event(cl
     assert code == 0 and json.loads(out) == history(ledger, lan_id)
     code, out, _ = cli("history", str(lan_id))
     assert code == 0
-    assert all(word in out for word in ("Registered", "DoseRecorded", "DoseVoided", "entered in error",
-                                        "site HN-001 record R2"))
+    assert all(
+        word in out
+        for word in ("Registered", "DoseRecorded", "DoseVoided", "entered in error", "site HN-001 record R2")
+    )
 
 
 def test_state_diff_and_explain_answer_from_the_command_line(cli, lan_id):
@@ -70,7 +72,8 @@ def test_verify_exits_1_when_a_stored_row_was_edited(cli, lan_id, store_url):
     code, out, _ = cli("verify", str(lan_id), "--no-views", "--json")
     assert code == 1
     assert [(d["kind"], d.get("finding"), d.get("version")) for d in json.loads(out)["differences"]] == [
-        ("integrity", "altered", 2)]
+        ("integrity", "altered", 2)
+    ]
 
 
 def test_verify_all_on_the_demo_data_checks_every_stream_and_sums_up(cli, ledger, store_url):
@@ -92,7 +95,9 @@ def test_verify_all_on_the_demo_data_checks_every_stream_and_sums_up(cli, ledger
     differences = json.loads(out)["differences"]
     assert {d["stream_id"] for d in differences} == {str(survivor)}
     assert [(d["finding"], d["version"]) for d in differences if d["kind"] == "integrity"] == [
-        ("removed", 2), ("unverified", 3)]
+        ("removed", 2),
+        ("unverified", 3),
+    ]
 
 
 def _merged_survivor(ledger):

@@ -71,13 +71,14 @@ def test_a_record_sent_again_with_other_content_is_a_conflict_naming_the_stored_
 
 def test_a_row_finds_its_person_by_national_id_else_by_name_birth_and_phone(ledger, tmp_path):
     by_id = ledger.register_person(lan()).person_id
-    by_details = ledger.register_person(lan(national_id=None, full_name="Lê Văn Hùng",
-                                            birth_date="1970-05-05", phone="0988000111")).person_id
-    rows = [row("P1", full_name="Nguyễn T. Lan (typed otherwise)", national_id="001185012345"),
-            row("P2", full_name="LÊ VĂN HÙNG", birth_date="05/05/1970", phone="0988 000 111",
-                national_id=""),
-            row("P3", full_name="Lê Văn Hùng", birth_date="05/05/1970", phone="0988000222",
-                national_id="")]
+    by_details = ledger.register_person(
+        lan(national_id=None, full_name="Lê Văn Hùng", birth_date="1970-05-05", phone="0988000111")
+    ).person_id
+    rows = [
+        row("P1", full_name="Nguyễn T. Lan (typed otherwise)", national_id="001185012345"),
+        row("P2", full_name="LÊ VĂN HÙNG", birth_date="05/05/1970", phone="0988 000 111", national_id=""),
+        row("P3", full_name="Lê Văn Hùng", birth_date="05/05/1970", phone="0988000222", national_id=""),
+    ]
     result = imported(ledger, write_csv(tmp_path / "p.csv", rows))
     assert result.counts.created == 3
     holders = {e.source["row"]: e.originator_id for e in stored_doses(ledger)}
@@ -102,12 +103,16 @@ def test_two_rows_of_one_new_person_make_one_person_even_across_chunks(ledger, t
 
 
 def test_every_dose_carries_the_import_and_its_row_and_the_stream_tells_who_attested(ledger, tmp_path):
-    path = write_csv(tmp_path / "prov.csv", [row("V1"), row("V2", vaccine="??"), row("V3",
-                                              administered_at="01/08/2021")])
+    path = write_csv(
+        tmp_path / "prov.csv", [row("V1"), row("V2", vaccine="??"), row("V3", administered_at="01/08/2021")]
+    )
     result = imported(ledger, path)
     for dose in stored_doses(ledger):
-        assert dose.source == {"kind": "retro_import", "import_id": str(result.import_id),
-                               "row": dose.source["row"]}
+        assert dose.source == {
+            "kind": "retro_import",
+            "import_id": str(result.import_id),
+            "row": dose.source["row"],
+        }
         assert dose.actor == UNIT.as_data()
     assert sorted(d.source["row"] for d in stored_doses(ledger)) == [2, 4]
     events = list(ledger.events.get(result.import_id))
@@ -117,7 +122,11 @@ def test_every_dose_carries_the_import_and_its_row_and_the_stream_tells_who_atte
 
     assert started.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert (started.unit, started.attested_by, started.document_ref, started.site_id) == (
-        "TTYT Quận Ba Đình", "BS. Lê Văn Tám", "CV 123/TTYT", "HN-BD-01")
+        "TTYT Quận Ba Đình",
+        "BS. Lê Văn Tám",
+        "CV 123/TTYT",
+        "HN-BD-01",
+    )
     assert started.submitter == UNIT.as_data()
     status = import_status(ledger, result.import_id)
     assert (status["status"], status["rows"], status["created"], status["rejected"]) == ("completed", 3, 2, 1)
@@ -131,8 +140,10 @@ def test_every_dose_carries_the_import_and_its_row_and_the_stream_tells_who_atte
 def test_a_dry_run_reports_exactly_what_a_real_run_does_and_stores_nothing(ledger, tmp_path):
     ledger.register_person(lan(national_id=None, full_name="Hai Người", phone="0900000001"))
     ledger.register_person(lan(national_id=None, full_name="Hai Người", phone="0900000001"))
-    rows = people_rows(3) + [row("X1", vaccine="Snake Oil"),
-                             row("X2", national_id="", full_name="Hai Người", phone="0900000001")]
+    rows = people_rows(3) + [
+        row("X1", vaccine="Snake Oil"),
+        row("X2", national_id="", full_name="Hai Người", phone="0900000001"),
+    ]
     path = write_csv(tmp_path / "d.csv", rows)
     dry = imported(ledger, path, dry_run=True)
     assert ledger.head() == 4  # the two people and their identity key, nothing from the dry run
@@ -155,11 +166,18 @@ def test_an_interrupted_import_run_again_completes_with_nothing_doubled(ledger, 
     with pytest.raises(KeyboardInterrupt):
         imported(ledger, path, chunk_rows=5, on_chunk=pull_the_plug)
     assert len(stored_doses(ledger)) == 10
-    [stopped] = [n for n in ledger.recorder.select_notifications(None, 10_000)
-                 if n.topic.endswith("RetroImport.Started")]
+    [stopped] = [
+        n
+        for n in ledger.recorder.select_notifications(None, 10_000)
+        if n.topic.endswith("RetroImport.Started")
+    ]
     status = import_status(ledger, stopped.originator_id)
     assert (status["status"], status["reason"], status["created"], status["last_row"]) == (
-        "failed", "KeyboardInterrupt", 10, 11)
+        "failed",
+        "KeyboardInterrupt",
+        10,
+        11,
+    )
 
     again = imported(ledger, path, chunk_rows=5)
     assert (again.counts.created, again.counts.duplicate, again.counts.rejected) == (13, 10, 1)
@@ -183,8 +201,9 @@ def test_a_dry_run_streams_its_full_report_to_a_file(ledger, tmp_path):
     rows = [row(f"E{k}", vaccine="Snake Oil") for k in range(12)]
     out = tmp_path / "errors.csv"
     with out.open("w", encoding="utf-8", newline="") as errors_to:
-        result = imported(ledger, write_csv(tmp_path / "e.csv", rows), dry_run=True, keep_errors=3,
-                          errors_to=errors_to)
+        result = imported(
+            ledger, write_csv(tmp_path / "e.csv", rows), dry_run=True, keep_errors=3, errors_to=errors_to
+        )
     assert len(result.errors) == 3
     assert len(out.read_text("utf-8-sig").splitlines()) == 13
 
@@ -194,8 +213,14 @@ def test_a_site_imports_only_for_its_own_sites(ledger, tmp_path):
     rows = [row("O1"), row("O2", site_id="HCM-Q1-01")]
     result = imported(ledger, write_csv(tmp_path / "o.csv", rows), form=form)
     assert result.counts.created == 1
-    assert result.errors == [{"row": 3, "column": "Mã cơ sở tiêm", "value": "HCM-Q1-01",
-                              "msg": "is not one of the sites you may import for"}]
+    assert result.errors == [
+        {
+            "row": 3,
+            "column": "Mã cơ sở tiêm",
+            "value": "HCM-Q1-01",
+            "msg": "is not one of the sites you may import for",
+        }
+    ]
 
 
 def test_the_form_needs_the_unit_and_who_attested(ledger, tmp_path):
@@ -209,13 +234,23 @@ def test_the_form_needs_the_unit_and_who_attested(ledger, tmp_path):
 def test_a_large_file_runs_in_the_background_and_its_progress_is_readable(ledger, tmp_path):
     path = write_csv(tmp_path / "bg.csv", people_rows(12) + [row("BAD", vaccine="??")])
     finished = []
-    import_id = start_import(ledger, path, FORM, actor=Actor("admin-1", "admin"), chunk_rows=4,
-                             when_done=lambda: finished.append(True))
+    import_id = start_import(
+        ledger,
+        path,
+        FORM,
+        actor=Actor("admin-1", "admin"),
+        chunk_rows=4,
+        when_done=lambda: finished.append(True),
+    )
     assert import_status(ledger, import_id)["status"] in ("running", "completed")
     deadline = time.monotonic() + 30
     while not finished and time.monotonic() < deadline:
         time.sleep(0.05)
     status = import_status(ledger, import_id)
     assert (status["status"], status["created"], status["rejected"], status["read_fraction"]) == (
-        "completed", 12, 1, 1.0)
+        "completed",
+        12,
+        1,
+        1.0,
+    )
     assert len(list(import_errors(ledger, import_id))) == 1

@@ -19,9 +19,20 @@ def test_a_small_file_is_answered_at_once_with_the_row_report(ledger, tmp_path):
     path = write_csv(tmp_path / "f.csv", [row("A1"), row("A2", vaccine="Snake Oil")])
     answer = intake.submit(ledger, path, FORM, UNIT, when_done=lambda: done.append(1))
     assert {k: answer[k] for k in ("status", "rows", "created", "duplicate", "rejected")} == {
-        "status": "completed", "rows": 2, "created": 1, "duplicate": 0, "rejected": 1}
-    assert answer["errors"] == [{"row": 3, "column": "Tên vắc xin", "value": "Snake Oil",
-                                 "msg": "unknown vaccine code or name: 'Snake Oil'"}]
+        "status": "completed",
+        "rows": 2,
+        "created": 1,
+        "duplicate": 0,
+        "rejected": 1,
+    }
+    assert answer["errors"] == [
+        {
+            "row": 3,
+            "column": "Tên vắc xin",
+            "value": "Snake Oil",
+            "msg": "unknown vaccine code or name: 'Snake Oil'",
+        }
+    ]
     assert done == [1]
     dry = intake.submit(ledger, path, FORM, UNIT, dry_run=True)
     assert (dry["status"], dry["dry_run"], dry["duplicate"]) == ("completed", True, 1)
@@ -30,8 +41,7 @@ def test_a_small_file_is_answered_at_once_with_the_row_report(ledger, tmp_path):
 def test_a_large_file_answers_running_and_is_polled_to_completion(ledger, tmp_path):
     done = []
     path = write_csv(tmp_path / "big.csv", people_rows(8))
-    answer = intake.submit(ledger, path, FORM, UNIT, background_bytes=10,
-                           when_done=lambda: done.append(1))
+    answer = intake.submit(ledger, path, FORM, UNIT, background_bytes=10, when_done=lambda: done.append(1))
     assert answer["status"] == "running" and answer["created"] == 0
     deadline = time.monotonic() + 30
     while not done and time.monotonic() < deadline:

@@ -25,8 +25,7 @@ def progress_of(ledger, path, **options):
     told = []
 
     def tell(progress):
-        told.append((progress.last_row, progress.counts.as_dict(), progress.read_fraction,
-                     len(readers())))
+        told.append((progress.last_row, progress.counts.as_dict(), progress.read_fraction, len(readers())))
 
     result = run_import(ledger, path, FORM, actor=UNIT, on_chunk=tell, **options)
     return result, told
@@ -49,8 +48,11 @@ def test_a_large_file_is_read_apart_and_stores_what_reading_it_here_would(ledger
 
 
 def test_rows_the_ledger_refuses_are_reported_on_their_columns_when_read_apart(ledger, tmp_path):
-    rows = people_rows(8) + [row("F1", administered_at="01/07/2099"), row("V1", vaccine="Snake Oil"),
-                             row("B1", birth_date="01/01/2030")]
+    rows = people_rows(8) + [
+        row("F1", administered_at="01/07/2099"),
+        row("V1", vaccine="Snake Oil"),
+        row("B1", birth_date="01/01/2030"),
+    ]
     path = write_csv(tmp_path / "r.csv", rows)
     here = run_import(ledger, path, FORM, actor=UNIT, dry_run=True, chunk_rows=3, read_apart=False)
     apart = run_import(ledger, path, FORM, actor=UNIT, chunk_rows=3, read_apart=True)
@@ -88,8 +90,7 @@ def finishes(work, seconds: float = 60.0) -> BaseException | None:
     return raised[0] if raised else None
 
 
-def test_a_reader_killed_mid_file_fails_the_import_and_the_file_sent_again_completes(ledger,
-                                                                                    tmp_path):
+def test_a_reader_killed_mid_file_fails_the_import_and_the_file_sent_again_completes(ledger, tmp_path):
     path = write_csv(tmp_path / "k.csv", people_rows(3000))
 
     def kill_the_reader(progress):
@@ -97,13 +98,17 @@ def test_a_reader_killed_mid_file_fails_the_import_and_the_file_sent_again_compl
             [reader] = readers()
             os.kill(reader.pid, signal.SIGKILL)
 
-    stopped = finishes(lambda: run_import(ledger, path, FORM, actor=UNIT, read_apart=True,
-                                          on_chunk=kill_the_reader))
+    stopped = finishes(
+        lambda: run_import(ledger, path, FORM, actor=UNIT, read_apart=True, on_chunk=kill_the_reader)
+    )
     assert isinstance(stopped, ReaderStopped) and "exit code -9" in str(stopped)
     kept = stored_doses(ledger)
     assert 0 < len(kept) < 3000 and len(kept) % 500 == 0  # whole chunks, none in part
-    [started] = [n for n in ledger.recorder.select_notifications(None, 10_000)
-                 if n.topic.endswith("RetroImport.Started")]
+    [started] = [
+        n
+        for n in ledger.recorder.select_notifications(None, 10_000)
+        if n.topic.endswith("RetroImport.Started")
+    ]
     assert import_status(ledger, started.originator_id)["status"] == "failed"
     again = run_import(ledger, path, FORM, actor=UNIT, read_apart=True)
     assert (again.counts.created, again.counts.duplicate) == (3000 - len(kept), len(kept))
@@ -118,8 +123,7 @@ def test_ctrl_c_is_for_the_importing_side_the_reader_reads_on(ledger, tmp_path):
             [reader] = readers()
             os.kill(reader.pid, signal.SIGINT)
 
-    result = run_import(ledger, path, FORM, actor=UNIT, read_apart=True,
-                        on_chunk=interrupt_the_reader)
+    result = run_import(ledger, path, FORM, actor=UNIT, read_apart=True, on_chunk=interrupt_the_reader)
     assert result.counts.created == 3000
 
 
@@ -129,8 +133,10 @@ def test_an_import_stopped_by_its_own_side_leaves_no_reader_behind(ledger, tmp_p
     def stop(progress):
         raise KeyboardInterrupt
 
-    assert isinstance(finishes(lambda: run_import(ledger, path, FORM, actor=UNIT, read_apart=True,
-                                                  on_chunk=stop)), KeyboardInterrupt)
+    assert isinstance(
+        finishes(lambda: run_import(ledger, path, FORM, actor=UNIT, read_apart=True, on_chunk=stop)),
+        KeyboardInterrupt,
+    )
     assert readers() == [] and len(stored_doses(ledger)) == 500
 
 

@@ -52,8 +52,9 @@ def test_the_template_round_trips_in_both_forms(ledger, tmp_path):
     assert [c.value for c in sheet[1]] == [c.header for c in COLUMNS]
     assert book.sheetnames[1] == "Hướng dẫn"
     # A unit fills the template in Excel: dates become date cells, ids stay text.
-    for n, values in enumerate(as_cells([row("R1"), row("R2", administered_at="01/08/2021",
-                                                       dose_number="2")])[1:], start=2):
+    for n, values in enumerate(
+        as_cells([row("R1"), row("R2", administered_at="01/08/2021", dose_number="2")])[1:], start=2
+    ):
         for i, value in enumerate(values, start=1):
             sheet.cell(row=n, column=i, value=value)
     sheet["C2"] = sheet["C3"] = date(1985, 3, 14)
@@ -82,16 +83,23 @@ def test_a_title_above_the_header_and_blank_rows_are_skipped_and_rows_keep_their
 
 
 def test_dates_are_read_day_first_and_never_month_first(ledger, tmp_path):
-    rows = [row("D1", administered_at="5/7/21", birth_date="14/3/85"),
-            row("D2", administered_at="2021-08-05", birth_date="1985-03-14"),
-            row("D3", administered_at="05.09.2021"),
-            row("D4", administered_at="08/14/2021"),      # month first: refused, never guessed
-            row("D5", administered_at="31/02/2021"),
-            row("D6", administered_at="next week")]
+    rows = [
+        row("D1", administered_at="5/7/21", birth_date="14/3/85"),
+        row("D2", administered_at="2021-08-05", birth_date="1985-03-14"),
+        row("D3", administered_at="05.09.2021"),
+        row("D4", administered_at="08/14/2021"),  # month first: refused, never guessed
+        row("D5", administered_at="31/02/2021"),
+        row("D6", administered_at="next week"),
+    ]
     result = imported(ledger, write_csv(tmp_path / "dates.csv", rows))
-    assert sorted(e.administered_at for e in stored_doses(ledger)) == ["2021-07-05", "2021-08-05",
-                                                                       "2021-09-05"]
-    assert {ledger.person(e.originator_id).details["birth_date"] for e in stored_doses(ledger)} == {"1985-03-14"}
+    assert sorted(e.administered_at for e in stored_doses(ledger)) == [
+        "2021-07-05",
+        "2021-08-05",
+        "2021-09-05",
+    ]
+    assert {ledger.person(e.originator_id).details["birth_date"] for e in stored_doses(ledger)} == {
+        "1985-03-14"
+    }
     bad = errors_by_row(result)
     assert "day comes first" in bad[(5, "Ngày tiêm")]["msg"]
     assert "not a calendar date" in bad[(6, "Ngày tiêm")]["msg"]
@@ -100,13 +108,17 @@ def test_dates_are_read_day_first_and_never_month_first(ledger, tmp_path):
 
 def test_names_are_stored_composed_with_spaces_folded_and_sex_read_in_vietnamese(ledger, tmp_path):
     decomposed = unicodedata.normalize("NFD", "  Phạm   Thị  Hồng ")
-    rows = [row("N1", full_name=decomposed, national_id="", sex="Nữ"),
-            row("N2", full_name="Lê Văn Nam", national_id="", sex="nam"),
-            row("N3", full_name="Vi Khác", national_id="", sex="Khác", phone="0911111111")]
+    rows = [
+        row("N1", full_name=decomposed, national_id="", sex="Nữ"),
+        row("N2", full_name="Lê Văn Nam", national_id="", sex="nam"),
+        row("N3", full_name="Vi Khác", national_id="", sex="Khác", phone="0911111111"),
+    ]
     result = imported(ledger, write_csv(tmp_path / "names.csv", rows))
     assert result.counts.created == 3, result.errors
-    people = {ledger.person(e.originator_id).details["full_name"]:
-              ledger.person(e.originator_id).details["sex"] for e in stored_doses(ledger)}
+    people = {
+        ledger.person(e.originator_id).details["full_name"]: ledger.person(e.originator_id).details["sex"]
+        for e in stored_doses(ledger)
+    }
     assert people == {"Phạm Thị Hồng": "female", "Lê Văn Nam": "male", "Vi Khác": "other"}
     assert unicodedata.is_normalized("NFC", next(iter(people)))
 
@@ -122,7 +134,7 @@ def test_every_kind_of_bad_value_is_named_by_row_and_column_and_good_rows_still_
         "Tên vắc xin": ("Snake Oil", "unknown vaccine"),
         "Ngày tiêm": ("01/01/2019", "before 2020-07-01"),
         "Mũi số": ("two", "whole number"),
-        "Số lô": ("=HYPERLINK(\"http://x\")", "formula"),
+        "Số lô": ('=HYPERLINK("http://x")', "formula"),
         "Quận/Huyện": ("x" * 101, "at most 100 characters"),
         "Mã bản ghi": ("@SUM(1+1)", None),  # not a formula to the ledger: kept as the record id
     }
@@ -130,10 +142,12 @@ def test_every_kind_of_bad_value_is_named_by_row_and_column_and_good_rows_still_
     rows = [row("G1")]
     for n, (header, (value, _)) in enumerate(bad.items()):
         rows.append(row(f"B{n}", **{field_of[header]: value}))
-    rows += [row("G2", administered_at="01/08/2021"),
-             row("F1", administered_at="01/01/2099"),  # in the future
-             row("F2", birth_date="01/09/2021", national_id="", full_name="Bé Mới Sinh"),  # dose before birth
-             row("F3", full_name="", vaccine="")]  # required values missing
+    rows += [
+        row("G2", administered_at="01/08/2021"),
+        row("F1", administered_at="01/01/2099"),  # in the future
+        row("F2", birth_date="01/09/2021", national_id="", full_name="Bé Mới Sinh"),  # dose before birth
+        row("F3", full_name="", vaccine=""),
+    ]  # required values missing
     result = imported(ledger, write_csv(tmp_path / "bad.csv", rows))
     errors = errors_by_row(result)
     for n, (header, (value, reason)) in enumerate(bad.items()):
@@ -157,7 +171,7 @@ def test_a_formula_cell_in_xlsx_is_read_as_its_text_and_never_evaluated(ledger, 
     sheet = book.active
     for cells in as_cells([row("X1"), row("X2")]):
         sheet.append(cells)
-    sheet["B2"] = "=CONCATENATE(\"Nguyễn\",\" \",\"Lan\")"
+    sheet["B2"] = '=CONCATENATE("Nguyễn"," ","Lan")'
     sheet["K3"] = "=DATE(2021,8,1)"
     path = tmp_path / "formula.xlsx"
     book.save(path)
@@ -181,8 +195,11 @@ def test_excel_number_cells_keep_their_leading_zeros_and_serial_dates_are_dates(
     assert result.counts.created == 1, result.errors
     [dose] = stored_doses(ledger)
     details = ledger.person(dose.originator_id).details
-    assert (details["national_id"], details["phone"], details["province"]) == ("001185012345",
-                                                                               "0912345678", "01")
+    assert (details["national_id"], details["phone"], details["province"]) == (
+        "001185012345",
+        "0912345678",
+        "01",
+    )
     assert (dose.administered_at, dose.reported_dose_number) == ("2021-07-01", 1)
 
 
@@ -202,9 +219,15 @@ def test_a_file_without_the_needed_columns_is_refused_before_anything_is_stored(
         imported(ledger, path)
     no_site = FORM.__class__(FORM.unit, FORM.attested_by)
     with pytest.raises(TemplateMismatch, match="site on the form"):
-        imported(ledger, write_csv(tmp_path / "nosite.csv", [row()],
-                                   headers=[h if h != "Mã cơ sở tiêm" else "Ghi chú" for h in
-                                            [c.header for c in COLUMNS]]), form=no_site)
+        imported(
+            ledger,
+            write_csv(
+                tmp_path / "nosite.csv",
+                [row()],
+                headers=[h if h != "Mã cơ sở tiêm" else "Ghi chú" for h in [c.header for c in COLUMNS]],
+            ),
+            form=no_site,
+        )
     with pytest.raises(TemplateMismatch, match="no header row"):
         imported(ledger, write_csv(tmp_path / "junk.csv", [["a", "b"], ["1", "2"]]))
     old_xls = tmp_path / "old.xls"

@@ -27,8 +27,10 @@ def shared_dir() -> Path:
         found = Path(os.environ["DOSELEDGER_SHARED"])
     else:
         repo = Path(__file__).resolve().parents[1]
-        found = next((p / "shared" for p in repo.parents if (p / "shared" / "testdata").is_dir()),
-                     repo.parent / "shared")
+        found = next(
+            (p / "shared" for p in repo.parents if (p / "shared" / "testdata").is_dir()),
+            repo.parent / "shared",
+        )
     if not (found / "testdata" / "synthea-csv" / "immunizations.csv").is_file():
         pytest.fail(f"shared test data not found at {found}: set DOSELEDGER_SHARED")
     return found
@@ -45,11 +47,13 @@ def covid_rows(folder: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("read_apart", [False, True], ids=["read-here", "read-apart"])
-def test_a_synthea_export_goes_in_through_a_mapping_and_other_vaccines_are_refused(ledger, synthea,
-                                                                                   read_apart):
+def test_a_synthea_export_goes_in_through_a_mapping_and_other_vaccines_are_refused(
+    ledger, synthea, read_apart
+):
     mapping = parse_mapping(str(SYNTHEA))
-    result = run_import(ledger, synthea / "immunizations.csv", FORM, actor=UNIT, mapping=mapping,
-                        read_apart=read_apart)
+    result = run_import(
+        ledger, synthea / "immunizations.csv", FORM, actor=UNIT, mapping=mapping, read_apart=read_apart
+    )
     expected = covid_rows(synthea)
     assert (result.counts.rows, result.counts.created) == (184, len(expected)) == (184, 15)
     assert result.counts.rejected == 184 - 15
@@ -60,14 +64,17 @@ def test_a_synthea_export_goes_in_through_a_mapping_and_other_vaccines_are_refus
     doses = stored_doses(ledger)
     by_patient = Counter(ledger.person(d.originator_id).details["full_name"] for d in doses)
     with (synthea / "patients.csv").open(encoding="utf-8") as f:
-        names = {p["Id"]: " ".join(x for x in (p["FIRST"], p["MIDDLE"], p["LAST"]) if x)
-                 for p in csv.DictReader(f)}
+        names = {
+            p["Id"]: " ".join(x for x in (p["FIRST"], p["MIDDLE"], p["LAST"]) if x) for p in csv.DictReader(f)
+        }
     assert by_patient == Counter(names[r["PATIENT"]] for r in expected)
     assert Counter(d.vaccine for d in doses) == Counter(
-        {"EU/1/20/1528": sum(r["CODE"] == "208" for r in expected),
-         "EU/1/20/1507": sum(r["CODE"] == "207" for r in expected)})
-    assert sorted(d.administered_at for d in doses) == sorted(
-        _ict(r["DATE"]) for r in expected)
+        {
+            "EU/1/20/1528": sum(r["CODE"] == "208" for r in expected),
+            "EU/1/20/1507": sum(r["CODE"] == "207" for r in expected),
+        }
+    )
+    assert sorted(d.administered_at for d in doses) == sorted(_ict(r["DATE"]) for r in expected)
     # Sent again: every COVID row a duplicate.
     again = run_import(ledger, synthea / "immunizations.csv", FORM, actor=UNIT, mapping=mapping)
     assert (again.counts.created, again.counts.duplicate) == (0, 15)
@@ -81,20 +88,34 @@ def _ict(utc: str) -> str:
     return datetime.fromisoformat(utc).astimezone(ICT).isoformat()
 
 
-def test_the_cli_imports_with_an_inline_mapping_and_writes_the_error_report(store_url, tmp_path,
-                                                                           monkeypatch, capsys):
+def test_the_cli_imports_with_an_inline_mapping_and_writes_the_error_report(
+    store_url, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)  # main() sets it; restored after
-    path = write_csv(tmp_path / "other.csv", [
-        ["Tên", "Sinh", "Tỉnh", "Vắc xin", "Ngày", "Mã"],
-        ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "01/08/2021", "K1"],
-        ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "2021-08-22", "K2"],
-        ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "22/13/2021", "K3"],
-    ])
-    base = ["--database-url", store_url, "import", str(path), "--unit", "TTYT Đống Đa",
-            "--attested-by", "BS. Hoa", "--site", "HN-DD-01",
-            "--map", "Tên=full_name,Sinh=birth_date,Tỉnh=province,Vắc xin=vaccine,Ngày=administered_at,"
-                     "Mã=site_record_id"]
+    path = write_csv(
+        tmp_path / "other.csv",
+        [
+            ["Tên", "Sinh", "Tỉnh", "Vắc xin", "Ngày", "Mã"],
+            ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "01/08/2021", "K1"],
+            ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "2021-08-22", "K2"],
+            ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "22/13/2021", "K3"],
+        ],
+    )
+    base = [
+        "--database-url",
+        store_url,
+        "import",
+        str(path),
+        "--unit",
+        "TTYT Đống Đa",
+        "--attested-by",
+        "BS. Hoa",
+        "--site",
+        "HN-DD-01",
+        "--map",
+        "Tên=full_name,Sinh=birth_date,Tỉnh=province,Vắc xin=vaccine,Ngày=administered_at,Mã=site_record_id",
+    ]
     assert main(base + ["--dry-run"]) == 2
     assert "Dry run" in capsys.readouterr().out
     assert main(base) == 2
@@ -106,17 +127,29 @@ def test_the_cli_imports_with_an_inline_mapping_and_writes_the_error_report(stor
     assert "│    3 │       0 │         2 │        1 │" in capsys.readouterr().out
 
 
-def test_the_cli_writes_the_template_and_refuses_a_file_it_cannot_use(store_url, tmp_path, capsys,
-                                                                       monkeypatch):
+def test_the_cli_writes_the_template_and_refuses_a_file_it_cannot_use(
+    store_url, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)  # main() sets it; restored after
     assert main(["import", "--template", str(tmp_path / "mau.xlsx")]) == 0
     assert main(["import", "--template", str(tmp_path / "mau.csv")]) == 0
     assert (tmp_path / "mau.xlsx").read_bytes()[:2] == b"PK"
-    empty = main(["--database-url", store_url, "import", str(tmp_path / "mau.csv"), "--unit", "U",
-                  "--attested-by", "A", "--site", "S"])
+    empty = main(
+        [
+            "--database-url",
+            store_url,
+            "import",
+            str(tmp_path / "mau.csv"),
+            "--unit",
+            "U",
+            "--attested-by",
+            "A",
+            "--site",
+            "S",
+        ]
+    )
     assert empty == 0
     assert main(["--database-url", store_url, "import", str(tmp_path / "mau.csv")]) == 1
     bad = write_csv(tmp_path / "x.csv", [row()], headers=["a"] * 13)
-    assert main(["--database-url", store_url, "import", str(bad), "--unit", "U",
-                 "--attested-by", "A"]) == 1
+    assert main(["--database-url", store_url, "import", str(bad), "--unit", "U", "--attested-by", "A"]) == 1
     assert "no header row" in capsys.readouterr().err

@@ -19,15 +19,22 @@ def test_an_evaluator_kept_across_changes_agrees_with_a_fresh_evaluation_at_ever
             if move < 0.45 or not doses:
                 seq += 1
                 day = date(2021, 3, 1) + timedelta(days=rng.randrange(0, 400))
-                doses[f"d{seq}"] = {"dose_id": f"d{seq}", "vaccine": rng.choice(VACCINES),
-                                    "administered_at": f"{day.isoformat()}T09:00:00+07:00", "seq": seq,
-                                    "reported_dose_number": rng.choice([None, 1, 2, 3]), "voided": False}
+                doses[f"d{seq}"] = {
+                    "dose_id": f"d{seq}",
+                    "vaccine": rng.choice(VACCINES),
+                    "administered_at": f"{day.isoformat()}T09:00:00+07:00",
+                    "seq": seq,
+                    "reported_dose_number": rng.choice([None, 1, 2, 3]),
+                    "voided": False,
+                }
             else:
                 dose = doses[rng.choice(sorted(doses))]
                 if move < 0.6:
                     dose["voided"] = True
                 elif move < 0.7:
-                    dose["administered_at"] = f"{date(2021, 2, 1) + timedelta(days=rng.randrange(0, 400))}T08:00:00+07:00"
+                    dose["administered_at"] = (
+                        f"{date(2021, 2, 1) + timedelta(days=rng.randrange(0, 400))}T08:00:00+07:00"
+                    )
                 elif move < 0.8:
                     dose["vaccine"] = rng.choice(VACCINES)
                 elif move < 0.88:
@@ -44,11 +51,27 @@ def test_an_evaluator_kept_across_changes_agrees_with_a_fresh_evaluation_at_ever
 
 def test_an_evaluation_once_given_is_not_changed_by_later_calls():
     evaluator = Evaluator()
-    doses = {"a": {"dose_id": "a", "vaccine": "EU/1/20/1528", "administered_at": "2021-03-01", "seq": 1,
-                   "voided": False}}
+    doses = {
+        "a": {
+            "dose_id": "a",
+            "vaccine": "EU/1/20/1528",
+            "administered_at": "2021-03-01",
+            "seq": 1,
+            "voided": False,
+        }
+    }
     first = evaluator(doses.values())
-    doses["b"] = {"dose_id": "b", "vaccine": "EU/1/20/1528", "administered_at": "2021-03-05", "seq": 2,
-                  "voided": False}
+    doses["b"] = {
+        "dose_id": "b",
+        "vaccine": "EU/1/20/1528",
+        "administered_at": "2021-03-05",
+        "seq": 2,
+        "voided": False,
+    }
     second = evaluator(doses.values())
     assert (len(first.doses), first.status, first.flags) == (1, "partial", [])
-    assert (len(second.doses), second.status, [f["kind"] for f in second.flags]) == (2, "complete", ["interval-too-short"])
+    assert (len(second.doses), second.status, [f["kind"] for f in second.flags]) == (
+        2,
+        "complete",
+        ["interval-too-short"],
+    )

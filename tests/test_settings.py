@@ -33,8 +33,10 @@ def shown(name: str, default: Any) -> str:
 
 
 def settings_table() -> str:
-    rows = [f"| `{variable(name)}` | {shown(name, field.default)} | {field.description} |"
-            for name, field in Settings.model_fields.items()]
+    rows = [
+        f"| `{variable(name)}` | {shown(name, field.default)} | {field.description} |"
+        for name, field in Settings.model_fields.items()
+    ]
     return "\n".join(["| variable | default | what |", "|---|---|---|", *rows])
 
 
@@ -50,19 +52,29 @@ def test_the_settings_are_read_from_the_environment_and_an_empty_variable_is_the
     monkeypatch.setenv("DOSELEDGER_GROUP_COMMIT_MS", "")
     monkeypatch.setenv("DOSELEDGER_MAX_IMPORT_BYTES", "2e8")  # a whole number, however written
     settings = Settings()
-    assert (settings.max_body_bytes, settings.opentelemetry, settings.import_dir) == (3 * MiB, True, "/srv/uploads")
+    assert (settings.max_body_bytes, settings.opentelemetry, settings.import_dir) == (
+        3 * MiB,
+        True,
+        "/srv/uploads",
+    )
     assert (settings.group_commit_ms, settings.max_import_bytes) == (2, 200_000_000)
     assert Settings(group_commit_ms=0).group_commit_ms == 0  # given wins over the environment
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("DOSELEDGER_MAX_BODY_BYTES", "lots"), ("DOSELEDGER_MAX_BODY_BYTES", "1.5"),
-    ("DOSELEDGER_OPENTELEMETRY", "maybe"), ("DOSELEDGER_READ_WAIT_SECONDS", "-1"),
-    ("DOSELEDGER_PORT", "http"), ("DOSELEDGER_WORKERS", "0"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DOSELEDGER_MAX_BODY_BYTES", "lots"),
+        ("DOSELEDGER_MAX_BODY_BYTES", "1.5"),
+        ("DOSELEDGER_OPENTELEMETRY", "maybe"),
+        ("DOSELEDGER_READ_WAIT_SECONDS", "-1"),
+        ("DOSELEDGER_PORT", "http"),
+        ("DOSELEDGER_WORKERS", "0"),
+    ],
+)
 def test_a_bad_value_stops_with_an_error_naming_the_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
-    with pytest.raises(InvalidSetting, match=fr"^{name}: .*\(got '?{re.escape(value)}'?\)"):
+    with pytest.raises(InvalidSetting, match=rf"^{name}: .*\(got '?{re.escape(value)}'?\)"):
         Settings()
 
 

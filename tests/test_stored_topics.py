@@ -18,9 +18,18 @@ from tests.retro_files import FORM, people_rows, write_csv
 
 STORED = {
     "ledger.person:Person": {
-        "CorrectionAssigned", "CorrectionRepeated", "CorrectionRequested", "CorrectionResolved",
-        "DetailsCorrected", "DoseAmended", "DoseRecorded", "DoseVoided", "DuplicateAbsorbed",
-        "MergedInto", "Registered"},
+        "CorrectionAssigned",
+        "CorrectionRepeated",
+        "CorrectionRequested",
+        "CorrectionResolved",
+        "DetailsCorrected",
+        "DoseAmended",
+        "DoseRecorded",
+        "DoseVoided",
+        "DuplicateAbsorbed",
+        "MergedInto",
+        "Registered",
+    },
     "ledger.site:Site": {"Listed", "Reviewed"},
     "ledger.keys:SiteRecord": {"Claimed"},
     "ledger.keys:NationalIdClaim": {"Claimed", "Reassigned"},
@@ -30,24 +39,39 @@ STORED = {
     "ledger.principal:Principal": {"TokenIssued", "TokenRevoked"},
     "retro.submission:RetroImport": {"Started", "ChunkImported", "Completed", "Failed"},
 }
-AGGREGATES = (Person, Site, SiteRecord, NationalIdClaim, IdentityKey, CorrectionTicket,
-              PersonDataRead, Principal, RetroImport)
+AGGREGATES = (
+    Person,
+    Site,
+    SiteRecord,
+    NationalIdClaim,
+    IdentityKey,
+    CorrectionTicket,
+    PersonDataRead,
+    Principal,
+    RetroImport,
+)
 
 
 def _event_topics(aggregate: type) -> set[str]:
-    return {get_topic(value) for name, value in vars(aggregate).items()
-            if isinstance(value, type) and issubclass(value, CanMutateAggregate)
-            and name not in ("Event", "Created", "Snapshot")}
+    return {
+        get_topic(value)
+        for name, value in vars(aggregate).items()
+        if isinstance(value, type)
+        and issubclass(value, CanMutateAggregate)
+        and name not in ("Event", "Created", "Snapshot")
+    }
 
 
 def test_every_event_class_keeps_the_topic_its_events_are_stored_under():
     assert {get_topic(a): _event_topics(a) for a in AGGREGATES} == {
-        aggregate: {f"{aggregate}.{name}" for name in names} for aggregate, names in STORED.items()}
+        aggregate: {f"{aggregate}.{name}" for name in names} for aggregate, names in STORED.items()
+    }
 
 
 def test_a_retro_import_stored_after_its_class_moved_reads_back_under_the_old_topics(ledger, tmp_path):
-    result = run_import(ledger, write_csv(tmp_path / "f.csv", people_rows(2)), FORM,
-                        actor=Actor("u1", "admin"))
+    result = run_import(
+        ledger, write_csv(tmp_path / "f.csv", people_rows(2)), FORM, actor=Actor("u1", "admin")
+    )
     topics = [e.topic for e in ledger.events.recorder.select_events(result.import_id)]
     assert topics and all(t.startswith("retro.submission:RetroImport.") for t in topics)
     assert isinstance(ledger.repository.get(result.import_id), RetroImport)

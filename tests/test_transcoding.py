@@ -23,11 +23,17 @@ def library_transcoder() -> JSONTranscoder:
 
 def test_tagged_values_come_back_at_any_depth_and_the_bytes_match_the_library():
     ict = timezone(timedelta(hours=7))
-    state = {"timestamp": datetime(2021, 8, 1, 9, 30, tzinfo=ict), "person_id": uuid4(),
-             "actor": {"principal_id": "site:01-TYT-001", "role": "site"},
-             "doses": [{"dose_id": uuid4(), "volume": Decimal("0.30"),
-                        "lots": ["FA1234", {"replaced": uuid4()}]}, [uuid4(), "plain", 3, None]],
-             "note": "_type_ and _data_ as plain words", "nothing": {}}
+    state = {
+        "timestamp": datetime(2021, 8, 1, 9, 30, tzinfo=ict),
+        "person_id": uuid4(),
+        "actor": {"principal_id": "site:01-TYT-001", "role": "site"},
+        "doses": [
+            {"dose_id": uuid4(), "volume": Decimal("0.30"), "lots": ["FA1234", {"replaced": uuid4()}]},
+            [uuid4(), "plain", 3, None],
+        ],
+        "note": "_type_ and _data_ as plain words",
+        "nothing": {},
+    }
     library, ours = library_transcoder(), OrjsonTranscoder()
 
     stored = ours.encode(state)
@@ -45,8 +51,13 @@ def test_a_state_written_with_spaces_or_holding_the_tag_words_comes_back_whole()
     import json
 
     ids = [uuid4() for _ in range(3)]
-    state = {"_type_": "a plain key", "claim": {"_type_": "x", "note": "_type_"}, "timestamp":
-             datetime(2021, 8, 1, tzinfo=UTC), "actor": {"id": ids[0]}, "last": [ids[1], {"deep": ids[2]}]}
+    state = {
+        "_type_": "a plain key",
+        "claim": {"_type_": "x", "note": "_type_"},
+        "timestamp": datetime(2021, 8, 1, tzinfo=UTC),
+        "actor": {"id": ids[0]},
+        "last": [ids[1], {"deep": ids[2]}],
+    }
     ours = OrjsonTranscoder()
     assert ours.decode(ours.encode(state)) == state
     spaced = json.dumps(json.loads(ours.encode(state)), indent=2, separators=(" ,", " : ")).encode()
@@ -54,21 +65,40 @@ def test_a_state_written_with_spaces_or_holding_the_tag_words_comes_back_whole()
     assert ours.decode(memoryview(ours.encode(state))) == state  # a driver may hand back a view
     assert ours.decode(ours.encode(state).decode()) == state  # and text is JSON too
     # Another writer may escape a key: its tags cannot be counted, and are all still found.
-    escaped = (b'{"t":{"_type_":"uuid_hex","_data_":"' + ids[1].hex.encode() + b'"},'
-               b'"a":{"\\u005ftype_":"uuid_hex","_data_":"' + ids[2].hex.encode() + b'"}}')
+    escaped = (
+        b'{"t":{"_type_":"uuid_hex","_data_":"' + ids[1].hex.encode() + b'"},'
+        b'"a":{"\\u005ftype_":"uuid_hex","_data_":"' + ids[2].hex.encode() + b'"}}'
+    )
     assert ours.decode(escaped) == {"t": ids[1], "a": ids[2]} == library_transcoder().decode(escaped)
 
 
-tagged = st.one_of(st.uuids(), st.datetimes(timezones=st.just(UTC)), st.decimals(allow_nan=False, allow_infinity=False))
-plain = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1), st.sampled_from(["_type_", "_data_", '"_type_"', "Lan"]))
-states = st.recursive(st.one_of(tagged, plain), lambda children: st.one_of(
-    st.lists(children, max_size=4),
-    st.dictionaries(st.sampled_from(["_type_", "_data_", "a", "b", "timestamp", "dose_id"]), children, max_size=4)),
-    max_leaves=20)
+tagged = st.one_of(
+    st.uuids(), st.datetimes(timezones=st.just(UTC)), st.decimals(allow_nan=False, allow_infinity=False)
+)
+plain = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from(["_type_", "_data_", '"_type_"', "Lan"]),
+)
+states = st.recursive(
+    st.one_of(tagged, plain),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.sampled_from(["_type_", "_data_", "a", "b", "timestamp", "dose_id"]), children, max_size=4
+        ),
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["timestamp", "dose_id", "actor", "source", "_type_"]), states, max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["timestamp", "dose_id", "actor", "source", "_type_"]), states, max_size=5
+    )
+)
 def test_any_state_comes_back_as_the_library_reads_it(state):
     assume(not _looks_like_a_tag(state))  # a dict of exactly _type_ and _data_ is a tag, by design
     stored = OrjsonTranscoder().encode(state)
@@ -87,7 +117,13 @@ def _looks_like_a_tag(value) -> bool:
 def test_a_stored_uuid_reads_back_as_the_uuid_it_was(value):
     read = _uuid(value.hex)
     assert (read, str(read), hash(read), read.is_safe, read.version, read.bytes) == (
-        value, str(value), hash(value), value.is_safe, value.version, value.bytes)
+        value,
+        str(value),
+        hash(value),
+        value.is_safe,
+        value.version,
+        value.bytes,
+    )
 
 
 def test_a_malformed_stored_uuid_is_refused_as_uuid_refuses_it():

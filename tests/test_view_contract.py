@@ -59,7 +59,10 @@ class TestViewContract:
         assert people_rows(projection.view) == 0
 
     def test_a_page_commits_its_rows_and_its_position_together(self, projection, notifications, ledger):
-        assert projection.process_notifications(notifications[:3], ledger.mapper, after=None) == notifications[2].id
+        assert (
+            projection.process_notifications(notifications[:3], ledger.mapper, after=None)
+            == notifications[2].id
+        )
         assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
         last = projection.process_notifications(notifications[3:], ledger.mapper, after=notifications[2].id)
         assert projection.view.position() == last == notifications[-1].id
@@ -71,7 +74,9 @@ class TestViewContract:
                 projection.process_notifications(notifications[:2], ledger.mapper, after=after)
         assert projection.view.position() == notifications[1].id and people_rows(projection.view) == 2
 
-    def test_a_page_folded_from_a_position_the_view_has_left_is_refused(self, projection, notifications, ledger):
+    def test_a_page_folded_from_a_position_the_view_has_left_is_refused(
+        self, projection, notifications, ledger
+    ):
         projection.process_notifications(notifications[:2], ledger.mapper, after=None)
         projection.process_notifications(notifications[2:3], ledger.mapper, after=notifications[1].id)
         with pytest.raises(TrackingConflict):  # a second writer, still at 2, overlapping the first
@@ -82,15 +87,21 @@ class TestViewContract:
         """A writer that checked the position, then lost a race to another, fails at commit."""
         projection.process_notifications(notifications[:3], ledger.mapper, after=None)
         for after in (None, notifications[1].id):
-            with pytest.raises(TrackingConflict), projection.view.writing(
-                    Tracking(LEDGER, notifications[-1].id + 5), after) as sql:
+            with (
+                pytest.raises(TrackingConflict),
+                projection.view.writing(Tracking(LEDGER, notifications[-1].id + 5), after) as sql,
+            ):
                 sql.run("DELETE FROM {people}")
         assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
 
-    def test_a_failed_transaction_changes_neither_rows_nor_the_position(self, projection, notifications, ledger):
+    def test_a_failed_transaction_changes_neither_rows_nor_the_position(
+        self, projection, notifications, ledger
+    ):
         projection.process_notifications(notifications[:3], ledger.mapper, after=None)
-        with pytest.raises(RuntimeError), projection.view.writing(
-                Tracking(LEDGER, notifications[3].id), notifications[2].id) as sql:
+        with (
+            pytest.raises(RuntimeError),
+            projection.view.writing(Tracking(LEDGER, notifications[3].id), notifications[2].id) as sql,
+        ):
             sql.run("DELETE FROM {people}")
             raise RuntimeError("the process died here")
         assert projection.view.position() == notifications[2].id and people_rows(projection.view) == 3
@@ -104,10 +115,13 @@ class TestViewContract:
         projection.process_notifications(notifications, ledger.mapper, after=None)
         assert people_rows(projection.view) == 3
 
-    def test_the_librarys_one_event_path_applies_an_event_and_tracks_it(self, projection, notifications, ledger):
+    def test_the_librarys_one_event_path_applies_an_event_and_tracks_it(
+        self, projection, notifications, ledger
+    ):
         for notification in notifications:
-            projection.process_event(ledger.mapper.to_domain_event(notification),
-                                     Tracking(LEDGER, notification.id))
+            projection.process_event(
+                ledger.mapper.to_domain_event(notification), Tracking(LEDGER, notification.id)
+            )
         assert people_rows(projection.view) == 3
         assert projection.view.has_tracking_id(LEDGER, notifications[-1].id)
         projection.view.wait(LEDGER, notifications[-1].id, timeout=1)
@@ -118,8 +132,9 @@ class TestViewContract:
         runner = projection.view.runner()
         assert (runner["state"], runner["error"]) == ("failed", "stopped at notification 7: KeyError")
 
-    def test_a_views_commit_does_not_wait_for_the_disk_and_the_ledgers_still_does(self, projection,
-                                                                               ledger: DoseLedger):
+    def test_a_views_commit_does_not_wait_for_the_disk_and_the_ledgers_still_does(
+        self, projection, ledger: DoseLedger
+    ):
         """A view's commit lost to a power cut takes its position with it: its events are applied
         again. A dose the ledger accepted is never lost: its commits wait for the disk, on the
         same connections the views borrow."""
@@ -131,7 +146,6 @@ class TestViewContract:
         assert in_view == (1 if sqlite else "off")  # SQLite NORMAL: no sync at each WAL commit
         after = borrowed.execute(setting).fetchone()  # the same connection, back in the pool
         assert (after[0] if sqlite else after["synchronous_commit"]) == (2 if sqlite else "on")  # FULL
-
 
     # --- rebuilds ---------------------------------------------------------------------------------
 
@@ -184,8 +198,9 @@ class TestViewContract:
         view.report("stopped")
         assert view.state() == ("stopped", None)
 
-    def test_a_runner_folding_an_empty_view_is_running_across_its_swap(self, folded, ledger, store_url,
-                                                                     monkeypatch):
+    def test_a_runner_folding_an_empty_view_is_running_across_its_swap(
+        self, folded, ledger, store_url, monkeypatch
+    ):
         """A projector starting on an empty view folds it person by person and swaps it in:
         the status says it runs before, during and right after the swap."""
         seed(ledger, people=80)
@@ -195,8 +210,9 @@ class TestViewContract:
         def watched(view, position, was):
             finish(view, position, was)
             with open_views(store_url, ledger=ledger) as views:
-                states.append(next((s["state"], s["position"]) for s in views.status()
-                                   if s["name"] == folded.name))
+                states.append(
+                    next((s["state"], s["position"]) for s in views.status() if s["name"] == folded.name)
+                )
 
         monkeypatch.setattr(folded.view_class, "finish_rebuilding", watched)
         with start_embedded(store_url, names=[folded.name], **FAST):
@@ -213,8 +229,11 @@ class TestViewContract:
         caught_up_by_pages(folded, ledger)
         swapped: list[BaseException | None] = []
         with long_read(store_url, f"{folded.name}_people"):
-            thread = threading.Thread(target=lambda: swapped.append(
-                _raised(lambda: rebuild_views(ledger, [type(folded)], Quiet(), wait=5, by_person=True))))
+            thread = threading.Thread(
+                target=lambda: swapped.append(
+                    _raised(lambda: rebuild_views(ledger, [type(folded)], Quiet(), wait=5, by_person=True))
+                )
+            )
             thread.start()
             time.sleep(0.5)  # the swap is waiting for the long read by now (PostgreSQL)
             waits = []
@@ -251,28 +270,39 @@ class TestMigrations:
         `certificates_rebuilding` table, dropped at every start; now each change is a numbered
         migration, applied once and recorded."""
         with raw(store_url) as (run, name):
-            run(f"CREATE TABLE {name('certificates_people')} (person_id TEXT PRIMARY KEY, "
-                "record TEXT NOT NULL, document TEXT NOT NULL)")
-            run(f"CREATE TABLE {name('certificates_rebuilding')} (person_id TEXT PRIMARY KEY, "
-                "record TEXT NOT NULL, document TEXT NOT NULL)")
+            run(
+                f"CREATE TABLE {name('certificates_people')} (person_id TEXT PRIMARY KEY, "
+                "record TEXT NOT NULL, document TEXT NOT NULL)"
+            )
+            run(
+                f"CREATE TABLE {name('certificates_rebuilding')} (person_id TEXT PRIMARY KEY, "
+                "record TEXT NOT NULL, document TEXT NOT NULL)"
+            )
             run(f"INSERT INTO {name('certificates_people')} VALUES ('{KEPT}', '{{}}', '{{\"version\": 1}}')")
         view = construct_view(ledger, PROJECTIONS["certificates"])
         with raw(store_url) as (run, name):
-            applied = run(f"SELECT view, number, applied_at FROM {name('view_migrations')} "
-                          "WHERE view = 'certificates' ORDER BY number")
+            applied = run(
+                f"SELECT view, number, applied_at FROM {name('view_migrations')} "
+                "WHERE view = 'certificates' ORDER BY number"
+            )
             assert [(r[0], r[1]) for r in applied] == [("certificates", 1), ("certificates", 2)]
             assert not table_exists(run, store_url, "certificates_rebuilding")
             if store_url.startswith("postgresql"):
-                compressed = run("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
-                                 f"'{name('certificates_people')}'::regclass AND atttypid = 'text'::regtype")
-                has_lz4 = run("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                              "WHERE name = 'default_toast_compression'")[0][0]
+                compressed = run(
+                    "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
+                    f"'{name('certificates_people')}'::regclass AND atttypid = 'text'::regtype"
+                )
+                has_lz4 = run(
+                    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+                )[0][0]
                 assert {c for _, c in compressed} == ({"l"} if has_lz4 else {""})
         assert view.certificate(KEPT) == {"version": 1}  # the rows kept
         construct_view(ledger, PROJECTIONS["certificates"])  # opened again: nothing runs twice
         with raw(store_url) as (run, name):
-            again = run(f"SELECT view, number, applied_at FROM {name('view_migrations')} "
-                        "WHERE view = 'certificates' ORDER BY number")
+            again = run(
+                f"SELECT view, number, applied_at FROM {name('view_migrations')} "
+                "WHERE view = 'certificates' ORDER BY number"
+            )
         assert again == applied
 
     def test_a_new_store_records_every_migration_of_every_view(self, ledger, store_url):
@@ -290,9 +320,13 @@ class TestOneDatabaseManyViews:
         views = {name: p(view=construct_view(ledger, p)) for name, p in PROJECTIONS.items()}
         views["certificates"].process_notifications(notifications[:1], ledger.mapper, after=None)
         views["review"].process_notifications(notifications[:3], ledger.mapper, after=None)
-        assert {name: p.view.position() for name, p in views.items()} == \
-            {"certificates": notifications[0].id, "statistics": None, "localities": None,
-             "review": notifications[2].id, "corrections": None}
+        assert {name: p.view.position() for name, p in views.items()} == {
+            "certificates": notifications[0].id,
+            "statistics": None,
+            "localities": None,
+            "review": notifications[2].id,
+            "corrections": None,
+        }
 
     def test_a_second_runner_waits_for_the_first(self, ledger):
         view = construct_view(ledger, PROJECTIONS["statistics"])
@@ -312,25 +346,37 @@ class TestOneDatabaseManyViews:
         pglz), and every byte comes back."""
         person = ledger.register_person(lan()).person_id
         for n in range(12):
-            dose(ledger, person, f"BIG-{n}", administered_at=f"2021-{1 + n:02d}-01", lot=f"LOT-{n:02d}-" + "X" * 40)
+            dose(
+                ledger,
+                person,
+                f"BIG-{n}",
+                administered_at=f"2021-{1 + n:02d}-01",
+                lot=f"LOT-{n:02d}-" + "X" * 40,
+            )
         projection = PROJECTIONS["certificates"](view=construct_view(ledger, PROJECTIONS["certificates"]))
-        projection.process_notifications(ledger.recorder.select_notifications(start=1, limit=1000),
-                                         ledger.mapper, after=None)
+        projection.process_notifications(
+            ledger.recorder.select_notifications(start=1, limit=1000), ledger.mapper, after=None
+        )
         again = construct_view(ledger, PROJECTIONS["certificates"])  # as the API reads it
         certificate = again.certificate(person)
         assert [d["lot"] for d in certificate["doses"]] == [f"LOT-{n:02d}-" + "X" * 40 for n in range(12)]
         assert certificate["status"] == "booster" and certificate["version"] == 13
         if store_url.startswith("postgresql"):
             with again.reading() as sql:
-                stored = sql.rows("SELECT pg_column_compression(record) AS record, "
-                                  "pg_column_compression(document) AS document FROM {people}")
-                has_lz4 = sql.rows("SELECT 'lz4' = ANY(enumvals) AS has FROM pg_settings "
-                                   "WHERE name = 'default_toast_compression'")[0]["has"]
+                stored = sql.rows(
+                    "SELECT pg_column_compression(record) AS record, "
+                    "pg_column_compression(document) AS document FROM {people}"
+                )
+                has_lz4 = sql.rows(
+                    "SELECT 'lz4' = ANY(enumvals) AS has FROM pg_settings "
+                    "WHERE name = 'default_toast_compression'"
+                )[0]["has"]
             method = "lz4" if has_lz4 else "pglz"  # a server built without lz4 keeps its default
             assert stored == [{"record": method, "document": method}]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
 
 def caught_up_by_pages(projection, ledger, page: int = 50) -> int:
     """The view applied page by page up to the ledger's head, as a projector does: the position."""
@@ -345,8 +391,10 @@ def caught_up_by_pages(projection, ledger, page: int = 50) -> int:
 def view_rows(view) -> dict[str, list]:
     """Every row of every table of a view, in one order."""
     with view.reading() as sql:
-        return {short: sorted((tuple(row.values()) for row in sql.rows(f"SELECT * FROM {{{short}}}")), key=repr)
-                for short in view.tables}
+        return {
+            short: sorted((tuple(row.values()) for row in sql.rows(f"SELECT * FROM {{{short}}}")), key=repr)
+            for short in view.tables
+        }
 
 
 def aside_rows(view) -> int:

@@ -17,8 +17,9 @@ from ledger.access import RECORDED_ROLES, TOPIC, PersonDataRead
 PAGE = 1000
 
 
-def record_read(ledger: Any, principal_id: str, role: str, person_ids: Iterable[UUID | str],
-                what: str) -> int | None:
+def record_read(
+    ledger: Any, principal_id: str, role: str, person_ids: Iterable[UUID | str], what: str
+) -> int | None:
     """Store one read if the role is one whose reads are recorded; returns its position."""
     person_ids = list(person_ids)
     if role not in RECORDED_ROLES or not person_ids:
@@ -36,14 +37,17 @@ class ReadQuery:
 
     def matches(self, read: Any) -> bool:
         """Whether a PersonDataRead.Recorded event answers this query."""
-        return ((self.principal_id is None or read.principal_id == self.principal_id)
-                and (self.person_id is None or self.person_id in read.person_ids)
-                and (self.since is None or read.timestamp >= self.since)
-                and (self.until is None or read.timestamp <= self.until))
+        return (
+            (self.principal_id is None or read.principal_id == self.principal_id)
+            and (self.person_id is None or self.person_id in read.person_ids)
+            and (self.since is None or read.timestamp >= self.since)
+            and (self.until is None or read.timestamp <= self.until)
+        )
 
 
-def find_reads(ledger: Any, query: ReadQuery, *, after: int = 0,
-               limit: int = 1000) -> tuple[list[dict[str, Any]], int | None]:
+def find_reads(
+    ledger: Any, query: ReadQuery, *, after: int = 0, limit: int = 1000
+) -> tuple[list[dict[str, Any]], int | None]:
     """The recorded reads matching `query`, oldest first, from position `after` on.
 
     Returns the reads and the position to continue from (`after=`), or None at the end.
@@ -55,9 +59,16 @@ def find_reads(ledger: Any, query: ReadQuery, *, after: int = 0,
         for notification in page:
             read = ledger.mapper.to_domain_event(notification)
             if query.matches(read):
-                found.append({"position": notification.id, "recorded_at": read.timestamp.isoformat(),
-                              "principal_id": read.principal_id, "role": read.role,
-                              "person_ids": list(read.person_ids), "what": read.what})
+                found.append(
+                    {
+                        "position": notification.id,
+                        "recorded_at": read.timestamp.isoformat(),
+                        "principal_id": read.principal_id,
+                        "role": read.role,
+                        "person_ids": list(read.person_ids),
+                        "what": read.what,
+                    }
+                )
                 if len(found) == limit:
                     return found, notification.id
         if len(page) < PAGE:

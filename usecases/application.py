@@ -27,8 +27,15 @@ from usecases.people import IDENTITY_FIELDS, People
 from usecases.receipts import CorrectionFiled, DoseOutcome, DoseReceipt, Registration, Written
 from usecases.sites import Sites
 
-__all__ = ["IDENTITY_FIELDS", "CorrectionFiled", "DoseLedger", "DoseOutcome", "DoseReceipt",
-           "Registration", "Written"]
+__all__ = [
+    "IDENTITY_FIELDS",
+    "CorrectionFiled",
+    "DoseLedger",
+    "DoseOutcome",
+    "DoseReceipt",
+    "Registration",
+    "Written",
+]
 
 
 def _source(given: dict[str, Any] | None, default: str) -> Source:
@@ -68,24 +75,50 @@ class DoseLedger(Application[UUID]):
 
     # --- people ---------------------------------------------------------------------------
 
-    def register_person(self, details: dict[str, Any], *, actor: Actor = SYSTEM,
-                        channel: str = "api", source: dict[str, Any] | None = None,
-                        person_id: UUID | None = None) -> Registration:
+    def register_person(
+        self,
+        details: dict[str, Any],
+        *,
+        actor: Actor = SYSTEM,
+        channel: str = "api",
+        source: dict[str, Any] | None = None,
+        person_id: UUID | None = None,
+    ) -> Registration:
         """An existing national id returns its person instead of making a second one."""
-        return self.people.register(details, actor=actor, channel=channel,
-                                    source=Source.of(source) if source else None,
-                                    person_id=person_id)
+        return self.people.register(
+            details,
+            actor=actor,
+            channel=channel,
+            source=Source.of(source) if source else None,
+            person_id=person_id,
+        )
 
-    def correct_details(self, person_id: UUID | str, changes: dict[str, Any], reason: str, *,
-                        actor: Actor = SYSTEM, source: dict[str, Any] | None = None) -> Written:
-        return self.people.correct_details(person_id, changes, reason, actor=actor,
-                                           source=_source(source, "api"))
+    def correct_details(
+        self,
+        person_id: UUID | str,
+        changes: dict[str, Any],
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+    ) -> Written:
+        return self.people.correct_details(
+            person_id, changes, reason, actor=actor, source=_source(source, "api")
+        )
 
-    def merge_persons(self, survivor_id: UUID | str, duplicate_id: UUID | str, reason: str, *,
-                      actor: Actor = SYSTEM, source: dict[str, Any] | None = None) -> Written:
+    def merge_persons(
+        self,
+        survivor_id: UUID | str,
+        duplicate_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+    ) -> Written:
         """The duplicate's doses move to the survivor; both streams say so, in one transaction."""
-        return self.people.merge(survivor_id, duplicate_id, reason, actor=actor,
-                                 source=_source(source, "merge"))
+        return self.people.merge(
+            survivor_id, duplicate_id, reason, actor=actor, source=_source(source, "merge")
+        )
 
     def person(self, person_id: UUID | str) -> Person:
         """The person's current state, merged-away or not: for replay and checks."""
@@ -93,22 +126,39 @@ class DoseLedger(Application[UUID]):
 
     # --- correction requests --------------------------------------------------------------
 
-    def request_correction(self, person_id: UUID | str, kind: str, claim: dict[str, Any], *,
-                           evidence_ref: str | None = None, contact: str | None = None,
-                           channel: str = "portal", filed_at: Any = None,
-                           actor: Actor = SYSTEM) -> CorrectionFiled:
+    def request_correction(
+        self,
+        person_id: UUID | str,
+        kind: str,
+        claim: dict[str, Any],
+        *,
+        evidence_ref: str | None = None,
+        contact: str | None = None,
+        channel: str = "portal",
+        filed_at: Any = None,
+        actor: Actor = SYSTEM,
+    ) -> CorrectionFiled:
         """File a citizen's claim. The same claim while one is open joins it instead."""
-        return self.corrections.request(person_id, kind, claim, evidence_ref=evidence_ref,
-                                        contact=contact, channel=channel, filed_at=filed_at,
-                                        actor=actor)
+        return self.corrections.request(
+            person_id,
+            kind,
+            claim,
+            evidence_ref=evidence_ref,
+            contact=contact,
+            channel=channel,
+            filed_at=filed_at,
+            actor=actor,
+        )
 
-    def assign_correction(self, request_id: UUID | str, assignee: dict[str, str], *,
-                          actor: Actor = SYSTEM) -> Written:
+    def assign_correction(
+        self, request_id: UUID | str, assignee: dict[str, str], *, actor: Actor = SYSTEM
+    ) -> Written:
         """Give a request to a province or a site to work."""
         return self.corrections.assign(request_id, assignee, actor=actor)
 
-    def resolve_correction(self, request_id: UUID | str, outcome: str, reason: str, *,
-                           actor: Actor = SYSTEM) -> Written:
+    def resolve_correction(
+        self, request_id: UUID | str, outcome: str, reason: str, *, actor: Actor = SYSTEM
+    ) -> Written:
         """Accepted: the correction it claims is made in the same transaction. Rejected: a reason."""
         return self.corrections.resolve(request_id, outcome, reason, actor=actor)
 
@@ -122,8 +172,9 @@ class DoseLedger(Application[UUID]):
 
     # --- doses ----------------------------------------------------------------------------
 
-    def record_dose(self, *, actor: Actor = SYSTEM, source: dict[str, Any] | None = None,
-                    **fields: Any) -> DoseReceipt:
+    def record_dose(
+        self, *, actor: Actor = SYSTEM, source: dict[str, Any] | None = None, **fields: Any
+    ) -> DoseReceipt:
         """Record one dose, by `person_id` or with an inline `person` registration.
 
         Fields: site_id, site_record_id, vaccine, administered_at, lot, dose_number, and
@@ -133,9 +184,15 @@ class DoseLedger(Application[UUID]):
         """
         return self.doses.record(dose_report(fields, source), actor)
 
-    def record_doses(self, items: list[dict[str, Any]], *, actor: Actor = SYSTEM,
-                     sources: list[dict[str, Any] | None] | None = None,
-                     match_identity: bool = False, dry_run: bool = False) -> list[DoseOutcome]:
+    def record_doses(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        actor: Actor = SYSTEM,
+        sources: list[dict[str, Any] | None] | None = None,
+        match_identity: bool = False,
+        dry_run: bool = False,
+    ) -> list[DoseOutcome]:
         """Record many doses: one outcome per item, good items stored even when others are not.
 
         The accepted items are saved in one transaction. If another writer got to one of
@@ -146,21 +203,35 @@ class DoseLedger(Application[UUID]):
         refused naming them). Retro imports want this; a site's own records do not.
         dry_run: decide every item, store nothing ("created" means "would be created").
         """
-        return self.doses.record_items(items, actor=actor, sources=sources,
-                                       match_identity=match_identity, dry_run=dry_run)
+        return self.doses.record_items(
+            items, actor=actor, sources=sources, match_identity=match_identity, dry_run=dry_run
+        )
 
-    def record_reports(self, reports: list[DoseReport], actors: list[Actor], *,
-                       match_identity: bool = False, dry_run: bool = False) -> list[DoseOutcome]:
+    def record_reports(
+        self,
+        reports: list[DoseReport],
+        actors: list[Actor],
+        *,
+        match_identity: bool = False,
+        dry_run: bool = False,
+    ) -> list[DoseOutcome]:
         """Decide checked reports together and save them in one transaction (group commit)."""
-        return self.doses.record_reports(reports, actors, match_identity=match_identity,
-                                         dry_run=dry_run)
+        return self.doses.record_reports(reports, actors, match_identity=match_identity, dry_run=dry_run)
 
-    def amend_dose(self, dose_id: UUID | str, changes: dict[str, Any], reason: str, *,
-                   actor: Actor = SYSTEM, source: dict[str, Any] | None = None) -> Written:
+    def amend_dose(
+        self,
+        dose_id: UUID | str,
+        changes: dict[str, Any],
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+    ) -> Written:
         return self.doses.amend(dose_id, changes, reason, actor=actor, source=_source(source, "api"))
 
-    def void_dose(self, dose_id: UUID | str, reason: str, *, actor: Actor = SYSTEM,
-                  source: dict[str, Any] | None = None) -> Written:
+    def void_dose(
+        self, dose_id: UUID | str, reason: str, *, actor: Actor = SYSTEM, source: dict[str, Any] | None = None
+    ) -> Written:
         """A dose entered in error leaves the certificate; its events stay in the stream."""
         return self.doses.void(dose_id, reason, actor=actor, source=_source(source, "api"))
 
@@ -170,17 +241,42 @@ class DoseLedger(Application[UUID]):
 
     # --- sites ----------------------------------------------------------------------------
 
-    def register_site(self, site_id: str, *, name: str, kind: str, province: str,
-                      district: str | None = None, actor: Actor = SYSTEM) -> Written:
-        return self.sites.register(site_id, name=name, kind=kind, province=province,
-                                   district=district, actor=actor)
+    def register_site(
+        self,
+        site_id: str,
+        *,
+        name: str,
+        kind: str,
+        province: str,
+        district: str | None = None,
+        actor: Actor = SYSTEM,
+    ) -> Written:
+        return self.sites.register(
+            site_id, name=name, kind=kind, province=province, district=district, actor=actor
+        )
 
-    def review_site(self, site_id: str, decision: str, *, kind: str | None = None,
-                    name: str | None = None, province: str | None = None,
-                    district: str | None = None, reason: str | None = None,
-                    actor: Actor = SYSTEM) -> Written:
-        return self.sites.review(site_id, decision, kind=kind, name=name, province=province,
-                                 district=district, reason=reason, actor=actor)
+    def review_site(
+        self,
+        site_id: str,
+        decision: str,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        province: str | None = None,
+        district: str | None = None,
+        reason: str | None = None,
+        actor: Actor = SYSTEM,
+    ) -> Written:
+        return self.sites.review(
+            site_id,
+            decision,
+            kind=kind,
+            name=name,
+            province=province,
+            district=district,
+            reason=reason,
+            actor=actor,
+        )
 
     def site(self, site_id: str) -> Site | None:
         return self.sites.site(site_id)

@@ -28,17 +28,29 @@ class Corrections:
         self.decisions = decisions
         self.sites = sites
 
-    def request(self, person_id: UUID | str, kind: str, claim: dict[str, Any], *,
-                evidence_ref: str | None, contact: str | None, channel: str, filed_at: Any,
-                actor: Actor) -> CorrectionFiled:
+    def request(
+        self,
+        person_id: UUID | str,
+        kind: str,
+        claim: dict[str, Any],
+        *,
+        evidence_ref: str | None,
+        contact: str | None,
+        channel: str,
+        filed_at: Any,
+        actor: Actor,
+    ) -> CorrectionFiled:
         """File a citizen's claim. The same claim while one is open joins it instead."""
         pid = as_uuid(person_id, "person_id")
         evidence_ref = rules.text(evidence_ref, "evidence_ref", max_len=300, required=False)
         contact = rules.text(contact, "contact", max_len=200, required=False)
         checked_channel = rules.text(channel, "channel", max_len=40)
         assert checked_channel is not None  # required: rules.text raised otherwise
-        filed = rules.administered_at(filed_at, "filed_at") if filed_at else rules.now_ict().replace(
-            microsecond=0).isoformat()
+        filed = (
+            rules.administered_at(filed_at, "filed_at")
+            if filed_at
+            else rules.now_ict().replace(microsecond=0).isoformat()
+        )
         source = Source.named("correction_request", channel=checked_channel)
 
         def choose(ws: WorkingSet) -> tuple[UUID, Person, str | None, bool, str]:
@@ -46,15 +58,25 @@ class Corrections:
             checked = correction_claim(kind, claim, person)
             existing = person.open_correction_like(kind, checked)
             if existing is not None:
-                person.repeat_correction(UUID(existing["request_id"]), checked_channel, contact,
-                                         actor.as_data(), source.as_data())
+                person.repeat_correction(
+                    UUID(existing["request_id"]), checked_channel, contact, actor.as_data(), source.as_data()
+                )
                 ws.changed(person)
                 return UUID(existing["request_id"]), person, None, True, existing["filed_at"]
             request_id = uuid4()
             code = verification_code()
-            person.request_correction(request_id, kind, checked, evidence_ref, contact,
-                                      checked_channel, code_digest(code), filed, actor.as_data(),
-                                      source.with_details(request_id=str(request_id)).as_data())
+            person.request_correction(
+                request_id,
+                kind,
+                checked,
+                evidence_ref,
+                contact,
+                checked_channel,
+                code_digest(code),
+                filed,
+                actor.as_data(),
+                source.with_details(request_id=str(request_id)).as_data(),
+            )
             ws.changed(person, CorrectionTicket.issue(request_id, person.id, code_digest(code)))
             return request_id, person, code, False, filed
 
@@ -66,7 +88,7 @@ class Corrections:
         """Give a request to a province or a site to work."""
         rid = as_uuid(request_id, "request_id")
         if not isinstance(assignee, dict) or len(assignee) != 1 or not {"province", "site"} & set(assignee):
-            raise InvalidValue("assignee", "must be {\"province\": code} or {\"site\": site_id}")
+            raise InvalidValue("assignee", 'must be {"province": code} or {"site": site_id}')
         checked: dict[str, str]
         if "province" in assignee:
             checked = {"province": rules.province(assignee["province"], "assignee.province")}
@@ -120,13 +142,22 @@ class Corrections:
         ws = self.decisions.working_set()
         ticket = ws.get(CorrectionTicket, rid)
         # A wrong code and an unknown id answer alike: the id alone reveals nothing.
-        if ticket is None or not isinstance(code, str) or not hmac.compare_digest(
-                ticket.code_digest, code_digest(code)):
+        if (
+            ticket is None
+            or not isinstance(code, str)
+            or not hmac.compare_digest(ticket.code_digest, code_digest(code))
+        ):
             raise CorrectionNotFound(rid)
         request = person_in(ws, ticket.person_id, follow_merges=True).correction(rid)
-        return {"request_id": str(rid), "status": request["status"], "kind": request["kind"],
-                "filed_at": request["filed_at"], "outcome": request["outcome"],
-                "reason": request["reason"], "repeats": request["repeats"]}
+        return {
+            "request_id": str(rid),
+            "status": request["status"],
+            "kind": request["kind"],
+            "filed_at": request["filed_at"],
+            "outcome": request["outcome"],
+            "reason": request["reason"],
+            "repeats": request["repeats"],
+        }
 
     def _ticket_holder(self, ws: WorkingSet, request_id: UUID) -> Person:
         ticket = ws.get(CorrectionTicket, request_id)
@@ -134,18 +165,36 @@ class Corrections:
             raise CorrectionNotFound(request_id)
         return person_in(ws, ticket.person_id, follow_merges=True)
 
-    def _apply_claim(self, ws: WorkingSet, person: Person, request_id: UUID,
-                     request: dict[str, Any], reason: str, actor: Actor, source: Source) -> None:
+    def _apply_claim(
+        self,
+        ws: WorkingSet,
+        person: Person,
+        request_id: UUID,
+        request: dict[str, Any],
+        reason: str,
+        actor: Actor,
+        source: Source,
+    ) -> None:
         claim = request["claim"]
         if request["kind"] == CorrectionKind.MISSING_DOSE:
             record_id = f"correction-{request_id}"
             claim_key = SiteRecord.claim(person.id, claim["site_id"], record_id, f"correction:{request_id}")
-            person.record_dose(claim_key.id, claim["vaccine"], claim.get("lot"), claim["administered_at"],
-                               claim["site_id"], claim.get("dose_number"), actor.as_data(),
-                               source.as_data())
-            ws.changed(claim_key, *self.sites.provisional(ws, claim["site_id"],
-                                                          person.details["province"], actor,
-                                                          source.as_data()))
+            person.record_dose(
+                claim_key.id,
+                claim["vaccine"],
+                claim.get("lot"),
+                claim["administered_at"],
+                claim["site_id"],
+                claim.get("dose_number"),
+                actor.as_data(),
+                source.as_data(),
+            )
+            ws.changed(
+                claim_key,
+                *self.sites.provisional(
+                    ws, claim["site_id"], person.details["province"], actor, source.as_data()
+                ),
+            )
         elif request["kind"] == CorrectionKind.WRONG_DOSE:
             dose_id = UUID(claim["dose_id"])
             if claim.get("not_given"):

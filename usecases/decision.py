@@ -74,5 +74,6 @@ class Decisions:
                 pause = random.uniform(0, min(_LONGEST_PAUSE, 0.001 * 2**attempt))
                 if time.monotonic() + pause > deadline:
                     raise Contention(
-                        "too many concurrent writers on the same records; retry the request") from None
+                        "too many concurrent writers on the same records; retry the request"
+                    ) from None
                 time.sleep(pause)

@@ -42,9 +42,15 @@ class Doses:
         receipt = decided.value
         return DoseReceipt(receipt.dose_id, receipt.person_id, decided.position, receipt.duplicate)
 
-    def record_items(self, items: list[dict[str, Any]], *, actor: Actor,
-                     sources: list[dict[str, Any] | None] | None, match_identity: bool,
-                     dry_run: bool) -> list[DoseOutcome]:
+    def record_items(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        actor: Actor,
+        sources: list[dict[str, Any] | None] | None,
+        match_identity: bool,
+        dry_run: bool,
+    ) -> list[DoseOutcome]:
         """Check each item, then decide the good ones together: one outcome per item."""
         outcomes: list[DoseOutcome | None] = [None] * len(items)
         reports: list[tuple[int, DoseReport]] = []
@@ -53,14 +59,21 @@ class Doses:
                 reports.append((i, dose_report(fields, sources[i] if sources else None)))
             except LedgerError as error:
                 outcomes[i] = DoseOutcome.refused(error)
-        decided = self.record_reports([r for _, r in reports], [actor] * len(reports),
-                                      match_identity=match_identity, dry_run=dry_run)
+        decided = self.record_reports(
+            [r for _, r in reports], [actor] * len(reports), match_identity=match_identity, dry_run=dry_run
+        )
         for (i, _), outcome in zip(reports, decided, strict=True):
             outcomes[i] = outcome
         return [o for o in outcomes if o is not None]
 
-    def record_reports(self, reports: list[DoseReport], actors: list[Actor], *,
-                       match_identity: bool = False, dry_run: bool = False) -> list[DoseOutcome]:
+    def record_reports(
+        self,
+        reports: list[DoseReport],
+        actors: list[Actor],
+        *,
+        match_identity: bool = False,
+        dry_run: bool = False,
+    ) -> list[DoseOutcome]:
         """Decide checked reports together and save them in one transaction (group commit)."""
         ws = self.decisions.working_set()
         self._prefetch(ws, reports)
@@ -82,12 +95,16 @@ class Doses:
                     outcomes.append(DoseOutcome.refused(error))
                     continue
             # Built inline, as below: this loop runs once per dose of every group commit.
-            outcomes.append(DoseOutcome(DoseStatus.DUPLICATE if receipt.duplicate else DoseStatus.CREATED,
-                                        receipt))
+            outcomes.append(
+                DoseOutcome(DoseStatus.DUPLICATE if receipt.duplicate else DoseStatus.CREATED, receipt)
+            )
             if not receipt.duplicate:
                 taken.append(n)
-        duplicates = [n for n, o in enumerate(outcomes) if o.status == DoseStatus.DUPLICATE
-                      and o.receipt and o.receipt.position is None]
+        duplicates = [
+            n
+            for n, o in enumerate(outcomes)
+            if o.status == DoseStatus.DUPLICATE and o.receipt and o.receipt.position is None
+        ]
         if duplicates:
             head = self.decisions.head()
             for n in duplicates:
@@ -106,48 +123,61 @@ class Doses:
         for n in taken:
             taken_receipt = outcomes[n].receipt
             assert taken_receipt is not None
-            outcomes[n] = DoseOutcome(DoseStatus.CREATED, DoseReceipt(
-                taken_receipt.dose_id, taken_receipt.person_id, position, False))
+            outcomes[n] = DoseOutcome(
+                DoseStatus.CREATED,
+                DoseReceipt(taken_receipt.dose_id, taken_receipt.person_id, position, False),
+            )
         return outcomes
 
-    def take(self, ws: WorkingSet, report: DoseReport, actor: Actor,
-             match_identity: bool = False) -> DoseReceipt:
+    def take(
+        self, ws: WorkingSet, report: DoseReport, actor: Actor, match_identity: bool = False
+    ) -> DoseReceipt:
         """Decide one dose into the working set. The position is left for the caller to tell:
         the save's, or for a duplicate the head (read once per batch, not once per dose)."""
         record = ws.get(SiteRecord, report.dose_id)
         if record is not None:
             if record.content_digest != report.digest:
-                raise SiteRecordConflict(report.site_id, report.site_record_id, record.id,
-                                         record.person_id)
-            return DoseReceipt(record.id, person_in(ws, record.person_id, follow_merges=True).id,
-                               None, True)
+                raise SiteRecordConflict(report.site_id, report.site_record_id, record.id, record.person_id)
+            return DoseReceipt(record.id, person_in(ws, record.person_id, follow_merges=True).id, None, True)
         registered = False
         if report.person_id is not None:
             subject = person_in(ws, report.person_id, follow_merges=True)
         else:
             assert report.person is not None
             subject, registered = person_for(
-                ws, report.person, person_id_for_record(report.site_id, report.site_record_id),
-                actor, report.source, match_identity)
+                ws,
+                report.person,
+                person_id_for_record(report.site_id, report.site_record_id),
+                actor,
+                report.source,
+                match_identity,
+            )
         rules.administered_at(report.administered_at, born=subject.details["birth_date"])
         # Only now, with every check passed, may aggregates already in the working set change.
         new = keys_of_new_person(ws, subject) if registered else []
-        new += self.sites.provisional(ws, report.site_id, subject.details["province"], actor,
-                                      report.source)
+        new += self.sites.provisional(ws, report.site_id, subject.details["province"], actor, report.source)
         if str(report.dose_id) in subject.doses:
             # Another writer saved this very dose between our reads of its site record and of
             # its person (two reads, not one snapshot): decide again on fresh reads, where it
             # is a duplicate, rather than reject it (found by tests/reliability under load).
             raise IntegrityError(f"dose {report.dose_id} was recorded by another writer meanwhile")
         claim = SiteRecord.claim(subject.id, report.site_id, report.site_record_id, report.digest)
-        subject.record_dose(claim.id, report.vaccine, report.lot, report.administered_at,
-                            report.site_id, report.reported_dose_number, actor.as_data(),
-                            report.source)
+        subject.record_dose(
+            claim.id,
+            report.vaccine,
+            report.lot,
+            report.administered_at,
+            report.site_id,
+            report.reported_dose_number,
+            actor.as_data(),
+            report.source,
+        )
         ws.changed(subject, claim, *new)
         return DoseReceipt(claim.id, subject.id, None, False)
 
-    def amend(self, dose_id: UUID | str, changes: dict[str, Any], reason: str, *,
-              actor: Actor, source: Source) -> Written:
+    def amend(
+        self, dose_id: UUID | str, changes: dict[str, Any], reason: str, *, actor: Actor, source: Source
+    ) -> Written:
         reason = rules.reason(reason)
         dose_uuid = as_uuid(dose_id, "dose_id")
         checked = dose_changes(changes)
@@ -159,8 +189,11 @@ class Doses:
             person.amend_dose(dose_uuid, checked, reason, actor.as_data(), source.as_data())
             ws.changed(person)
             if "site_id" in checked:
-                ws.changed(*self.sites.provisional(ws, checked["site_id"], person.details["province"],
-                                                   actor, source.as_data()))
+                ws.changed(
+                    *self.sites.provisional(
+                        ws, checked["site_id"], person.details["province"], actor, source.as_data()
+                    )
+                )
             return person.id
 
         decided = self.decisions.decide(choose)

@@ -36,8 +36,9 @@ class DoseWriter:
         self._thread = threading.Thread(target=self._run, name="dose-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, *, actor: Actor, source: dict[str, Any] | None = None,
-               **fields: Any) -> Future[DoseOutcome]:
+    def submit(
+        self, *, actor: Actor, source: dict[str, Any] | None = None, **fields: Any
+    ) -> Future[DoseOutcome]:
         """Queue one dose for the next group; its outcome arrives in the future. Checks the
         fields first (in the caller's thread), raising the same LedgerErrors as record_dose."""
         report = dose_report(fields, source)
@@ -45,8 +46,9 @@ class DoseWriter:
         self._queue.put((report, actor, future))
         return future
 
-    async def decide(self, *, actor: Actor, source: dict[str, Any] | None = None,
-                     **fields: Any) -> DoseOutcome:
+    async def decide(
+        self, *, actor: Actor, source: dict[str, Any] | None = None, **fields: Any
+    ) -> DoseOutcome:
         """submit, for a caller on an event loop: no thread is parked on the answer. Cancelled
         (a timeout) before the writer takes it, the dose is not written."""
         report = dose_report(fields, source)
@@ -54,8 +56,9 @@ class DoseWriter:
         self._queue.put((report, actor, answer))
         return await answer
 
-    def record(self, *, actor: Actor, source: dict[str, Any] | None = None,
-               timeout: float = 30.0, **fields: Any) -> DoseReceipt:
+    def record(
+        self, *, actor: Actor, source: dict[str, Any] | None = None, timeout: float = 30.0, **fields: Any
+    ) -> DoseReceipt:
         """Like DoseLedger.record_dose, from any thread; raises the same LedgerErrors."""
         return receipt_of(self.submit(actor=actor, source=source, **fields).result(timeout))
 
@@ -90,8 +93,9 @@ class DoseWriter:
         if not batch:
             return
         try:
-            outcomes: list[Any] = self.ledger.record_reports([r for r, _, _ in batch],
-                                                             [a for _, a, _ in batch])
+            outcomes: list[Any] = self.ledger.record_reports(
+                [r for r, _, _ in batch], [a for _, a, _ in batch]
+            )
         except BaseException as error:  # the store is down, say: every waiting caller hears it
             outcomes = [error] * len(batch)
         on_loops: defaultdict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = defaultdict(list)
@@ -121,6 +125,7 @@ def _settle(answers: list[tuple[Any, Any]]) -> None:
             answer.set_exception(outcome)
         else:
             answer.set_result(outcome)
+
 
 def receipt_of(outcome: DoseOutcome) -> DoseReceipt:
     """The receipt of a decided dose, or the LedgerError that refused it."""

@@ -25,8 +25,15 @@ class People:
     def __init__(self, decisions: Decisions) -> None:
         self.decisions = decisions
 
-    def register(self, details: dict[str, Any], *, actor: Actor, channel: str,
-                 source: Source | None, person_id: UUID | None) -> Registration:
+    def register(
+        self,
+        details: dict[str, Any],
+        *,
+        actor: Actor,
+        channel: str,
+        source: Source | None,
+        person_id: UUID | None,
+    ) -> Registration:
         """An existing national id returns its person instead of making a second one.
 
         A caller that retries may give its own person_id: the retry then finds the same person.
@@ -51,8 +58,9 @@ class People:
         decided = self.decisions.decide(choose)
         return Registration(*decided.value, decided.position)
 
-    def correct_details(self, person_id: UUID | str, changes: dict[str, Any], reason: str, *,
-                        actor: Actor, source: Source) -> Written:
+    def correct_details(
+        self, person_id: UUID | str, changes: dict[str, Any], reason: str, *, actor: Actor, source: Source
+    ) -> Written:
         reason = rules.reason(reason)
         pid = as_uuid(person_id, "person_id")
 
@@ -65,8 +73,9 @@ class People:
         decided = self.decisions.decide(choose)
         return Written(decided.value, decided.position)
 
-    def merge(self, survivor_id: UUID | str, duplicate_id: UUID | str, reason: str, *,
-              actor: Actor, source: Source) -> Written:
+    def merge(
+        self, survivor_id: UUID | str, duplicate_id: UUID | str, reason: str, *, actor: Actor, source: Source
+    ) -> Written:
         """The duplicate's doses move to the survivor; both streams say so, in one transaction."""
         reason = rules.reason(reason)
         survivor_uuid = as_uuid(survivor_id, "person_id")
@@ -85,12 +94,17 @@ class People:
 
     def person(self, person_id: UUID | str) -> Person:
         """The person's current state, merged-away or not: for replay and checks."""
-        return person_in(self.decisions.working_set(), as_uuid(person_id, "person_id"),
-                         allow_merged=True)
+        return person_in(self.decisions.working_set(), as_uuid(person_id, "person_id"), allow_merged=True)
 
 
-def person_in(ws: WorkingSet, person_id: UUID, *, field: str = "person_id",
-              follow_merges: bool = False, allow_merged: bool = False) -> Person:
+def person_in(
+    ws: WorkingSet,
+    person_id: UUID,
+    *,
+    field: str = "person_id",
+    follow_merges: bool = False,
+    allow_merged: bool = False,
+) -> Person:
     """The person with this id; a merged one refused (PersonMerged), followed, or allowed."""
     for _ in range(_MERGES_FOLLOWED):
         person = ws.get(Person, person_id)
@@ -141,8 +155,14 @@ def identity_holders(ws: WorkingSet, details: dict[str, Any]) -> list[UUID]:
     return list(dict.fromkeys(holders))
 
 
-def person_for(ws: WorkingSet, details: dict[str, Any], fallback_id: UUID, actor: Actor,
-               source: dict[str, Any], match_identity: bool) -> tuple[Person, bool]:
+def person_for(
+    ws: WorkingSet,
+    details: dict[str, Any],
+    fallback_id: UUID,
+    actor: Actor,
+    source: dict[str, Any],
+    match_identity: bool,
+) -> tuple[Person, bool]:
     """The national id's person if there is one, else (when matching identities) the one
     person with the same name, birth date and phone, else a person registered inline:
     (person, registered now). A new person is unsaved and outside the working set, so a
@@ -167,8 +187,9 @@ def keys_of_new_person(ws: WorkingSet, person: Person) -> list[Any]:
     return claims
 
 
-def change_details(ws: WorkingSet, person: Person, checked: dict[str, Any], reason: str,
-                   actor: Actor, source: dict[str, Any]) -> None:
+def change_details(
+    ws: WorkingSet, person: Person, checked: dict[str, Any], reason: str, actor: Actor, source: dict[str, Any]
+) -> None:
     """Correct a person's details with the keys that follow them: the national id's claim
     moves, and the identity key of the old name, birth date and phone is left."""
     old_nid = person.details["national_id"]

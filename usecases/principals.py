@@ -15,18 +15,31 @@ from ledger.errors import InvalidValue, NotFound
 from ledger.principal import TOKEN_PREFIX, Principal, principal_id_for, scope
 
 
-def issue_token(ledger: Any, *, role: str, sites: Iterable[str] = (),
-                provinces: Iterable[str] = (), name: str | None = None,
-                expires_at: datetime | None = None,
-                actor: dict[str, str]) -> tuple[str, Principal]:
+def issue_token(
+    ledger: Any,
+    *,
+    role: str,
+    sites: Iterable[str] = (),
+    provinces: Iterable[str] = (),
+    name: str | None = None,
+    expires_at: datetime | None = None,
+    actor: dict[str, str],
+) -> tuple[str, Principal]:
     """A new random token and its principal; the token itself is returned once, never stored."""
     site_ids, codes = scope(role, sites, provinces)
     name = rules.text(name, "name", max_len=200, required=False)
     if expires_at is not None and expires_at.tzinfo is None:
         raise InvalidValue("expires", "needs a time zone")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    principal = Principal.issue(principal_id_for(token), str(role), site_ids, codes, name,
-                                expires_at.isoformat() if expires_at else None, actor)
+    principal = Principal.issue(
+        principal_id_for(token),
+        str(role),
+        site_ids,
+        codes,
+        name,
+        expires_at.isoformat() if expires_at else None,
+        actor,
+    )
     ledger.save(principal)
     return token, principal
 

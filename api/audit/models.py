@@ -20,12 +20,19 @@ def audit(*examples: dict[str, Any]) -> ConfigDict:
 
 ACTOR = {"principal_id": "0b6c1f0e-6b0e-5f43-9a53-3f5d1b2c4e6f", "role": "site"}
 SOURCE = {"kind": "site", "site_id": "01-TYT-001", "site_record_id": "A1"}
-AUDIT_EVENT = {"position": 7, "version": 3, "type": "DoseAmended",
-               "recorded_at": "2021-08-02T09:15:00+07:00", "actor": ACTOR, "source": SOURCE,
-               "data": {"dose_id": DOSE_ID, "changes": {"lot": "FB9999"}, "reason": "typo"},
-               "changes": {"doses": {"changed": [{"dose_id": DOSE_ID,
-                                                  "fields": {"lot": {"from": "FA1234", "to": "FB9999"}}}]}},
-               "state": {"version": 3, "status": "partial", "doses": ["..."]}}
+AUDIT_EVENT = {
+    "position": 7,
+    "version": 3,
+    "type": "DoseAmended",
+    "recorded_at": "2021-08-02T09:15:00+07:00",
+    "actor": ACTOR,
+    "source": SOURCE,
+    "data": {"dose_id": DOSE_ID, "changes": {"lot": "FB9999"}, "reason": "typo"},
+    "changes": {
+        "doses": {"changed": [{"dose_id": DOSE_ID, "fields": {"lot": {"from": "FA1234", "to": "FB9999"}}}]}
+    },
+    "state": {"version": 3, "status": "partial", "doses": ["..."]},
+}
 
 
 class AuditEvent(BaseModel):
@@ -58,19 +65,31 @@ class AuditState(BaseModel):
 
 
 class AuditDiff(BaseModel):
-    model_config = audit({"person_id": PERSON_ID, "from": {"version": 0, "position": None,
-                                                             "recorded_at": None},
-                          "to": POINT, "changes": AUDIT_EVENT["changes"], "events": ["..."]})
+    model_config = audit(
+        {
+            "person_id": PERSON_ID,
+            "from": {"version": 0, "position": None, "recorded_at": None},
+            "to": POINT,
+            "changes": AUDIT_EVENT["changes"],
+            "events": ["..."],
+        }
+    )
     person_id: UUID
     changes: dict[str, Any]
     events: list[dict[str, Any]]
 
 
 class AuditExplanation(BaseModel):
-    model_config = audit({"person_id": PERSON_ID, "version": 3, "status": "partial",
-                          "merged_into": None, "lines": [{"dose_id": DOSE_ID, "dose_number": 1,
-                                                          "events": [{"role": "recorded", **ACTOR}]}],
-                          "removed": []})
+    model_config = audit(
+        {
+            "person_id": PERSON_ID,
+            "version": 3,
+            "status": "partial",
+            "merged_into": None,
+            "lines": [{"dose_id": DOSE_ID, "dose_number": 1, "events": [{"role": "recorded", **ACTOR}]}],
+            "removed": [],
+        }
+    )
     person_id: UUID
     status: str | None
     lines: list[dict[str, Any]] = Field(description="each certificate line and the events behind it")
@@ -78,18 +97,31 @@ class AuditExplanation(BaseModel):
 
 
 class AuditVerdict(BaseModel):
-    model_config = audit({"person_id": PERSON_ID, "consistent": False, "version": 3,
-                          "head_position": 7, "checked": ["integrity", "fold", "ledger", "certificate"],
-                          "differences": [{"kind": "integrity", "finding": "altered", "version": 2,
-                                           "position": 5, "detail": "..."}]})
+    model_config = audit(
+        {
+            "person_id": PERSON_ID,
+            "consistent": False,
+            "version": 3,
+            "head_position": 7,
+            "checked": ["integrity", "fold", "ledger", "certificate"],
+            "differences": [
+                {"kind": "integrity", "finding": "altered", "version": 2, "position": 5, "detail": "..."}
+            ],
+        }
+    )
     person_id: UUID
     consistent: bool
     differences: list[dict[str, Any]]
 
 
-ACCESS_READ = {"position": 120490, "recorded_at": "2021-09-01T03:00:00+00:00",
-               "principal_id": ACTOR["principal_id"], "role": "auditor", "person_ids": [PERSON_ID],
-               "what": "audit.history"}
+ACCESS_READ = {
+    "position": 120490,
+    "recorded_at": "2021-09-01T03:00:00+00:00",
+    "principal_id": ACTOR["principal_id"],
+    "role": "auditor",
+    "person_ids": [PERSON_ID],
+    "what": "audit.history",
+}
 
 
 class AccessRead(BaseModel):

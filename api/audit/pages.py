@@ -40,7 +40,7 @@ NEXT = re.compile(r"/audit/[A-Za-z0-9/_-]*")
 HEADERS = {
     "Cache-Control": "no-store",  # people's records stay out of shared and disk caches
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     # Nothing leaves for another site; same-origin keeps the Origin header on the sign-in form.
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
@@ -60,8 +60,12 @@ def sign_in_form(request: Request, next: str = "/audit/") -> Response:  # noqa: 
 @router.post("/login", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
     if not _same_origin(request):
-        return _page(request, "audit_login.html", {"next": "/audit/", "error":
-                     "sign in from this site's own form"}, 403)
+        return _page(
+            request,
+            "audit_login.html",
+            {"next": "/audit/", "error": "sign in from this site's own form"},
+            403,
+        )
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
     token = (form.get("token") or [""])[0].strip()
     next_ = _next((form.get("next") or ["/audit/"])[0])
@@ -74,11 +78,22 @@ async def sign_in(request: Request) -> Response:
     if principal is None:
         return _page(request, "audit_login.html", {"next": next_, "error": error}, 401)
     if principal.role not in PAGE_ROLES:
-        return _page(request, "audit_login.html", {"next": next_, "error":
-                     f"a {principal.role} token may not open the audit pages"}, 403)
+        return _page(
+            request,
+            "audit_login.html",
+            {"next": next_, "error": f"a {principal.role} token may not open the audit pages"},
+            403,
+        )
     response = RedirectResponse(next_, status_code=303)
-    response.set_cookie(COOKIE, token, max_age=SIGN_IN_HOURS * 3600, path="/audit", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=SIGN_IN_HOURS * 3600,
+        path="/audit",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -120,10 +135,17 @@ def person(request: Request, person_id: str) -> Response:
         return _message(request, 422, "Not a person id", f"{person_id!r} is not a person id (a UUID).")
     recorded_read(request, principal, [history["person_id"]], "audit.page")
     rows = timeline(history, _principal_names(ledger))
-    return _page(request, "audit_person.html", {
-        "principal": principal, "person_id": history["person_id"], "rows": rows,
-        "current": history["events"][-1]["state"] if history["events"] else None,
-        "links": audit_links(history["person_id"])})
+    return _page(
+        request,
+        "audit_person.html",
+        {
+            "principal": principal,
+            "person_id": history["person_id"],
+            "rows": rows,
+            "current": history["events"][-1]["state"] if history["events"] else None,
+            "links": audit_links(history["person_id"]),
+        },
+    )
 
 
 def _signed_in(request: Request) -> Principal | Response:
@@ -138,8 +160,9 @@ def _signed_in(request: Request) -> Principal | Response:
     if principal is None:
         return RedirectResponse(f"/audit/login?next={quote(request.url.path)}", status_code=303)
     if principal.role not in PAGE_ROLES:
-        return _message(request, 403, "Not for this token",
-                        f"A {principal.role} token may not open the audit pages.")
+        return _message(
+            request, 403, "Not for this token", f"A {principal.role} token may not open the audit pages."
+        )
     return principal
 
 

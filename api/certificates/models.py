@@ -8,9 +8,16 @@ from pydantic import BaseModel, Field
 
 from api.models import DOSE_ID, PERSON_ID, example
 
-CERTIFICATE_DOSE = {"dose_id": DOSE_ID, "dose_number": 1, "booster": False, "vaccine": "EU/1/21/1529",
-                    "vaccine_name": "Vaxzevria", "lot": "AB1234",
-                    "administered_at": "2021-08-01T09:30:00+07:00", "site_id": "01-TYT-001"}
+CERTIFICATE_DOSE = {
+    "dose_id": DOSE_ID,
+    "dose_number": 1,
+    "booster": False,
+    "vaccine": "EU/1/21/1529",
+    "vaccine_name": "Vaxzevria",
+    "lot": "AB1234",
+    "administered_at": "2021-08-01T09:30:00+07:00",
+    "site_id": "01-TYT-001",
+}
 
 
 class CertificateDose(BaseModel):
@@ -26,15 +33,24 @@ class CertificateDose(BaseModel):
 
 
 class Certificate(BaseModel):
-    model_config = example({
-        "person_id": PERSON_ID, "certificate_id": "c7a1d2e3-f4a5-5b6c-8d7e-9f0a1b2c3d4e", "version": 3,
-        "status": "complete", "issued_at": "2021-08-29T10:02:11+07:00",
-        "doses": [CERTIFICATE_DOSE],
-        "revoked": ["a1b2c3d4-e5f6-5a7b-8c9d-0e1f2a3b4c5d"], "merged_into": None, "province": "01"})
+    model_config = example(
+        {
+            "person_id": PERSON_ID,
+            "certificate_id": "c7a1d2e3-f4a5-5b6c-8d7e-9f0a1b2c3d4e",
+            "version": 3,
+            "status": "complete",
+            "issued_at": "2021-08-29T10:02:11+07:00",
+            "doses": [CERTIFICATE_DOSE],
+            "revoked": ["a1b2c3d4-e5f6-5a7b-8c9d-0e1f2a3b4c5d"],
+            "merged_into": None,
+            "province": "01",
+        }
+    )
     person_id: UUID
     certificate_id: str | None = Field(
         description="null once the record was merged into another (`merged_into`): the survivor's "
-                    "certificate is the one that counts")
+        "certificate is the one that counts"
+    )
     version: int
     status: str
     issued_at: str | None = None
@@ -43,5 +59,7 @@ class Certificate(BaseModel):
     merged_into: UUID | None = None
     province: str | None = None
     links: dict[str, str] | None = Field(
-        None, description="auditor and admin tokens only: `audit`, the history as a web page "
-                          "(/audit/persons/{id}); `history`, the same as JSON")
+        None,
+        description="auditor and admin tokens only: `audit`, the history as a web page "
+        "(/audit/persons/{id}); `history`, the same as JSON",
+    )

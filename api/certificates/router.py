@@ -32,16 +32,25 @@ from ledger.principal import ADMIN, AUDITOR
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 
 
-@router.get("/{person_id}", response_model=Certificate, responses={**READS, **problems(404)},
-            summary="A person's certificate: valid doses, computed dose numbers, status")
-async def certificate(request: Request, person_id: UUID, principal: SiteProvinceOrAuditorPrincipal,
-                      min_position: Annotated[int | None, Query(
-                          ge=0, description="a position from a write: wait (bounded) until the "
-                                            "certificate includes it")] = None) -> Response:
+@router.get(
+    "/{person_id}",
+    response_model=Certificate,
+    responses={**READS, **problems(404)},
+    summary="A person's certificate: valid doses, computed dose numbers, status",
+)
+async def certificate(
+    request: Request,
+    person_id: UUID,
+    principal: SiteProvinceOrAuditorPrincipal,
+    min_position: Annotated[
+        int | None,
+        Query(ge=0, description="a position from a write: wait (bounded) until the certificate includes it"),
+    ] = None,
+) -> Response:
     if min_position:  # waits on the projections: off the event loop
         await run_in_threadpool(caught_up, request, min_position)
     # SQLite: on the loop, on a connection of its own (cheap and bounded); PostgreSQL: with the
-    # reads waiting beside it, in one query from the threadpool (projections/gathered_reads.py).
+    # reads waiting beside it, in one query from the threadpool (projections/engine/gathered_reads.py).
     found = await request.app.state.views.certificates.certificate_on_loop(person_id)
     if found is None:
         msg = f"no certificate for person {person_id}"

@@ -24,12 +24,28 @@ class ImportRowError(BaseModel):
 
 class ImportAnswer(BaseModel):
     model_config = example(
-        {"import_id": IMPORT_ID, "status": "completed", "dry_run": False, **IMPORT_COUNTS,
-         "error_count": 5, "errors": [ROW_ERROR], "file_sha256": "9f2c...", "reason": None},
-        {"import_id": IMPORT_ID, "status": "running", "dry_run": False,
-         **dict.fromkeys(IMPORT_COUNTS, 0), "error_count": 0, "errors": []})
-    import_id: UUID | None = Field(description="poll GET /v1/imports/{import_id}; null for a dry run "
-                                               "(nothing of it is stored)")
+        {
+            "import_id": IMPORT_ID,
+            "status": "completed",
+            "dry_run": False,
+            **IMPORT_COUNTS,
+            "error_count": 5,
+            "errors": [ROW_ERROR],
+            "file_sha256": "9f2c...",
+            "reason": None,
+        },
+        {
+            "import_id": IMPORT_ID,
+            "status": "running",
+            "dry_run": False,
+            **dict.fromkeys(IMPORT_COUNTS, 0),
+            "error_count": 0,
+            "errors": [],
+        },
+    )
+    import_id: UUID | None = Field(
+        description="poll GET /v1/imports/{import_id}; null for a dry run (nothing of it is stored)"
+    )
     status: Literal["running", "completed", "failed"]
     dry_run: bool
     rows: int
@@ -51,13 +67,27 @@ class ImportSubmitter(BaseModel):
 
 class ImportStatus(BaseModel):
     model_config = example(
-        {"import_id": IMPORT_ID, "status": "running", "file_name": "tiem-bo-sung.xlsx",
-         "file_sha256": "9f2c...", "file_size": 18_400_000, "unit": "TTYT Quận Ba Đình",
-         "attested_by": "BS. Lê Văn Tám", "document_ref": "CV 123/TTYT", "site_id": "01-TYT-001",
-         "submitter": {"principal_id": "4fdab6e0-0222-5246-a85b-2a2187841452", "role": "site"},
-         "started_at": "2024-05-02T09:12:00+00:00", **IMPORT_COUNTS, "last_row": 1201,
-         "read_fraction": 0.12, "error_count": 5, "errors": [ROW_ERROR], "reason": None,
-         "finished_at": None})
+        {
+            "import_id": IMPORT_ID,
+            "status": "running",
+            "file_name": "tiem-bo-sung.xlsx",
+            "file_sha256": "9f2c...",
+            "file_size": 18_400_000,
+            "unit": "TTYT Quận Ba Đình",
+            "attested_by": "BS. Lê Văn Tám",
+            "document_ref": "CV 123/TTYT",
+            "site_id": "01-TYT-001",
+            "submitter": {"principal_id": "4fdab6e0-0222-5246-a85b-2a2187841452", "role": "site"},
+            "started_at": "2024-05-02T09:12:00+00:00",
+            **IMPORT_COUNTS,
+            "last_row": 1201,
+            "read_fraction": 0.12,
+            "error_count": 5,
+            "errors": [ROW_ERROR],
+            "reason": None,
+            "finished_at": None,
+        }
+    )
     import_id: UUID
     status: Literal["running", "completed", "failed"]
     file_name: str
@@ -78,6 +108,7 @@ class ImportStatus(BaseModel):
     read_fraction: float | None = Field(description="how far through the file (progress), when known")
     error_count: int
     errors: list[ImportRowError] = Field(description="the first 100; errors.csv has them all")
-    reason: str | None = Field(description="why a failed import stopped (send it again: nothing "
-                                           "is stored twice)")
+    reason: str | None = Field(
+        description="why a failed import stopped (send it again: nothing is stored twice)"
+    )
     finished_at: str | None

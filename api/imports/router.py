@@ -31,53 +31,110 @@ router = APIRouter(prefix="/v1/imports", tags=["imports"])
 FILE_PARTS = ("file", "people")
 TEXT_PARTS = ("unit", "attested_by", "document_ref", "site_id", "mapping")
 
-FORM_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "unit", "attested_by"],
-    "properties": {
-        "file": {"type": "string", "format": "binary",
-                 "description": "the filled template: CSV (UTF-8 or UTF-16; comma or semicolon) or XLSX"},
-        "unit": {"type": "string", "description": "the submitting unit", "example": "TTYT Quận Ba Đình"},
-        "attested_by": {"type": "string", "description": "who signed the commitment for the file",
-                        "example": "BS. Lê Văn Tám"},
-        "document_ref": {"type": "string", "description": "the reference of the stamped paper copy",
-                         "example": "CV 123/TTYT"},
-        "site_id": {"type": "string", "description": "the site of rows that name none"},
-        "mapping": {"type": "string", "description": "for a file not in the template's shape: "
-                    "`col=field,...` or a JSON mapping (intake/retro/mapping.py), as the CLI's --map"},
-        "people": {"type": "string", "format": "binary",
-                   "description": "the people file a JSON mapping's `people` part reads"},
-    }}}}}}
+FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "unit", "attested_by"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the filled template: CSV (UTF-8 or UTF-16; comma or semicolon) or XLSX",
+                        },
+                        "unit": {
+                            "type": "string",
+                            "description": "the submitting unit",
+                            "example": "TTYT Quận Ba Đình",
+                        },
+                        "attested_by": {
+                            "type": "string",
+                            "description": "who signed the commitment for the file",
+                            "example": "BS. Lê Văn Tám",
+                        },
+                        "document_ref": {
+                            "type": "string",
+                            "description": "the reference of the stamped paper copy",
+                            "example": "CV 123/TTYT",
+                        },
+                        "site_id": {"type": "string", "description": "the site of rows that name none"},
+                        "mapping": {
+                            "type": "string",
+                            "description": "for a file not in the template's shape: "
+                            "`col=field,...` or a JSON mapping (intake/retro/mapping.py), as the CLI's --map",
+                        },
+                        "people": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the people file a JSON mapping's `people` part reads",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-@router.get("/template.csv", response_class=Response, responses=problems(401, 403),
-            summary="The blank template as CSV (UTF-8 with BOM, Vietnamese headers)")
+@router.get(
+    "/template.csv",
+    response_class=Response,
+    responses=problems(401, 403),
+    summary="The blank template as CSV (UTF-8 with BOM, Vietnamese headers)",
+)
 def template_csv(principal: SitePrincipal) -> Response:
     return _template("csv")
 
 
-@router.get("/template.xlsx", response_class=Response, responses=problems(401, 403),
-            summary="The blank template as XLSX")
+@router.get(
+    "/template.xlsx",
+    response_class=Response,
+    responses=problems(401, 403),
+    summary="The blank template as XLSX",
+)
 def template_xlsx(principal: SitePrincipal) -> Response:
     return _template("xlsx")
 
 
 def _template(kind: str) -> Response:
     data, media_type, name = intake.template(kind)
-    return Response(data, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
-@router.post("", status_code=201, response_model=ImportAnswer, openapi_extra=FORM_BODY,
-             responses={**WRITES, **problems(415), 202: {"model": ImportAnswer, "description":
-                        "A large file: importing in the background; poll the Location"},
-                        200: {"model": ImportAnswer, "description": "A dry run: nothing stored"}},
-             summary="Import a spreadsheet of past doses (multipart): 201 with the row report, "
-                     "202 running in the background, 200 a dry run")
-async def submit(request: Request, response: Response, principal: SitePrincipal, ledger: Ledger,
-                 settings: AppSettings, dry_run: bool = False) -> dict[str, Any]:
+@router.post(
+    "",
+    status_code=201,
+    response_model=ImportAnswer,
+    openapi_extra=FORM_BODY,
+    responses={
+        **WRITES,
+        **problems(415),
+        202: {
+            "model": ImportAnswer,
+            "description": "A large file: importing in the background; poll the Location",
+        },
+        200: {"model": ImportAnswer, "description": "A dry run: nothing stored"},
+    },
+    summary="Import a spreadsheet of past doses (multipart): 201 with the row report, "
+    "202 running in the background, 200 a dry run",
+)
+async def submit(
+    request: Request,
+    response: Response,
+    principal: SitePrincipal,
+    ledger: Ledger,
+    settings: AppSettings,
+    dry_run: bool = False,
+) -> dict[str, Any]:
     # Read after the token and role are checked: a refused caller uploads nothing.
-    upload = await receive_form(request, file_parts=FILE_PARTS, text_parts=TEXT_PARTS,
-                                directory=settings.import_dir)
+    upload = await receive_form(
+        request, file_parts=FILE_PARTS, text_parts=TEXT_PARTS, directory=settings.import_dir
+    )
     try:
         sheet, form, mapping = _submission(upload, principal)
     except BaseException:
@@ -87,9 +144,17 @@ async def submit(request: Request, response: Response, principal: SitePrincipal,
         # intake.submit discards the upload once it is no longer needed (in the background
         # for a large file), on every path.
         answer = await run_in_threadpool(
-            intake.submit, ledger, sheet.path, form, actor(principal), dry_run=dry_run,
-            file_name=sheet.filename or "upload", mapping=mapping,
-            background_bytes=settings.import_background_bytes, when_done=upload.discard)
+            intake.submit,
+            ledger,
+            sheet.path,
+            form,
+            actor(principal),
+            dry_run=dry_run,
+            file_name=sheet.filename or "upload",
+            mapping=mapping,
+            background_bytes=settings.import_background_bytes,
+            when_done=upload.discard,
+        )
     except (TemplateMismatch, UnreadableFile) as e:
         raise invalid("file", str(e)) from None
     except MappingError as e:
@@ -126,24 +191,36 @@ def _submission(upload: Upload, principal: Principal) -> tuple[SavedFile, Form, 
         mapping.people_path = people.path
     elif people is not None:
         raise invalid("people", "is read only through a mapping with a `people` part")
-    form = Form(unit=fields.get("unit", ""), attested_by=fields.get("attested_by", ""),
-                document_ref=fields.get("document_ref") or None, site_id=site_id,
-                allowed_sites=frozenset(principal.sites) if principal.role == SITE else None)
+    form = Form(
+        unit=fields.get("unit", ""),
+        attested_by=fields.get("attested_by", ""),
+        document_ref=fields.get("document_ref") or None,
+        site_id=site_id,
+        allowed_sites=frozenset(principal.sites) if principal.role == SITE else None,
+    )
     return sheet, form, mapping
 
 
-@router.get("/{import_id}", response_model=ImportStatus, responses={**READS, **problems(404)},
-            summary="An import's status, counts, progress and first errors (its submitter, "
-                    "admins, auditors)")
+@router.get(
+    "/{import_id}",
+    response_model=ImportStatus,
+    responses={**READS, **problems(404)},
+    summary="An import's status, counts, progress and first errors (its submitter, admins, auditors)",
+)
 def status(import_id: UUID, principal: SiteOrAuditorPrincipal, ledger: Ledger) -> dict[str, Any]:
     return intake.status(ledger, import_id, actor(principal))
 
 
-@router.get("/{import_id}/errors.csv", response_class=StreamingResponse,
-            responses={**READS, **problems(404)},
-            summary="Every refused row as CSV (row, column, value, msg): fix them and send "
-                    "just those rows again")
+@router.get(
+    "/{import_id}/errors.csv",
+    response_class=StreamingResponse,
+    responses={**READS, **problems(404)},
+    summary="Every refused row as CSV (row, column, value, msg): fix them and send just those rows again",
+)
 def errors_csv(import_id: UUID, principal: SiteOrAuditorPrincipal, ledger: Ledger) -> StreamingResponse:
     lines = intake.errors_csv_lines(ledger, import_id, actor(principal))  # 404 raised here
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
+    )

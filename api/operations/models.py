@@ -6,8 +6,15 @@ from pydantic import BaseModel
 
 from api.models import example
 
-PROJECTION = {"name": "certificates", "position": 120480, "head": 120482, "lag_events": 2,
-              "lag_seconds": 0.08, "state": "running", "error": None}
+PROJECTION = {
+    "name": "certificates",
+    "position": 120480,
+    "head": 120482,
+    "lag_events": 2,
+    "lag_seconds": 0.08,
+    "state": "running",
+    "error": None,
+}
 
 
 class ProjectionStatus(BaseModel):

@@ -14,8 +14,12 @@ from api.operations.models import Health, Projections
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/projections", response_model=Projections, responses=READS,
-            summary="Each projection's position, the store's head, and the lag")
+@router.get(
+    "/v1/projections",
+    response_model=Projections,
+    responses=READS,
+    summary="Each projection's position, the store's head, and the lag",
+)
 def projections(principal: ReporterOrAuditorPrincipal, views: Views) -> dict[str, Any]:
     return {"projections": views.status()}
 
@@ -25,8 +29,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics (no token needed)",
-            responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics (no token needed)",
+    responses={200: {"content": {"text/plain": {}}}},
+)
 def metrics(request: Request) -> Response:
     body, content_type = exposition(request.app.state.views.status)
     return Response(body, media_type=content_type)

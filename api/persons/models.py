@@ -9,9 +9,16 @@ from pydantic import BaseModel, Field
 
 from api.models import PERSON_ID, example
 
-LAN = {"full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14", "sex": "female",
-       "national_id": "001185012345", "phone": "0912345678", "province": "01",
-       "district": "Ba Đình", "address": "12 Phố Huế"}
+LAN = {
+    "full_name": "Nguyễn Thị Lan",
+    "birth_date": "1985-03-14",
+    "sex": "female",
+    "national_id": "001185012345",
+    "phone": "0912345678",
+    "province": "01",
+    "district": "Ba Đình",
+    "address": "12 Phố Huế",
+}
 
 
 class PersonIn(BaseModel):
@@ -33,8 +40,14 @@ class PersonRegistered(BaseModel):
     position: int | None = Field(description="store position to pass as min_position to reads")
 
 
-SUMMARY = {"person_id": PERSON_ID, "full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14",
-           "province": "01", "district": "Ba Đình", "status": "complete"}
+SUMMARY = {
+    "person_id": PERSON_ID,
+    "full_name": "Nguyễn Thị Lan",
+    "birth_date": "1985-03-14",
+    "province": "01",
+    "district": "Ba Đình",
+    "status": "complete",
+}
 
 
 class PersonSummary(BaseModel):
@@ -53,9 +66,13 @@ class PersonList(BaseModel):
 
 
 class MergeIn(BaseModel):
-    model_config = example({"duplicate_person_id": "0e7d5c4b-3a29-4817-9605-f4e3d2c1b0a9",
-                            "reason": "the same person registered twice by two sites"},
-                           forbid_extra=True)
+    model_config = example(
+        {
+            "duplicate_person_id": "0e7d5c4b-3a29-4817-9605-f4e3d2c1b0a9",
+            "reason": "the same person registered twice by two sites",
+        },
+        forbid_extra=True,
+    )
     duplicate_person_id: UUID
     reason: str
 

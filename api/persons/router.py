@@ -19,38 +19,62 @@ from ledger import rules
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
 
-@router.post("", status_code=201, response_model=PersonRegistered, responses=WRITES,
-             summary="Register a person (an existing national id answers 200 with that person)")
-def register(body: PersonIn, response: Response, principal: SitePrincipal,
-             ledger: Ledger) -> PersonRegistered:
+@router.post(
+    "",
+    status_code=201,
+    response_model=PersonRegistered,
+    responses=WRITES,
+    summary="Register a person (an existing national id answers 200 with that person)",
+)
+def register(
+    body: PersonIn, response: Response, principal: SitePrincipal, ledger: Ledger
+) -> PersonRegistered:
     registration = ledger.register_person(body.model_dump(), actor=actor(principal), channel="api")
     if not registration.created:
         response.status_code = 200
-    return PersonRegistered(person_id=registration.person_id, created=registration.created,
-                            position=registration.position)
+    return PersonRegistered(
+        person_id=registration.person_id, created=registration.created, position=registration.position
+    )
 
 
-@router.get("", response_model=PersonList, responses=READS,
-            summary="Look people up by phone (all who share it) or national id")
-def look_up(request: Request, principal: SiteProvinceOrAuditorPrincipal, views: Views,
-            phone: Annotated[str | None, Query(examples=["0912345678"])] = None,
-            national_id: Annotated[str | None, Query(examples=["001185012345"])] = None,
-            min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None
-            ) -> dict[str, Any]:
+@router.get(
+    "",
+    response_model=PersonList,
+    responses=READS,
+    summary="Look people up by phone (all who share it) or national id",
+)
+def look_up(
+    request: Request,
+    principal: SiteProvinceOrAuditorPrincipal,
+    views: Views,
+    phone: Annotated[str | None, Query(examples=["0912345678"])] = None,
+    national_id: Annotated[str | None, Query(examples=["001185012345"])] = None,
+    min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None,
+) -> dict[str, Any]:
     if (phone is None) == (national_id is None):
         msg = "give exactly one of phone or national_id"
-        raise Problem(422, "validation", msg, errors=[field_error(["query", "phone"], msg),
-                                                      field_error(["query", "national_id"], msg)])
+        raise Problem(
+            422,
+            "validation",
+            msg,
+            errors=[field_error(["query", "phone"], msg), field_error(["query", "national_id"], msg)],
+        )
     caught_up(request, min_position)
-    persons = views.localities.find(phone=rules.phone(phone), national_id=rules.national_id(national_id),
-                                    provinces=province_scope(principal))
+    persons = views.localities.find(
+        phone=rules.phone(phone),
+        national_id=rules.national_id(national_id),
+        provinces=province_scope(principal),
+    )
     recorded_read(request, principal, [p["person_id"] for p in persons], "persons.look_up")
     return {"persons": persons}
 
 
-@router.post("/{person_id}/merge", response_model=Written, responses={**WRITES, **problems(404, 409)},
-             summary="Merge a duplicate person into this one (admin)")
+@router.post(
+    "/{person_id}/merge",
+    response_model=Written,
+    responses={**WRITES, **problems(404, 409)},
+    summary="Merge a duplicate person into this one (admin)",
+)
 def merge(person_id: UUID, body: MergeIn, principal: AdminPrincipal, ledger: Ledger) -> Written:
-    written = ledger.merge_persons(person_id, body.duplicate_person_id, body.reason,
-                                   actor=actor(principal))
+    written = ledger.merge_persons(person_id, body.duplicate_person_id, body.reason, actor=actor(principal))
     return Written(person_id=written.aggregate_id, position=written.position)

@@ -10,9 +10,16 @@ from api.models import example
 
 
 class SiteIn(BaseModel):
-    model_config = example({"site_id": "01-TYT-042", "name": "Trạm Y tế phường Kim Mã",
-                            "kind": "official", "province": "01", "district": "Ba Đình"},
-                           forbid_extra=True)
+    model_config = example(
+        {
+            "site_id": "01-TYT-042",
+            "name": "Trạm Y tế phường Kim Mã",
+            "kind": "official",
+            "province": "01",
+            "district": "Ba Đình",
+        },
+        forbid_extra=True,
+    )
     site_id: str
     name: str
     kind: Literal["official", "mobile"]
@@ -21,10 +28,11 @@ class SiteIn(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    model_config = example({"decision": "approved", "kind": "mobile",
-                            "name": "Đội tiêm lưu động Ba Đình"},
-                           {"decision": "rejected", "reason": "not a vaccination site"},
-                           forbid_extra=True)
+    model_config = example(
+        {"decision": "approved", "kind": "mobile", "name": "Đội tiêm lưu động Ba Đình"},
+        {"decision": "rejected", "reason": "not a vaccination site"},
+        forbid_extra=True,
+    )
     decision: Literal["approved", "rejected"]
     kind: Literal["official", "mobile"] | None = None
     name: str | None = None
@@ -39,8 +47,14 @@ class SiteWritten(BaseModel):
     position: int | None
 
 
-SITE = {"site_id": "01-UNLISTED-417", "name": None, "province": "01", "district": None,
-        "status": "provisional", "review_status": "pending"}
+SITE = {
+    "site_id": "01-UNLISTED-417",
+    "name": None,
+    "province": "01",
+    "district": None,
+    "status": "provisional",
+    "review_status": "pending",
+}
 
 
 class SiteOut(BaseModel):

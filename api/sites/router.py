@@ -17,38 +17,64 @@ from ledger.errors import SiteNotFound
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
 
-@router.get("", response_model=SiteList, responses=READS,
-            summary="Sites, by status (provisional sites come from doses naming unlisted sites)")
-def list_sites(request: Request, principal: ProvinceOrAuditorPrincipal, views: Views,
-               status: Literal["provisional", "official", "mobile"] | None = None,
-               min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None
-               ) -> dict[str, Any]:
+@router.get(
+    "",
+    response_model=SiteList,
+    responses=READS,
+    summary="Sites, by status (provisional sites come from doses naming unlisted sites)",
+)
+def list_sites(
+    request: Request,
+    principal: ProvinceOrAuditorPrincipal,
+    views: Views,
+    status: Literal["provisional", "official", "mobile"] | None = None,
+    min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None,
+) -> dict[str, Any]:
     caught_up(request, min_position)
     return {"sites": views.review.sites(status, provinces=province_scope(principal))}
 
 
-@router.post("", status_code=201, response_model=SiteWritten,
-             responses={**WRITES, **problems(409)}, summary="Add an official or mobile site")
+@router.post(
+    "",
+    status_code=201,
+    response_model=SiteWritten,
+    responses={**WRITES, **problems(409)},
+    summary="Add an official or mobile site",
+)
 def add_site(body: SiteIn, principal: ProvincePrincipal, ledger: Ledger) -> SiteWritten:
     require_province(principal, rules.province(body.province), ["body", "province"])
-    written = ledger.register_site(body.site_id, name=body.name, kind=body.kind,
-                                   province=body.province, district=body.district,
-                                   actor=actor(principal))
+    written = ledger.register_site(
+        body.site_id,
+        name=body.name,
+        kind=body.kind,
+        province=body.province,
+        district=body.district,
+        actor=actor(principal),
+    )
     return SiteWritten(site_id=body.site_id, position=written.position)
 
 
-@router.post("/{site_id}/review", response_model=SiteWritten,
-             responses={**WRITES, **problems(404)},
-             summary="Approve (as official or mobile) or reject a site")
-def review_site(site_id: str, body: ReviewIn, principal: ProvincePrincipal,
-                ledger: Ledger) -> SiteWritten:
+@router.post(
+    "/{site_id}/review",
+    response_model=SiteWritten,
+    responses={**WRITES, **problems(404)},
+    summary="Approve (as official or mobile) or reject a site",
+)
+def review_site(site_id: str, body: ReviewIn, principal: ProvincePrincipal, ledger: Ledger) -> SiteWritten:
     site = ledger.site(site_id)
     if site is None:
         raise SiteNotFound(site_id)
     require_province(principal, site.province, ["path", "site_id"])
     if body.province is not None:
         require_province(principal, rules.province(body.province), ["body", "province"])
-    written = ledger.review_site(site_id, body.decision, kind=body.kind, name=body.name,
-                                 province=body.province, district=body.district,
-                                 reason=body.reason, actor=actor(principal))
+    written = ledger.review_site(
+        site_id,
+        body.decision,
+        kind=body.kind,
+        name=body.name,
+        province=body.province,
+        district=body.district,
+        reason=body.reason,
+        actor=actor(principal),
+    )
     return SiteWritten(site_id=site_id, position=written.position)

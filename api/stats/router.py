@@ -21,15 +21,25 @@ def _invalid(loc: list[str | int], msg: str) -> Problem:
     return Problem(422, "validation", f"{loc[-1]}: {msg}", errors=[field_error(loc, msg)])
 
 
-@router.get("/doses", response_model=DoseCounts, response_model_exclude_none=True, responses=READS,
-            summary="Dose counts, grouped by any of date, province, site_id, vaccine, dose_number")
-def dose_counts(request: Request, principal: ProvinceReporterOrAuditorPrincipal, views: Views,
-                group_by: Annotated[str, Query(description=f"comma list of {', '.join(GROUPS)}",
-                                               examples=["date,province"])] = "",
-                date_from: Annotated[date | None, Query(alias="from", description="administered on or after")] = None,
-                date_to: Annotated[date | None, Query(alias="to", description="administered on or before")] = None,
-                province: Provinces = (),
-                min_position: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+@router.get(
+    "/doses",
+    response_model=DoseCounts,
+    response_model_exclude_none=True,
+    responses=READS,
+    summary="Dose counts, grouped by any of date, province, site_id, vaccine, dose_number",
+)
+def dose_counts(
+    request: Request,
+    principal: ProvinceReporterOrAuditorPrincipal,
+    views: Views,
+    group_by: Annotated[
+        str, Query(description=f"comma list of {', '.join(GROUPS)}", examples=["date,province"])
+    ] = "",
+    date_from: Annotated[date | None, Query(alias="from", description="administered on or after")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="administered on or before")] = None,
+    province: Provinces = (),
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
     groups = list(dict.fromkeys(g.strip() for g in group_by.split(",") if g.strip()))
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
@@ -42,11 +52,19 @@ def dose_counts(request: Request, principal: ProvinceReporterOrAuditorPrincipal,
     return {"rows": rows, "total": sum(row["doses"] for row in rows)}
 
 
-@router.get("/coverage", response_model=Coverage, responses=READS,
-            summary="People by vaccination status, per province")
-def coverage(request: Request, principal: ProvinceReporterOrAuditorPrincipal, views: Views,
-             province: Provinces = (),
-             min_position: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+@router.get(
+    "/coverage",
+    response_model=Coverage,
+    responses=READS,
+    summary="People by vaccination status, per province",
+)
+def coverage(
+    request: Request,
+    principal: ProvinceReporterOrAuditorPrincipal,
+    views: Views,
+    province: Provinces = (),
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
     scope = narrow_provinces(principal, provinces(province), ["query", "province"])
     caught_up(request, min_position)
     rows = views.statistics.coverage(scope)

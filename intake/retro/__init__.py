@@ -22,8 +22,23 @@ from intake.retro.status import ImportNotFound, import_errors, import_status
 from intake.retro.template import template_csv, template_xlsx, write_template
 
 __all__ = [
-    "Form", "ImportResult", "Progress", "RetroImportRun", "run_import", "start_import",
-    "Mapping", "MappingError", "parse_mapping", "UnreadableFile", "errors_csv", "TemplateMismatch",
-    "ImportNotFound", "import_errors", "import_status", "template_csv", "template_xlsx",
-    "write_template", "intake",
+    "Form",
+    "ImportResult",
+    "Progress",
+    "RetroImportRun",
+    "run_import",
+    "start_import",
+    "Mapping",
+    "MappingError",
+    "parse_mapping",
+    "UnreadableFile",
+    "errors_csv",
+    "TemplateMismatch",
+    "ImportNotFound",
+    "import_errors",
+    "import_status",
+    "template_csv",
+    "template_xlsx",
+    "write_template",
+    "intake",
 ]

@@ -62,8 +62,9 @@ def checked(row: Row, import_id: str) -> Row:
     """The row with its dose checked as the ledger will check it, or refused with the reason."""
     if row.item is not None:
         try:
-            row.report = dose_report(row.item, {"kind": "retro_import", "import_id": import_id,
-                                                "row": row.number})
+            row.report = dose_report(
+                row.item, {"kind": "retro_import", "import_id": import_id, "row": row.number}
+            )
         except LedgerError as error:
             row.item = None
             row.errors.append(row.error(error.field, error.message))
@@ -94,8 +95,12 @@ def read_apart(path: Path, shape: Shape, import_id: str, size: int) -> Generator
     """
     context = multiprocessing.get_context("spawn")  # never fork a process with threads
     received, sending = context.Pipe(duplex=False)
-    reader = context.Process(target=_read, args=(path, shape, import_id, size, sending),
-                             name=f"retro-reader-{import_id}", daemon=True)
+    reader = context.Process(
+        target=_read,
+        args=(path, shape, import_id, size, sending),
+        name=f"retro-reader-{import_id}",
+        daemon=True,
+    )
     try:
         reader.start()
         sending.close()  # the reader's end only: its death then ends the pipe

@@ -36,8 +36,7 @@ EXTRA = (Column("address", "Địa chỉ", "12 Phố Huế"),)
 
 BY_FIELD = {c.field: c for c in COLUMNS + EXTRA}
 FIELDS = tuple(BY_FIELD)
-PERSON_FIELDS = ("full_name", "birth_date", "sex", "national_id", "phone", "province", "district",
-                 "address")
+PERSON_FIELDS = ("full_name", "birth_date", "sex", "national_id", "phone", "province", "district", "address")
 # A row cannot make a dose without these (site_id may come from the form instead).
 REQUIRED = ("full_name", "birth_date", "province", "vaccine", "administered_at")
 

@@ -74,9 +74,16 @@ class ImportResult:
     reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"import_id": str(self.import_id), "status": self.status, "dry_run": self.dry_run,
-                "file_sha256": self.file_sha256, **self.counts.as_dict(),
-                "error_count": self.error_count, "errors": self.errors, "reason": self.reason}
+        return {
+            "import_id": str(self.import_id),
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "file_sha256": self.file_sha256,
+            **self.counts.as_dict(),
+            "error_count": self.error_count,
+            "errors": self.errors,
+            "reason": self.reason,
+        }
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -119,8 +126,9 @@ class RetroImportRun:
         self._files = ExitStack()
         try:
             self._sheet = self._files.enter_context(open_sheet(self.path))
-            self._shape: RowShape = find_header(self._sheet.rows, self.mapping, self.form.site_id,
-                                                self.form.allowed_sites)
+            self._shape: RowShape = find_header(
+                self._sheet.rows, self.mapping, self.form.site_id, self.form.allowed_sites
+            )
         except BaseException:
             self._files.close()
             raise
@@ -128,10 +136,17 @@ class RetroImportRun:
         self.record: RetroImport | None = None
         if not self.dry_run:
             self.record = RetroImport.start(
-                self.import_id, file_name=self.file_name or self.path.name, file_sha256=self.sha256,
-                file_size=size, unit=self.form.unit, attested_by=self.form.attested_by,
-                document_ref=self.form.document_ref, site_id=self.form.site_id,
-                submitter=self.actor.as_data(), mapping=_described(self.mapping))
+                self.import_id,
+                file_name=self.file_name or self.path.name,
+                file_sha256=self.sha256,
+                file_size=size,
+                unit=self.form.unit,
+                attested_by=self.form.attested_by,
+                document_ref=self.form.document_ref,
+                site_id=self.form.site_id,
+                submitter=self.actor.as_data(),
+                mapping=_described(self.mapping),
+            )
             self.ledger.save(self.record)
         return self.import_id
 
@@ -155,8 +170,16 @@ class RetroImportRun:
         return self.result(COMPLETED)
 
     def result(self, status: str, reason: str | None = None) -> ImportResult:
-        return ImportResult(self.import_id, status, self.dry_run, self.sha256, self.report.counts,
-                            self.report.errors, self.report.error_count, reason)
+        return ImportResult(
+            self.import_id,
+            status,
+            self.dry_run,
+            self.sha256,
+            self.report.counts,
+            self.report.errors,
+            self.report.error_count,
+            reason,
+        )
 
     def _chunks(self) -> Generator[Chunk, None, None]:
         """The rows after the header, checked: read here, or in a process of their own."""
@@ -171,8 +194,12 @@ class RetroImportRun:
         errors = [e for row in chunk.rows for e in row.errors]
         good = [(row, row.report) for row in chunk.rows if row.report is not None]
         counts.rejected = len(chunk.rows) - len(good)
-        outcomes = self.ledger.record_reports([report for _, report in good], [self.actor] * len(good),
-                                              match_identity=True, dry_run=self.dry_run)
+        outcomes = self.ledger.record_reports(
+            [report for _, report in good],
+            [self.actor] * len(good),
+            match_identity=True,
+            dry_run=self.dry_run,
+        )
         for (row, _), outcome in zip(good, outcomes, strict=True):
             if outcome.status in ("created", "duplicate"):
                 setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
@@ -185,33 +212,57 @@ class RetroImportRun:
         self.report.counts.add(counts)
         self.report.add_errors(errors)
         if self.record is not None:
-            self.record.chunk_imported(chunk.first_row, chunk.last_row, counts.as_dict(),
-                                       [e.as_dict() for e in errors], chunk.read_fraction)
+            self.record.chunk_imported(
+                chunk.first_row,
+                chunk.last_row,
+                counts.as_dict(),
+                [e.as_dict() for e in errors],
+                chunk.read_fraction,
+            )
             self.ledger.save(self.record)
         if self.on_chunk is not None:
-            self.on_chunk(Progress(self.import_id, self.report.counts, chunk.last_row,
-                                   chunk.read_fraction))
+            self.on_chunk(Progress(self.import_id, self.report.counts, chunk.last_row, chunk.read_fraction))
 
 
 def _described(mapping: Mapping | None) -> dict[str, Any] | None:
     """The mapping as provenance: which columns were read as which fields."""
     if mapping is None:
         return None
-    return {"columns": mapping.columns, "values": mapping.values, "others": mapping.others,
-            "defaults": mapping.defaults, "people": mapping.people_spec}
+    return {
+        "columns": mapping.columns,
+        "values": mapping.values,
+        "others": mapping.others,
+        "defaults": mapping.defaults,
+        "people": mapping.people_spec,
+    }
 
 
-def run_import(ledger: DoseLedger, path: str | Path, form: Form, *, actor: Actor,
-               dry_run: bool = False, mapping: Mapping | None = None, **options: Any) -> ImportResult:
+def run_import(
+    ledger: DoseLedger,
+    path: str | Path,
+    form: Form,
+    *,
+    actor: Actor,
+    dry_run: bool = False,
+    mapping: Mapping | None = None,
+    **options: Any,
+) -> ImportResult:
     """Check and record a whole file; returns when it is done (or raises, the stream saying so)."""
     run = RetroImportRun(ledger, Path(path), form, actor, dry_run=dry_run, mapping=mapping, **options)
     run.begin()
     return run.proceed()
 
 
-def start_import(ledger: DoseLedger, path: str | Path, form: Form, *, actor: Actor,
-                 mapping: Mapping | None = None,
-                 when_done: Callable[[], None] | None = None, **options: Any) -> UUID:
+def start_import(
+    ledger: DoseLedger,
+    path: str | Path,
+    form: Form,
+    *,
+    actor: Actor,
+    mapping: Mapping | None = None,
+    when_done: Callable[[], None] | None = None,
+    **options: Any,
+) -> UUID:
     """Check the form and header, open the stream, and record the rows in a background thread.
 
     Returns the import id at once; its stream tells the progress (intake.retro.status). `when_done`
@@ -236,4 +287,3 @@ def start_import(ledger: DoseLedger, path: str | Path, form: Form, *, actor: Act
 
     threading.Thread(target=work, name=f"retro-import-{import_id}", daemon=True).start()
     return import_id
-

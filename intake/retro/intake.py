@@ -33,10 +33,18 @@ READERS = ("admin", "auditor")  # besides the submitter
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def submit(ledger: DoseLedger, path: str | Path, form: Form, actor: Actor, *, dry_run: bool = False,
-           file_name: str | None = None, mapping: Mapping | None = None,
-           background_bytes: int = BACKGROUND_BYTES,
-           when_done: Callable[[], None] | None = None) -> dict[str, Any]:
+def submit(
+    ledger: DoseLedger,
+    path: str | Path,
+    form: Form,
+    actor: Actor,
+    *,
+    dry_run: bool = False,
+    file_name: str | None = None,
+    mapping: Mapping | None = None,
+    background_bytes: int = BACKGROUND_BYTES,
+    when_done: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """{import_id, status, dry_run, rows, created, duplicate, conflict, rejected, error_count,
     errors: [{row, column, value, msg}]}; status `running` for a large file (poll `status`).
 
@@ -47,15 +55,23 @@ def submit(ledger: DoseLedger, path: str | Path, form: Form, actor: Actor, *, dr
     path = Path(path)
     if dry_run or path.stat().st_size <= background_bytes:
         try:
-            return run_import(ledger, path, form, actor=actor, dry_run=dry_run, mapping=mapping,
-                              file_name=file_name).as_dict()
+            return run_import(
+                ledger, path, form, actor=actor, dry_run=dry_run, mapping=mapping, file_name=file_name
+            ).as_dict()
         finally:
             if when_done is not None:
                 when_done()
-    import_id = start_import(ledger, path, form, actor=actor, mapping=mapping, file_name=file_name,
-                             when_done=when_done)
-    return {"import_id": str(import_id), "status": RUNNING, "dry_run": False,
-            **dict.fromkeys(COUNTS, 0), "error_count": 0, "errors": []}
+    import_id = start_import(
+        ledger, path, form, actor=actor, mapping=mapping, file_name=file_name, when_done=when_done
+    )
+    return {
+        "import_id": str(import_id),
+        "status": RUNNING,
+        "dry_run": False,
+        **dict.fromkeys(COUNTS, 0),
+        "error_count": 0,
+        "errors": [],
+    }
 
 
 def status(ledger: DoseLedger, import_id: UUID | str, actor: Actor) -> dict[str, Any]:

@@ -44,8 +44,7 @@ def _field(name: Any, where: str) -> str | None:
         return None
     found = field_of(name) or (PERSON_REF if name.strip() == PERSON_REF else None)
     if found is None:
-        raise MappingError(f"{where}: {name!r} is not a field (fields: {', '.join(FIELDS)}, "
-                           f"{PERSON_REF})")
+        raise MappingError(f"{where}: {name!r} is not a field (fields: {', '.join(FIELDS)}, {PERSON_REF})")
     return found
 
 
@@ -102,8 +101,10 @@ class Mapping:
                 if key_column not in keys:
                     raise MappingError(f"people.key: no column {spec['key']!r} in {path.name}")
                 k = keys.index(key_column)
-                wanted = sorted(((i, name) for i, c in enumerate(keys) if (name := columns.get(c))),
-                                key=lambda p: list(columns).index(keys[p[0]]))
+                wanted = sorted(
+                    ((i, name) for i, c in enumerate(keys) if (name := columns.get(c))),
+                    key=lambda p: list(columns).index(keys[p[0]]),
+                )
                 for _, cells in sheet.rows:
                     if k >= len(cells) or cells[k] in (None, ""):
                         continue
@@ -178,8 +179,10 @@ def mapping_from(data: dict[str, Any]) -> Mapping:
     unknown = sorted(set(data) - {"columns", "values", "others", "defaults", "people"})
     if unknown:
         raise MappingError(f"{unknown[0]!r} is not a part of a mapping")
-    columns = {match_key(k): _field(v, f"columns.{k}")
-               for k, v in _object(data.get("columns", {}), "columns").items()}
+    columns = {
+        match_key(k): _field(v, f"columns.{k}")
+        for k, v in _object(data.get("columns", {}), "columns").items()
+    }
 
     def by_field(part: str) -> dict[str, Any]:
         out = {}
@@ -189,8 +192,10 @@ def mapping_from(data: dict[str, Any]) -> Mapping:
                 out[found] = value
         return out
 
-    values = {f: {str(k).strip(): v for k, v in _object(table, f"values.{f}").items()}
-              for f, table in by_field("values").items()}
+    values = {
+        f: {str(k).strip(): v for k, v in _object(table, f"values.{f}").items()}
+        for f, table in by_field("values").items()
+    }
     people = data.get("people")
     if people is not None:
         if not {"file", "key", "columns"} <= set(_object(people, "people")):
@@ -198,5 +203,10 @@ def mapping_from(data: dict[str, Any]) -> Mapping:
         if not isinstance(people["file"], str) or not isinstance(people["key"], str):
             raise MappingError("people: file and key are text")
         _object(people["columns"], "people.columns")
-    return Mapping(columns=columns, values=values, others=by_field("others"),
-                   defaults=by_field("defaults"), people_spec=people)
+    return Mapping(
+        columns=columns,
+        values=values,
+        others=by_field("others"),
+        defaults=by_field("defaults"),
+        people_spec=people,
+    )

@@ -61,8 +61,13 @@ def _shown(value: Any) -> str | None:
 class RowShape:
     """Which cells make which field, and the defaults a row falls back on."""
 
-    def __init__(self, header: list[Any], mapping: Mapping | None, site_id: str | None,
-                 allowed_sites: frozenset[str] | None = None):
+    def __init__(
+        self,
+        header: list[Any],
+        mapping: Mapping | None,
+        site_id: str | None,
+        allowed_sites: frozenset[str] | None = None,
+    ):
         self.mapping = mapping or Mapping()
         parts: dict[str, list[tuple[int, int, str]]] = {}
         for i, name in enumerate(header):
@@ -70,16 +75,21 @@ class RowShape:
             if found is not None:
                 parts.setdefault(found, []).append((self.mapping.order_of(name), i, str(name).strip()))
         # field → (label, column indexes in join order)
-        self.columns = {f: (p[0][2] if len(p) == 1 else "+".join(x[2] for x in sorted(p)),
-                            [x[1] for x in sorted(p)]) for f, p in parts.items()}
+        self.columns = {
+            f: (p[0][2] if len(p) == 1 else "+".join(x[2] for x in sorted(p)), [x[1] for x in sorted(p)])
+            for f, p in parts.items()
+        }
         self.defaults = dict(self.mapping.defaults)
         if site_id:
             self.defaults["site_id"] = site_id
         self.allowed_sites = allowed_sites
         self.people = self.mapping.people
         from_people = self.people.fields if self.people is not None else set()
-        missing = [f for f in (*REQUIRED, "site_id")
-                   if f not in self.columns and f not in self.defaults and f not in from_people]
+        missing = [
+            f
+            for f in (*REQUIRED, "site_id")
+            if f not in self.columns and f not in self.defaults and f not in from_people
+        ]
         if self.people is not None and PERSON_REF not in self.columns:
             missing.append(PERSON_REF)
         if missing:
@@ -98,8 +108,11 @@ class RowShape:
         raw: dict[str, tuple[str, Any]] = {}
         for name, (label, indexes) in self.columns.items():
             present = [cells[i] for i in indexes if i < len(cells) and not blank(cells[i])]
-            value = present[0] if len(present) == 1 else (
-                " ".join(str(p).strip() for p in present) if present else None)
+            value = (
+                present[0]
+                if len(present) == 1
+                else (" ".join(str(p).strip() for p in present) if present else None)
+            )
             raw[name] = (label, value)
         errors: list[RowError] = []
         row = Row(number, None, errors, raw)
@@ -107,8 +120,9 @@ class RowShape:
         if self.people is not None:
             person = self.people.get(str(ref).strip()) if not blank(ref) else None
             if person is None:
-                errors.append(RowError(number, label, _shown(ref),
-                                       f"no person with this key in {self.people.label}"))
+                errors.append(
+                    RowError(number, label, _shown(ref), f"no person with this key in {self.people.label}")
+                )
             else:
                 for name, found in person.items():
                     if blank(raw.get(name, (None, None))[1]):
@@ -162,8 +176,9 @@ class RowShape:
         return value
 
 
-def find_header(rows: Any, mapping: Mapping | None, site_id: str | None,
-                allowed_sites: frozenset[str] | None = None) -> RowShape:
+def find_header(
+    rows: Any, mapping: Mapping | None, site_id: str | None, allowed_sites: frozenset[str] | None = None
+) -> RowShape:
     """The first row, among the first few, that names enough of the fields."""
     best: TemplateMismatch | None = None
     for number, cells in rows:
@@ -180,4 +195,5 @@ def find_header(rows: Any, mapping: Mapping | None, site_id: str | None,
             break
     raise best or TemplateMismatch(
         "no header row found in the first rows: use the template's column names "
-        "(Họ và tên, Ngày sinh, Mã tỉnh, Tên vắc xin, Ngày tiêm, ...) or give a column mapping")
+        "(Họ và tên, Ngày sinh, Mã tỉnh, Tên vắc xin, Ngày tiêm, ...) or give a column mapping"
+    )

@@ -18,10 +18,8 @@ from usecases.application import DoseLedger
 
 PAGE = 20  # events per read: each chunk event carries up to a chunk's errors
 
-# @event makes the event classes as RetroImport itself is made, so mypy does not see them as
-# its attributes: they are taken from its namespace.
-Started, ChunkImported, Completed, Failed = (vars(RetroImport)[name] for name in
-                                             ("Started", "ChunkImported", "Completed", "Failed"))
+Started, ChunkImported = RetroImport.Started, RetroImport.ChunkImported
+Completed, Failed = RetroImport.Completed, RetroImport.Failed
 
 
 class ImportNotFound(NotFound):
@@ -46,12 +44,24 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
     for e in _events(ledger, import_id):
         if isinstance(e, Started):
             status = {
-                "import_id": str(import_id), "status": "running", "file_name": e.file_name,
-                "file_sha256": e.file_sha256, "file_size": e.file_size, "unit": e.unit,
-                "attested_by": e.attested_by, "document_ref": e.document_ref, "site_id": e.site_id,
-                "submitter": e.submitter, "started_at": e.timestamp.isoformat(),
-                **dict.fromkeys(COUNTS, 0), "last_row": 0, "read_fraction": 0.0,
-                "error_count": 0, "errors": [], "reason": None, "finished_at": None,
+                "import_id": str(import_id),
+                "status": "running",
+                "file_name": e.file_name,
+                "file_sha256": e.file_sha256,
+                "file_size": e.file_size,
+                "unit": e.unit,
+                "attested_by": e.attested_by,
+                "document_ref": e.document_ref,
+                "site_id": e.site_id,
+                "submitter": e.submitter,
+                "started_at": e.timestamp.isoformat(),
+                **dict.fromkeys(COUNTS, 0),
+                "last_row": 0,
+                "read_fraction": 0.0,
+                "error_count": 0,
+                "errors": [],
+                "reason": None,
+                "finished_at": None,
             }
         elif status is None:
             break

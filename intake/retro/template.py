@@ -38,8 +38,9 @@ def template_xlsx() -> bytes:
         cell.font, cell.fill = bold, fill
         sheet.column_dimensions[letter].width = max(14, len(column.header) + 4)
         # Formats for the rows a unit will type (the first thousands; Excel extends them).
-        number_format = ("@" if column.field in TEXT_FIELDS
-                         else "dd/mm/yyyy" if column.field in DATE_FIELDS else None)
+        number_format = (
+            "@" if column.field in TEXT_FIELDS else "dd/mm/yyyy" if column.field in DATE_FIELDS else None
+        )
         if number_format:
             for row in range(2, 2002):
                 sheet.cell(row=row, column=i).number_format = number_format

@@ -26,13 +26,13 @@ class BadCell(Exception):
 
 
 _DAY_FIRST = re.compile(
-    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXCEL_LAST_SERIAL = 2958465  # 9999-12-31
 _FORMULA_START = ("=",)
 _NAME_FORBIDDEN_START = ("=", "+", "-", "@")
-SEXES = {"nam": "male", "nu": "female", "khac": "other",
-         "male": "male", "female": "female", "other": "other"}
+SEXES = {"nam": "male", "nu": "female", "khac": "other", "male": "male", "female": "female", "other": "other"}
 
 
 def blank(cell: Any) -> bool:

@@ -88,8 +88,13 @@ class GatheredReads(Generic[K, V]):
                 if not answer.done():  # a reader that went away meanwhile
                     answer.set_result(found.get(key))
 
-    def _finished(self, loop: asyncio.AbstractEventLoop, turn: _Turn[K, V], task: asyncio.Task[None],
-                  batch: list[tuple[K, asyncio.Future[V | None]]]) -> None:
+    def _finished(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        turn: _Turn[K, V],
+        task: asyncio.Task[None],
+        batch: list[tuple[K, asyncio.Future[V | None]]],
+    ) -> None:
         # A done callback, not a `finally`: it runs however the query's task ended, even
         # cancelled before its first step (the loop shutting down), so no reader is left
         # waiting and the slot is given back for the next batch.

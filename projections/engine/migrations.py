@@ -34,8 +34,10 @@ ENGINE_MIGRATIONS: tuple[Migration, ...] = (
 
 def drop_table(table: str) -> Callable[[Any, Sql], None]:
     """A migration that drops a table an earlier version made (`table`: its full name)."""
+
     def apply(view: Any, sql: Sql) -> None:
         sql.run(f"DROP TABLE IF EXISTS {view._qualified(table)}")
+
     return apply
 
 
@@ -43,15 +45,19 @@ def migrate(view: Any, sql: Sql, migrations: Sequence[Migration]) -> list[int]:
     """Apply, in this transaction, the migrations the store has not recorded for the view;
     the numbers applied. (The caller keeps other writers out: PostgreSQL's schema creation
     lock, SQLite's write lock.)"""
-    sql.run("CREATE TABLE IF NOT EXISTS {migrations} (view TEXT NOT NULL, number INTEGER NOT NULL, "
-            "what TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (view, number))")
+    sql.run(
+        "CREATE TABLE IF NOT EXISTS {migrations} (view TEXT NOT NULL, number INTEGER NOT NULL, "
+        "what TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (view, number))"
+    )
     done = {row["number"] for row in sql.rows("SELECT number FROM {migrations} WHERE view = ?", (view.name,))}
     applied = []
     for migration in migrations:
         if migration.number in done:
             continue
         migration.apply(view, sql)
-        sql.run("INSERT INTO {migrations} (view, number, what, applied_at) VALUES (?, ?, ?, ?)",
-                (view.name, migration.number, migration.what, time.time()))
+        sql.run(
+            "INSERT INTO {migrations} (view, number, what, applied_at) VALUES (?, ?, ?, ?)",
+            (view.name, migration.number, migration.what, time.time()),
+        )
         applied.append(migration.number)
     return applied

@@ -52,8 +52,9 @@ class PagedProjection(Projection[TView], Generic[TView]):
         cls.rebuilds_by_person = cls.replay_by_person is not PagedProjection.replay_by_person
         cls.topics_read = frozenset(get_topic(c) for c in getattr(cls, "handles", ()))
 
-    def process_notifications(self, notifications: Sequence[Notification], mapper: Mapper[Any],
-                              after: int | None) -> int:
+    def process_notifications(
+        self, notifications: Sequence[Notification], mapper: Mapper[Any], after: int | None
+    ) -> int:
         """Apply stored notifications (a page, in order) to a view at position `after`.
 
         Only the events this projection reads are decoded. Returns the new position.

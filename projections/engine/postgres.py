@@ -45,8 +45,10 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
         conninfo = str(self.datastore.pool.conninfo)
         if conninfo not in _LZ4:
             with self.datastore.get_connection() as conn:
-                row = conn.execute("SELECT 'lz4' = ANY(enumvals) AS has FROM pg_settings "
-                                   "WHERE name = 'default_toast_compression'").fetchone()
+                row = conn.execute(
+                    "SELECT 'lz4' = ANY(enumvals) AS has FROM pg_settings "
+                    "WHERE name = 'default_toast_compression'"
+                ).fetchone()
             _LZ4[conninfo] = bool(row and row["has"])
         return _LZ4[conninfo]
 
@@ -71,16 +73,20 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
             if texts:
                 table = self._qualified(name)
                 alter = ", ".join(f"ALTER COLUMN {c} SET COMPRESSION lz4" for c in texts)
-                sql.run("DO $$ BEGIN IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
-                        f"'{table}'::regclass AND attnum > 0 AND atttypid = 'text'::regtype "
-                        f"AND attcompression <> 'l') THEN EXECUTE 'ALTER TABLE {table} {alter}'; END IF; "
-                        "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$")
+                sql.run(
+                    "DO $$ BEGIN IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+                    f"'{table}'::regclass AND attnum > 0 AND atttypid = 'text'::regtype "
+                    f"AND attcompression <> 'l') THEN EXECUTE 'ALTER TABLE {table} {alter}'; END IF; "
+                    "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$"
+                )
 
     @contextmanager
     def _session(self, *, write: bool, aside: bool = False) -> Iterator[Sql]:
-        with (self.datastore.get_connection() as conn,
-              conn.transaction(force_rollback=not write),
-              psycopg.RawCursor(conn) as cursor):
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(force_rollback=not write),
+            psycopg.RawCursor(conn) as cursor,
+        ):
             if write:
                 # As on SQLite: a view's commit need not wait for the disk. One lost to a crash
                 # takes its tracking position with it, and its events are applied again.
@@ -144,7 +150,10 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
         if self._held is None:
             return True
         pid, key = self._held
-        return bool(sql.rows(
-            "SELECT 1 AS held FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ? "
-            "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
-            (pid, (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)))
+        return bool(
+            sql.rows(
+                "SELECT 1 AS held FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ? "
+                "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
+                (pid, (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            )
+        )

@@ -60,8 +60,9 @@ class ReadAhead:
                         break
                 # No upper bound: PostgreSQL then plans a bitmap scan of the whole range and a
                 # sort (70 ms a page) instead of walking the position index (1 ms).
-                page = recorder.select_notifications(start=read, limit=self.page_size, topics=self.topics,
-                                                     inclusive_of_start=False)
+                page = recorder.select_notifications(
+                    start=read, limit=self.page_size, topics=self.topics, inclusive_of_start=False
+                )
                 # A short page holds every notification of these topics recorded so far, so the
                 # views move at least to the head read before it (a writer waiting for a
                 # position there then stops waiting). Positions commit in order (the table lock).

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import Any, Protocol
 
@@ -74,12 +75,19 @@ class Rebuilt:
 
 class ProjectorRunning(RuntimeError):
     def __init__(self, name: str):
-        super().__init__(f"a projector is running {name!r}; stop it (doseledger project, or the server "
-                         "that runs the projections) and rebuild again")
+        super().__init__(
+            f"a projector is running {name!r}; stop it (doseledger project, or the server "
+            "that runs the projections) and rebuild again"
+        )
 
 
-def rebuild_views(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]], progress: Progress,
-                  wait: float, by_person: bool) -> list[Rebuilt]:
+def rebuild_views(
+    ledger: DoseLedger,
+    classes: list[type[PagedProjection[Any]]],
+    progress: Progress,
+    wait: float,
+    by_person: bool,
+) -> list[Rebuilt]:
     """Rebuild these views from the whole ledger (each view still commits each page with its
     own position). A view that fails stops alone: the others finish, then its error is raised.
     `by_person=False`: every view page by page, as a projector catching up (for comparison).
@@ -107,7 +115,9 @@ def rebuild_views(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]],
             failed += failed_paged
             for projection in folding:  # then, page by page, what was recorded as they were folded
                 if projection.name in folded:
-                    caught_up, failed_after = _replay(ledger, [projection], progress, start=folded[projection.name])
+                    caught_up, failed_after = _replay(
+                        ledger, [projection], progress, start=folded[projection.name]
+                    )
                     positions[projection.name] = caught_up[projection.name]
                     failed += failed_after
             seconds = time.perf_counter() - started
@@ -120,8 +130,9 @@ def rebuild_views(ledger: DoseLedger, classes: list[type[PagedProjection[Any]]],
         timer.cancel()
 
 
-def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]],
-                      progress: Progress) -> tuple[dict[str, int | None], list[Exception]]:
+def _replay_by_person(
+    ledger: DoseLedger, projections: list[PagedProjection[Any]], progress: Progress
+) -> tuple[dict[str, int | None], list[Exception]]:
     """Rebuild views that can be folded stream after stream: the position each reached, and
     the errors of those that failed (their views are as they were). On PostgreSQL they are
     folded together from one read of the ledger, each in a thread of its own (shared_fold);
@@ -131,16 +142,17 @@ def _replay_by_person(ledger: DoseLedger, projections: list[PagedProjection[Any]
     steps: dict[str, tuple[int, int]] = {}  # view → its step, and the head it folds up to
 
     def starting(projection: PagedProjection[Any], head: int) -> None:
-        steps[projection.name] = (progress.began(
-            f"rebuilding {projection.name}, person by person, up to position {head}", None), head)
+        steps[projection.name] = (
+            progress.began(f"rebuilding {projection.name}, person by person, up to position {head}", None),
+            head,
+        )
 
     if projections and not _one_writer(projections):
         reached, failed = fold_together(ledger, projections, starting)
     else:
         for projection in projections:
             try:
-                reached[projection.name] = fold_by_person(
-                    ledger, projection, lambda head, p=projection: starting(p, head))  # type: ignore[misc]  # p: a default
+                reached[projection.name] = fold_by_person(ledger, projection, partial(starting, projection))
             except Exception as e:  # noqa: BLE001 - this view stops; the others go on
                 log.error("rebuilding %s failed: %s", projection.name, e)
                 failed.append(e)
@@ -156,9 +168,12 @@ def _one_writer(projections: list[PagedProjection[Any]]) -> bool:
     return any(isinstance(p.view, SQLiteTables) for p in projections)
 
 
-def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
-                   starting: Callable[[int], Any] = lambda head: None,
-                   beat: Callable[[], None] = lambda: None) -> int | None:
+def fold_by_person(
+    ledger: DoseLedger,
+    projection: PagedProjection[Any],
+    starting: Callable[[int], Any] = lambda head: None,
+    beat: Callable[[], None] = lambda: None,
+) -> int | None:
     """Fold a view stream after stream (`replay_by_person`) up to the head read now, which
     `starting` is told: the position the view is then at. The streams of the projection's
     `folded_first` events come first. `beat` is called every BEAT events
@@ -166,8 +181,11 @@ def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
     head = ledger.head()
     starting(head)
     first = frozenset(get_topic(c) for c in projection.folded_first)
-    scans = [_recorder(ledger).scan_streams(sorted(topics), head)
-             for topics in (first, projection.topics_read - first) if topics]
+    scans = [
+        _recorder(ledger).scan_streams(sorted(topics), head)
+        for topics in (first, projection.topics_read - first)
+        if topics
+    ]
 
     def events() -> Iterator[Any]:
         for n, stored in enumerate(chain.from_iterable(scans), start=1):
@@ -183,8 +201,9 @@ def fold_by_person(ledger: DoseLedger, projection: PagedProjection[Any],
     return head or None
 
 
-def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progress: Progress,
-            start: int | None = None) -> tuple[dict[str, int | None], list[Exception]]:
+def _replay(
+    ledger: DoseLedger, projections: list[PagedProjection[Any]], progress: Progress, start: int | None = None
+) -> tuple[dict[str, int | None], list[Exception]]:
     """Replay the ledger into the views, which are all at position `start` (None: nothing
     applied): the last position each reached, and the errors.
 
@@ -203,9 +222,12 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progres
         events = [event for topic, event in decoded if topic in projection.topics_read]
         return projection.process_events(events, read, after=positions[projection.name])
 
-    with (ReadAhead(ledger, topics, PAGE, start=start or 0) as pages,
-          ThreadPoolExecutor(max_workers=1 if _one_writer(projections) else len(projections),
-                             thread_name_prefix="rebuild") as views):
+    with (
+        ReadAhead(ledger, topics, PAGE, start=start or 0) as pages,
+        ThreadPoolExecutor(
+            max_workers=1 if _one_writer(projections) else len(projections), thread_name_prefix="rebuild"
+        ) as views,
+    ):
         step = progress.began(f"rebuilding {', '.join(p.name for p in projections)}", pages.head)
         for read, decoded in pages:
             applying = {projection: views.submit(apply, projection, read, decoded) for projection in running}
@@ -213,8 +235,12 @@ def _replay(ledger: DoseLedger, projections: list[PagedProjection[Any]], progres
                 try:
                     positions[projection.name] = applied.result()
                 except Exception as e:  # noqa: BLE001 - this view stops; the others go on
-                    log.error("rebuilding %s failed at position %s: %s", projection.name,
-                              positions[projection.name], e)
+                    log.error(
+                        "rebuilding %s failed at position %s: %s",
+                        projection.name,
+                        positions[projection.name],
+                        e,
+                    )
                     failed.append(e)
                     running.remove(projection)
             progress.advanced(step, read, max(pages.head, read))

@@ -36,13 +36,19 @@ class StuckAt(Exception):
         super().__init__(
             f"stopped at notification {notification.id} ({notification.topic} of "
             f"{notification.originator_id} v{notification.originator_version}): "
-            f"{type(error).__name__}: {error}")
+            f"{type(error).__name__}: {error}"
+        )
         self.notification_id = notification.id
 
 
 # Errors of a database gone away (a restart, the network): a fold meeting one is tried again.
-_DATABASE_AWAY = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
-                  sqlite3.OperationalError)
+_DATABASE_AWAY = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 
 class _Stopping(Exception):
@@ -52,8 +58,15 @@ class _Stopping(Exception):
 class ProjectionWorker:
     """One projection, run in a thread until stopped."""
 
-    def __init__(self, projection: type[PagedProjection[Any]], ledger: DoseLedger, *,
-                 first_pause: float = 0.5, longest_pause: float = 30.0, heartbeat: float = 2.0):
+    def __init__(
+        self,
+        projection: type[PagedProjection[Any]],
+        ledger: DoseLedger,
+        *,
+        first_pause: float = 0.5,
+        longest_pause: float = 30.0,
+        heartbeat: float = 2.0,
+    ):
         self.name = projection.name
         self.ledger = ledger
         self.view = construct_view(ledger, projection)
@@ -105,8 +118,13 @@ class ProjectionWorker:
                 raise  # out of `exclusive`, to wait for the lock again
             except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
                 self.error = str(e) if isinstance(e, StuckAt) else f"{type(e).__name__}: {e}"
-                log.error("projection %s failed (again in %.1fs): %s", self.name, pause, self.error,
-                          exc_info=not isinstance(e, StuckAt))
+                log.error(
+                    "projection %s failed (again in %.1fs): %s",
+                    self.name,
+                    pause,
+                    self.error,
+                    exc_info=not isinstance(e, StuckAt),
+                )
                 self._report("failed")
                 if self._stopping.wait(pause):
                     break
@@ -117,14 +135,19 @@ class ProjectionWorker:
         try:
             self.projection.forget_stopped_rebuild()
         except Exception:  # noqa: BLE001 - following the ledger matters more than this clean-up
-            log.warning("projection %s: what a stopped rebuild left could not be emptied", self.name,
-                        exc_info=True)
+            log.warning(
+                "projection %s: what a stopped rebuild left could not be emptied", self.name, exc_info=True
+            )
 
     def _follow(self) -> None:
         position = self.view.position()
         # An empty ledger has nothing to fold (and a new store's views are being created).
-        if (position is None and self.projection.rebuilds_by_person and not self._fold_failed
-                and self.ledger.head()):
+        if (
+            position is None
+            and self.projection.rebuilds_by_person
+            and not self._fold_failed
+            and self.ledger.head()
+        ):
             try:
                 position = self._fold_empty_view()
             except _Stopping:
@@ -132,8 +155,11 @@ class ProjectionWorker:
             except (*_DATABASE_AWAY, LostTheLock):
                 raise  # reported, and the fold tried again after the pause (and the lock taken)
             except Exception:  # noqa: BLE001 - page by page instead, which names the event it stops at
-                log.error("projection %s: folding it person by person failed; going page by page",
-                          self.name, exc_info=True)
+                log.error(
+                    "projection %s: folding it person by person failed; going page by page",
+                    self.name,
+                    exc_info=True,
+                )
                 self._fold_failed = True
                 position = self.view.position()
         with self.ledger.recorder.follow(position) as subscription:
@@ -169,9 +195,14 @@ class ProjectionWorker:
                 self._report("running")
                 beat = time.monotonic()
 
-        position = fold_by_person(self.ledger, self.projection, lambda head: log.info(
-            "projection %s is empty: folding it person by person up to position %s", self.name, head),
-            heartbeat)
+        position = fold_by_person(
+            self.ledger,
+            self.projection,
+            lambda head: log.info(
+                "projection %s is empty: folding it person by person up to position %s", self.name, head
+            ),
+            heartbeat,
+        )
         return position
 
     def _apply(self, page: list[Notification], position: int | None) -> int | None:

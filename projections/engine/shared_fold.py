@@ -77,9 +77,11 @@ class _Feed:
             yield from item
 
 
-def fold_together(ledger: DoseLedger, projections: list[PagedProjection[Any]],
-                  starting: Callable[[PagedProjection[Any], int], Any] = lambda projection, head: None,
-                  ) -> tuple[dict[str, int | None], list[Exception]]:
+def fold_together(
+    ledger: DoseLedger,
+    projections: list[PagedProjection[Any]],
+    starting: Callable[[PagedProjection[Any], int], Any] = lambda projection, head: None,
+) -> tuple[dict[str, int | None], list[Exception]]:
     """Fold these views person by person up to the head read now (each view's `starting` is
     told it): the position each reached, and the errors of those that failed (their views are
     as they were)."""
@@ -111,10 +113,13 @@ def fold_together(ledger: DoseLedger, projections: list[PagedProjection[Any]],
             error: Exception | None = None
             try:
                 recorder: Any = ledger.recorder  # the store's, with scan_streams (store/)
-                scans.extend(recorder.scan_streams(sorted(topics), head)
-                             for topics in (first, every - first) if topics)
+                scans.extend(
+                    recorder.scan_streams(sorted(topics), head) for topics in (first, every - first) if topics
+                )
                 for stored in chain.from_iterable(scans):
-                    wanted = [feed for feed in feeds if stored.topic in feed.topics and not feed.gone.is_set()]
+                    wanted = [
+                        feed for feed in feeds if stored.topic in feed.topics and not feed.gone.is_set()
+                    ]
                     if wanted:
                         event = ledger.mapper.to_domain_event(stored)
                         for feed in wanted:

@@ -33,16 +33,20 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
         self.insert_tracking_statement = (
             f"INSERT INTO {tracking} VALUES (:application_name, :notification_id) "
             "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
-            f"WHERE {tracking}.notification_id < :notification_id RETURNING notification_id")
+            f"WHERE {tracking}.notification_id < :notification_id RETURNING notification_id"
+        )
         self.select_max_tracking_id_statement = (
-            f"SELECT MAX(notification_id) FROM {tracking} WHERE application_name=?")
+            f"SELECT MAX(notification_id) FROM {tracking} WHERE application_name=?"
+        )
         self._readers: dict[int, sqlite3.Connection] = {}  # one_read_on_loop's, by thread
         self._readers_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
-        return [f"CREATE TABLE IF NOT EXISTS {self.name}_tracking (application_name TEXT, "
-                "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
-                *self.view_statements()]
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.name}_tracking (application_name TEXT, "
+            "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
+            *self.view_statements(),
+        ]
 
     def _create_table(self, c: Any) -> None:
         library.create_sqlite_tables(self, c)
@@ -101,8 +105,9 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
         if conn is None:
             name = self.datastore.pool.db_name
             # Used by its own thread only (keyed by it); closed from another at shutdown.
-            conn = sqlite3.connect(name, uri=name.startswith("file:"), isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                name, uri=name.startswith("file:"), isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA query_only = ON")
             conn.execute(f"PRAGMA busy_timeout = {READER_BUSY_MS}")

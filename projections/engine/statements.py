@@ -48,7 +48,7 @@ class Sql:
         """`statement` has `({ids})`; it runs once per chunk of ids (params come after the ids)."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start:start + CHUNK])
+            chunk = list(ids[start : start + CHUNK])
             self.cursor.execute(self._text(statement, len(chunk)), (*chunk, *params))
             rows = self.cursor.fetchall()
             found.extend(rows if self.postgres else (dict(row) for row in rows))
@@ -65,7 +65,7 @@ class Sql:
     def run_in(self, statement: str, ids: Sequence[Any]) -> None:
         """`statement` has `({ids})`; it runs once per chunk of ids."""
         for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start:start + CHUNK])
+            chunk = list(ids[start : start + CHUNK])
             self.cursor.execute(self._text(statement, len(chunk)), chunk)
 
     def insert_rows(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -77,5 +77,5 @@ class Sql:
             return
         width = len(rows[0])
         for start in range(0, len(rows), ROWS):
-            chunk = rows[start:start + ROWS]
+            chunk = rows[start : start + ROWS]
             self.cursor.execute(self._text(statement, len(chunk), width), [v for row in chunk for v in row])

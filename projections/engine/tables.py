@@ -140,12 +140,17 @@ class Tables(TrackingRecorder, ABC):
     def _sql(self, cursor: Any, postgres: bool, aside: bool = False) -> Sql:
         if not hasattr(self, "_names"):
             self._names = {short: self._qualified(f"{self.name}_{short}") for short in self.tables}
-            self._names.update({f"{short}_aside": self._qualified(self._aside_name(short)) for short in self.aside})
+            self._names.update(
+                {f"{short}_aside": self._qualified(self._aside_name(short)) for short in self.aside}
+            )
             self._names["tracking"] = self._qualified(f"{self.name}_tracking")
             self._names["runner"] = self._qualified(f"{self.name}_runner")
             self._names["migrations"] = self._qualified("view_migrations")
             self._statements: dict[Any, str] = {}
-            self._aside_names = {**self._names, **{short: self._names[f"{short}_aside"] for short in self.aside}}
+            self._aside_names = {
+                **self._names,
+                **{short: self._names[f"{short}_aside"] for short in self.aside},
+            }
             self._aside_statements: dict[Any, str] = {}
         if aside:
             return Sql(cursor, self._aside_names, postgres, self._aside_statements)
@@ -165,20 +170,27 @@ class Tables(TrackingRecorder, ABC):
         """CREATE statements for the view's own tables (and their aside copies, which have no
         index but their key: a rebuild only inserts into them), its runner row and its indexes,
         as today's schema has them (an older store is brought there by `migrations`)."""
-        statements = [f"CREATE TABLE IF NOT EXISTS {self._qualified(table)} ({self._text_columns(columns)})"
-                      for table, columns in self._every_table()]
-        statements.append(f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_runner')} "
-                          "(projection TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT, "
-                          "heartbeat DOUBLE PRECISION NOT NULL, holder TEXT)")
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self._qualified(table)} ({self._text_columns(columns)})"
+            for table, columns in self._every_table()
+        ]
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self._qualified(f'{self.name}_runner')} "
+            "(projection TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT, "
+            "heartbeat DOUBLE PRECISION NOT NULL, holder TEXT)"
+        )
         for index, short, columns in self._named_indexes():
-            statements.append(f"CREATE INDEX IF NOT EXISTS {index} "
-                              f"ON {self._qualified(f'{self.name}_{short}')} ({columns})")
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {index} ON {self._qualified(f'{self.name}_{short}')} ({columns})"
+            )
         return statements
 
     def _named_indexes(self) -> list[tuple[str, str, str]]:
         """(name, short table name, columns) of the view's indexes."""
-        return [(f"{self.name}_{short}_{re.sub(r'[^a-z0-9]+', '_', columns)}", short, columns)
-                for short, columns in self.indexes]
+        return [
+            (f"{self.name}_{short}_{re.sub(r'[^a-z0-9]+', '_', columns)}", short, columns)
+            for short, columns in self.indexes
+        ]
 
     def create_table(self) -> None:
         """The library's creation of the tables, then the migrations not yet applied (within
@@ -218,13 +230,20 @@ class Tables(TrackingRecorder, ABC):
             yield sql
             if after is None:
                 try:
-                    sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
-                            (tracking.application_name, tracking.notification_id))
+                    sql.run(
+                        "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
+                        (tracking.application_name, tracking.notification_id),
+                    )
                 except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation) as e:
                     raise TrackingConflict(f"{self.name}: already applied events (expected none)") from e
-            elif sql.run("UPDATE {tracking} SET notification_id = ? "
-                         "WHERE application_name = ? AND notification_id = ?",
-                         (tracking.notification_id, tracking.application_name, after)) != 1:
+            elif (
+                sql.run(
+                    "UPDATE {tracking} SET notification_id = ? "
+                    "WHERE application_name = ? AND notification_id = ?",
+                    (tracking.notification_id, tracking.application_name, after),
+                )
+                != 1
+            ):
                 raise TrackingConflict(f"{self.name}: no longer at position {after}")
 
     @contextmanager
@@ -266,16 +285,29 @@ class Tables(TrackingRecorder, ABC):
         aside tables first, in a transaction of their own, and renamed in the swap: the view's
         readers do not wait for the build. SQLite cannot rename one (an index moved with a
         renamed table keeps its name): there they are built within the swap."""
-        moved = [(index, short, columns) for index, short, columns in self._named_indexes()
-                 if short in self.aside] if self.renames_indexes else []
+        moved = (
+            [
+                (index, short, columns)
+                for index, short, columns in self._named_indexes()
+                if short in self.aside
+            ]
+            if self.renames_indexes
+            else []
+        )
         if moved:
             with self._session(write=True) as sql:
                 for index, short, columns in moved:
                     sql.run(f"CREATE INDEX IF NOT EXISTS {index}_rebuilding ON {{{short}_aside}} ({columns})")
         self._swap(position, was, moved)
 
-    def _swap(self, position: int | None, was: int | None, moved: list[tuple[str, str, str]],
-              patience: float = 60.0, pause: float = 0.5) -> None:
+    def _swap(
+        self,
+        position: int | None,
+        was: int | None,
+        moved: list[tuple[str, str, str]],
+        patience: float = 60.0,
+        pause: float = 0.5,
+    ) -> None:
         """The swap's transaction, tried again after a pause while readers hold the tables
         (each try waits for its locks a bounded moment, so readers never queue behind it for
         longer), for up to `patience` seconds."""
@@ -290,8 +322,9 @@ class Tables(TrackingRecorder, ABC):
                     raise
                 time.sleep(pause)
 
-    def _swap_in(self, sql: Sql, position: int | None, was: int | None,
-                 moved: list[tuple[str, str, str]]) -> None:
+    def _swap_in(
+        self, sql: Sql, position: int | None, was: int | None, moved: list[tuple[str, str, str]]
+    ) -> None:
         if not self.holds_lock(sql):
             raise LostTheLock(f"{self.name}: the projection's lock was lost while it was folded")
         rows = sql.rows("SELECT notification_id FROM {tracking} WHERE application_name = ?", (LEDGER,))
@@ -304,8 +337,9 @@ class Tables(TrackingRecorder, ABC):
             sql.run(f'ALTER INDEX {self._qualified(f"{index}_rebuilding")} RENAME TO "{index}"')
         sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
         if position is not None:
-            sql.run("INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)",
-                    (LEDGER, position))
+            sql.run(
+                "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)", (LEDGER, position)
+            )
         if self._reported_state is None:
             sql.run("DELETE FROM {runner}")
         else:  # this runner goes on: status says so across the swap
@@ -328,11 +362,13 @@ class Tables(TrackingRecorder, ABC):
         self._reported_state = None if state == "stopped" else state
 
     def _report_in(self, sql: Sql, state: str, error: str | None) -> None:
-        sql.run("INSERT INTO {runner} (projection, state, error, heartbeat, holder) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection) DO UPDATE SET "
-                "state = excluded.state, error = excluded.error, "
-                "heartbeat = excluded.heartbeat, holder = excluded.holder",
-                (self.name, state, error, time.time(), f"{socket.gethostname()}:{os.getpid()}"))
+        sql.run(
+            "INSERT INTO {runner} (projection, state, error, heartbeat, holder) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (projection) DO UPDATE SET "
+            "state = excluded.state, error = excluded.error, "
+            "heartbeat = excluded.heartbeat, holder = excluded.holder",
+            (self.name, state, error, time.time(), f"{socket.gethostname()}:{os.getpid()}"),
+        )
 
     def runner(self) -> dict[str, Any] | None:
         with self.reading() as sql:

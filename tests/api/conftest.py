@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from config.settings import Settings
-from usecases.application import DoseLedger
-from usecases.principals import issue_token
 from projections import open_views
 from projections.running import start_embedded
 from usecases.application import DoseLedger
+from usecases.principals import issue_token
 
 CLI = {"principal_id": "tests", "role": "admin"}
 
@@ -81,15 +80,27 @@ def service(ledger: DoseLedger, store_url: str, settings: Settings) -> Iterator[
 
 
 def lan(**overrides: Any) -> dict[str, Any]:
-    person = {"full_name": "Nguyễn Thị Lan", "birth_date": "1985-03-14", "sex": "female",
-              "national_id": "001185012345", "phone": "0912345678", "province": "01",
-              "district": "Ba Đình", "address": "12 Phố Huế"}
+    person = {
+        "full_name": "Nguyễn Thị Lan",
+        "birth_date": "1985-03-14",
+        "sex": "female",
+        "national_id": "001185012345",
+        "phone": "0912345678",
+        "province": "01",
+        "district": "Ba Đình",
+        "address": "12 Phố Huế",
+    }
     person.update(overrides)
     return person
 
 
 def dose(record: str, **overrides: Any) -> dict[str, Any]:
-    fields = {"site_id": "01-TYT-001", "site_record_id": record, "vaccine": "EU/1/20/1528",
-              "lot": "FA1234", "administered_at": "2021-08-01"}
+    fields = {
+        "site_id": "01-TYT-001",
+        "site_record_id": record,
+        "vaccine": "EU/1/20/1528",
+        "lot": "FA1234",
+        "administered_at": "2021-08-01",
+    }
     fields.update(overrides)
     return fields

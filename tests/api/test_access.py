@@ -21,15 +21,13 @@ from fastapi.routing import APIRoute
 
 from api.app import ROUTERS, create_app
 from api.auth import Allow, actor
-from ledger.values import Actor
-from ledger.principal import ROLES, Principal
-from usecases.principals import issue_token, revoke_token
 from intake.retro import Form, intake
-from ledger.principal import ROLES, Principal, issue_token, revoke_token
+from ledger.principal import ROLES, Principal
 from ledger.values import Actor
 from tests.api.conftest import CLI, Caller, dose, lan
 from tests.retro_files import csv_bytes
 from tests.retro_files import row as sheet_row
+from usecases.principals import issue_token, revoke_token
 
 SYSTEM = Actor("tests", "admin")
 SITE_IN, SITE_OUT = "01-TYT-001", "79-TYT-001"
@@ -104,8 +102,9 @@ class World:
         return f"{prefix}{next(self.counter)}"
 
     def fresh_dose(self) -> UUID:
-        return self.ledger.record_dose(actor=SYSTEM, person_id=self.person,
-                                       **dose(self.fresh("W"), administered_at="2021-06-01")).dose_id
+        return self.ledger.record_dose(
+            actor=SYSTEM, person_id=self.person, **dose(self.fresh("W"), administered_at="2021-06-01")
+        ).dose_id
 
     def fresh_person(self) -> UUID:
         return self.ledger.register_person(lan(national_id=None), actor=SYSTEM).person_id
@@ -119,17 +118,22 @@ class World:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "doses.csv"
             path.write_bytes(self.import_file())
-            return intake.submit(self.ledger, path, Form("TTYT Ba Đình", "BS. Lê Văn Tám"),
-                                 submitter)["import_id"]
+            return intake.submit(self.ledger, path, Form("TTYT Ba Đình", "BS. Lê Văn Tám"), submitter)[
+                "import_id"
+            ]
 
     def fresh_claim(self) -> dict[str, Any]:
-        return {"vaccine": "Pfizer", "administered_at": f"2021-09-{next(self.counter) % 28 + 1:02d}",
-                "site_id": SITE_IN}
+        return {
+            "vaccine": "Pfizer",
+            "administered_at": f"2021-09-{next(self.counter) % 28 + 1:02d}",
+            "site_id": SITE_IN,
+        }
 
     def fresh_request(self) -> tuple[UUID, str]:
         """A request of the person, assigned to the site 01-TYT-001 (of province 01): its id and code."""
-        filed = self.ledger.request_correction(self.fresh_person(), "missing_dose", self.fresh_claim(),
-                                               actor=SYSTEM)
+        filed = self.ledger.request_correction(
+            self.fresh_person(), "missing_dose", self.fresh_claim(), actor=SYSTEM
+        )
         self.ledger.assign_correction(filed.request_id, {"site": SITE_IN}, actor=SYSTEM)
         return filed.request_id, filed.code
 
@@ -150,87 +154,148 @@ class Recipe:
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/v1/doses"): Recipe(
         lambda w: ("POST", "/v1/doses", {"json": dose(w.fresh("D"), person_id=str(w.person))}),
-        {"site": "403"}),
+        {"site": "403"},
+    ),
     ("POST", "/v1/doses/batch"): Recipe(
-        lambda w: ("POST", "/v1/doses/batch", {"json": {"doses": [dose(w.fresh("D"), person_id=str(w.person))]}}),
-        {"site": "403"}),
+        lambda w: (
+            "POST",
+            "/v1/doses/batch",
+            {"json": {"doses": [dose(w.fresh("D"), person_id=str(w.person))]}},
+        ),
+        {"site": "403"},
+    ),
     ("POST", "/v1/doses/{dose_id}/amend"): Recipe(
         lambda w: ("POST", f"/v1/doses/{w.fresh_dose()}/amend", {"json": {"lot": "X1", "reason": "typo"}}),
-        {"site": "403"}),
+        {"site": "403"},
+    ),
     ("POST", "/v1/doses/{dose_id}/void"): Recipe(
         lambda w: ("POST", f"/v1/doses/{w.fresh_dose()}/void", {"json": {"reason": "entered twice"}}),
-        {"site": "403"}),
+        {"site": "403"},
+    ),
     ("POST", "/v1/persons"): Recipe(
-        lambda w: ("POST", "/v1/persons", {"json": lan(national_id=None)}), {"site": "open"}),
+        lambda w: ("POST", "/v1/persons", {"json": lan(national_id=None)}), {"site": "open"}
+    ),
     ("GET", "/v1/persons"): Recipe(
         lambda w: ("GET", "/v1/persons", {"params": {"phone": "0912345678", **w.now()}}),
-        {"site": "open", "province": lambda body: body["persons"] == []}),
+        {"site": "open", "province": lambda body: body["persons"] == []},
+    ),
     ("POST", "/v1/persons/{person_id}/merge"): Recipe(
-        lambda w: ("POST", f"/v1/persons/{w.person}/merge",
-                   {"json": {"duplicate_person_id": str(w.fresh_person()), "reason": "twice"}}), {}),
+        lambda w: (
+            "POST",
+            f"/v1/persons/{w.person}/merge",
+            {"json": {"duplicate_person_id": str(w.fresh_person()), "reason": "twice"}},
+        ),
+        {},
+    ),
     ("GET", "/v1/certificates/{person_id}"): Recipe(
-        lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()}), {"site": "open", "province": "403"}),
+        lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()}),
+        {"site": "open", "province": "403"},
+    ),
     ("GET", "/v1/stats/doses"): Recipe(
-        lambda w: ("GET", "/v1/stats/doses", {"params": {"province": "01", "group_by": "province", **w.now()}}),
-        {"province": "403"}),
+        lambda w: (
+            "GET",
+            "/v1/stats/doses",
+            {"params": {"province": "01", "group_by": "province", **w.now()}},
+        ),
+        {"province": "403"},
+    ),
     ("GET", "/v1/stats/coverage"): Recipe(
-        lambda w: ("GET", "/v1/stats/coverage", {"params": {"province": "01", **w.now()}}), {"province": "403"}),
+        lambda w: ("GET", "/v1/stats/coverage", {"params": {"province": "01", **w.now()}}),
+        {"province": "403"},
+    ),
     ("GET", "/v1/sites"): Recipe(
         lambda w: ("GET", "/v1/sites", {"params": w.now()}),
-        {"province": lambda body: all(s["province"] != "01" for s in body["sites"])}),
+        {"province": lambda body: all(s["province"] != "01" for s in body["sites"])},
+    ),
     ("POST", "/v1/sites"): Recipe(
-        lambda w: ("POST", "/v1/sites", {"json": {"site_id": w.fresh("01-NEW-"), "name": "Trạm mới",
-                                                  "kind": "mobile", "province": "01"}}),
-        {"province": "403"}),
+        lambda w: (
+            "POST",
+            "/v1/sites",
+            {"json": {"site_id": w.fresh("01-NEW-"), "name": "Trạm mới", "kind": "mobile", "province": "01"}},
+        ),
+        {"province": "403"},
+    ),
     ("POST", "/v1/sites/{site_id}/review"): Recipe(
         lambda w: ("POST", f"/v1/sites/{SITE_IN}/review", {"json": {"decision": "approved"}}),
-        {"province": "403"}),
+        {"province": "403"},
+    ),
     ("GET", "/v1/projections"): Recipe(lambda w: ("GET", "/v1/projections", {}), {}),
     ("GET", "/v1/audit/persons/{person_id}/history"): Recipe(
-        lambda w: ("GET", f"/v1/audit/persons/{w.person}/history", {}), {}),
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/history", {}), {}
+    ),
     ("GET", "/v1/audit/persons/{person_id}/state"): Recipe(
-        lambda w: ("GET", f"/v1/audit/persons/{w.person}/state", {"params": {"as_of": "1"}}), {}),
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/state", {"params": {"as_of": "1"}}), {}
+    ),
     ("GET", "/v1/audit/persons/{person_id}/diff"): Recipe(
-        lambda w: ("GET", f"/v1/audit/persons/{w.person}/diff", {"params": {"from": "0", "to": "1"}}), {}),
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/diff", {"params": {"from": "0", "to": "1"}}), {}
+    ),
     ("GET", "/v1/audit/persons/{person_id}/explain"): Recipe(
-        lambda w: ("GET", f"/v1/audit/persons/{w.person}/explain", {}), {}),
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/explain", {}), {}
+    ),
     ("GET", "/v1/audit/persons/{person_id}/verify"): Recipe(
-        lambda w: ("GET", f"/v1/audit/persons/{w.person}/verify", {}), {}),
+        lambda w: ("GET", f"/v1/audit/persons/{w.person}/verify", {}), {}
+    ),
     ("GET", "/v1/audit/access-log"): Recipe(
-        lambda w: ("GET", "/v1/audit/access-log", {"params": {"person_id": str(w.person)}}), {}),
+        lambda w: ("GET", "/v1/audit/access-log", {"params": {"person_id": str(w.person)}}), {}
+    ),
     ("POST", "/v1/imports"): Recipe(
-        lambda w: ("POST", "/v1/imports", {
-            "files": {"file": ("doses.csv", w.import_file(), "text/csv")},
-            "data": {"unit": "TTYT Ba Đình", "attested_by": "BS. Lê Văn Tám", "site_id": SITE_IN}}),
-        {"site": "403"}),
+        lambda w: (
+            "POST",
+            "/v1/imports",
+            {
+                "files": {"file": ("doses.csv", w.import_file(), "text/csv")},
+                "data": {"unit": "TTYT Ba Đình", "attested_by": "BS. Lê Văn Tám", "site_id": SITE_IN},
+            },
+        ),
+        {"site": "403"},
+    ),
     ("GET", "/v1/imports/{import_id}"): Recipe(
-        lambda w: ("GET", f"/v1/imports/{w.fresh_import()}", {}), {"site": "404"}),
+        lambda w: ("GET", f"/v1/imports/{w.fresh_import()}", {}), {"site": "404"}
+    ),
     ("GET", "/v1/imports/{import_id}/errors.csv"): Recipe(
-        lambda w: ("GET", f"/v1/imports/{w.fresh_import()}/errors.csv", {}), {"site": "404"}),
+        lambda w: ("GET", f"/v1/imports/{w.fresh_import()}/errors.csv", {}), {"site": "404"}
+    ),
     ("GET", "/v1/imports/template.csv"): Recipe(
-        lambda w: ("GET", "/v1/imports/template.csv", {}), {"site": "open"}),
+        lambda w: ("GET", "/v1/imports/template.csv", {}), {"site": "open"}
+    ),
     ("GET", "/v1/imports/template.xlsx"): Recipe(
-        lambda w: ("GET", "/v1/imports/template.xlsx", {}), {"site": "open"}),
+        lambda w: ("GET", "/v1/imports/template.xlsx", {}), {"site": "open"}
+    ),
     ("POST", "/v1/correction-requests"): Recipe(
-        lambda w: ("POST", "/v1/correction-requests", {"json": {
-            "person_id": str(w.person), "kind": "missing_dose", "claim": w.fresh_claim()}}),
-        {"site": "open"}),
+        lambda w: (
+            "POST",
+            "/v1/correction-requests",
+            {"json": {"person_id": str(w.person), "kind": "missing_dose", "claim": w.fresh_claim()}},
+        ),
+        {"site": "open"},
+    ),
     ("GET", "/v1/correction-requests"): Recipe(
         lambda w: ("GET", "/v1/correction-requests", {"params": {"province": "01", **w.now()}}),
-        {"province": "403"}),
+        {"province": "403"},
+    ),
     ("POST", "/v1/correction-requests/{request_id}/assign"): Recipe(
-        lambda w: ("POST", f"/v1/correction-requests/{w.fresh_request()[0]}/assign",
-                   {"json": {"site": SITE_IN}}),
-        {"site": "403", "province": "403"}),
+        lambda w: (
+            "POST",
+            f"/v1/correction-requests/{w.fresh_request()[0]}/assign",
+            {"json": {"site": SITE_IN}},
+        ),
+        {"site": "403", "province": "403"},
+    ),
     ("POST", "/v1/correction-requests/{request_id}/resolve"): Recipe(
-        lambda w: ("POST", f"/v1/correction-requests/{w.fresh_request()[0]}/resolve",
-                   {"json": {"outcome": "rejected", "reason": "not in the site's log"}}),
-        {"site": "403", "province": "403"}),
-    ("GET", "/v1/correction-requests/{request_id}/status"): Recipe(lambda w: w.status_check(),
-                                                                    {"site": "open", "province": "open"}),
+        lambda w: (
+            "POST",
+            f"/v1/correction-requests/{w.fresh_request()[0]}/resolve",
+            {"json": {"outcome": "rejected", "reason": "not in the site's log"}},
+        ),
+        {"site": "403", "province": "403"},
+    ),
+    ("GET", "/v1/correction-requests/{request_id}/status"): Recipe(
+        lambda w: w.status_check(), {"site": "open", "province": "open"}
+    ),
     ("GET", "/v1/stats/corrections"): Recipe(
         lambda w: ("GET", "/v1/stats/corrections", {"params": {"province": "01", **w.now()}}),
-        {"province": "403"}),
+        {"province": "403"},
+    ),
 }
 
 
@@ -245,14 +310,23 @@ def declared_roles(route: APIRoute) -> frozenset[str] | None:
 
 
 def v1_routes() -> dict[tuple[str, str], APIRoute]:
-    return {(method, route.path): route for router in ROUTERS for route in router.routes
-            if isinstance(route, APIRoute) and route.path.startswith("/v1") for method in route.methods}
+    return {
+        (method, route.path): route
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/v1")
+        for method in route.methods
+    }
 
 
 def test_every_v1_route_declares_the_roles_the_design_gives_it_and_has_a_recipe():
     routes = v1_routes()
-    served = {(method.upper(), path) for path, operations in create_app(views=object()).openapi()["paths"].items()
-              if path.startswith("/v1") for method in operations}
+    served = {
+        (method.upper(), path)
+        for path, operations in create_app(views=object()).openapi()["paths"].items()
+        if path.startswith("/v1")
+        for method in operations
+    }
     assert set(routes) == served == set(RECIPES) == set(EXPECTED_ROLES)
     assert {key: set(declared_roles(route) or PUBLIC) for key, route in routes.items()} == EXPECTED_ROLES
 
@@ -297,8 +371,11 @@ def test_no_token_or_a_bad_one_is_401_everywhere(service, key):
     """...except on a public route, which reads no Authorization header at all."""
     world = World(service.ledger)
     method, url, kwargs = RECIPES[key].request(world)
-    for headers in ({}, {"Authorization": "Bearer dl_not-a-real-token"},
-                    {"Authorization": "Basic dXNlcjpwYXNz"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer dl_not-a-real-token"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ):
         response = service.client.request(method, url, headers=headers, **kwargs)
         if EXPECTED_ROLES[key] == PUBLIC:
             assert response.status_code == 200, response.text
@@ -310,10 +387,12 @@ def test_no_token_or_a_bad_one_is_401_everywhere(service, key):
 
 def test_a_revoked_or_expired_token_is_401(service):
     revoked, principal = issue_token(service.ledger, role="auditor", actor=CLI)
-    expired, _ = issue_token(service.ledger, role="auditor", actor=CLI,
-                             expires_at=datetime.now(UTC) - timedelta(seconds=1))
-    later, _ = issue_token(service.ledger, role="auditor", actor=CLI,
-                           expires_at=datetime.now(UTC) + timedelta(days=1))
+    expired, _ = issue_token(
+        service.ledger, role="auditor", actor=CLI, expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    later, _ = issue_token(
+        service.ledger, role="auditor", actor=CLI, expires_at=datetime.now(UTC) + timedelta(days=1)
+    )
     revoke_token(service.ledger, str(principal.id), "left the job", actor=CLI)
     for token, status in ((revoked, 401), (expired, 401), (later, 200)):
         response = Caller(service.client, token).get("/v1/projections")

@@ -35,8 +35,11 @@ def test_reads_by_an_auditor_and_a_province_official_are_recorded_and_others_are
 
     reads = log(service, person_id=person_id)
     assert [(r["role"], r["what"]) for r in reads] == [
-        ("auditor", "audit.history"), ("auditor", "certificate"),
-        ("province", "certificate"), ("province", "persons.look_up")]
+        ("auditor", "audit.history"),
+        ("auditor", "certificate"),
+        ("province", "certificate"),
+        ("province", "persons.look_up"),
+    ]
     assert all(r["person_ids"] == [person_id] for r in reads)
     assert len({r["principal_id"] for r in reads}) == 2
 
@@ -65,8 +68,11 @@ def test_an_admin_finds_reads_by_principal_person_and_time_page_by_page(service)
     assert log(service, **{"from": (datetime.now(ICT) + timedelta(minutes=5)).isoformat()}) == []
 
     page = service.caller("admin").get("/v1/audit/access-log", params={"limit": 2}).json()
-    rest = service.caller("admin").get("/v1/audit/access-log",
-                                       params={"limit": 2, "after": page["next_after"]}).json()
+    rest = (
+        service.caller("admin")
+        .get("/v1/audit/access-log", params={"limit": 2, "after": page["next_after"]})
+        .json()
+    )
     assert page["reads"] + rest["reads"] == everyone and rest["next_after"] is None
 
 

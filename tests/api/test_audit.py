@@ -33,7 +33,11 @@ def test_the_history_lists_every_event_with_who_through_what_and_the_state_after
     assert body["person_id"] == person_id
     events = body["events"]
     assert [(e["version"], e["type"]) for e in events] == [
-        (1, "Registered"), (2, "DoseRecorded"), (3, "DoseRecorded"), (4, "DoseAmended")]
+        (1, "Registered"),
+        (2, "DoseRecorded"),
+        (3, "DoseRecorded"),
+        (4, "DoseAmended"),
+    ]
     positions = [e["position"] for e in events]
     assert positions == sorted(positions) and all(isinstance(p, int) for p in positions)
     amended = events[-1]
@@ -55,8 +59,11 @@ def test_the_state_as_of_a_version_or_a_time_is_what_was_known_then(service):
     before_anything = auditor.get(url, params={"as_of": yesterday}).json()
     assert after_one_dose["as_of"]["version"] == 2 and after_one_dose["state"]["status"] == "partial"
     assert now["as_of"]["version"] == 4 and now["state"]["doses"][0]["lot"] == "FB9999"
-    assert before_anything == {"person_id": person_id, "as_of": {"version": 0, "position": None,
-                                                                 "recorded_at": None}, "state": None}
+    assert before_anything == {
+        "person_id": person_id,
+        "as_of": {"version": 0, "position": None, "recorded_at": None},
+        "state": None,
+    }
 
 
 def test_a_bad_point_in_time_names_the_query_field(service):
@@ -84,10 +91,14 @@ def test_an_unknown_person_is_404_and_a_malformed_id_422_naming_the_path(service
 
 def test_a_diff_shows_what_changed_between_two_versions_and_the_events_that_did_it(service):
     person_id, dose_id = lan_with_a_corrected_lot(service)
-    diff = service.caller("auditor").get(f"/v1/audit/persons/{person_id}/diff",
-                                         params={"from": "3", "to": "4"}).json()
+    diff = (
+        service.caller("auditor")
+        .get(f"/v1/audit/persons/{person_id}/diff", params={"from": "3", "to": "4"})
+        .json()
+    )
     assert diff["changes"]["doses"]["changed"] == [
-        {"dose_id": dose_id, "fields": {"lot": {"from": "FA1234", "to": "FB9999"}}}]
+        {"dose_id": dose_id, "fields": {"lot": {"from": "FA1234", "to": "FB9999"}}}
+    ]
     assert [e["type"] for e in diff["events"]] == ["DoseAmended"]
     everything = service.caller("auditor").get(f"/v1/audit/persons/{person_id}/diff").json()
     assert everything["from"]["version"] == 0 and everything["to"]["version"] == 4
@@ -125,7 +136,8 @@ def test_verify_reports_an_event_edited_in_the_database_behind_the_ledgers_back(
     body = service.caller("auditor").get(f"/v1/audit/persons/{person_id}/verify").json()
     assert body["consistent"] is False
     assert {"kind": "integrity", "finding": "altered", "version": 2} in [
-        {k: d.get(k) for k in ("kind", "finding", "version")} for d in body["differences"]]
+        {k: d.get(k) for k in ("kind", "finding", "version")} for d in body["differences"]
+    ]
 
 
 def test_verify_answers_503_when_the_view_does_not_catch_up(service, monkeypatch):
@@ -138,14 +150,20 @@ def test_verify_answers_503_when_the_view_does_not_catch_up(service, monkeypatch
 def test_an_auditor_reading_a_certificate_gets_links_to_the_audit_page_others_do_not(service):
     person_id, _ = lan_with_a_corrected_lot(service)
     position = service.ledger.head()
-    auditor = service.caller("auditor").get(f"/v1/certificates/{person_id}",
-                                            params={"min_position": position}).json()
+    auditor = (
+        service.caller("auditor")
+        .get(f"/v1/certificates/{person_id}", params={"min_position": position})
+        .json()
+    )
     site = service.caller("site", **SITE).get(f"/v1/certificates/{person_id}").json()
-    assert auditor["links"] == {"audit": f"/audit/persons/{person_id}",
-                                "history": f"/v1/audit/persons/{person_id}/history"}
+    assert auditor["links"] == {
+        "audit": f"/audit/persons/{person_id}",
+        "history": f"/v1/audit/persons/{person_id}/history",
+    }
     assert site["links"] is None
-    assert {k: v for k, v in auditor.items() if k != "links"} == {k: v for k, v in site.items()
-                                                                  if k != "links"}
+    assert {k: v for k, v in auditor.items() if k != "links"} == {
+        k: v for k, v in site.items() if k != "links"
+    }
 
 
 def test_no_personal_data_reaches_the_logs_while_auditing(service, caplog):

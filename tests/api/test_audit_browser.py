@@ -24,16 +24,24 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
-from usecases.access_log import ReadQuery, find_reads
 from ledger.values import Actor
-from usecases.principals import issue_token
 from tests.api.conftest import CLI, dose, lan, read_side
+from usecases.access_log import ReadQuery, find_reads
+from usecases.principals import issue_token
 
 CHROMIUM = os.environ.get("DOSELEDGER_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("DOSELEDGER_CHROMEDRIVER", "/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         "--window-size=1280,1600", "--lang=en")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--window-size=1280,1600",
+    "--lang=en",
+)
 SITE = Actor("site-01", "site")
 MARK = "rgba(255, 229, 138, 1)"  # the page's highlight colour (--mark in audit_base.html)
 
@@ -76,15 +84,17 @@ def served(ledger, store_url, settings) -> Iterator[str]:
 def amended_record(ledger: Any) -> Any:
     """Lan: two doses; the first one's lot corrected; the second voided (entered twice)."""
     first = ledger.record_dose(actor=SITE, person=lan(), **dose("A1"))
-    second = ledger.record_dose(actor=SITE, person_id=first.person_id,
-                                **dose("A2", administered_at="2021-08-29"))
+    second = ledger.record_dose(
+        actor=SITE, person_id=first.person_id, **dose("A2", administered_at="2021-08-29")
+    )
     ledger.amend_dose(first.dose_id, {"lot": "FB9999"}, "lot misread from the vial", actor=SITE)
     ledger.void_dose(second.dose_id, "entered twice", actor=SITE)
     return first
 
 
 def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighted(
-        served, ledger, browser, tmp_path):
+    served, ledger, browser, tmp_path
+):
     record = amended_record(ledger)
     token, auditor = issue_token(ledger, role="auditor", name="Thanh tra Sở Y tế", actor=CLI)
     browser.delete_all_cookies()
@@ -99,7 +109,12 @@ def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighte
     assert browser.current_url == f"{served}/audit/persons/{record.person_id}"
     rows = browser.find_elements(By.CSS_SELECTOR, "ol.timeline > li.event")
     assert [r.get_attribute("data-type") for r in rows] == [
-        "Registered", "DoseRecorded", "DoseRecorded", "DoseAmended", "DoseVoided"]
+        "Registered",
+        "DoseRecorded",
+        "DoseRecorded",
+        "DoseAmended",
+        "DoseVoided",
+    ]
     assert all(r.is_displayed() for r in rows)
 
     amended = rows[3]
@@ -112,7 +127,8 @@ def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighte
     assert untouched.value_of_css_property("background-color") != MARK
     voided = rows[4].find_element(By.CSS_SELECTOR, "tr.dose.voided")
     assert "line-through" in voided.find_elements(By.TAG_NAME, "td")[1].value_of_css_property(
-        "text-decoration")
+        "text-decoration"
+    )
     assert "complete → partial" in rows[4].text
 
     shot = tmp_path / "audit-page.png"
@@ -135,6 +151,7 @@ def test_the_page_refuses_a_site_token_and_keeps_no_cookie(served, ledger, brows
     field.send_keys(token)
     field.submit()
     alert = WebDriverWait(browser, 10).until(
-        ready.visibility_of_element_located((By.CSS_SELECTOR, "[role=alert]")))
+        ready.visibility_of_element_located((By.CSS_SELECTOR, "[role=alert]"))
+    )
     assert alert.text == "a site token may not open the audit pages"
     assert browser.get_cookies() == []

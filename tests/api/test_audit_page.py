@@ -6,10 +6,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from api.auth import TokenVerifier
-from usecases.principals import revoke_token
 from tests.api.conftest import CLI, dose, lan
 from tests.api.test_doses import SITE
 from tests.stored_rows import StoredRows
+from usecases.principals import revoke_token
 
 UNKNOWN = "6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"
 
@@ -20,8 +20,9 @@ def person(service) -> str:
 
 
 def sign_in(service, token: str, next_: str = "/audit/", **headers):
-    return service.client.post("/audit/login", data={"token": token, "next": next_},
-                               headers=headers, follow_redirects=False)
+    return service.client.post(
+        "/audit/login", data={"token": token, "next": next_}, headers=headers, follow_redirects=False
+    )
 
 
 def test_a_page_sends_a_browser_without_a_session_to_sign_in_and_back(service):
@@ -54,8 +55,13 @@ def test_the_cookie_opens_no_api_endpoint(service):
 
 
 def test_only_auditor_and_admin_tokens_sign_in(service):
-    for role, status in (("site", 403), ("province", 403), ("reporter", 403), ("auditor", 303),
-                         ("admin", 303)):
+    for role, status in (
+        ("site", 403),
+        ("province", 403),
+        ("reporter", 403),
+        ("auditor", 303),
+        ("admin", 303),
+    ):
         scope = {"site": SITE, "province": {"provinces": ["01"]}}.get(role, {})
         service.client.cookies.clear()
         response = sign_in(service, service.token(role, **scope))
@@ -108,8 +114,9 @@ def test_pages_are_not_cached_framed_or_allowed_scripts(service):
 def test_the_start_page_opens_a_record_by_id_and_sign_out_ends_the_session(service):
     person_id = person(service)
     sign_in(service, service.token("auditor"))
-    opened = service.client.get("/audit/persons", params={"person_id": f" {person_id} "},
-                                follow_redirects=False)
+    opened = service.client.get(
+        "/audit/persons", params={"person_id": f" {person_id} "}, follow_redirects=False
+    )
     assert opened.headers["location"] == f"/audit/persons/{person_id}"
     assert "Open a person" in service.client.get("/audit/").text
     signed_out = service.client.post("/audit/logout", follow_redirects=False)
@@ -120,8 +127,9 @@ def test_the_start_page_opens_a_record_by_id_and_sign_out_ends_the_session(servi
 
 def test_page_text_is_escaped(service):
     site = service.caller("site", **SITE)
-    person_id = site.post("/v1/doses", json=dose("X1", person=lan(
-        full_name="Lan <script>alert(1)</script>", national_id=None))).json()["person_id"]
+    person_id = site.post(
+        "/v1/doses", json=dose("X1", person=lan(full_name="Lan <script>alert(1)</script>", national_id=None))
+    ).json()["person_id"]
     sign_in(service, service.token("auditor"))
     page = service.client.get(f"/audit/persons/{person_id}")
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from config.settings import Settings
-from ledger.values import Actor
 from ledger.rules import now_ict
 from ledger.values import Actor
 from tests.api.conftest import dose, lan
@@ -26,14 +25,14 @@ OFFICIAL = Actor("tests", "admin")
 def person_with_one_dose(service, **details) -> tuple[str, str]:
     """A person of Hà Nội with one dose from 01-TYT-001: their id and the dose's id."""
     site = service.caller("site", sites=[SITE_HN])
-    recorded = site.post("/v1/doses", json=dose(f"R-{details.get('full_name', 'lan')}",
-                                                person=lan(**details))).json()
+    recorded = site.post(
+        "/v1/doses", json=dose(f"R-{details.get('full_name', 'lan')}", person=lan(**details))
+    ).json()
     return recorded["person_id"], recorded["dose_id"]
 
 
 def filed(caller, person_id: str, kind: str = "missing_dose", claim: dict | None = None, **extra):
-    return caller.post(PATH, json={"person_id": person_id, "kind": kind, "claim": claim or MISSING,
-                                   **extra})
+    return caller.post(PATH, json={"person_id": person_id, "kind": kind, "claim": claim or MISSING, **extra})
 
 
 def status(service, request_id: str, code: str):
@@ -53,29 +52,42 @@ def test_the_whole_lifecycle_a_missing_dose_accepted_completes_the_certificate(s
     assert status(service, request["request_id"], request["code"]).json()["status"] == "open"
 
     listed = official.get(PATH, params={"min_position": request["position"]}).json()
-    row, = listed["requests"]
-    assert (row["request_id"], row["person_id"], row["province"], row["site_id"], row["status"]) == \
-        (request["request_id"], person_id, "01", SITE_HN, "open")
+    (row,) = listed["requests"]
+    assert (row["request_id"], row["person_id"], row["province"], row["site_id"], row["status"]) == (
+        request["request_id"],
+        person_id,
+        "01",
+        SITE_HN,
+        "open",
+    )
     assert row["claim"]["vaccine"] == "EU/1/20/1528" and row["contact"] == "0912345678"
     assert row["overdue"] is False and listed["overdue_after_days"] == 7
 
     assigned = admin.post(f"{PATH}/{request['request_id']}/assign", json={"site": SITE_HN})
     assert assigned.status_code == 200, assigned.text
     assert status(service, request["request_id"], request["code"]).json()["status"] == "assigned"
-    resolved = site.post(f"{PATH}/{request['request_id']}/resolve",
-                         json={"outcome": "accepted", "reason": "the site's paper log shows the dose"})
+    resolved = site.post(
+        f"{PATH}/{request['request_id']}/resolve",
+        json={"outcome": "accepted", "reason": "the site's paper log shows the dose"},
+    )
     assert resolved.status_code == 200, resolved.text
 
-    certificate = official.get(f"/v1/certificates/{person_id}",
-                               params={"min_position": resolved.json()["position"]}).json()
+    certificate = official.get(
+        f"/v1/certificates/{person_id}", params={"min_position": resolved.json()["position"]}
+    ).json()
     assert certificate["status"] == "complete"
     assert [d["administered_at"] for d in certificate["doses"]] == ["2021-08-01", "2021-08-29"]
     answer = status(service, request["request_id"], request["code"].lower())
-    assert answer.json() == {"request_id": request["request_id"], "status": "accepted",
-                             "kind": "missing_dose", "filed_at": request["filed_at"],
-                             "outcome": "accepted", "reason": "the site's paper log shows the dose",
-                             "repeats": 0}
-    done, = official.get(PATH, params={"status": "resolved"}).json()["requests"]
+    assert answer.json() == {
+        "request_id": request["request_id"],
+        "status": "accepted",
+        "kind": "missing_dose",
+        "filed_at": request["filed_at"],
+        "outcome": "accepted",
+        "reason": "the site's paper log shows the dose",
+        "repeats": 0,
+    }
+    (done,) = official.get(PATH, params={"status": "resolved"}).json()["requests"]
     assert done["resolved_at"] and done["outcome"] == "accepted"
     summary = official.get("/v1/stats/corrections").json()
     assert summary["resolved"] == {"accepted": 1, "rejected": 0} and summary["open"] == []
@@ -85,8 +97,12 @@ def test_the_whole_lifecycle_a_missing_dose_accepted_completes_the_certificate(s
 def test_the_same_claim_filed_again_is_linked_to_the_open_request(service):
     person_id, _ = person_with_one_dose(service)
     first = filed(service.caller("portal"), person_id).json()
-    again = filed(service.caller("site", sites=[SITE_HCM]), person_id,
-                  claim={**MISSING, "vaccine": "Comirnaty"}, channel="hotline")
+    again = filed(
+        service.caller("site", sites=[SITE_HCM]),
+        person_id,
+        claim={**MISSING, "vaccine": "Comirnaty"},
+        channel="hotline",
+    )
     assert again.status_code == 200
     assert again.json()["linked"] is True and again.json()["code"] is None
     assert again.json()["request_id"] == first["request_id"]
@@ -99,13 +115,16 @@ def test_the_same_claim_filed_again_is_linked_to_the_open_request(service):
 def test_a_rejected_claim_leaves_the_ledger_unchanged(service):
     person_id, dose_id = person_with_one_dose(service)
     admin = service.caller("admin")
-    request = filed(service.caller("portal"), person_id, "wrong_dose",
-                    {"dose_id": dose_id, "not_given": True}).json()
+    request = filed(
+        service.caller("portal"), person_id, "wrong_dose", {"dose_id": dose_id, "not_given": True}
+    ).json()
     before = admin.get(f"/v1/certificates/{person_id}", params={"min_position": request["position"]}).json()
     events_before = len(list(service.ledger.events.get(UUID(person_id))))
 
-    resolved = admin.post(f"{PATH}/{request['request_id']}/resolve",
-                          json={"outcome": "rejected", "reason": "the site's log shows the dose was given"})
+    resolved = admin.post(
+        f"{PATH}/{request['request_id']}/resolve",
+        json={"outcome": "rejected", "reason": "the site's log shows the dose was given"},
+    )
     assert resolved.status_code == 200, resolved.text
     after = admin.get(f"/v1/certificates/{person_id}", params={"min_position": resolved.json()["position"]})
     assert after.json()["doses"] == before["doses"] and after.json()["status"] == "partial"
@@ -139,13 +158,17 @@ def test_status_checks_are_limited_per_address_to_slow_guessing(service):
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     # another address is not held back
     other = TestClient(service.app, client=("203.0.113.9", 50000), raise_server_exceptions=False)
-    assert other.get(f"{PATH}/{request['request_id']}/status", params={"code": request["code"]}).status_code == 200
+    assert (
+        other.get(f"{PATH}/{request['request_id']}/status", params={"code": request["code"]}).status_code
+        == 200
+    )
 
 
 def test_the_status_answer_holds_no_personal_data(service):
     person_id, _ = person_with_one_dose(service)
-    request = filed(service.caller("portal"), person_id, contact="0912345678",
-                    evidence_ref="card photo").json()
+    request = filed(
+        service.caller("portal"), person_id, contact="0912345678", evidence_ref="card photo"
+    ).json()
     answer = status(service, request["request_id"], request["code"])
     assert set(answer.json()) == {"request_id", "status", "kind", "filed_at", "outcome", "reason", "repeats"}
     for personal in ("Lan", "0912345678", "card photo", person_id, SITE_HN):
@@ -161,8 +184,10 @@ def test_scopes_each_official_works_only_what_is_theirs(service):
     last = admin.post(f"{PATH}/{to_hcm['request_id']}/assign", json={"province": "79"}).json()["position"]
 
     hanoi, hcm = service.caller("province", provinces=["01"]), service.caller("province", provinces=["79"])
-    assert {r["request_id"] for r in hanoi.get(PATH, params={"min_position": last}).json()["requests"]} == \
-        {to_hn["request_id"], to_hcm["request_id"]}  # its person's requests, wherever assigned
+    assert {r["request_id"] for r in hanoi.get(PATH, params={"min_position": last}).json()["requests"]} == {
+        to_hn["request_id"],
+        to_hcm["request_id"],
+    }  # its person's requests, wherever assigned
     assert [r["request_id"] for r in hcm.get(PATH).json()["requests"]] == [to_hcm["request_id"]]
     refused = hcm.get(PATH, params={"province": "01"})
     assert refused.status_code == 403 and locs(refused) == [["query", "province"]]
@@ -177,8 +202,12 @@ def test_scopes_each_official_works_only_what_is_theirs(service):
     # Hà Nội's province answers for the Hà Nội site it oversees
     assert hanoi.post(f"{PATH}/{to_hn['request_id']}/resolve", json=reject).status_code == 200
     for role in ("auditor", "reporter", "portal"):
-        assert service.caller(role).post(f"{PATH}/{to_hn['request_id']}/assign",
-                                         json={"province": "01"}).status_code == 403
+        assert (
+            service.caller(role)
+            .post(f"{PATH}/{to_hn['request_id']}/assign", json={"province": "01"})
+            .status_code
+            == 403
+        )
 
 
 def test_a_province_officials_or_auditors_list_is_in_the_access_log_with_no_personal_data(service):
@@ -187,9 +216,13 @@ def test_a_province_officials_or_auditors_list_is_in_the_access_log_with_no_pers
     now = {"min_position": service.ledger.head()}
     for role, scope in (("province", {"provinces": ["01"]}), ("auditor", {}), ("admin", {})):
         assert len(service.caller(role, **scope).get(PATH, params=now).json()["requests"]) == 1
-    reads = service.caller("admin").get("/v1/audit/access-log", params={"person_id": person_id}).json()["reads"]
+    reads = (
+        service.caller("admin").get("/v1/audit/access-log", params={"person_id": person_id}).json()["reads"]
+    )
     assert [(r["role"], r["what"], r["person_ids"]) for r in reads] == [
-        ("province", "corrections.list", [person_id]), ("auditor", "corrections.list", [person_id])]
+        ("province", "corrections.list", [person_id]),
+        ("auditor", "corrections.list", [person_id]),
+    ]
     assert "0912345678" not in str(reads)
 
 
@@ -198,9 +231,16 @@ def seed_ages(service, person_id: str) -> dict[int, str]:
     ids = {}
     for days in (2, 9, 30):
         when = (now_ict() - timedelta(days=days)).replace(microsecond=0).isoformat()
-        ids[days] = str(service.ledger.request_correction(
-            person_id, "missing_dose", {**MISSING, "administered_at": f"2021-09-{days:02d}"},
-            filed_at=when, channel="paper", actor=OFFICIAL).request_id)
+        ids[days] = str(
+            service.ledger.request_correction(
+                person_id,
+                "missing_dose",
+                {**MISSING, "administered_at": f"2021-09-{days:02d}"},
+                filed_at=when,
+                channel="paper",
+                actor=OFFICIAL,
+            ).request_id
+        )
     service.ledger.resolve_correction(ids[30], "rejected", "no such dose in the log", actor=OFFICIAL)
     return ids
 
@@ -221,7 +261,7 @@ def test_the_overdue_list_holds_the_unanswered_requests_older_than_the_limit(ser
 
     summary = admin.get("/v1/stats/corrections").json()
     assert summary["overdue"] == 1 and summary["resolved"] == {"accepted": 0, "rejected": 1}
-    group, = summary["open"]
+    (group,) = summary["open"]
     assert (group["province"], group["site_id"], group["open"], group["overdue"]) == ("01", SITE_HN, 2, 1)
     assert group["oldest_age_days"] == pytest.approx(9, abs=0.01)
     assert summary["resolution_days"]["median"] == pytest.approx(30, abs=0.01)
@@ -232,27 +272,34 @@ def test_the_overdue_limit_is_a_setting(service, settings, monkeypatch):
     seed_ages(service, person_id)
     monkeypatch.setenv("DOSELEDGER_CORRECTION_OVERDUE_DAYS", "1.5")
     assert Settings().correction_overdue_days == 1.5
-    app = create_app(Settings(database_url=settings.database_url, correction_overdue_days=1.5),
-                     ledger=service.ledger, views=service.app.state.views)
+    app = create_app(
+        Settings(database_url=settings.database_url, correction_overdue_days=1.5),
+        ledger=service.ledger,
+        views=service.app.state.views,
+    )
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {service.token('admin')}"
         answer = client.get(PATH, params={"overdue": "true", "min_position": service.ledger.head()}).json()
     assert len(answer["requests"]) == 2 and answer["overdue_after_days"] == 1.5
 
 
-@pytest.mark.parametrize(("body", "loc"), [
-    ({"kind": "complaint"}, ["body", "kind"]),
-    ({"claim": {**MISSING, "vaccine": "Snake Oil"}}, ["body", "claim", "vaccine"]),
-    ({"claim": {**MISSING, "administered_at": "2999-01-01"}}, ["body", "claim", "administered_at"]),
-    ({"claim": {**MISSING, "colour": "red"}}, ["body", "claim", "colour"]),
-    ({"claim": {}}, ["body", "claim"]),
-    ({"person_id": "not-a-uuid"}, ["body", "person_id"]),
-    ({"channel": "x" * 41}, ["body", "channel"]),
-])
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"kind": "complaint"}, ["body", "kind"]),
+        ({"claim": {**MISSING, "vaccine": "Snake Oil"}}, ["body", "claim", "vaccine"]),
+        ({"claim": {**MISSING, "administered_at": "2999-01-01"}}, ["body", "claim", "administered_at"]),
+        ({"claim": {**MISSING, "colour": "red"}}, ["body", "claim", "colour"]),
+        ({"claim": {}}, ["body", "claim"]),
+        ({"person_id": "not-a-uuid"}, ["body", "person_id"]),
+        ({"channel": "x" * 41}, ["body", "channel"]),
+    ],
+)
 def test_a_malformed_request_is_refused_naming_the_field(service, body, loc):
     person_id, _ = person_with_one_dose(service)
-    answer = service.caller("portal").post(PATH, json={"person_id": person_id, "kind": "missing_dose",
-                                                       "claim": MISSING, **body})
+    answer = service.caller("portal").post(
+        PATH, json={"person_id": person_id, "kind": "missing_dose", "claim": MISSING, **body}
+    )
     assert answer.status_code == 422, answer.text
     assert locs(answer)[0] == loc
     assert service.ledger.person(person_id).corrections == {}

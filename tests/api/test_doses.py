@@ -46,8 +46,9 @@ def test_a_vietnamese_name_round_trips_with_its_diacritics(service):
     site = service.caller("site", **SITE)
     name = "Đặng Thị Ánh Tuyết"
     recorded = site.post("/v1/doses", json=dose("R1", person=lan(full_name=name, phone="0987654321")))
-    found = site.get("/v1/persons", params={"phone": "0987654321",
-                                            "min_position": recorded.json()["position"]})
+    found = site.get(
+        "/v1/persons", params={"phone": "0987654321", "min_position": recorded.json()["position"]}
+    )
     assert found.json()["persons"][0]["full_name"] == name
     assert name.encode() in found.content  # UTF-8 as is, not \\u escapes
 
@@ -56,17 +57,24 @@ def test_missing_fields_are_each_named(service):
     site = service.caller("site", **SITE)
     response = site.post("/v1/doses", json={"site_id": "01-TYT-001", "person": lan()})
     assert response.status_code == 422
-    assert sorted(locs(response)) == [["body", "administered_at"], ["body", "site_record_id"],
-                                      ["body", "vaccine"]]
+    assert sorted(locs(response)) == [
+        ["body", "administered_at"],
+        ["body", "site_record_id"],
+        ["body", "vaccine"],
+    ]
 
 
 def test_wrong_types_are_named(service):
     site = service.caller("site", **SITE)
-    response = site.post("/v1/doses", json=dose("R1", administered_at=20210801, dose_number="two",
-                                                 person_id="not-a-uuid"))
+    response = site.post(
+        "/v1/doses", json=dose("R1", administered_at=20210801, dose_number="two", person_id="not-a-uuid")
+    )
     assert response.status_code == 422
-    assert sorted(locs(response)) == [["body", "administered_at"], ["body", "dose_number"],
-                                      ["body", "person_id"]]
+    assert sorted(locs(response)) == [
+        ["body", "administered_at"],
+        ["body", "dose_number"],
+        ["body", "person_id"],
+    ]
 
 
 def test_an_unknown_field_is_refused_by_name(service):
@@ -104,8 +112,9 @@ def test_a_dose_for_a_person_who_does_not_exist_is_not_found(service):
 def test_a_dose_needs_a_person_id_or_a_person_but_not_both(service):
     site = service.caller("site", **SITE)
     neither = site.post("/v1/doses", json=dose("R1"))
-    both = site.post("/v1/doses", json=dose("R1", person=lan(),
-                                            person_id="6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e"))
+    both = site.post(
+        "/v1/doses", json=dose("R1", person=lan(), person_id="6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e")
+    )
     assert neither.status_code == both.status_code == 422
     assert locs(neither) == locs(both) == [["body", "person_id"]]
 
@@ -115,25 +124,41 @@ def test_a_batch_stores_its_good_items_and_answers_each_one(service):
     person_id = site.post("/v1/persons", json=lan()).json()["person_id"]
     site.post("/v1/doses", json=dose("B0", person_id=person_id, administered_at="2021-06-01"))
     tomorrow = (date.today() + timedelta(days=2)).isoformat()
-    response = site.post("/v1/doses/batch", json={"doses": [
-        dose("B1", person_id=person_id),
-        dose("B2", person_id=person_id, vaccine="Snake Oil"),
-        dose("B3", person_id=person_id, administered_at=20210901),
-        "not an object",
-        dose("B5", person_id=person_id, administered_at=tomorrow),
-        dose("B6", person_id=person_id, administered_at="2021-09-01"),
-        dose("B0", person_id=person_id, administered_at="2021-06-01"),
-        dose("B0", person_id=person_id, administered_at="2021-06-02"),
-    ]})
+    response = site.post(
+        "/v1/doses/batch",
+        json={
+            "doses": [
+                dose("B1", person_id=person_id),
+                dose("B2", person_id=person_id, vaccine="Snake Oil"),
+                dose("B3", person_id=person_id, administered_at=20210901),
+                "not an object",
+                dose("B5", person_id=person_id, administered_at=tomorrow),
+                dose("B6", person_id=person_id, administered_at="2021-09-01"),
+                dose("B0", person_id=person_id, administered_at="2021-06-01"),
+                dose("B0", person_id=person_id, administered_at="2021-06-02"),
+            ]
+        },
+    )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
-    assert [r["status"] for r in results] == ["created", "rejected", "rejected", "rejected",
-                                              "rejected", "created", "duplicate", "conflict"]
+    assert [r["status"] for r in results] == [
+        "created",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "created",
+        "duplicate",
+        "conflict",
+    ]
     assert [r["index"] for r in results] == list(range(8))
     assert [r["errors"][0]["loc"] for r in results if r.get("errors")] == [
-        ["body", "doses", 1, "vaccine"], ["body", "doses", 2, "administered_at"],
-        ["body", "doses", 3], ["body", "doses", 4, "administered_at"],
-        ["body", "doses", 7, "site_record_id"]]
+        ["body", "doses", 1, "vaccine"],
+        ["body", "doses", 2, "administered_at"],
+        ["body", "doses", 3],
+        ["body", "doses", 4, "administered_at"],
+        ["body", "doses", 7, "site_record_id"],
+    ]
     assert results[7]["dose_id"] == results[6]["dose_id"]  # the conflict names the stored dose
     assert response.json()["counts"] == {"created": 2, "duplicate": 1, "conflict": 1, "rejected": 4}
     cert = certificate(site, person_id, results[5]["position"])

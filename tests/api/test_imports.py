@@ -36,17 +36,23 @@ def settings(settings, uploads):
 
 
 def the_form(**changes: Any) -> dict[str, str]:
-    fields = {"unit": FORM.unit, "attested_by": FORM.attested_by, "document_ref": FORM.document_ref,
-              "site_id": SITE}
+    fields = {
+        "unit": FORM.unit,
+        "attested_by": FORM.attested_by,
+        "document_ref": FORM.document_ref,
+        "site_id": SITE,
+    }
     fields.update(changes)
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def send(caller: Caller, path: Path, *, dry_run: bool = False, name: str | None = None,
-         **form: Any) -> Any:
-    return caller.post("/v1/imports", params={"dry_run": "true"} if dry_run else None,
-                       files={"file": (name or path.name, path.read_bytes(), CSV)},
-                       data=the_form(**form))
+def send(caller: Caller, path: Path, *, dry_run: bool = False, name: str | None = None, **form: Any) -> Any:
+    return caller.post(
+        "/v1/imports",
+        params={"dry_run": "true"} if dry_run else None,
+        files={"file": (name or path.name, path.read_bytes(), CSV)},
+        data=the_form(**form),
+    )
 
 
 def unit(service: Any) -> Caller:
@@ -83,10 +89,15 @@ def test_an_xlsx_file_goes_in_the_same_way_and_its_submitter_reads_it_back(servi
     assert counts(response.json()) == (3, 2, 0, 1)
     status = caller.get(response.headers["location"]).json()
     assert (status["status"], status["file_name"], status["unit"], status["attested_by"]) == (
-        "completed", "tiem.xlsx", FORM.unit, FORM.attested_by)
+        "completed",
+        "tiem.xlsx",
+        FORM.unit,
+        FORM.attested_by,
+    )
     assert (status["created"], status["rejected"], status["read_fraction"]) == (2, 1, 1.0)
-    assert status["errors"] == [{"row": 4, "column": "Ngày sinh", "value": "31/02/1990",
-                                 "msg": status["errors"][0]["msg"]}]
+    assert status["errors"] == [
+        {"row": 4, "column": "Ngày sinh", "value": "31/02/1990", "msg": status["errors"][0]["msg"]}
+    ]
 
 
 def test_a_dry_run_reports_every_row_and_stores_nothing(service, tmp_path):
@@ -114,33 +125,53 @@ def test_the_same_file_sent_again_is_all_duplicates(service, tmp_path):
 
 def test_bad_rows_are_named_by_row_and_column_and_listed_in_full_as_csv(service, tmp_path):
     caller = unit(service)
-    path = write_csv(tmp_path / "tiem.csv", [
-        row("C1"), row("C2", administered_at="13/31/2021"), row("C3", full_name=""),
-        row("C4", vaccine="Snake Oil", sex="?")])
+    path = write_csv(
+        tmp_path / "tiem.csv",
+        [
+            row("C1"),
+            row("C2", administered_at="13/31/2021"),
+            row("C3", full_name=""),
+            row("C4", vaccine="Snake Oil", sex="?"),
+        ],
+    )
     response = send(caller, path)
     answer = response.json()
     assert counts(answer) == (4, 1, 0, 3)
     assert [(e["row"], e["column"], e["value"]) for e in answer["errors"]] == [
-        (3, "Ngày tiêm", "13/31/2021"), (4, "Họ và tên", None),
-        (5, "Giới tính", "?"), (5, "Tên vắc xin", "Snake Oil")]
+        (3, "Ngày tiêm", "13/31/2021"),
+        (4, "Họ và tên", None),
+        (5, "Giới tính", "?"),
+        (5, "Tên vắc xin", "Snake Oil"),
+    ]
     report = caller.get(response.headers["location"] + "/errors.csv")
     assert report.status_code == 200
     assert report.headers["content-type"].startswith("text/csv")
     assert "attachment" in report.headers["content-disposition"]
     lines = csv_rows(report.text)
     assert lines[0] == ["row", "column", "value", "msg"]
-    assert [line[:3] for line in lines[1:]] == [["3", "Ngày tiêm", "13/31/2021"], ["4", "Họ và tên", ""],
-                                                ["5", "Giới tính", "?"], ["5", "Tên vắc xin", "Snake Oil"]]
+    assert [line[:3] for line in lines[1:]] == [
+        ["3", "Ngày tiêm", "13/31/2021"],
+        ["4", "Họ và tên", ""],
+        ["5", "Giới tính", "?"],
+        ["5", "Tên vắc xin", "Snake Oil"],
+    ]
 
 
 def test_a_site_token_imports_only_rows_of_its_own_sites(service, tmp_path):
     caller = unit(service)
-    path = write_csv(tmp_path / "tiem.csv", [row("D1"), row("D2", site_id="79-TYT-001"),
-                                             row("D3", site_id=SITE)])
+    path = write_csv(
+        tmp_path / "tiem.csv", [row("D1"), row("D2", site_id="79-TYT-001"), row("D3", site_id=SITE)]
+    )
     answer = send(caller, path).json()
     assert counts(answer) == (3, 2, 0, 1)
-    assert answer["errors"] == [{"row": 3, "column": "Mã cơ sở tiêm", "value": "79-TYT-001",
-                                 "msg": "is not one of the sites you may import for"}]
+    assert answer["errors"] == [
+        {
+            "row": 3,
+            "column": "Mã cơ sở tiêm",
+            "value": "79-TYT-001",
+            "msg": "is not one of the sites you may import for",
+        }
+    ]
     # The form's own site outside the token's: refused whole, naming the field.
     refused = send(caller, path, site_id="79-TYT-001")
     assert refused.status_code == 403
@@ -159,8 +190,9 @@ def test_an_upload_over_the_import_limit_is_413_and_leaves_nothing(service, tmp_
     assert declared.headers["content-type"] == "application/problem+json"
     # Streamed without a length (chunked): refused part way, the part saved so far removed.
     boundary = "b0undary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
-            f"\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+    ).encode()
 
     def chunks():
         yield head
@@ -168,18 +200,21 @@ def test_an_upload_over_the_import_limit_is_413_and_leaves_nothing(service, tmp_
             yield b"y" * (64 * 1024)
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    streamed = caller.post("/v1/imports", content=chunks(),
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    streamed = caller.post(
+        "/v1/imports", content=chunks(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert streamed.status_code == 413, streamed.text
     assert list(uploads.iterdir()) == [] and stored_doses(service.ledger) == []
 
 
 def test_a_file_that_is_not_a_spreadsheet_is_422_naming_file(service, tmp_path):
     caller = unit(service)
-    for name, data in (("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4),
-                       ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 512),
-                       ("broken.xlsx", b"PK\x03\x04" + b"\0" * 512),
-                       ("empty.csv", b"")):
+    for name, data in (
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4),
+        ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 512),
+        ("broken.xlsx", b"PK\x03\x04" + b"\0" * 512),
+        ("empty.csv", b""),
+    ):
         path = tmp_path / name
         path.write_bytes(data)
         response = send(caller, path)
@@ -204,8 +239,9 @@ def test_the_form_is_checked_naming_each_field(service, tmp_path):
         response = send(caller, path, **fields)
         assert response.status_code == 422, (fields, response.text)
         assert response.json()["errors"][0]["loc"] == loc, fields
-    no_file = caller.post("/v1/imports", files={"document_ref": (None, "CV 1")},
-                          data=the_form(document_ref=None))
+    no_file = caller.post(
+        "/v1/imports", files={"document_ref": (None, "CV 1")}, data=the_form(document_ref=None)
+    )
     assert no_file.json()["errors"][0]["loc"] == ["body", "file"]
     assert caller.post("/v1/imports", json=the_form()).status_code == 415
     assert stored_doses(service.ledger) == []
@@ -253,19 +289,24 @@ def test_a_large_file_is_imported_in_the_background_and_polled_to_completion(ser
         if (status["status"] != "running" and not list(uploads.iterdir())) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert (status["status"], status["rows"], status["created"], status["rejected"]) == (
-        "completed", 7, 6, 1)
+    assert (status["status"], status["rows"], status["created"], status["rejected"]) == ("completed", 7, 6, 1)
     assert list(uploads.iterdir()) == []
     report = csv_rows(caller.get(response.headers["location"] + "/errors.csv").text)
     assert report[1][:3] == ["8", "Số lô", "'=1+1"]  # a formula, defused for the spreadsheet it opens in
 
 
 def test_a_file_of_another_shape_goes_in_through_a_mapping(service, tmp_path):
-    path = write_csv(tmp_path / "other.csv", [
-        ["Tên", "Sinh", "Tỉnh", "Vắc xin", "Ngày", "Mã"],
-        ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "01/08/2021", "K1"],
-        ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "22/13/2021", "K2"]])
-    mapping = "Tên=full_name,Sinh=birth_date,Tỉnh=province,Vắc xin=vaccine,Ngày=administered_at,Mã=site_record_id"
+    path = write_csv(
+        tmp_path / "other.csv",
+        [
+            ["Tên", "Sinh", "Tỉnh", "Vắc xin", "Ngày", "Mã"],
+            ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "01/08/2021", "K1"],
+            ["Ngô Bảo Châu", "28/06/1972", "01", "Pfizer", "22/13/2021", "K2"],
+        ],
+    )
+    mapping = (
+        "Tên=full_name,Sinh=birth_date,Tỉnh=province,Vắc xin=vaccine,Ngày=administered_at,Mã=site_record_id"
+    )
     answer = send(unit(service), path, mapping=mapping).json()
     assert counts(answer) == (2, 1, 0, 1)
     assert answer["errors"][0]["column"] == "Ngày"
@@ -274,9 +315,14 @@ def test_a_file_of_another_shape_goes_in_through_a_mapping(service, tmp_path):
 def test_a_synthea_export_and_its_people_file_go_in_through_the_shipped_mapping(service):
     synthea = shared_dir() / "testdata" / "synthea-csv"
     caller = unit(service)
-    response = caller.post("/v1/imports", data=the_form(mapping=SYNTHEA.read_text("utf-8")), files={
-        "file": ("immunizations.csv", (synthea / "immunizations.csv").read_bytes(), CSV),
-        "people": ("patients.csv", (synthea / "patients.csv").read_bytes(), CSV)})
+    response = caller.post(
+        "/v1/imports",
+        data=the_form(mapping=SYNTHEA.read_text("utf-8")),
+        files={
+            "file": ("immunizations.csv", (synthea / "immunizations.csv").read_bytes(), CSV),
+            "people": ("patients.csv", (synthea / "patients.csv").read_bytes(), CSV),
+        },
+    )
     assert response.status_code == 201, response.text
     answer = response.json()
     assert (answer["rows"], answer["created"]) == (184, len(covid_rows(synthea))) == (184, 15)
@@ -293,5 +339,7 @@ def test_the_blank_template_comes_as_csv_or_xlsx(service, tmp_path):
     as_xlsx = service.caller("admin").get("/v1/imports/template.xlsx")
     assert as_xlsx.status_code == 200 and 'filename="' in as_xlsx.headers["content-disposition"]
     (tmp_path / "mau.xlsx").write_bytes(as_xlsx.content)
-    header = next(load_workbook(tmp_path / "mau.xlsx", read_only=True).worksheets[0].iter_rows(values_only=True))
+    header = next(
+        load_workbook(tmp_path / "mau.xlsx", read_only=True).worksheets[0].iter_rows(values_only=True)
+    )
     assert header[:2] == ("Mã bản ghi", "Họ và tên")

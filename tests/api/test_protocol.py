@@ -52,8 +52,9 @@ def test_a_batch_may_be_larger_than_a_single_dose_up_to_its_own_limit(service):
 
 def test_malformed_json_is_400_naming_the_body(service):
     site = service.caller("site", **SITE)
-    response = site.post("/v1/doses", content=b'{"site_id": "01-TYT-001",',
-                         headers={"content-type": "application/json"})
+    response = site.post(
+        "/v1/doses", content=b'{"site_id": "01-TYT-001",', headers={"content-type": "application/json"}
+    )
     assert problem(response, 400, "malformed-body")["errors"][0]["loc"] == ["body"]
 
 
@@ -61,10 +62,16 @@ def test_json_nested_very_deep_is_refused_without_harm(service):
     site = service.caller("site", **SITE)
     deep = b"[" * 100_000 + b"]" * 100_000
     nested = b'{"person": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_001
-    problem(site.post("/v1/doses", content=deep, headers={"content-type": "application/json"}),
-            400, "malformed-body")
-    problem(site.post("/v1/doses", content=nested, headers={"content-type": "application/json"}),
-            400, "malformed-body")
+    problem(
+        site.post("/v1/doses", content=deep, headers={"content-type": "application/json"}),
+        400,
+        "malformed-body",
+    )
+    problem(
+        site.post("/v1/doses", content=nested, headers={"content-type": "application/json"}),
+        400,
+        "malformed-body",
+    )
     assert service.client.get("/healthz").status_code == 200
 
 
@@ -141,7 +148,10 @@ def test_health_needs_no_token_and_metrics_count_requests_doses_and_rejections(s
 def test_every_operation_is_documented_with_its_security_and_every_model_with_an_example():
     spec = create_app(views=object()).openapi()
     assert spec["components"]["securitySchemes"]["token"] == {
-        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["token"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["token"]["description"],
+    }
     public = {key for key, roles in EXPECTED_ROLES.items() if roles == PUBLIC}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -153,4 +163,3 @@ def test_every_operation_is_documented_with_its_security_and_every_model_with_an
                 assert "application/problem+json" in operation["responses"]["401"]["content"]
     for name, schema in spec["components"]["schemas"].items():
         assert schema.get("examples"), name
-

@@ -11,11 +11,19 @@ def seed(service) -> int:
     site = service.caller("site", sites=["01-TYT-001", "79-TYT-001"])
     site.post("/v1/doses", json=dose("A1", person=lan()))
     site.post("/v1/doses", json=dose("A2", person=lan(), administered_at="2021-08-29"))
-    site.post("/v1/doses", json=dose("B1", vaccine="Vero Cell",
-                                     person=lan(full_name="Lê Văn Nam", national_id="001190000002")))
-    last = site.post("/v1/doses", json=dose("C1", site_id="79-TYT-001", administered_at="2021-09-02",
-                                            person=lan(full_name="Võ Thị Hạnh", province="79",
-                                                       national_id="079190000003")))
+    site.post(
+        "/v1/doses",
+        json=dose("B1", vaccine="Vero Cell", person=lan(full_name="Lê Văn Nam", national_id="001190000002")),
+    )
+    last = site.post(
+        "/v1/doses",
+        json=dose(
+            "C1",
+            site_id="79-TYT-001",
+            administered_at="2021-09-02",
+            person=lan(full_name="Võ Thị Hạnh", province="79", national_id="079190000003"),
+        ),
+    )
     return last.json()["position"]
 
 
@@ -28,22 +36,30 @@ def test_a_read_asked_to_wait_for_a_position_not_yet_written_gives_up_with_503(s
     service.app.state.settings = service.app.state.settings.model_copy(update={"read_wait_seconds": 0.2})
     site = service.caller("site", **SITE)
     person = site.post("/v1/persons", json=lan()).json()
-    response = site.get(f"/v1/certificates/{person['person_id']}",
-                        params={"min_position": person["position"] + 1000})
+    response = site.get(
+        f"/v1/certificates/{person['person_id']}", params={"min_position": person["position"] + 1000}
+    )
     assert response.status_code == 503 and response.headers["retry-after"]
 
 
 def test_dose_counts_group_by_what_is_asked_and_stay_within_the_dates(service):
     position = seed(service)
     reporter = service.caller("reporter")
-    by_province = reporter.get("/v1/stats/doses", params={"group_by": "province",
-                                                          "min_position": position}).json()
-    by_vaccine = reporter.get("/v1/stats/doses", params={"group_by": "vaccine,dose_number",
-                                                         "from": "2021-08-02", "to": "2021-12-31"})
-    assert by_province == {"rows": [{"province": "01", "doses": 3}, {"province": "79", "doses": 1}],
-                           "total": 4}
-    assert by_vaccine.json()["rows"] == [{"vaccine": "EU/1/20/1528", "dose_number": 1, "doses": 1},
-                                         {"vaccine": "EU/1/20/1528", "dose_number": 2, "doses": 1}]
+    by_province = reporter.get(
+        "/v1/stats/doses", params={"group_by": "province", "min_position": position}
+    ).json()
+    by_vaccine = reporter.get(
+        "/v1/stats/doses",
+        params={"group_by": "vaccine,dose_number", "from": "2021-08-02", "to": "2021-12-31"},
+    )
+    assert by_province == {
+        "rows": [{"province": "01", "doses": 3}, {"province": "79", "doses": 1}],
+        "total": 4,
+    }
+    assert by_vaccine.json()["rows"] == [
+        {"vaccine": "EU/1/20/1528", "dose_number": 1, "doses": 1},
+        {"vaccine": "EU/1/20/1528", "dose_number": 2, "doses": 1},
+    ]
 
 
 def test_a_province_official_counts_only_their_province(service):
@@ -52,8 +68,7 @@ def test_a_province_official_counts_only_their_province(service):
     counts = official.get("/v1/stats/doses", params={"group_by": "province", "min_position": position})
     coverage = official.get("/v1/stats/coverage")
     assert counts.json()["rows"] == [{"province": "79", "doses": 1}]
-    assert coverage.json() == {"rows": [{"province": "79", "status": "partial", "people": 1}],
-                               "total": 1}
+    assert coverage.json() == {"rows": [{"province": "79", "status": "partial", "people": 1}], "total": 1}
 
 
 def test_statistics_refuse_unknown_groups_reversed_dates_and_bad_provinces(service):
@@ -73,18 +88,22 @@ def test_coverage_counts_people_by_status(service):
     assert response.json()["rows"] == [
         {"province": "01", "status": "complete", "people": 1},
         {"province": "01", "status": "partial", "people": 1},
-        {"province": "79", "status": "partial", "people": 1}]
+        {"province": "79", "status": "partial", "people": 1},
+    ]
 
 
 def test_a_dose_at_an_unlisted_site_puts_the_site_in_the_review_queue(service):
     site = service.caller("site", sites=["01-MOBILE-7"])
     position = site.post("/v1/doses", json=dose("M1", site_id="01-MOBILE-7", person=lan())).json()["position"]
     official = service.caller("province", provinces=["01"])
-    queue = official.get("/v1/sites", params={"status": "provisional",
-                                              "min_position": position}).json()["sites"]
+    queue = official.get("/v1/sites", params={"status": "provisional", "min_position": position}).json()[
+        "sites"
+    ]
     assert [(s["site_id"], s["province"]) for s in queue] == [("01-MOBILE-7", "01")]
-    approved = official.post("/v1/sites/01-MOBILE-7/review",
-                             json={"decision": "approved", "kind": "mobile", "name": "Đội lưu động 7"})
+    approved = official.post(
+        "/v1/sites/01-MOBILE-7/review",
+        json={"decision": "approved", "kind": "mobile", "name": "Đội lưu động 7"},
+    )
     assert approved.status_code == 200, approved.text
     seen = {"min_position": approved.json()["position"]}
     assert official.get("/v1/sites", params={"status": "provisional", **seen}).json()["sites"] == []

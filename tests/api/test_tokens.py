@@ -8,9 +8,9 @@ from api.auth import TokenVerifier
 from api.problems import Problem
 from cli.main import main
 from ledger.principal import Principal, principal_id_for
-from usecases.principals import issue_token, revoke_token
 from store.url import URL_KEY
 from tests.api.conftest import CLI, Caller
+from usecases.principals import issue_token, revoke_token
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +26,22 @@ def cli(capsys, store_url: str, *args: str) -> list[str]:
 
 
 def test_the_cli_prints_a_token_that_works_and_stores_only_its_hash(service, store_url, capsys):
-    token = cli(capsys, store_url, "create", "--role", "site", "--site", "01-TYT-001",
-                "--name", "Trạm Y tế Ba Đình", "--expires", "30d")[-1]
-    response = Caller(service.client, token).post("/v1/persons", json={
-        "full_name": "Phạm Văn Đức", "birth_date": "1970-02-02", "province": "01"})
+    token = cli(
+        capsys,
+        store_url,
+        "create",
+        "--role",
+        "site",
+        "--site",
+        "01-TYT-001",
+        "--name",
+        "Trạm Y tế Ba Đình",
+        "--expires",
+        "30d",
+    )[-1]
+    response = Caller(service.client, token).post(
+        "/v1/persons", json={"full_name": "Phạm Văn Đức", "birth_date": "1970-02-02", "province": "01"}
+    )
     assert response.status_code == 201, response.text
     stored = b"".join(n.state for n in service.ledger.recorder.select_notifications(1, 1000))
     assert token.encode() not in stored and token[3:].encode() not in stored
@@ -40,10 +52,12 @@ def test_the_cli_prints_a_token_that_works_and_stores_only_its_hash(service, sto
 def test_the_cli_refuses_a_scope_that_does_not_fit_the_role(store_url, capsys):
     assert main(["--database-url", store_url, "token", "create", "--role", "site"]) == 2
     assert "site" in capsys.readouterr().out
-    assert main(["--database-url", store_url, "token", "create", "--role", "auditor",
-                 "--province", "01"]) == 2
-    assert main(["--database-url", store_url, "token", "create", "--role", "province",
-                 "--province", "99"]) == 2
+    assert (
+        main(["--database-url", store_url, "token", "create", "--role", "auditor", "--province", "01"]) == 2
+    )
+    assert (
+        main(["--database-url", store_url, "token", "create", "--role", "province", "--province", "99"]) == 2
+    )
 
 
 def test_a_token_revoked_with_the_cli_stops_working(service, store_url, capsys):

@@ -39,12 +39,19 @@ class Tally:
 
 
 class FaultyClient:
-    def __init__(self, base: str, token: str, tally: Tally, rng: random.Random, *,
-                 timeout_rate: float = 0.15, drop_rate: float = 0.10) -> None:
+    def __init__(
+        self,
+        base: str,
+        token: str,
+        tally: Tally,
+        rng: random.Random,
+        *,
+        timeout_rate: float = 0.15,
+        drop_rate: float = 0.10,
+    ) -> None:
         self.base, self.token, self.tally, self.rng = base, token, tally, rng
         self.timeout_rate, self.drop_rate = timeout_rate, drop_rate
-        self.http = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                      timeout=60)
+        self.http = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -77,8 +84,10 @@ class FaultyClient:
     async def _drop_mid_request(self, path: str, body: dict[str, Any]) -> None:
         """Open a socket, send the headers and some or all of the body, and hang up."""
         payload = json.dumps(body).encode()
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode()
         cut = len(payload) if self.rng.random() < 0.5 else self.rng.randrange(len(payload))
         host, port = self.base.rsplit("//", 1)[1].split(":")
         reader, writer = await asyncio.open_connection(host, int(port))

@@ -36,15 +36,29 @@ def environment(url: str, **extra: str) -> dict[str, str]:
 
 def doseledger(url: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
     """A `doseledger` command run as an operator runs it: its own process, the URL in the env."""
-    return subprocess.run([DOSELEDGER, *args], env=environment(url, **env), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [DOSELEDGER, *args],
+        env=environment(url, **env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class Server:
     """`doseledger serve` on a free port; stdout and stderr (uvicorn's logs) go to `log_path`."""
 
-    def __init__(self, url: str, log_path: Path, *, projections: str = "embedded",
-                 access_log: bool = False, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        log_path: Path,
+        *,
+        projections: str = "embedded",
+        access_log: bool = False,
+        port: int | None = None,
+        **env: str,
+    ) -> None:
         self.url, self.log_path = url, log_path
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -56,8 +70,9 @@ class Server:
 
     def start(self, timeout: float = 60) -> Server:
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

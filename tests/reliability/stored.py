@@ -20,14 +20,18 @@ def stored_events(ledger: Any) -> list[tuple[str, dict[str, Any]]]:
 
 def doses_by_site_record(ledger: Any) -> Counter[tuple[str, str]]:
     """How many DoseRecorded events each (site_id, site_record_id) has in the store."""
-    return Counter((state["source"]["site_id"], state["source"]["site_record_id"])
-                   for topic, state in stored_events(ledger)
-                   if topic.endswith("DoseRecorded") and state["source"].get("kind") == "site")
+    return Counter(
+        (state["source"]["site_id"], state["source"]["site_record_id"])
+        for topic, state in stored_events(ledger)
+        if topic.endswith("DoseRecorded") and state["source"].get("kind") == "site"
+    )
 
 
 def site_record_claims(ledger: Any) -> Counter[tuple[str, str]]:
     """How many SiteRecord index claims each (site_id, site_record_id) has: a dose written
     without its claim, or a claim without its dose, would be half a write."""
-    return Counter((state["site_id"], state["site_record_id"])
-                   for topic, state in stored_events(ledger)
-                   if topic.endswith("SiteRecord.Claimed"))
+    return Counter(
+        (state["site_id"], state["site_record_id"])
+        for topic, state in stored_events(ledger)
+        if topic.endswith("SiteRecord.Claimed")
+    )

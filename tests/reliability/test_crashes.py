@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 
 from cli.demo import seed
-from usecases.principals import issue_token
 from projections import open_views
 from projections.running import rebuild
 from tests.readside import assert_views_are_a_fresh_fold, everything, rebuilding_rows
 from tests.reliability.server import DOSELEDGER, ROOT, Server, doseledger, environment
 from tests.reliability.stored import doses_by_site_record, site_record_claims
+from usecases.principals import issue_token
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 SITE = "01-TYT-001"
@@ -33,13 +33,27 @@ BATCH = 300
 
 
 def batch(number: int, people: list[str]) -> list[dict[str, Any]]:
-    return [{"site_id": SITE, "site_record_id": f"B{number:03d}-{i:04d}", "person_id": people[i % len(people)],
-             "vaccine": "EU/1/21/1529", "administered_at": f"2022-{1 + i % 12:02d}-{1 + i % 28:02d}"}
-            for i in range(BATCH)]
+    return [
+        {
+            "site_id": SITE,
+            "site_record_id": f"B{number:03d}-{i:04d}",
+            "person_id": people[i % len(people)],
+            "vaccine": "EU/1/21/1529",
+            "administered_at": f"2022-{1 + i % 12:02d}-{1 + i % 28:02d}",
+        }
+        for i in range(BATCH)
+    ]
 
 
-def send_batches_until_refused(base: str, token: str, people: list[str], first: int,
-                               acknowledged: list[int], sent: list[int], stop: threading.Event) -> None:
+def send_batches_until_refused(
+    base: str,
+    token: str,
+    people: list[str],
+    first: int,
+    acknowledged: list[int],
+    sent: list[int],
+    stop: threading.Event,
+) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
         number = first
         while not stop.is_set():
@@ -55,10 +69,17 @@ def send_batches_until_refused(base: str, token: str, people: list[str], first: 
 
 
 def test_a_batch_cut_by_kill_9_is_stored_whole_or_not_at_all_and_resending_completes_it(
-        ledger, store_url, tmp_path):
+    ledger, store_url, tmp_path
+):
     token, _ = issue_token(ledger, role="site", sites=[SITE], actor=CLI)
-    people = [str(ledger.register_person({"full_name": f"Người Thử {i}", "birth_date": "1975-03-03",
-                                          "province": "01"}).person_id) for i in range(40)]
+    people = [
+        str(
+            ledger.register_person(
+                {"full_name": f"Người Thử {i}", "birth_date": "1975-03-03", "province": "01"}
+            ).person_id
+        )
+        for i in range(40)
+    ]
     rng = random.Random(9)
     acknowledged: list[int] = []
     sent: list[int] = []
@@ -66,8 +87,11 @@ def test_a_batch_cut_by_kill_9_is_stored_whole_or_not_at_all_and_resending_compl
     for _ in range(6 if HEAVY else 1):
         server = Server(store_url, tmp_path / "server.log").start()
         stop = threading.Event()
-        sender = threading.Thread(target=send_batches_until_refused, daemon=True, args=(
-            server.base, token, people, (sent[-1] + 1) if sent else 0, acknowledged, sent, stop))
+        sender = threading.Thread(
+            target=send_batches_until_refused,
+            daemon=True,
+            args=(server.base, token, people, (sent[-1] + 1) if sent else 0, acknowledged, sent, stop),
+        )
         sender.start()
         while len(acknowledged) < 1 + kills * 2:
             time.sleep(0.01)
@@ -84,8 +108,10 @@ def test_a_batch_cut_by_kill_9_is_stored_whole_or_not_at_all_and_resending_compl
     assert set(stored.values()) <= {1}
     assert site_record_claims(ledger) == stored  # no dose without its claim, nor a claim alone
 
-    with Server(store_url, tmp_path / "server.log") as server, httpx.Client(
-            base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+    with (
+        Server(store_url, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
+    ):
         for n in sent:  # the site sends everything again: the cut batch completes, nothing doubles
             results = http.post("/v1/doses/batch", json={"doses": batch(n, people)}).json()["results"]
             expected = "duplicate" if in_batch[n] else "created"
@@ -94,14 +120,16 @@ def test_a_batch_cut_by_kill_9_is_stored_whole_or_not_at_all_and_resending_compl
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
     stored = doses_by_site_record(ledger)
     assert len(stored) == len(sent) * BATCH and set(stored.values()) == {1}
-    print(f"\n[api kill -9] store={store_url.split(':')[0]} kills={kills} batches sent={len(sent)} "
-          f"acknowledged={len(acknowledged)} cut batches stored whole="
-          f"{sum(1 for n in sent if n not in acknowledged and in_batch[n])} not at all="
-          f"{sum(1 for n in sent if not in_batch[n])} half=0")
+    print(
+        f"\n[api kill -9] store={store_url.split(':')[0]} kills={kills} batches sent={len(sent)} "
+        f"acknowledged={len(acknowledged)} cut batches stored whole="
+        f"{sum(1 for n in sent if n not in acknowledged and in_batch[n])} not at all="
+        f"{sum(1 for n in sent if not in_batch[n])} half=0"
+    )
 
 
 def _progress(views: Any, head: int) -> str:
-    """"midway": a view replayed part of the way, or the certificates folded for some people
+    """ "midway": a view replayed part of the way, or the certificates folded for some people
     only (into the table beside theirs, which replaces them once whole); "whole": every view
     at the head and nothing folded aside; otherwise "not started"."""
     positions = [s["position"] for s in views.status()]
@@ -115,9 +143,14 @@ def _kill_when_started(args: list[str], url: str, head: int, rng: random.Random)
     """Start a projector process; kill -9 it once it has applied some events but not all.
     True if it was caught mid-way (rather than before its first page or after its last).
     A projector (which never ends by itself) finding every view whole is killed at once."""
-    process = subprocess.Popen([DOSELEDGER, *args], env=environment(url), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [DOSELEDGER, *args],
+        env=environment(url),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     caught = False
     with open_views(url) as views:
@@ -136,8 +169,7 @@ def _kill_when_started(args: list[str], url: str, head: int, rng: random.Random)
     return caught
 
 
-def test_a_projector_killed_during_a_rebuild_resumes_to_views_equal_to_a_fresh_rebuild(
-        ledger, store_url):
+def test_a_projector_killed_during_a_rebuild_resumes_to_views_equal_to_a_fresh_rebuild(ledger, store_url):
     seed(ledger, people=300)
     head = ledger.head()
     rng = random.Random(3)
@@ -149,8 +181,13 @@ def test_a_projector_killed_during_a_rebuild_resumes_to_views_equal_to_a_fresh_r
         rounds += 1
     assert caught >= 1  # at least one process died with a view half rebuilt
 
-    worker = subprocess.Popen([DOSELEDGER, "project"], env=environment(store_url), cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [DOSELEDGER, "project"],
+        env=environment(store_url),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with open_views(store_url) as views:
             assert views.wait(head, timeout=120), views.status()
@@ -166,5 +203,7 @@ def test_a_projector_killed_during_a_rebuild_resumes_to_views_equal_to_a_fresh_r
     with open_views(store_url) as views:
         assert everything(views) == resumed
         assert_views_are_a_fresh_fold(views, ledger)
-    print(f"\n[projector kill -9] store={store_url.split(':')[0]} events={head} "
-          f"rounds={rounds} processes killed mid-replay={caught}")
+    print(
+        f"\n[projector kill -9] store={store_url.split(':')[0]} events={head} "
+        f"rounds={rounds} processes killed mid-replay={caught}"
+    )

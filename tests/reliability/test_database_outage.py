@@ -15,13 +15,12 @@ from collections import Counter
 import httpx
 import pytest
 
-from usecases.application import DoseLedger
-from usecases.principals import issue_token
 from store.url import URL_KEY
 from tests.reliability.private_postgres import PrivatePostgres
 from tests.reliability.server import Server, doseledger
 from tests.reliability.stored import doses_by_site_record, site_record_claims
 from usecases.application import DoseLedger
+from usecases.principals import issue_token
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 SITE = "01-TYT-001"
@@ -40,11 +39,18 @@ def postgres():
 
 
 def test_while_postgresql_restarts_requests_answer_503_then_succeed_and_nothing_is_partial(
-        postgres, tmp_path):
+    postgres, tmp_path
+):
     with DoseLedger(env={URL_KEY: postgres.url}) as ledger:
         token, _ = issue_token(ledger, role="site", sites=[SITE], actor=CLI)
-        people = [str(ledger.register_person({"full_name": f"Lê Văn Tám {i}", "birth_date": "1990-01-01",
-                                              "province": "01"}).person_id) for i in range(8)]
+        people = [
+            str(
+                ledger.register_person(
+                    {"full_name": f"Lê Văn Tám {i}", "birth_date": "1990-01-01", "province": "01"}
+                ).person_id
+            )
+            for i in range(8)
+        ]
     statuses: Counter[int | str] = Counter()
     during_outage: Counter[int | str] = Counter()
     acknowledged: set[str] = set()
@@ -56,13 +62,19 @@ def test_while_postgresql_restarts_requests_answer_503_then_succeed_and_nothing_
     waits: list[float] = []  # how long requests in flight during an outage took to be answered
 
     def client(index: int) -> None:
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"},
-                          timeout=30) as http:
+        with httpx.Client(
+            base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as http:
             n = 0
             while not stop.is_set():
                 record = f"OUT-{index}-{n}"
-                body = {"site_id": SITE, "site_record_id": record, "person_id": people[index],
-                        "vaccine": "EU/1/20/1528", "administered_at": "2021-08-01"}
+                body = {
+                    "site_id": SITE,
+                    "site_record_id": record,
+                    "person_id": people[index],
+                    "vaccine": "EU/1/20/1528",
+                    "administered_at": "2021-08-01",
+                }
                 if index % 2:  # half the clients send batches of two
                     body = {"doses": [body, {**body, "site_record_id": record + "b"}]}
                 started = time.monotonic()
@@ -125,15 +137,20 @@ def test_while_postgresql_restarts_requests_answer_503_then_succeed_and_nothing_
     with DoseLedger(env={URL_KEY: postgres.url}) as ledger:
         stored = doses_by_site_record(ledger)
         claims = site_record_claims(ledger)
-    print(f"\n[postgres restart] outages={outages} statuses={dict(statuses)} "
-          f"during outage={dict(during_outage)} acknowledged={len(acknowledged)} "
-          f"after restart={recovered} stored={len(stored)} "
-          f"batches completed by re-sending={completed_by_resend[0]} "
-          f"slowest answer around an outage={max(waits, default=0):.1f}s "
-          f"first acknowledged after the last restart in {back:.1f}s")
+    print(
+        f"\n[postgres restart] outages={outages} statuses={dict(statuses)} "
+        f"during outage={dict(during_outage)} acknowledged={len(acknowledged)} "
+        f"after restart={recovered} stored={len(stored)} "
+        f"batches completed by re-sending={completed_by_resend[0]} "
+        f"slowest answer around an outage={max(waits, default=0):.1f}s "
+        f"first acknowledged after the last restart in {back:.1f}s"
+    )
     assert errors == []
     assert during_outage[503] > 0, dict(during_outage)
-    assert not [s for s in statuses if isinstance(s, int) and s >= 500 and s != 503], (dict(statuses), log[-3000:])
+    assert not [s for s in statuses if isinstance(s, int) and s >= 500 and s != 503], (
+        dict(statuses),
+        log[-3000:],
+    )
     assert not [s for s in statuses if isinstance(s, str)], dict(statuses)  # the API itself stayed up
     assert recovered > 0  # requests succeed again once the database is back
     assert acknowledged <= {record for _, record in stored}  # every acknowledged dose is there

@@ -13,10 +13,10 @@ import os
 import random
 from typing import Any
 
-from usecases.principals import issue_token
 from tests.reliability.faulty_clients import FaultyClient, Tally
 from tests.reliability.server import Server, doseledger
 from tests.reliability.stored import doses_by_site_record, site_record_claims
+from usecases.principals import issue_token
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 CLIENTS = 64
@@ -26,12 +26,20 @@ CLI = {"principal_id": "reliability tests", "role": "admin"}
 
 def site_record(n: int, people: list[str]) -> dict[str, Any]:
     """Record n, the same content every time it is sent (a retry is the same request)."""
-    dose: dict[str, Any] = {"site_id": SITE, "site_record_id": f"LOAD-{n:06d}",
-                            "vaccine": "EU/1/20/1528", "lot": f"FA{n % 97:04d}",
-                            "administered_at": f"2021-{1 + n % 12:02d}-{1 + n % 28:02d}"}
+    dose: dict[str, Any] = {
+        "site_id": SITE,
+        "site_record_id": f"LOAD-{n:06d}",
+        "vaccine": "EU/1/20/1528",
+        "lot": f"FA{n % 97:04d}",
+        "administered_at": f"2021-{1 + n % 12:02d}-{1 + n % 28:02d}",
+    }
     if n % 4 == 0:  # registered inline: the national id claim races with the dose
-        dose["person"] = {"full_name": f"Người Thử {n}", "birth_date": "1980-01-01",
-                          "national_id": f"{1_000_000_000 + n:012d}", "province": "01"}
+        dose["person"] = {
+            "full_name": f"Người Thử {n}",
+            "birth_date": "1980-01-01",
+            "national_id": f"{1_000_000_000 + n:012d}",
+            "province": "01",
+        }
     else:  # an existing person: many clients write into the same streams at once
         dose["person_id"] = people[n % len(people)]
     return dose
@@ -62,8 +70,9 @@ async def run_clients(base: str, token: str, records: int, people: list[str], se
     return tally
 
 
-async def send(faulty: FaultyClient, job: list[int], people: list[str], tally: Tally,
-               again: bool = False) -> None:
+async def send(
+    faulty: FaultyClient, job: list[int], people: list[str], tally: Tally, again: bool = False
+) -> None:
     doses = [site_record(n, people) for n in job]
     if len(job) == 1:
         response = await faulty.post_until_answered("/v1/doses", doses[0])
@@ -71,8 +80,10 @@ async def send(faulty: FaultyClient, job: list[int], people: list[str], tally: T
     else:
         response = await faulty.post_until_answered("/v1/doses/batch", {"doses": doses})
         body = response.json() if response.status_code == 200 else {}
-        statuses = [r["status"] if r["status"] in ("created", "duplicate") else f"{r['status']} {r.get('errors')}"
-                    for r in body.get("results", [])] or [response.text]
+        statuses = [
+            r["status"] if r["status"] in ("created", "duplicate") else f"{r['status']} {r.get('errors')}"
+            for r in body.get("results", [])
+        ] or [response.text]
     for dose, status in zip(doses, statuses, strict=False):  # a failed request: one status
         if status in ("created", "duplicate"):
             tally.acknowledged.add((dose["site_id"], dose["site_record_id"]))
@@ -84,22 +95,31 @@ async def send(faulty: FaultyClient, job: list[int], people: list[str], tally: T
 
 
 def test_doses_sent_through_timeouts_and_dropped_connections_are_stored_exactly_once(
-        ledger, store_url, tmp_path):
+    ledger, store_url, tmp_path
+):
     records = (20_000 if HEAVY else 1_500) if "postgresql" in store_url else (5_000 if HEAVY else 600)
     token, _ = issue_token(ledger, role="site", sites=[SITE], actor=CLI)
-    people = [str(ledger.register_person({"full_name": f"Người Sẵn {i}", "birth_date": "1990-06-15",
-                                          "province": "01"}).person_id) for i in range(50)]
+    people = [
+        str(
+            ledger.register_person(
+                {"full_name": f"Người Sẵn {i}", "birth_date": "1990-06-15", "province": "01"}
+            ).person_id
+        )
+        for i in range(50)
+    ]
     with Server(store_url, tmp_path / "server.log") as server:
         tally = asyncio.run(run_clients(server.base, token, records, people, seed=records))
         reconciled = doseledger(store_url, "reconcile", "--timeout", "120")
     stored = doses_by_site_record(ledger)
     lost = tally.acknowledged - set(stored)
     doubled = {key: n for key, n in stored.items() if n > 1}
-    print(f"\n[load] store={store_url.split(':')[0]} clients={CLIENTS} site records={records} "
-          f"requests={tally.requests} faults={tally.faults} (timeouts={tally.timeouts} "
-          f"drops={tally.drops}) statuses={dict(tally.statuses)} acknowledged={len(tally.acknowledged)} "
-          f"stored={len(stored)} lost={len(lost)} doubled={len(doubled)} "
-          f"5xx={tally.server_errors()}")
+    print(
+        f"\n[load] store={store_url.split(':')[0]} clients={CLIENTS} site records={records} "
+        f"requests={tally.requests} faults={tally.faults} (timeouts={tally.timeouts} "
+        f"drops={tally.drops}) statuses={dict(tally.statuses)} acknowledged={len(tally.acknowledged)} "
+        f"stored={len(stored)} lost={len(lost)} doubled={len(doubled)} "
+        f"5xx={tally.server_errors()}"
+    )
     assert tally.unexpected == []
     assert len(tally.acknowledged) == records
     assert lost == set() and doubled == {}

@@ -38,10 +38,18 @@ def test_servers_and_workers_opening_a_new_store_at_once_all_open_it(store_url):
     # ...and the store they made works: a registration is stored and read back.
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
     try:
-        registration = ledger.register_person({
-            "full_name": "Trần Văn Bình", "birth_date": "1990-01-02", "sex": "male",
-            "national_id": "079090001234", "phone": "0901234567", "province": "79",
-            "district": "Quận 1", "address": "1 Lê Lợi"})
+        registration = ledger.register_person(
+            {
+                "full_name": "Trần Văn Bình",
+                "birth_date": "1990-01-02",
+                "sex": "male",
+                "national_id": "079090001234",
+                "phone": "0901234567",
+                "province": "79",
+                "district": "Quận 1",
+                "address": "1 Lê Lợi",
+            }
+        )
         assert ledger.repository.get(registration.person_id).details["full_name"] == "Trần Văn Bình"
     finally:
         ledger.close()

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import httpx
 
-from usecases.principals import issue_token
 from tests.api.conftest import CLI
 from tests.reliability.server import Server
 from tests.reliability.stored import stored_events
+from usecases.principals import issue_token
 
 DEPTH = 10_000
 
@@ -26,9 +26,14 @@ def test_deep_nesting_and_oversized_bodies_are_refused_and_the_server_stays_up(l
             yield b"x" * 1024
         yield b'"}'
 
-    with Server(store_url, tmp_path / "server.log") as server, httpx.Client(
-            base_url=server.base, headers={"Authorization": f"Bearer {token}",
-                                           "Content-Type": "application/json"}, timeout=60) as http:
+    with (
+        Server(store_url, tmp_path / "server.log") as server,
+        httpx.Client(
+            base_url=server.base,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=60,
+        ) as http,
+    ):
         answers = {
             "deep object": http.post("/v1/doses", content=deep_object),
             "deep array": http.post("/v1/doses/batch", content=deep_array),
@@ -39,8 +44,14 @@ def test_deep_nesting_and_oversized_bodies_are_refused_and_the_server_stays_up(l
         }
         alive = http.get("/healthz").status_code
     statuses = {what: r.status_code for what, r in answers.items()}
-    assert statuses == {"deep object": 400, "deep array": 400, "deep person": 400,
-                        "declared over": 413, "streamed over": 413, "batch over": 413}, statuses
+    assert statuses == {
+        "deep object": 400,
+        "deep array": 400,
+        "deep person": 400,
+        "declared over": 413,
+        "streamed over": 413,
+        "batch over": 413,
+    }, statuses
     assert all(r.headers["content-type"] == "application/problem+json" for r in answers.values())
     assert alive == 200
     assert len(stored_events(ledger)) == before

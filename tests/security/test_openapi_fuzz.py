@@ -20,10 +20,21 @@ from tests.reliability.stored import doses_by_site_record, site_record_claims
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
 
 
-def fuzz(operation, mode: GenerationMode, examples: int, headers: dict[str, str],
-         statuses: Counter[int], failures: list[str]) -> None:
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=not HEAVY,
-              suppress_health_check=list(HealthCheck))
+def fuzz(
+    operation,
+    mode: GenerationMode,
+    examples: int,
+    headers: dict[str, str],
+    statuses: Counter[int],
+    failures: list[str],
+) -> None:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=not HEAVY,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def send(case) -> None:
         response = case.call(headers=headers)
@@ -31,8 +42,9 @@ def fuzz(operation, mode: GenerationMode, examples: int, headers: dict[str, str]
         if response.status_code == 503 and "have not reached position" in response.text:
             return  # read-your-writes for a position not yet written: 503 + Retry-After, by contract
         if response.status_code >= 500:
-            failures.append(f"{case.method} {case.formatted_path} {response.status_code}: "
-                            f"{response.text[:300]}")
+            failures.append(
+                f"{case.method} {case.formatted_path} {response.status_code}: {response.text[:300]}"
+            )
 
     try:
         send()
@@ -51,9 +63,11 @@ def test_no_generated_request_gets_a_5xx_or_leaves_a_partial_write(service, stor
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             fuzz(operation, mode, per_operation, headers, statuses, failures)
-    print(f"\n[schemathesis] store={store_url.split(':')[0]} operations={len(operations)} "
-          f"requests={sum(statuses.values())} statuses={dict(sorted(statuses.items()))} "
-          f"5xx other than a not-yet-reached min_position={len(failures)}")
+    print(
+        f"\n[schemathesis] store={store_url.split(':')[0]} operations={len(operations)} "
+        f"requests={sum(statuses.values())} statuses={dict(sorted(statuses.items()))} "
+        f"5xx other than a not-yet-reached min_position={len(failures)}"
+    )
     assert failures == []
     assert len(operations) >= 15 and sum(statuses.values()) >= len(operations) * 2
     assert site_record_claims(service.ledger) == doses_by_site_record(service.ledger)

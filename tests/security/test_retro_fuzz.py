@@ -24,8 +24,7 @@ from intake.retro.columns import COLUMNS
 from tests.retro_files import FORM, HEADERS, UNIT, people_rows, stored_doses
 
 HEAVY = os.environ.get("DOSELEDGER_HEAVY") == "1"
-FORMULAS = ["=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)",
-            "\t=1", "=1+1"]
+FORMULAS = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "=1+1"]
 FIELDS = [c.field for c in COLUMNS]
 spoiled_cell = st.one_of(
     st.sampled_from(FORMULAS),
@@ -44,7 +43,7 @@ def spoiled_files(draw) -> bytes:
     if draw(st.booleans()) and draw(st.booleans()):
         headers = draw(st.permutations(headers))
     if draw(st.integers(0, 9)) == 0:
-        headers = headers[:draw(st.integers(0, len(headers)))]
+        headers = headers[: draw(st.integers(0, len(headers)))]
     cells = [headers] + [[r.get(f) or "" for f in FIELDS] for r in rows]
     for line in cells[1:]:
         for _ in range(draw(st.integers(0, 3))):
@@ -59,7 +58,11 @@ def spoiled_files(draw) -> bytes:
     data = buffer.getvalue().encode("utf-8", "surrogateescape")
     if draw(st.integers(0, 4)) == 0:  # invalid UTF-8 somewhere in the file
         at = draw(st.integers(0, len(data)))
-        data = data[:at] + draw(st.sampled_from([b"\xff\xfe\xfa", b"\xc3\x28", b"\x80", b"\xed\xa0\x80"])) + data[at:]
+        data = (
+            data[:at]
+            + draw(st.sampled_from([b"\xff\xfe\xfa", b"\xc3\x28", b"\x80", b"\xed\xa0\x80"]))
+            + data[at:]
+        )
     return data
 
 
@@ -67,8 +70,13 @@ def test_a_hostile_file_is_refused_or_accounted_for_row_by_row_never_a_crash(led
     tried = {"files": 0, "refused": 0, "rows": 0, "rejected": 0, "created": 0}
     folder = Path(tempfile.mkdtemp())
 
-    @settings(max_examples=1500 if HEAVY else 40, deadline=None, database=None,
-              derandomize=not HEAVY, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=1500 if HEAVY else 40,
+        deadline=None,
+        database=None,
+        derandomize=not HEAVY,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data=spoiled_files())
     def import_it(data: bytes) -> None:
         path = folder / f"{tried['files']}.csv"
@@ -102,11 +110,19 @@ def test_digits_that_are_not_ascii_are_a_rejected_row_not_a_crash(ledger, tmp_pa
     """'²'.isdigit() is True yet int('²') raises: a dose number of '²' crashed the whole import."""
     from tests.retro_files import row, write_csv
 
-    path = write_csv(tmp_path / "superscript.csv", [
-        row("R1", dose_number="²"), row("R2", national_id="²" * 12, phone="0912345679"),
-        row("R3", phone="٠٩١٢٣٤٥٦٧٨", national_id="001185099999")])
+    path = write_csv(
+        tmp_path / "superscript.csv",
+        [
+            row("R1", dose_number="²"),
+            row("R2", national_id="²" * 12, phone="0912345679"),
+            row("R3", phone="٠٩١٢٣٤٥٦٧٨", national_id="001185099999"),
+        ],
+    )
     result = run_import(ledger, path, FORM, actor=UNIT)
     assert result.status == "completed"
     assert (result.counts.rows, result.counts.rejected, result.counts.created) == (3, 3, 0)
     assert [(e["row"], e["column"]) for e in result.errors] == [
-        (2, "Mũi số"), (3, "Số CCCD"), (4, "Số điện thoại")]
+        (2, "Mũi số"),
+        (3, "Số CCCD"),
+        (4, "Số điện thoại"),
+    ]

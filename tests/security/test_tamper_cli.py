@@ -24,8 +24,10 @@ TAMPERING = {
 
 @pytest.mark.parametrize("kind", TAMPERING)
 def test_verify_all_exits_1_naming_the_stream_after_rows_are_changed_with_sql(ledger, store_url, kind):
-    people = [ledger.register_person(lan(national_id=f"00118501234{i}", phone=f"091234567{i}")).person_id
-              for i in range(3)]
+    people = [
+        ledger.register_person(lan(national_id=f"00118501234{i}", phone=f"091234567{i}")).person_id
+        for i in range(3)
+    ]
     for i, pid in enumerate(people):
         dose(ledger, pid, f"R{i}-1")
         dose(ledger, pid, f"R{i}-2", administered_at="2021-08-29")
