@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     import_dir: str | None = Field(
         None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
     )
+    # Read by the ledger itself (usecases/application.py), which processes without these
+    # settings open too; declared here so that it is checked and documented with the rest.
+    decision_budget: float = Field(
+        1.0,
+        ge=0,
+        description="how long a write that lost a race on a record decides again before it answers "
+        "503 (keep it under the clients' timeout)",
+    )
     read_wait_seconds: float = Field(
         5, ge=0, description="the longest a `min_position` read waits (503 after)"
     )

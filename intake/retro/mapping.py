@@ -5,14 +5,15 @@ Inline (`--map DATE=administered_at,CODE=vaccine`): columns only. A mapping file
 
     {
       "columns":  {"DATE": "administered_at", "CODE": "vaccine", "PATIENT": "person_ref"},
-      "values":   {"vaccine": {"208": "EU/1/20/1528"}, "sex": {"F": "female", "M": "male"}},
+      "values":   {"vaccine": "cvx", "sex": {"F": "female", "M": "male"}},
       "others":   {"vaccine": "is not a COVID-19 vaccine (CVX code)"},
       "defaults": {"province": "01"},
       "people":   {"file": "patients.csv", "key": "Id",
                    "columns": {"FIRST": "full_name", "LAST": "full_name", "BIRTHDATE": "birth_date"}}
     }
 
-Several columns mapped to one field are joined with a space, in the mapping's order (a name in
+A field's table of values is given whole, or by the name of a shared code table (`"cvx"`:
+intake/codes.py). Several columns mapped to one field are joined with a space, in the mapping's order (a name in
 parts). A value missing from its field's table passes unchanged, unless `others` gives the
 reason to refuse it. `person_ref` is the key into the people file; that file's path is taken
 relative to the imported file's folder.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from intake import codes
 from intake.retro.columns import FIELDS, field_of
 from intake.retro.reading import UnreadableFile, open_sheet
 from ledger.names import match_key
@@ -173,6 +175,17 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _value_table(table: Any, where: str) -> dict[str, str]:
+    """A field's table of values: given whole, or the name of a shared code table."""
+    if isinstance(table, str):
+        try:
+            return codes.table(table)
+        except KeyError:
+            known = ", ".join(sorted(codes.TABLES))
+            raise MappingError(f"{where}: no shared code table named {table!r} (there is {known})") from None
+    return {str(k).strip(): v for k, v in _object(table, where).items()}
+
+
 def mapping_from(data: dict[str, Any]) -> Mapping:
     if not isinstance(data, dict):
         raise MappingError("a mapping is a JSON object")
@@ -192,10 +205,7 @@ def mapping_from(data: dict[str, Any]) -> Mapping:
                 out[found] = value
         return out
 
-    values = {
-        f: {str(k).strip(): v for k, v in _object(table, f"values.{f}").items()}
-        for f, table in by_field("values").items()
-    }
+    values = {f: _value_table(table, f"values.{f}") for f, table in by_field("values").items()}
     people = data.get("people")
     if people is not None:
         if not {"file", "key", "columns"} <= set(_object(people, "people")):

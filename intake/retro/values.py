@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime, time
-from functools import cache
 from typing import Any, TypeVar
 
+from intake.codes import province_names
 from ledger import rules
-from ledger.catalog import provinces
 from ledger.errors import LedgerError
 from ledger.names import clean, match_key
 
@@ -169,16 +168,6 @@ def national_id(cell: Any) -> str | None:
     return _ruled(rules.national_id, value)
 
 
-@cache
-def _province_names() -> dict[str, str]:
-    names = {}
-    for code, name in provinces().items():
-        for prefix in ("", "tinh", "thanhpho", "tp"):
-            names[prefix + match_key(name)] = code
-    names["tphcm"] = names["hcm"] = names["saigon"] = "79"
-    return names
-
-
 def province(cell: Any) -> str | None:
     if isinstance(cell, float) and cell.is_integer():
         cell = int(cell)
@@ -188,7 +177,7 @@ def province(cell: Any) -> str | None:
     if value is None:
         return None
     if not value.isdigit():
-        value = _province_names().get(match_key(value), value)
+        value = province_names().get(match_key(value), value)
     return _ruled(rules.province, value)
 
 
