@@ -148,7 +148,7 @@ def create_app(
         by_path_suffix={"/batch": settings.max_batch_body_bytes, "/v1/imports": settings.max_import_bytes},
     )
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
-    app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]  # FastAPI's documented way to change the document
     return app
 
 

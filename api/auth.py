@@ -86,7 +86,7 @@ class Allow(HTTPBearer):
         super().__init__(auto_error=False, scheme_name="token", description=TOKEN_HELP)
         self.roles = frozenset({ADMIN, *roles})
 
-    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]  # answers the principal, not the credentials
         credentials = await super().__call__(request)
         if credentials is None or not credentials.credentials:
             raise unauthenticated("send an Authorization: Bearer <token> header")

@@ -199,10 +199,10 @@ async def _internal(request: Request, exc: Exception) -> ProblemJSON:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
-    app.add_exception_handler(LedgerError, _ledger)  # type: ignore[arg-type]
-    app.add_exception_handler(Problem, _problem)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]  # starlette types handlers for Exception only
+    app.add_exception_handler(LedgerError, _ledger)  # type: ignore[arg-type]  # starlette types handlers for Exception only
+    app.add_exception_handler(Problem, _problem)  # type: ignore[arg-type]  # starlette types handlers for Exception only
+    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]  # starlette types handlers for Exception only
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_exception_handler(InterfaceError, _unavailable)
     app.add_exception_handler(Contention, _contention)

@@ -174,7 +174,7 @@ async def receive_form(
     upload = Upload(Path(tempfile.mkdtemp(prefix="doseledger-upload-", dir=directory)))
     parts = _Parts(upload, file_parts, text_parts)
     try:
-        parser = MultipartParser(options[b"boundary"], parts.callbacks())  # type: ignore[arg-type]
+        parser = MultipartParser(options[b"boundary"], parts.callbacks())  # type: ignore[arg-type]  # its callbacks are typed narrower than it calls them
         async for chunk in request.stream():
             parser.write(chunk)
             if parts.pending_bytes >= WRITE_BATCH:

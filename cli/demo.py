@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ledger.errors import DoseAlreadyVoided
 from ledger.values import Actor
 from usecases.application import DoseLedger
 
@@ -246,7 +247,7 @@ def _seed_doses(
         try:
             ledger.void_dose(receipt.dose_id, "entered in error (duplicate entry)", actor=ADMIN)
             summary.doses["voided"] += 1
-        except Exception:  # already voided by an earlier draw
+        except DoseAlreadyVoided:  # by an earlier draw
             pass
     # One person registered twice by two sites: merged.
     person_id, province, born = persons[0]

@@ -368,7 +368,7 @@ class CorrectionsTables(CorrectionsView):
                     r["site_id"],
                     r["status"],
                     filed,
-                    None if resolved is None else max(resolved - filed, 0.0),  # type: ignore[operator]
+                    None if resolved is None or filed is None else max(resolved - filed, 0.0),
                     orjson.dumps(r).decode(),
                 )
             )

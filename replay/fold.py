@@ -62,7 +62,7 @@ def decode(mapper: Any, records: Iterable[StoredRecord]) -> list[Decoded]:
     for record in records:
         try:
             decoded.append(Decoded(record, mapper.to_domain_event(record)))
-        except Exception as e:  # any failure to read a stored row is the audit's finding
+        except Exception as e:  # noqa: BLE001 - any failure to read a stored row is the audit's finding
             decoded.append(Decoded(record, None, f"cannot be read: {type(e).__name__}: {e}"))
     return decoded
 
@@ -74,7 +74,7 @@ def fold(decoded: Iterable[Decoded]) -> Iterator[Step]:
         if event is not None:
             try:
                 person = event.mutate(person)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - an out-of-sequence row is shown, named on its step
                 # Out of sequence (a version gap, a reordered row): apply it anyway, so what
                 # follows is still shown; the problem is named on this step.
                 try:
@@ -82,7 +82,7 @@ def fold(decoded: Iterable[Decoded]) -> Iterator[Step]:
                     assert person is not None  # there was none to apply it to: apply() raised
                     person.version = event.originator_version
                     problem = f"applied out of sequence: {type(e).__name__}: {e}"
-                except Exception as e2:
+                except Exception as e2:  # noqa: BLE001 - a row that cannot be applied is the audit's finding
                     problem = f"cannot be applied: {type(e2).__name__}: {e2}"
                     if person is not None:  # skipped, not pending: what follows is in sequence
                         person.version = event.originator_version

@@ -168,7 +168,7 @@ def _digest_of(item: Decoded, mapper: Any) -> str | None:
             state = mapper.compressor.decompress(state)
         digest = mapper.transcoder.decode(state).get("digest")
         return digest if isinstance(digest, str) else None
-    except Exception:  # unreadable bytes carry no digest we can trust
+    except Exception:  # noqa: BLE001 - unreadable bytes carry no digest we can trust
         return None
 
 

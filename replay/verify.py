@@ -173,7 +173,7 @@ def _against_ledger(ledger: Any, person_id: UUID, state: dict[str, Any] | None) 
     """The application's loaded person (its cache included) against the fresh fold."""
     try:
         loaded = person_state(ledger.person(person_id))
-    except Exception as e:  # the ledger failing to load the person is itself the difference
+    except Exception as e:  # noqa: BLE001 - the ledger failing to load the person is itself the difference
         return [{"kind": "ledger", "detail": f"the ledger cannot load this person: {type(e).__name__}: {e}"}]
     if loaded == state:
         return []

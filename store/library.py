@@ -175,7 +175,7 @@ class ListeningSubscription(Pages, PostgresSubscription):
                 while not self._has_been_stopped and not self._thread_error:
                     for _ in conn.notifies(timeout=0.1, stop_after=1):
                         self._has_been_notified.set()
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - handed to the subscriber, which raises it
             if self._thread_error is None:
                 self._thread_error = e
             self.stop()

@@ -202,7 +202,7 @@ class History:
         self.ledger.review_site(site, "approved", kind=kind, province=province, actor=ADMIN)
 
 
-def test_any_commands_leave_every_view_equal_to_a_fresh_fold(ledger, views):  # noqa: F811 - the fixture imported above
+def test_any_commands_leave_every_view_equal_to_a_fresh_fold(ledger, views):
     ledger.register_site(SITES[0], name="Trạm Y tế", kind="official", province="01")
     ledger.register_site(SITES[1], name="Trạm Y tế", kind="official", province="79")
     history = History(ledger)

@@ -276,7 +276,7 @@ def rebuilt_in_a_thread(store_url: str, name: str) -> list[BaseException]:
     def run() -> None:
         try:
             rebuild(store_url, name, progress=False)
-        except BaseException as e:  # what the caller of rebuild would see
+        except BaseException as e:  # noqa: BLE001 - what the caller of rebuild would see
             raised.append(e)
 
     worker = threading.Thread(target=run, daemon=True)

@@ -80,7 +80,7 @@ def finishes(work, seconds: float = 60.0) -> BaseException | None:
     def run() -> None:
         try:
             work()
-        except BaseException as e:  # handed to the test
+        except BaseException as e:  # noqa: BLE001 - handed to the test
             raised.append(e)
 
     thread = threading.Thread(target=run, daemon=True)

@@ -96,7 +96,7 @@ class DoseWriter:
             outcomes: list[Any] = self.ledger.record_reports(
                 [r for r, _, _ in batch], [a for _, a, _ in batch]
             )
-        except BaseException as error:  # the store is down, say: every waiting caller hears it
+        except BaseException as error:  # noqa: BLE001 - the store is down, say: every waiting caller hears it
             outcomes = [error] * len(batch)
         on_loops: defaultdict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = defaultdict(list)
         for (_, _, answer), outcome in zip(batch, outcomes, strict=True):

@@ -53,7 +53,7 @@ def audit_links(person_id: UUID | str) -> dict[str, str]:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def sign_in_form(request: Request, next: str = "/audit/") -> Response:  # noqa: A002
+def sign_in_form(request: Request, next: str = "/audit/") -> Response:
     return _page(request, "audit_login.html", {"next": _next(next)})
 
 

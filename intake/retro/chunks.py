@@ -140,7 +140,7 @@ def _read(path: Path, shape: Shape, import_id: str, size: int, sending: Any) -> 
         sending.send(("done", None))
     except (BrokenPipeError, ConnectionResetError):
         return  # the importing side went away: nothing to tell
-    except Exception as error:  # told to the importing side, which fails the import
+    except Exception as error:  # noqa: BLE001 - told to the importing side, which fails the import
         try:
             sending.send(("failed", _sendable(error)))
         except OSError:
@@ -151,5 +151,5 @@ def _sendable(error: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(error))
         return error
-    except Exception:  # an error that cannot cross: its type and text can
+    except Exception:  # noqa: BLE001 - an error that cannot cross: its type and text can
         return ReaderStopped(f"{type(error).__name__}: {error}")

@@ -161,7 +161,7 @@ class RetroImportRun:
                 try:
                     self.record.fail(reason)
                     self.ledger.save(self.record)
-                except Exception:  # the store itself failing: the original error matters more
+                except Exception:  # noqa: BLE001 - the store itself failing: the original error matters more
                     pass
             raise
         if self.record is not None:
@@ -279,7 +279,7 @@ def start_import(
     def work() -> None:
         try:
             run.proceed()
-        except Exception:  # recorded as Failed on the stream by proceed()
+        except Exception:  # noqa: BLE001 - recorded as Failed on the stream by proceed()
             pass
         finally:
             if when_done is not None:

@@ -79,7 +79,7 @@ class GatheredReads(Generic[K, V]):
     async def _answer(self, batch: list[tuple[K, asyncio.Future[V | None]]]) -> None:
         try:
             found = await anyio.to_thread.run_sync(self.fetch, list(dict.fromkeys(k for k, _ in batch)))
-        except Exception as e:  # each reader gets the store's error (OperationalError: 503)
+        except Exception as e:  # noqa: BLE001 - each reader gets the store's error (OperationalError: 503)
             for _, answer in batch:
                 if not answer.done():
                     answer.set_exception(e)

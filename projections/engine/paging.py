@@ -98,7 +98,7 @@ class PagedProjection(Projection[TView], Generic[TView]):
         except BaseException:
             try:
                 self.view.empty_rebuilding()
-            except Exception:  # noqa: BLE001 - the rebuild's own error is the one to tell
+            except Exception:
                 log.warning("%s: the tables a rebuild fills could not be emptied", self.name, exc_info=True)
             raise
 

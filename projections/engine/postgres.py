@@ -35,7 +35,7 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
         # The factory names the tracking table after its environment (the ledger's): not here.
         super().__init__(datastore, tracking_table_name=f"{self.name}_tracking")
         # The library types its list as Composed; SQL runs the same way.
-        self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[misc]
+        self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[misc]  # see above
 
     def _qualified(self, table: str) -> str:
         return f'"{self.datastore.schema}"."{table}"'

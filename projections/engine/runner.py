@@ -116,7 +116,7 @@ class ProjectionWorker:
                 pause = self.first_pause
             except LostTheLock:
                 raise  # out of `exclusive`, to wait for the lock again
-            except Exception as e:  # noqa: BLE001 - whatever it is, report it and start again
+            except Exception as e:
                 self.error = str(e) if isinstance(e, StuckAt) else f"{type(e).__name__}: {e}"
                 log.error(
                     "projection %s failed (again in %.1fs): %s",
@@ -134,7 +134,7 @@ class ProjectionWorker:
     def _forget_stopped_rebuild(self) -> None:
         try:
             self.projection.forget_stopped_rebuild()
-        except Exception:  # noqa: BLE001 - following the ledger matters more than this clean-up
+        except Exception:
             log.warning(
                 "projection %s: what a stopped rebuild left could not be emptied", self.name, exc_info=True
             )
@@ -154,7 +154,7 @@ class ProjectionWorker:
                 return
             except (*_DATABASE_AWAY, LostTheLock):
                 raise  # reported, and the fold tried again after the pause (and the lock taken)
-            except Exception:  # noqa: BLE001 - page by page instead, which names the event it stops at
+            except Exception:
                 log.error(
                     "projection %s: folding it person by person failed; going page by page",
                     self.name,
@@ -225,5 +225,5 @@ class ProjectionWorker:
         self.state = state
         try:
             self.view.report(state, self.error if state == "failed" else None)
-        except Exception:  # noqa: BLE001 - the status row is best effort; the work goes on
+        except Exception:
             log.warning("projection %s: could not record its state %s", self.name, state, exc_info=True)

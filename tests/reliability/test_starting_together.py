@@ -24,7 +24,7 @@ def test_servers_and_workers_opening_a_new_store_at_once_all_open_it(store_url):
         barrier.wait()
         try:
             open_views(store_url).close()
-        except BaseException as e:  # collected, asserted below
+        except BaseException as e:  # noqa: BLE001 - collected, asserted below
             failures.append(e)
 
     threads = [threading.Thread(target=start) for _ in range(STARTERS)]

@@ -3,7 +3,7 @@
 import pytest
 
 from config.settings import Settings
-from tests.api.conftest import service  # noqa: F401
+from tests.api.conftest import service  # noqa: F401 - a fixture, used by name
 
 
 @pytest.fixture
