@@ -45,6 +45,10 @@ class ReadQuery:
         )
 
 
+# Both stores number events with signed 64-bit integers; SQLite refuses a larger bound outright.
+LAST_POSITION = 2**63 - 1
+
+
 def find_reads(
     ledger: Any, query: ReadQuery, *, after: int = 0, limit: int = 1000
 ) -> tuple[list[dict[str, Any]], int | None]:
@@ -52,6 +56,8 @@ def find_reads(
 
     Returns the reads and the position to continue from (`after=`), or None at the end.
     """
+    if after >= LAST_POSITION:  # nothing is recorded past the store's last possible position
+        return [], None
     found: list[dict[str, Any]] = []
     start = after + 1
     while True:
