@@ -1,6 +1,6 @@
 """A person's certificate, from the certificates projection.
 
-The hottest read (issue 8: >= 2,000 requests/s on two cores), so its path is short: an async
+The hottest read (a target of >= 2,000 requests/s on two cores), so its path is short: an async
 endpoint with no synchronous dependency (each would cost a hop to the threadpool and back),
 the view's single-statement read (on the loop itself on SQLite; on PostgreSQL one query from the
 threadpool for the reads waiting together), and the stored document sent as it is (it is

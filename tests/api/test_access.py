@@ -36,7 +36,7 @@ OUT_OF_SCOPE = {"site": {"sites": [SITE_OUT]}, "province": {"provinces": ["79"]}
 EVERYONE_BUT_PORTAL = {"admin", "site", "province", "auditor", "reporter"}
 PUBLIC = {"public"}  # no token: a route that takes none (it declares no `Allow`)
 
-# Who may call what (DESIGN.md §5 and issue 4); admin may call everything.
+# Who may call what (docs/ARCHITECTURE.md, the HTTP contract); admin may call everything.
 EXPECTED_ROLES = {
     ("POST", "/v1/doses"): {"admin", "site"},
     ("POST", "/v1/doses/batch"): {"admin", "site"},
