@@ -16,13 +16,11 @@ the API reads the certificates as they were; a rebuild that stops halfway leaves
 from __future__ import annotations
 
 import hashlib
-from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import anyio.to_thread
 import orjson
 from eventsourcing.persistence import Tracking
 
@@ -96,43 +94,12 @@ def issue(record: PersonRecord, previous: dict[str, Any] | None, at: datetime) -
     }
 
 
-class CertificatesView(Tables):
-    """What the API reads (`certificate`) and what the projection writes (`load`, `save`)."""
-
-    @abstractmethod
-    def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
-        """{person_id, certificate_id, version, status, issued_at, doses: [{dose_id, dose_number,
-        booster, vaccine, vaccine_name, lot, administered_at, site_id}], revoked: [ids],
-        merged_into, province}, or None for a person the view has not seen."""
-
-    async def certificate_on_loop(self, person_id: UUID | str) -> dict[str, Any] | None:
-        """`certificate` for an event loop, which it must not block: from the threadpool,
-        unless a store can do better (CertificatesTables)."""
-        return await anyio.to_thread.run_sync(self.certificate, person_id)
-
-    @abstractmethod
-    def every(self) -> Iterator[dict[str, Any]]:
-        """Every certificate (for reconciliation)."""
-
-    @abstractmethod
-    def load(self, person_ids: list[str]) -> dict[str, tuple[PersonRecord, dict[str, Any]]]:
-        """The records and certificates of these people, as far as the view knows them."""
-
-    @abstractmethod
-    def save(
-        self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking, after: int | None
-    ) -> None:
-        """Store these records and certificates and move the view from `after` to `tracking`."""
-
-    @abstractmethod
-    def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
-        """Store these records and certificates in the rebuild's table."""
-
-
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
 
 
-class CertificatesTables(CertificatesView):
+class CertificatesView(Tables):
+    """What the API reads (`certificate`) and what the projection writes (`load`, `save`)."""
+
     name = "certificates"
     tables = {"people": _PEOPLE}
     aside = ("people",)
@@ -147,6 +114,9 @@ class CertificatesTables(CertificatesView):
         self._gathered = GatheredReads(self.certificates) if self.remote else None
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
+        """{person_id, certificate_id, version, status, issued_at, doses: [{dose_id, dose_number,
+        booster, vaccine, vaccine_name, lot, administered_at, site_id}], revoked: [ids],
+        merged_into, province}, or None for a person the view has not seen."""
         rows = self.one_read(self.CERTIFICATE, (as_uuid(person_id),))
         return orjson.loads(rows[0]["document"]) if rows else None
 
@@ -169,11 +139,13 @@ class CertificatesTables(CertificatesView):
         return {row["person_id"]: orjson.loads(row["document"]) for row in rows}
 
     def every(self) -> Iterator[dict[str, Any]]:
+        """Every certificate (for reconciliation)."""
         with self.reading() as sql:
             rows = sql.rows("SELECT document FROM {people} ORDER BY person_id")
         return (orjson.loads(row["document"]) for row in rows)
 
     def load(self, person_ids: list[str]) -> dict[str, tuple[PersonRecord, dict[str, Any]]]:
+        """The records and certificates of these people, as far as the view knows them."""
         with self.reading() as sql:
             rows = sql.rows_in(
                 "SELECT person_id, record, document FROM {people} WHERE person_id IN ({ids})", person_ids
@@ -183,10 +155,12 @@ class CertificatesTables(CertificatesView):
     def save(
         self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking, after: int | None
     ) -> None:
+        """Store these records and certificates and move the view from `after` to `tracking`."""
         with self.writing(tracking, after) as sql:
             self._write(sql, people)
 
     def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+        """Store these records and certificates in the rebuild's table."""
         with self.writing_aside() as sql:
             self._write(sql, people)
 
@@ -207,9 +181,8 @@ def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[
 
 
 class Certificates(PagedProjection[CertificatesView]):
-    name = "certificates"
     handles = PERSON_EVENTS
-    view_class = CertificatesTables
+    view_class = CertificatesView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         loaded = self.view.load(person_ids(events))

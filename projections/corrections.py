@@ -15,7 +15,6 @@ The view keeps each person's province (a request names only its person) and each
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,58 +145,6 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 class CorrectionsView(Tables):
-    @abstractmethod
-    def requests(
-        self,
-        statuses: list[str] | None = None,
-        provinces: list[str] | None = None,
-        *,
-        overdue: bool | None = None,
-        now: datetime | None = None,
-        overdue_after: timedelta = DEFAULT_OVERDUE,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Requests, oldest filed first: [{request_id, person_id, province, site_id, kind, claim,
-        status, assignee, channel, evidence_ref, contact, filed_at, repeats, outcome, reason,
-        resolved_at, age_days, overdue}]. `statuses` may name a STATUS_GROUPS entry too.
-        `overdue`: True only the overdue, False none of them."""
-
-    @abstractmethod
-    def summary(
-        self,
-        provinces: list[str] | None = None,
-        *,
-        now: datetime | None = None,
-        overdue_after: timedelta = DEFAULT_OVERDUE,
-    ) -> dict[str, Any]:
-        """{open: [{province, site_id, open, overdue, oldest_filed_at, oldest_age_days}],
-        overdue: n, resolved: {accepted: n, rejected: n},
-        resolution_days: {count, median, p90}} (median and p90 None when nothing is resolved)."""
-
-    @abstractmethod
-    def every(self) -> list[dict[str, Any]]:
-        """Every request's record, by request id (for reconciliation)."""
-
-    @abstractmethod
-    def load(
-        self, person_ids: list[str], request_ids: list[str], moved: list[str]
-    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-        """The provinces of these people, and these requests with every request of the people
-        in `moved` (whose province a page corrects)."""
-
-    @abstractmethod
-    def save(
-        self,
-        people: dict[str, str],
-        requests: dict[str, dict[str, Any]],
-        tracking: Tracking,
-        after: int | None,
-    ) -> None:
-        """Store these provinces and requests; move from `after` to `tracking`."""
-
-
-class CorrectionsTables(CorrectionsView):
     name = "corrections"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, province TEXT NOT NULL",
@@ -224,6 +171,10 @@ class CorrectionsTables(CorrectionsView):
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
+        """Requests, oldest filed first: [{request_id, person_id, province, site_id, kind, claim,
+        status, assignee, channel, evidence_ref, contact, filed_at, repeats, outcome, reason,
+        resolved_at, age_days, overdue}]. `statuses` may name a STATUS_GROUPS entry too.
+        `overdue`: True only the overdue, False none of them."""
         if not 1 <= limit <= 10_000:
             raise InvalidValue("limit", "must be from 1 to 10000")
         now_epoch = (now or datetime.now(UTC)).timestamp()
@@ -261,6 +212,9 @@ class CorrectionsTables(CorrectionsView):
         now: datetime | None = None,
         overdue_after: timedelta = DEFAULT_OVERDUE,
     ) -> dict[str, Any]:
+        """{open: [{province, site_id, open, overdue, oldest_filed_at, oldest_age_days}],
+        overdue: n, resolved: {accepted: n, rejected: n},
+        resolution_days: {count, median, p90}} (median and p90 None when nothing is resolved)."""
         now_epoch = (now or datetime.now(UTC)).timestamp()
         cutoff = now_epoch - overdue_after.total_seconds()
         where, params = self._where(None, provinces)
@@ -329,6 +283,7 @@ class CorrectionsTables(CorrectionsView):
         return where, params
 
     def every(self) -> list[dict[str, Any]]:
+        """Every request's record, by request id (for reconciliation)."""
         with self.reading() as sql:
             rows = sql.rows("SELECT record FROM {requests} ORDER BY request_id")
         return [orjson.loads(r["record"]) for r in rows]
@@ -336,6 +291,8 @@ class CorrectionsTables(CorrectionsView):
     def load(
         self, person_ids: list[str], request_ids: list[str], moved: list[str]
     ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+        """The provinces of these people, and these requests with every request of the people
+        in `moved` (whose province a page corrects)."""
         with self.reading() as sql:
             people = sql.rows_in(
                 "SELECT person_id, province FROM {people} WHERE person_id IN ({ids})", person_ids
@@ -354,6 +311,7 @@ class CorrectionsTables(CorrectionsView):
         tracking: Tracking,
         after: int | None,
     ) -> None:
+        """Store these provinces and requests; move from `after` to `tracking`."""
         rows = []
         for rid, r in requests.items():
             r["site_id"] = _site_of(r)
@@ -390,9 +348,8 @@ class CorrectionsTables(CorrectionsView):
 
 
 class Corrections(PagedProjection[CorrectionsView]):
-    name = "corrections"
     handles = (Person.Registered, Person.DetailsCorrected, Person.DuplicateAbsorbed, *CORRECTION_EVENTS)
-    view_class = CorrectionsTables
+    view_class = CorrectionsView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         moved = sorted(

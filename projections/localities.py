@@ -7,7 +7,6 @@ out (the survivor stands for them).
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,43 +24,6 @@ STATUSES = ("none", "partial", "complete", "booster")
 
 
 class LocalitiesView(Tables):
-    @abstractmethod
-    def find(
-        self, phone: str | None = None, national_id: str | None = None, provinces: list[str] | None = None
-    ) -> list[dict[str, Any]]:
-        """People with this phone (all of them) or this national id:
-        [{person_id, full_name, birth_date, province, district, status}]. `provinces` limits
-        the answer to those provinces (None: all)."""
-
-    @abstractmethod
-    def people(
-        self,
-        province: str,
-        district: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        """The people of a province (and district), by name, a page at a time."""
-
-    @abstractmethod
-    def count(self, province: str, district: str | None = None, status: str | None = None) -> int:
-        """How many people `people` would list in all."""
-
-    @abstractmethod
-    def load(self, person_ids: list[str]) -> dict[str, PersonRecord]:
-        """The records of these people, as far as the view knows them."""
-
-    @abstractmethod
-    def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
-        """Store these records (and their rows) and move the view from `after` to `tracking`."""
-
-    @abstractmethod
-    def save_rebuilding(self, records: dict[str, PersonRecord]) -> None:
-        """Store these records (and their rows) in the rebuild's table."""
-
-
-class LocalitiesTables(LocalitiesView):
     name = "localities"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
@@ -74,6 +36,9 @@ class LocalitiesTables(LocalitiesView):
     def find(
         self, phone: str | None = None, national_id: str | None = None, provinces: list[str] | None = None
     ) -> list[dict[str, Any]]:
+        """People with this phone (all of them) or this national id:
+        [{person_id, full_name, birth_date, province, district, status}]. `provinces` limits
+        the answer to those provinces (None: all)."""
         if (phone is None) == (national_id is None):
             raise InvalidValue("phone", "give a phone or a national_id to look up")
         column, value = (
@@ -105,6 +70,7 @@ class LocalitiesTables(LocalitiesView):
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
+        """The people of a province (and district), by name, a page at a time."""
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidValue("limit", "must be a whole number from 1 to 1000")
         if not isinstance(offset, int) or offset < 0:
@@ -118,6 +84,7 @@ class LocalitiesTables(LocalitiesView):
             )
 
     def count(self, province: str, district: str | None = None, status: str | None = None) -> int:
+        """How many people `people` would list in all."""
         where, params = self._where(province, district, status)
         with self.reading() as sql:
             return int(sql.rows(f"SELECT COUNT(*) AS n FROM {{people}} WHERE {where}", params)[0]["n"])
@@ -136,6 +103,7 @@ class LocalitiesTables(LocalitiesView):
         return " AND ".join(where), params
 
     def load(self, person_ids: list[str]) -> dict[str, PersonRecord]:
+        """The records of these people, as far as the view knows them."""
         with self.reading() as sql:
             rows = sql.rows_in(
                 "SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids
@@ -143,10 +111,12 @@ class LocalitiesTables(LocalitiesView):
         return {r["person_id"]: PersonRecord.loads(r["record"]) for r in rows}
 
     def save(self, records: dict[str, PersonRecord], tracking: Tracking, after: int | None) -> None:
+        """Store these records (and their rows) and move the view from `after` to `tracking`."""
         with self.writing(tracking, after) as sql:
             self._write(sql, records)
 
     def save_rebuilding(self, records: dict[str, PersonRecord]) -> None:
+        """Store these records (and their rows) in the rebuild's table."""
         with self.writing_aside() as sql:
             self._write(sql, records)
 
@@ -182,9 +152,8 @@ class LocalitiesTables(LocalitiesView):
 
 
 class Localities(PagedProjection[LocalitiesView]):
-    name = "localities"
     handles = PERSON_EVENTS
-    view_class = LocalitiesTables
+    view_class = LocalitiesView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         records = self.view.load(person_ids(events))

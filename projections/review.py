@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,42 +37,6 @@ FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth")
 
 
 class ReviewView(Tables):
-    @abstractmethod
-    def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """[{site_id, name, province, district, status, review_status}] where status is the kind
-        (provisional | official | mobile) and review_status pending | approved | rejected."""
-
-    @abstractmethod
-    def possible_duplicates(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """[{name_key, birth_date, people: [{person_id, full_name, province, district}]}]: groups
-        of two or more people not merged away with the same normalised name and birth date."""
-
-    @abstractmethod
-    def flags(self, kind: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """[{person_id, province, kind, dose_id, ...details}]: data-quality flags, by person."""
-
-    @abstractmethod
-    def load(
-        self, person_ids: list[str], site_keys: list[str]
-    ) -> tuple[dict[str, PersonRecord], dict[str, dict[str, Any]]]:
-        """The records of these people and the entries of these sites (by aggregate id)."""
-
-    @abstractmethod
-    def save(
-        self,
-        records: dict[str, PersonRecord],
-        sites: dict[str, dict[str, Any]],
-        tracking: Tracking,
-        after: int | None,
-    ) -> None:
-        """Store these records (with their flags) and sites; move from `after` to `tracking`."""
-
-    @abstractmethod
-    def save_rebuilding(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
-        """Store these records (with their flags) and sites in the rebuild's tables."""
-
-
-class ReviewTables(ReviewView):
     name = "review"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, full_name TEXT NOT NULL, "
@@ -88,6 +51,8 @@ class ReviewTables(ReviewView):
     aside = ("people", "flags", "sites")
 
     def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """[{site_id, name, province, district, status, review_status}] where status is the kind
+        (provisional | official | mobile) and review_status pending | approved | rejected."""
         if status is not None and status not in KINDS:
             raise InvalidValue("status", f"must be one of {', '.join(KINDS)}")
         where, params = (["kind = ?"], [status]) if status else (["1 = 1"], [])
@@ -100,6 +65,8 @@ class ReviewTables(ReviewView):
         )
 
     def possible_duplicates(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """[{name_key, birth_date, people: [{person_id, full_name, province, district}]}]: groups
+        of two or more people not merged away with the same normalised name and birth date."""
         with self.reading() as sql:
             rows = sql.rows(
                 "SELECT p.name_key, p.birth_date, p.person_id, p.full_name, p.province, "
@@ -121,6 +88,7 @@ class ReviewTables(ReviewView):
         ]
 
     def flags(self, kind: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """[{person_id, province, kind, dose_id, ...details}]: data-quality flags, by person."""
         if kind is not None and kind not in FLAG_KINDS:
             raise InvalidValue("kind", f"must be one of {', '.join(FLAG_KINDS)}")
         where, params = (["kind = ?"], [kind]) if kind else (["1 = 1"], [])
@@ -151,6 +119,7 @@ class ReviewTables(ReviewView):
     def load(
         self, person_ids: list[str], site_keys: list[str]
     ) -> tuple[dict[str, PersonRecord], dict[str, dict[str, Any]]]:
+        """The records of these people and the entries of these sites (by aggregate id)."""
         with self.reading() as sql:
             people = sql.rows_in(
                 "SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids
@@ -172,10 +141,12 @@ class ReviewTables(ReviewView):
         tracking: Tracking,
         after: int | None,
     ) -> None:
+        """Store these records (with their flags) and sites; move from `after` to `tracking`."""
         with self.writing(tracking, after) as sql:
             self._write(sql, records, sites)
 
     def save_rebuilding(self, records: dict[str, PersonRecord], sites: dict[str, dict[str, Any]]) -> None:
+        """Store these records (with their flags) and sites in the rebuild's tables."""
         with self.writing_aside() as sql:
             self._write(sql, records, sites)
 
@@ -228,9 +199,8 @@ class ReviewTables(ReviewView):
 
 
 class Review(PagedProjection[ReviewView]):
-    name = "review"
     handles = PERSON_EVENTS + SITE_EVENTS
-    view_class = ReviewTables
+    view_class = ReviewView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         records, entries = self.view.load(person_ids(events), site_ids(events))

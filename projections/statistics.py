@@ -20,7 +20,6 @@ counts there in SQL, rather than recounting a person once per page that touches 
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -100,52 +99,6 @@ class StatisticsChanges:
     sites: dict[str, dict[str, Any]]  # directory entries listed or reviewed, by aggregate id
 
 
-class StatisticsView(Tables):
-    @abstractmethod
-    def dose_counts(
-        self,
-        group_by: list[str],
-        date_from: date | str | None = None,
-        date_to: date | str | None = None,
-        provinces: list[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Doses grouped by any of date (ISO day), province, site_id, vaccine, dose_number:
-        [{...the group fields, "doses": n}], ordered by the group fields. `provinces=None`
-        means every province; dates are inclusive."""
-
-    @abstractmethod
-    def coverage(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """People by status per province: [{province, status, people}] (merged-away excluded)."""
-
-    @abstractmethod
-    def site_counts(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """Sites in the directory by kind per province: [{province, kind, sites}]."""
-
-    @abstractmethod
-    def load(self, person_ids: list[str]) -> dict[str, Counted]:
-        """The people as the view counts them now."""
-
-    @abstractmethod
-    def people_at(self, site_ids: list[str]) -> list[str]:
-        """Who has a counted dose at any of these sites."""
-
-    @abstractmethod
-    def sites(self, keys: list[str] | None = None, site_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        """Directory entries by aggregate id or by site id (each with its `key`)."""
-
-    @abstractmethod
-    def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
-        """Apply the changes and move the view from `after` to `tracking`."""
-
-    @abstractmethod
-    def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
-        """Store these people, their doses and these directory entries in the rebuild's tables."""
-
-    @abstractmethod
-    def count_rebuilding(self) -> None:
-        """The rebuild's counts, summed from the people and doses in its tables."""
-
-
 def _group_fields(group_by: list[str]) -> list[str]:
     if isinstance(group_by, str) or not all(isinstance(g, str) for g in group_by):
         raise InvalidValue("group_by", "must be a list of field names")
@@ -166,7 +119,7 @@ def _day(value: date | str | None, field_name: str) -> str | None:
         raise InvalidValue(field_name, f"must be a date (YYYY-MM-DD), got {value!r}") from None
 
 
-class StatisticsTables(StatisticsView):
+class StatisticsView(Tables):
     name = "statistics"
     tables = {
         "people": "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, province TEXT, status TEXT",
@@ -192,6 +145,9 @@ class StatisticsTables(StatisticsView):
         date_to: date | str | None = None,
         provinces: list[str] | None = None,
     ) -> list[dict[str, Any]]:
+        """Doses grouped by any of date (ISO day), province, site_id, vaccine, dose_number:
+        [{...the group fields, "doses": n}], ordered by the group fields. `provinces=None`
+        means every province; dates are inclusive."""
         fields = _group_fields(group_by)
         columns = "".join(f'{GROUPS[f]} AS "{f}", ' for f in fields)
         where, params = ["doses <> 0"], []
@@ -212,6 +168,7 @@ class StatisticsTables(StatisticsView):
         return rows
 
     def coverage(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """People by status per province: [{province, status, people}] (merged-away excluded)."""
         return self._in_provinces(
             "SELECT province, status, people FROM {coverage}",
             "people <> 0 ORDER BY province, status",
@@ -220,6 +177,7 @@ class StatisticsTables(StatisticsView):
         )
 
     def site_counts(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+        """Sites in the directory by kind per province: [{province, kind, sites}]."""
         return self._in_provinces(
             "SELECT province, kind, CAST(COUNT(*) AS BIGINT) AS sites FROM {sites}",
             "1 = 1 GROUP BY province, kind ORDER BY province, kind",
@@ -241,6 +199,7 @@ class StatisticsTables(StatisticsView):
     # --- the fold's reads and writes -----------------------------------------------------------
 
     def load(self, person_ids: list[str]) -> dict[str, Counted]:
+        """The people as the view counts them now."""
         with self.reading() as sql:
             people = sql.rows_in(
                 "SELECT person_id, record, province, status FROM {people} WHERE person_id IN ({ids})",
@@ -268,11 +227,13 @@ class StatisticsTables(StatisticsView):
         return counted
 
     def people_at(self, site_ids: list[str]) -> list[str]:
+        """Who has a counted dose at any of these sites."""
         with self.reading() as sql:
             rows = sql.rows_in("SELECT DISTINCT person_id FROM {doses} WHERE site_id IN ({ids})", site_ids)
         return sorted({r["person_id"] for r in rows})
 
     def sites(self, keys: list[str] | None = None, site_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Directory entries by aggregate id or by site id (each with its `key`)."""
         column, values = ("key", keys) if keys is not None else ("site_id", site_ids or [])
         with self.reading() as sql:
             return sql.rows_in(
@@ -280,6 +241,7 @@ class StatisticsTables(StatisticsView):
             )
 
     def save(self, changes: StatisticsChanges, tracking: Tracking, after: int | None) -> None:
+        """Apply the changes and move the view from `after` to `tracking`."""
         with self.writing(tracking, after) as sql:
             self._write(sql, changes.people, changes.sites)
             _add(
@@ -292,10 +254,12 @@ class StatisticsTables(StatisticsView):
             _add(sql, "coverage", ("province", "status"), "people", changes.coverage)
 
     def save_rebuilding(self, people: dict[str, Counted], sites: dict[str, dict[str, Any]]) -> None:
+        """Store these people, their doses and these directory entries in the rebuild's tables."""
         with self.writing_aside() as sql:
             self._write(sql, people, sites)
 
     def count_rebuilding(self) -> None:
+        """The rebuild's counts, summed from the people and doses in its tables."""
         with self.writing_aside() as sql:
             sql.run(
                 "INSERT INTO {dose_counts} (day, province, site_id, vaccine, dose_number, doses) "
@@ -346,10 +310,9 @@ def _add(sql: Any, table: str, key_columns: tuple[str, ...], value: str, deltas:
 
 
 class Statistics(PagedProjection[StatisticsView]):
-    name = "statistics"
     handles = PERSON_EVENTS + SITE_EVENTS
     folded_first = SITE_EVENTS
-    view_class = StatisticsTables
+    view_class = StatisticsView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         view = self.view

@@ -49,6 +49,8 @@ class PagedProjection(Projection[TView], Generic[TView]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "view_class" in cls.__dict__:
+            cls.name = cls.view_class.name  # one name: the projection's is its tables' prefix
         cls.rebuilds_by_person = cls.replay_by_person is not PagedProjection.replay_by_person
         cls.topics_read = frozenset(get_topic(c) for c in getattr(cls, "handles", ()))
 
