@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     import_dir: str | None = Field(
         None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
     )
+    # Read by the store's adapters (store/secrets.py) as well, which run without these settings.
+    secrets_dir: str | None = Field(
+        None,
+        description="the folder of the deployment's secret keys, kept and backed up apart from the "
+        "database (unset: `doseledger/secrets` in the user's config folder)",
+    )
     # Read by the ledger itself (usecases/application.py), which processes without these
     # settings open too; declared here so that it is checked and documented with the rest.
     decision_budget: float = Field(

@@ -9,6 +9,7 @@ never a skip.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -22,6 +23,10 @@ pytest_plugins = ["tests.readside"]
 
 # Shared assertion modules: their failures show the values compared, as a test module's do.
 pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")
+
+# The run's secrets (keyed ids, chain, data keys) live in a folder of its own, never the user's:
+# subprocesses the tests start inherit it.
+os.environ.setdefault("DOSELEDGER_SECRETS_DIR", tempfile.mkdtemp(prefix="doseledger-secrets-"))
 
 ADMIN_URL = os.environ.get("DOSELEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("sqlite", "postgresql")
