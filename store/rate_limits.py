@@ -37,6 +37,11 @@ COLUMNS = (
 )
 
 
+def now() -> float:
+    """The time windows are counted in (looked up on each call: tests pin it)."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class Counted:
     """A call counted: how many the subject made in this window, and when the window ends."""
@@ -53,11 +58,11 @@ class RateLimits:
         datastore: Any,
         *,
         secrets: Secrets | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.datastore = datastore
         self.postgres = isinstance(datastore, PostgresDatastore)
-        self.clock = clock
+        self.clock = clock or (lambda: now())  # late bound: `now` as it is at each call
         self._key = (secrets or Secrets.from_env()).key(KEY_NAME, create=True)
         self._pruned: dict[tuple[str, int], int] = {}  # (limit, window) → the window pruned before
         self._lock = threading.Lock()
