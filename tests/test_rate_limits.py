@@ -80,3 +80,27 @@ def test_a_subject_is_stored_as_a_keyed_digest_never_as_it_came(ledger, tmp_path
     assert len(stored) == 1 and "198.51.100.23" not in str(stored)
     other_key = RateLimits(ledger.recorder.datastore, secrets=Secrets(tmp_path / "other"))
     assert stored[0][1] == limits.subject_digest("198.51.100.23") != other_key.subject_digest("198.51.100.23")
+
+
+def test_workers_starting_together_all_create_the_table(ledger, tmp_path: Path):
+    """Every worker creates it on start (idempotent); on a new PostgreSQL schema the catalogue
+    would otherwise race."""
+    secrets = Secrets(tmp_path / "secrets")
+    barrier = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        made = RateLimits(ledger.recorder.datastore, secrets=secrets)
+        barrier.wait()
+        try:
+            made.create_table()
+        except BaseException as e:  # noqa: BLE001 - collected, asserted below
+            failures.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert counters(ledger, secrets).count("lookups", "p", 60).calls == 1
