@@ -24,10 +24,14 @@ from api.operations import router as operations
 from api.persons import router as persons
 from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
+from api.revocations import RevocationWatch
 from api.sites import router as sites
 from api.stats import router as statistics
 from api.throttle import Throttle
-from config.settings import Settings
+from api.tokens import router as tokens
+from config.settings import Settings, variable
+from store.rate_limits import RateLimits
+from store.secrets import SECRETS_KEY, Secrets
 from store.url import URL_KEY
 from usecases.application import DoseLedger
 from usecases.group_commit import DoseWriter
@@ -60,6 +64,7 @@ TAGS = [
         "description": "How a record reached its state, from the stored events "
         "(auditor, admin); who read whose record (admin).",
     },
+    {"name": "tokens", "description": "Make, list, rotate and revoke tokens (admin). A token is shown once."},
     {
         "name": "corrections",
         "description": "Citizens' correction requests: filed (portal, site), "
@@ -80,6 +85,7 @@ ROUTERS = (
     audit.router,
     audit_pages.router,
     corrections.router,
+    tokens.router,
 )
 
 
@@ -115,6 +121,18 @@ def create_app(
             app.state.views = open_views(settings.database_url, ledger=app.state.ledger)
             opened.append(app.state.views)
         app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
+        revocations = RevocationWatch(
+            app.state.ledger.recorder, app.state.tokens.forget, settings.revocation_check_seconds
+        )
+        opened.append(revocations.start())
+        counters = RateLimits(app.state.ledger.recorder.datastore, secrets=_secrets(settings))
+        counters.create_table()
+        app.state.status_checks = Throttle(
+            "status_checks", settings.status_checks_per_minute, counters, variable("status_checks_per_minute")
+        )
+        app.state.lookups = Throttle(
+            "lookups", settings.lookups_per_minute, counters, variable("lookups_per_minute")
+        )
         app.state.writer = None
         if settings.group_commit_ms > 0:
             app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)
@@ -139,7 +157,6 @@ def create_app(
         telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry},
     )
     problems.install(app)
-    app.state.status_throttle = Throttle(settings.status_checks_per_minute)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
@@ -150,6 +167,10 @@ def create_app(
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
     app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]  # FastAPI's documented way to change the document
     return app
+
+
+def _secrets(settings: Settings) -> Secrets:
+    return Secrets.from_env({SECRETS_KEY: settings.secrets_dir} if settings.secrets_dir else None)
 
 
 def _problems_as_problem_json(app: FastAPI) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from uuid import UUID
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,7 +31,8 @@ TOKEN_HELP = (
 
 
 class TokenVerifier:
-    """Finds a token's principal; remembers it for `ttl` seconds (a revocation takes that long)."""
+    """Finds a token's principal; remembers it for `ttl` seconds, unless told of its revocation
+    sooner (`forget`: api/revocations.py tells every worker within a second)."""
 
     def __init__(
         self, ledger: Any, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
@@ -40,13 +42,28 @@ class TokenVerifier:
         self.ttl = ttl
         self.max_entries = max_entries
         self._known: OrderedDict[Any, tuple[float, Principal]] = OrderedDict()
+        # Revocation is for good: a principal once known revoked is refused without a look-up,
+        # also when a read that began before the revocation comes back with the old state.
+        # Bounded by the revocations this process hears of (a few, next to the tokens).
+        self._revoked: set[UUID] = set()
         self._lock = threading.Lock()
 
     def known(self, token: str) -> Principal | None:
-        """The token's principal if verified within `ttl` (no I/O: fine on the event loop)."""
+        """The token's principal if verified within `ttl` (no I/O: fine on the event loop);
+        401 if it is known revoked."""
+        key = principal_id_for(token)
         with self._lock:
-            hit = self._known.get(principal_id_for(token))
+            if key in self._revoked:
+                raise unauthenticated("the bearer token was revoked")
+            hit = self._known.get(key)
         return hit[1] if hit is not None and hit[0] > self.clock() else None
+
+    def forget(self, principal_ids: Iterable[UUID]) -> None:
+        """These principals were revoked: refuse their tokens from now on."""
+        with self._lock:
+            for principal_id in principal_ids:
+                self._known.pop(principal_id, None)
+                self._revoked.add(principal_id)
 
     def principal(self, token: str) -> Principal:
         """The token's principal, from memory or from the store; 401 unless it is valid now."""
@@ -56,6 +73,8 @@ class TokenVerifier:
             found = find_principal(self.ledger, key)
             if found is not None:
                 with self._lock:
+                    if key in self._revoked:  # revoked while it was being read
+                        raise unauthenticated("the bearer token was revoked")
                     self._known[key] = (self.clock() + self.ttl, found)
                     self._known.move_to_end(key)
                     while len(self._known) > self.max_entries:

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latency by route, doses appended, duplicates, rejections,
-projection lag.
+refusals by rate limit, projection lag.
 
 With several uvicorn workers each process counts for itself; `doseledger serve` then sets
 PROMETHEUS_MULTIPROC_DIR and a scrape of any worker adds up every worker's files.
@@ -38,11 +38,18 @@ LATENCY = Histogram(
 DOSES = Counter("doseledger_doses_appended", "Doses newly recorded through the API")
 DUPLICATES = Counter("doseledger_dose_duplicates", "Doses sent again: answered, nothing written")
 REJECTIONS = Counter("doseledger_rejections", "Requests or batch items refused for their content", ["reason"])
+# An alert's source: a token or an address held back by a limit (a leaked token scraping
+# look-ups, someone guessing status codes) shows here by the limit's name.
+RATE_LIMITED = Counter("doseledger_rate_limit_refusals", "Calls refused by a rate limit (429)", ["limit"])
 
 
 def rejected(reason: str, n: int = 1) -> None:
     if n:
         REJECTIONS.labels(reason).inc(n)
+
+
+def rate_limited(limit: str) -> None:
+    RATE_LIMITED.labels(limit).inc()
 
 
 def recorded(created: int, duplicates: int) -> None:

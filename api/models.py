@@ -50,6 +50,7 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
     dose_id: str | None = Field(None, description="on a site-record conflict: the stored dose")
     person_id: str | None = Field(None, description="on a conflict: the person concerned")
+    limit: str | None = Field(None, description="on a 429: the rate limit the call went over")
 
 
 # --- the problem answers a route documents ---------------------------------------------------
@@ -63,7 +64,8 @@ WHY = {
     413: "The body is over the size limit",
     415: "The body is not of the media type the endpoint reads",
     422: "A field is missing or invalid (each error names it)",
-    429: "Too many requests from this address; retry after the Retry-After seconds",
+    429: "Too many requests from this address or token (`limit` names the limit); retry after the "
+    "Retry-After seconds",
     503: "The store is unreachable or busy, or the projections lag; retry",
 }
 

@@ -1,46 +1,57 @@
-"""At most N calls a minute per client address, counted in this process's memory.
+"""At most N calls a minute per subject (a token, a client address), counted in the store.
 
-For the one route without a token (a citizen's status check): it slows anyone guessing
-verification codes. Each worker process counts on its own, so N workers allow N times the
-limit; behind a proxy, run uvicorn with --proxy-headers so the client's address is the real one.
+Every worker and every process serving the same store counts in the same table
+(store/rate_limits.py), so N workers allow the limit once, not N times. A refusal is a 429
+problem naming the limit, with Retry-After, and counted in `doseledger_rate_limit_refusals`
+by limit: a token scraping look-ups shows there before it has read much.
+
+The client's address is uvicorn's: behind a proxy, `DOSELEDGER_TRUSTED_PROXIES` names the
+proxies whose X-Forwarded-For it believes (cli/serve.py); from anyone else the header is ignored.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+import math
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.metrics import rate_limited
+from api.problems import Problem
+from store.rate_limits import RateLimits
+
+WINDOW = 60  # seconds: the limits are set per minute
 
 
 class Throttle:
-    def __init__(
-        self,
-        limit: int,
-        window: float = 60.0,
-        max_clients: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_clients = max_clients  # the longest-quiet clients are forgotten first
-        self.clock = clock
-        self._calls: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+    """One named limit: `per_minute` calls of a subject in each minute, the rest refused."""
 
-    def wait(self, client: str) -> float:
-        """0 if `client` may call now (the call is counted); else the seconds until it may."""
-        now = self.clock()
-        with self._lock:
-            calls = self._calls.get(client)
-            if calls is None:
-                calls = self._calls[client] = deque()
-                while len(self._calls) > self.max_clients:
-                    self._calls.popitem(last=False)
-            self._calls.move_to_end(client)
-            while calls and calls[0] <= now - self.window:
-                calls.popleft()
-            if len(calls) >= self.limit:
-                return calls[0] + self.window - now
-            calls.append(now)
-            return 0.0
+    def __init__(self, name: str, per_minute: int, counters: RateLimits, setting: str) -> None:
+        self.name = name
+        self.per_minute = per_minute
+        self.counters = counters
+        self.setting = setting  # the variable that sets it, named in the refusal
+
+    def check(self, subject: str, what: str) -> None:
+        """Count the call; a 429 problem if it is over the limit (it does I/O: not on the loop)."""
+        counted = self.counters.count(self.name, subject, WINDOW)
+        if counted.calls <= self.per_minute:
+            return
+        rate_limited(self.name)
+        seconds = max(1, math.ceil(counted.retry_after))
+        raise Problem(
+            429,
+            "too-many-requests",
+            f"too many {what} (the {self.name} limit, {self.per_minute} a minute, "
+            f"{self.setting}); retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+            limit=self.name,
+        )
+
+    async def check_on_loop(self, subject: str, what: str) -> None:
+        await run_in_threadpool(self.check, subject, what)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as uvicorn gives it (the forwarded one only from a trusted proxy)."""
+    return request.client.host if request.client is not None else "unknown"

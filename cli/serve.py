@@ -2,7 +2,8 @@
 
   doseledger serve [--host 127.0.0.1] [--port 8000] [--workers N] [--demo]
 
-The tables are created here, once, before any worker starts. With the embedded SQLite store the
+The tables are created here, once, before any worker starts. Behind a reverse proxy,
+DOSELEDGER_TRUSTED_PROXIES names it: its X-Forwarded-For is then the client's address. With the embedded SQLite store the
 projections run in this process (background threads); with PostgreSQL they run in their own
 process (`doseledger project`), unless --projections embedded.
 """
@@ -59,6 +60,16 @@ def listening(args: argparse.Namespace, settings: Settings) -> tuple[str, int, i
     )
 
 
+def forwarding(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for X-Forwarded-For and -Proto: believed from the trusted proxies only.
+
+    With none (the default), from no one: uvicorn's own default believes 127.0.0.1, and
+    anything on the host could then claim any client address, escaping the per-address limits.
+    """
+    proxies = settings.proxies()
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -97,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             workers=workers,
             access_log=args.access_log,
             log_level="info",
+            **forwarding(settings),
         )
     finally:
         if projector is not None:

@@ -7,6 +7,7 @@ value stops the start with an error naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -33,9 +34,17 @@ class Settings(BaseSettings):
         description="the store: `sqlite:///relative.db`, `sqlite:////absolute.db` or "
         "`postgresql://user:pass@host:port/db[?schema=name]`",
     )
-    # A revocation reaches every worker within this time.
+    # Revocations reach every worker sooner: each looks for new ones every
+    # `revocation_check_seconds`; this bounds how long a token goes unchecked otherwise.
     token_cache_seconds: float = Field(
         30, ge=0, description="how long a verified token is trusted without a look-up"
+    )
+    revocation_check_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=30,
+        description="how often each worker looks in the store for tokens revoked since its last "
+        "look (a revocation reaches every worker within this time and the look's own)",
     )
     group_commit_ms: float = Field(
         2, ge=0, description="single doses arriving this close together share one transaction (0: off)"
@@ -72,9 +81,25 @@ class Settings(BaseSettings):
     correction_overdue_days: float = Field(
         7, ge=0, description="an unanswered correction request older than this is overdue"
     )
-    # Slows the guessing of codes.
+    # Slows the guessing of codes. Counted in the store: the limit holds across workers.
     status_checks_per_minute: int = Field(
-        10, gt=0, description="a citizen's status checks per client address, per worker (429 beyond)"
+        10,
+        gt=0,
+        description="a citizen's status checks per client address, all workers together (429 beyond)",
+    )
+    # A vaccinator looks up a few people a minute; a leaked site token scraping the register
+    # looks up many. Counted in the store: the limit holds across workers.
+    lookups_per_minute: int = Field(
+        60,
+        gt=0,
+        description="a site token's look-ups by phone or national id, all workers together (429 beyond)",
+    )
+    # Unset, X-Forwarded-For is believed from no one: anyone could otherwise claim any address
+    # and escape the per-address limits.
+    trusted_proxies: str | None = Field(
+        None,
+        description="the proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For and "
+        "X-Forwarded-Proto give the client's address (unset: none)",
     )
     # Off unless asked for: the service exports its own Prometheus metrics, and with no tracer
     # configured the check alone cost ~4 % of a dose request (it looks up the global providers
@@ -89,6 +114,23 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="the API's uvicorn worker processes (`doseledger serve --workers`)"
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def addresses_or_networks(cls, value: str | None) -> str | None:
+        """Each an IP address or a CIDR network: a host name or `*` is refused, not guessed at."""
+        if value is None:
+            return None
+        for item in value.split(","):
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item.strip()!r} is not an IP address or a CIDR network") from None
+        return ",".join(item.strip() for item in value.split(","))
+
+    def proxies(self) -> list[str]:
+        """The trusted proxies, each an address or a network ([] when unset)."""
+        return self.trusted_proxies.split(",") if self.trusted_proxies else []
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -107,6 +149,7 @@ class Settings(BaseSettings):
         "max_import_bytes",
         "import_background_bytes",
         "status_checks_per_minute",
+        "lookups_per_minute",
         "port",
         "workers",
         mode="before",

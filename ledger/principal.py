@@ -44,6 +44,7 @@ def principal_id_for(token: str) -> UUID:
 class Principal(ChainedAggregate):
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
         TokenIssued: ClassVar[type[ChainedAggregate.Created]]
+        TokenRevoked: ClassVar[type[ChainedAggregate.Event]]
 
     @event("TokenIssued")
     def __init__(

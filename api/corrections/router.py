@@ -3,7 +3,6 @@ accountable for it, assigned, answered; its status checked by the citizen with n
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Any
@@ -37,6 +36,7 @@ from api.dependencies import (
 from api.models import READS, WRITES, problems
 from api.problems import Problem, field_error, forbidden
 from api.services import caught_up
+from api.throttle import Throttle, client_address
 from config.settings import Settings
 from ledger.corrections import filed_moment
 from ledger.errors import CorrectionNotFound
@@ -199,16 +199,8 @@ def resolve(
 
 
 async def _throttled(request: Request) -> None:
-    client = request.client.host if request.client is not None else "unknown"
-    wait = request.app.state.status_throttle.wait(client)
-    if wait:
-        seconds = math.ceil(wait)
-        raise Problem(
-            429,
-            "too-many-requests",
-            f"too many status checks from this address; retry in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
+    throttle: Throttle = request.app.state.status_checks
+    await throttle.check_on_loop(client_address(request), "status checks from this address")
 
 
 NOT_FOUND = "no correction request has this id and code"

@@ -1,4 +1,4 @@
-"""The shapes of people on the wire: registration, look-ups, merges."""
+"""The shapes of people on the wire: registration, look-ups (a site's, everyone else's), merges."""
 
 from __future__ import annotations
 
@@ -61,8 +61,47 @@ class PersonSummary(BaseModel):
 
 
 class PersonList(BaseModel):
+    """The answer to a look-up by a province, auditor or admin token (site tokens: `SitePersonList`)."""
+
     model_config = example({"persons": [SUMMARY]})
     persons: list[PersonSummary]
+
+
+SITE_DOSE = {"vaccine": "EU/1/20/1528", "administered_on": "2021-08-01", "dose_number": 1, "booster": False}
+SITE_SUMMARY = {
+    "person_id": PERSON_ID,
+    "full_name": "Nguyễn Thị Lan",
+    "birth_year": 1985,
+    "status": "partial",
+    "doses": [SITE_DOSE],
+}
+
+
+class SiteDose(BaseModel):
+    model_config = example(SITE_DOSE)
+    vaccine: str = Field(description="the catalog code")
+    administered_on: str = Field(description="YYYY-MM-DD", json_schema_extra={"format": "date"})
+    dose_number: int = Field(description="computed from the valid doses in administered order")
+    booster: bool | None = None
+
+
+class SitePersonSummary(BaseModel):
+    """What a vaccinator needs to tell people apart and give the next dose, and no more: a
+    leaked site token reads no birth date, phone, national id or address."""
+
+    model_config = example(SITE_SUMMARY)
+    person_id: UUID
+    full_name: str
+    birth_year: int
+    status: str = Field(description="the series status the valid doses give")
+    doses: list[SiteDose]
+
+
+class SitePersonList(BaseModel):
+    """The answer to a site token's look-up (other roles: `PersonList`)."""
+
+    model_config = example({"persons": [SITE_SUMMARY]})
+    persons: list[SitePersonSummary]
 
 
 class MergeIn(BaseModel):

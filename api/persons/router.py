@@ -11,10 +11,21 @@ from api.access_log import recorded_read
 from api.auth import actor, province_scope
 from api.dependencies import AdminPrincipal, Ledger, SitePrincipal, SiteProvinceOrAuditorPrincipal, Views
 from api.models import READS, WRITES, problems
-from api.persons.models import MergeIn, PersonIn, PersonList, PersonRegistered, Written
+from api.persons.models import (
+    MergeIn,
+    PersonIn,
+    PersonList,
+    PersonRegistered,
+    SiteDose,
+    SitePersonList,
+    SitePersonSummary,
+    Written,
+)
 from api.problems import Problem, field_error
 from api.services import caught_up
+from api.throttle import Throttle
 from ledger import rules
+from ledger.principal import SITE
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -39,9 +50,12 @@ def register(
 
 @router.get(
     "",
-    response_model=PersonList,
-    responses=READS,
+    response_model=PersonList | SitePersonList,
+    responses={**READS, **problems(429)},
     summary="Look people up by phone (all who share it) or national id",
+    description="A site token reads `SitePersonList`: the person id, name, birth year, status and "
+    "doses only; it may look up `DOSELEDGER_LOOKUPS_PER_MINUTE` times a minute (429 beyond). "
+    "Other tokens read `PersonList`.",
 )
 def look_up(
     request: Request,
@@ -50,7 +64,7 @@ def look_up(
     phone: Annotated[str | None, Query(examples=["0912345678"])] = None,
     national_id: Annotated[str | None, Query(examples=["001185012345"])] = None,
     min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None,
-) -> dict[str, Any]:
+) -> PersonList | SitePersonList:
     if (phone is None) == (national_id is None):
         msg = "give exactly one of phone or national_id"
         raise Problem(
@@ -59,6 +73,9 @@ def look_up(
             msg,
             errors=[field_error(["query", "phone"], msg), field_error(["query", "national_id"], msg)],
         )
+    if principal.role == SITE:
+        lookups: Throttle = request.app.state.lookups
+        lookups.check(str(principal.id), "look-ups by this token")
     caught_up(request, min_position)
     persons = views.localities.find(
         phone=rules.phone(phone),
@@ -66,7 +83,36 @@ def look_up(
         provinces=province_scope(principal),
     )
     recorded_read(request, principal, [p["person_id"] for p in persons], "persons.look_up")
-    return {"persons": persons}
+    if principal.role == SITE:
+        return SitePersonList(persons=site_summaries(views, persons))
+    return PersonList.model_validate({"persons": persons})
+
+
+def site_summaries(views: Any, persons: list[dict[str, Any]]) -> list[SitePersonSummary]:
+    """The minimum a vaccinator needs of each person found: the doses from their certificate."""
+    certificates = views.certificates.certificates([p["person_id"] for p in persons])
+    summaries = []
+    for person in persons:
+        certificate = certificates.get(person["person_id"]) or {"doses": []}
+        doses = [
+            SiteDose(
+                vaccine=d["vaccine"],
+                administered_on=d["administered_at"][:10],
+                dose_number=d["dose_number"],
+                booster=d.get("booster"),
+            )
+            for d in certificate["doses"]
+        ]
+        summaries.append(
+            SitePersonSummary(
+                person_id=person["person_id"],
+                full_name=person["full_name"],
+                birth_year=int(person["birth_date"][:4]),
+                status=person["status"],
+                doses=doses,
+            )
+        )
+    return summaries
 
 
 @router.post(

@@ -66,6 +66,13 @@ def read_side(ledger: DoseLedger, store_url: str) -> Iterator[Any]:
         projector.stop()
 
 
+@pytest.fixture(autouse=True)
+def one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate limits count in fixed minutes: a test's calls all fall in one (the middle of
+    one), so a minute that turns during a test never resets a count it checks."""
+    monkeypatch.setattr("store.rate_limits.now", lambda: 1_800_000_030.0)
+
+
 @pytest.fixture
 def settings(store_url: str) -> Settings:
     return Settings(database_url=store_url, read_wait_seconds=5)
@@ -77,6 +84,14 @@ def service(ledger: DoseLedger, store_url: str, settings: Settings) -> Iterator[
         app = create_app(settings, ledger=ledger, views=views)
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Service(app, client, ledger)
+
+
+@contextmanager
+def another_worker(settings: Settings) -> Iterator[TestClient]:
+    """A second app on the same store, with a ledger, views and caches of its own: a worker
+    of another process, as far as anything shared goes (only the store is)."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
 
 
 def lan(**overrides: Any) -> dict[str, Any]:

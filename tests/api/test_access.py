@@ -70,6 +70,10 @@ EXPECTED_ROLES = {
     ("POST", "/v1/correction-requests/{request_id}/resolve"): {"admin", "province", "site"},
     ("GET", "/v1/correction-requests/{request_id}/status"): PUBLIC,
     ("GET", "/v1/stats/corrections"): {"admin", "province", "reporter", "auditor"},
+    ("POST", "/v1/tokens"): {"admin"},
+    ("GET", "/v1/tokens"): {"admin"},
+    ("POST", "/v1/tokens/{principal_id}/revocation"): {"admin"},
+    ("POST", "/v1/tokens/{principal_id}/rotation"): {"admin"},
 }
 
 
@@ -136,6 +140,9 @@ class World:
         )
         self.ledger.assign_correction(filed.request_id, {"site": SITE_IN}, actor=SYSTEM)
         return filed.request_id, filed.code
+
+    def fresh_principal(self) -> UUID:
+        return issue_token(self.ledger, role="reporter", name=self.fresh("P"), actor=CLI)[1].id
 
     def status_check(self) -> tuple[str, str, dict[str, Any]]:
         request_id, code = self.fresh_request()
@@ -295,6 +302,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/stats/corrections"): Recipe(
         lambda w: ("GET", "/v1/stats/corrections", {"params": {"province": "01", **w.now()}}),
         {"province": "403"},
+    ),
+    ("POST", "/v1/tokens"): Recipe(
+        lambda w: ("POST", "/v1/tokens", {"json": {"role": "site", "sites": [SITE_IN]}}), {}
+    ),
+    ("GET", "/v1/tokens"): Recipe(lambda w: ("GET", "/v1/tokens", {}), {}),
+    ("POST", "/v1/tokens/{principal_id}/revocation"): Recipe(
+        lambda w: ("POST", f"/v1/tokens/{w.fresh_principal()}/revocation", {"json": {"reason": "lost"}}), {}
+    ),
+    ("POST", "/v1/tokens/{principal_id}/rotation"): Recipe(
+        lambda w: ("POST", f"/v1/tokens/{w.fresh_principal()}/rotation", {"json": {}}), {}
     ),
 }
 

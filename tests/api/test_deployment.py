@@ -1,9 +1,12 @@
-"""docker-compose.yml: it parses, and the API's command is a real `doseledger serve` command line."""
+"""docker-compose.yml: it parses, the API's command is a real `doseledger serve` command line, and
+no password has a default."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,3 +30,42 @@ def test_compose_runs_postgres_with_a_volume_and_healthcheck_then_the_api_and_th
     assert parser.parse_args(args).projections == "external"  # the projector runs them
     for name in ("api", "projector"):
         assert services[name]["environment"]["DOSELEDGER_DATABASE_URL"].startswith("postgresql://")
+
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+# Compose's interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?(?P<rest>[^}]*)\}")
+
+
+def strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for key, value in node.items() for s in strings(key) + strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_compose_has_no_default_password_and_requires_one_from_the_environment():
+    text = (ROOT / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    defaults = [
+        m[0]
+        for s in strings(compose)
+        for m in INTERPOLATION.finditer(s)
+        if SECRET_NAME.search(m["name"]) and m["op"] in (":-", "-")
+    ]
+    assert defaults == [], f"a secret with a default value: {defaults}"
+    postgres = compose["services"]["postgres"]["environment"]
+    required = INTERPOLATION.fullmatch(postgres["POSTGRES_PASSWORD"])
+    assert required is not None and (required["name"], required["op"]) == ("POSTGRES_PASSWORD", ":?")
+    assert required["rest"].strip(), "the error should say where to set it"
+    for name in ("api", "projector"):
+        url = compose["services"][name]["environment"]["DOSELEDGER_DATABASE_URL"]
+        # (not urlsplit: the `?` of `:?` would start a query)
+        password = re.fullmatch(r"postgresql://doseledger:(.*)@postgres:5432/doseledger", url)
+        assert password is not None, url
+        variable = INTERPOLATION.fullmatch(password[1])
+        assert variable is not None and (variable["name"], variable["op"]) == ("POSTGRES_PASSWORD", ":?"), url
+    # nor a literal one
+    literal = [s for s in strings(compose) if "PASSWORD" in s.upper() and "=" in s and "${" not in s]
+    assert literal == []

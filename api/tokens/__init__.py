@@ -1,0 +1,1 @@
+"""Tokens, managed over HTTP by an admin: create, list, rotate, revoke."""
