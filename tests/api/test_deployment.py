@@ -27,3 +27,17 @@ def test_compose_runs_postgres_with_a_volume_and_healthcheck_then_the_api_and_th
     assert parser.parse_args(args).projections == "external"  # the projector runs them
     for name in ("api", "projector"):
         assert services[name]["environment"]["DOSELEDGER_DATABASE_URL"].startswith("postgresql://")
+
+
+def test_the_api_and_the_projector_share_one_kept_secrets_folder():
+    """Each container making its own would refuse to start on the store the other keyed, and a
+    folder inside the container would be lost with it: the ids secret lives in a named volume."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    folders = {services[name]["environment"]["DOSELEDGER_SECRETS_DIR"] for name in ("api", "projector")}
+    assert len(folders) == 1
+    (folder,) = folders
+    for name in ("api", "projector"):
+        assert f"secrets:{folder}" in services[name]["volumes"]
+    assert "secrets" in compose["volumes"]
+    assert f"/{folder.strip('/')}" in (ROOT / "Dockerfile").read_text()  # made, owned by the service's user
