@@ -332,3 +332,20 @@ def test_rekey_keeps_merges_and_corrections_as_they_stand(store_url, tmp_path):
         index: IdentityKey = ledger.repository.get(ledger.ids.identity(*lan_identity()))
         assert index.person_ids[:2] == [kept, twin]
         assert isinstance(ledger.repository.get(KEYED_IDS_ID), KeyedIds)
+
+
+def test_a_start_on_a_keyed_store_reads_the_fingerprint_only(store_url, tmp_path, monkeypatch):
+    """Every start checks the secret, and tests and workers start many ledgers: one stream read."""
+    from usecases import keyed_ids
+
+    with opened(store_url, tmp_path / "secrets") as ledger:
+        ledger.register_person(lan(), actor=SITE)
+    scans: list[int] = []
+    real = keyed_ids.holds_unkeyed_keys
+    monkeypatch.setattr(keyed_ids, "holds_unkeyed_keys", lambda app: scans.append(1) or real(app))
+    with opened(store_url, tmp_path / "secrets") as ledger:
+        assert ledger.decisions.ids.recorded
+    assert scans == []  # no read by topic once the fingerprint is there
+    with opened(f"sqlite:///{tmp_path}/new.db", tmp_path / "secrets") as ledger:
+        assert not ledger.decisions.ids.recorded
+    assert scans == [1]  # a store without one: one LIMIT 1 read
