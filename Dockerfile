@@ -9,7 +9,10 @@ COPY requirements/serve.txt requirements/serve.txt
 RUN pip install --require-hashes --no-deps -r requirements/serve.txt
 COPY . .
 RUN pip install --no-deps . && pip check && useradd --system --home /app doseledger \
- && mkdir -p /app/var && chown doseledger /app/var  # the embedded store, when no URL is given
+ && mkdir -p /app/var && chown doseledger /app/var \
+ && mkdir -p -m 700 /var/lib/doseledger/secrets && chown doseledger /var/lib/doseledger/secrets
+# /app/var: the embedded store, when no URL is given. /var/lib/doseledger/secrets: the deployment's
+# secret keys (DOSELEDGER_SECRETS_DIR), a volume of its own, backed up apart from the database.
 USER doseledger
 
 EXPOSE 8000

@@ -8,7 +8,9 @@ import os
 import sys
 
 from config.settings import InvalidSetting, Settings, variable
+from store.secrets import MissingSecret
 from usecases.heap import settle_collector
+from usecases.keyed_ids import StoreRefused
 
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
@@ -21,6 +23,7 @@ COMMANDS = {
     "project": "cli.project",
     "rebuild": "cli.rebuild",
     "reconcile": "cli.reconcile",
+    "rekey": "cli.rekey",
     "bench": "cli.bench",
 }
 
@@ -47,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidSetting as error:
         print(f"doseledger: {error}", file=sys.stderr)
         return 2
-    return int(modules[args.command].run(args) or 0)
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except (MissingSecret, StoreRefused) as error:
+        # A store and a secrets folder that do not belong together: the operator's to fix, said
+        # in one line (no personal data in it) rather than a traceback.
+        print(f"doseledger: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Unique keys without a global lock.
 
-Each key is a tiny aggregate whose id is the uuid5 of the key. It is saved in the same
+Each key is a tiny aggregate whose id is derived from the key: a uuid5 where the key is no
+one's personal data (a site, a site's record), else an HMAC under the deployment's secret
+(IdKey; the store records which secret in the KeyedIds stream). It is saved in the same
 transaction as the events it guards, so the store's unique (originator_id, version) makes the
 second claimant fail atomically: no dose is stored twice, no national id names two people.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -18,25 +22,19 @@ from ledger.names import clean
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/ids")
 # A decision asks for the same key several times (to prefetch it, to check it, to claim it): a
-# uuid5 is a SHA-1 and a UUID object each time. The last few thousand are remembered.
+# derivation is a hash and a UUID object each time. The last few thousand are remembered.
 remembered = lru_cache(maxsize=16_384)
+# What the fingerprint of the ids secret is an HMAC of: a constant, so that it tells which secret
+# made a store's keys and nothing else (no personal data, not the secret).
+_FINGERPRINTED = b"doseledger keyed ids"
 
 
 @remembered
 def dose_id_for(site_id: str, site_record_id: str) -> UUID:
-    """A dose's id is derived from the record that reported it: the same record, the same id."""
+    """A dose's id is derived from the record that reported it: the same record, the same id.
+
+    Not keyed: a site's id and its own record number are no one's personal data."""
     return uuid5(NAMESPACE, f"dose/{site_id}/{site_record_id}")
-
-
-@remembered
-def person_id_for_record(site_id: str, site_record_id: str) -> UUID:
-    """A person registered inline with a dose: a retried request finds the same person."""
-    return uuid5(NAMESPACE, f"person-of/{site_id}/{site_record_id}")
-
-
-@remembered
-def national_id_key(national_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"national-id/{national_id}")
 
 
 @remembered
@@ -45,9 +43,56 @@ def site_key(site_id: str) -> UUID:
 
 
 @remembered
-def identity_key(full_name: str, birth_date: str, phone: str | None) -> UUID:
-    """Name (NFC, spaces folded, case folded; diacritics kept), birth date and phone (or none)."""
-    return uuid5(NAMESPACE, f"identity/{clean(full_name).casefold()}|{birth_date}|{phone or ''}")
+def _keyed(secret: bytes, name: str) -> UUID:
+    """HMAC-SHA256 of the name under the secret, its first 16 bytes as a version-8 UUID.
+
+    Version 8 (RFC 9562, "custom") and not 4 or 5: the id is neither random nor the RFC's
+    public name-based hash, and the version digit tells a keyed id from an old uuid5 one at a
+    glance. 122 of the 128 bits are the HMAC's."""
+    raw = bytearray(hmac.new(secret, name.encode(), hashlib.sha256).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC's variant
+    return UUID(bytes=bytes(raw))
+
+
+def _fingerprint(secret: bytes) -> str:
+    return hmac.new(secret, _FINGERPRINTED, hashlib.sha256).hexdigest()
+
+
+class IdKey:
+    """The ids of keys made from personal data, derived under the deployment's secret.
+
+    A uuid5 of a national id can be reversed by anyone: half of a Vietnamese national id is
+    fixed by province, sex, century and birth year, so its few million candidates are hashed in
+    seconds. Keyed with a secret kept apart from the store, an id says nothing without it.
+    The domain is handed the secret's bytes; it never reads them itself.
+    """
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the ids secret is shorter than 16 bytes")
+        self._secret = secret
+
+    def __repr__(self) -> str:  # never the secret, in a log or a traceback
+        return f"IdKey(fingerprint={self.fingerprint[:12]}…)"
+
+    @property
+    def fingerprint(self) -> str:
+        """Which secret this is, as stored with the ledger: it reveals nothing of the secret."""
+        return _fingerprint(self._secret)
+
+    def person_of_record(self, site_id: str, site_record_id: str) -> UUID:
+        """A person registered inline with a dose: a retried request finds the same person."""
+        return _keyed(self._secret, f"person-of/{site_id}/{site_record_id}")
+
+    def national_id(self, national_id: str) -> UUID:
+        return _keyed(self._secret, f"national-id/{national_id}")
+
+    def identity(self, full_name: str, birth_date: str, phone: str | None) -> UUID:
+        """Name (NFC, spaces folded, case folded; diacritics kept), birth date and phone (or none)."""
+        return _keyed(self._secret, f"identity/{clean(full_name).casefold()}|{birth_date}|{phone or ''}")
 
 
 class SiteRecord(ChainedAggregate):
@@ -86,8 +131,9 @@ class NationalIdClaim(ChainedAggregate):
         self.person_id: UUID | None = person_id
 
     @classmethod
-    def claim(cls, national_id: str, person_id: UUID) -> NationalIdClaim:
-        return cls._create(cls.Claimed, id=national_id_key(national_id), person_id=person_id)
+    def claim(cls, key: UUID, person_id: UUID) -> NationalIdClaim:
+        """Claimed under `key`, the national id's keyed id (IdKey.national_id)."""
+        return cls._create(cls.Claimed, id=key, person_id=person_id)
 
     def reassign(self, person_id: UUID | None, reason: str) -> None:
         self._reassigned(person_id=person_id, reason=reason)
@@ -146,3 +192,26 @@ class CorrectionTicket(ChainedAggregate):
     @classmethod
     def issue(cls, request_id: UUID, person_id: UUID, code_digest: str) -> CorrectionTicket:
         return cls._create(cls.Issued, id=request_id, person_id=person_id, code_digest=code_digest)
+
+
+KEYED_IDS_ID = uuid5(NAMESPACE, "keyed-ids")
+
+
+class KeyedIds(ChainedAggregate):
+    """Which secret made the store's keyed ids (its fingerprint): one stream at a fixed id.
+
+    Recorded in the same transaction as the store's first keyed id, so that no key is ever
+    stored without it; a ledger started with another secret refuses to run rather than make
+    a second person for a national id it can no longer find.
+    """
+
+    if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
+        Adopted: ClassVar[type[ChainedAggregate.Created]]
+
+    @event("Adopted")
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def adopt(cls, fingerprint: str) -> KeyedIds:
+        return cls._create(cls.Adopted, id=KEYED_IDS_ID, fingerprint=fingerprint)

@@ -21,6 +21,7 @@ from uuid import UUID
 
 import eventsourcing.domain
 
+from ledger import keys as ledger_keys
 from ledger.retro_import import RetroImport
 from ledger.values import Actor
 from usecases.access_log import record_read
@@ -45,8 +46,11 @@ PERSON = {
 
 @contextmanager
 def repeatable() -> Iterator[None]:
-    """Random bytes (uuid4, verification codes, tokens) and event clocks from counters."""
+    """Random bytes (uuid4, verification codes, tokens) and event clocks from counters; the
+    keyed ids under a fixed secret, whatever the run's secrets folder holds."""
     drawn = count()
+    fixed_secret = sha256(b"repeatable ids secret").digest()
+    keyed, fingerprint = ledger_keys._keyed, ledger_keys._fingerprint
     ticks = count()
     start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -63,6 +67,8 @@ def repeatable() -> Iterator[None]:
         mock.patch.object(os, "urandom", random_bytes),
         mock.patch.object(random, "_urandom", random_bytes),
         mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", clock),
+        mock.patch.object(ledger_keys, "_keyed", lambda _, name: keyed(fixed_secret, name)),
+        mock.patch.object(ledger_keys, "_fingerprint", lambda _: fingerprint(fixed_secret)),
     ):
         yield
 

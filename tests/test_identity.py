@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ledger.errors import AmbiguousPerson
-from ledger.keys import IdentityKey, identity_key
+from ledger.keys import IdentityKey
 from ledger.values import Actor
 from tests.test_ledger import lan
 
@@ -23,7 +23,7 @@ def inline(record, person, **overrides):
 
 
 def listed(ledger, person):
-    key = identity_key(person["full_name"], person["birth_date"], person.get("phone"))
+    key = ledger.ids.identity(person["full_name"], person["birth_date"], person.get("phone"))
     return ledger.repository.get(key).person_ids
 
 
@@ -135,7 +135,7 @@ def test_a_dry_run_decides_every_item_and_stores_nothing(ledger):
 
 def test_the_key_is_an_event_stream_like_any_other(ledger):
     pid = ledger.register_person(lan(national_id=None)).person_id
-    key = identity_key("Nguyễn Thị Lan", "1985-03-14", "0912345678")
+    key = ledger.ids.identity("Nguyễn Thị Lan", "1985-03-14", "0912345678")
     assert isinstance(ledger.repository.get(key), IdentityKey)
     assert [type(e).__name__ for e in ledger.events.get(key)] == ["Claimed"]
     assert ledger.repository.get(key).person_ids == [pid]

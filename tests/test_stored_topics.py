@@ -8,7 +8,7 @@ from eventsourcing.utils import get_topic
 
 from intake.retro import run_import
 from ledger.access import PersonDataRead
-from ledger.keys import CorrectionTicket, IdentityKey, NationalIdClaim, SiteRecord
+from ledger.keys import CorrectionTicket, IdentityKey, KeyedIds, NationalIdClaim, SiteRecord
 from ledger.person import Person
 from ledger.principal import Principal
 from ledger.retro_import import RetroImport
@@ -35,6 +35,7 @@ STORED = {
     "ledger.keys:NationalIdClaim": {"Claimed", "Reassigned"},
     "ledger.keys:IdentityKey": {"Claimed", "Joined", "Left"},
     "ledger.keys:CorrectionTicket": {"Issued"},
+    "ledger.keys:KeyedIds": {"Adopted"},
     "ledger.access:PersonDataRead": {"Recorded"},
     "ledger.principal:Principal": {"TokenIssued", "TokenRevoked"},
     "retro.submission:RetroImport": {"Started", "ChunkImported", "Completed", "Failed"},
@@ -46,6 +47,7 @@ AGGREGATES = (
     NationalIdClaim,
     IdentityKey,
     CorrectionTicket,
+    KeyedIds,
     PersonDataRead,
     Principal,
     RetroImport,

@@ -12,17 +12,20 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from ledger.keys import IdKey
 from ledger.person import Person
 from ledger.recording import DoseReport, dose_report
 from ledger.site import Site
 from ledger.values import SYSTEM, Actor, Source
 from store.event_store import EventStore
+from store.secrets import Secrets
 from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
 from store.url import database_url, persistence_env
 from usecases.corrections import Corrections
 from usecases.decision import BUDGET, Decisions
 from usecases.doses import Doses
+from usecases.keyed_ids import Adoption
 from usecases.people import IDENTITY_FIELDS, People
 from usecases.receipts import CorrectionFiled, DoseOutcome, DoseReceipt, Registration, Written
 from usecases.sites import Sites
@@ -49,16 +52,33 @@ class DoseLedger(Application[UUID]):
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     recorder: EventStore  # store.sqlite or store.postgres, named by the store URL
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, *, secrets: Secrets | None = None, unkeyed_ok: bool = False
+    ) -> None:
+        """Refuses a store its ids secret did not make (MissingSecret, usecases.keyed_ids.StoreRefused).
+
+        secrets: the deployment's secrets (default: DOSELEDGER_SECRETS_DIR, from `env` or the
+        process's environment). unkeyed_ok: for `doseledger rekey` only (usecases.rekey).
+        """
         super().__init__(env)
+        try:
+            ids = Adoption.open(self, secrets or Secrets.from_env(dict(self.env)), unkeyed_ok=unkeyed_ok)
+        except BaseException:
+            self.close()  # its connections, before the refusal is raised
+            raise
         # Seconds a decision keeps retrying against other writers before Contention; a server
         # sets it under its clients' timeout (DOSELEDGER_DECISION_BUDGET, or assign it).
         budget = float(self.env.get("DOSELEDGER_DECISION_BUDGET") or BUDGET)
-        self.decisions = Decisions(self, budget)
+        self.decisions = Decisions(self, ids, budget)
         self.sites = Sites(self.decisions)
         self.people = People(self.decisions)
         self.doses = Doses(self.decisions, self.sites)
         self.corrections = Corrections(self.decisions, self.sites)
+
+    @property
+    def ids(self) -> IdKey:
+        """How this ledger names the keys made from personal data (under the ids secret)."""
+        return self.decisions.ids.key
 
     def construct_transcoder(self) -> OrjsonTranscoder:
         # Same bytes as the library's JSONTranscoder, encoded ~35% faster (bench/transcoding.py).

@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.errors import Contention
 from store import library
+from usecases.keyed_ids import Adoption
 from usecases.working_set import WorkingSet
 
 T = TypeVar("T")
@@ -39,19 +40,32 @@ class Decided(Generic[T]):
 
 
 class Decisions:
-    def __init__(self, app: Application[UUID], budget: float = BUDGET) -> None:
+    def __init__(self, app: Application[UUID], ids: Adoption, budget: float = BUDGET) -> None:
         self.app = app
+        self.ids = ids
         self.budget = budget
 
     def working_set(self) -> WorkingSet:
-        return WorkingSet(self.app.repository, self.app.recorder, self.app.mapper)
+        return WorkingSet(self.app.repository, self.app.recorder, self.app.mapper, self.ids.key)
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
     def save(self, *aggregates: Any) -> int | None:
-        """Save in one transaction; the position of the last event written."""
-        return library.save(self.app, aggregates)
+        """Save in one transaction; the position of the last event written.
+
+        The store's first key is saved with the fingerprint of the ids secret (usecases.keyed_ids).
+        """
+        if self.ids.recorded:
+            return library.save(self.app, aggregates)
+        with_record = self.ids.records_with(aggregates)
+        try:
+            position = library.save(self.app, with_record)
+        except IntegrityError:
+            self.ids.after_conflict()  # another process's secret recorded first: refused here
+            raise
+        self.ids.saved(with_record)
+        return position
 
     def decide(self, choose: Callable[[WorkingSet], T], *, budget: float | None = None) -> Decided[T]:
         """Run `choose` on a fresh working set and save what it changed, in one transaction.

@@ -14,13 +14,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger import rules
 from ledger.errors import DoseNotFound, LedgerError, SiteRecordConflict
-from ledger.keys import (
-    SiteRecord,
-    identity_key,
-    national_id_key,
-    person_id_for_record,
-    site_key,
-)
+from ledger.keys import SiteRecord, site_key
 from ledger.person import Person
 from ledger.recording import DoseReport, as_uuid, dose_changes, dose_report
 from ledger.values import Actor, DoseStatus, Source
@@ -147,7 +141,7 @@ class Doses:
             subject, registered = person_for(
                 ws,
                 report.person,
-                person_id_for_record(report.site_id, report.site_record_id),
+                ws.ids.person_of_record(report.site_id, report.site_record_id),
                 actor,
                 report.source,
                 match_identity,
@@ -238,10 +232,10 @@ class Doses:
             if report.person_id is not None:
                 ids.append(report.person_id)
             elif report.person is not None:
-                ids.append(person_id_for_record(report.site_id, report.site_record_id))
-                ids.append(identity_key(*(report.person[k] for k in IDENTITY_FIELDS)))
+                ids.append(ws.ids.person_of_record(report.site_id, report.site_record_id))
+                ids.append(ws.ids.identity(*(report.person[k] for k in IDENTITY_FIELDS)))
                 if report.person["national_id"]:
-                    ids.append(national_id_key(report.person["national_id"]))
+                    ids.append(ws.ids.national_id(report.person["national_id"]))
         ws.prefetch(ids)
         named: list[Any] = []
         for i in ids:

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from ledger import rules
 from ledger.errors import AmbiguousPerson, NationalIdTaken, PersonNotFound
-from ledger.keys import IdentityKey, NationalIdClaim, identity_key, national_id_key
+from ledger.keys import IdentityKey, NationalIdClaim
 from ledger.person import Person
 from ledger.recording import as_uuid
 from ledger.values import Actor, Source
@@ -16,7 +16,7 @@ from usecases.decision import Decisions
 from usecases.receipts import Registration, Written
 from usecases.working_set import WorkingSet
 
-# What a retro import may match a person on when no national id tells (ledger.keys.identity_key).
+# What a retro import may match a person on when no national id tells (ledger.keys.IdKey.identity).
 IDENTITY_FIELDS = ("full_name", "birth_date", "phone")
 _MERGES_FOLLOWED = 16  # a chain of merges longer than this is a loop, not a history
 
@@ -119,16 +119,16 @@ def person_in(
 
 
 def holder_of_national_id(ws: WorkingSet, national_id: str) -> UUID | None:
-    claim = ws.get(NationalIdClaim, national_id_key(national_id))
+    claim = ws.get(NationalIdClaim, ws.ids.national_id(national_id))
     if claim is None or claim.person_id is None:
         return None
     return person_in(ws, claim.person_id, follow_merges=True).id
 
 
 def claim_national_id(ws: WorkingSet, national_id: str, person_id: UUID) -> None:
-    claim = ws.get(NationalIdClaim, national_id_key(national_id))
+    claim = ws.get(NationalIdClaim, ws.ids.national_id(national_id))
     if claim is None:
-        ws.changed(NationalIdClaim.claim(national_id, person_id))
+        ws.changed(NationalIdClaim.claim(ws.ids.national_id(national_id), person_id))
     elif claim.person_id is None:  # released by a correction earlier
         claim.reassign(person_id, "claimed by a registration")
         ws.changed(claim)
@@ -138,7 +138,7 @@ def claim_national_id(ws: WorkingSet, national_id: str, person_id: UUID) -> None
 
 def identity_joined(ws: WorkingSet, person: Person) -> IdentityKey:
     """The person listed under their name, birth date and phone (in the working set)."""
-    key = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+    key = ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))
     index = ws.get(IdentityKey, key)
     if index is None:
         return IdentityKey.claim(key, person.id)
@@ -148,7 +148,7 @@ def identity_joined(ws: WorkingSet, person: Person) -> IdentityKey:
 
 def identity_holders(ws: WorkingSet, details: dict[str, Any]) -> list[UUID]:
     """The distinct open people listed under these details (merged ones followed)."""
-    index = ws.get(IdentityKey, identity_key(*(details[k] for k in IDENTITY_FIELDS)))
+    index = ws.get(IdentityKey, ws.ids.identity(*(details[k] for k in IDENTITY_FIELDS)))
     if index is None:
         return []
     holders = (person_in(ws, pid, follow_merges=True).id for pid in index.person_ids)
@@ -183,7 +183,7 @@ def person_for(
 def keys_of_new_person(ws: WorkingSet, person: Person) -> list[Any]:
     claims: list[Any] = [identity_joined(ws, person)]
     if person.details["national_id"]:
-        claims.append(NationalIdClaim.claim(person.details["national_id"], person.id))
+        claims.append(NationalIdClaim.claim(ws.ids.national_id(person.details["national_id"]), person.id))
     return claims
 
 
@@ -196,13 +196,13 @@ def change_details(
     if checked.get("national_id"):
         claim_national_id(ws, checked["national_id"], person.id)
     if "national_id" in checked and old_nid:
-        old_claim = ws.get(NationalIdClaim, national_id_key(old_nid))
+        old_claim = ws.get(NationalIdClaim, ws.ids.national_id(old_nid))
         if old_claim is not None:
             old_claim.reassign(None, reason)
             ws.changed(old_claim)
-    before = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+    before = ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))
     person.correct_details(checked, reason, actor.as_data(), source)
-    after = identity_key(*(person.details[k] for k in IDENTITY_FIELDS))
+    after = ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))
     if after != before:  # listed under the new name, birth date or phone only
         old_key = ws.get(IdentityKey, before)
         if old_key is not None:

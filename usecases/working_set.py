@@ -8,6 +8,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 
+from ledger.keys import IdKey
+
 T = TypeVar("T")
 
 
@@ -16,10 +18,12 @@ class WorkingSet:
 
     A batch of doses for one person lands on one aggregate, and the whole batch is one
     `save`: all or nothing, one transaction, the store's version check guarding each stream.
+    `ids` names the keys made from personal data (a national id's claim, an identity key).
     """
 
-    def __init__(self, repository: Repository[UUID], recorder: Any = None, mapper: Any = None):
+    def __init__(self, repository: Repository[UUID], recorder: Any, mapper: Any, ids: IdKey):
         self.repository = repository
+        self.ids = ids
         self._recorder = recorder
         self._mapper = mapper
         self._loaded: dict[UUID, Any] = {}

@@ -69,3 +69,17 @@ def test_compose_has_no_default_password_and_requires_one_from_the_environment()
     # nor a literal one
     literal = [s for s in strings(compose) if "PASSWORD" in s.upper() and "=" in s and "${" not in s]
     assert literal == []
+
+
+def test_the_api_and_the_projector_share_one_kept_secrets_folder():
+    """Each container making its own would refuse to start on the store the other keyed, and a
+    folder inside the container would be lost with it: the ids secret lives in a named volume."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    folders = {services[name]["environment"]["DOSELEDGER_SECRETS_DIR"] for name in ("api", "projector")}
+    assert len(folders) == 1
+    (folder,) = folders
+    for name in ("api", "projector"):
+        assert f"secrets:{folder}" in services[name]["volumes"]
+    assert "secrets" in compose["volumes"]
+    assert f"/{folder.strip('/')}" in (ROOT / "Dockerfile").read_text()  # made, owned by the service's user
