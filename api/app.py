@@ -114,6 +114,9 @@ def create_app(
             # The views share the ledger's database and its connection pool.
             app.state.views = open_views(settings.database_url, ledger=app.state.ledger)
             opened.append(app.state.views)
+        # The access log's table made, and reads stored as events by an older version copied into
+        # it, before the first request rather than during it.
+        app.state.ledger.access_log.table()
         app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
         app.state.writer = None
         if settings.group_commit_ms > 0:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import time
 
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from ledger.access import PersonDataRead
 from store.access_log import AccessQuery
 from tests.api.conftest import dose, lan
@@ -193,3 +196,17 @@ def test_reads_are_refused_with_503_rather_than_served_unlogged_when_the_log_is_
     finally:
         ledger.access_log = real
         full.close()
+
+
+def test_the_server_copies_an_older_stores_reads_as_it_starts(store_url, settings):
+    old = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
+    person_id = old.register_person(lan()).person_id
+    old.save(PersonDataRead.record("official-9", "province", [person_id], "certificate"))
+    old.close()
+    ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
+    try:
+        with TestClient(create_app(settings, ledger=ledger, views=object())):
+            rows = ledger.access_log._table.select(AccessQuery(person_id=str(person_id)))  # no query made
+        assert [(r.principal_id, r.what) for r in rows] == [("official-9", "certificate")]
+    finally:
+        ledger.close()
