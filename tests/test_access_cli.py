@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cli.main import main
+from tests.readside import caught_up
 from tests.test_ledger import dose, lan
 from usecases.application import DoseLedger
 
@@ -115,3 +116,14 @@ def test_showing_a_correction_request_is_logged_as_a_read_of_its_person(cli, peo
         request_id = str(ledger.request_correction(lan_id, "missing_dose", claim).request_id)
     assert cli("corrections", "show", request_id)[0] == 0
     assert [r.what for r in reads(store_url, person_id=lan_id, principal_id=OPERATOR)] == ["corrections.show"]
+
+
+def test_listing_correction_requests_is_logged_as_a_read_of_their_people(cli, ledger, views):
+    lan_id = str(ledger.register_person(lan()).person_id)
+    claim = {"vaccine": "Pfizer", "administered_at": "2021-08-29", "site_id": "HN-001"}
+    ledger.request_correction(lan_id, "missing_dose", claim)
+    caught_up(views, ledger)
+    code, out, _ = cli("corrections", "list", "--json")
+    assert code == 0 and lan_id in out
+    rows, _ = ledger.access_log.find(person_id=lan_id, principal_id=OPERATOR)
+    assert [r.what for r in rows] == ["corrections.list"]
