@@ -1,7 +1,8 @@
-"""Recording reads of people's records by auditors and province officials (ledger.access).
+"""Logging a read of people's data, by any role, in the access log (usecases.access_log).
 
-Called by an endpoint after it has found what it will answer and before the answer leaves:
-if the read cannot be recorded (the store is down), the data is not served either.
+Called by an endpoint once it has found what it will answer and before the answer leaves. The
+read is buffered (no I/O here, so an async endpoint may call it on the loop); a log that cannot
+keep up refuses the read (503) rather than serve it unlogged.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from uuid import UUID
 
 from fastapi import Request
 
-from ledger.access import RECORDED_ROLES
 from ledger.principal import Principal
-from usecases.access_log import record_read
 
 
 def recorded_read(
     request: Request, principal: Principal, person_ids: Iterable[UUID | str | Any], what: str
 ) -> None:
-    if principal.role in RECORDED_ROLES:
-        record_read(request.app.state.ledger, str(principal.id), principal.role, person_ids, what)
+    client = request.client.host if request.client is not None else None
+    request.app.state.ledger.access_log.record(str(principal.id), principal.role, person_ids, what, client)

@@ -120,6 +120,9 @@ def create_app(
             # The views share the ledger's database and its connection pool.
             app.state.views = open_views(settings.database_url, ledger=app.state.ledger)
             opened.append(app.state.views)
+        # The access log's table made, and reads stored as events by an older version copied into
+        # it, before the first request rather than during it.
+        app.state.ledger.access_log.table()
         app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
         revocations = RevocationWatch(
             app.state.ledger.recorder, app.state.tokens.forget, settings.revocation_check_seconds

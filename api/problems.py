@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from api import metrics
 from api.responses import ProblemJSON
 from ledger.errors import Contention, LedgerError, NationalIdTaken, PersonMerged, SiteRecordConflict
+from usecases.access_log import AccessLogUnavailable
 
 log = logging.getLogger("doseledger.api")
 
@@ -207,5 +208,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InterfaceError, _unavailable)
     app.add_exception_handler(Contention, _contention)
     app.add_exception_handler(TimeoutError, _contention)  # the group-commit writer did not answer
+    app.add_exception_handler(AccessLogUnavailable, _contention)  # reads would go unlogged
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(Exception, _internal)

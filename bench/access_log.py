@@ -1,14 +1,14 @@
-"""What recording reads costs: the access log's price on a read, and on dose appends beside it.
+"""What logging reads costs: the access log's price on a read, and on dose appends beside it.
 
     .venv/bin/python -m bench.access_log [--reads 300] [--doses 400] [URL ...]
 
 Without URLs: a temporary SQLite file and a fresh PostgreSQL schema (as bench.replay). Per store,
-each figure the median of 3 runs, in one process, through the API (a TestClient, no network):
-- a certificate read by a site token (not recorded) against the same read by an auditor token
-  (recorded: one more one-event save per read);
+each figure the median of 3 runs, in one process, through the API (a TestClient, no network),
+a certificate read by a site token three ways: with the log switched off (a no-op in its place),
+logged as served (buffered, stored by the writer thread), and logged synchronously (each read's
+row inserted before the answer, the alternative to the buffer);
 - single-dose appends by the ledger alone, then with one client reading certificates as fast as
-  it can beside it, as a site (unrecorded) and as an auditor (recorded): what the log's saves
-  take from appends (they share the event store's insert lock).
+  it can beside it, unlogged and logged as served: what the log's inserts take from appends.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from config.settings import Settings
 from ledger.values import Actor
 from projections import open_views
 from projections.running import start_embedded
+from usecases.access_log import AccessLog
 from usecases.application import DoseLedger
 from usecases.principals import issue_token
 
@@ -45,6 +46,33 @@ def dose(n: int, **fields: Any) -> dict[str, Any]:
         "administered_at": "2021-08-01",
         **fields,
     }
+
+
+class Unlogged(AccessLog):
+    """The log switched off: what a read costs without it."""
+
+    def record(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+
+class Synchronous(AccessLog):
+    """Each read's row inserted before the answer leaves (no buffer)."""
+
+    def record(self, *args: Any, **kwargs: Any) -> int:
+        made = super().record(*args, **kwargs)
+        self.flush()
+        return made
+
+
+def record_us(log: AccessLog, person_id: Any, calls: int = 20_000) -> float:
+    """What logging one read costs the request itself: an append to the buffer (the writer
+    thread stores them meanwhile)."""
+    started = time.perf_counter()
+    for _ in range(calls):
+        log.record("bench-site", "site", [person_id], "certificate", "127.0.0.1")
+    elapsed = time.perf_counter() - started
+    log.flush()
+    return elapsed * 1e6 / calls
 
 
 def read_ms(client: TestClient, token: str, url: str, reads: int) -> float:
@@ -76,40 +104,50 @@ def measure(url: str, reads: int, doses: int) -> dict[str, float]:
     views = open_views(url, ledger=ledger)
     app = create_app(Settings(database_url=url, group_commit_ms=0), ledger=ledger, views=views)
     site_token = issue_token(ledger, role="site", sites=["01-TYT-001"], actor=CLI)[0]
-    auditor_token = issue_token(ledger, role="auditor", actor=CLI)[0]
     person_id = ledger.record_dose(actor=SITE, person=PERSON, **dose(0)).person_id
     url_path = f"/v1/certificates/{person_id}"
     assert views.wait(ledger.head(), 30), "the certificate view did not catch up"
     figures: dict[str, list[float]] = {
         k: []
         for k in (
-            "site_read_ms",
-            "auditor_read_ms",
+            "record_us",
+            "unlogged_read_ms",
+            "logged_read_ms",
+            "synchronous_read_ms",
             "appends_alone",
-            "appends_site_reads",
-            "appends_auditor_reads",
+            "appends_unlogged_reads",
+            "appends_logged_reads",
         )
     }
+    served = ledger.access_log
+    ways = {"unlogged": Unlogged(ledger), "logged": served, "synchronous": Synchronous(ledger)}
     with TestClient(app) as client:
 
-        def reading(token: str) -> Any:
+        def reading(way: str) -> Any:
             def loop(stop: threading.Event) -> None:
+                ledger.access_log = ways[way]
                 while not stop.is_set():
-                    client.get(url_path, headers={"Authorization": f"Bearer {token}"})
+                    client.get(url_path, headers={"Authorization": f"Bearer {site_token}"})
 
             return loop
 
         next_dose = 1
-        for _ in range(3):
-            figures["site_read_ms"].append(read_ms(client, site_token, url_path, reads))
-            figures["auditor_read_ms"].append(read_ms(client, auditor_token, url_path, reads))
+        for round_ in range(3):
+            order = list(ways)[round_:] + list(ways)[:round_]  # each way first once: no warm-up favours one
+            for way in order:
+                ledger.access_log = ways[way]
+                figures[f"{way}_read_ms"].append(read_ms(client, site_token, url_path, reads))
+            figures["record_us"].append(record_us(served, person_id))
             for key, beside in (
                 ("appends_alone", None),
-                ("appends_site_reads", reading(site_token)),
-                ("appends_auditor_reads", reading(auditor_token)),
+                ("appends_unlogged_reads", reading("unlogged")),
+                ("appends_logged_reads", reading("logged")),
             ):
                 figures[key].append(appends_per_s(ledger, doses, next_dose, beside))
                 next_dose += doses
+    ledger.access_log = served
+    for log in ways.values():
+        log.close()
     projector.stop()
     ledger.close()
     return {k: statistics.median(v) for k, v in figures.items()}
@@ -117,16 +155,19 @@ def measure(url: str, reads: int, doses: int) -> dict[str, float]:
 
 def report(url: str, r: dict[str, float]) -> None:
     print(f"\n{url.split('://')[0]} (medians of 3)")
-    print(f"  certificate read, site token (not recorded)   {r['site_read_ms']:6.2f} ms   1.00x")
-    print(
-        f"  certificate read, auditor token (recorded)    {r['auditor_read_ms']:6.2f} ms  "
-        f"{r['auditor_read_ms'] / r['site_read_ms']:5.2f}x"
-    )
-    base = r["appends_alone"]
-    print(f"  dose appends alone                            {base:6.0f} /s   1.00x")
+    print(f"  {'logging one read, the request part':<46}{r['record_us']:6.1f} us")
+    base = r["unlogged_read_ms"]
     for key, name in (
-        ("appends_site_reads", "beside unrecorded reads"),
-        ("appends_auditor_reads", "beside recorded reads"),
+        ("unlogged_read_ms", "certificate read, log switched off"),
+        ("logged_read_ms", "certificate read, logged (buffered)"),
+        ("synchronous_read_ms", "certificate read, logged synchronously"),
+    ):
+        print(f"  {name:<46}{r[key]:6.2f} ms  {r[key] / base:5.2f}x")
+    base = r["appends_alone"]
+    print(f"  {'dose appends alone':<46}{base:6.0f} /s   1.00x")
+    for key, name in (
+        ("appends_unlogged_reads", "beside unlogged reads"),
+        ("appends_logged_reads", "beside logged reads"),
     ):
         print(f"  dose appends {name:<33}{r[key]:6.0f} /s  {r[key] / base:5.2f}x")
 

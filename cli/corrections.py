@@ -24,6 +24,7 @@ from uuid import UUID
 from rich.console import Console
 from rich.table import Table
 
+from cli.access import reader
 from ledger.errors import InvalidValue, LedgerError
 from ledger.person import ACCEPTED, REJECTED
 from ledger.rules import ICT
@@ -118,6 +119,8 @@ def _read_view(args: argparse.Namespace) -> int:
                 overdue_after=overdue_after,
                 limit=args.limit,
             )
+            # Claims and contacts are people's data (in --json): the read is logged.
+            views.ledger.access_log.record(*reader(), [r["person_id"] for r in found], "corrections.list")
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
     elif args.action == "summary":
@@ -190,6 +193,7 @@ def _days(value: float | None) -> str:
 
 def _show(ledger: DoseLedger, request_id: str) -> None:
     request = ledger.correction(request_id)
+    ledger.access_log.record(*reader(), [request["person_id"]], "corrections.show")
     out.print(
         f"request {request['request_id']}  {request['kind']}  [bold]{request['status']}[/]  "
         f"person {request['person_id']} (province {request['province']})"

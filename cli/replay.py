@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import replay
+from cli.access import reader
 from ledger.errors import LedgerError
 from ledger.rules import ICT
 from store.url import database_url
@@ -65,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with DoseLedger() as ledger:
         try:
-            return ACTIONS[args.action](ledger, args)
+            status = ACTIONS[args.action](ledger, args)
         except LedgerError as e:
             err.print(f"[red]{e.field}[/]: {e.message}")
             return 2
+        if args.person_id:  # shown: logged (verify --all shows counts and differences, no one's record)
+            ledger.access_log.record(*reader(), [args.person_id], f"replay.{args.action}")
+        return status
 
 
 def _history(ledger: DoseLedger, args: argparse.Namespace) -> int:

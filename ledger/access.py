@@ -1,10 +1,10 @@
-"""Who read whose record: each read of people's data by an auditor or a province official.
+"""How reads of people's data were stored before the access log had a table of its own.
 
-A read is its own one-event stream (a random id), never an event in the person's stream:
-recording it loads nothing, locks no person and cannot conflict with a dose being written.
-It carries ids only (principal, role, people, what was read): no name, national id or phone,
-so the log itself holds no personal data. It is chained like every stream (replay verifies it).
-Recording and finding reads are use cases (usecases.access_log).
+Each read by an auditor or a province official was a one-event stream (a random id) in the
+ledger's log: ids only (principal, role, people, what was read). New reads are rows of the
+access log (store.access_log, usecases.access_log), by every role, and no longer events. The
+class stays, under its stored topic, so that a store holding such events still loads and
+verifies them; the access log copies them into its table on first use.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from eventsourcing.domain import event
 from eventsourcing.utils import get_topic
 
 from ledger.chain import ChainedAggregate
-from ledger.principal import AUDITOR, PROVINCE
-
-# The roles whose reads of a person's data are recorded: they see people of many sites.
-RECORDED_ROLES = frozenset({AUDITOR, PROVINCE})
 
 
 class PersonDataRead(ChainedAggregate):
@@ -34,7 +30,7 @@ class PersonDataRead(ChainedAggregate):
         self.person_ids = person_ids
         self.what = what
 
-    @classmethod
+    @classmethod  # how a read was recorded: kept to make such an event (an older store's) in tests
     def record(
         cls, principal_id: str, role: str, person_ids: Iterable[UUID | str], what: str
     ) -> PersonDataRead:

@@ -22,6 +22,7 @@ from store.secrets import Secrets
 from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
 from store.url import database_url, persistence_env
+from usecases.access_log import AccessLog
 from usecases.corrections import Corrections
 from usecases.decision import BUDGET, Decisions
 from usecases.doses import Doses
@@ -74,6 +75,15 @@ class DoseLedger(Application[UUID]):
         self.people = People(self.decisions)
         self.doses = Doses(self.decisions, self.sites)
         self.corrections = Corrections(self.decisions, self.sites)
+        # Who read whose record: a table of its own beside the events, written in batches.
+        self.access_log = AccessLog(self)
+
+    def close(self) -> None:
+        # The reads still waiting are stored while the store is open: a clean shutdown loses none.
+        try:
+            self.access_log.close()
+        finally:
+            super().close()
 
     @property
     def ids(self) -> IdKey:

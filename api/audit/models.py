@@ -116,25 +116,65 @@ class AuditVerdict(BaseModel):
 
 ACCESS_READ = {
     "position": 120490,
-    "recorded_at": "2021-09-01T03:00:00+00:00",
+    "read_at": "2021-09-01T03:00:00+00:00",
     "principal_id": ACTOR["principal_id"],
     "role": "auditor",
-    "person_ids": [PERSON_ID],
+    "person_id": PERSON_ID,
     "what": "audit.history",
+    "client": "10.1.2.3",
 }
 
 
 class AccessRead(BaseModel):
     model_config = example(ACCESS_READ)
-    position: int
-    recorded_at: str
+    position: int = Field(description="the row's place in the access log: pass as `since_position`")
+    read_at: str = Field(description="when the read was made (UTC)")
     principal_id: str
     role: str
-    person_ids: list[str]
-    what: str = Field(description="what was read, e.g. certificate, audit.history, audit.page")
+    person_id: str = Field(description="the person read; a read of several people is a row each")
+    what: str = Field(description="what was read, e.g. certificate, persons.look_up, audit.history")
+    client: str | None = Field(description="the client's address, when known")
 
 
 class AccessLog(BaseModel):
-    model_config = example({"reads": [ACCESS_READ], "next_after": None})
-    reads: list[AccessRead]
-    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")
+    model_config = example({"reads": [ACCESS_READ], "next_since_position": None})
+    reads: list[AccessRead] = Field(description="oldest first")
+    next_since_position: int | None = Field(
+        description="pass as `since_position` for the next page; null: no more rows now"
+    )
+
+
+REPORTED_READ = {k: ACCESS_READ[k] for k in ("read_at", "role", "principal_id", "what")}
+
+
+class ReportedRead(BaseModel):
+    model_config = example(REPORTED_READ)
+    read_at: str
+    role: str
+    principal_id: str
+    what: str
+
+
+READER = {
+    "principal_id": ACTOR["principal_id"],
+    "role": "auditor",
+    "reads": 2,
+    "first": "2021-09-01T03:00:00+00:00",
+    "last": "2021-09-02T03:00:00+00:00",
+}
+
+
+class Reader(BaseModel):
+    model_config = example(READER)
+    principal_id: str
+    role: str
+    reads: int
+    first: str
+    last: str
+
+
+class AccessReport(BaseModel):
+    model_config = example({"person_id": PERSON_ID, "reads": [REPORTED_READ], "readers": [READER]})
+    person_id: UUID
+    reads: list[ReportedRead] = Field(description="every read of the person's record, oldest first")
+    readers: list[Reader] = Field(description="each principal that read it: how often, first and last")

@@ -1,15 +1,14 @@
 """Audit over HTTP: how a person's record reached its state, read from the stored events alone
-(replay/), and who has read people's records (the access log).
+(replay/), and who has read people's records (the access log, usecases.access_log).
 
-Auditors and admins only. Every read of a person's record here by an auditor is itself
-recorded (ledger.access) before the answer leaves.
+Auditors and admins only. Every read of a person's record here, the access log's own included,
+is logged (api.access_log) before the answer leaves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, time
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,15 +16,23 @@ from fastapi import APIRouter, Query, Request
 
 import replay
 from api.access_log import recorded_read
-from api.audit.models import AccessLog, AuditDiff, AuditExplanation, AuditHistory, AuditState, AuditVerdict
-from api.dependencies import AdminPrincipal, AppSettings, AuditorPrincipal, Ledger, Views
+from api.audit.models import (
+    AccessLog,
+    AccessReport,
+    AuditDiff,
+    AuditExplanation,
+    AuditHistory,
+    AuditState,
+    AuditVerdict,
+)
+from api.dependencies import AppSettings, AuditorPrincipal, Ledger, Views
 from api.models import READS, problems
-from api.problems import Problem
+from api.problems import Problem, field_error
 from ledger.errors import InvalidValue
 from ledger.principal import Principal
-from ledger.rules import ICT
 from replay.fold import read_person
-from usecases.access_log import ReadQuery, find_reads
+from usecases.access_log import LAST_POSITION, PAGE_LIMIT, as_json
+from usecases.access_log import access_report as person_access_report
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -122,54 +129,63 @@ def verify(
 
 
 @router.get(
-    "/access-log",
+    "/access",
     response_model=AccessLog,
     responses=READS,
-    summary="Who read people's records (auditor and province reads), oldest first (admin)",
+    summary="Who read people's records, by every role: a person's or a principal's reads, oldest first",
 )
-def access_log(
-    principal: AdminPrincipal,
+def access(
+    request: Request,
+    principal: AuditorPrincipal,
     ledger: Ledger,
-    principal_id: Annotated[
-        str | None, Query(alias="principal", max_length=100, description="a principal's id")
-    ] = None,
     person_id: UUID | None = None,
-    from_: Annotated[
-        str | None,
-        Query(
-            alias="from",
-            description="recorded on or after: an ISO date or date-time (Vietnam time if no zone)",
-        ),
-    ] = None,
-    to: Annotated[str | None, Query(description="recorded on or before (a date: all of it)")] = None,
-    after: Annotated[int, Query(ge=0, description="continue after this position (`next_after`)")] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    principal_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    since_position: Annotated[
+        int, Query(ge=0, le=LAST_POSITION, description="rows after this position (`next_since_position`)")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 100,
 ) -> dict[str, Any]:
-    since = _moment(from_, "from", end_of_day=False)
-    until = _moment(to, "to", end_of_day=True)
-    if since and until and since > until:
-        raise InvalidValue("from", "is later than to")
-    query = ReadQuery(principal_id, str(person_id) if person_id else None, since, until)
-    reads, next_after = find_reads(ledger, query, after=after, limit=limit)
-    return {"reads": reads, "next_after": next_after}
+    if person_id is None and principal_id is None:
+        msg = "give person_id or principal_id (or both)"
+        raise Problem(
+            422,
+            "validation",
+            msg,
+            errors=[field_error(["query", "person_id"], msg), field_error(["query", "principal_id"], msg)],
+        )
+    rows, next_since = ledger.access_log.find(
+        person_id=str(person_id) if person_id else None,
+        principal_id=principal_id,
+        since_position=since_position,
+        limit=limit,
+    )
+    # The log says whose records a principal read: reading it is a read of those people.
+    recorded_read(request, principal, {row.person_id for row in rows} | _ids(person_id), "access.log")
+    return {"reads": [as_json(row) for row in rows], "next_since_position": next_since}
+
+
+@router.get(
+    "/access/report",
+    response_model=AccessReport,
+    responses=READS,
+    summary="A person's access report, made for them: who (role and principal) read their record, when, what",
+)
+def access_report(
+    request: Request, person_id: UUID, principal: AuditorPrincipal, ledger: Ledger
+) -> dict[str, Any]:
+    report = person_access_report(ledger.access_log, str(person_id))
+    recorded_read(request, principal, [person_id], "access.report")
+    return report
+
+
+def _ids(person_id: UUID | None) -> set[str]:
+    return {str(person_id)} if person_id is not None else set()
 
 
 def _recorded(request: Request, principal: Principal, what: str, found: dict[str, Any]) -> dict[str, Any]:
     """The answer about one person, once its read is in the access log."""
     recorded_read(request, principal, [found["person_id"]], what)
     return found
-
-
-def _moment(text: str | None, field: str, *, end_of_day: bool) -> datetime | None:
-    """An ISO date-time, or a date: its first moment for `from`, its last for `to` (ICT)."""
-    if text is None:
-        return None
-    point = replay.parse_as_of(text, field).recorded_at  # a bare date: the end of that day
-    if point is None:  # a bare number is a version, which means nothing here
-        raise InvalidValue(field, f"must be an ISO date or date-time, got {text!r}")
-    if len(text.strip()) == 10 and not end_of_day:
-        return datetime.combine(point.date(), time(0), ICT)
-    return point
 
 
 @contextmanager

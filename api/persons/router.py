@@ -38,11 +38,13 @@ router = APIRouter(prefix="/v1/persons", tags=["persons"])
     summary="Register a person (an existing national id answers 200 with that person)",
 )
 def register(
-    body: PersonIn, response: Response, principal: SitePrincipal, ledger: Ledger
+    request: Request, body: PersonIn, response: Response, principal: SitePrincipal, ledger: Ledger
 ) -> PersonRegistered:
     registration = ledger.register_person(body.model_dump(), actor=actor(principal), channel="api")
     if not registration.created:
         response.status_code = 200
+        # The person a national id names, found: a look-up by national id in all but name.
+        recorded_read(request, principal, [registration.person_id], "persons.register")
     return PersonRegistered(
         person_id=registration.person_id, created=registration.created, position=registration.position
     )

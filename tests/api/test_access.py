@@ -57,7 +57,8 @@ EXPECTED_ROLES = {
     ("GET", "/v1/audit/persons/{person_id}/diff"): {"admin", "auditor"},
     ("GET", "/v1/audit/persons/{person_id}/explain"): {"admin", "auditor"},
     ("GET", "/v1/audit/persons/{person_id}/verify"): {"admin", "auditor"},
-    ("GET", "/v1/audit/access-log"): {"admin"},
+    ("GET", "/v1/audit/access"): {"admin", "auditor"},
+    ("GET", "/v1/audit/access/report"): {"admin", "auditor"},
     # Imports: sent by site (its own sites) and admin; read by their submitter, admin, auditor.
     ("POST", "/v1/imports"): {"admin", "site"},
     ("GET", "/v1/imports/{import_id}"): {"admin", "site", "auditor"},
@@ -242,8 +243,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/audit/persons/{person_id}/verify"): Recipe(
         lambda w: ("GET", f"/v1/audit/persons/{w.person}/verify", {}), {}
     ),
-    ("GET", "/v1/audit/access-log"): Recipe(
-        lambda w: ("GET", "/v1/audit/access-log", {"params": {"person_id": str(w.person)}}), {}
+    ("GET", "/v1/audit/access"): Recipe(
+        lambda w: ("GET", "/v1/audit/access", {"params": {"person_id": str(w.person)}}), {}
+    ),
+    ("GET", "/v1/audit/access/report"): Recipe(
+        lambda w: ("GET", "/v1/audit/access/report", {"params": {"person_id": str(w.person)}}), {}
     ),
     ("POST", "/v1/imports"): Recipe(
         lambda w: (

@@ -26,7 +26,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from api.app import create_app
 from ledger.values import Actor
 from tests.api.conftest import CLI, dose, lan, read_side
-from usecases.access_log import ReadQuery, find_reads
 from usecases.principals import issue_token
 
 CHROMIUM = os.environ.get("DOSELEDGER_CHROMIUM", "/usr/bin/chromium")
@@ -138,8 +137,8 @@ def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighte
     if os.environ.get("DOSELEDGER_DOCS_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["DOSELEDGER_DOCS_SCREENSHOT"])
 
-    reads, _ = find_reads(ledger, ReadQuery(principal_id=str(auditor.id)))
-    assert [(r["what"], r["person_ids"]) for r in reads] == [("audit.page", [str(record.person_id)])]
+    reads, _ = ledger.access_log.find(principal_id=str(auditor.id))
+    assert [(r.what, r.person_id) for r in reads] == [("audit.page", str(record.person_id))]
 
 
 def test_the_page_refuses_a_site_token_and_keeps_no_cookie(served, ledger, browser):

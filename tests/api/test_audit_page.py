@@ -50,7 +50,7 @@ def test_the_session_cookie_is_httponly_strict_and_only_for_the_audit_pages(serv
 def test_the_cookie_opens_no_api_endpoint(service):
     token = service.token("admin")
     sign_in(service, token)
-    response = service.client.get("/v1/audit/access-log", headers={"Cookie": f"doseledger_audit={token}"})
+    response = service.client.get("/v1/audit/access", headers={"Cookie": f"doseledger_audit={token}"})
     assert response.status_code == 401
 
 
@@ -78,7 +78,7 @@ def test_a_sign_in_posted_from_another_site_is_refused(service):
 
 def test_sign_in_sends_the_browser_only_to_the_audit_pages(service):
     token = service.token("auditor")
-    for elsewhere in ("https://elsewhere.example/", "//elsewhere.example", "/v1/audit/access-log"):
+    for elsewhere in ("https://elsewhere.example/", "//elsewhere.example", "/v1/audit/access"):
         assert sign_in(service, token, elsewhere).headers["location"] == "/audit/"
 
 

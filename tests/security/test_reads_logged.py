@@ -1,0 +1,203 @@
+"""Every read of a person's data is logged: each endpoint that answers a person's data, called by
+each role allowed to call it, leaves an access-log row naming that principal and that person.
+
+READS is the table of those endpoints. The route walk below fails when a route that takes a
+`person_id` in its path, or answers a model naming a person, is neither in READS nor in NOT_READS
+(with the reason it reads nobody's data), or when READS's roles differ from the route's own: a new
+endpoint or a newly allowed role cannot slip by unlogged.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from api.app import ROUTERS
+from api.audit.pages import COOKIE, PAGE_ROLES
+from ledger.principal import Principal
+from ledger.values import Actor
+from tests.api.conftest import CLI, dose, lan
+from tests.api.test_access import declared_roles
+from usecases.principals import issue_token
+
+SYSTEM = Actor("tests", "admin")
+SITE_ID = "01-TYT-001"
+SCOPE = {"site": {"sites": [SITE_ID]}, "province": {"provinces": ["01"]}}
+# A response model with any of these fields (at any depth) tells the caller about a person.
+PERSON_FIELDS = frozenset({"person_id", "full_name", "national_id", "phone", "birth_date", "address"})
+
+
+class World:
+    """A person of province 01 with a dose at site 01-TYT-001 and an open correction request."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+        ledger.register_site(SITE_ID, name="Trạm Y tế Ba Đình", kind="official", province="01", actor=SYSTEM)
+        self.person: UUID = ledger.record_dose(actor=SYSTEM, person=lan(), **dose("R1")).person_id
+        claim = {"vaccine": "Pfizer", "administered_at": "2021-09-01", "site_id": SITE_ID}
+        filed = ledger.request_correction(self.person, "missing_dose", claim, actor=SYSTEM)
+        ledger.assign_correction(filed.request_id, {"site": SITE_ID}, actor=SYSTEM)
+
+    def now(self) -> dict[str, int]:
+        return {"min_position": self.ledger.head()}
+
+
+@dataclass(frozen=True)
+class Read:
+    roles: frozenset[str]
+    what: str  # the access log's `what` for this read
+    request: Callable[[World], tuple[str, str, dict[str, Any]]]  # method, url, httpx kwargs
+    page: bool = False  # an auditor's HTML page: the token goes in the sign-in cookie
+
+
+OFFICIALS = frozenset({"admin", "site", "province", "auditor"})
+AUDIT = frozenset({"admin", "auditor"})
+
+READS: dict[tuple[str, str], Read] = {
+    ("GET", "/v1/certificates/{person_id}"): Read(
+        OFFICIALS, "certificate", lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()})
+    ),
+    ("GET", "/v1/persons"): Read(
+        OFFICIALS,
+        "persons.look_up",
+        lambda w: ("GET", "/v1/persons", {"params": {"phone": lan()["phone"], **w.now()}}),
+    ),
+    ("POST", "/v1/persons"): Read(
+        frozenset({"admin", "site"}),
+        "persons.register",  # an existing national id answers with its person
+        lambda w: ("POST", "/v1/persons", {"json": lan()}),
+    ),
+    **{
+        ("GET", f"/v1/audit/persons/{{person_id}}/{name}"): Read(
+            AUDIT,
+            f"audit.{name}",
+            lambda w, name=name, params=params: (
+                "GET",
+                f"/v1/audit/persons/{w.person}/{name}",
+                {"params": params},
+            ),
+        )
+        for name, params in (
+            ("history", {}),
+            ("state", {"as_of": "1"}),
+            ("diff", {"from": "0", "to": "1"}),
+            ("explain", {}),
+            ("verify", {}),
+        )
+    },
+    ("GET", "/v1/audit/access"): Read(
+        AUDIT, "access.log", lambda w: ("GET", "/v1/audit/access", {"params": {"person_id": str(w.person)}})
+    ),
+    ("GET", "/v1/audit/access/report"): Read(
+        AUDIT,
+        "access.report",
+        lambda w: ("GET", "/v1/audit/access/report", {"params": {"person_id": str(w.person)}}),
+    ),
+    ("GET", "/v1/correction-requests"): Read(
+        frozenset({"admin", "province", "auditor"}),
+        "corrections.list",
+        lambda w: ("GET", "/v1/correction-requests", {"params": {"province": "01", **w.now()}}),
+    ),
+    ("GET", "/audit/persons/{person_id}"): Read(
+        frozenset(PAGE_ROLES), "audit.page", lambda w: ("GET", f"/audit/persons/{w.person}", {}), page=True
+    ),
+}
+
+# Routes that name a person and read nobody's data: writes, answering the id of the person the
+# caller itself wrote to (a dose, an amendment, a merge, a correction request worked).
+NOT_READS = {
+    ("POST", "/v1/doses"): "a write: the id of the person the dose was recorded for",
+    ("POST", "/v1/doses/batch"): "a write: the ids of the people the doses were recorded for",
+    ("POST", "/v1/doses/{dose_id}/amend"): "a write: the id of the dose's person",
+    ("POST", "/v1/doses/{dose_id}/void"): "a write: the id of the dose's person",
+    (
+        "POST",
+        "/v1/persons/{person_id}/merge",
+    ): "a write (admin): the surviving person's id, given by the caller",
+    ("POST", "/v1/correction-requests/{request_id}/assign"): "a write: the id of the request's person",
+    ("POST", "/v1/correction-requests/{request_id}/resolve"): "a write: the id of the request's person",
+}
+
+
+def _field_names(model: Any, seen: set[type]) -> set[str]:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        pending = [field.annotation]
+        while pending:
+            annotation = pending.pop()
+            names |= _field_names(annotation, seen)
+            pending.extend(typing.get_args(annotation))
+    return names
+
+
+def names_a_person(route: APIRoute) -> bool:
+    return "person_id" in {p.name for p in route.dependant.path_params} or bool(
+        _field_names(route.response_model, set()) & PERSON_FIELDS
+    )
+
+
+def routes() -> dict[tuple[str, str], APIRoute]:
+    return {
+        (method, route.path): route
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+
+
+def test_every_route_that_names_a_person_is_in_the_table_with_the_roles_it_allows():
+    served = routes()
+    naming = {key for key, route in served.items() if names_a_person(route)}
+    assert naming - set(READS) - set(NOT_READS) == set(), "add these to READS (and log them) or NOT_READS"
+    assert set(READS) <= set(served) and set(NOT_READS) <= set(served)
+    assert not set(READS) & set(NOT_READS)
+    for key, read in READS.items():
+        allowed = declared_roles(served[key]) or PAGE_ROLES
+        assert set(read.roles) == set(allowed), key
+
+
+def test_the_walk_finds_a_new_route_that_names_a_person():
+    # The walk above is only as good as what it finds: a route it must flag, by path or by model.
+    class Answer(BaseModel):
+        people: list[dict[str, str]]
+        full_name: str
+
+    by_path = APIRoute("/v1/new/{person_id}", lambda person_id: None)
+    by_model = APIRoute("/v1/new", lambda: None, response_model=Answer)
+    neither = APIRoute("/v1/sites-new", lambda: None, response_model=None)
+    assert [names_a_person(r) for r in (by_path, by_model, neither)] == [True, True, False]
+
+
+def call(service: Any, world: World, read: Read, token: str) -> Any:
+    method, url, kwargs = read.request(world)
+    if read.page:
+        return service.client.request(method, url, headers={"Cookie": f"{COOKIE}={token}"}, **kwargs)
+    return service.client.request(method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+
+@pytest.mark.parametrize("key", sorted(READS), ids=lambda key: f"{key[0]} {key[1]}")
+def test_each_role_reading_a_persons_data_leaves_a_row_naming_it_and_the_person(service, key):
+    world = World(service.ledger)
+    read = READS[key]
+    for role in sorted(read.roles):
+        token, principal = issue_token(service.ledger, role=role, actor=CLI, **SCOPE.get(role, {}))
+        response = call(service, world, read, token)
+        assert 200 <= response.status_code < 300, (role, response.text)
+        rows = logged(service, principal)
+        assert (str(world.person), read.what, role) in rows, (role, rows)
+
+
+def logged(service: Any, principal: Principal) -> set[tuple[str, str, str]]:
+    rows, _ = service.ledger.access_log.find(principal_id=str(principal.id), limit=1000)
+    return {(r.person_id, r.what, r.role) for r in rows}
