@@ -62,6 +62,8 @@ class DoseLedger(Application[UUID]):
         process's environment). unkeyed_ok: for `doseledger rekey` only (usecases.rekey).
         """
         super().__init__(env)
+        # Who read whose record: a table of its own beside the events, written in batches.
+        self.access_log = AccessLog(self)
         try:
             ids = Adoption.open(self, secrets or Secrets.from_env(dict(self.env)), unkeyed_ok=unkeyed_ok)
         except BaseException:
@@ -75,8 +77,6 @@ class DoseLedger(Application[UUID]):
         self.people = People(self.decisions)
         self.doses = Doses(self.decisions, self.sites)
         self.corrections = Corrections(self.decisions, self.sites)
-        # Who read whose record: a table of its own beside the events, written in batches.
-        self.access_log = AccessLog(self)
 
     def close(self) -> None:
         # The reads still waiting are stored while the store is open: a clean shutdown loses none.
