@@ -12,6 +12,7 @@ from usecases.heap import settle_collector
 
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
+    "anchor": "cli.anchor",
     "corrections": "cli.corrections",
     "demo": "cli.demo",
     "import": "cli.retro_import",

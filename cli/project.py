@@ -1,12 +1,18 @@
 """Run the projections as a worker until SIGTERM (PostgreSQL: LISTEN/NOTIFY; SQLite: polling).
 
 A second worker started by mistake waits for the first: each projection is run by one process.
+The worker also writes a signed anchor of the store every DOSELEDGER_ANCHOR_INTERVAL_SECONDS
+(cli.anchor): here rather than in the server, whose several workers would each write one, and
+whose requests it would slow; one worker runs per deployment, and it runs all the time.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+
+from cli.anchor import start_anchoring
+from config.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,4 +25,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     names = [n for name in args.names for n in projection_names(name)] or None
-    return run_worker(names=names)
+    anchoring = start_anchoring(Settings())
+    try:
+        return run_worker(names=names)
+    finally:
+        if anchoring is not None:
+            stopping, thread = anchoring
+            stopping.set()
+            thread.join(timeout=10)

@@ -2,6 +2,8 @@
 
 Compared, for one person or the whole store:
 - integrity: the digest chain of every stream (replay.integrity);
+- the anchor (the whole store, given the anchor folder): every stream against the latest
+  signed anchor: deleted streams, removed last events, re-chained streams (replay.anchoring);
 - the fold: every stored event decodes and applies in sequence;
 - the ledger (one person only): the application's own loaded state, cache included, equals a
   fresh fold of the stored rows;
@@ -22,10 +24,13 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from replay.anchoring import AnchorCheck, anchor_summary, latest_anchor
 from replay.fold import Decoded, decode, fold, is_person_stream, person_state, read_person
 from replay.history import compare_states
 from replay.integrity import Finding, check_chain
+from store.anchors import AnchorFolder
 from store.event_store import by_stream
+from store.secrets import Secrets
 
 # Dose fields compared with the certificate view when the view shows them.
 DOSE_FIELDS = ("vaccine", "administered_at", "lot", "site_id", "booster")
@@ -47,17 +52,30 @@ def verify(ledger: Any, person_id: UUID | str, views: Any = None) -> dict[str, A
 
 
 def verify_all(
-    ledger: Any, views: Any = None, progress: Callable[[int, int], None] | None = None
+    ledger: Any,
+    views: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    anchors: AnchorFolder | None = None,
 ) -> dict[str, Any]:
-    """Every stream of the store: its chain; for each person also the fold and the certificate.
+    """Every stream of the store: its chain; for each person also the fold and the certificate;
+    given the anchor folder, every stream against the latest anchor (replay.anchoring).
 
     `progress(events_done, events_total)` is called after each stream.
     """
     started = time.perf_counter()
+    anchor, differences = (
+        (None, []) if anchors is None else latest_anchor(anchors, Secrets.from_env(ledger.env))
+    )
+    against = None if anchor is None else AnchorCheck(anchor, ledger.mapper)
+    notes = []
+    if anchors is not None and anchor is None and not differences:
+        notes.append(
+            f"no anchor in {anchors.directory}: deleted streams, removed last events and "
+            "re-chained streams cannot be told (run `doseledger anchor`)"
+        )
     total = ledger.recorder.count_notifications()
     done, people = 0, 0
     streams: Counter[str] = Counter()
-    differences: list[dict[str, Any]] = []
     for records in by_stream(ledger.recorder.scan_streams()):
         decoded = decode(ledger.mapper, records)
         findings = check_chain(decoded, ledger.mapper)
@@ -68,19 +86,26 @@ def verify_all(
             _, found = _check_person(decoded, findings, views, records[0].originator_id)
         else:
             found = [_integrity(f) for f in findings]
+        if against is not None:
+            found += against.stream(records)
         differences += [
             {"stream_id": str(records[0].originator_id), "stream_type": stream_type, **d} for d in found
         ]
         done += len(records)
         if progress is not None:
             progress(done, total)
+    if against is not None:
+        differences += against.finish()
+    checked = ["integrity", "fold"] + (["certificate"] if views is not None else [])
     return {
         "consistent": not differences,
         "streams": sum(streams.values()),
         "events": done,
         "people": people,
         "by_type": dict(streams),
-        "checked": ["integrity", "fold"] + (["certificate"] if views is not None else []),
+        "checked": checked + (["anchor"] if anchor is not None else []),
+        "anchor": None if anchor is None else anchor_summary(anchor),
+        "notes": notes,
         "differences": differences,
         "elapsed_s": time.perf_counter() - started,
     }

@@ -21,6 +21,7 @@ from uuid import UUID
 
 import eventsourcing.domain
 
+from ledger import chain
 from ledger.retro_import import RetroImport
 from ledger.values import Actor
 from usecases.access_log import record_read
@@ -45,7 +46,8 @@ PERSON = {
 
 @contextmanager
 def repeatable() -> Iterator[None]:
-    """Random bytes (uuid4, verification codes, tokens) and event clocks from counters."""
+    """Random bytes (uuid4, verification codes, tokens) and event clocks from counters, and a
+    fixed chain secret (the run's own is random, made in its secrets folder)."""
     drawn = count()
     ticks = count()
     start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -63,6 +65,7 @@ def repeatable() -> Iterator[None]:
         mock.patch.object(os, "urandom", random_bytes),
         mock.patch.object(random, "_urandom", random_bytes),
         mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", clock),
+        mock.patch.object(chain, "_chain_key", sha256(b"the stored states' chain secret").digest()),
     ):
         yield
 
@@ -215,7 +218,12 @@ def main() -> None:  # pragma: no cover - run by hand, see the module's docstrin
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": f"sqlite:///{tmp}/ledger.db"})
+        # A secrets folder of the run's own (the chain secret is fixed by repeatable() anyway).
+        env = {
+            "DOSELEDGER_DATABASE_URL": f"sqlite:///{tmp}/ledger.db",
+            "DOSELEDGER_SECRETS_DIR": f"{tmp}/secrets",
+        }
+        ledger = DoseLedger(env=env)
         with repeatable():
             write_every_event(ledger)
         states = stored_states(ledger)

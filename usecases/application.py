@@ -17,9 +17,11 @@ from ledger.recording import DoseReport, dose_report
 from ledger.site import Site
 from ledger.values import SYSTEM, Actor, Source
 from store.event_store import EventStore
+from store.secrets import Secrets
 from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
 from store.url import database_url, persistence_env
+from usecases.chain_key import hand_in_chain_key
 from usecases.corrections import Corrections
 from usecases.decision import BUDGET, Decisions
 from usecases.doses import Doses
@@ -51,6 +53,8 @@ class DoseLedger(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        # Before any event is made: new events are chained with the deployment's secret.
+        hand_in_chain_key(self.recorder, self.mapper, Secrets.from_env(self.env))
         # Seconds a decision keeps retrying against other writers before Contention; a server
         # sets it under its clients' timeout (DOSELEDGER_DECISION_BUDGET, or assign it).
         budget = float(self.env.get("DOSELEDGER_DECISION_BUDGET") or BUDGET)
