@@ -3,7 +3,8 @@
 Every event carries digest(n) = "h1:" + HMAC(chain secret, digest(n-1) + content(n)), or plain
 sha256 for events stored before the chain had a secret, the content covering the stream id,
 version, type, recorded time and data (ledger.chain); each row is checked by the rule its own
-digest names, and a plain digest after a keyed one is a finding (downgraded). Checked from the stored rows
+digest names, and a plain digest after a keyed one is a finding (downgraded): in its stream, and
+across the store after the store's first keyed digest (KeyedSince, for verify --all). Checked from the stored rows
 alone, in stored version order:
 
 - a row whose digest follows from the row before it is intact;
@@ -232,6 +233,55 @@ def _downgraded(rows: list[_Row], note: Callable[[int, str, str], None]) -> None
                 f"a plain sha256 digest after the keyed chain began (version {keyed_from}): "
                 "digested without the chain secret",
             )
+
+
+class KeyedSince:
+    """Across the whole store: the ledger keys every digest it writes from the moment it has a
+    chain secret, so a plain digest stored at a later position than the store's first keyed one
+    was made without the secret, whatever stream it is in (a stream re-chained with plain
+    digests throughout shows no downgrade of its own)."""
+
+    def __init__(self) -> None:
+        self.first_keyed: int | None = None
+        # stream → (position, version, stream type) of its last plain row after the first keyed one
+        self._plain: dict[UUID, tuple[int, int, str]] = {}
+
+    def stream(self, decoded: list[Decoded], stream_type: str) -> None:
+        for item in decoded:
+            digest = getattr(item.event, "digest", None)
+            position = item.record.position
+            if not isinstance(digest, str):
+                continue
+            if is_keyed(digest):
+                if self.first_keyed is None or position < self.first_keyed:
+                    self.first_keyed = position
+            elif self.first_keyed is None or position > self.first_keyed:
+                self._plain[item.record.originator_id] = (
+                    position,
+                    item.record.originator_version,
+                    stream_type,
+                )
+
+    def findings(self) -> list[tuple[UUID, str, Finding]]:
+        """(stream, its type, finding) for each stream with a plain digest after the first keyed one."""
+        first = self.first_keyed
+        if first is None:
+            return []
+        return [
+            (
+                stream,
+                stream_type,
+                Finding(
+                    version,
+                    DOWNGRADED,
+                    f"a plain sha256 digest stored at position {position}, after the store's first "
+                    f"keyed digest (position {first}): digested without the chain secret",
+                    position,
+                ),
+            )
+            for stream, (position, version, stream_type) in sorted(self._plain.items())
+            if position > first
+        ]
 
 
 def _moved(rows: list[_Row], copies: set[int], note: Callable[[int, str, str], None]) -> None:

@@ -123,9 +123,23 @@ def test_an_inserted_event_is_reported_inserted(ledger, anchored, folder, rows):
 
 
 def test_a_stream_rechained_with_plain_sha256_is_reported_rechained(ledger, anchored, folder, rows):
-    """Every row consistent under the old unkeyed rule: only the anchor tells."""
+    """Every row consistent under the old unkeyed rule: the anchor tells, and so do the plain
+    digests stored after the store's first keyed one."""
     rechain(ledger, rows, anchored, keyed=False)
-    assert differences(ledger, folder) == [(str(anchored), "anchor", "rechained", 4)]
+    assert differences(ledger, folder) == [
+        (str(anchored), "anchor", "rechained", 4),
+        (str(anchored), "integrity", "downgraded", 4),
+    ]
+
+
+def test_a_stream_rechained_plain_throughout_is_downgraded_without_an_anchor(ledger, people, rows):
+    """Its own chain is consistent plain sha256; but the store keyed digests before those rows."""
+    rechain(ledger, rows, people[2], keyed=False)
+    report = verify_all(ledger)
+    assert [
+        (d["stream_id"], d["stream_type"], d["finding"], d["version"]) for d in report["differences"]
+    ] == [(str(people[2]), "Person", "downgraded", 4)]
+    assert "after the store's first keyed digest" in report["differences"][0]["detail"]
 
 
 def test_a_stream_rechained_with_another_key_breaks_the_chain_and_the_anchor(ledger, anchored, folder, rows):
