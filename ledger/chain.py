@@ -67,13 +67,14 @@ def is_keyed(digest: str) -> bool:
     return digest.startswith(KEYED)
 
 
-def seal(previous: str, content: bytes, keyed: bool = True) -> str:
+def link(previous: str, content: bytes, keyed: bool = True) -> str:
     """The one rule of a link: keyed (HMAC, marked) or, for events stored before, plain sha256."""
     if not keyed:
         return hashlib.sha256(previous.encode() + content).hexdigest()
     if _chain_key is None:
         raise ChainKeyMissing()
-    return KEYED + hmac.new(_chain_key, previous.encode() + content, hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot C path, a third of the cost of an hmac.new object per event.
+    return KEYED + hmac.digest(_chain_key, previous.encode() + content, "sha256").hex()
 
 
 # Attributes every event has, which the chain covers separately or not at all.
@@ -111,6 +112,7 @@ def chain_digest(
     topic: str,
     timestamp: datetime,
     data: dict[str, Any],
+    *,
     keyed: bool = True,
 ) -> str:
     content = canonical(
@@ -122,7 +124,7 @@ def chain_digest(
             "data": {k: v for k, v in data.items() if k not in _ENVELOPE},
         }
     )
-    return seal(previous, content, keyed)
+    return link(previous, content, keyed)
 
 
 def expected_digest(previous: str, event: Any, version: int | None = None) -> str:
