@@ -11,7 +11,8 @@ the prefix tells the verifier which rule each event was written with. New events
 keyed; a stream whose chain goes from keyed back to plain was rewritten (replay.integrity).
 
 The secret is the process's: the application hands it in at start (`use_chain_key`), since
-the domain reads no files. Every ledger of a process shares the one secrets folder, so one key.
+the domain reads no files. Every ledger of a process shares the one secrets folder, so one key
+(a process opening ledgers on several folders chains with the latest; the application warns).
 """
 
 from __future__ import annotations
@@ -40,27 +41,18 @@ class ChainKeyMissing(RuntimeError):
         )
 
 
-class ChainKeyConflict(RuntimeError):
-    """A second, different chain secret in a process whose events are chained with another."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this process already chains events with another chain secret: one process, one "
-            "secrets folder (DOSELEDGER_SECRETS_DIR)"
-        )
-
-
 _chain_key: bytes | None = None
 
 
-def use_chain_key(key: bytes) -> None:
-    """The secret every new digest of this process is keyed with. Handing in the same key
-    again (a second ledger) changes nothing; another key is refused, since the events of one
-    ledger would then be chained with the other's secret."""
-    global _chain_key  # the process's one secret, set once at start
-    if _chain_key is not None and not hmac.compare_digest(_chain_key, key):
-        raise ChainKeyConflict()
+def use_chain_key(key: bytes) -> bool:
+    """The secret every new digest of this process is keyed with, from now on. Handing in the
+    same key again (a second ledger) changes nothing. Returns whether another key was in use:
+    a process is meant to run with one secrets folder, and ledgers on several folders at once
+    (tools, tests) chain with the latest key handed in."""
+    global _chain_key  # the process's one secret, set at start
+    replaced = _chain_key is not None and not hmac.compare_digest(_chain_key, key)
     _chain_key = bytes(key)
+    return replaced
 
 
 def is_keyed(digest: str) -> bool:

@@ -54,7 +54,11 @@ class DoseLedger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         # Before any event is made: new events are chained with the deployment's secret.
-        hand_in_chain_key(self.recorder, self.mapper, Secrets.from_env(self.env))
+        try:
+            hand_in_chain_key(self.recorder, self.mapper, Secrets.from_env(self.env))
+        except BaseException:
+            self.close()  # its connections, before the refusal is raised
+            raise
         # Seconds a decision keeps retrying against other writers before Contention; a server
         # sets it under its clients' timeout (DOSELEDGER_DECISION_BUDGET, or assign it).
         budget = float(self.env.get("DOSELEDGER_DECISION_BUDGET") or BUDGET)

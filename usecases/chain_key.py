@@ -8,6 +8,7 @@ stored chain look forged, and new events chained with it unverifiable against th
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ledger.chain import is_keyed, use_chain_key
@@ -15,6 +16,7 @@ from store.event_store import stored_digest
 from store.secrets import Secrets
 
 CHAIN_KEY = "chain"
+log = logging.getLogger(__name__)
 
 
 def holds_keyed_digests(recorder: Any, mapper: Any) -> bool:
@@ -32,4 +34,9 @@ def holds_keyed_digests(recorder: Any, mapper: Any) -> bool:
 
 
 def hand_in_chain_key(recorder: Any, mapper: Any, secrets: Secrets) -> None:
-    use_chain_key(secrets.key(CHAIN_KEY, create=not holds_keyed_digests(recorder, mapper)))
+    if use_chain_key(secrets.key(CHAIN_KEY, create=not holds_keyed_digests(recorder, mapper))):
+        # The domain keys digests per process, not per ledger: one opened earlier on another
+        # secrets folder now chains with this folder's key (its new events will not verify).
+        log.warning(
+            "a ledger on another secrets folder (%s) replaced this process's chain secret", secrets.directory
+        )

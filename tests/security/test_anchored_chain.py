@@ -280,3 +280,18 @@ def test_a_store_chained_before_the_secret_keeps_verifying_and_goes_on_keyed(
 
 def test_an_empty_store_holds_no_keyed_digests(ledger):
     assert not holds_keyed_digests(ledger.recorder, ledger.mapper)
+
+
+def test_ledgers_on_one_secrets_folder_share_the_one_chain_key(ledger, store_url, tmp_path):
+    """The domain keys digests per process: a second ledger with the same secret changes
+    nothing; one on another folder (a tool, a test) replaces it, and says so."""
+    own = Secrets.from_env().key("chain")
+    assert chain._chain_key == own
+    with DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}):
+        assert chain._chain_key == own
+    assert chain.use_chain_key(own) is False
+    other = Secrets(tmp_path / "other").key("chain", create=True)
+    try:
+        assert chain.use_chain_key(other) is True and chain._chain_key == other
+    finally:
+        chain.use_chain_key(own)
