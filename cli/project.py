@@ -2,8 +2,9 @@
 
 A second worker started by mistake waits for the first: each projection is run by one process.
 The worker also writes a signed anchor of the store every DOSELEDGER_ANCHOR_INTERVAL_SECONDS
-(cli.anchor): here rather than in the server, whose several workers would each write one, and
-whose requests it would slow; one worker runs per deployment, and it runs all the time.
+(cli.anchor): the process that runs the projections does (this one, or `doseledger serve` when
+they are embedded in it), never a uvicorn worker, of which there are several; one runs per
+deployment, all the time, off the requests' path.
 """
 
 from __future__ import annotations

@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     anchor_interval_seconds: float = Field(
         3600,
         ge=0,
-        description="`doseledger project` writes a signed anchor of the store this often (0: off; "
-        "`doseledger anchor` writes one at any time)",
+        description="the process running the projections (`doseledger project`, or `serve` with them "
+        "embedded) writes a signed anchor of the store this often (0: off; `doseledger anchor` "
+        "writes one at any time)",
     )
     # Read by the ledger itself (usecases/application.py), which processes without these
     # settings open too; declared here so that it is checked and documented with the rest.

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from tests.reliability.server import DOSELEDGER, ROOT, doseledger, environment
+from tests.reliability.server import DOSELEDGER, ROOT, Server, doseledger, environment
 from tests.stored_rows import StoredRows
 from tests.test_ledger import dose, lan
 
@@ -64,9 +64,7 @@ def test_the_projector_writes_an_anchor_every_interval(ledger, store_url, tmp_pa
     log = (tmp_path / "project.log").open("w")
     worker = subprocess.Popen([DOSELEDGER, "project"], env=env, cwd=ROOT, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(list(anchors.glob("anchor-*.json"))) < 2:
-            time.sleep(0.2)
+        wait_for_anchors(anchors, 2)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -79,3 +77,29 @@ def test_the_projector_writes_an_anchor_every_interval(ledger, store_url, tmp_pa
         store_url, "replay", "verify", "--all", "--no-views", "--json", DOSELEDGER_ANCHOR_DIR=str(anchors)
     )
     assert found.returncode == 0, found.stdout + found.stderr
+
+
+def wait_for_anchors(anchors, count: int, timeout: float = 60) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(list(anchors.glob("anchor-*.json"))) < count:
+        time.sleep(0.2)
+    return sorted(anchors.glob("anchor-*.json"))
+
+
+def test_the_server_with_embedded_projections_writes_the_interval_anchors(ledger, store_url, tmp_path):
+    _people(ledger, 1)
+    anchors = tmp_path / "anchors"
+    env = {"DOSELEDGER_ANCHOR_DIR": str(anchors), "DOSELEDGER_ANCHOR_INTERVAL_SECONDS": "0.5"}
+    with Server(store_url, tmp_path / "serve.log", projections="embedded", **env) as server:
+        written = wait_for_anchors(anchors, 2)
+        assert len(written) >= 2, server.log()
+    assert json.loads(written[-1].read_text())["position"] == ledger.head()
+
+
+def test_the_server_without_the_projections_writes_no_anchor(ledger, store_url, tmp_path):
+    """`--projections external`: the projector's process anchors, not the server's."""
+    anchors = tmp_path / "anchors"
+    env = {"DOSELEDGER_ANCHOR_DIR": str(anchors), "DOSELEDGER_ANCHOR_INTERVAL_SECONDS": "0.2"}
+    with Server(store_url, tmp_path / "serve.log", projections="external", **env):
+        time.sleep(1.5)
+    assert not anchors.exists() or not list(anchors.glob("anchor-*"))
