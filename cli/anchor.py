@@ -51,19 +51,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def anchor_every(interval: float, stopping: threading.Event) -> None:
-    """Write an anchor every `interval` seconds until `stopping` is set. A failed anchor is
-    logged and tried again at the next interval: the projections it runs beside go on."""
+    """Write an anchor every `interval` seconds until `stopping` is set. A failed anchor (the
+    store down, a secret missing) is logged and tried again at the next interval, with a ledger
+    opened afresh: the projections it runs beside go on."""
     folder, secrets = AnchorFolder.from_env(), Secrets.from_env()
-    with DoseLedger() as ledger:
-        while not stopping.wait(interval):
-            try:
+    while not stopping.wait(interval):
+        try:
+            with DoseLedger() as ledger:
                 anchor = take_anchor(ledger, folder, secrets)
-            except Exception:  # logged with its traceback (BLE allows it): the next interval tries again
-                log.exception("the anchor could not be written")
-                continue
-            log.info(
-                "anchored %d stream(s) at position %d: %s", len(anchor.heads), anchor.position, anchor.name
-            )
+        except Exception:  # logged with its traceback (BLE allows it): the next interval tries again
+            log.exception("the anchor could not be written")
+            continue
+        log.info("anchored %d stream(s) at position %d: %s", len(anchor.heads), anchor.position, anchor.name)
 
 
 def start_anchoring(settings: Settings) -> tuple[threading.Event, threading.Thread] | None:

@@ -8,6 +8,9 @@ import signal
 import subprocess
 import time
 
+from cli.anchor import start_anchoring
+from config.settings import Settings
+from store.anchors import public_pem, signing_key
 from tests.reliability.server import DOSELEDGER, ROOT, Server, doseledger, environment
 from tests.stored_rows import StoredRows
 from tests.test_ledger import dose, lan
@@ -103,3 +106,34 @@ def test_the_server_without_the_projections_writes_no_anchor(ledger, store_url, 
     with Server(store_url, tmp_path / "serve.log", projections="external", **env):
         time.sleep(1.5)
     assert not anchors.exists() or not list(anchors.glob("anchor-*"))
+
+
+def test_a_failed_interval_anchor_is_logged_and_the_next_interval_tries_again(
+    ledger, store_url, tmp_path, monkeypatch, caplog
+):
+    _people(ledger, 1)
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    foreign = public_pem(signing_key(b"f" * 32).public_key())
+    (anchors / "anchor-signing.pub").write_bytes(foreign)  # another deployment's folder
+    monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)
+    monkeypatch.setenv("DOSELEDGER_ANCHOR_DIR", str(anchors))
+    started = start_anchoring(Settings(anchor_interval_seconds=0.1))
+    assert started is not None
+    stopping, thread = started
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "could not be written" not in caplog.text:
+            time.sleep(0.05)
+        assert "is not the public key of the anchor secret" in caplog.text
+        assert not list(anchors.glob("anchor-*.json"))
+        (anchors / "anchor-signing.pub").unlink()  # the operator points it at its own folder
+        assert wait_for_anchors(anchors, 1, timeout=30)
+    finally:
+        stopping.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_no_interval_anchor_when_the_interval_is_0():
+    assert start_anchoring(Settings(anchor_interval_seconds=0)) is None
