@@ -6,8 +6,8 @@
   doseledger replay explain PERSON_ID
   doseledger replay verify PERSON_ID | --all [--no-views]
 
-Tables by default, `--json` for machines. `verify` exits 1 on any difference; `--all` checks the
-store against the latest signed anchor in DOSELEDGER_ANCHOR_DIR too (and says when there is none).
+Tables by default, `--json` for machines. `verify` exits 1 on any difference; it checks against
+the latest signed anchor in DOSELEDGER_ANCHOR_DIR too (`--all` says when there is none).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _verify(ledger: DoseLedger, args: argparse.Namespace) -> int:
         if args.all:
             found = _verify_all(ledger, views, AnchorFolder.from_env())
         else:
-            found = replay.verify(ledger, args.person_id, views)
+            found = replay.verify(ledger, args.person_id, views, AnchorFolder.from_env())
     finally:
         if views is not None and hasattr(views, "close"):
             views.close()

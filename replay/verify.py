@@ -36,17 +36,30 @@ from store.secrets import Secrets
 DOSE_FIELDS = ("vaccine", "administered_at", "lot", "site_id", "booster")
 
 
-def verify(ledger: Any, person_id: UUID | str, views: Any = None) -> dict[str, Any]:
+def verify(
+    ledger: Any, person_id: UUID | str, views: Any = None, anchors: AnchorFolder | None = None
+) -> dict[str, Any]:
+    """One person; given the anchor folder, their stream against the latest anchor too (its
+    last events removed or its chain recomputed since; the anchor's own problems)."""
     pid, records = read_person(ledger, person_id)
     decoded = decode(ledger.mapper, records)
     state, differences = _check_person(decoded, check_chain(decoded, ledger.mapper), views, pid)
     differences += _against_ledger(ledger, pid, state)
+    anchor = None
+    if anchors is not None:
+        anchor, problems = latest_anchor(anchors, Secrets.from_env(ledger.env))
+        differences += [
+            {k: v for k, v in p.items() if k not in ("stream_id", "stream_type")} for p in problems
+        ]
+        if anchor is not None:
+            differences += AnchorCheck(anchor, ledger.mapper).stream(records)
+    checked = ["integrity", "fold", "ledger"] + (["certificate"] if views is not None else [])
     return {
         "person_id": str(pid),
         "consistent": not differences,
         "version": records[-1].originator_version,
         "head_position": max((r.position or 0) for r in records),
-        "checked": ["integrity", "fold", "ledger"] + (["certificate"] if views is not None else []),
+        "checked": checked + (["anchor"] if anchor is not None else []),
         "differences": differences,
     }
 

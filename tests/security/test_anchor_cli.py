@@ -58,6 +58,17 @@ def test_anchor_then_verify_all_names_a_truncated_stream(ledger, store_url, tmp_
     assert [(d["stream_id"], d["kind"], d["finding"], d["version"]) for d in report["differences"]] == [
         (str(people[1]), "anchor", "truncated", 3)
     ]
+    # One person's verify checks their stream against the anchor too.
+    one = doseledger(store_url, "replay", "verify", str(people[1]), "--no-views", "--json", **env)
+    assert one.returncode == 1, one.stdout + one.stderr
+    report = json.loads(one.stdout)
+    assert "anchor" in report["checked"]
+    assert [(d["kind"], d["finding"], d["version"]) for d in report["differences"]] == [
+        ("anchor", "truncated", 3)
+    ]
+    other = doseledger(store_url, "replay", "verify", str(people[0]), "--no-views", "--json", **env)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert "anchor" in json.loads(other.stdout)["checked"]
 
 
 def test_the_projector_writes_an_anchor_every_interval(ledger, store_url, tmp_path):
