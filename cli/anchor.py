@@ -4,7 +4,8 @@
 
 The folder is DOSELEDGER_ANCHOR_DIR (default `doseledger/anchors` in the user's config folder),
 outside the database; `doseledger replay verify --all` checks the store against the latest one.
-`doseledger project` writes one every DOSELEDGER_ANCHOR_INTERVAL_SECONDS as well.
+The process running the projections (`doseledger project`, or `doseledger serve` with them
+embedded) writes one every DOSELEDGER_ANCHOR_INTERVAL_SECONDS as well.
 """
 
 from __future__ import annotations

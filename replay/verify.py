@@ -2,8 +2,9 @@
 
 Compared, for one person or the whole store:
 - integrity: the digest chain of every stream (replay.integrity);
-- the anchor (the whole store, given the anchor folder): every stream against the latest
-  signed anchor: deleted streams, removed last events, re-chained streams (replay.anchoring);
+- the anchor (given the anchor folder): the person's stream, or every stream, against the
+  latest signed anchor: deleted streams, removed last events, re-chained streams
+  (replay.anchoring);
 - the fold: every stored event decodes and applies in sequence;
 - the ledger (one person only): the application's own loaded state, cache included, equals a
   fresh fold of the stored rows;
