@@ -295,3 +295,18 @@ def test_ledgers_on_one_secrets_folder_share_the_one_chain_key(ledger, store_url
         assert chain.use_chain_key(other) is True and chain._chain_key == other
     finally:
         chain.use_chain_key(own)
+
+
+def test_an_unreadable_latest_anchor_is_a_finding(ledger, anchored, folder):
+    path = folder.directory / folder.names()[-1]
+    path.write_bytes(path.read_bytes()[:-20])  # cut short
+    report = verify_all(ledger, anchors=folder)
+    assert [(d["stream_id"], d["finding"]) for d in report["differences"]] == [("", "anchor")]
+    assert "cannot be read" in report["differences"][0]["detail"] and report["anchor"] is None
+
+
+def test_an_anchor_without_its_public_key_beside_it_is_a_finding(ledger, anchored, folder):
+    folder.public_key_path.unlink()
+    found = verify_all(ledger, anchors=folder)["differences"]
+    assert [(d["stream_id"], d["finding"]) for d in found] == [("", "anchor")]
+    assert "no public key" in found[0]["detail"]
