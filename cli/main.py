@@ -15,6 +15,7 @@ from usecases.keyed_ids import StoreRefused
 # sub-command → module defining add_arguments(parser) and run(args) -> int
 COMMANDS = {
     "access": "cli.access",
+    "anchor": "cli.anchor",
     "corrections": "cli.corrections",
     "demo": "cli.demo",
     "import": "cli.retro_import",

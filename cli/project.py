@@ -1,12 +1,19 @@
 """Run the projections as a worker until SIGTERM (PostgreSQL: LISTEN/NOTIFY; SQLite: polling).
 
 A second worker started by mistake waits for the first: each projection is run by one process.
+The worker also writes a signed anchor of the store every DOSELEDGER_ANCHOR_INTERVAL_SECONDS
+(cli.anchor): the process that runs the projections does (this one, or `doseledger serve` when
+they are embedded in it), never a uvicorn worker, of which there are several; one runs per
+deployment, all the time, off the requests' path.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+
+from cli.anchor import start_anchoring
+from config.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,4 +26,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     names = [n for name in args.names for n in projection_names(name)] or None
-    return run_worker(names=names)
+    anchoring = start_anchoring(Settings())
+    try:
+        return run_worker(names=names)
+    finally:
+        if anchoring is not None:
+            stopping, thread = anchoring
+            stopping.set()
+            thread.join(timeout=10)

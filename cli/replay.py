@@ -6,7 +6,8 @@
   doseledger replay explain PERSON_ID
   doseledger replay verify PERSON_ID | --all [--no-views]
 
-Tables by default, `--json` for machines. `verify` exits 1 on any difference.
+Tables by default, `--json` for machines. `verify` exits 1 on any difference; it checks against
+the latest signed anchor in DOSELEDGER_ANCHOR_DIR too (`--all` says when there is none).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import replay
 from cli.access import reader
 from ledger.errors import LedgerError
 from ledger.rules import ICT
+from store.anchors import AnchorFolder
 from store.url import database_url
 from usecases.application import DoseLedger
 
@@ -184,9 +186,9 @@ def _verify(ledger: DoseLedger, args: argparse.Namespace) -> int:
     views = None if args.no_views else _open_views()
     try:
         if args.all:
-            found = _verify_all(ledger, views)
+            found = _verify_all(ledger, views, AnchorFolder.from_env())
         else:
-            found = replay.verify(ledger, args.person_id, views)
+            found = replay.verify(ledger, args.person_id, views, AnchorFolder.from_env())
     finally:
         if views is not None and hasattr(views, "close"):
             views.close()
@@ -197,7 +199,7 @@ def _verify(ledger: DoseLedger, args: argparse.Namespace) -> int:
     return 0 if found["consistent"] else 1
 
 
-def _verify_all(ledger: DoseLedger, views: Any) -> dict[str, Any]:
+def _verify_all(ledger: DoseLedger, views: Any, anchors: AnchorFolder) -> dict[str, Any]:
     columns = (
         TextColumn("verifying"),
         BarColumn(),
@@ -208,7 +210,10 @@ def _verify_all(ledger: DoseLedger, views: Any) -> dict[str, Any]:
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("verify", total=None)
         return replay.verify_all(
-            ledger, views, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            ledger,
+            views,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            anchors=anchors,
         )
 
 
@@ -222,6 +227,7 @@ def _print_verification(found: dict[str, Any], whole_store: bool) -> None:
             ("events", f"{found['events']:,}"),
             ("people", f"{found['people']:,}"),
             ("checked", ", ".join(found["checked"])),
+            ("anchor", _anchor_line(found["anchor"])),
             ("differences", f"{len(found['differences']):,}"),
             (
                 "time",
@@ -237,6 +243,8 @@ def _print_verification(found: dict[str, Any], whole_store: bool) -> None:
         else f"[red]{len(found['differences'])} difference(s)[/]"
     )
     out.print(f"{verdict} (checked: {', '.join(found['checked'])})")
+    for note in found.get("notes", []):
+        out.print(f"[yellow]note[/]: {note}")
     if found["differences"]:
         table = Table()
         for column in ("stream", "kind", "version", "field", "detail"):
@@ -250,6 +258,12 @@ def _print_verification(found: dict[str, Any], whole_store: bool) -> None:
                 d["detail"],
             )
         out.print(table)
+
+
+def _anchor_line(anchor: dict[str, Any] | None) -> str:
+    if anchor is None:
+        return "none"
+    return f"{anchor['name']} (position {anchor['position']:,}, {anchor['streams']:,} streams)"
 
 
 def _open_views() -> Any:

@@ -5,7 +5,8 @@
 The tables are created here, once, before any worker starts. Behind a reverse proxy,
 DOSELEDGER_TRUSTED_PROXIES names it: its X-Forwarded-For is then the client's address. With the embedded SQLite store the
 projections run in this process (background threads); with PostgreSQL they run in their own
-process (`doseledger project`), unless --projections embedded.
+process (`doseledger project`), unless --projections embedded. Where the projections run, the
+interval anchors are written too (DOSELEDGER_ANCHOR_INTERVAL_SECONDS, cli.anchor).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import tempfile
 from typing import Any
 
+from cli.anchor import start_anchoring
 from config.settings import Settings, variable
 from ledger.principal import ROLES
 from store.url import URL_KEY, is_postgres
@@ -84,11 +86,14 @@ def run(args: argparse.Namespace) -> int:
     from projections import open_views
 
     open_views(url).close()  # the views' tables too
-    projector = None
+    projector, anchoring = None, None
     if embedded:
         from projections.running import start_embedded
 
         projector = start_embedded(url)
+        # The process that runs the projections writes the interval anchors (cli.anchor): this
+        # one, not a uvicorn worker, so one per deployment.
+        anchoring = start_anchoring(settings)
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker counts in its own files here; a scrape of any worker adds them up.
@@ -111,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
             **forwarding(settings),
         )
     finally:
+        if anchoring is not None:
+            stopping, thread = anchoring
+            stopping.set()
+            thread.join(timeout=10)
         if projector is not None:
             projector.stop()
         if metrics_dir is not None:

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
         description="the folder of the deployment's secret keys, kept and backed up apart from the "
         "database (unset: `doseledger/secrets` in the user's config folder)",
     )
+    # Read by the anchor's writer and reader (store/anchors.py) as well.
+    anchor_dir: str | None = Field(
+        None,
+        description="the folder of the store's signed anchors and their public key, outside the "
+        "database; one folder per store (unset: `doseledger/anchors` in the user's config folder)",
+    )
+    anchor_interval_seconds: float = Field(
+        3600,
+        ge=0,
+        description="the process running the projections (`doseledger project`, or `serve` with them "
+        "embedded) writes a signed anchor of the store this often (0: off; `doseledger anchor` "
+        "writes one at any time)",
+    )
     # Read by the ledger itself (usecases/application.py), which processes without these
     # settings open too; declared here so that it is checked and documented with the rest.
     decision_budget: float = Field(

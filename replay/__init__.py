@@ -9,8 +9,9 @@ own errors (`InvalidValue`, `PersonNotFound`), each naming its field.
     diff(ledger, person_id, from_, to)              what changed between two points
     explain_certificate(ledger, person_id)          each certificate line and its events
     verify_integrity(ledger, stream_id)             the digest chain of one stream
-    verify(ledger, person_id, views=None)           chain, fold, ledger, certificate view
-    verify_all(ledger, views=None, progress=None)   the same over the whole store
+    verify(ledger, person_id, views=None, anchors=None)   chain, fold, ledger, certificate view, anchor
+    verify_all(ledger, views=None, progress=None, anchors=None)   the same over the whole store
+      (and against the latest signed anchor in the folder `anchors`, replay.anchoring)
     parse_as_of(text)                               "7" → version 7; ISO time/date → recorded time
 """
 

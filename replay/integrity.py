@@ -1,7 +1,10 @@
 """Was anything changed behind the ledger's back? Recompute each stream's digest chain.
 
-Every event carries digest(n) = sha256(digest(n-1) + content(n)), the content covering the
-stream id, version, type, recorded time and data (ledger.chain). Checked from the stored rows
+Every event carries digest(n) = "h1:" + HMAC(chain secret, digest(n-1) + content(n)), or plain
+sha256 for events stored before the chain had a secret, the content covering the stream id,
+version, type, recorded time and data (ledger.chain); each row is checked by the rule its own
+digest names, and a plain digest after a keyed one is a finding (downgraded): in its stream, and
+across the store after the store's first keyed digest (KeyedSince, for verify --all). Checked from the stored rows
 alone, in stored version order:
 
 - a row whose digest follows from the row before it is intact;
@@ -11,9 +14,10 @@ alone, in stored version order:
   since (altered), or what it was chained to is gone (removed);
 - a row that cannot be decoded at all is altered; a digest seen twice is a copied row.
 
-What a chain without an outside anchor cannot show: the last events of a stream removed, or
-rewritten with freshly computed digests by someone who knows the scheme. Comparing the fold with
-the projections (replay.verify) catches the first when the projection saw those events.
+What a chain alone cannot show: the last events of a stream removed, a whole stream deleted,
+or a stream rewritten with fresh digests (plain ones throughout, or by someone holding the chain
+secret). A signed anchor of every stream's head, kept outside the database, shows those up to
+its position (replay.anchoring).
 """
 
 from __future__ import annotations
@@ -23,18 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger.chain import GENESIS, expected_digest
+from ledger.chain import GENESIS, expected_digest, is_keyed
 from ledger.recording import as_uuid
 from replay.fold import Decoded, decode
-from store.event_store import StoredRecord
+from store.event_store import StoredRecord, stored_digest
 
-ALTERED, REMOVED, INSERTED, REORDERED, RENUMBERED, UNVERIFIED = (
+ALTERED, REMOVED, INSERTED, REORDERED, RENUMBERED, UNVERIFIED, DOWNGRADED = (
     "altered",
     "removed",
     "inserted",
     "reordered",
     "renumbered",
     "unverified",
+    "downgraded",
 )
 WINDOW = 8  # how far from its stored version a moved row's original version is looked for
 
@@ -98,6 +103,7 @@ def check_chain(decoded: list[Decoded], mapper: Any = None) -> list[Finding]:
         elif row.predecessor is None:
             note(i, *_unchained(rows, i))
     _moved(rows, copies, note)
+    _downgraded(rows, note)
     return sorted(findings.values(), key=lambda f: (f.version, f.kind))
 
 
@@ -160,16 +166,7 @@ def _digest_of(item: Decoded, mapper: Any) -> str | None:
         return getattr(item.event, "digest", None)
     if mapper is None:
         return None
-    try:
-        state = item.record.state
-        if mapper.cipher:
-            state = mapper.cipher.decrypt(state)
-        if mapper.compressor:
-            state = mapper.compressor.decompress(state)
-        digest = mapper.transcoder.decode(state).get("digest")
-        return digest if isinstance(digest, str) else None
-    except Exception:  # noqa: BLE001 - unreadable bytes carry no digest we can trust
-        return None
+    return stored_digest(mapper, item.record.state)
 
 
 def _written_as(event: Any, row: _Row, known: list[str]) -> tuple[int | None, str | None]:
@@ -220,6 +217,71 @@ def _unchained(rows: list[_Row], i: int) -> tuple[str, str]:
         "its digest follows from neither its content nor any stored predecessor: "
         "edited, forged or appended outside the ledger"
     )
+
+
+def _downgraded(rows: list[_Row], note: Callable[[int, str, str], None]) -> None:
+    """A plain digest after a keyed one: the ledger never goes back to the unkeyed rule, so
+    the row was digested by someone without the chain secret."""
+    keyed_from = next((r.version for r in rows if r.digest and is_keyed(r.digest)), None)
+    if keyed_from is None:
+        return
+    for i, row in enumerate(rows):
+        if row.version > keyed_from and row.digest and not is_keyed(row.digest):
+            note(
+                i,
+                DOWNGRADED,
+                f"a plain sha256 digest after the keyed chain began (version {keyed_from}): "
+                "digested without the chain secret",
+            )
+
+
+class KeyedSince:
+    """Across the whole store: the ledger keys every digest it writes from the moment it has a
+    chain secret, so a plain digest stored at a later position than the store's first keyed one
+    was made without the secret, whatever stream it is in (a stream re-chained with plain
+    digests throughout shows no downgrade of its own)."""
+
+    def __init__(self) -> None:
+        self.first_keyed: int | None = None
+        # stream → (position, version, stream type) of its last plain row after the first keyed one
+        self._plain: dict[UUID, tuple[int, int, str]] = {}
+
+    def stream(self, decoded: list[Decoded], stream_type: str) -> None:
+        for item in decoded:
+            digest = getattr(item.event, "digest", None)
+            position = item.record.position
+            if not isinstance(digest, str):
+                continue
+            if is_keyed(digest):
+                if self.first_keyed is None or position < self.first_keyed:
+                    self.first_keyed = position
+            elif self.first_keyed is None or position > self.first_keyed:
+                self._plain[item.record.originator_id] = (
+                    position,
+                    item.record.originator_version,
+                    stream_type,
+                )
+
+    def findings(self) -> list[tuple[UUID, str, Finding]]:
+        """(stream, its type, finding) for each stream with a plain digest after the first keyed one."""
+        first = self.first_keyed
+        if first is None:
+            return []
+        return [
+            (
+                stream,
+                stream_type,
+                Finding(
+                    version,
+                    DOWNGRADED,
+                    f"a plain sha256 digest stored at position {position}, after the store's first "
+                    f"keyed digest (position {first}): digested without the chain secret",
+                    position,
+                ),
+            )
+            for stream, (position, version, stream_type) in sorted(self._plain.items())
+            if position > first
+        ]
 
 
 def _moved(rows: list[_Row], copies: set[int], note: Callable[[int, str, str], None]) -> None:

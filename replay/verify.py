@@ -2,6 +2,9 @@
 
 Compared, for one person or the whole store:
 - integrity: the digest chain of every stream (replay.integrity);
+- the anchor (given the anchor folder): the person's stream, or every stream, against the
+  latest signed anchor: deleted streams, removed last events, re-chained streams
+  (replay.anchoring);
 - the fold: every stored event decodes and applies in sequence;
 - the ledger (one person only): the application's own loaded state, cache included, equals a
   fresh fold of the stored rows;
@@ -22,65 +25,107 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from replay.anchoring import AnchorCheck, anchor_summary, latest_anchor
 from replay.fold import Decoded, decode, fold, is_person_stream, person_state, read_person
 from replay.history import compare_states
-from replay.integrity import Finding, check_chain
+from replay.integrity import Finding, KeyedSince, check_chain
+from store.anchors import AnchorFolder
 from store.event_store import by_stream
+from store.secrets import Secrets
 
 # Dose fields compared with the certificate view when the view shows them.
 DOSE_FIELDS = ("vaccine", "administered_at", "lot", "site_id", "booster")
 
 
-def verify(ledger: Any, person_id: UUID | str, views: Any = None) -> dict[str, Any]:
+def verify(
+    ledger: Any, person_id: UUID | str, views: Any = None, anchors: AnchorFolder | None = None
+) -> dict[str, Any]:
+    """One person; given the anchor folder, their stream against the latest anchor too (its
+    last events removed or its chain recomputed since; the anchor's own problems)."""
     pid, records = read_person(ledger, person_id)
     decoded = decode(ledger.mapper, records)
     state, differences = _check_person(decoded, check_chain(decoded, ledger.mapper), views, pid)
     differences += _against_ledger(ledger, pid, state)
+    anchor = None
+    if anchors is not None:
+        anchor, problems = latest_anchor(anchors, Secrets.from_env(ledger.env))
+        differences += [
+            {k: v for k, v in p.items() if k not in ("stream_id", "stream_type")} for p in problems
+        ]
+        if anchor is not None:
+            differences += AnchorCheck(anchor, ledger.mapper).stream(records)
+    checked = ["integrity", "fold", "ledger"] + (["certificate"] if views is not None else [])
     return {
         "person_id": str(pid),
         "consistent": not differences,
         "version": records[-1].originator_version,
         "head_position": max((r.position or 0) for r in records),
-        "checked": ["integrity", "fold", "ledger"] + (["certificate"] if views is not None else []),
+        "checked": checked + (["anchor"] if anchor is not None else []),
         "differences": differences,
     }
 
 
 def verify_all(
-    ledger: Any, views: Any = None, progress: Callable[[int, int], None] | None = None
+    ledger: Any,
+    views: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    anchors: AnchorFolder | None = None,
 ) -> dict[str, Any]:
-    """Every stream of the store: its chain; for each person also the fold and the certificate.
+    """Every stream of the store: its chain; for each person also the fold and the certificate;
+    given the anchor folder, every stream against the latest anchor (replay.anchoring).
 
     `progress(events_done, events_total)` is called after each stream.
     """
     started = time.perf_counter()
+    anchor, differences = (
+        (None, []) if anchors is None else latest_anchor(anchors, Secrets.from_env(ledger.env))
+    )
+    against = None if anchor is None else AnchorCheck(anchor, ledger.mapper)
+    notes = []
+    if anchors is not None and anchor is None and not differences:
+        notes.append(
+            f"no anchor in {anchors.directory}: deleted streams, removed last events and "
+            "re-chained streams cannot be told (run `doseledger anchor`)"
+        )
     total = ledger.recorder.count_notifications()
     done, people = 0, 0
     streams: Counter[str] = Counter()
-    differences: list[dict[str, Any]] = []
+    keyed_since = KeyedSince()
     for records in by_stream(ledger.recorder.scan_streams()):
         decoded = decode(ledger.mapper, records)
         findings = check_chain(decoded, ledger.mapper)
         stream_type = _stream_type(records[0].topic)
+        keyed_since.stream(decoded, stream_type)
         streams[stream_type] += 1
         if is_person_stream(records):
             people += 1
             _, found = _check_person(decoded, findings, views, records[0].originator_id)
         else:
             found = [_integrity(f) for f in findings]
+        if against is not None:
+            found += against.stream(records)
         differences += [
             {"stream_id": str(records[0].originator_id), "stream_type": stream_type, **d} for d in found
         ]
         done += len(records)
         if progress is not None:
             progress(done, total)
+    if against is not None:
+        differences += against.finish()
+    already = {(d["stream_id"], d.get("finding"), d.get("version")) for d in differences}
+    for stream, stream_type, finding in keyed_since.findings():
+        if (str(stream), finding.kind, finding.version) not in already:  # the stream's own chain said so
+            differences.append({"stream_id": str(stream), "stream_type": stream_type, **_integrity(finding)})
+    checked = ["integrity", "fold"] + (["certificate"] if views is not None else [])
     return {
         "consistent": not differences,
         "streams": sum(streams.values()),
         "events": done,
         "people": people,
         "by_type": dict(streams),
-        "checked": ["integrity", "fold"] + (["certificate"] if views is not None else []),
+        "checked": checked + (["anchor"] if anchor is not None else []),
+        "anchor": None if anchor is None else anchor_summary(anchor),
+        "notes": notes,
         "differences": differences,
         "elapsed_s": time.perf_counter() - started,
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
@@ -76,6 +76,11 @@ class EventStore(ApplicationRecorder):
         may skip numbers, so this is not `stop` itself."""
 
     @abstractmethod
+    def stream_heads(self) -> tuple[int, list[StoredRecord]]:
+        """(position, the last record of every stream at that position) from one read: the
+        store as it stood at one moment, for an anchor of it. (0, []) for an empty store."""
+
+    @abstractmethod
     def follow(self, gt: int | None) -> Following:
         """A subscription to every notification after position `gt` (None: from the start)."""
 
@@ -84,3 +89,17 @@ def by_stream(records: Iterable[StoredRecord]) -> Iterator[list[StoredRecord]]:
     """The records of a scan, one list per stream."""
     for _, stream in groupby(records, key=attrgetter("originator_id")):
         yield list(stream)
+
+
+def stored_digest(mapper: Any, state: bytes) -> str | None:
+    """The chain digest a stored state carries, read without building its event (which may no
+    longer decode): through the mapper's cipher and compressor, then its transcoder."""
+    try:
+        if mapper.cipher:
+            state = mapper.cipher.decrypt(state)
+        if mapper.compressor:
+            state = mapper.compressor.decompress(state)
+        digest = mapper.transcoder.decode(state).get("digest")
+    except Exception:  # noqa: BLE001 - unreadable bytes carry no digest anyone can trust
+        return None
+    return digest if isinstance(digest, str) else None

@@ -93,6 +93,16 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
         self.scan_streams_statement = records + SQL(
             "WHERE topic = ANY(%s) AND notification_id <= %s ORDER BY originator_id, originator_version"
         )
+        # One statement, so one snapshot (the library's table lock makes positions commit in
+        # order: every position up to the highest seen is there).
+        self.stream_heads_statement = SQL(
+            "WITH top AS (SELECT MAX(notification_id) AS position FROM {table}) "
+            "SELECT top.position, e.notification_id, e.originator_id, e.originator_version, "
+            "e.topic, e.state FROM top, {table} e JOIN (SELECT originator_id, "
+            "MAX(originator_version) AS version FROM {table} WHERE notification_id <= "
+            "(SELECT position FROM top) GROUP BY originator_id) h ON e.originator_id = "
+            "h.originator_id AND e.originator_version = h.version ORDER BY e.originator_id"
+        ).format(table=table)
         self.scan_all_streams_statement = records + SQL(
             "WHERE notification_id <= %s ORDER BY originator_id, originator_version"
         )
@@ -172,6 +182,23 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
             curs.execute(self.count_notifications_statement, (stop,))
             row = curs.fetchone()
             return int(row["n"]) if row is not None else 0
+
+    def stream_heads(self) -> tuple[int, list[StoredRecord]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.stream_heads_statement)
+            rows = curs.fetchall()
+        if not rows:
+            return 0, []
+        return int(rows[0]["position"]), [
+            StoredRecord(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+                position=row["notification_id"],
+            )
+            for row in rows
+        ]
 
     def follow(self, gt: int | None) -> library.ListeningSubscription:
         return library.ListeningSubscription(self, gt=gt)

@@ -83,6 +83,25 @@ class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
                 c.execute(f"SELECT COUNT(*) FROM {self.events_table_name} WHERE rowid <= ?", (stop,))
             return int(c.fetchone()[0])
 
+    def stream_heads(self) -> tuple[int, list[StoredRecord]]:
+        """One statement, so one snapshot: the head position and each stream's last record
+        up to it (the primary key's index gives each stream's highest version)."""
+        table = self.events_table_name
+        statement = (
+            f"WITH top(position) AS (SELECT MAX(rowid) FROM {table}) "
+            "SELECT top.position, e.rowid, e.originator_id, e.originator_version, e.topic, e.state "
+            f"FROM top, {table} e JOIN (SELECT originator_id, MAX(originator_version) AS version "
+            f"FROM {table} WHERE rowid <= (SELECT position FROM top) GROUP BY originator_id) h "
+            "ON e.originator_id = h.originator_id AND e.originator_version = h.version "
+            "ORDER BY e.originator_id"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement)
+            rows = c.fetchall()
+        if not rows:
+            return 0, []
+        return int(rows[0][0]), self._records([row[1:] for row in rows])
+
     def follow(self, gt: int | None) -> library.PollingSubscription:
         return library.PollingSubscription(self, gt=gt)
 

@@ -16,7 +16,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from ledger.chain import use_chain_key
+from store.secrets import Secrets
 from usecases.application import DoseLedger
+from usecases.chain_key import CHAIN_KEY
 
 # The read side's fixtures (projector, views), for any test that names them as parameters.
 pytest_plugins = ["tests.readside"]
@@ -27,6 +30,10 @@ pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")
 # The run's secrets (keyed ids, chain, data keys) live in a folder of its own, never the user's:
 # subprocesses the tests start inherit it.
 os.environ.setdefault("DOSELEDGER_SECRETS_DIR", tempfile.mkdtemp(prefix="doseledger-secrets-"))
+# Nor the user's anchor folder; a test that anchors a store gives it a folder of its own.
+os.environ.setdefault("DOSELEDGER_ANCHOR_DIR", tempfile.mkdtemp(prefix="doseledger-anchors-"))
+# Aggregates made without a ledger (domain tests) chain with the run's secret too.
+use_chain_key(Secrets.from_env().key(CHAIN_KEY, create=True))
 
 ADMIN_URL = os.environ.get("DOSELEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("sqlite", "postgresql")

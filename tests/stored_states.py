@@ -21,6 +21,7 @@ from uuid import UUID
 
 import eventsourcing.domain
 
+from ledger import chain
 from ledger import keys as ledger_keys
 from ledger.access import PersonDataRead
 from ledger.retro_import import RetroImport
@@ -47,7 +48,7 @@ PERSON = {
 @contextmanager
 def repeatable() -> Iterator[None]:
     """Random bytes (uuid4, verification codes, tokens) and event clocks from counters; the
-    keyed ids under a fixed secret, whatever the run's secrets folder holds."""
+    keyed ids and the chain under fixed secrets, whatever the run's secrets folder holds."""
     drawn = count()
     fixed_secret = sha256(b"repeatable ids secret").digest()
     keyed, fingerprint = ledger_keys._keyed, ledger_keys._fingerprint
@@ -69,6 +70,7 @@ def repeatable() -> Iterator[None]:
         mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", clock),
         mock.patch.object(ledger_keys, "_keyed", lambda _, name: keyed(fixed_secret, name)),
         mock.patch.object(ledger_keys, "_fingerprint", lambda _: fingerprint(fixed_secret)),
+        mock.patch.object(chain, "_chain_key", sha256(b"the stored states' chain secret").digest()),
     ):
         yield
 
@@ -222,7 +224,12 @@ def main() -> None:  # pragma: no cover - run by hand, see the module's docstrin
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": f"sqlite:///{tmp}/ledger.db"})
+        # A secrets folder of the run's own (the chain secret is fixed by repeatable() anyway).
+        env = {
+            "DOSELEDGER_DATABASE_URL": f"sqlite:///{tmp}/ledger.db",
+            "DOSELEDGER_SECRETS_DIR": f"{tmp}/secrets",
+        }
+        ledger = DoseLedger(env=env)
         with repeatable():
             write_every_event(ledger)
         states = stored_states(ledger)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from uuid import UUID
 
@@ -135,6 +136,56 @@ class TestEventStore:
     def test_a_subscription_from_the_start_hands_out_everything(self, store, positions):
         with store.follow(None) as following:
             assert _notified(following, 7) == sorted(positions, key=positions.get)
+
+    def test_the_heads_are_each_streams_last_record_with_the_position_they_were_read_at(
+        self, store, positions
+    ):
+        position, heads = store.stream_heads()
+        assert position == max(positions.values())
+        assert _keys(heads) == [(A, 3), (B, 2), (C, 2)]
+        assert [(r.topic, r.state, r.position) for r in heads] == [
+            (ALPHA, b"", positions[A, 3]),
+            (BETA, "bé".encode(), positions[B, 2]),
+            (ALPHA, b"c2", positions[C, 2]),
+        ]
+        _insert(store, (D, 1, ALPHA, b"d1"), (A, 4, BETA, b"a4"))
+        position, heads = store.stream_heads()
+        assert position == store.max_notification_id()
+        assert _keys(heads) == [(A, 4), (B, 2), (C, 2), (D, 1)]
+
+    def test_the_heads_are_one_consistent_read_while_events_are_recorded(self, ledger):
+        """Each read's heads are exactly the last records at or below its position, as the
+        whole log (read afterwards) has them: no head from past the position, none missed."""
+        store, streams = ledger.recorder, [UUID(int=n) for n in range(1, 9)]
+        done = threading.Event()
+
+        def write() -> None:
+            version = 0
+            while not done.is_set() and version < 400:
+                version += 1
+                _insert(store, *((s, version, ALPHA, b"x") for s in streams[version % 3 :: 3]))
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        reads = []
+        try:
+            while writer.is_alive() and len(reads) < 200:
+                reads.append(store.stream_heads())
+        finally:
+            done.set()
+            writer.join()
+        log = list(store.scan_streams())
+        for position, heads in reads:
+            versions: dict[UUID, int] = {}
+            for record in log:
+                if record.position <= position:
+                    versions[record.originator_id] = record.originator_version
+            assert {r.originator_id: r.originator_version for r in heads} == versions
+            assert all(r.position <= position for r in heads)
+        assert len({position for position, _ in reads}) > 1  # the reads did overlap the writes
+
+    def test_an_empty_store_has_no_heads(self, ledger):
+        assert ledger.recorder.stream_heads() == (0, [])
 
 
 def _notified(following, expected: int, wait: float = 10.0) -> list[tuple[UUID, int]]:

@@ -23,6 +23,7 @@ from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
 from store.url import database_url, persistence_env
 from usecases.access_log import AccessLog
+from usecases.chain_key import hand_in_chain_key
 from usecases.corrections import Corrections
 from usecases.decision import BUDGET, Decisions
 from usecases.doses import Doses
@@ -65,7 +66,10 @@ class DoseLedger(Application[UUID]):
         # Who read whose record: a table of its own beside the events, written in batches.
         self.access_log = AccessLog(self)
         try:
-            ids = Adoption.open(self, secrets or Secrets.from_env(dict(self.env)), unkeyed_ok=unkeyed_ok)
+            secrets = secrets or Secrets.from_env(dict(self.env))
+            # Before any event is made: new events are chained with the deployment's secret.
+            hand_in_chain_key(self.recorder, self.mapper, secrets)
+            ids = Adoption.open(self, secrets, unkeyed_ok=unkeyed_ok)
         except BaseException:
             self.close()  # its connections, before the refusal is raised
             raise
