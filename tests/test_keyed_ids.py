@@ -7,6 +7,7 @@ a uuid5 of the personal data under a public namespace, copied here and nowhere e
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -52,7 +53,17 @@ def inline(record: str, person: dict, **overrides):
     return {**fields, **overrides}
 
 
+def with_the_chain_key(folder: Path) -> Path:
+    """A secrets folder holding the run's chain secret (these tests are about the ids secret; the
+    chain's is one per process, tests/security/test_anchored_chain.py tests its refusals)."""
+    if not (folder / "chain.key").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(Secrets.from_env().path("chain"), folder / "chain.key")
+    return folder
+
+
 def opened(store_url: str, secrets: Path, **kwargs) -> DoseLedger:
+    with_the_chain_key(secrets)
     return DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}, secrets=Secrets(secrets), **kwargs)
 
 
@@ -254,7 +265,8 @@ def test_rekey_finds_the_same_people_and_a_second_run_appends_nothing(
 ):
     people = write_the_old_way(store_url, tmp_path / "old")
     monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)
-    monkeypatch.setenv("DOSELEDGER_SECRETS_DIR", str(tmp_path / "new"))  # none yet: rekey makes it
+    # no ids secret there yet: rekey makes it
+    monkeypatch.setenv("DOSELEDGER_SECRETS_DIR", str(with_the_chain_key(tmp_path / "new")))
     with opened(store_url, tmp_path / "old", unkeyed_ok=True) as ledger:
         old_store = everything_stored(ledger)
     assert main(["token", "create", "--role", "admin"]) == 2  # any command is refused, in one line
