@@ -243,7 +243,7 @@ class KeyedSince:
 
     def __init__(self) -> None:
         self.first_keyed: int | None = None
-        # stream → (position, version, stream type) of its last plain row after the first keyed one
+        # stream → (position, version, stream type) of its last plain row
         self._plain: dict[UUID, tuple[int, int, str]] = {}
 
     def stream(self, decoded: list[Decoded], stream_type: str) -> None:
@@ -255,7 +255,10 @@ class KeyedSince:
             if is_keyed(digest):
                 if self.first_keyed is None or position < self.first_keyed:
                     self.first_keyed = position
-            elif self.first_keyed is None or position > self.first_keyed:
+            else:
+                # Every stream's last plain row, whatever the first keyed position seen so far:
+                # streams come in id order, not position order, so a keyed row found later may
+                # lie before this one.
                 self._plain[item.record.originator_id] = (
                     position,
                     item.record.originator_version,

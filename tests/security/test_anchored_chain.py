@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 from uuid import UUID
 
@@ -18,6 +19,8 @@ from ledger import chain
 from ledger.chain import GENESIS, chain_digest, event_data, is_keyed
 from replay import verify_all
 from replay.anchoring import take_anchor
+from replay.fold import Decoded
+from replay.integrity import KeyedSince
 from store.anchors import AnchorFolder, Head, merkle_root, signing_key
 from store.event_store import stored_digest
 from store.secrets import MissingSecret, Secrets
@@ -310,3 +313,20 @@ def test_an_anchor_without_its_public_key_beside_it_is_a_finding(ledger, anchore
     found = verify_all(ledger, anchors=folder)["differences"]
     assert [(d["stream_id"], d["finding"]) for d in found] == [("", "anchor")]
     assert "no public key" in found[0]["detail"]
+
+
+def test_a_plain_stream_is_found_whatever_order_the_streams_are_scanned_in():
+    """Streams are scanned in id order, not position order: the store's first keyed digest may
+    turn up after a plain stream that lies beyond it."""
+
+    def stream(stream_id: int, position: int, digest: str) -> list[Decoded]:
+        record = SimpleNamespace(originator_id=UUID(int=stream_id), originator_version=1, position=position)
+        return [Decoded(record, SimpleNamespace(digest=digest))]  # type: ignore[arg-type]  # a stand-in row
+
+    keyed, plain = "h1:" + "a" * 64, "b" * 64
+    seen = KeyedSince()
+    seen.stream(stream(1, 100, keyed), "Person")
+    seen.stream(stream(2, 50, plain), "Person")  # after the first keyed digest (10), seen next
+    seen.stream(stream(3, 10, keyed), "Person")
+    seen.stream(stream(4, 5, plain), "Person")  # before it: an old stream, not a finding
+    assert [(s, f.kind, f.position) for s, _, f in seen.findings()] == [(UUID(int=2), "downgraded", 50)]
