@@ -67,9 +67,10 @@ class DoseLedger(Application[UUID]):
         self.access_log = AccessLog(self)
         try:
             secrets = secrets or Secrets.from_env(dict(self.env))
-            # Before any event is made: new events are chained with the deployment's secret.
-            hand_in_chain_key(self.recorder, self.mapper, secrets)
             ids = Adoption.open(self, secrets, unkeyed_ok=unkeyed_ok)
+            # Before any event is made, and only once the ids check has let the store in (a
+            # refused start leaves no chain secret behind): new events are chained with it.
+            hand_in_chain_key(self.recorder, self.mapper, secrets)
         except BaseException:
             self.close()  # its connections, before the refusal is raised
             raise

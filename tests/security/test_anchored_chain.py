@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -261,6 +262,8 @@ def test_a_keyed_store_without_its_chain_secret_is_a_clear_error_never_a_new_sec
     ledger, people, store_url, tmp_path
 ):
     empty = tmp_path / "restored-without-secrets"
+    empty.mkdir()  # ... but the ids secret, checked first (tests/test_keyed_ids.py refuses its loss)
+    shutil.copy(Secrets.from_env().path("ids"), empty / "ids.key")
     with pytest.raises(MissingSecret, match="chain"):
         DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url, "DOSELEDGER_SECRETS_DIR": str(empty)})
     assert not Path(empty, "chain.key").exists()
