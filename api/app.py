@@ -108,10 +108,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened: list[Any] = []
+        try:
+            start(app, opened)
+            yield
+        finally:  # whatever was opened, also when a later step of the start failed
+            for thing in reversed(opened):
+                thing.close()
+
+    def start(app: FastAPI, opened: list[Any]) -> None:
         app.state.settings = settings
         app.state.ledger = ledger
         if ledger is None:
-            app.state.ledger = DoseLedger(env={URL_KEY: settings.database_url})
+            app.state.ledger = DoseLedger(env={URL_KEY: settings.database_url}, secrets=_secrets(settings))
             opened.append(app.state.ledger)
         app.state.views = views
         if views is None:
@@ -144,11 +152,6 @@ def create_app(
             settle_collector()
             gc.collect()
             gc.freeze()
-        try:
-            yield
-        finally:
-            for thing in reversed(opened):
-                thing.close()
 
     app = FastAPI(
         title="doseledger",

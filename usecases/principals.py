@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -99,6 +99,9 @@ def rotate_token(
         raise NotFound("principal_id", "no principal has this id")
     reason = rules.reason(reason or "rotated")
     expiry = expires_at if expires_at is not None else _expiry(old.expires_at)
+    if expiry is not None and expiry <= datetime.now(UTC):
+        # A token born expired would leave its holder with none at all once the old is revoked.
+        raise InvalidValue("expires_at", "this expiry has passed: give a new one to rotate the token")
     token, new = _issued(old.role, old.sites, old.provinces, old.name, expiry, actor)
     old.revoke(f"{reason} (rotated to {new.id})", actor)
     ledger.save(new, old)

@@ -137,6 +137,17 @@ def test_a_rotation_gives_a_new_token_for_the_same_scope_and_revokes_the_old(ser
     assert admin.post(f"/v1/tokens/{old['principal_id']}/rotation", json={}).status_code == 409
 
 
+def test_a_rotation_to_an_expiry_already_passed_is_refused_and_the_old_token_kept(service):
+    admin = service.caller("admin")
+    old = admin.post("/v1/tokens", json={"role": "reporter"}).json()
+    refused = admin.post(
+        f"/v1/tokens/{old['principal_id']}/rotation", json={"expires_at": "2020-01-01T00:00:00+07:00"}
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["errors"]] == [["body", "expires_at"]]
+    assert Caller(service.client, old["token"]).get("/v1/projections").status_code == 200
+
+
 def cli(capsys, store_url: str, *args: str) -> list[str]:
     code = main(["--database-url", store_url, "token", *args])
     lines = capsys.readouterr().out.strip().splitlines()
