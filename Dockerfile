@@ -10,9 +10,11 @@ RUN pip install --require-hashes --no-deps -r requirements/serve.txt
 COPY . .
 RUN pip install --no-deps . && pip check && useradd --system --home /app doseledger \
  && mkdir -p /app/var && chown doseledger /app/var \
- && mkdir -p -m 700 /var/lib/doseledger/secrets && chown doseledger /var/lib/doseledger/secrets
+ && mkdir -p -m 700 /var/lib/doseledger/secrets && chown doseledger /var/lib/doseledger/secrets \
+ && mkdir -p /var/lib/doseledger/anchors && chown doseledger /var/lib/doseledger/anchors
 # /app/var: the embedded store, when no URL is given. /var/lib/doseledger/secrets: the deployment's
 # secret keys (DOSELEDGER_SECRETS_DIR), a volume of its own, backed up apart from the database.
+# /var/lib/doseledger/anchors: the signed anchors (DOSELEDGER_ANCHOR_DIR), kept apart likewise.
 USER doseledger
 
 EXPOSE 8000

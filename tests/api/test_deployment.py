@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from cli import serve
@@ -71,15 +72,19 @@ def test_compose_has_no_default_password_and_requires_one_from_the_environment()
     assert literal == []
 
 
-def test_the_api_and_the_projector_share_one_kept_secrets_folder():
-    """Each container making its own would refuse to start on the store the other keyed, and a
-    folder inside the container would be lost with it: the ids secret lives in a named volume."""
+@pytest.mark.parametrize(
+    ("setting", "volume"), [("DOSELEDGER_SECRETS_DIR", "secrets"), ("DOSELEDGER_ANCHOR_DIR", "anchors")]
+)
+def test_the_api_and_the_projector_share_one_kept_folder(setting, volume):
+    """Secrets: each container making its own would refuse to start on the store the other keyed.
+    Anchors: the projector writes them, `replay verify --all` in the API's container reads them.
+    A folder inside a container would be lost with it: each lives in a named volume."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    folders = {services[name]["environment"]["DOSELEDGER_SECRETS_DIR"] for name in ("api", "projector")}
+    folders = {services[name]["environment"][setting] for name in ("api", "projector")}
     assert len(folders) == 1
     (folder,) = folders
     for name in ("api", "projector"):
-        assert f"secrets:{folder}" in services[name]["volumes"]
-    assert "secrets" in compose["volumes"]
+        assert f"{volume}:{folder}" in services[name]["volumes"]
+    assert volume in compose["volumes"]
     assert f"/{folder.strip('/')}" in (ROOT / "Dockerfile").read_text()  # made, owned by the service's user
