@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", metavar="PERSON_ID", help="the reads of this person's record")
     parser.add_argument("--principal", metavar="PRINCIPAL_ID", help="the reads made by this principal")
     parser.add_argument("--since", type=int, default=0, metavar="N", help="rows after this position")
+    parser.add_argument(
+        "--until",
+        type=int,
+        default=None,
+        metavar="M",
+        help="rows up to this position (the first page prints it)",
+    )
     parser.add_argument("--limit", type=int, default=100, help=f"rows per page (at most {PAGE_LIMIT})")
     parser.add_argument("--json", action="store_true", help="JSON for machines")
 
@@ -50,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage("report: give one PERSON_ID (and no --person or --principal)")
     if args.action != "report" and (args.report_person or not (args.person or args.principal)):
         return _usage("give --person PERSON_ID or --principal PRINCIPAL_ID, or `report PERSON_ID`")
-    if not 1 <= args.limit <= PAGE_LIMIT or args.since < 0:
-        return _usage(f"--limit is 1 to {PAGE_LIMIT}, --since 0 or more")
+    if not 1 <= args.limit <= PAGE_LIMIT or args.since < 0 or (args.until is not None and args.until < 0):
+        return _usage(f"--limit is 1 to {PAGE_LIMIT}, --since and --until 0 or more")
     try:
         person = str(UUID(args.report_person or args.person)) if (args.report_person or args.person) else None
     except ValueError:
@@ -61,16 +68,21 @@ def run(args: argparse.Namespace) -> int:
             report = access_report(ledger.access_log, person)
             ledger.access_log.record(*reader(), [person], "access.report")
             return _print_json(report) if args.json else _print_report(report)
+        until = ledger.access_log.last_position() if args.until is None else args.until
         rows, next_since = ledger.access_log.find(
-            person_id=person, principal_id=args.principal, since_position=args.since, limit=args.limit
+            person_id=person,
+            principal_id=args.principal,
+            since_position=args.since,
+            limit=args.limit,
+            until_position=until,
         )
         # The log says whose records a principal read: reading it is a read of those people.
         read = {r.person_id for r in rows} | ({person} if person else set())
         ledger.access_log.record(*reader(), read, "access.log")
         reads = [as_json(r) for r in rows]
         if args.json:
-            return _print_json({"reads": reads, "next_since_position": next_since})
-        return _print_reads(reads, next_since)
+            return _print_json({"reads": reads, "next_since_position": next_since, "until_position": until})
+        return _print_reads(reads, next_since, until)
 
 
 def _usage(message: str) -> int:
@@ -82,7 +94,7 @@ def _when(text: str) -> str:
     return datetime.fromisoformat(text).astimezone(ICT).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _print_reads(reads: list[dict[str, Any]], next_since: int | None) -> int:
+def _print_reads(reads: list[dict[str, Any]], next_since: int | None, until: int) -> int:
     table = Table(title=f"access log ({len(reads)} rows, oldest first)")
     for column in ("pos", "read (ICT)", "principal", "role", "person", "what", "client"):
         table.add_column(column, justify="right" if column == "pos" else "left")
@@ -98,7 +110,7 @@ def _print_reads(reads: list[dict[str, Any]], next_since: int | None) -> int:
         )
     out.print(table)
     if next_since is not None:
-        out.print(f"more: --since {next_since}")
+        out.print(f"more: --since {next_since} --until {until}")
     return 0
 
 

@@ -169,22 +169,30 @@ class AccessLog:
         principal_id: str | None = None,
         since_position: int = 0,
         limit: int = 100,
+        until_position: int | None = None,
     ) -> tuple[list[AccessRow], int | None]:
-        """Rows of a person and/or a principal after `since_position`, oldest first, and the
-        position to continue from (None: there are no more now)."""
+        """Rows of a person and/or a principal after `since_position` (and up to `until_position`),
+        oldest first, and the position to continue from (None: there are no more now)."""
         self.flush()
-        query = AccessQuery(person_id, principal_id, since_position, limit + 1)
+        query = AccessQuery(person_id, principal_id, since_position, limit + 1, until_position)
         rows = self.table().select(query)
         if len(rows) > limit:
             rows = rows[:limit]
             return rows, rows[-1].position
         return rows, None
 
+    def last_position(self) -> int:
+        """The newest row's position, this process's waiting rows stored first."""
+        self.flush()
+        return self.table().last_position()
+
     def rows_of(self, person_id: str) -> Iterator[AccessRow]:
-        """Every row of one person, oldest first."""
-        since = 0
+        """Every row of one person, oldest first, up to the newest when it began."""
+        since, until = 0, self.last_position()
         while True:
-            rows, next_since = self.find(person_id=person_id, since_position=since, limit=PAGE_LIMIT)
+            rows, next_since = self.find(
+                person_id=person_id, since_position=since, limit=PAGE_LIMIT, until_position=until
+            )
             yield from rows
             if next_since is None:
                 return

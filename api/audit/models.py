@@ -137,11 +137,12 @@ class AccessRead(BaseModel):
 
 
 class AccessLog(BaseModel):
-    model_config = example({"reads": [ACCESS_READ], "next_since_position": None})
+    model_config = example({"reads": [ACCESS_READ], "next_since_position": None, "until_position": 1})
     reads: list[AccessRead] = Field(description="oldest first")
     next_since_position: int | None = Field(
-        description="pass as `since_position` for the next page; null: no more rows now"
+        description="pass as `since_position` for the next page; null: no more rows up to `until_position`"
     )
+    until_position: int = Field(description="the end of this paging: pass it with each next page")
 
 
 REPORTED_READ = {k: ACCESS_READ[k] for k in ("read_at", "role", "principal_id", "what")}

@@ -144,6 +144,15 @@ def access(
         int, Query(ge=0, le=LAST_POSITION, description="rows after this position (`next_since_position`)")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 100,
+    until_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=LAST_POSITION,
+            description="rows up to this position: pass the first page's `until_position` with each next "
+            "page (reading the log is logged, so paging needs an end fixed when it starts)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     if person_id is None and principal_id is None:
         msg = "give person_id or principal_id (or both)"
@@ -153,15 +162,21 @@ def access(
             msg,
             errors=[field_error(["query", "person_id"], msg), field_error(["query", "principal_id"], msg)],
         )
+    until = ledger.access_log.last_position() if until_position is None else until_position
     rows, next_since = ledger.access_log.find(
         person_id=str(person_id) if person_id else None,
         principal_id=principal_id,
         since_position=since_position,
         limit=limit,
+        until_position=until,
     )
     # The log says whose records a principal read: reading it is a read of those people.
     recorded_read(request, principal, {row.person_id for row in rows} | _ids(person_id), "access.log")
-    return {"reads": [as_json(row) for row in rows], "next_since_position": next_since}
+    return {
+        "reads": [as_json(row) for row in rows],
+        "next_since_position": next_since,
+        "until_position": until,
+    }
 
 
 @router.get(
