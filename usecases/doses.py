@@ -7,6 +7,7 @@ of the same streams first is each report decided again on its own.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,7 @@ class Doses:
         """One dose in its own transaction, decided again on fresh reads if another writer wins."""
         decided = self.decisions.decide(lambda ws: self.take(ws, report, actor, match_identity))
         receipt = decided.value
-        return DoseReceipt(receipt.dose_id, receipt.person_id, decided.position, receipt.duplicate)
+        return replace(receipt, position=decided.position)
 
     def record_items(
         self,
@@ -104,7 +105,7 @@ class Doses:
             for n in duplicates:
                 r = outcomes[n].receipt
                 assert r is not None
-                outcomes[n] = DoseOutcome.taken(DoseReceipt(r.dose_id, r.person_id, head, True))
+                outcomes[n] = DoseOutcome.taken(replace(r, position=head))
         if not taken or dry_run:
             return outcomes
         try:
@@ -119,7 +120,7 @@ class Doses:
             assert taken_receipt is not None
             outcomes[n] = DoseOutcome(
                 DoseStatus.CREATED,
-                DoseReceipt(taken_receipt.dose_id, taken_receipt.person_id, position, False),
+                replace(taken_receipt, position=position),
             )
         return outcomes
 
@@ -133,7 +134,7 @@ class Doses:
             if record.content_digest != report.digest:
                 raise SiteRecordConflict(report.site_id, report.site_record_id, record.id, record.person_id)
             return DoseReceipt(record.id, person_in(ws, record.person_id, follow_merges=True).id, None, True)
-        registered = False
+        registered = matched = False
         if report.person_id is not None:
             subject = person_in(ws, report.person_id, follow_merges=True)
         else:
@@ -146,6 +147,7 @@ class Doses:
                 report.source,
                 match_identity,
             )
+            matched = not registered
         rules.administered_at(report.administered_at, born=subject.details["birth_date"])
         # Only now, with every check passed, may aggregates already in the working set change.
         new = keys_of_new_person(ws, subject) if registered else []
@@ -167,7 +169,7 @@ class Doses:
             report.source,
         )
         ws.changed(subject, claim, *new)
-        return DoseReceipt(claim.id, subject.id, None, False)
+        return DoseReceipt(claim.id, subject.id, None, False, matched)
 
     def amend(
         self, dose_id: UUID | str, changes: dict[str, Any], reason: str, *, actor: Actor, source: Source

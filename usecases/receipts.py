@@ -22,6 +22,9 @@ class DoseReceipt:
     person_id: UUID
     position: int | None
     duplicate: bool
+    # The person was found from the details sent (their national id already held): answering
+    # their id is a look-up by national id, which the caller's access log records.
+    matched: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.routing import APIRoute
@@ -69,6 +69,17 @@ READS: dict[tuple[str, str], Read] = {
         "persons.look_up",
         lambda w: ("GET", "/v1/persons", {"params": {"phone": lan()["phone"], **w.now()}}),
     ),
+    # A dose sent with the details of a person whose national id is held: the answer names them.
+    ("POST", "/v1/doses"): Read(
+        frozenset({"admin", "site"}),
+        "doses.person_match",
+        lambda w: ("POST", "/v1/doses", {"json": dose(f"M-{uuid4().hex}", person=lan())}),
+    ),
+    ("POST", "/v1/doses/batch"): Read(
+        frozenset({"admin", "site"}),
+        "doses.person_match",
+        lambda w: ("POST", "/v1/doses/batch", {"json": {"doses": [dose(f"M-{uuid4().hex}", person=lan())]}}),
+    ),
     ("POST", "/v1/persons"): Read(
         frozenset({"admin", "site"}),
         "persons.register",  # an existing national id answers with its person
@@ -113,8 +124,6 @@ READS: dict[tuple[str, str], Read] = {
 # Routes that name a person and read nobody's data: writes, answering the id of the person the
 # caller itself wrote to (a dose, an amendment, a merge, a correction request worked).
 NOT_READS = {
-    ("POST", "/v1/doses"): "a write: the id of the person the dose was recorded for",
-    ("POST", "/v1/doses/batch"): "a write: the ids of the people the doses were recorded for",
     ("POST", "/v1/doses/{dose_id}/amend"): "a write: the id of the dose's person",
     ("POST", "/v1/doses/{dose_id}/void"): "a write: the id of the dose's person",
     (
