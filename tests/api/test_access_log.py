@@ -190,8 +190,9 @@ def test_reads_stored_as_events_by_an_older_version_are_copied_once_and_queryabl
 
 def test_a_clean_close_stores_every_waiting_read_and_the_writer_stores_them_unasked(store_url):
     ledger = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
+    ledger.access_log.flush_seconds = 3600  # the writer thread waits an hour: only close can store them
     ledger.access_log.record("p-1", "site", ["a", "b"], "certificate")
-    ledger.close()  # nothing queried: only close stores them
+    ledger.close()
     reopened = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
     try:
         assert [r.person_id for r in reopened.access_log.find(principal_id="p-1")[0]] == ["a", "b"]
