@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
@@ -51,6 +51,8 @@ class Following(Protocol):
 
 class EventStore(ApplicationRecorder):
     """The library's application recorder, plus the reads and the subscription the ledger needs."""
+
+    datastore: Any  # the backend's connections, shared with the people's data keys (store.data_keys)
 
     @abstractmethod
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:

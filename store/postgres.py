@@ -32,6 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from store import library
+from store.data_keys import postgres_tables
 from store.event_store import EventStore, StoredRecord
 
 
@@ -71,6 +72,8 @@ class OneSchemaCreatorAtATime:
 class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep, EventStore):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
+        # The people's data keys (store.data_keys) are created with the events.
+        self.sql_create_statements.extend(SQL(s).format() for s in postgres_tables(self.datastore.schema))
         table = SQL("{schema}.{table}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
         )

@@ -17,12 +17,17 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from store import library
+from store.data_keys import SQLITE_TABLES
 from store.event_store import EventStore, StoredRecord
 
 RECORDS = "SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
 
 
 class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        # The people's data keys (store.data_keys) are created with the events.
+        return [*super().construct_create_table_statements(), *SQLITE_TABLES]
+
     def _records(self, rows: list[Any]) -> list[StoredRecord]:
         convert = self.convert_originator_id  # UUIDs: the ledger's datastores are made for them
         return [

@@ -7,22 +7,29 @@ through the one decision mechanism (usecases.decision).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 
-from ledger.person import Person
+from ledger import personal
+from ledger.person import PERSONAL, Person
 from ledger.recording import DoseReport, dose_report
 from ledger.site import Site
 from ledger.values import SYSTEM, Actor, Source
+from store.data_keys import DataKeys
 from store.event_store import EventStore
+from store.sealing import Sealable, SealingMapper
+from store.secrets import Secrets
 from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
 from store.url import database_url, persistence_env
 from usecases.corrections import Corrections
 from usecases.decision import BUDGET, Decisions
 from usecases.doses import Doses
+from usecases.erasure import Erasures, finish_erasures
 from usecases.people import IDENTITY_FIELDS, People
 from usecases.receipts import CorrectionFiled, DoseOutcome, DoseReceipt, Registration, Written
 from usecases.sites import Sites
@@ -38,6 +45,18 @@ __all__ = [
 ]
 
 
+def sealable_events() -> dict[str, Sealable]:
+    """The person's events with personal fields, by topic: what the store seals."""
+    return {
+        get_topic(getattr(Person, name)): Sealable(
+            split=partial(personal.split, paths=paths),
+            join=personal.join,
+            blank=partial(personal.blank, paths=paths),
+        )
+        for name, paths in PERSONAL.items()
+    }
+
+
 def _source(given: dict[str, Any] | None, default: str) -> Source:
     return Source.of(given) if given else Source.named(default)
 
@@ -48,9 +67,14 @@ class DoseLedger(Application[UUID]):
     # stored since (one query), so several processes can share a store safely.
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     recorder: EventStore  # store.sqlite or store.postgres, named by the store URL
+    mapper: SealingMapper
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        # The data keys live in the store's own database (store.data_keys), which exists only
+        # now that the recorder does; the mapper was made before it.
+        self.data_keys = DataKeys(self.recorder.datastore, Secrets.from_env(dict(self.env)))
+        self.mapper.bind(self.data_keys)
         # Seconds a decision keeps retrying against other writers before Contention; a server
         # sets it under its clients' timeout (DOSELEDGER_DECISION_BUDGET, or assign it).
         budget = float(self.env.get("DOSELEDGER_DECISION_BUDGET") or BUDGET)
@@ -59,10 +83,15 @@ class DoseLedger(Application[UUID]):
         self.people = People(self.decisions)
         self.doses = Doses(self.decisions, self.sites)
         self.corrections = Corrections(self.decisions, self.sites)
+        self.erasures = Erasures(self.decisions, self.data_keys)
 
     def construct_transcoder(self) -> OrjsonTranscoder:
         # Same bytes as the library's JSONTranscoder, encoded ~35% faster (bench/transcoding.py).
         return OrjsonTranscoder()
+
+    def construct_mapper(self) -> SealingMapper:
+        # A person's personal fields are sealed with a key of their own (store.sealing).
+        return SealingMapper(self.construct_transcoder(), sealable_events())
 
     def construct_recorder(self) -> Any:
         if self.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
@@ -119,6 +148,22 @@ class DoseLedger(Application[UUID]):
         return self.people.merge(
             survivor_id, duplicate_id, reason, actor=actor, source=_source(source, "merge")
         )
+
+    def erase_person(
+        self,
+        person_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+    ) -> Written:
+        """Destroy the person's personal data: an Erased event, then the person's data key."""
+        return self.erasures.erase(person_id, reason, actor=actor, source=_source(source, "api"))
+
+    def finish_erasures(self) -> list[UUID]:
+        """Destroy any key still held of an erased person (an erasure interrupted after its
+        event, or a key table restored from a backup); the people whose key went now."""
+        return finish_erasures(self.recorder, self.data_keys)
 
     def person(self, person_id: UUID | str) -> Person:
         """The person's current state, merged-away or not: for replay and checks."""

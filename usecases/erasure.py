@@ -1,0 +1,75 @@
+"""Erasing a person's personal data (crypto-shredding): the Erased event, then the key's end.
+
+One decision records `Erased` on the person's stream and releases the national id's claim (the
+number may be given to someone else; the identity key is left as it is). Once that is saved,
+the person's data key is destroyed (store.data_keys): every personal field of the person's
+events, in the store and in any backup of the events, can no longer be opened.
+
+Between the save and the destruction a process may die. The erasure is then finished by the
+next `erase` of the same person (which answers PersonAlreadyErased after destroying the key) or
+by `doseledger reconcile` (`finish_erasures`: every person the ledger says is erased loses any
+key still held, which also re-applies the erasures after a key table is restored from a backup).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from ledger import rules
+from ledger.errors import PersonAlreadyErased
+from ledger.keys import NationalIdClaim, national_id_key
+from ledger.person import Person
+from ledger.recording import as_uuid
+from ledger.values import Actor, Source
+from store.data_keys import DataKeys
+from store.event_store import EventStore
+from usecases.decision import Decisions
+from usecases.people import person_in
+from usecases.receipts import Written
+from usecases.working_set import WorkingSet
+
+ERASED_TOPIC = get_topic(Person.Erased)
+
+
+class Erasures:
+    def __init__(self, decisions: Decisions, keys: DataKeys) -> None:
+        self.decisions = decisions
+        self.keys = keys
+
+    def erase(self, person_id: UUID | str, reason: str, *, actor: Actor, source: Source) -> Written:
+        """PersonNotFound for an unknown id; PersonAlreadyErased (its key destroyed, if an
+        earlier erasure stopped before) for an erased one."""
+        reason = rules.reason(reason)
+        pid = as_uuid(person_id, "person_id")
+
+        def choose(ws: WorkingSet) -> UUID:
+            person = person_in(ws, pid, allow_merged=True)
+            national_id = person.details["national_id"]
+            person.erase(reason, actor.as_data(), source.as_data())
+            ws.changed(person)
+            if national_id:
+                claim = ws.get(NationalIdClaim, national_id_key(national_id))
+                if claim is not None and claim.person_id == person.id:
+                    claim.reassign(None, "erased")
+                    ws.changed(claim)
+            return person.id
+
+        try:
+            decided = self.decisions.decide(choose)
+        except PersonAlreadyErased:
+            self.keys.destroy(pid)  # an erasure interrupted after its event is finished now
+            raise
+        self.keys.destroy(pid)
+        return Written(decided.value, decided.position)
+
+
+def erased_people(recorder: EventStore) -> list[UUID]:
+    """Everyone the ledger says is erased (from the stored Erased events)."""
+    return list(dict.fromkeys(r.originator_id for r in recorder.scan_streams([ERASED_TOPIC])))
+
+
+def finish_erasures(recorder: EventStore, keys: DataKeys) -> list[UUID]:
+    """Destroy the keys still held of erased people; the people whose key was destroyed now."""
+    return keys.reapply(erased_people(recorder))
