@@ -14,6 +14,7 @@ from usecases.heap import settle_collector
 COMMANDS = {
     "corrections": "cli.corrections",
     "demo": "cli.demo",
+    "erase": "cli.erase",
     "import": "cli.retro_import",
     "replay": "cli.replay",
     "serve": "cli.serve",

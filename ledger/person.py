@@ -222,7 +222,14 @@ class Person(ChainedAggregate):
         person may be erased too: its own stream still holds its details."""
         if getattr(self, "erased", False):
             raise PersonAlreadyErased(self.id)
-        self._erased(reason=reason, actor=actor, source=source)
+        # What the views route a request by outlives the claim it came from: the site a
+        # missing dose was claimed at (no one's personal data without the claim).
+        claim_sites = {
+            rid: request["claim"].get("site_id")
+            for rid, request in self.corrections.items()
+            if request["kind"] == MISSING_DOSE and isinstance(request["claim"], dict)
+        }
+        self._erased(reason=reason, actor=actor, source=source, claim_sites=claim_sites)
 
     # --- correction requests: a citizen's claim is part of the record ----------------------
 
@@ -438,7 +445,9 @@ class Person(ChainedAggregate):
         self.merged_into = survivor_person_id
 
     @event("Erased")
-    def _erased(self, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
+    def _erased(
+        self, reason: str, actor: dict[str, str], source: dict[str, Any], claim_sites: dict[str, Any]
+    ) -> None:
         self.erased = True
         self.details = {k: (None if k in PERSONAL_DETAILS else v) for k, v in self.details.items()}
         self.corrections = {rid: {**request, "claim": None} for rid, request in self.corrections.items()}

@@ -44,6 +44,7 @@ BACKUP_DAYS = 35
 CACHE_SIZE = 10_000
 CACHE_SECONDS = 1.0
 _NONCE = 12
+DATA_KEY_BYTES = 32  # AES-256
 _WRAP_CONTEXT = b"doseledger data key\x00"
 
 SQLITE_TABLES = (
@@ -114,15 +115,22 @@ class DataKeys:
                 return cached[0]
             if person_id in self._erased:
                 return None
-        with self.datastore.transaction(commit=create) as curs:
-            if create:
-                wrapped = self._wrap(person_id, AESGCM.generate_key(bit_length=256))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select, (self._id(person_id),))
+            row = curs.fetchone()
+        if row is None and create:
+            # What AESGCM.generate_key(256) gives, drawn from os.urandom (which cryptography's
+            # Rust generate_key does not call: the stored-state test repeats the draws).
+            wrapped = self._wrap(person_id, os.urandom(DATA_KEY_BYTES))
+            with self.datastore.transaction(commit=True) as curs:
                 # Of two writers making the same person's key at once, the first row wins and
                 # both read it back.
                 curs.execute(self._insert, (self._id(person_id), wrapped, self._now()))
-            curs.execute(self._select, (self._id(person_id),))
-            row = curs.fetchone()
-            if row is None:
+                curs.execute(self._select, (self._id(person_id),))
+                row = curs.fetchone()
+        erased = False
+        if row is None:
+            with self.datastore.transaction(commit=False) as curs:
                 curs.execute(self._is_erased, (self._id(person_id),))
                 erased = curs.fetchone() is not None
         if row is None:
