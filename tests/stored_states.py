@@ -22,9 +22,9 @@ from uuid import UUID
 import eventsourcing.domain
 
 from ledger.retro_import import RetroImport
+from ledger.values import Actor
 from store.data_keys import KEK_NAME
 from store.secrets import SECRETS_KEY, Secrets
-from ledger.values import Actor
 from usecases.access_log import record_read
 from usecases.application import DoseLedger
 from usecases.principals import issue_token, revoke_token
