@@ -45,6 +45,7 @@ CACHE_SIZE = 10_000
 CACHE_SECONDS = 1.0
 _NONCE = 12
 DATA_KEY_BYTES = 32  # AES-256
+_CHUNK = 500  # people a query reads at most
 _WRAP_CONTEXT = b"doseledger data key\x00"
 
 SQLITE_TABLES = (
@@ -93,6 +94,8 @@ class DataKeys:
             "ON CONFLICT (person_id) DO NOTHING"
         )
         self._select = f"SELECT wrapped FROM {keys} WHERE person_id = {p}"
+        self._select_any = f"SELECT person_id, wrapped FROM {keys} WHERE person_id = ANY(%s)"
+        self._select_in = f"SELECT person_id, wrapped FROM {keys} WHERE person_id IN ({{marks}})"
         self._is_erased = f"SELECT 1 AS erased FROM {erasures} WHERE person_id = {p}"
         self._delete = f"DELETE FROM {keys} WHERE person_id = {p} RETURNING person_id"
         self._tombstone = f"INSERT INTO {erasures} (person_id, erased_at) VALUES ({p}, {p}) ON CONFLICT (person_id) DO NOTHING"
@@ -143,6 +146,49 @@ class DataKeys:
         with self._lock:
             self._remember(self._cache, person_id, (key, now + CACHE_SECONDS))
         return key
+
+    def prepare(self, person_ids: Iterable[UUID], *, create: bool = False) -> None:
+        """Read (and, with `create`, make) the keys of many people in a few round trips, into
+        the cache: a batch's people, a page of a rebuild. A key missing here is left for `key`
+        to tell erased from lost."""
+        now = time.monotonic()
+        with self._lock:
+            wanted = [
+                pid
+                for pid in dict.fromkeys(person_ids)
+                if pid not in self._erased and not (pid in self._cache and self._cache[pid][1] > now)
+            ]
+        if not wanted:
+            return
+        found = self._select_many(wanted)
+        missing = [pid for pid in wanted if pid not in found]
+        if missing and create:
+            rows = [
+                (self._id(pid), self._wrap(pid, os.urandom(DATA_KEY_BYTES)), self._now()) for pid in missing
+            ]
+            with self.datastore.transaction(commit=True) as curs:
+                curs.executemany(self._insert, rows)
+            found.update(self._select_many(missing))
+        keys = {pid: self._unwrap(pid, wrapped) for pid, wrapped in found.items()}
+        with self._lock:
+            for pid, key in keys.items():
+                self._remember(self._cache, pid, (key, now + CACHE_SECONDS))
+
+    def _select_many(self, person_ids: list[UUID]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        with self.datastore.transaction(commit=False) as curs:
+            for first in range(0, len(person_ids), _CHUNK):
+                chunk = person_ids[first : first + _CHUNK]
+                if self._postgres:
+                    curs.execute(self._select_any, (chunk,))
+                else:
+                    curs.execute(
+                        self._select_in.format(marks=",".join("?" * len(chunk))), [p.hex for p in chunk]
+                    )
+                for row in curs.fetchall():
+                    pid = row["person_id"]
+                    found[pid if isinstance(pid, UUID) else UUID(pid)] = bytes(row["wrapped"])
+        return found
 
     # --- erasing ------------------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ def save(app: Application[Any], aggregates: Sequence[Any]) -> int | None:
     for aggregate in aggregates:
         processing.events.extend(aggregate.collect_events())
         processing.aggregates[aggregate.id] = aggregate
+    prepare = getattr(app.mapper, "prepare_events", None)
+    if prepare is not None:  # store.sealing: a batch's data keys in one round trip, not one each
+        prepare(processing.events)
     recordings = app._record(processing)
     app._take_snapshots(processing)
     app._notify(recordings)

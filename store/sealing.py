@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -30,6 +31,7 @@ from eventsourcing.utils import get_topic
 
 from store.data_keys import DataKeys
 
+T = TypeVar("T")
 SEALED = "sealed"
 _NONCE = 12
 
@@ -54,6 +56,22 @@ class SealingMapper(Mapper[UUID]):
 
     def bind(self, keys: DataKeys) -> None:
         self.keys = keys
+
+    def prepare_events(self, domain_events: Iterable[Any]) -> None:
+        """The data keys a save will seal with, read or made for all its people at once."""
+        if self.sealing and self.keys is not None:
+            self.keys.prepare(
+                (e.originator_id for e in domain_events if get_topic(type(e)) in self.sealable), create=True
+            )
+
+    def prepare_records(self, records: Iterable[StoredEvent]) -> None:
+        """The data keys these stored events open with, read for all their people at once."""
+        if self.keys is not None:
+            self.keys.prepare(
+                r.originator_id
+                for r in records
+                if r.topic in self.sealable and isinstance(r.originator_id, UUID)
+            )
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         topic = get_topic(type(domain_event))
@@ -103,6 +121,19 @@ class SealingMapper(Mapper[UUID]):
         if self.keys is None:
             raise RuntimeError("the sealing mapper has no data keys: bind() it to the store's")
         return self.keys
+
+
+def keys_read_ahead(mapper: Any, records: Iterable[T], ahead: int = 500) -> Iterator[T]:
+    """The records as they come, the data keys of each `ahead` of them read in one round trip
+    before they are handed out (a scan of the whole store reads a key per person otherwise)."""
+    prepare = getattr(mapper, "prepare_records", None)
+    if prepare is None:
+        yield from records
+        return
+    it = iter(records)
+    while chunk := list(islice(it, ahead)):
+        prepare(chunk)
+        yield from chunk
 
 
 def _context(stored: StoredEvent) -> bytes:

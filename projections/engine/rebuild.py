@@ -27,6 +27,7 @@ from projections.engine.read_ahead import ReadAhead
 from projections.engine.shared_fold import fold_together
 from projections.engine.sqlite import SQLiteTables
 from projections.engine.stores import construct_view
+from store.sealing import keys_read_ahead
 from usecases.application import DoseLedger
 
 log = logging.getLogger("projections")
@@ -188,7 +189,7 @@ def fold_by_person(
     ]
 
     def events() -> Iterator[Any]:
-        for n, stored in enumerate(chain.from_iterable(scans), start=1):
+        for n, stored in enumerate(keys_read_ahead(ledger.mapper, chain.from_iterable(scans)), start=1):
             if n % BEAT == 0:
                 beat()
             yield ledger.mapper.to_domain_event(stored)
