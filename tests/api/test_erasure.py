@@ -20,6 +20,9 @@ def test_an_admin_erases_a_person_and_no_answer_shows_their_data_after(service):
     recorded = site.post("/v1/doses", json=dose("R1", person_id=pid))
     assert recorded.status_code == 201, recorded.text
     assert certificate(site, pid, recorded.json()["position"])["status"] == "partial"
+    service.ledger.request_correction(
+        pid, "wrong_details", {"changes": {"address": "12 Phố Huế, Hà Nội"}}, contact="0912345678"
+    )
 
     erased = admin.post(f"/v1/persons/{pid}/erasure", json={"reason": "the citizen's request"})
     assert erased.status_code == 200, erased.text
@@ -37,9 +40,19 @@ def test_an_admin_erases_a_person_and_no_answer_shows_their_data_after(service):
         auditor.get(f"/v1/audit/persons/{pid}/state").json(),
         auditor.get(f"/v1/audit/persons/{pid}/verify", params={"min_position": position}).json(),
     ]
+    requests = admin.get("/v1/correction-requests", params={"min_position": position})
+    assert requests.status_code == 200, requests.text
+    assert [(r["claim"], r["contact"]) for r in requests.json()["requests"]] == [(None, None)]
+    answers.append(requests.json())
+    service.client.post(
+        "/audit/login", data={"token": service.token("auditor"), "next": "/audit/"}, follow_redirects=False
+    )
+    page = service.client.get(f"/audit/persons/{pid}")
+    assert page.status_code == 200 and "Dose recorded" in page.text
+    answers.append(page.text)
     text = str(answers)
     assert [p for p in PERSONAL if p in text] == []
-    assert answers[-1]["consistent"] is True
+    assert answers[4]["consistent"] is True
 
 
 def test_an_erasure_is_refused_naming_the_field_and_writes_nothing(service):
