@@ -112,7 +112,7 @@ MEASURES: dict[str, tuple[Callable[[DoseLedger, int], float], int]] = {
 }
 
 
-def measure(kind: str, repeats: int = 3) -> dict[str, dict[str, float]]:
+def measure(kind: str, repeats: int = 5) -> dict[str, dict[str, float]]:
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (run, n) in MEASURES.items():
