@@ -87,14 +87,33 @@ class DataKeys:
             if postgres
             else (KEY_TABLE, ERASURE_TABLE)
         )
+        self._erasures = erasures
         p = "%s" if postgres else "?"
         self._postgres = postgres
+        # Never a key for an erased person: a writer that loaded the person before the
+        # erasure would give them a key that opens nothing (and makes their fields unreadable).
         self._insert = (
-            f"INSERT INTO {keys} (person_id, wrapped, created_at) VALUES ({p}, {p}, {p}) "
+            f"INSERT INTO {keys} (person_id, wrapped, created_at) SELECT {p}, {p}, {p} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {erasures} WHERE person_id = {p}) "
             "ON CONFLICT (person_id) DO NOTHING"
         )
         self._select = f"SELECT wrapped FROM {keys} WHERE person_id = {p}"
         self._select_any = f"SELECT person_id, wrapped FROM {keys} WHERE person_id = ANY(%s)"
+        self._insert_new = f"INSERT INTO {keys} (person_id, wrapped, created_at) VALUES (?, ?, ?)"
+        self._insert_new_many = (
+            f"INSERT INTO {keys} (person_id, wrapped, created_at) "
+            "SELECT n.person_id, n.wrapped, %s FROM unnest(%s::uuid[], %s::bytea[]) AS n(person_id, wrapped)"
+        )
+        # PostgreSQL: make the missing keys and read them all in one statement. The outer SELECT
+        # sees the table as it was (the keys there before); RETURNING gives the ones made now.
+        self._make_many = (
+            f"WITH made AS (INSERT INTO {keys} (person_id, wrapped, created_at) "
+            "SELECT n.person_id, n.wrapped, %s FROM unnest(%s::uuid[], %s::bytea[]) AS n(person_id, wrapped) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {erasures} e WHERE e.person_id = n.person_id) "
+            "ON CONFLICT (person_id) DO NOTHING RETURNING person_id, wrapped) "
+            f"SELECT person_id, wrapped FROM made UNION ALL "
+            f"SELECT person_id, wrapped FROM {keys} WHERE person_id = ANY(%s)"
+        )
         self._select_in = f"SELECT person_id, wrapped FROM {keys} WHERE person_id IN ({{marks}})"
         self._is_erased = f"SELECT 1 AS erased FROM {erasures} WHERE person_id = {p}"
         self._delete = f"DELETE FROM {keys} WHERE person_id = {p} RETURNING person_id"
@@ -104,12 +123,16 @@ class DataKeys:
         self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
         self._erased: OrderedDict[UUID, None] = OrderedDict()  # erasure is for good: no expiry
         self._lock = threading.Lock()
+        self._staged = threading.local()  # keys of the save this thread is making (stage_new)
 
     # --- reading and making keys ------------------------------------------------------------
 
     def key(self, person_id: UUID, *, create: bool = False) -> bytes | None:
         """The person's data key; None if the person is erased; made now if there is none and
         `create` (a new person's first event). DataKeyMissing otherwise."""
+        staged: dict[UUID, bytes] = getattr(self._staged, "keys", {})
+        if person_id in staged:  # made for the save this thread is making: no expiry
+            return staged[person_id]
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(person_id)
@@ -128,7 +151,7 @@ class DataKeys:
             with self.datastore.transaction(commit=True) as curs:
                 # Of two writers making the same person's key at once, the first row wins and
                 # both read it back.
-                curs.execute(self._insert, (self._id(person_id), wrapped, self._now()))
+                curs.execute(self._insert, (self._id(person_id), wrapped, self._now(), self._id(person_id)))
                 curs.execute(self._select, (self._id(person_id),))
                 row = curs.fetchone()
         erased = False
@@ -160,21 +183,76 @@ class DataKeys:
             ]
         if not wanted:
             return
-        found = self._select_many(wanted)
-        missing = [pid for pid in wanted if pid not in found]
-        if missing and create:
-            rows = [
-                (self._id(pid), self._wrap(pid, os.urandom(DATA_KEY_BYTES)), self._now()) for pid in missing
-            ]
+        if not create:
+            with self.datastore.transaction(commit=False) as curs:
+                found = self._select_many(wanted, curs)
+        else:
+            # One round trip where the store allows it (a new person's first save waits for
+            # it): a key drawn for everyone wanted, stored for those who have none.
+            made = [(pid, self._wrap(pid, os.urandom(DATA_KEY_BYTES))) for pid in wanted]
             with self.datastore.transaction(commit=True) as curs:
-                curs.executemany(self._insert, rows)
-            found.update(self._select_many(missing))
+                if self._postgres:
+                    curs.execute(
+                        self._make_many,
+                        (
+                            self._now(),
+                            [pid for pid, _ in made],
+                            [w for _, w in made],
+                            [pid for pid, _ in made],
+                        ),
+                    )
+                    found = {row["person_id"]: bytes(row["wrapped"]) for row in curs.fetchall()}
+                else:
+                    rows = [(self._id(pid), wrapped, self._now(), self._id(pid)) for pid, wrapped in made]
+                    curs.executemany(self._insert, rows)  # of two writers at once, the first row wins
+                    found = self._select_many(wanted, curs)
         keys = {pid: self._unwrap(pid, wrapped) for pid, wrapped in found.items()}
         with self._lock:
             for pid, key in keys.items():
                 self._remember(self._cache, pid, (key, now + CACHE_SECONDS))
 
-    def _select_many(self, person_ids: list[UUID]) -> dict[UUID, bytes]:
+    # --- new people's keys, stored in the same transaction as their first events ------------
+
+    def stage_new(self, person_ids: Iterable[UUID]) -> None:
+        """Keys for people registered by the save about to run (this thread's): made here,
+        cached, and stored by the recorder in the save's own transaction (`insert_staged`), so a
+        key commits with the events sealed by it, or neither does. No person has a key before
+        their first event: one already stored (the same id registered by another writer at
+        once) fails the save like its events' version does, and the decision is retried."""
+        now = time.monotonic()
+        staged: list[tuple[UUID, bytes]] = []
+        keys: dict[UUID, bytes] = {}
+        for pid in dict.fromkeys(person_ids):
+            keys[pid] = os.urandom(DATA_KEY_BYTES)
+            staged.append((pid, self._wrap(pid, keys[pid])))
+        with self._lock:
+            for pid, key in keys.items():
+                self._remember(self._cache, pid, (key, now + CACHE_SECONDS))
+        self._staged.rows, self._staged.keys = staged, keys
+
+    def insert_staged(self, curs: Any) -> None:
+        """Store the keys staged by this thread, with the recorder's cursor (its transaction)."""
+        staged: list[tuple[UUID, bytes]] = getattr(self._staged, "rows", [])
+        if not staged:
+            return
+        if self._postgres:
+            curs.execute(
+                self._insert_new_many, (self._now(), [pid for pid, _ in staged], [w for _, w in staged])
+            )
+        else:
+            curs.executemany(self._insert_new, [(pid.hex, wrapped, self._now()) for pid, wrapped in staged])
+
+    def unstage(self, *, failed: bool) -> None:
+        """After the save: forget the staged keys; if it failed, the cached ones too (another
+        writer's key may be the one stored for those people)."""
+        staged: list[tuple[UUID, bytes]] = getattr(self._staged, "rows", [])
+        self._staged.rows, self._staged.keys = [], {}
+        if failed:
+            with self._lock:
+                for pid, _ in staged:
+                    self._cache.pop(pid, None)
+
+    def _select_many(self, person_ids: list[UUID], curs: Any) -> dict[UUID, bytes]:
         found: dict[UUID, bytes] = {}
         with self.datastore.transaction(commit=False) as curs:
             for first in range(0, len(person_ids), _CHUNK):

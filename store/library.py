@@ -59,10 +59,17 @@ def save(app: Application[Any], aggregates: Sequence[Any]) -> int | None:
     for aggregate in aggregates:
         processing.events.extend(aggregate.collect_events())
         processing.aggregates[aggregate.id] = aggregate
-    prepare = getattr(app.mapper, "prepare_events", None)
-    if prepare is not None:  # store.sealing: a batch's data keys in one round trip, not one each
-        prepare(processing.events)
-    recordings = app._record(processing)
+    sealing = getattr(app.mapper, "prepare_events", None) is not None
+    if sealing:  # store.sealing: new people's keys stored with their events; the others' read at once
+        app.mapper.prepare_events(processing.events)  # type: ignore[attr-defined]  # the sealing mapper's
+    try:
+        recordings = app._record(processing)
+    except BaseException:
+        if sealing:
+            app.mapper.saved(failed=True)  # type: ignore[attr-defined]  # the sealing mapper's
+        raise
+    if sealing:
+        app.mapper.saved(failed=False)  # type: ignore[attr-defined]  # the sealing mapper's
     app._take_snapshots(processing)
     app._notify(recordings)
     return recordings[-1].notification.id if recordings and recordings[-1].notification else None

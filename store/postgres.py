@@ -32,7 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from store import library
-from store.data_keys import postgres_tables
+from store.data_keys import DataKeys, postgres_tables
 from store.event_store import EventStore, StoredRecord
 
 
@@ -107,7 +107,11 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
     # the resend a duplicate if the first attempt did commit.
     insert_events = library.insert_events_retrying(max_attempts=2, wait=0.2)
 
+    data_keys: DataKeys | None = None  # set by the application: new people's keys go in with their events
+
     def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
+        if self.data_keys is not None:
+            self.data_keys.insert_staged(curs)  # same transaction: a key commits with its events
         curs.execute(
             self.insert_rows_statement,
             (

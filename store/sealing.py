@@ -58,11 +58,21 @@ class SealingMapper(Mapper[UUID]):
         self.keys = keys
 
     def prepare_events(self, domain_events: Iterable[Any]) -> None:
-        """The data keys a save will seal with, read or made for all its people at once."""
-        if self.sealing and self.keys is not None:
-            self.keys.prepare(
-                (e.originator_id for e in domain_events if get_topic(type(e)) in self.sealable), create=True
-            )
+        """The data keys a save will seal with: made for the people it registers (stored in
+        its own transaction by the recorder), read for the others, all at once."""
+        if not self.sealing or self.keys is None:
+            return
+        people = [e for e in domain_events if get_topic(type(e)) in self.sealable]
+        new = list(dict.fromkeys(e.originator_id for e in people if e.originator_version == 1))
+        self.keys.stage_new(new)
+        known = [e.originator_id for e in people if e.originator_id not in set(new)]
+        if known:
+            self.keys.prepare(known, create=True)
+
+    def saved(self, *, failed: bool) -> None:
+        """After the save `prepare_events` prepared (see DataKeys.unstage)."""
+        if self.keys is not None:
+            self.keys.unstage(failed=failed)
 
     def prepare_records(self, records: Iterable[StoredEvent]) -> None:
         """The data keys these stored events open with, read for all their people at once."""

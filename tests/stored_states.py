@@ -23,6 +23,7 @@ import eventsourcing.domain
 
 from ledger.retro_import import RetroImport
 from ledger.values import Actor
+from store import data_keys
 from store.data_keys import KEK_NAME
 from store.secrets import SECRETS_KEY, Secrets
 from usecases.access_log import record_read
@@ -65,6 +66,8 @@ def repeatable() -> Iterator[None]:
     # made it already must not shift them (the keys it wraps are no part of the events).
     Secrets.from_env().key(KEK_NAME, create=True)
     with (
+        # A key made again for a person whose cached key expired would shift the draws.
+        mock.patch.object(data_keys, "CACHE_SECONDS", 3600.0),
         mock.patch.object(os, "urandom", random_bytes),
         mock.patch.object(random, "_urandom", random_bytes),
         mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", clock),

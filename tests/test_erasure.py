@@ -254,11 +254,27 @@ def test_a_restored_key_table_has_its_erasures_reapplied(ledger):
         curs.execute(keys._select, (keys._id(pid),))
         backup = bytes(curs.fetchone()["wrapped"])
     ledger.erase_person(pid, "asked")
-    with keys.datastore.transaction(commit=True) as curs:  # the restore
-        curs.execute(keys._insert, (keys._id(pid), backup, keys._now()))
+    with keys.datastore.transaction(commit=True) as curs:  # the restore, of the whole table
+        curs.execute(f"DELETE FROM {keys._erasures}")
+        curs.execute(keys._insert, (keys._id(pid), backup, keys._now(), keys._id(pid)))
     assert keys.holds(pid)
     assert ledger.finish_erasures() == [pid]
     assert not keys.holds(pid)
+
+
+def test_no_key_is_made_again_for_an_erased_person(ledger):
+    """A writer that loaded the person before the erasure saves after it: its save fails on the
+    stream's version, but the key it would seal with must not come back meanwhile."""
+    pid = ledger.register_person(lan()).person_id
+    ledger.erase_person(pid, "asked")
+    other = DoseLedger(env={"DOSELEDGER_DATABASE_URL": ledger.env["DOSELEDGER_DATABASE_URL"]})
+    try:
+        other.data_keys.prepare([pid], create=True)
+        assert other.data_keys.key(pid, create=True) is None
+        assert not ledger.data_keys.holds(pid)
+        assert history(other, pid)["events"][0]["personal_data"] == "erased"
+    finally:
+        other.close()
 
 
 def test_once_erase_returns_another_process_stops_opening_the_fields_within_a_second(ledger, store_url):

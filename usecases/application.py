@@ -75,6 +75,7 @@ class DoseLedger(Application[UUID]):
         # now that the recorder does; the mapper was made before it.
         self.data_keys = DataKeys(self.recorder.datastore, Secrets.from_env(dict(self.env)))
         self.mapper.bind(self.data_keys)
+        self.recorder.data_keys = self.data_keys
         # Seconds a decision keeps retrying against other writers before Contention; a server
         # sets it under its clients' timeout (DOSELEDGER_DECISION_BUDGET, or assign it).
         budget = float(self.env.get("DOSELEDGER_DECISION_BUDGET") or BUDGET)
