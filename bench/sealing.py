@@ -5,7 +5,8 @@ unsealed and their ratio (the figure to quote: absolute rates drift on a shared 
 
 - single doses, each with an inline registration (a new person, sealed, with a new data key);
 - single doses for people already registered (nothing of a dose is personal);
-- an import's batches (`record_doses` with identity matching, every row a new person).
+- an import's batches (`record_doses` with identity matching, every row a new person);
+- every view rebuilt from those people's events (each registration opened with its key).
 
 The baseline turns sealing off with DOSELEDGER_BENCH_UNSEALED=1, read by the store's mapper
 when a ledger is made; nothing but this benchmark sets it. Each measure gets a fresh store,
@@ -26,6 +27,7 @@ from typing import Any
 
 from bench.imports import drop_store, fresh_store
 from ledger.values import Actor
+from projections.running import rebuild
 from usecases.application import DoseLedger
 
 SWITCH = "DOSELEDGER_BENCH_UNSEALED"
@@ -105,10 +107,36 @@ def import_batches(ledger: DoseLedger, n: int, batch: int = 500) -> float:
     return n / (time.perf_counter() - started)
 
 
+def rebuilt_views(ledger: DoseLedger, n: int) -> float:
+    """Every view rebuilt from `n` people (a registration, a correction, 2 doses each): events/s.
+    Sealed, each registration and correction is opened with its person's key."""
+    import_batches(ledger, n)
+    for first in range(0, n, 500):
+        ledger.record_doses(
+            [
+                {
+                    "site_id": "BENCH-1",
+                    "site_record_id": f"II{i}",
+                    "vaccine": "EU/1/20/1528",
+                    "administered_at": "2021-10-01",
+                    "person": {**person(i), "national_id": None},
+                }
+                for i in range(first, min(n, first + 500))
+            ],
+            actor=ACTOR,
+            match_identity=True,
+        )
+    events = ledger.recorder.count_notifications()
+    started = time.perf_counter()
+    rebuild(ledger.env["DOSELEDGER_DATABASE_URL"], "all", progress=False)
+    return events / (time.perf_counter() - started)
+
+
 MEASURES: dict[str, tuple[Callable[[DoseLedger, int], float], int]] = {
     "single dose, inline registration": (inline_singles, 300),
     "single dose, registered person": (registered_singles, 300),
     "import batches (new people)": (import_batches, 2000),
+    "every view rebuilt (events)": (rebuilt_views, 2000),
 }
 
 

@@ -16,6 +16,10 @@ backup taken before it expires. A restored backup must have the erasures re-appl
 serves: `reapply(erased ids)` (done by `doseledger reconcile`, from the ledger's Erased events)
 destroys every key of a person the ledger says is erased.
 
+A new person's key is made in memory and stored by the recorder in the same transaction as the
+person's first events (`stage_new`, `insert_staged`): a key commits with what it seals, or
+neither does, at no extra commit. Other keys are read (`prepare`: many at once) as needed.
+
 Unwrapped keys are cached in memory, at most `CACHE_SIZE` of them and for `CACHE_SECONDS`
 each: once `destroy` returns, no process opens the person's fields for more than about a second
 (the destroying process itself at once).
