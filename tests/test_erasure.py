@@ -293,3 +293,36 @@ def test_once_erase_returns_another_process_stops_opening_the_fields_within_a_se
         assert (erased.full_name, erased.national_id, erased.personal_data) == (None, None, "erased")
     finally:
         other.close()
+
+
+def test_events_stored_before_sealing_read_as_before_and_an_erasure_masks_but_cannot_shred_them(
+    ledger, store_url, views, monkeypatch
+):
+    """Events written as the code before sealing wrote them: fields in clear, chained whole (no
+    salt, no personal_digest: null here, as the event classes now name them)."""
+    with monkeypatch.context() as before:
+        before.setattr(
+            "ledger.chain.personal_part",
+            lambda event_class, data: (
+                dict.fromkeys(("salt", "personal_digest")) if event_class.personal_paths else {}
+            ),
+        )
+        before.setattr(ledger.mapper, "sealing", False)
+        pid = ledger.register_person(lan()).person_id
+        dose(ledger, pid, "R1")
+    registered = ledger.recorder.select_streams([pid])[0]
+    assert "Nguyễn Thị Lan".encode() in registered.state
+    assert b'"personal_digest":null' in registered.state and b"sealed" not in registered.state
+    fresh = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
+    try:
+        assert fresh.person(pid).details == lan()
+        assert verify_all(fresh)["consistent"]
+        fresh.erase_person(pid, "asked")
+        caught_up(views, fresh)
+        assert views.certificates.certificate(pid)["erased"] is True
+        assert views.localities.find(phone="0912345678") == []
+        assert verify_all(fresh, views)["consistent"]
+        # What the erasure cannot do: the old event still holds the name (docs/ARCHITECTURE.md).
+        assert "Nguyễn".encode() in fresh.recorder.select_streams([pid])[0].state
+    finally:
+        fresh.close()

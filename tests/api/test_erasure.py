@@ -3,10 +3,11 @@ answer (certificate, look-up, audit history) shows the person's personal data.""
 
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import SITE, certificate, locs
+from tests.test_erasure import delete_key_behind_the_ledgers_back
 
 PERSONAL = ("Nguyễn Thị Lan", "001185012345", "0912345678", "12 Phố Huế")
 
@@ -80,3 +81,19 @@ def test_an_erasure_is_refused_naming_the_field_and_writes_nothing(service):
     assert second.status_code == 409 and second.json()["type"].endswith("/conflict")
     assert locs(second) == [["path", "person_id"]]
     assert "already erased" in second.json()["detail"]
+
+
+def test_a_missing_key_for_a_person_not_erased_is_a_problem_naming_the_person_only(service, store_url):
+    site = service.caller("site", **SITE)
+    pid = site.post("/v1/persons", json=lan()).json()["person_id"]
+    delete_key_behind_the_ledgers_back(store_url, UUID(pid))
+    # As a server that does not hold the person in memory: its aggregates and keys forgotten.
+    service.ledger.repository.cache.clear()
+    service.ledger.data_keys._cache.clear()
+    head = service.ledger.head()
+    response = site.post("/v1/doses", json=dose("R9", person_id=pid))
+    assert response.status_code == 500, response.text
+    body = response.json()
+    assert body["type"].endswith("/data-key-missing") and pid in body["detail"]
+    assert [p for p in PERSONAL if p in response.text] == []
+    assert service.ledger.head() == head  # nothing written
