@@ -132,7 +132,7 @@ class Person(ChainedAggregate):
             raise PersonMerged(self.id, self.merged_into)
 
     def check_not_erased(self) -> None:
-        if getattr(self, "erased", False):
+        if self.erased:
             raise PersonErased(self.id)
 
     # --- commands: check, then trigger an event ---------------------------------------------
@@ -220,7 +220,7 @@ class Person(ChainedAggregate):
     def erase(self, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
         """The person's personal data is to be destroyed (the store destroys its key). A merged
         person may be erased too: its own stream still holds its details."""
-        if getattr(self, "erased", False):
+        if self.erased:
             raise PersonAlreadyErased(self.id)
         # What the views route a request by outlives the claim it came from: the site a
         # missing dose was claimed at (no one's personal data without the claim).
