@@ -217,11 +217,14 @@ class Person(ChainedAggregate):
         self.check_open()
         self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
 
+    def check_not_erased_again(self) -> None:
+        if self.erased:
+            raise PersonAlreadyErased(self.id)
+
     def erase(self, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
         """The person's personal data is to be destroyed (the store destroys its key). A merged
         person may be erased too: its own stream still holds its details."""
-        if self.erased:
-            raise PersonAlreadyErased(self.id)
+        self.check_not_erased_again()
         # What the views route a request by outlives the claim it came from: the site a
         # missing dose was claimed at (no one's personal data without the claim).
         claim_sites = {

@@ -326,3 +326,25 @@ def test_events_stored_before_sealing_read_as_before_and_an_erasure_masks_but_ca
         assert "Nguyễn".encode() in fresh.recorder.select_streams([pid])[0].state
     finally:
         fresh.close()
+
+
+def test_erasing_a_person_erases_the_duplicates_merged_into_them(ledger, views):
+    survivor = ledger.register_person(lan()).person_id
+    duplicate = ledger.register_person(
+        lan(national_id="001185000009", full_name="Nguyen Thi Lan", address="12 Pho Hue")
+    ).person_id
+    dose(ledger, duplicate, "D1")
+    ledger.merge_persons(survivor, duplicate, "registered twice", actor=ADMIN)
+    caught_up(views, ledger)
+    before = everything(views)
+
+    ledger.erase_person(survivor, "the citizen's request", actor=ADMIN)
+    caught_up(views, ledger)
+    assert ledger.person(duplicate).erased and ledger.person(survivor).erased
+    assert not ledger.data_keys.holds(duplicate) and not ledger.data_keys.holds(survivor)
+    audit = repr([history(ledger, pid) for pid in (survivor, duplicate)])
+    after = everything(views)
+    assert_none_in(audit + repr(after), (*PERSONAL, "Nguyen Thi Lan", "12 Pho Hue", "001185000009"))
+    assert after["doses"] == before["doses"] and after["coverage"] == before["coverage"]
+    assert verify_all(ledger, views)["consistent"]
+    assert ledger.register_person(lan(national_id="001185000009")).created  # released too

@@ -1,7 +1,8 @@
 """Erasing a person's personal data (crypto-shredding): the Erased event, then the key's end.
 
-One decision records `Erased` on the person's stream and releases the national id's claim (the
-number may be given to someone else; the identity key is left as it is). Once that is saved,
+One decision records `Erased` on the person's stream, and on the stream of every duplicate merged
+into the person (the same person, registered twice), and releases their national ids' claims
+(the number may be given to someone else; the identity key is left as it is). Once that is saved,
 the person's data key is destroyed (store.data_keys): every personal field of the person's
 events, in the store and in any backup of the events, can no longer be opened.
 
@@ -44,25 +45,50 @@ class Erasures:
         reason = rules.reason(reason)
         pid = as_uuid(person_id, "person_id")
 
-        def choose(ws: WorkingSet) -> UUID:
+        def choose(ws: WorkingSet) -> list[UUID]:
             person = person_in(ws, pid, allow_merged=True)
-            national_id = person.details["national_id"]
-            person.erase(reason, actor.as_data(), source.as_data())
-            ws.changed(person)
-            if national_id:
-                claim = ws.get(NationalIdClaim, national_id_key(national_id))
-                if claim is not None and claim.person_id == person.id:
-                    claim.reassign(None, "erased")
-                    ws.changed(claim)
-            return person.id
+            person.check_not_erased_again()
+            # The duplicates merged into the person are the same person: their own streams
+            # still hold what they were registered with, and go too.
+            erased = [person, *(d for d in merged_into(ws, person) if not d.erased)]
+            national_ids = [one.details["national_id"] for one in erased]  # before they go
+            for one, national_id in zip(erased, national_ids, strict=True):
+                one.erase(reason, actor.as_data(), source.as_data())
+                ws.changed(one)
+                release_national_id(ws, one.id, national_id)
+            return [one.id for one in erased]
 
         try:
             decided = self.decisions.decide(choose)
         except PersonAlreadyErased:
             self.keys.destroy(pid)  # an erasure interrupted after its event is finished now
             raise
-        self.keys.destroy(pid)
-        return Written(decided.value, decided.position)
+        for person_id in decided.value:
+            self.keys.destroy(person_id)
+        return Written(pid, decided.position)
+
+
+def merged_into(ws: WorkingSet, person: Person) -> list[Person]:
+    """Every person merged into this one, and into those, and so on."""
+    found: dict[UUID, Person] = {}
+    pending = list(person.absorbed)
+    while pending:
+        duplicate_id = pending.pop()
+        if duplicate_id in found or duplicate_id == person.id:
+            continue
+        duplicate = person_in(ws, duplicate_id, allow_merged=True)
+        found[duplicate_id] = duplicate
+        pending.extend(duplicate.absorbed)
+    return list(found.values())
+
+
+def release_national_id(ws: WorkingSet, person_id: UUID, national_id: str | None) -> None:
+    """The erased person's national id may be registered again (by its new holder)."""
+    if national_id:
+        claim = ws.get(NationalIdClaim, national_id_key(national_id))
+        if claim is not None and claim.person_id == person_id:
+            claim.reassign(None, "erased")
+            ws.changed(claim)
 
 
 def erased_people(recorder: EventStore) -> list[UUID]:
