@@ -294,8 +294,16 @@ class DataKeys:
 
     def reapply(self, erased: Iterable[UUID]) -> list[UUID]:
         """Destroy the keys still held of these erased people (a restored backup, or an
-        erasure interrupted between its event and its key's destruction); those destroyed."""
-        return [pid for pid in erased if self.destroy(pid)]
+        erasure interrupted between its event and its key's destruction), and remember them
+        all as erased; those whose key was destroyed now."""
+        erased = list(dict.fromkeys(erased))
+        if not erased:
+            return []
+        with self.datastore.transaction(commit=True) as curs:
+            # A restored erasure table may lack them: without, a missing key would read as lost.
+            curs.executemany(self._tombstone, [(self._id(pid), self._now()) for pid in erased])
+            held = self._select_many(erased, curs)  # one query per 500: most hold none
+        return [pid for pid in erased if pid in held and self.destroy(pid)]
 
     # --- wrapping -----------------------------------------------------------------------------
 

@@ -260,6 +260,11 @@ def test_a_restored_key_table_has_its_erasures_reapplied(ledger):
     assert keys.holds(pid)
     assert ledger.finish_erasures() == [pid]
     assert not keys.holds(pid)
+    fresh = DoseLedger(env={"DOSELEDGER_DATABASE_URL": ledger.env["DOSELEDGER_DATABASE_URL"]})
+    try:  # read as erased again, not as a lost key
+        assert history(fresh, pid)["events"][0]["personal_data"] == "erased"
+    finally:
+        fresh.close()
 
 
 def test_no_key_is_made_again_for_an_erased_person(ledger):
