@@ -23,6 +23,7 @@ from replay.history import history, state_as_of
 from replay.verify import verify, verify_all
 from store.data_keys import KEY_TABLE, DataKeyMissing
 from tests.readside import assert_views_are_a_fresh_fold, caught_up, everything
+from tests.stored_rows import StoredRows
 from tests.test_ledger import dose, lan
 from usecases.application import DoseLedger
 
@@ -353,3 +354,25 @@ def test_erasing_a_person_erases_the_duplicates_merged_into_them(ledger, views):
     assert after["doses"] == before["doses"] and after["coverage"] == before["coverage"]
     assert verify_all(ledger, views)["consistent"]
     assert ledger.register_person(lan(national_id="001185000009")).created  # released too
+
+
+def test_sealed_fields_resealed_with_other_values_break_their_personal_digest(ledger, store_url):
+    """Someone with the data key (and the secrets) rewrites a registration's name: the chain
+    over the clear fields still holds, the personal digest does not."""
+    pid = ledger.register_person(lan()).person_id
+    record = ledger.recorder.select_streams([pid])[0]
+    forged = ledger.mapper.to_domain_event(record)
+    vars(forged)["full_name"] = "Kẻ Giả Mạo"
+    rows = StoredRows(store_url)
+    try:
+        rows.put_state(pid, 1, ledger.mapper.to_stored_event(forged).state)
+    finally:
+        rows.close()
+    fresh = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
+    try:
+        report = verify(fresh, pid)
+    finally:
+        fresh.close()
+    assert not report["consistent"]
+    assert [(d["version"], d["finding"]) for d in report["differences"]] == [(1, "altered")]
+    assert "personal_digest" in report["differences"][0]["detail"]
