@@ -60,12 +60,12 @@ def save(app: Application[Any], aggregates: Sequence[Any]) -> int | None:
         processing.events.extend(aggregate.collect_events())
         processing.aggregates[aggregate.id] = aggregate
     sealing = getattr(app.mapper, "prepare_events", None) is not None
-    if sealing:  # store.sealing: new people's keys stored with their events; the others' read at once
-        app.mapper.prepare_events(processing.events)  # type: ignore[attr-defined]  # the sealing mapper's
     try:
+        if sealing:  # store.sealing: new people's keys stored with their events; the others' read at once
+            app.mapper.prepare_events(processing.events)  # type: ignore[attr-defined]  # the sealing mapper's
         recordings = app._record(processing)
     except BaseException:
-        if sealing:
+        if sealing:  # nothing staged outlives this save, whatever stopped it
             app.mapper.saved(failed=True)  # type: ignore[attr-defined]  # the sealing mapper's
         raise
     if sealing:
