@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from api import metrics
 from api.responses import ProblemJSON
 from ledger.errors import Contention, LedgerError, NationalIdTaken, PersonMerged, SiteRecordConflict
+from store.data_keys import DataKeyMissing
 from usecases.access_log import AccessLogUnavailable
 
 log = logging.getLogger("doseledger.api")
@@ -38,6 +39,7 @@ TITLES = {
     "too-many-requests": "Too many requests",
     "unavailable": "Temporarily unavailable",
     "internal": "Internal error",
+    "data-key-missing": "A person's data key is missing",
 }
 KIND_STATUS = {"invalid": 422, "unknown-vaccine": 422, "not-found": 404, "conflict": 409}
 STATUS_KIND = {
@@ -194,6 +196,12 @@ async def _integrity(request: Request, exc: Exception) -> ProblemJSON:
     return Problem(409, "conflict", "another request changed the same records; retry").response()
 
 
+async def _data_key_missing(request: Request, exc: Exception) -> ProblemJSON:
+    # Names the person's id only: the key store lost a key it must hold (a restore gone wrong).
+    log.error("data key missing on %s %s: %s", request.method, request.url.path, exc)
+    return Problem(500, "data-key-missing", str(exc)).response()
+
+
 async def _internal(request: Request, exc: Exception) -> ProblemJSON:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Problem(500, "internal", "an internal error occurred; it has been logged").response()
@@ -210,4 +218,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TimeoutError, _contention)  # the group-commit writer did not answer
     app.add_exception_handler(AccessLogUnavailable, _contention)  # reads would go unlogged
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataKeyMissing, _data_key_missing)
     app.add_exception_handler(Exception, _internal)

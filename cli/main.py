@@ -18,6 +18,7 @@ COMMANDS = {
     "anchor": "cli.anchor",
     "corrections": "cli.corrections",
     "demo": "cli.demo",
+    "erase": "cli.erase",
     "import": "cli.retro_import",
     "replay": "cli.replay",
     "serve": "cli.serve",

@@ -2,7 +2,7 @@
 
 digest(n) = "h1:" + HMAC-SHA256(chain secret, digest(n-1) || canonical content of event n),
 where the content is the stream id, version, event type, recorded time and the event's own
-data. An auditor holding the chain secret recomputes the chain from the stored records alone
+data (`covered`). An auditor holding the chain secret recomputes the chain from the stored records alone
 (see replay.integrity): an edited, removed, inserted or reordered row breaks it at that
 version, and without the secret nobody can write a chain that verifies.
 
@@ -13,6 +13,9 @@ keyed; a stream whose chain goes from keyed back to plain was rewritten (replay.
 The secret is the process's: the application hands it in at start (`use_chain_key`), since
 the domain reads no files. Every ledger of a process shares the one secrets folder, so one key
 (a process opening ledgers on several folders chains with the latest; the application warns).
+
+A person's personal fields are covered by their `personal_digest` only (ledger.personal): the
+chain still verifies once they are erased.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date, datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from uuid import UUID
 
 import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
+
+from ledger.personal import MARKER, new_salt, paths_of, personal_digest, split
 
 GENESIS = "0" * 64
 KEYED = "h1:"  # the prefix of a digest made with the chain secret
@@ -70,7 +75,9 @@ def link(previous: str, content: bytes, keyed: bool = True) -> str:
 
 
 # Attributes every event has, which the chain covers separately or not at all.
-_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "digest", "originator_topic"})
+_ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "digest", "originator_topic", MARKER}
+)
 
 
 def _default(value: Any) -> Any:
@@ -97,6 +104,37 @@ def event_data(event: Any) -> dict[str, Any]:
     return {k: v for k, v in event.__dict__.items() if k not in _ENVELOPE}
 
 
+def covered(event_class: type, data: dict[str, Any]) -> dict[str, Any]:
+    """What of an event's data the chain covers: all of it, less the envelope and, where the
+    event carries a `personal_digest`, less its personal fields and their salt (the digest
+    covers them). Events stored before personal fields were sealed are covered whole."""
+    data = {k: v for k, v in data.items() if k not in _ENVELOPE}
+    paths = paths_of(event_class)
+    if paths and data.get("personal_digest"):
+        data, _ = split(data, paths)
+        data.pop("salt", None)
+    return data
+
+
+def personal_part(event_class: type, data: dict[str, Any]) -> dict[str, str]:
+    """{salt, personal_digest} for a new event with personal fields ({} for any other)."""
+    paths = paths_of(event_class)
+    if not paths:
+        return {}
+    salt = new_salt()
+    return {"salt": salt, "personal_digest": personal_digest(salt, split(data, paths)[1], canonical)}
+
+
+def personal_digest_holds(event: Any) -> bool | None:
+    """Whether an event's opened personal fields still give its personal_digest; None when
+    there is nothing to check (no digest, or the fields are erased)."""
+    expected, salt = getattr(event, "personal_digest", None), getattr(event, "salt", None)
+    if not expected or not salt or getattr(event, MARKER, None) is not None:
+        return None
+    personal = split(event_data(event), paths_of(type(event)))[1]
+    return bool(personal_digest(salt, personal, canonical) == expected)
+
+
 def chain_digest(
     previous: str,
     originator_id: UUID,
@@ -104,6 +142,7 @@ def chain_digest(
     topic: str,
     timestamp: datetime,
     data: dict[str, Any],
+    event_class: type | None = None,
     *,
     keyed: bool = True,
 ) -> str:
@@ -113,7 +152,7 @@ def chain_digest(
             "version": version,
             "type": topic,
             "recorded_at": timestamp,
-            "data": {k: v for k, v in data.items() if k not in _ENVELOPE},
+            "data": covered(event_class or object, data),
         }
     )
     return link(previous, content, keyed)
@@ -130,6 +169,7 @@ def expected_digest(previous: str, event: Any, version: int | None = None) -> st
         get_topic(type(event)),
         event.timestamp,
         event_data(event),
+        type(event),
         keyed=is_keyed(getattr(event, "digest", "") or ""),
     )
 
@@ -139,6 +179,8 @@ class ChainedAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         digest: str
+        # The paths of the personal fields it carries (ledger.personal); none for most events.
+        personal_paths: ClassVar[tuple[str, ...]] = ()
 
         def apply(self, aggregate: Any) -> None:
             aggregate.digest = self.digest
@@ -153,8 +195,9 @@ class ChainedAggregate(Aggregate):
         if id is None:
             raise TypeError(f"{cls.__name__} needs an explicit id")
         timestamp = kwargs.pop("timestamp", None) or event_class.create_timestamp()
+        kwargs.update(personal_part(event_class, kwargs))
         kwargs["digest"] = chain_digest(
-            GENESIS, id, cls.INITIAL_VERSION, get_topic(event_class), timestamp, kwargs
+            GENESIS, id, cls.INITIAL_VERSION, get_topic(event_class), timestamp, kwargs, event_class
         )
         aggregate = super()._create(event_class, id=id, timestamp=timestamp, **kwargs)
         aggregate.digest = kwargs["digest"]
@@ -162,7 +205,8 @@ class ChainedAggregate(Aggregate):
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         timestamp = kwargs.pop("timestamp", None) or event_class.create_timestamp()
+        kwargs.update(personal_part(event_class, kwargs))
         kwargs["digest"] = chain_digest(
-            self.digest, self.id, self.version + 1, get_topic(event_class), timestamp, kwargs
+            self.digest, self.id, self.version + 1, get_topic(event_class), timestamp, kwargs, event_class
         )
         super().trigger_event(event_class, timestamp=timestamp, **kwargs)

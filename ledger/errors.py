@@ -85,6 +85,18 @@ class PersonMerged(Conflict):
         self.survivor_id = survivor_id
 
 
+class PersonErased(Conflict):
+    """The person's personal data was erased: the record takes no further commands."""
+
+    def __init__(self, person_id: UUID, field: str = "person_id"):
+        super().__init__(field, f"person {person_id} was erased")
+
+
+class PersonAlreadyErased(PersonErased):
+    def __init__(self, person_id: UUID, field: str = "person_id"):
+        Conflict.__init__(self, field, f"person {person_id} is already erased")
+
+
 class AmbiguousPerson(Conflict):
     """Several people share the name, birth date and phone a record gives, and nothing else tells."""
 

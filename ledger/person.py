@@ -14,6 +14,8 @@ from ledger.errors import (
     DoseAlreadyVoided,
     DoseNotFound,
     InvalidValue,
+    PersonAlreadyErased,
+    PersonErased,
     PersonMerged,
 )
 from ledger.series import Evaluation, evaluate
@@ -31,6 +33,20 @@ ACCEPTED, REJECTED = CorrectionStatus.ACCEPTED, CorrectionStatus.REJECTED
 # Fields of a dose that an amendment may change.
 AMENDABLE = ("vaccine", "lot", "administered_at", "site_id", "reported_dose_number")
 
+# A person's details that are personal data: sealed with the person's own key in the store and
+# destroyed by an erasure. Province, district and sex stay clear: the statistics count by them.
+PERSONAL_DETAILS = ("full_name", "birth_date", "national_id", "phone", "address")
+# Where each event of a person's stream carries personal data (paths: ledger.personal). A claim
+# may quote any detail, so the whole claim is personal; a request's contact is a phone or e-mail.
+PERSONAL: dict[str, tuple[str, ...]] = {
+    "Registered": PERSONAL_DETAILS,
+    "DetailsCorrected": tuple(f"changes.{k}" for k in PERSONAL_DETAILS),
+    "CorrectionRequested": ("contact", "claim"),
+    "CorrectionRepeated": ("contact",),
+    "DuplicateAbsorbed": ("corrections.*.claim",),
+}
+ERASED_NAME = "[erased]"  # what a reader shows for an erased person's name
+
 
 class Person(ChainedAggregate):
     """Identity never keys on a phone: a phone is a contact detail anyone may share."""
@@ -47,6 +63,7 @@ class Person(ChainedAggregate):
         CorrectionRepeated: ClassVar[type[Any]]
         CorrectionAssigned: ClassVar[type[Any]]
         CorrectionResolved: ClassVar[type[Any]]
+        Erased: ClassVar[type[Any]]
 
     @event("Registered")
     def __init__(
@@ -62,6 +79,8 @@ class Person(ChainedAggregate):
         channel: str,
         actor: dict[str, str],
         source: dict[str, Any],
+        salt: str | None = None,  # the chain's (ledger.personal), given by ChainedAggregate
+        personal_digest: str | None = None,
     ) -> None:
         self.details: dict[str, Any] = {
             "full_name": full_name,
@@ -78,6 +97,7 @@ class Person(ChainedAggregate):
         self.merged_into: UUID | None = None
         self.absorbed: list[UUID] = []
         self.corrections: dict[str, dict[str, Any]] = {}
+        self.erased = False
         self._seq = 0
 
     @classmethod
@@ -105,9 +125,15 @@ class Person(ChainedAggregate):
         return evaluate(self.doses.values(), self.details["birth_date"])
 
     def check_open(self) -> None:
-        """Refuse a command on a person merged into another (PersonMerged names the survivor)."""
+        """Refuse a command on a person merged into another (PersonMerged names the survivor)
+        or erased."""
+        self.check_not_erased()
         if self.merged_into is not None:
             raise PersonMerged(self.id, self.merged_into)
+
+    def check_not_erased(self) -> None:
+        if self.erased:
+            raise PersonErased(self.id)
 
     # --- commands: check, then trigger an event ---------------------------------------------
 
@@ -191,6 +217,23 @@ class Person(ChainedAggregate):
         self.check_open()
         self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
 
+    def check_not_erased_again(self) -> None:
+        if self.erased:
+            raise PersonAlreadyErased(self.id)
+
+    def erase(self, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:
+        """The person's personal data is to be destroyed (the store destroys its key). A merged
+        person may be erased too: its own stream still holds its details."""
+        self.check_not_erased_again()
+        # What the views route a request by outlives the claim it came from: the site a
+        # missing dose was claimed at (no one's personal data without the claim).
+        claim_sites = {
+            rid: request["claim"].get("site_id")
+            for rid, request in self.corrections.items()
+            if request["kind"] == MISSING_DOSE and isinstance(request["claim"], dict)
+        }
+        self._erased(reason=reason, actor=actor, source=source, claim_sites=claim_sites)
+
     # --- correction requests: a citizen's claim is part of the record ----------------------
 
     def correction(self, request_id: UUID) -> dict[str, Any]:
@@ -243,6 +286,7 @@ class Person(ChainedAggregate):
         actor: dict[str, str],
         source: dict[str, Any],
     ) -> None:
+        self.check_not_erased()
         self.correction(request_id)
         self._correction_repeated(
             request_id=request_id, channel=channel, contact=contact, actor=actor, source=source
@@ -251,6 +295,7 @@ class Person(ChainedAggregate):
     def assign_correction(
         self, request_id: UUID, assignee: dict[str, str], actor: dict[str, str], source: dict[str, Any]
     ) -> None:
+        self.check_not_erased()
         if self.correction(request_id)["status"] not in OPEN_STATES:
             raise CorrectionClosed(request_id)
         self._correction_assigned(request_id=request_id, assignee=assignee, actor=actor, source=source)
@@ -259,6 +304,7 @@ class Person(ChainedAggregate):
         self, request_id: UUID, outcome: str, reason: str, actor: dict[str, str], source: dict[str, Any]
     ) -> None:
         """Accepting is saved with the correction events it causes, in the same transaction."""
+        self.check_not_erased()
         if self.correction(request_id)["status"] not in OPEN_STATES:
             raise CorrectionClosed(request_id)
         if outcome not in (ACCEPTED, REJECTED):
@@ -282,6 +328,8 @@ class Person(ChainedAggregate):
         filed_at: str,
         actor: dict[str, str],
         source: dict[str, Any],
+        salt: str | None = None,
+        personal_digest: str | None = None,
     ) -> None:
         self.corrections[str(request_id)] = {
             "request_id": str(request_id),
@@ -305,6 +353,8 @@ class Person(ChainedAggregate):
         contact: str | None,
         actor: dict[str, str],
         source: dict[str, Any],
+        salt: str | None = None,
+        personal_digest: str | None = None,
     ) -> None:
         self.corrections[str(request_id)]["repeats"] += 1
 
@@ -322,7 +372,13 @@ class Person(ChainedAggregate):
 
     @event("DetailsCorrected")
     def _details_corrected(
-        self, changes: dict[str, Any], reason: str, actor: dict[str, str], source: dict[str, Any]
+        self,
+        changes: dict[str, Any],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+        salt: str | None = None,
+        personal_digest: str | None = None,
     ) -> None:
         self.details.update(changes)
 
@@ -375,6 +431,8 @@ class Person(ChainedAggregate):
         actor: dict[str, str],
         source: dict[str, Any],
         corrections: list[dict[str, Any]] | None = None,
+        salt: str | None = None,
+        personal_digest: str | None = None,
     ) -> None:
         for dose in doses:
             self._seq += 1
@@ -388,3 +446,16 @@ class Person(ChainedAggregate):
         self, survivor_person_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]
     ) -> None:
         self.merged_into = survivor_person_id
+
+    @event("Erased")
+    def _erased(
+        self, reason: str, actor: dict[str, str], source: dict[str, Any], claim_sites: dict[str, Any]
+    ) -> None:
+        self.erased = True
+        self.details = {k: (None if k in PERSONAL_DETAILS else v) for k, v in self.details.items()}
+        self.corrections = {rid: {**request, "claim": None} for rid, request in self.corrections.items()}
+
+
+# Each event class names its personal fields (ledger.personal, ledger.chain, the store's sealing).
+for _name, _paths in PERSONAL.items():
+    getattr(Person, _name).personal_paths = _paths

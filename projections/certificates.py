@@ -76,22 +76,33 @@ def issue(record: PersonRecord, previous: dict[str, Any] | None, at: datetime) -
     doses, status = shown_doses(record)
     content = {"doses": doses, "status": status, "merged_into": record.merged_into}
     if previous is not None and all(previous[k] == content[k] for k in CONTENT):
-        return {**previous, "province": record.details["province"]}
+        return _erased({**previous, "province": record.details["province"]}, record)
     version = previous["version"] + 1 if previous else 1
     revoked = list(previous["revoked"]) if previous else []
     if previous and previous["certificate_id"]:
         revoked.append(previous["certificate_id"])
-    return {
-        "person_id": record.person_id,
-        "certificate_id": None if record.merged else certificate_id(record.person_id, version),
-        "version": version,
-        "status": status,
-        "issued_at": at.isoformat(),
-        "doses": doses,
-        "revoked": revoked,
-        "merged_into": record.merged_into,
-        "province": record.details["province"],
-    }
+    return _erased(
+        {
+            "person_id": record.person_id,
+            "certificate_id": None if record.merged else certificate_id(record.person_id, version),
+            "version": version,
+            "status": status,
+            "issued_at": at.isoformat(),
+            "doses": doses,
+            "revoked": revoked,
+            "merged_into": record.merged_into,
+            "province": record.details["province"],
+        },
+        record,
+    )
+
+
+def _erased(document: dict[str, Any], record: PersonRecord) -> dict[str, Any]:
+    """A certificate holds no personal data; an erased person's says the person was erased
+    (its doses and status stay: they are no one's personal data without the person's)."""
+    if record.erased:
+        document["erased"] = True
+    return document
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"

@@ -51,7 +51,13 @@ def _site_of(request: dict[str, Any]) -> str | None:
     if "site" in assignee:
         site: str = assignee["site"]
         return site
-    return request["claim"].get("site_id") if request["kind"] == MISSING_DOSE else None
+    if request["kind"] != MISSING_DOSE:
+        return None
+    # Erased: the site the Erased event kept (none until it is folded, in a rebuild).
+    claimed: str | None = (
+        request.get("claim_site") if request["claim"] is None else request["claim"].get("site_id")
+    )
+    return claimed
 
 
 def _requested(event: Any, province: str) -> dict[str, Any]:
@@ -101,6 +107,12 @@ def fold_requests(
                 if moved is not None:
                     moved.update(person_id=pid, province=people[pid])
                     touched.add(moved["request_id"])
+        elif isinstance(event, Person.Erased):
+            for request in requests.values():
+                if request["person_id"] == pid:
+                    request.update(claim=None, contact=None)
+                    request["claim_site"] = event.claim_sites.get(request["request_id"])
+                    touched.add(request["request_id"])
         elif type(event) in CORRECTION_EVENTS:
             rid = str(event.request_id)
             if isinstance(event, Person.CorrectionRequested):
@@ -348,15 +360,23 @@ class CorrectionsView(Tables):
 
 
 class Corrections(PagedProjection[CorrectionsView]):
-    handles = (Person.Registered, Person.DetailsCorrected, Person.DuplicateAbsorbed, *CORRECTION_EVENTS)
+    handles = (
+        Person.Registered,
+        Person.DetailsCorrected,
+        Person.DuplicateAbsorbed,
+        Person.Erased,
+        *CORRECTION_EVENTS,
+    )
     view_class = CorrectionsView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
-        moved = sorted(
+        moved = sorted(  # and erased: all their requests are loaded
             {
                 str(e.originator_id)
                 for e in events
-                if isinstance(e, Person.DetailsCorrected) and "province" in e.changes
+                if isinstance(e, Person.DetailsCorrected)
+                and "province" in e.changes
+                or isinstance(e, Person.Erased)
             }
         )
         wanted = sorted({str(e.originator_id) for e in events if not isinstance(e, Person.Registered)})

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger import rules
 from ledger.errors import InvalidValue
+from ledger.person import ERASED_NAME
 from projections.engine.paging import PagedProjection, streams
 from projections.engine.statements import Sql
 from projections.engine.tables import Tables
@@ -129,8 +130,9 @@ class LocalitiesView(Tables):
                 (
                     pid,
                     record.dumps(),
-                    d["full_name"],
-                    d["birth_date"],
+                    # An erased person stays counted in their locality, by id only.
+                    ERASED_NAME if record.erased else d["full_name"],
+                    "" if record.erased else d["birth_date"],
                     d["phone"],
                     d["national_id"],
                     d["province"],

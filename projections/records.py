@@ -15,7 +15,8 @@ from uuid import UUID
 
 import orjson
 
-from ledger.person import Person
+from ledger.person import PERSONAL_DETAILS, Person
+from ledger.personal import is_erased
 from ledger.series import Evaluation, evaluate
 from ledger.site import Site
 
@@ -41,6 +42,7 @@ PERSON_EVENTS: tuple[type, ...] = (
     Person.DoseVoided,
     Person.DuplicateAbsorbed,
     Person.MergedInto,
+    Person.Erased,
 )
 SITE_EVENTS: tuple[type, ...] = (Site.Listed, Site.Reviewed)
 
@@ -52,10 +54,13 @@ class PersonRecord:
     doses: dict[str, dict[str, Any]] = field(default_factory=dict)
     seq: int = 0
     merged_into: str | None = None
+    # The person's personal data is erased: the views mask it (the details here are None then).
+    erased: bool = False
 
     @classmethod
     def registered(cls, event: Any) -> PersonRecord:
-        return cls(str(event.originator_id), {k: getattr(event, k) for k in DETAILS})
+        # Read after the erasure (a rebuild), the registration already says so.
+        return cls(str(event.originator_id), {k: getattr(event, k) for k in DETAILS}, erased=is_erased(event))
 
     def apply(self, event: Any) -> None:
         _APPLY[type(event)](self, event)
@@ -76,6 +81,7 @@ class PersonRecord:
                 "doses": self.doses,
                 "seq": self.seq,
                 "merged_into": self.merged_into,
+                "erased": self.erased,
             }
         ).decode()
 
@@ -125,6 +131,11 @@ def _merged(record: PersonRecord, event: Any) -> None:
     record.merged_into = str(event.survivor_person_id)
 
 
+def _erased(record: PersonRecord, event: Any) -> None:
+    record.erased = True
+    record.details.update({k: None for k in PERSONAL_DETAILS if k in record.details})
+
+
 def _registered_again(record: PersonRecord, event: Any) -> None:
     raise ValueError(f"person {record.person_id} is registered twice in the ledger")
 
@@ -137,6 +148,7 @@ _APPLY: dict[type, Callable[[PersonRecord, Any], None]] = {
     Person.DoseVoided: _dose_voided,
     Person.DuplicateAbsorbed: _absorbed,
     Person.MergedInto: _merged,
+    Person.Erased: _erased,
 }
 
 

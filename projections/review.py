@@ -19,6 +19,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.errors import InvalidValue
 from ledger.names import person_key
+from ledger.person import ERASED_NAME
 from ledger.site import KINDS
 from projections.engine.paging import PagedProjection, streams
 from projections.engine.statements import Sql
@@ -160,9 +161,10 @@ class ReviewView(Tables):
                 (
                     pid,
                     record.dumps(),
-                    d["full_name"],
-                    person_key(d["full_name"]),
-                    d["birth_date"],
+                    ERASED_NAME if record.erased else d["full_name"],
+                    # An erased person is no one's duplicate: a key of its own groups it with nobody.
+                    f"erased:{pid}" if record.erased else person_key(d["full_name"]),
+                    "" if record.erased else d["birth_date"],
                     d["province"],
                     d["district"],
                     record.merged_into,

@@ -23,8 +23,9 @@ from replay.plain import plain
 from store.event_store import StoredRecord
 
 PERSON_TOPIC = get_topic(Person) + "."
-# Credentials' hashes, kept out of audit answers (the integrity check still reads them raw).
-REDACTED = frozenset({"code_digest"})
+# Credentials' hashes, kept out of audit answers (the integrity check still reads them raw); and
+# the salt of a person's personal digest, which keeps that digest from being brute-forced.
+REDACTED = frozenset({"code_digest", "salt"})
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def person_state(person: Person | None, memo: StateMemo | None = None) -> dict[s
         memo.dose(d, None, False)
         for d in sorted((d for d in person.doses.values() if d["voided"]), key=lambda d: d["seq"])
     ]
-    return {
+    state = {
         "version": person.version,
         "details": memo.plain_details(person.details),
         "status": evaluation.status,
@@ -171,6 +172,9 @@ def person_state(person: Person | None, memo: StateMemo | None = None) -> dict[s
         "absorbed": plain(person.absorbed),
         "corrections": [memo.correction(c) for c in getattr(person, "corrections", {}).values()],
     }
+    if getattr(person, "erased", False):
+        state["erased"] = True  # the details and claims read as None: destroyed, not unknown
+    return state
 
 
 def _correction(request: dict[str, Any]) -> dict[str, Any]:

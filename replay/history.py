@@ -15,6 +15,7 @@ from uuid import UUID
 
 from ledger.chain import event_data
 from ledger.errors import InvalidValue
+from ledger.personal import ERASED, MARKER, is_erased
 from ledger.rules import ICT
 from replay.fold import REDACTED, Decoded, StateMemo, decode, fold, person_state, read_person
 from replay.plain import plain
@@ -189,6 +190,8 @@ def _describe(item: Decoded) -> dict[str, Any]:
             }
         )
     described = {**event_ref(item), "data": data, "digest": getattr(event, "digest", None)}
+    if is_erased(event):
+        described[MARKER] = ERASED  # its personal fields read as None: they were erased
     if item.error:
         described["problem"] = item.error
     return described

@@ -12,7 +12,9 @@ alone, in stored version order:
   stream's own digests. Found: the row is genuine but stands elsewhere than it was written
   (reordered, or renumbered around an insertion or a removal). Not found: its content changed
   since (altered), or what it was chained to is gone (removed);
-- a row that cannot be decoded at all is altered; a digest seen twice is a copied row.
+- a row that cannot be decoded at all is altered; a digest seen twice is a copied row;
+- a row whose personal fields (sealed, ledger.personal) open to other values than its
+  `personal_digest` covers is altered; once they are erased only their digest is checked.
 
 What a chain alone cannot show: the last events of a stream removed, a whole stream deleted,
 or a stream rewritten with fresh digests (plain ones throughout, or by someone holding the chain
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger.chain import GENESIS, expected_digest, is_keyed
+from ledger.chain import GENESIS, expected_digest, is_keyed, personal_digest_holds
 from ledger.recording import as_uuid
 from replay.fold import Decoded, decode
 from store.event_store import StoredRecord, stored_digest
@@ -102,6 +104,8 @@ def check_chain(decoded: list[Decoded], mapper: Any = None) -> list[Finding]:
             note(i, ALTERED, f"the stored row {row.item.error}")
         elif row.predecessor is None:
             note(i, *_unchained(rows, i))
+        elif personal_digest_holds(row.item.event) is False:
+            note(i, ALTERED, "its personal fields, opened, no longer match their personal_digest")
     _moved(rows, copies, note)
     _downgraded(rows, note)
     return sorted(findings.values(), key=lambda f: (f.version, f.kind))

@@ -52,6 +52,9 @@ class Following(Protocol):
 class EventStore(ApplicationRecorder):
     """The library's application recorder, plus the reads and the subscription the ledger needs."""
 
+    datastore: Any  # the backend's connections, shared with the people's data keys (store.data_keys)
+    data_keys: Any  # store.data_keys.DataKeys: new people's keys are inserted with their events
+
     @abstractmethod
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         """Every stored record of these streams, stream after stream, each in version order.

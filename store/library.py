@@ -59,7 +59,17 @@ def save(app: Application[Any], aggregates: Sequence[Any]) -> int | None:
     for aggregate in aggregates:
         processing.events.extend(aggregate.collect_events())
         processing.aggregates[aggregate.id] = aggregate
-    recordings = app._record(processing)
+    sealing = getattr(app.mapper, "prepare_events", None) is not None
+    try:
+        if sealing:  # store.sealing: new people's keys stored with their events; the others' read at once
+            app.mapper.prepare_events(processing.events)  # type: ignore[attr-defined]  # the sealing mapper's
+        recordings = app._record(processing)
+    except BaseException:
+        if sealing:  # nothing staged outlives this save, whatever stopped it
+            app.mapper.saved(failed=True)  # type: ignore[attr-defined]  # the sealing mapper's
+        raise
+    if sealing:
+        app.mapper.saved(failed=False)  # type: ignore[attr-defined]  # the sealing mapper's
     app._take_snapshots(processing)
     app._notify(recordings)
     return recordings[-1].notification.id if recordings and recordings[-1].notification else None

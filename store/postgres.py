@@ -32,6 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from store import library
+from store.data_keys import DataKeys, postgres_tables
 from store.event_store import EventStore, StoredRecord
 
 
@@ -71,6 +72,8 @@ class OneSchemaCreatorAtATime:
 class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep, EventStore):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
+        # The people's data keys (store.data_keys) are created with the events.
+        self.sql_create_statements.extend(SQL(s).format() for s in postgres_tables(self.datastore.schema))
         table = SQL("{schema}.{table}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
         )
@@ -114,7 +117,11 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
     # the resend a duplicate if the first attempt did commit.
     insert_events = library.insert_events_retrying(max_attempts=2, wait=0.2)
 
+    data_keys: DataKeys | None = None  # set by the application: new people's keys go in with their events
+
     def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
+        if self.data_keys is not None:
+            self.data_keys.insert_staged(curs)  # same transaction: a key commits with its events
         curs.execute(
             self.insert_rows_statement,
             (

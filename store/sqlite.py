@@ -14,15 +14,30 @@ from contextlib import closing
 from typing import Any, cast
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from store import library
+from store.data_keys import SQLITE_TABLES, DataKeys
 from store.event_store import EventStore, StoredRecord
 
 RECORDS = "SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
 
 
 class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
+    data_keys: DataKeys | None = None  # set by the application: new people's keys go in with their events
+
+    def construct_create_table_statements(self) -> list[str]:
+        # The people's data keys (store.data_keys) are created with the events.
+        return [*super().construct_create_table_statements(), *SQLITE_TABLES]
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.data_keys is not None:
+            self.data_keys.insert_staged(c)  # same transaction: a key commits with its events
+        return super()._insert_events(c, stored_events, **kwargs)
+
     def _records(self, rows: list[Any]) -> list[StoredRecord]:
         convert = self.convert_originator_id  # UUIDs: the ledger's datastores are made for them
         return [

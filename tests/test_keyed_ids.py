@@ -54,11 +54,15 @@ def inline(record: str, person: dict, **overrides):
 
 
 def with_the_chain_key(folder: Path) -> Path:
-    """A secrets folder holding the run's chain secret (these tests are about the ids secret; the
-    chain's is one per process, tests/security/test_anchored_chain.py tests its refusals)."""
-    if not (folder / "chain.key").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(Secrets.from_env().path("chain"), folder / "chain.key")
+    """A secrets folder holding the run's chain and data secrets: these tests are about the ids
+    secret. (The chain's is one per process, tests/security/test_anchored_chain.py tests its
+    refusals; tests/test_erasure.py the data key's.)"""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("chain", "data"):
+        if not (folder / f"{name}.key").exists():
+            run = Secrets.from_env()
+            run.key(name, create=True)  # the run's own folder: made by whichever test needs it first
+            shutil.copy(run.path(name), folder / f"{name}.key")
     return folder
 
 

@@ -5,7 +5,7 @@ its commands to what the earlier examples wrote, so histories grow long and vari
 people with voided doses, amendments that move doses across sites and provinces, birth dates
 corrected past a dose, sites listed by a dose and reviewed into another province, citizens'
 correction requests filed, repeated, assigned and answered (an accepted one writing a dose or
-moving the person to another province).
+moving the person to another province), people erased (merged ones too).
 
 Where a running projector cuts its pages depends on thread timing (how many events piled up
 before it read), so a fold that goes wrong only at some page boundaries fails that test on
@@ -122,6 +122,7 @@ command = st.one_of(
         ),
     ),
     st.tuples(st.just("answer"), index, st.sampled_from(["accepted", "rejected"])),
+    st.tuples(st.just("erase"), index),
 )
 commands = st.lists(command, min_size=1, max_size=12)
 
@@ -191,6 +192,9 @@ class History:
 
     def answer(self, n, outcome):
         self.ledger.resolve_correction(self.pick(self.requests, n), outcome, "checked", actor=ADMIN)
+
+    def erase(self, n):
+        self.ledger.erase_person(self.pick(self.people, n), "the citizen's request", actor=ADMIN)
 
     def review(self, site, province, kind):
         self.ledger.review_site(site, "approved", kind=kind, province=province, actor=ADMIN)

@@ -27,6 +27,7 @@ STORED = {
         "DoseRecorded",
         "DoseVoided",
         "DuplicateAbsorbed",
+        "Erased",
         "MergedInto",
         "Registered",
     },

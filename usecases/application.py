@@ -7,17 +7,22 @@ through the one decision mechanism (usecases.decision).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 
+from ledger import personal
 from ledger.keys import IdKey
-from ledger.person import Person
+from ledger.person import PERSONAL, Person
 from ledger.recording import DoseReport, dose_report
 from ledger.site import Site
 from ledger.values import SYSTEM, Actor, Source
+from store.data_keys import DataKeys
 from store.event_store import EventStore
+from store.sealing import Sealable, SealingMapper
 from store.secrets import Secrets
 from store.sqlite import in_wal_mode
 from store.transcoding import OrjsonTranscoder
@@ -27,6 +32,7 @@ from usecases.chain_key import hand_in_chain_key
 from usecases.corrections import Corrections
 from usecases.decision import BUDGET, Decisions
 from usecases.doses import Doses
+from usecases.erasure import Erasures, finish_erasures
 from usecases.keyed_ids import Adoption
 from usecases.people import IDENTITY_FIELDS, People
 from usecases.receipts import CorrectionFiled, DoseOutcome, DoseReceipt, Registration, Written
@@ -43,6 +49,18 @@ __all__ = [
 ]
 
 
+def sealable_events() -> dict[str, Sealable]:
+    """The person's events with personal fields, by topic: what the store seals."""
+    return {
+        get_topic(getattr(Person, name)): Sealable(
+            split=partial(personal.split, paths=paths),
+            join=personal.join,
+            blank=partial(personal.blank, paths=paths),
+        )
+        for name, paths in PERSONAL.items()
+    }
+
+
 def _source(given: dict[str, Any] | None, default: str) -> Source:
     return Source.of(given) if given else Source.named(default)
 
@@ -53,6 +71,7 @@ class DoseLedger(Application[UUID]):
     # stored since (one query), so several processes can share a store safely.
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     recorder: EventStore  # store.sqlite or store.postgres, named by the store URL
+    mapper: SealingMapper
 
     def __init__(
         self, env: dict[str, str] | None = None, *, secrets: Secrets | None = None, unkeyed_ok: bool = False
@@ -63,10 +82,15 @@ class DoseLedger(Application[UUID]):
         process's environment). unkeyed_ok: for `doseledger rekey` only (usecases.rekey).
         """
         super().__init__(env)
+        secrets = secrets or Secrets.from_env(dict(self.env))
+        # The data keys live in the store's own database (store.data_keys), which exists only
+        # now that the recorder does; the mapper was made before it.
+        self.data_keys = DataKeys(self.recorder.datastore, secrets)
+        self.mapper.bind(self.data_keys)
+        self.recorder.data_keys = self.data_keys
         # Who read whose record: a table of its own beside the events, written in batches.
         self.access_log = AccessLog(self)
         try:
-            secrets = secrets or Secrets.from_env(dict(self.env))
             ids = Adoption.open(self, secrets, unkeyed_ok=unkeyed_ok)
             # Before any event is made, and only once the ids check has let the store in (a
             # refused start leaves no chain secret behind): new events are chained with it.
@@ -82,6 +106,7 @@ class DoseLedger(Application[UUID]):
         self.people = People(self.decisions)
         self.doses = Doses(self.decisions, self.sites)
         self.corrections = Corrections(self.decisions, self.sites)
+        self.erasures = Erasures(self.decisions, self.data_keys)
 
     def close(self) -> None:
         # The reads still waiting are stored while the store is open: a clean shutdown loses none.
@@ -98,6 +123,10 @@ class DoseLedger(Application[UUID]):
     def construct_transcoder(self) -> OrjsonTranscoder:
         # Same bytes as the library's JSONTranscoder, encoded ~35% faster (bench/transcoding.py).
         return OrjsonTranscoder()
+
+    def construct_mapper(self) -> SealingMapper:
+        # A person's personal fields are sealed with a key of their own (store.sealing).
+        return SealingMapper(self.construct_transcoder(), sealable_events())
 
     def construct_recorder(self) -> Any:
         if self.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
@@ -154,6 +183,22 @@ class DoseLedger(Application[UUID]):
         return self.people.merge(
             survivor_id, duplicate_id, reason, actor=actor, source=_source(source, "merge")
         )
+
+    def erase_person(
+        self,
+        person_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+    ) -> Written:
+        """Destroy the person's personal data: an Erased event, then the person's data key."""
+        return self.erasures.erase(person_id, reason, actor=actor, source=_source(source, "api"))
+
+    def finish_erasures(self) -> list[UUID]:
+        """Destroy any key still held of an erased person (an erasure interrupted after its
+        event, or a key table restored from a backup); the people whose key went now."""
+        return finish_erasures(self.recorder, self.data_keys)
 
     def person(self, person_id: UUID | str) -> Person:
         """The person's current state, merged-away or not: for replay and checks."""

@@ -104,13 +104,17 @@ def person_in(
     field: str = "person_id",
     follow_merges: bool = False,
     allow_merged: bool = False,
+    allow_erased: bool = False,
 ) -> Person:
-    """The person with this id; a merged one refused (PersonMerged), followed, or allowed."""
+    """The person with this id; a merged one refused (PersonMerged), followed, or allowed; an
+    erased one refused (PersonErased) unless allowed (or merged ones are)."""
     for _ in range(_MERGES_FOLLOWED):
         person = ws.get(Person, person_id)
         if person is None:
             raise PersonNotFound(person_id, field)
         if person.merged_into is None or allow_merged:
+            if not (allow_erased or allow_merged):
+                person.check_not_erased()
             return person
         if not follow_merges:
             person.check_open()  # raises PersonMerged naming the survivor
@@ -151,8 +155,9 @@ def identity_holders(ws: WorkingSet, details: dict[str, Any]) -> list[UUID]:
     index = ws.get(IdentityKey, ws.ids.identity(*(details[k] for k in IDENTITY_FIELDS)))
     if index is None:
         return []
-    holders = (person_in(ws, pid, follow_merges=True).id for pid in index.person_ids)
-    return list(dict.fromkeys(holders))
+    # The key stays listing an erased person (its id derives from what was erased): skipped.
+    holders = (person_in(ws, pid, follow_merges=True, allow_erased=True) for pid in index.person_ids)
+    return list(dict.fromkeys(p.id for p in holders if not p.erased))
 
 
 def person_for(

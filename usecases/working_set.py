@@ -50,7 +50,11 @@ class WorkingSet:
         if not wanted or not hasattr(self._recorder, "select_streams"):
             return
         folded: dict[UUID, Any] = {}
-        for stored in self._recorder.select_streams(wanted):
+        records = self._recorder.select_streams(wanted)
+        prepare = getattr(self._mapper, "prepare_records", None)
+        if prepare is not None:  # store.sealing: the people's data keys in one round trip
+            prepare(records)
+        for stored in records:
             domain_event = self._mapper.to_domain_event(stored)
             folded[stored.originator_id] = domain_event.mutate(folded.get(stored.originator_id))
         self._loaded.update(folded)

@@ -58,6 +58,9 @@ class Certificate(BaseModel):
     revoked: list[str] = Field(description="ids of the certificates this one supersedes")
     merged_into: UUID | None = None
     province: str | None = None
+    erased: bool = Field(
+        False, description="the person's personal data was erased: the doses and status stay, no one's"
+    )
     links: dict[str, str] | None = Field(
         None,
         description="auditor and admin tokens only: `audit`, the history as a web page "

@@ -158,7 +158,7 @@ class CorrectionRow(BaseModel):
         None, description="the assigned site, else the site a missing dose claim names"
     )
     kind: str
-    claim: dict[str, Any]
+    claim: dict[str, Any] | None = Field(description="null once the person's personal data is erased")
     status: str
     assignee: dict[str, str] | None = None
     channel: str

@@ -116,6 +116,14 @@ class MergeIn(BaseModel):
     reason: str
 
 
+class ErasureIn(BaseModel):
+    model_config = example(
+        {"reason": "the citizen's request of 2026-11-02 under the personal data protection decree"},
+        forbid_extra=True,
+    )
+    reason: str = Field(description="why (a reference to the request; no personal data)")
+
+
 class Written(BaseModel):
     model_config = example({"person_id": PERSON_ID, "position": 2210})
     person_id: UUID

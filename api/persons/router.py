@@ -12,6 +12,7 @@ from api.auth import actor, province_scope
 from api.dependencies import AdminPrincipal, Ledger, SitePrincipal, SiteProvinceOrAuditorPrincipal, Views
 from api.models import READS, WRITES, problems
 from api.persons.models import (
+    ErasureIn,
     MergeIn,
     PersonIn,
     PersonList,
@@ -125,4 +126,20 @@ def site_summaries(views: Any, persons: list[dict[str, Any]]) -> list[SitePerson
 )
 def merge(person_id: UUID, body: MergeIn, principal: AdminPrincipal, ledger: Ledger) -> Written:
     written = ledger.merge_persons(person_id, body.duplicate_person_id, body.reason, actor=actor(principal))
+    return Written(person_id=written.aggregate_id, position=written.position)
+
+
+@router.post(
+    "/{person_id}/erasure",
+    response_model=Written,
+    responses={**WRITES, **problems(404, 409)},
+    summary="Erase a person's personal data (admin): their key is destroyed, the events stay",
+)
+def erase(person_id: UUID, body: ErasureIn, principal: AdminPrincipal, ledger: Ledger) -> Written:
+    """Name, birth date, national id, phone, address, correction claims and contacts can no
+    longer be read; the views mask them, the doses and every count stay. 404: no such person;
+    409: already erased."""
+    written = ledger.erase_person(
+        person_id, body.reason, actor=actor(principal), source={"kind": "api", "route": "erasure"}
+    )
     return Written(person_id=written.aggregate_id, position=written.position)

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from store.sealing import keys_read_ahead
+
 _END = object()
 
 
@@ -67,7 +69,9 @@ class ReadAhead:
                 # views move at least to the head read before it (a writer waiting for a
                 # position there then stops waiting). Positions commit in order (the table lock).
                 read = page[-1].id if len(page) == self.page_size else max(page[-1].id if page else 0, head)
-                self._put((read, [(n.topic, mapper.to_domain_event(n)) for n in page]))
+                self._put(
+                    (read, [(n.topic, mapper.to_domain_event(n)) for n in keys_read_ahead(mapper, page)])
+                )
             self._put(_END)
         except BaseException as e:  # noqa: BLE001 - handed to the views' side, which raises it
             self._put(e)

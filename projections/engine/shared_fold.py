@@ -26,6 +26,7 @@ from eventsourcing.utils import get_topic
 
 from projections.engine.paging import PagedProjection
 from projections.engine.read_ahead import hand_over
+from store.sealing import keys_read_ahead
 from usecases.application import DoseLedger
 
 log = logging.getLogger("projections")
@@ -116,7 +117,7 @@ def fold_together(
                 scans.extend(
                     recorder.scan_streams(sorted(topics), head) for topics in (first, every - first) if topics
                 )
-                for stored in chain.from_iterable(scans):
+                for stored in keys_read_ahead(ledger.mapper, chain.from_iterable(scans)):
                     wanted = [
                         feed for feed in feeds if stored.topic in feed.topics and not feed.gone.is_set()
                     ]

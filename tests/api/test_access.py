@@ -45,6 +45,7 @@ EXPECTED_ROLES = {
     ("POST", "/v1/persons"): {"admin", "site"},
     ("GET", "/v1/persons"): {"admin", "site", "province", "auditor"},
     ("POST", "/v1/persons/{person_id}/merge"): {"admin"},
+    ("POST", "/v1/persons/{person_id}/erasure"): {"admin"},
     ("GET", "/v1/certificates/{person_id}"): {"admin", "site", "province", "auditor"},
     ("GET", "/v1/stats/doses"): {"admin", "province", "reporter", "auditor"},
     ("GET", "/v1/stats/coverage"): {"admin", "province", "reporter", "auditor"},
@@ -193,6 +194,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             f"/v1/persons/{w.person}/merge",
             {"json": {"duplicate_person_id": str(w.fresh_person()), "reason": "twice"}},
         ),
+        {},
+    ),
+    ("POST", "/v1/persons/{person_id}/erasure"): Recipe(
+        lambda w: ("POST", f"/v1/persons/{w.fresh_person()}/erasure", {"json": {"reason": "asked"}}),
         {},
     ),
     ("GET", "/v1/certificates/{person_id}"): Recipe(

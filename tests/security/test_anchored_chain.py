@@ -76,7 +76,14 @@ def rechain(ledger, rows: StoredRows, stream: UUID, keyed: bool, from_version: i
     for event in events[from_version - 1 :]:
         topic, state = rows.row(stream, event.originator_version)
         digest = chain_digest(
-            previous, stream, event.originator_version, topic, event.timestamp, event_data(event), keyed=keyed
+            previous,
+            stream,
+            event.originator_version,
+            topic,
+            event.timestamp,
+            event_data(event),
+            type(event),
+            keyed=keyed,
         )
         rows.put_state(stream, event.originator_version, json.dumps({**state, "digest": digest}).encode())
         previous = digest
