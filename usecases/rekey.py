@@ -84,6 +84,8 @@ def rekey(
     identities: dict[UUID, list[_Listed]] = {}
     for listed, person in _people(ledger):
         done.people += 1
+        if person.erased:  # nothing of theirs is to be found again: their details are unreadable
+            continue
         if person.details["national_id"]:
             national.setdefault(person.details["national_id"], []).append(listed)
         key = ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from api.app import ROUTERS
 from api.audit.pages import COOKIE, PAGE_ROLES
+from config.settings import Settings
 from ledger.principal import Principal
 from ledger.values import Actor
 from tests.api.conftest import CLI, dose, lan
@@ -32,6 +33,13 @@ SITE_ID = "01-TYT-001"
 SCOPE = {"site": {"sites": [SITE_ID]}, "province": {"provinces": ["01"]}}
 # A response model with any of these fields (at any depth) tells the caller about a person.
 PERSON_FIELDS = frozenset({"person_id", "full_name", "national_id", "phone", "birth_date", "address"})
+
+
+@pytest.fixture
+def settings(store_url: str) -> Settings:
+    """The reads here wait for the views as a client would (the security suite's 0.2 s is for
+    its fuzzing): a loaded machine's projector may take longer than that to reach a new dose."""
+    return Settings(database_url=store_url, read_wait_seconds=5)
 
 
 class World:
@@ -130,6 +138,10 @@ NOT_READS = {
         "POST",
         "/v1/persons/{person_id}/merge",
     ): "a write (admin): the surviving person's id, given by the caller",
+    (
+        "POST",
+        "/v1/persons/{person_id}/erasure",
+    ): "a write (admin): the erased person's id, given by the caller; nothing of theirs is left to read",
     ("POST", "/v1/correction-requests/{request_id}/assign"): "a write: the id of the request's person",
     ("POST", "/v1/correction-requests/{request_id}/resolve"): "a write: the id of the request's person",
 }
