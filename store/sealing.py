@@ -63,9 +63,9 @@ class SealingMapper(Mapper[UUID]):
         if not self.sealing or self.keys is None:
             return
         people = [e for e in domain_events if get_topic(type(e)) in self.sealable]
-        new = list(dict.fromkeys(e.originator_id for e in people if e.originator_version == 1))
+        new = dict.fromkeys(e.originator_id for e in people if e.originator_version == 1)
         self.keys.stage_new(new)
-        known = [e.originator_id for e in people if e.originator_id not in set(new)]
+        known = [e.originator_id for e in people if e.originator_id not in new]
         if known:
             self.keys.prepare(known, create=True)
 
