@@ -29,6 +29,7 @@ class Sizes:
     people: int  # registered before the HTTP runs, each with a first dose
     growth: tuple[int, ...]  # events stored before the growth runs measure appends again
     growth_repeats: int  # more than the others: a level's batch rates spread by ±15 % over 3
+    sealing_scale: float  # of bench.sealing's counts (300 single doses, 2,000 import rows)
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -49,6 +50,7 @@ class Sizes:
             people=2000,
             growth=(30_000,),
             growth_repeats=1,
+            sealing_scale=0.25,
         )
 
     @classmethod
@@ -70,6 +72,7 @@ class Sizes:
             people=http.PEOPLE,
             growth=(1_000_000, 5_000_000),
             growth_repeats=5,
+            sealing_scale=1.0,
         )
 
 

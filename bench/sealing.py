@@ -140,10 +140,13 @@ MEASURES: dict[str, tuple[Callable[[DoseLedger, int], float], int]] = {
 }
 
 
-def measure(kind: str, repeats: int = 5) -> dict[str, dict[str, float]]:
-    figures: dict[str, dict[str, float]] = {}
+def runs(
+    kind: str, measures: dict[str, tuple[Callable[[DoseLedger, int], float], int]], repeats: int
+) -> dict[str, dict[bool, list[float]]]:
+    """Each measure's rates, sealed (True) and unsealed (False), `repeats` of each, alternated."""
+    found: dict[str, dict[bool, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (run, n) in MEASURES.items():
+        for name, (run, n) in measures.items():
             rates: dict[bool, list[float]] = {True: [], False: []}
             for r in range(repeats):
                 for sealed in (r % 2 == 0, r % 2 != 0):  # alternate which goes first
@@ -153,9 +156,36 @@ def measure(kind: str, repeats: int = 5) -> dict[str, dict[str, float]]:
                             rates[sealed].append(run(ledger, n))
                     finally:
                         drop_store(url)
-            on, off = statistics.median(rates[True]), statistics.median(rates[False])
-            figures[name] = {"sealed_per_s": on, "unsealed_per_s": off, "ratio": on / off}
+            found[name] = rates
+    return found
+
+
+def measure(kind: str, repeats: int = 5) -> dict[str, dict[str, float]]:
+    figures: dict[str, dict[str, float]] = {}
+    for name, rates in runs(kind, MEASURES, repeats).items():
+        on, off = statistics.median(rates[True]), statistics.median(rates[False])
+        figures[name] = {"sealed_per_s": on, "unsealed_per_s": off, "ratio": on / off}
     return figures
+
+
+def into(result: Any, kind: str, repeats: int, scale: float = 1.0) -> None:
+    """The single-dose and import paths, sealed beside unsealed, as rows of `doseledger bench`
+    (the sealed row's baseline is the unsealed one: its ratio is what sealing leaves)."""
+    chosen: dict[str, tuple[Callable[[DoseLedger, int], float], int]] = {
+        "inline": (inline_singles, max(50, int(300 * scale))),
+        "import": (import_batches, max(500, int(2000 * scale))),
+    }
+    labels = {"inline": "single dose with an inline registration", "import": "import batches of new people"}
+    unit = {"inline": "doses/s", "import": "rows/s"}
+    for name, rates in runs(kind, chosen, repeats).items():
+        result.add(f"unsealed_{name}", f"{labels[name]}, personal fields unsealed", unit[name], rates[False])
+        result.add(
+            f"sealed_{name}",
+            f"{labels[name]}, personal fields sealed",
+            unit[name],
+            rates[True],
+            f"unsealed_{name}",
+        )
 
 
 if __name__ == "__main__":

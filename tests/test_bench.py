@@ -25,6 +25,10 @@ THROUGHPUTS = [
     "growth_batch_start",
     "growth_dose_30k",
     "growth_batch_30k",
+    "unsealed_inline",
+    "sealed_inline",
+    "unsealed_import",
+    "sealed_import",
 ]
 LATENCIES = [
     *(f"http_dose_p{p}_{c}c_1w" for p in (50, 99) for c in (1, 8, 32, 64)),
@@ -59,6 +63,8 @@ def test_a_quick_bench_measures_every_row_beside_the_baseline(store_url, tmp_pat
         "rebuild_all",
         "growth_dose_30k",
         "growth_batch_30k",
+        "sealed_inline",
+        "sealed_import",
     ):
         assert ratios[key] > 0, key
     table = (tmp_path / "bench.md").read_text()
