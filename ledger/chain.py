@@ -64,14 +64,16 @@ def is_keyed(digest: str) -> bool:
     return digest.startswith(KEYED)
 
 
-def link(previous: str, content: bytes, keyed: bool = True) -> str:
-    """The one rule of a link: keyed (HMAC, marked) or, for events stored before, plain sha256."""
+def link(previous: str, content: bytes, keyed: bool = True, key: bytes | None = None) -> str:
+    """The one rule of a link: keyed (HMAC, marked) or, for events stored before, plain sha256.
+    Keyed with the process's secret, or with `key` (a candidate secret checked at start)."""
     if not keyed:
         return hashlib.sha256(previous.encode() + content).hexdigest()
-    if _chain_key is None:
+    key = key or _chain_key
+    if key is None:
         raise ChainKeyMissing()
     # hmac.digest: the one-shot C path, a third of the cost of an hmac.new object per event.
-    return KEYED + hmac.digest(_chain_key, previous.encode() + content, "sha256").hex()
+    return KEYED + hmac.digest(key, previous.encode() + content, "sha256").hex()
 
 
 # Attributes every event has, which the chain covers separately or not at all.
@@ -145,6 +147,7 @@ def chain_digest(
     event_class: type | None = None,
     *,
     keyed: bool = True,
+    key: bytes | None = None,
 ) -> str:
     content = canonical(
         {
@@ -155,10 +158,10 @@ def chain_digest(
             "data": covered(event_class or object, data),
         }
     )
-    return link(previous, content, keyed)
+    return link(previous, content, keyed, key)
 
 
-def expected_digest(previous: str, event: Any, version: int | None = None) -> str:
+def expected_digest(previous: str, event: Any, version: int | None = None, key: bytes | None = None) -> str:
     """The digest a stored event should carry after `previous` (at `version`, by default its own:
     an auditor tries others to tell a reordered row from an altered one), by the rule its own
     digest says it was written with."""
@@ -171,6 +174,7 @@ def expected_digest(previous: str, event: Any, version: int | None = None) -> st
         event_data(event),
         type(event),
         keyed=is_keyed(getattr(event, "digest", "") or ""),
+        key=key,
     )
 
 

@@ -3,7 +3,8 @@
 Made only for a store that holds no keyed digest yet (a new store, or one whose events were all
 chained before the chain had a secret): there, a new key is the first. Once the store's latest
 event is keyed, a missing key is MissingSecret naming the file: a new key would make every
-stored chain look forged, and new events chained with it unverifiable against the old ones.
+stored chain look forged, and new events chained with it unverifiable against the old ones. A
+key that does not give the latest event its digest (another deployment's) is ForeignChainSecret.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ledger.chain import is_keyed, use_chain_key
+from ledger.chain import GENESIS, expected_digest, is_keyed, use_chain_key
 from store.event_store import stored_digest
-from store.secrets import Secrets
+from store.secrets import SECRETS_KEY, Secrets
+from usecases.keyed_ids import StoreRefused
 
 CHAIN_KEY = "chain"
 log = logging.getLogger(__name__)
@@ -33,8 +35,44 @@ def holds_keyed_digests(recorder: Any, mapper: Any) -> bool:
     return digest is None or is_keyed(digest)
 
 
+class ForeignChainSecret(StoreRefused):
+    """The chain secret does not give the store's latest event its digest: another deployment's."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__(
+            f"the chain secret {secrets.path(CHAIN_KEY).name!r} in {secrets.directory} ({SECRETS_KEY}) is "
+            "not the one this store's events were chained with: restore it from the secrets backup "
+            "(events chained with another would never verify)"
+        )
+
+
+def chains_the_latest_event(recorder: Any, mapper: Any, key: bytes) -> bool:
+    """Whether `key` gives the store's latest event (a keyed one) the digest it carries: two
+    reads (the event and the one before it in its stream). An event that no longer decodes is
+    left to `replay verify` (True): the start is not the audit."""
+    head = recorder.max_notification_id()
+    latest = recorder.select_notifications(start=head, limit=1) if head else []
+    if not latest:
+        return True
+    version = latest[0].originator_version
+    rows = recorder.select_events(
+        latest[0].originator_id, gt=version - 2 if version > 1 else None, lte=version
+    )
+    try:
+        event = mapper.to_domain_event(rows[-1])
+    except Exception:  # noqa: BLE001 - an unreadable row is the audit's to report, not the start's
+        log.warning("the store's latest event does not decode; its chain secret is not checked")
+        return True
+    previous = stored_digest(mapper, rows[-2].state) if len(rows) == 2 else GENESIS
+    return previous is not None and expected_digest(previous, event, key=key) == event.digest
+
+
 def hand_in_chain_key(recorder: Any, mapper: Any, secrets: Secrets) -> None:
-    if use_chain_key(secrets.key(CHAIN_KEY, create=not holds_keyed_digests(recorder, mapper))):
+    keyed = holds_keyed_digests(recorder, mapper)
+    key = secrets.key(CHAIN_KEY, create=not keyed)
+    if keyed and not chains_the_latest_event(recorder, mapper, key):
+        raise ForeignChainSecret(secrets)
+    if use_chain_key(key):
         # The domain keys digests per process, not per ledger: one opened earlier on another
         # secrets folder now chains with this folder's key (its new events will not verify).
         log.warning(

@@ -28,7 +28,7 @@ from store.secrets import MissingSecret, Secrets
 from tests.stored_rows import StoredRows
 from tests.test_ledger import dose, lan
 from usecases.application import DoseLedger
-from usecases.chain_key import holds_keyed_digests
+from usecases.chain_key import ForeignChainSecret, holds_keyed_digests
 
 
 @pytest.fixture
@@ -340,3 +340,19 @@ def test_a_plain_stream_is_found_whatever_order_the_streams_are_scanned_in():
     seen.stream(stream(3, 10, keyed), "Person")
     seen.stream(stream(4, 5, plain), "Person")  # before it: an old stream, not a finding
     assert [(s, f.kind, f.position) for s, _, f in seen.findings()] == [(UUID(int=2), "downgraded", 50)]
+
+
+def test_another_chain_secret_is_refused_at_the_start_and_nothing_is_written(
+    ledger, people, store_url, tmp_path
+):
+    other = tmp_path / "another-deployment"
+    other.mkdir()
+    shutil.copy(Secrets.from_env().path("ids"), other / "ids.key")  # the ids secret is right
+    shutil.copy(Secrets.from_env().path("data"), other / "data.key")
+    Secrets(other).key("chain", create=True)  # the chain's is not
+    head = ledger.head()
+    with pytest.raises(ForeignChainSecret, match="chain.key' in .* is not the one this store's events"):
+        DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url, "DOSELEDGER_SECRETS_DIR": str(other)})
+    assert ledger.head() == head
+    with DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}) as again:  # the right one still starts
+        assert again.head() == head
