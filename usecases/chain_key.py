@@ -4,7 +4,7 @@ Made only for a store that holds no keyed digest yet (a new store, or one whose 
 chained before the chain had a secret): there, a new key is the first. Once the store's latest
 event is keyed, a missing key is MissingSecret naming the file: a new key would make every
 stored chain look forged, and new events chained with it unverifiable against the old ones. A
-key that does not give the latest event its digest (another deployment's) is ForeignChainSecret.
+key that chains none of the newest events (another deployment's) is ForeignChainSecret.
 """
 
 from __future__ import annotations
@@ -46,31 +46,43 @@ class ForeignChainSecret(StoreRefused):
         )
 
 
-def chains_the_latest_event(recorder: Any, mapper: Any, key: bytes) -> bool:
-    """Whether `key` gives the store's latest event (a keyed one) the digest it carries: two
-    reads (the event and the one before it in its stream). An event that no longer decodes is
-    left to `replay verify` (True): the start is not the audit."""
-    head = recorder.max_notification_id()
-    latest = recorder.select_notifications(start=head, limit=1) if head else []
-    if not latest:
-        return True
-    version = latest[0].originator_version
-    rows = recorder.select_events(
-        latest[0].originator_id, gt=version - 2 if version > 1 else None, lte=version
-    )
-    try:
-        event = mapper.to_domain_event(rows[-1])
-    except Exception:  # noqa: BLE001 - an unreadable row is the audit's to report, not the start's
-        log.warning("the store's latest event does not decode; its chain secret is not checked")
-        return True
-    previous = stored_digest(mapper, rows[-2].state) if len(rows) == 2 else GENESIS
-    return previous is not None and expected_digest(previous, event, key=key) == event.digest
+SAMPLE = 32  # the newest events looked at for one the key chains
+
+
+def chains_recent_events(recorder: Any, mapper: Any, key: bytes) -> bool:
+    """Whether `key` gives one of the store's newest keyed events the digest it carries (the
+    newest first: two reads when it does). Another deployment's key chains none of them; a
+    tampered tail fails some, and is `replay verify`'s to report, not the start's to refuse
+    (an auditor's tools must start on a tampered store). Rows that carry no keyed digest, or no
+    longer decode, tell nothing and are passed over; if none tells, the key is not refused."""
+    head = recorder.max_notification_id() or 0
+    newest = recorder.select_notifications(start=max(1, head - SAMPLE + 1), limit=SAMPLE) if head else []
+    told = False
+    for notification in reversed(newest):
+        digest = stored_digest(mapper, notification.state)
+        if digest is None or not is_keyed(digest):
+            continue
+        version = notification.originator_version
+        rows = recorder.select_events(
+            notification.originator_id, gt=version - 2 if version > 1 else None, lte=version
+        )
+        try:
+            event = mapper.to_domain_event(rows[-1])
+        except Exception:  # noqa: BLE001 - an unreadable row is the audit's to report, not the start's
+            continue
+        previous = stored_digest(mapper, rows[-2].state) if len(rows) == 2 else GENESIS
+        if previous is None:
+            continue
+        if expected_digest(previous, event, key=key) == digest:
+            return True
+        told = True
+    return not told
 
 
 def hand_in_chain_key(recorder: Any, mapper: Any, secrets: Secrets) -> None:
     keyed = holds_keyed_digests(recorder, mapper)
     key = secrets.key(CHAIN_KEY, create=not keyed)
-    if keyed and not chains_the_latest_event(recorder, mapper, key):
+    if keyed and not chains_recent_events(recorder, mapper, key):
         raise ForeignChainSecret(secrets)
     if use_chain_key(key):
         # The domain keys digests per process, not per ledger: one opened earlier on another
