@@ -61,49 +61,49 @@ def ledger_on(url: str, sealed: bool) -> Iterator[DoseLedger]:
         ledger.close()
 
 
-def inline_singles(ledger: DoseLedger, n: int) -> float:
+def singles(ledger: DoseLedger, n: int, prefix: str, subject: Callable[[int], dict[str, Any]]) -> float:
+    """Single doses, each in its own transaction: doses/s."""
     started = time.perf_counter()
     for i in range(n):
         ledger.record_dose(
             site_id="BENCH-1",
-            site_record_id=f"S{i}",
+            site_record_id=f"{prefix}{i}",
             vaccine="EU/1/20/1528",
             administered_at="2021-08-01",
-            person=person(i),
             actor=ACTOR,
+            **subject(i),
         )
     return n / (time.perf_counter() - started)
+
+
+def inline_singles(ledger: DoseLedger, n: int) -> float:
+    return singles(ledger, n, "S", lambda i: {"person": person(i)})
 
 
 def registered_singles(ledger: DoseLedger, n: int) -> float:
     people = [ledger.register_person(person(k)).person_id for k in range(20)]
-    started = time.perf_counter()
-    for i in range(n):
-        ledger.record_dose(
-            site_id="BENCH-1",
-            site_record_id=f"R{i}",
-            vaccine="EU/1/20/1528",
-            administered_at="2021-08-01",
-            person_id=people[i % 20],
-            actor=ACTOR,
-        )
-    return n / (time.perf_counter() - started)
+    return singles(ledger, n, "R", lambda i: {"person_id": people[i % 20]})
+
+
+def import_rows(first: int, last: int, prefix: str, administered_at: str) -> list[dict[str, Any]]:
+    """An import's rows, every one a new person matched by identity (no national id)."""
+    return [
+        {
+            "site_id": "BENCH-1",
+            "site_record_id": f"{prefix}{i}",
+            "vaccine": "EU/1/20/1528",
+            "administered_at": administered_at,
+            "person": {**person(i), "national_id": None},
+        }
+        for i in range(first, last)
+    ]
 
 
 def import_batches(ledger: DoseLedger, n: int, batch: int = 500) -> float:
     started = time.perf_counter()
     for first in range(0, n, batch):
-        items = [
-            {
-                "site_id": "BENCH-1",
-                "site_record_id": f"I{i}",
-                "vaccine": "EU/1/20/1528",
-                "administered_at": "2021-08-01",
-                "person": {**person(i), "national_id": None},
-            }
-            for i in range(first, min(n, first + batch))
-        ]
-        ledger.record_doses(items, actor=ACTOR, match_identity=True)
+        rows = import_rows(first, min(n, first + batch), "I", "2021-08-01")
+        ledger.record_doses(rows, actor=ACTOR, match_identity=True)
     return n / (time.perf_counter() - started)
 
 
@@ -112,20 +112,8 @@ def rebuilt_views(ledger: DoseLedger, n: int) -> float:
     Sealed, each registration and correction is opened with its person's key."""
     import_batches(ledger, n)
     for first in range(0, n, 500):
-        ledger.record_doses(
-            [
-                {
-                    "site_id": "BENCH-1",
-                    "site_record_id": f"II{i}",
-                    "vaccine": "EU/1/20/1528",
-                    "administered_at": "2021-10-01",
-                    "person": {**person(i), "national_id": None},
-                }
-                for i in range(first, min(n, first + 500))
-            ],
-            actor=ACTOR,
-            match_identity=True,
-        )
+        rows = import_rows(first, min(n, first + 500), "II", "2021-10-01")
+        ledger.record_doses(rows, actor=ACTOR, match_identity=True)
     events = ledger.recorder.count_notifications()
     started = time.perf_counter()
     rebuild(ledger.env["DOSELEDGER_DATABASE_URL"], "all", progress=False)

@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -60,7 +61,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """The URL of an empty store of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/ledger.db"
-    database = request.getfixturevalue("postgres_database")
+    return _new_schema(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+def another_store_url(store_url: str, tmp_path) -> str:
+    """A second empty store of the same kind as `store_url`."""
+    if store_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path}/another.db"
+    return _new_schema(store_url.split("?schema=")[0])
+
+
+def _new_schema(database: str) -> str:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -72,3 +84,29 @@ def ledger(store_url: str) -> Iterator[DoseLedger]:
     app = DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url})
     yield app
     app.close()
+
+
+@pytest.fixture
+def rows(store_url: str) -> Iterator[Any]:
+    """The store's rows as SQL sees them, to tamper with as an attacker holding the database would."""
+    from tests.stored_rows import StoredRows  # after its assertions are registered for rewriting
+
+    stored = StoredRows(store_url)
+    yield stored
+    stored.close()
+
+
+@pytest.fixture
+def cli(store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """`doseledger ARGS...` on this test's store, in process: (exit code, stdout, stderr)."""
+    from cli.main import main
+
+    monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)
+    monkeypatch.setenv("COLUMNS", "250")  # rich's tables unwrapped
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -7,25 +7,11 @@ import json
 
 import pytest
 
-from cli.main import main
 from tests.readside import caught_up
 from tests.test_ledger import dose, lan
 from usecases.application import DoseLedger
 
 OPERATOR = f"cli:{getpass.getuser()}"
-
-
-@pytest.fixture
-def cli(store_url, monkeypatch, capsys):
-    monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)
-    monkeypatch.setenv("COLUMNS", "250")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture

@@ -6,25 +6,13 @@ from uuid import uuid4
 
 import pytest
 
-from cli.main import main
 from tests.readside import caught_up
 from tests.test_ledger import dose, lan
 
 
-@pytest.fixture
-def cli(store_url, monkeypatch, capsys):
-    monkeypatch.setenv("DOSELEDGER_DATABASE_URL", store_url)
-
-    def run(*argv: str) -> tuple[int, str]:
-        code = main(list(argv))
-        return code, capsys.readouterr().out
-
-    return run
-
-
 def test_an_admin_erases_a_person_from_the_command_line(cli, ledger):
     pid = ledger.register_person(lan()).person_id
-    code, out = cli("erase", str(pid), "--reason", "the citizen's request")
+    code, out, _ = cli("erase", str(pid), "--reason", "the citizen's request")
     assert code == 0 and f"erased person {pid}" in out
     assert not ledger.data_keys.holds(pid)
     assert ledger.person(pid).erased
@@ -32,7 +20,7 @@ def test_an_admin_erases_a_person_from_the_command_line(cli, ledger):
     again = cli("erase", str(pid), "--reason", "again")
     unknown = cli("erase", str(uuid4()), "--reason", "asked")
     no_reason = cli("erase", str(pid), "--reason", "")
-    assert again == (2, f"doseledger erase: person_id: person {pid} is already erased\n")
+    assert again[:2] == (2, f"doseledger erase: person_id: person {pid} is already erased\n")
     assert unknown[0] == 2 and unknown[1].startswith("doseledger erase: person_id: no person")
     assert no_reason[0] == 2 and no_reason[1].startswith("doseledger erase: reason:")
 
@@ -50,7 +38,7 @@ def test_reconcile_finishes_an_erasure_interrupted_before_its_key_went(cli, ledg
             ledger.erase_person(pid, "asked")
     assert ledger.data_keys.holds(pid)
     caught_up(views, ledger)
-    code, out = cli("reconcile", "--timeout", "10")
+    code, out, _ = cli("reconcile", "--timeout", "10")
     assert code == 0, out
     assert f"erasure of person {pid} finished" in out and "no differences" in out
     assert not ledger.data_keys.holds(pid)

@@ -9,15 +9,7 @@ import pytest
 
 from ledger.chain import GENESIS, chain_digest
 from replay import verify_all, verify_integrity
-from tests.stored_rows import StoredRows
 from tests.test_ledger import dose, lan
-
-
-@pytest.fixture
-def rows(store_url):
-    stored = StoredRows(store_url)
-    yield stored
-    stored.close()
 
 
 @pytest.fixture

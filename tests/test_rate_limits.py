@@ -11,14 +11,16 @@ from store.rate_limits import TABLE, RateLimits
 from store.secrets import Secrets
 from usecases.application import DoseLedger
 
+MID_MINUTE = 1_800_000_030.0  # half a minute into a window: a test's calls never straddle two
 
-def counters(ledger: DoseLedger, secrets: Secrets, clock=None) -> RateLimits:
-    made = RateLimits(ledger.recorder.datastore, secrets=secrets, **({"clock": clock} if clock else {}))
+
+def counters(ledger: DoseLedger, secrets: Secrets, clock=lambda: MID_MINUTE) -> RateLimits:
+    made = RateLimits(ledger.recorder.datastore, secrets=secrets, clock=clock)
     made.create_table()
     return made
 
 
-def rows(ledger: DoseLedger) -> list[tuple]:
+def stored_counts(ledger: DoseLedger) -> list[tuple]:
     datastore = ledger.recorder.datastore
     table = f'"{datastore.schema}".{TABLE}' if isinstance(datastore, PostgresDatastore) else TABLE
     with ledger.recorder.datastore.transaction(commit=False) as c:
@@ -66,17 +68,17 @@ def test_a_new_window_starts_from_zero_and_the_old_ones_are_pruned(ledger, tmp_p
     first = limits.count("lookups", "203.0.113.7", 60)
     limits.count("lookups", "203.0.113.7", 60)
     assert first.calls == 1 and 0 < first.retry_after <= 60
-    assert first.retry_after == 60 - (1_000_000 % 60)
+    assert first.retry_after == 20  # 1,000,000 s is 40 s into its minute
     now[0] += 60
     assert limits.count("lookups", "203.0.113.7", 60).calls == 1
-    stored = rows(ledger)
+    stored = stored_counts(ledger)
     assert [(r[0], r[2], r[3]) for r in stored] == [("lookups", 1_000_020, 1)]  # the old window is gone
 
 
 def test_a_subject_is_stored_as_a_keyed_digest_never_as_it_came(ledger, tmp_path: Path):
     limits = counters(ledger, Secrets(tmp_path / "secrets"))
     limits.count("status_checks", "198.51.100.23", 60)
-    stored = rows(ledger)
+    stored = stored_counts(ledger)
     assert len(stored) == 1 and "198.51.100.23" not in str(stored)
     other_key = RateLimits(ledger.recorder.datastore, secrets=Secrets(tmp_path / "other"))
     assert stored[0][1] == limits.subject_digest("198.51.100.23") != other_key.subject_digest("198.51.100.23")
@@ -86,7 +88,7 @@ def test_workers_starting_together_all_create_the_table(ledger, tmp_path: Path):
     """Every worker creates it on start (idempotent); on a new PostgreSQL schema the catalogue
     would otherwise race."""
     secrets = Secrets(tmp_path / "secrets")
-    barrier = threading.Barrier(6)
+    barrier = threading.Barrier(6, timeout=30)
     failures: list[BaseException] = []
 
     def start() -> None:
@@ -102,5 +104,6 @@ def test_workers_starting_together_all_create_the_table(ledger, tmp_path: Path):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung creating the table"
     assert failures == []
     assert counters(ledger, secrets).count("lookups", "p", 60).calls == 1

@@ -7,9 +7,7 @@ from uuid import UUID, uuid4
 
 from tests.api.conftest import dose, lan
 from tests.api.test_doses import SITE, certificate, locs
-from tests.test_erasure import delete_key_behind_the_ledgers_back
-
-PERSONAL = ("Nguyễn Thị Lan", "001185012345", "0912345678", "12 Phố Huế")
+from tests.test_erasure import PERSONAL, delete_key_behind_the_ledgers_back
 
 
 def test_an_admin_erases_a_person_and_no_answer_shows_their_data_after(service):

@@ -6,20 +6,12 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
-from cli.main import main
 from ledger.principal import principal_id_for
-from store.url import URL_KEY
 from tests.api.conftest import Caller, another_worker
 from tests.api.test_doses import locs
+from tests.api.test_tokens import cli, restored_environment  # noqa: F401 - an autouse fixture
 
 SITE_TOKEN = {"role": "site", "sites": ["01-TYT-001"], "name": "Trạm Y tế Ba Đình"}
-
-
-@pytest.fixture(autouse=True)
-def restored_environment(monkeypatch, store_url):
-    monkeypatch.setenv(URL_KEY, store_url)  # the CLI sets it; put it back afterwards
 
 
 def test_an_admin_makes_a_token_shown_once_that_works_and_lists_it_without_the_secret(service):
@@ -146,13 +138,6 @@ def test_a_rotation_to_an_expiry_already_passed_is_refused_and_the_old_token_kep
     assert refused.status_code == 422, refused.text
     assert [e["loc"] for e in refused.json()["errors"]] == [["body", "expires_at"]]
     assert Caller(service.client, old["token"]).get("/v1/projections").status_code == 200
-
-
-def cli(capsys, store_url: str, *args: str) -> list[str]:
-    code = main(["--database-url", store_url, "token", *args])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert code == 0, lines
-    return lines
 
 
 def test_the_cli_lists_and_rotates(service, store_url, capsys):

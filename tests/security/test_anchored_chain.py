@@ -32,13 +32,6 @@ from usecases.chain_key import ForeignChainSecret, holds_keyed_digests
 
 
 @pytest.fixture
-def rows(store_url):
-    stored = StoredRows(store_url)
-    yield stored
-    stored.close()
-
-
-@pytest.fixture
 def folder(tmp_path) -> AnchorFolder:
     return AnchorFolder(tmp_path / "anchors")
 
