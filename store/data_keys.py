@@ -219,19 +219,18 @@ class DataKeys:
 
     def stage_new(self, person_ids: Iterable[UUID]) -> None:
         """Keys for people registered by the save about to run (this thread's): made here,
-        cached, and stored by the recorder in the save's own transaction (`insert_staged`), so a
-        key commits with the events sealed by it, or neither does. No person has a key before
-        their first event: one already stored (the same id registered by another writer at
-        once) fails the save like its events' version does, and the decision is retried."""
-        now = time.monotonic()
+        seen by this thread only, and stored by the recorder in the save's own transaction
+        (`insert_staged`), so a key commits with the events sealed by it, or neither does. No
+        person has a key before their first event: one already stored (the same id registered by
+        another writer at once) fails the save like its events' version does, and the decision
+        is retried. Only a committed key enters the shared cache (`unstage`): two requests
+        registering the same person at once (a client's retry) each stage a key, and the loser's
+        must never open the winner's events, in its thread or any other."""
         staged: list[tuple[UUID, bytes]] = []
         keys: dict[UUID, bytes] = {}
         for pid in dict.fromkeys(person_ids):
             keys[pid] = os.urandom(DATA_KEY_BYTES)
             staged.append((pid, self._wrap(pid, keys[pid])))
-        with self._lock:
-            for pid, key in keys.items():
-                self._remember(self._cache, pid, (key, now + CACHE_SECONDS))
         self._staged.rows, self._staged.keys = staged, keys
 
     def insert_staged(self, curs: Any) -> None:
@@ -240,21 +239,28 @@ class DataKeys:
         if not staged:
             return
         if self._postgres:
+            # Never prepared: it runs last in the recorder's pipeline (store.postgres).
             curs.execute(
-                self._insert_new_many, (self._now(), [pid for pid, _ in staged], [w for _, w in staged])
+                self._insert_new_many,
+                (self._now(), [pid for pid, _ in staged], [w for _, w in staged]),
+                prepare=False,
             )
         else:
             curs.executemany(self._insert_new, [(pid.hex, wrapped, self._now()) for pid, wrapped in staged])
 
     def unstage(self, *, failed: bool) -> None:
-        """After the save: forget the staged keys; if it failed, the cached ones too (another
-        writer's key may be the one stored for those people)."""
-        staged: list[tuple[UUID, bytes]] = getattr(self._staged, "rows", [])
+        """After the save: the staged keys, committed with it, join the shared cache; if it
+        failed they are dropped, and any cached key of those people too (another writer's key
+        is the one stored for them)."""
+        keys: dict[UUID, bytes] = getattr(self._staged, "keys", {})
         self._staged.rows, self._staged.keys = [], {}
-        if failed:
-            with self._lock:
-                for pid, _ in staged:
+        now = time.monotonic()
+        with self._lock:
+            for pid, key in keys.items():
+                if failed:
                     self._cache.pop(pid, None)
+                else:
+                    self._remember(self._cache, pid, (key, now + CACHE_SECONDS))
 
     def _select_many(self, person_ids: list[UUID], curs: Any) -> dict[UUID, bytes]:
         found: dict[UUID, bytes] = {}

@@ -120,8 +120,6 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
     data_keys: DataKeys | None = None  # set by the application: new people's keys go in with their events
 
     def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
-        if self.data_keys is not None:
-            self.data_keys.insert_staged(curs)  # same transaction: a key commits with its events
         curs.execute(
             self.insert_rows_statement,
             (
@@ -131,6 +129,14 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
                 [e.state for e in stored_events],
             ),
         )
+        # Same transaction: a key commits with its events. After them, and never prepared: in
+        # the pipeline a failed statement skips the ones queued behind it, a PREPARE included,
+        # which psycopg then believes made ("prepared statement does not exist" on every later
+        # save of that connection). A new person's events conflict before their key could.
+        # A cursor of its own: this one's results are the new rows' positions, read next.
+        if self.data_keys is not None:
+            with curs.connection.cursor() as keys:
+                self.data_keys.insert_staged(keys)
 
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         if not ids:

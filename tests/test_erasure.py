@@ -9,6 +9,7 @@ import json
 import logging
 import sqlite3
 import subprocess
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
@@ -376,3 +377,37 @@ def test_sealed_fields_resealed_with_other_values_break_their_personal_digest(le
     assert not report["consistent"]
     assert [(d["version"], d["finding"]) for d in report["differences"]] == [(1, "altered")]
     assert "personal_digest" in report["differences"][0]["detail"]
+
+
+def test_a_key_staged_for_a_save_is_seen_by_no_other_thread_and_a_failed_save_leaves_none(ledger):
+    """Two requests registering the same person at once (a client's retry) each stage a key; the
+    loser's must never open the winner's events, from any thread (found under load with faults)."""
+    keys, pid = ledger.data_keys, uuid4()
+    keys.stage_new([pid])
+    assert keys.key(pid) is not None  # the saving thread seals with it
+    elsewhere: list[BaseException] = []
+    other = threading.Thread(target=lambda: elsewhere.extend(_refusal(lambda: keys.key(pid))))
+    other.start()
+    other.join(timeout=30)
+    assert [type(e) for e in elsewhere] == [DataKeyMissing]  # not stored, not shared
+    keys.unstage(failed=True)
+    with pytest.raises(DataKeyMissing):
+        keys.key(pid)
+
+
+def test_a_committed_key_is_the_one_every_thread_opens_with(ledger):
+    pid = ledger.register_person(lan()).person_id
+    stored = ledger.data_keys.key(pid)
+    opened: list[bytes | None] = []
+    other = threading.Thread(target=lambda: opened.append(ledger.data_keys.key(pid)))
+    other.start()
+    other.join(timeout=30)
+    assert opened == [stored] and ledger.person(pid).details["full_name"] == lan()["full_name"]
+
+
+def _refusal(call) -> list[BaseException]:
+    try:
+        call()
+    except DataKeyMissing as refused:
+        return [refused]
+    return []
