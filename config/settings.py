@@ -80,6 +80,35 @@ class Settings(BaseSettings):
         "embedded) writes a signed anchor of the store this often (0: off; `doseledger anchor` "
         "writes one at any time)",
     )
+    # Read by the signing keys (signing/keys.py) as well, which the CLI opens without the API.
+    signing_keys_dir: str | None = Field(
+        None,
+        description="the folder of the certificate signing keys (CSCA, DSCs, SMART Health Card keys), "
+        "private keys encrypted with the passphrase; kept and backed up apart from the database "
+        "(unset: `doseledger/signing` in the user's config folder)",
+    )
+    signing_passphrase: str | None = Field(
+        None,
+        description="the passphrase the private signing keys are encrypted with (required to create, "
+        "rotate or sign; verifying needs none)",
+    )
+    certificate_issuer_url: str = Field(
+        "https://doseledger.example",
+        description="the SMART Health Cards issuer (`iss`): the URL under which "
+        "`/.well-known/jwks.json` is served",
+    )
+    certificate_issuer: str = Field(
+        "Ministry of Health of Viet Nam", description="the EU DCC certificate issuer (`is`)"
+    )
+    certificate_validity_days: int = Field(
+        365, gt=0, description="how long a signed EU DCC is valid after its issuance (`exp` - `iat`)"
+    )
+    verifications_per_minute: int = Field(
+        120,
+        gt=0,
+        description="QR verifications (`POST /v1/verify`) per client address, all workers together "
+        "(429 beyond)",
+    )
     # Read by the ledger itself (usecases/application.py), which processes without these
     # settings open too; declared here so that it is checked and documented with the rest.
     decision_budget: float = Field(
@@ -163,6 +192,8 @@ class Settings(BaseSettings):
         "import_background_bytes",
         "status_checks_per_minute",
         "lookups_per_minute",
+        "certificate_validity_days",
+        "verifications_per_minute",
         "port",
         "workers",
         mode="before",

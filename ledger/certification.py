@@ -1,0 +1,100 @@
+"""What a certificate certifies, and the ids that come from it.
+
+A certificate version is identified by what it certifies: the person, their name and birth
+date, the doses shown with their numbers (dn/sd) and the rules version that numbered them.
+`certificate_id` is a keyed digest of that content: the same content gives the same id on every
+rebuild, and different content can never come out under an issued id. Keyed (HMAC under the
+deployment's secret), because the content holds a name and a birth date, which a plain digest
+would let anyone holding the id test guesses against.
+
+The UVCI of each dose's EU DCC and the SMART Health Card's revocation id (`rid`) are derived
+from the certificate id the same way: opaque, and nothing in them leads back to a national id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import asdict, dataclass
+from uuid import UUID
+
+import orjson
+
+
+@dataclass(frozen=True)
+class CertifiedDose:
+    dose_id: str
+    vaccine: str  # the catalog code, which is the EU value set's medicinal product (`mp`)
+    manufacturer: str | None  # `ma`, from the series rules
+    prophylaxis: str  # `vp` (SNOMED CT), from the series rules
+    cvx: str | None  # the CDC CVX code, for SMART Health Cards
+    number: int  # `dn`
+    series: int  # `sd`
+    administered_on: str  # YYYY-MM-DD (`dt`)
+    lot: str | None
+    site_id: str
+
+
+@dataclass(frozen=True)
+class Certified:
+    """The content of one certificate version."""
+
+    person_id: str
+    rules_version: int
+    full_name: str
+    birth_date: str
+    status: str  # none | partial | complete | booster
+    doses: tuple[CertifiedDose, ...]
+
+    def canonical(self) -> bytes:
+        """One byte string per content: sorted keys, no whitespace (orjson)."""
+        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+
+
+def _mac(key: bytes, purpose: str, data: bytes) -> bytes:
+    return hmac.new(key, purpose.encode() + b"\0" + data, hashlib.sha256).digest()
+
+
+def content_digest(certified: Certified, key: bytes) -> str:
+    """The keyed digest of the content, hex (what an issuance event records)."""
+    return _mac(key, "certificate-content", certified.canonical()).hex()
+
+
+def certificate_id(certified: Certified, key: bytes) -> str:
+    """The version's id: the content digest's first 16 bytes as a version-8 UUID."""
+    raw = bytearray(bytes.fromhex(content_digest(certified, key))[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(UUID(bytes=bytes(raw)))
+
+
+_UVCI_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ/#:"  # ISO 7064 mod 37-36 would do; see below
+
+
+def uvci(certificate_id: str, dose_index: int, key: bytes, country: str = "VN") -> str:
+    """The UVCI of the EU DCC for the `dose_index`-th dose of a version: `URN:UVCI:01:VN:` then
+    26 opaque characters (base32 of a keyed digest), then `#` and a Luhn mod 36 check character
+    (the eHealth Network's UVCI guidelines, option 3: no semantics in the identifier)."""
+    opaque = base64.b32encode(_mac(key, "uvci", f"{certificate_id}/{dose_index}".encode())[:16]).decode()[:26]
+    body = f"URN:UVCI:01:{country}:{opaque}"
+    return f"{body}#{_luhn_mod_n(body)}"
+
+
+def shc_rid(certificate_id: str, key: bytes) -> str:
+    """The SMART Health Card revocation id of a version: base64url of 8 bytes of a keyed digest
+    (the spec's limit is 24 characters; this is 11)."""
+    return base64.urlsafe_b64encode(_mac(key, "shc-rid", certificate_id.encode())[:8]).decode().rstrip("=")
+
+
+def _luhn_mod_n(text: str) -> str:
+    """The Luhn mod N check character over the UVCI's characters (N = 36: 0-9A-Z; the
+    delimiters are skipped, as the guidelines allow)."""
+    alphabet = _UVCI_ALPHABET[:36]
+    chars = [c for c in text.upper() if c in alphabet]
+    factor, total = 2, 0
+    for c in reversed(chars):
+        addend = factor * alphabet.index(c)
+        factor = 1 if factor == 2 else 2
+        total += addend // 36 + addend % 36
+    return alphabet[(36 - total % 36) % 36]
