@@ -8,6 +8,7 @@ from eventsourcing.utils import get_topic
 
 from intake.retro import run_import
 from ledger.access import PersonDataRead
+from ledger.issuance import Issuance
 from ledger.keys import CorrectionTicket, IdentityKey, KeyedIds, NationalIdClaim, SiteRecord
 from ledger.person import Person
 from ledger.principal import Principal
@@ -40,6 +41,7 @@ STORED = {
     "ledger.access:PersonDataRead": {"Recorded"},
     "ledger.principal:Principal": {"TokenIssued", "TokenRevoked"},
     "retro.submission:RetroImport": {"Started", "ChunkImported", "Completed", "Failed"},
+    "ledger.issuance:Issuance": {"Issued", "Revoked"},
 }
 AGGREGATES = (
     Person,
@@ -52,6 +54,7 @@ AGGREGATES = (
     PersonDataRead,
     Principal,
     RetroImport,
+    Issuance,
 )
 
 
