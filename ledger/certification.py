@@ -16,10 +16,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 from uuid import UUID
 
 import orjson
+
+from ledger.rules import day_of
+from ledger.series import Evaluation
+from ledger.series_rules import SeriesRules
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,52 @@ class Certified:
     def canonical(self) -> bytes:
         """One byte string per content: sorted keys, no whitespace (orjson)."""
         return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+
+
+def certify(
+    person_id: str, details: Mapping[str, Any], evaluation: Evaluation, rules: SeriesRules
+) -> Certified | None:
+    """What a person's record certifies under `rules`, or None when there is nothing to certify:
+    no valid dose of a certifiable product, or no name or birth date (an erased person).
+
+    The same record and rules give an equal Certified (so the same certificate id): the doses
+    come in the evaluation's administered order, which does not depend on how they were read.
+    A dose of a product the rules cannot certify is left out, but still counts in the series,
+    so the doses shown keep their numbers (Nanocovax twice, then Comirnaty: Comirnaty 3/3).
+    """
+    full_name, birth_date = details.get("full_name"), details.get("birth_date")
+    if not full_name or not birth_date:
+        return None
+    doses = []
+    for numbered in rules.number(evaluation):
+        dose = numbered.dose
+        product = rules.products.get(dose["vaccine"])
+        if product is None or not product.certifiable or product.vp is None:
+            continue
+        doses.append(
+            CertifiedDose(
+                dose_id=str(dose["dose_id"]),
+                vaccine=product.code,
+                manufacturer=product.ma,
+                prophylaxis=product.vp,
+                cvx=product.cvx,
+                number=numbered.number,
+                series=numbered.series,
+                administered_on=day_of(dose["administered_at"]).isoformat(),
+                lot=dose.get("lot"),
+                site_id=str(dose["site_id"]),
+            )
+        )
+    if not doses:
+        return None
+    return Certified(
+        person_id=str(person_id),
+        rules_version=rules.version,
+        full_name=str(full_name),
+        birth_date=str(birth_date),
+        status=rules.status(evaluation),
+        doses=tuple(doses),
+    )
 
 
 def _mac(key: bytes, purpose: str, data: bytes) -> bytes:
