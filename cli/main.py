@@ -27,6 +27,7 @@ COMMANDS = {
     "rebuild": "cli.rebuild",
     "reconcile": "cli.reconcile",
     "rekey": "cli.rekey",
+    "rules": "cli.rules",
     "bench": "cli.bench",
 }
 

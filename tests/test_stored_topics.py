@@ -13,6 +13,7 @@ from ledger.keys import CorrectionTicket, IdentityKey, KeyedIds, NationalIdClaim
 from ledger.person import Person
 from ledger.principal import Principal
 from ledger.retro_import import RetroImport
+from ledger.rules_book import SeriesRulesBook
 from ledger.site import Site
 from ledger.values import Actor
 from tests.retro_files import FORM, people_rows, write_csv
@@ -42,6 +43,7 @@ STORED = {
     "ledger.principal:Principal": {"TokenIssued", "TokenRevoked"},
     "retro.submission:RetroImport": {"Started", "ChunkImported", "Completed", "Failed"},
     "ledger.issuance:Issuance": {"Issued", "Revoked"},
+    "ledger.rules_book:SeriesRulesBook": {"Opened", "Adopted"},
 }
 AGGREGATES = (
     Person,
@@ -55,6 +57,7 @@ AGGREGATES = (
     Principal,
     RetroImport,
     Issuance,
+    SeriesRulesBook,
 )
 
 
