@@ -29,6 +29,7 @@ from ledger.values import Actor
 from store import data_keys
 from store.data_keys import KEK_NAME
 from store.secrets import SECRETS_KEY, Secrets
+from usecases import series_rules
 from usecases.application import DoseLedger
 from usecases.principals import issue_token, revoke_token
 
@@ -215,6 +216,8 @@ def write_every_event(ledger: DoseLedger) -> None:
     retro.complete()
     ledger.save(retro)
     ledger.erase_person(minh.person_id, "the citizen's request", actor=ADMIN)
+    rules = json.loads(Path(__file__).with_name("series-rules").joinpath("2.json").read_text("utf-8"))
+    series_rules.adopt(ledger, rules, "boosters after a one-dose series written n/n", ADMIN)
 
 
 def stored_states(ledger: DoseLedger) -> list[list[str]]:
