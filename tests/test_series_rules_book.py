@@ -15,6 +15,7 @@ from ledger.errors import InvalidValue, NotFound
 from ledger.rules_book import RULES_BOOK_ID, SeriesRulesBook
 from ledger.series_rules import RulesInvalid, shipped
 from ledger.values import Actor
+from replay import verify_integrity
 from usecases import series_rules
 from usecases.application import DoseLedger
 
@@ -183,3 +184,13 @@ def test_the_rules_command_refuses_naming_the_field(cli, ledger, tmp_path):
     code, out, _ = cli("rules", "show", "--version", "7")
     assert (code, out) == (2, "doseledger rules show: version: no series rules version 7\n")
     assert book_events(ledger) == []
+
+
+def test_the_book_is_chained_like_every_stream_and_an_edited_version_is_caught(ledger, rows):
+    series_rules.adopt(ledger, version(2), "boosters after Janssen written 2/2", OFFICIAL)
+    assert verify_integrity(ledger, RULES_BOOK_ID)["intact"]
+    forged = version(2)
+    forged["products"]["EU/1/20/1525"]["series"] = 2  # Janssen quietly made a two-dose series
+    rows.edit(RULES_BOOK_ID, 2, rules=forged)
+    report = verify_integrity(ledger, RULES_BOOK_ID)
+    assert not report["intact"] and [f["version"] for f in report["findings"]] == [2]
