@@ -48,7 +48,7 @@ class ProductRules:
 
 
 @dataclass(frozen=True)
-class NumberedDose:
+class EncodedDose:
     """A valid dose's place under a rules version."""
 
     dose: dict[str, Any]
@@ -73,7 +73,7 @@ class SeriesRules:
             raise InvalidValue("vaccine", f"{code!r} has no series rules in version {self.version}")
         return found
 
-    def number(self, evaluation: Evaluation) -> list[NumberedDose]:
+    def number(self, evaluation: Evaluation) -> list[EncodedDose]:
         """The evaluation's valid doses (administered order) numbered by these rules' series
         lengths: the same count as ledger.series, with this version's lengths."""
         doses = [numbered.dose for numbered in evaluation.doses]
@@ -84,12 +84,12 @@ class SeriesRules:
             # ledger.series).
             known = [p for p in (self.products.get(d["vaccine"]) for d in doses) if p is not None]
             length = max(known[-1].series, len(doses)) if known else len(doses)
-            return [NumberedDose(d, n, length, False) for n, d in enumerate(doses, start=1)]
+            return [EncodedDose(d, n, length, False) for n, d in enumerate(doses, start=1)]
         booster_sd = self.booster_sd_after_one_dose if complete_at == 1 else self.booster_sd_after_longer
         return [
-            NumberedDose(dose, n, complete_at, False)
+            EncodedDose(dose, n, complete_at, False)
             if n <= complete_at
-            else NumberedDose(dose, n, complete_at if booster_sd == SERIES_LENGTH else n, True)
+            else EncodedDose(dose, n, complete_at if booster_sd == SERIES_LENGTH else n, True)
             for n, dose in enumerate(doses, start=1)
         ]
 
