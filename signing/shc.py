@@ -17,7 +17,7 @@ from signing.shc_card import (
     sign,
     signing_input,
 )
-from signing.shc_qr import Unreadable, jws_from_qr, qr_chunks
+from signing.shc_qr import Unreadable, jws_from_qr, qr_chunks, qr_code
 from signing.shc_verify import Decoded, RevocationCheck, crl_revoked, decode, verify
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "jws_from_qr",
     "public_jwk",
     "qr_chunks",
+    "qr_code",
     "sign",
     "signing_input",
     "verify",

@@ -12,6 +12,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any, cast
+
+import segno
+from segno import consts
 
 PREFIX = "shc:/"
 SINGLE_QR_MAX = 1195
@@ -40,6 +44,20 @@ def qr_chunks(jws: str) -> list[str]:
     size = math.ceil(len(jws) / count)
     parts = [jws[i : i + size] for i in range(0, len(jws), size)]
     return [f"{PREFIX}{i}/{len(parts)}/{_digits(part)}" for i, part in enumerate(parts, start=1)]
+
+
+def qr_code(chunk: str) -> segno.QRCode:
+    """The QR code of one chunk, as the spec draws it: the prefix (and chunk numbers) in a byte
+    segment, the digits in a numeric segment. Encoded as one text, segno would choose byte mode
+    throughout and need a far larger symbol. A chunk of `qr_chunks` fits version 22 at error
+    correction L; segno raises the correction level where the version leaves room."""
+    head, _, digits = chunk.rpartition("/")
+    if not head.lower().startswith("shc:") or not digits.isascii() or not digits.isdigit():
+        raise ValueError("chunk: not a 'shc:/' QR text")
+    segments = [(head + "/", consts.MODE_BYTE), (digits, consts.MODE_NUMERIC)]
+    # segno's annotation names only a str, int or bytes; its encoder also takes a list of
+    # (text, mode) segments, its one way to mix modes (the tests check the version it gives).
+    return segno.make(cast(Any, segments), error="L", micro=False)
 
 
 def _digits(text: str) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import random
 
 import pytest
+import segno
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signing.shc import Unreadable, jws_from_qr, qr_chunks
+from signing.shc import Unreadable, jws_from_qr, qr_chunks, qr_code
 
 JWS_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
@@ -102,3 +103,24 @@ def test_a_single_text_is_not_taken_for_a_list_of_characters() -> None:
 def test_what_a_scanner_adds_is_tolerated() -> None:
     assert jws_from_qr(["SHC:/43\n"]) == "X"
     assert jws_from_qr(["  shc:/43  "]) == "X"
+
+
+@pytest.mark.parametrize("length", [1, 800, 1195, 1196, 2383, 3285])
+def test_each_chunk_fits_a_version_22_qr(length: int) -> None:
+    jws = "".join(random.Random(length).choice(JWS_CHARS) for _ in range(length))
+    versions = [qr_code(chunk).version for chunk in qr_chunks(jws)]
+    assert max(versions) <= 22
+    if length == 1195:
+        assert versions == [22]  # the spec's limit is exactly what version 22 at L holds
+
+
+def test_the_digits_need_a_numeric_segment_to_fit() -> None:
+    chunk = qr_chunks("".join(random.Random(3).choice(JWS_CHARS) for _ in range(1195)))[0]
+    assert qr_code(chunk).version == 22
+    assert segno.make(chunk, error="L", micro=False).version > 22  # one text: byte mode throughout
+
+
+def test_only_a_chunk_makes_a_qr_code() -> None:
+    for bad in ["HC1:123", "shc:/12a", "shc:/", "shc:/٤٣"]:
+        with pytest.raises(ValueError, match="chunk"):
+            qr_code(bad)
