@@ -3,7 +3,7 @@
 One folder (DOSELEDGER_SIGNING_KEYS_DIR; by default `doseledger/signing` under the user's config
 folder) holds
 
-    csca.crt, csca.key            the country signing CA: self-signed, EC P-256, signs DSCs only
+    csca.crt, csca.key            the country signing CA (`csca.py`): self-signed, signs DSCs only
     generations/0001/ ...         one generation per `create` or `rotate`:
         dsc.crt, dsc.key          the document signer certificate (EU DCC), issued by the CSCA
         shc.key, shc.jwk          the SMART Health Cards ES256 key, and its public JWK
@@ -28,7 +28,7 @@ import re
 import shutil
 import threading
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +36,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import NameOID
 
+from signing.csca import country as country_of
+from signing.csca import issued_dsc, self_signed_csca
 from signing.trust import TrustList, dsc_kid
 
 KEYS_DIR_KEY = "DOSELEDGER_SIGNING_KEYS_DIR"
 PASSPHRASE_KEY = "DOSELEDGER_SIGNING_PASSPHRASE"
 
-CSCA_DAYS = 3653  # ten years
-# A DSC signs for about two years; the CSCA outlives several rotations of them.
-DSC_DAYS = 730
-# The EU DCC's extended key usages: the DSC may sign test, vaccination and recovery certificates.
-DCC_KEY_USAGES = (
-    x509.ObjectIdentifier("1.3.6.1.4.1.1847.2021.1.1"),
-    x509.ObjectIdentifier("1.3.6.1.4.1.1847.2021.1.2"),
-    x509.ObjectIdentifier("1.3.6.1.4.1.1847.2021.1.3"),
-)
 _GENERATION = re.compile(r"^\d{4,}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -170,28 +162,7 @@ class SigningKeys:
         try:
             now = _now()
             csca_key = ec.generate_private_key(ec.SECP256R1())
-            name = x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COUNTRY_NAME, country),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-                    x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} CSCA"),
-                ]
-            )
-            csca = (
-                x509.CertificateBuilder()
-                .subject_name(name)
-                .issuer_name(name)
-                .public_key(csca_key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now)
-                .not_valid_after(now + timedelta(days=CSCA_DAYS))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
-                .add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(csca_key.public_key()), critical=False
-                )
-                .sign(csca_key, hashes.SHA256())
-            )
+            csca = self_signed_csca(csca_key, country=country, organisation=organisation, now=now)
             _write(building / "csca.crt", csca.public_bytes(serialization.Encoding.PEM))
             _write(building / "csca.key", _encrypted(csca_key, passphrase))
             first = _private_folder(_private_folder(building / "generations") / "0001")
@@ -199,8 +170,13 @@ class SigningKeys:
             try:
                 # Over an empty folder (one made for the keys), never over a full one.
                 os.rename(building, self.directory)
-            except OSError:
-                raise KeysExist(self.directory) from None
+            except OSError as error:
+                if self.exists() or (self.directory.is_dir() and any(self.directory.iterdir())):
+                    raise KeysExist(self.directory) from None  # another process made them first
+                raise SigningKeysError(
+                    f"the keys could not be moved into {self.directory} ({error.strerror}): name a "
+                    "folder that does not exist yet, or an empty one that is not a mount point"
+                ) from None
         finally:
             shutil.rmtree(building, ignore_errors=True)
         return self.list()
@@ -239,30 +215,7 @@ class SigningKeys:
         now: datetime,
     ) -> None:
         dsc_key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name(
-            [
-                *csca.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME),
-                *csca.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"{_organisation(csca)} DSC {number}"),
-            ]
-        )
-        dsc = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(csca.subject)
-            .public_key(dsc_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(min(now + timedelta(days=DSC_DAYS), csca.not_valid_after_utc))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(digital_signature=True), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(list(DCC_KEY_USAGES)), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(dsc_key.public_key()), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(csca_key.public_key()), critical=False
-            )
-            .sign(csca_key, hashes.SHA256())
-        )
+        dsc = issued_dsc(csca, csca_key, dsc_key.public_key(), number=number, now=now)
         shc_key = ec.generate_private_key(ec.SECP256R1())
         jwk = public_jwk(shc_key.public_key())
         _write(folder / "dsc.key", _encrypted(dsc_key, passphrase))
@@ -345,11 +298,10 @@ class SigningKeys:
             dsc = _certificate(generation / "dsc.crt")
             der = dsc.public_bytes(serialization.Encoding.DER)
             created = json.loads((generation / "generation.json").read_text(encoding="utf-8"))["created"]
-            country = dsc.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value
             entries.append(
                 {
                     "kid": _b64(dsc_kid(dsc)),
-                    "country": country,
+                    "country": country_of(dsc),
                     "certificateType": "DSC",
                     "thumbprint": hashlib.sha256(der).hexdigest(),
                     "rawData": _b64(der),
@@ -430,28 +382,8 @@ def _jwk(generation: Path) -> dict[str, str]:
     return found
 
 
-def _organisation(certificate: x509.Certificate) -> str:
-    return str(certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value)
-
-
 def _certificate(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
-
-
-def _usage(
-    *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=key_cert_sign,
-        crl_sign=crl_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def _encrypted(key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -19,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from signing.csca import DCC_KEY_USAGES
 from signing.keys import (
-    DCC_KEY_USAGES,
     KEYS_DIR_KEY,
     PASSPHRASE_KEY,
     KeysExist,
@@ -197,7 +198,11 @@ def test_files_are_the_owners_only_and_private_keys_encrypted(keys):
     assert not list(keys.directory.parent.glob(".*.tmp"))  # no scratch folder left behind
 
 
-def test_no_private_key_in_any_listing_or_repr(keys):
+def test_no_private_key_in_any_listing_log_or_repr(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    keys = SigningKeys(tmp_path / "signing", PASSPHRASE)
+    keys.create()
+    keys.rotate()
     signer = keys.dcc_signer()
     shc = keys.shc_signer()
     assert signer is not None and shc is not None
@@ -223,6 +228,8 @@ def test_no_private_key_in_any_listing_or_repr(keys):
             "repr": [repr(keys), repr(signer), repr(shc), repr(keys.list())],
         }
     )
+    signer.sign(b"data")
+    shown += caplog.text
     for form in secret_forms:
         assert form not in shown
     assert "PRIVATE" not in shown
@@ -316,3 +323,12 @@ def test_the_test_run_has_keys_that_sign():
     """tests/conftest.py made them once for the run: any test that signs finds them."""
     run = SigningKeys.from_env()
     assert run.dcc_signer() is not None and run.shc_signer() is not None
+
+
+def test_a_folder_the_keys_cannot_be_moved_into_is_a_clear_error_leaving_nothing(tmp_path):
+    (tmp_path / "signing").write_text("a file, not a folder")
+    with pytest.raises(SigningKeysError, match="could not be moved into .*signing") as raised:
+        SigningKeys(tmp_path / "signing", PASSPHRASE).create()
+    assert not isinstance(raised.value, KeysExist)
+    assert (tmp_path / "signing").read_text() == "a file, not a folder"
+    assert [p.name for p in tmp_path.iterdir()] == ["signing"]  # no scratch folder left behind
