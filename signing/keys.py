@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from signing.csca import country as country_of
 from signing.csca import issued_dsc, self_signed_csca
+from signing.shc import public_jwk
 from signing.trust import TrustList, dsc_kid
 
 KEYS_DIR_KEY = "DOSELEDGER_SIGNING_KEYS_DIR"
@@ -217,11 +218,10 @@ class SigningKeys:
         dsc_key = ec.generate_private_key(ec.SECP256R1())
         dsc = issued_dsc(csca, csca_key, dsc_key.public_key(), number=number, now=now)
         shc_key = ec.generate_private_key(ec.SECP256R1())
-        jwk = public_jwk(shc_key.public_key())
         _write(folder / "dsc.key", _encrypted(dsc_key, passphrase))
         _write(folder / "dsc.crt", dsc.public_bytes(serialization.Encoding.PEM))
         _write(folder / "shc.key", _encrypted(shc_key, passphrase))
-        _write(folder / "shc.jwk", json.dumps({**jwk, "kid": jwk_thumbprint(jwk)}).encode())
+        _write(folder / "shc.jwk", json.dumps(public_jwk(shc_key.public_key())).encode())
         _write(folder / "generation.json", json.dumps({"created": _iso(now)}).encode())
 
     # -- reading keys
@@ -314,7 +314,7 @@ class SigningKeys:
 
     def jwks(self) -> dict[str, builtins.list[dict[str, str]]]:
         """Every SMART Health Cards key's public JWK, current and retired."""
-        return {"keys": [{**_jwk(g), "use": "sig", "alg": "ES256"} for g in self._generations()]}
+        return {"keys": [_jwk(g) for g in self._generations()]}
 
     def trust(self, issuer_url: str) -> TrustList:
         """What a verifier of this deployment's certificates trusts: every DSC, every SHC key."""
@@ -356,25 +356,6 @@ class SigningKeys:
                     raise SigningKeysError(f"{path.name} in {self.directory} is not an EC key")
                 _decrypted[cached] = key
             return _decrypted[cached]
-
-
-def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
-    """The public JWK of an EC P-256 key (RFC 7518 6.2.1): kty, crv, x, y."""
-    numbers = key.public_numbers()
-    return {
-        "kty": "EC",
-        "crv": "P-256",
-        "x": _b64url(numbers.x.to_bytes(32, "big")),
-        "y": _b64url(numbers.y.to_bytes(32, "big")),
-    }
-
-
-def jwk_thumbprint(jwk: dict[str, str]) -> str:
-    """The RFC 7638 thumbprint of an EC JWK: SHA-256 of its required members, sorted, no spaces."""
-    canonical = json.dumps(
-        {k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True
-    )
-    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def _jwk(generation: Path) -> dict[str, str]:
@@ -423,7 +404,3 @@ def _iso(moment: datetime) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

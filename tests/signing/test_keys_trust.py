@@ -1,5 +1,5 @@
-"""The trust list and JWK forms against third-party data: the EU DCC test vectors verify through
-`TrustList.from_gateway`, and the SMART Health Cards examples' kids are RFC 7638 thumbprints."""
+"""The gateway's trust list form against third-party data: an EU DCC test vector verifies through
+`TrustList.from_gateway`, and a list that contradicts its certificates is refused."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from signing.keys import jwk_thumbprint, public_jwk
 from signing.trust import TrustList, dsc_kid
 from tests.testdata import TESTDATA
 
 # An EU DCC test vector signed with ES256 (its TESTCTX: "VALID: EC 256 key").
 DE_VECTOR = TESTDATA / "eu-dcc" / "dgc-testdata" / "DE" / "2DCode" / "raw" / "1.json"
-SHC_JWKS = TESTDATA / "smart-health-cards" / "examples" / "issuer" / ".well-known" / "jwks.json"
 
 
 def gateway_entry(certificate_b64: str) -> dict:
@@ -61,15 +59,3 @@ def test_a_gateway_entry_that_contradicts_its_certificate_is_refused_naming_the_
         TrustList.from_gateway([{**entry, "rawData": "not base64!"}])
     # Another kind of certificate (a CSCA, an upload certificate) is not a signer: left out.
     assert TrustList.from_gateway([{**entry, "certificateType": "CSCA"}]).dscs == {}
-
-
-def test_the_shc_examples_kids_are_the_thumbprints_of_their_keys():
-    jwks = json.loads(SHC_JWKS.read_text(encoding="utf-8"))
-    ec_keys = [jwk for jwk in jwks["keys"] if jwk.get("kty") == "EC"]
-    assert ec_keys, "the examples' JWKS holds EC keys"
-    for jwk in ec_keys:
-        assert jwk_thumbprint(jwk) == jwk["kid"]
-        x = int.from_bytes(base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4)), "big")
-        y = int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "=" * (-len(jwk["y"]) % 4)), "big")
-        key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-        assert public_jwk(key) == {k: jwk[k] for k in ("kty", "crv", "x", "y")}
