@@ -19,8 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.catalog import vaccine_catalog
-from ledger.certification import Certified, certificate_id, certify
-from ledger.certification import content_digest as digest_of
+from ledger.certification import Certified, certificate_id_of, certify, content_digest
 from ledger.person import Person
 from ledger.series import Evaluation
 from ledger.series_rules import SeriesRules
@@ -81,15 +80,6 @@ def certified_of(record: PersonRecord, evaluation: Evaluation, rules: SeriesRule
     return certify(record.person_id, record.details, evaluation, rules)
 
 
-def same_content(certified: Certified | None, document: dict[str, Any], key: bytes) -> bool:
-    """Whether `certified` is what the document's version certifies, whatever rules numbered it."""
-    if certified is None or document.get("certificate_id") is None:
-        return certified is None and document.get("certificate_id") is None
-    if certified.rules_version != document["rules_version"]:
-        certified = replace(certified, rules_version=document["rules_version"])
-    return bool(certificate_id(certified, key) == document["certificate_id"])
-
-
 def _erased(person_id: str, shown: dict[str, Any]) -> dict[str, Any]:
     """An erased person's certificate: no id, and no history either. Its versions' ids and
     times were made from the erased name and birth date, which a rebuild can no longer read,
@@ -122,6 +112,35 @@ class Versions:
         self.documents: dict[str, dict[str, Any]] = {}
         self.certified: dict[str, Certified] = {}
         self.superseded: list[Superseded] = []
+        # Per person, the content last identified and its (id, digest): the content of most
+        # events is the one before, and its digest (a canonical JSON and an HMAC) is then
+        # the most of a fold's time (a rebuild's half).
+        self._identified: dict[str, tuple[Certified, str, str]] = {}
+
+    def identify(self, person_id: str, certified: Certified) -> tuple[str, str]:
+        """(certificate id, content digest) of this content."""
+        known = self._identified.get(person_id)
+        if known is not None and known[0] == certified:
+            return known[1], known[2]
+        digest = content_digest(certified, self.key)
+        found = certificate_id_of(digest), digest
+        self._identified[person_id] = (certified, *found)
+        return found
+
+    def same_content(self, certified: Certified | None, document: dict[str, Any]) -> bool:
+        """Whether `certified` is what the document's version certifies, whatever rules
+        numbered it."""
+        if certified is None or document.get("certificate_id") is None:
+            return certified is None and document.get("certificate_id") is None
+        if certified.rules_version != document["rules_version"]:
+            certified = replace(certified, rules_version=document["rules_version"])
+        return bool(self.identify(document["person_id"], certified)[0] == document["certificate_id"])
+
+    def forget(self) -> None:
+        """Everything folded so far (a rebuild writes a batch of people, then folds the next)."""
+        for folded in (self.records, self.documents, self.certified, self._identified):
+            folded.clear()
+        self.superseded.clear()
 
     def take(self, loaded: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         for pid, (record, document) in loaded.items():
@@ -152,7 +171,7 @@ class Versions:
             "merged_into": record.merged_into,
             "province": record.details["province"],
         }
-        if previous is not None and same_content(certified, previous, self.key):
+        if previous is not None and self.same_content(certified, previous):
             document = {**previous, **shown}
         else:
             document = self._new_version(record, previous, certified, reason, at) | shown
@@ -168,7 +187,7 @@ class Versions:
         reason: str,
         at: datetime,
     ) -> dict[str, Any]:
-        new_id = None if certified is None else certificate_id(certified, self.key)
+        new_id, digest = (None, None) if certified is None else self.identify(record.person_id, certified)
         superseded = list(previous["superseded"]) if previous else []
         if previous is not None and previous["certificate_id"] is not None:
             entry = Superseded(previous["certificate_id"], reason, new_id)
@@ -181,7 +200,7 @@ class Versions:
             "certificate_id": new_id,
             "version": previous["version"] + 1 if previous else 1,
             "issued_at": at.isoformat(),
-            "content_digest": None if certified is None else digest_of(certified, self.key),
+            "content_digest": digest,
             "rules_version": self.rules.version if certified is None else certified.rules_version,
             "revoked": [s["certificate_id"] for s in superseded],
             "superseded": superseded,

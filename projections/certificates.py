@@ -286,10 +286,7 @@ class Certificates(PagedProjection[CertificatesView]):
             view.save_rebuilding(
                 {pid: (versions.records[pid], versions.documents[pid]) for pid in versions.records}, adopted
             )
-            versions.records.clear()
-            versions.documents.clear()
-            versions.certified.clear()
-            versions.superseded.clear()
+            versions.forget()
             adopted.clear()
 
         def person(stream: list[tuple[int, Any]]) -> None:
