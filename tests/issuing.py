@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
-from ledger.certification import Certified
+from ledger.certification import Certified, shc_rid, uvci
 from ledger.issuance import Issuance
 from projections import Views, open_views
 from projections.running import EmbeddedProjector, start_embedded
@@ -28,12 +28,12 @@ class CountingSign:
         self.calls: list[str] = []
 
     def __call__(
-        self, certified: Certified, certificate_id: str, now: datetime
+        self, certified: Certified, certificate_id: str, key: bytes, now: datetime
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         self.calls.append(certificate_id)
         dcc = [
             {
-                "uvci": f"URN:UVCI:01:VN:{certificate_id[:8].upper()}{n}",
+                "uvci": uvci(certificate_id, n, key),
                 "kid": "AAECAwQFBgc=",
                 "iss": "VN",
                 "iat": int(now.timestamp()),
@@ -43,7 +43,7 @@ class CountingSign:
             for n, _ in enumerate(certified.doses)
         ]
         shc = {
-            "rid": certificate_id[:11],
+            "rid": shc_rid(certificate_id, key),
             "kid": "thumbprint",
             "iss": "https://example",
             "nbf": 0,

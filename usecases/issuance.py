@@ -33,8 +33,9 @@ log = logging.getLogger("issuance")
 ISSUER = Actor("issuer", "system")
 CERTIFICATES = "certificates"  # the purpose of the key certificate ids are derived under (IdKey.derived)
 
-# (certified, certificate id, now) → the Issued event's `dcc` entries and `shc` entry.
-Sign = Callable[[Certified, str, datetime], tuple[list[dict[str, Any]], dict[str, Any] | None]]
+# (certified, certificate id, the key its UVCIs and SHC rid are derived under, now) → the Issued
+# event's `dcc` entries and `shc` entry: signing.documents.sign_version with the signers bound.
+Sign = Callable[[Certified, str, bytes, datetime], tuple[list[dict[str, Any]], dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Issuer:
         for version in current:
             if version.certificate_id in stored or any(i.id == UUID(version.certificate_id) for i in new):
                 continue
-            dcc, shc = self.sign(version.certified, version.certificate_id, now)
+            dcc, shc = self.sign(version.certified, version.certificate_id, self._key(), now)
             if not dcc and shc is None:
                 continue  # no key signs any form: nothing to record
             new.append(
@@ -156,16 +157,3 @@ class Issuer:
                     self.ledger.decisions.save(issuance)
                 except IntegrityError:
                     continue
-
-
-def signing_off_said() -> Callable[[], None]:
-    """A logger of the issuer being off, once per process."""
-    said = False
-
-    def say() -> None:
-        nonlocal said
-        if not said:
-            log.warning("no certificate signing keys: certificates are not signed (the issuer is off)")
-            said = True
-
-    return say
