@@ -10,8 +10,8 @@ vaccination DCC, best of 5 x 2,000):
   against 2.2 ms (pycose read through a workaround of that incompatibility);
 - it pulls certvalidator, oscrypto, asn1crypto, ecdsa and six (about 6 MB) for the few lines
   of structure a Sign1 is.
-Every test vector of the eHealth Network reads the same with this assembly
-(tests/signing/test_dcc_vectors.py).
+The eHealth Network's 581 test vectors read and verify with it as they expect, but for the
+upstream inconsistencies listed per file in tests/signing/test_dcc_vectors.py.
 
 Deterministic: the protected header and the payload are canonical CBOR (RFC 8949 §4.2.1), so
 the same content, key id and signature give the same bytes on every assembly.
