@@ -79,6 +79,9 @@ def hcert(certified: Certified, index: int, uvci: str, *, issuer: str, country: 
     name: dict[str, str] = {"fn": parts.family, "fnt": parts.family_icao}
     if parts.given is not None and parts.given_icao is not None:
         name |= {"gn": parts.given, "gnt": parts.given_icao}
+    if any(name[field] == "" for field in ("fnt", "gnt") if field in name):
+        # A name of no Latin letter at all (another script) has no ICAO form the DCC can carry.
+        raise ValueError("full_name: a part has no letter an ICAO 9303 form can carry")
     return {
         "ver": SCHEMA_VERSION,
         "nam": name,

@@ -80,6 +80,13 @@ def test_a_one_word_name_has_no_given_name() -> None:
     assert schema.validate(payload) == []
 
 
+@pytest.mark.parametrize("full_name", ["李 Hương", "Nguyễn 李", "  "])
+def test_a_name_without_an_icao_form_is_refused_naming_the_field(full_name: str) -> None:
+    with pytest.raises(ValueError, match="^full_name: ") as caught:
+        the_hcert(replace(CERTIFIED, full_name=full_name), 0)
+    assert "李" not in str(caught.value) and "Hương" not in str(caught.value)
+
+
 def test_a_dose_the_version_does_not_hold_is_refused_naming_the_index() -> None:
     with pytest.raises(ValueError, match="index"):
         the_hcert(index=2)
