@@ -11,7 +11,8 @@ with its revocation. What they answer:
   16 bytes in base64 (the eHealth Network's revocation list; the country is the CWT's `iss`,
   which verifiers read from the certificate, and is the `co` of every DCC issued here);
 - a SMART Health Card key's revocation list (`crl`): {kid, method "rid", ctr, rids:
-  ["rid.timestamp"]}, cards of that rid issued before the timestamp being revoked;
+  ["rid.timestamp"]}, cards of that rid issued before the timestamp (the second after the
+  revocation) being revoked;
 - whether one UVCI, or one (kid, rid), is revoked, for the verifier.
 
 No personal data: the view holds ids, key ids, times and signatures, never a name.
@@ -176,7 +177,9 @@ class IssuancesView(Tables):
             )
             if not rows and not sql.rows("SELECT 1 AS known FROM {shc} WHERE kid = ? LIMIT 1", (kid,)):
                 return None
-        rids = [f"{r['rid']}.{int(r['revoked_epoch'])}" for r in rows]
+        # A timestamp revokes the cards whose nbf is before it: the second after the revocation,
+        # so that a card signed in the very second it was revoked in is revoked too.
+        rids = [f"{r['rid']}.{int(r['revoked_epoch']) + 1}" for r in rows]
         return {"kid": kid, "method": "rid", "ctr": len(rids), "rids": rids}
 
     def is_revoked_uvci(self, uvci: str) -> str | None:
