@@ -16,6 +16,7 @@ from usecases.keyed_ids import StoreRefused
 COMMANDS = {
     "access": "cli.access",
     "anchor": "cli.anchor",
+    "certificates": "cli.certificates",
     "corrections": "cli.corrections",
     "demo": "cli.demo",
     "erase": "cli.erase",

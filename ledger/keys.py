@@ -83,6 +83,12 @@ class IdKey:
         """Which secret this is, as stored with the ledger: it reveals nothing of the secret."""
         return _fingerprint(self._secret)
 
+    def derived(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (HMAC of "derived/" + purpose under the secret): the
+        certificate ids, UVCIs and revocation ids are keyed by it, never by the secret itself,
+        so that no digest published with a certificate is ever made under the ids' own key."""
+        return hmac.new(self._secret, f"derived/{purpose}".encode(), hashlib.sha256).digest()
+
     def person_of_record(self, site_id: str, site_record_id: str) -> UUID:
         """A person registered inline with a dose: a retried request finds the same person."""
         return _keyed(self._secret, f"person-of/{site_id}/{site_record_id}")

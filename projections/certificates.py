@@ -1,132 +1,92 @@
-"""The certificates projection: one certificate per person, versioned, with the revoked ids.
+"""The certificates projection: one certificate per person, versioned, with the superseded ids.
 
 A certificate shows the person's valid doses (after amendments, voids and merges) numbered in
-administered order, and a status by the catalog's series rules. Its version grows only when
-what it shows changes (a corrected phone number issues nothing new); each version has its own
-certificate id, and the ids it superseded are listed as revoked. A person merged into another
-holds no certificate any more: every id it had is revoked and it points to the survivor, whose
-certificate now shows the doses.
+administered order, and a status by the catalog's series rules. Each version is identified by
+what it certifies (projections/certificate_versions.py): its version grows only when that
+changes (a corrected phone number issues nothing new), and the ids it superseded are listed
+with the reason. A person merged into another holds no certificate any more: every id it had
+is superseded and it points to the survivor, whose certificate now shows the doses.
 
-A certificate is a fold of one person's stream and nothing else, so a rebuild folds the ledger
-person by person (`replay_by_person`): no row is loaded, each person is folded once and written
-once, into a table of its own that takes the place of the view's in one transaction. Until then
-the API reads the certificates as they were; a rebuild that stops halfway leaves them so.
+The series rules in force are the ledger's too: an adoption (ledger.series_rules) is recorded in
+the view and re-evaluates every certificate it holds, a new version only where the content
+changes. Before a page is committed, the issuer (usecases/issuance.py) is handed the versions
+that became current and those superseded: it signs and records them first, so a page retried
+after a stop signs nothing twice.
+
+A certificate is a fold of one person's stream and the rules' adoptions, so a rebuild folds the
+ledger person by person (`replay_by_person`), the adoptions first, each applied to a person at
+its position in the ledger: the same versions as the live fold. No row is loaded, each person
+is folded once and written once, into tables of their own that take the place of the view's in
+one transaction. Until then the API reads the certificates as they were; a rebuild that stops
+halfway leaves them so. A rebuild signs nothing: `issue_missing` does, afterwards.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Tracking
 
-from ledger.catalog import vaccine_catalog
+from ledger.certification import certificate_id
+from ledger.rules_book import SeriesRulesBook
+from ledger.series_rules import SeriesRules, parse, shipped
+from projections.certificate_versions import Adoption, Versions, certified_of
 from projections.engine.gathered_reads import GatheredReads
 from projections.engine.migrations import Migration, drop_table
-from projections.engine.paging import PagedProjection, streams
+from projections.engine.paging import PagedProjection
 from projections.engine.statements import Sql
 from projections.engine.tables import Tables
-from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, fold_people, person_ids
+from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, person_ids
+from usecases.issuance import CERTIFICATES, Current, Issuer
 
-NAMESPACE = uuid5(NAMESPACE_URL, "https://doseledger.example/certificates")
-_NAMESPACE_BYTES = NAMESPACE.bytes
-CONTENT = ("doses", "status", "merged_into")  # what a version certifies
+log = logging.getLogger("projections")
 
-
-def certificate_id(person_id: str, version: int) -> str:
-    """uuid5(NAMESPACE, "{person_id}/{version}") as text, written out from its SHA-1.
-
-    A rebuild issues one per event: `uuid.uuid5` then `str` built and checked a UUID object
-    each time (a tenth of a certificates rebuild's profile). Same bits: version 5, RFC 4122
-    variant (tests/test_projections.py compares the two)."""
-    h = hashlib.sha1(_NAMESPACE_BYTES + f"{person_id}/{version}".encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{(int(h[16:18], 16) & 0x3F) | 0x80:02x}{h[18:20]}-{h[20:32]}"
+ADOPTED = SeriesRulesBook.Adopted
+PAGE = 500  # people re-evaluated per read and write when new rules are adopted
 
 
-def shown_doses(record: PersonRecord) -> tuple[list[dict[str, Any]], str]:
-    """The doses a certificate shows, numbered, and the status they give."""
-    if record.merged:
-        return [], "none"  # the doses moved to the survivor with the merge
-    catalog = vaccine_catalog()
-    evaluation = record.evaluation()
-    doses = [
-        {
-            "dose_id": n.dose["dose_id"],
-            "dose_number": n.number,
-            "booster": n.booster,
-            "vaccine": n.dose["vaccine"],
-            "vaccine_name": catalog.vaccines[n.dose["vaccine"]].name
-            if n.dose["vaccine"] in catalog
-            else None,
-            "lot": n.dose["lot"],
-            "administered_at": n.dose["administered_at"],
-            "site_id": n.dose["site_id"],
-        }
-        for n in evaluation.doses
-    ]
-    return doses, evaluation.status
-
-
-def issue(record: PersonRecord, previous: dict[str, Any] | None, at: datetime) -> dict[str, Any]:
-    """The certificate after an event: the previous one unless what it certifies changed."""
-    doses, status = shown_doses(record)
-    content = {"doses": doses, "status": status, "merged_into": record.merged_into}
-    if previous is not None and all(previous[k] == content[k] for k in CONTENT):
-        return _erased({**previous, "province": record.details["province"]}, record)
-    version = previous["version"] + 1 if previous else 1
-    revoked = list(previous["revoked"]) if previous else []
-    if previous and previous["certificate_id"]:
-        revoked.append(previous["certificate_id"])
-    return _erased(
-        {
-            "person_id": record.person_id,
-            "certificate_id": None if record.merged else certificate_id(record.person_id, version),
-            "version": version,
-            "status": status,
-            "issued_at": at.isoformat(),
-            "doses": doses,
-            "revoked": revoked,
-            "merged_into": record.merged_into,
-            "province": record.details["province"],
-        },
-        record,
-    )
-
-
-def _erased(document: dict[str, Any], record: PersonRecord) -> dict[str, Any]:
-    """A certificate holds no personal data; an erased person's says the person was erased
-    (its doses and status stay: they are no one's personal data without the person's)."""
-    if record.erased:
-        document["erased"] = True
-    return document
+def _refold(view: Any, sql: Sql) -> None:
+    """The versions made before content-addressed ids are folded again (the view starts over)."""
+    sql.run("DELETE FROM {people}")
+    sql.run("DELETE FROM {tracking}")
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
+# The series rules adopted so far (the shipped ones are in force until one is).
+_RULES = "version INTEGER PRIMARY KEY, adopted_at TEXT NOT NULL, rules TEXT NOT NULL"
 
 
 class CertificatesView(Tables):
     """What the API reads (`certificate`) and what the projection writes (`load`, `save`)."""
 
     name = "certificates"
-    tables = {"people": _PEOPLE}
-    aside = ("people",)
+    tables = {"people": _PEOPLE, "rules": _RULES}
+    aside = ("people", "rules")
     # `certificates_rebuilding`: the aside table's name until the statistics were rebuilt aside too.
     migrations = (
         Migration(2, "the retired certificates_rebuilding dropped", drop_table("certificates_rebuilding")),
+        Migration(3, "content-addressed certificate ids: the versions folded again", _refold),
     )
     CERTIFICATE = "SELECT document FROM {people} WHERE person_id = ?"
+    key: bytes = b""  # the ledger's key of certificate ids (opened_on)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._gathered = GatheredReads(self.certificates) if self.remote else None
+        self._parsed: dict[int, SeriesRules] = {}
+
+    def opened_on(self, ledger: Any) -> None:
+        self.key = ledger.ids.derived(CERTIFICATES)
 
     def certificate(self, person_id: UUID | str) -> dict[str, Any] | None:
-        """{person_id, certificate_id, version, status, issued_at, doses: [{dose_id, dose_number,
-        booster, vaccine, vaccine_name, lot, administered_at, site_id}], revoked: [ids],
+        """{person_id, certificate_id, version, status, issued_at, content_digest, rules_version,
+        doses: [{dose_id, dose_number, booster, vaccine, vaccine_name, lot, administered_at,
+        site_id}], revoked: [ids], superseded: [{certificate_id, reason, successor}],
         merged_into, province}, or None for a person the view has not seen."""
         rows = self.one_read(self.CERTIFICATE, (as_uuid(person_id),))
         return orjson.loads(rows[0]["document"]) if rows else None
@@ -163,26 +123,77 @@ class CertificatesView(Tables):
             )
         return {r["person_id"]: (PersonRecord.loads(r["record"]), orjson.loads(r["document"])) for r in rows}
 
-    def save(
-        self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], tracking: Tracking, after: int | None
-    ) -> None:
-        """Store these records and certificates and move the view from `after` to `tracking`."""
-        with self.writing(tracking, after) as sql:
-            self._write(sql, people)
+    def page_after(self, person_id: str, limit: int = PAGE) -> dict[str, tuple[PersonRecord, dict[str, Any]]]:
+        """The records and certificates of the next `limit` people after `person_id` ("" first)."""
+        with self.reading() as sql:
+            rows = sql.rows(
+                "SELECT person_id, record, document FROM {people} WHERE person_id > ? "
+                "ORDER BY person_id LIMIT ?",
+                (person_id, limit),
+            )
+        return {r["person_id"]: (PersonRecord.loads(r["record"]), orjson.loads(r["document"])) for r in rows}
 
-    def save_rebuilding(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
-        """Store these records and certificates in the rebuild's table."""
+    def rules_in_force(self) -> SeriesRules:
+        """The last rules adopted (the shipped ones before any)."""
+        with self._statement() as sql:
+            rows = sql.rows("SELECT version, rules FROM {rules} ORDER BY version DESC LIMIT 1")
+        return self._rules(rows[0]) if rows else shipped()
+
+    def rules_version(self, version: int) -> SeriesRules | None:
+        """The rules of this version as the view recorded them (None: never adopted here)."""
+        if version == shipped().version:
+            return shipped()
+        with self._statement() as sql:
+            rows = sql.rows("SELECT version, rules FROM {rules} WHERE version = ?", (version,))
+        return self._rules(rows[0]) if rows else None
+
+    def _rules(self, row: dict[str, Any]) -> SeriesRules:
+        if row["version"] not in self._parsed:
+            self._parsed[row["version"]] = parse(orjson.loads(row["rules"]))
+        return self._parsed[row["version"]]
+
+    def save(
+        self,
+        people: dict[str, tuple[PersonRecord, dict[str, Any]]],
+        tracking: Tracking,
+        after: int | None,
+        adopted: Iterable[Any] = (),
+    ) -> None:
+        """Store these records and certificates (and the rules adopted) and move the view from
+        `after` to `tracking`."""
+        with self.writing(tracking, after) as sql:
+            self._write(sql, people, adopted)
+
+    def save_people(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
+        """Store these certificates evaluated again under new rules, ahead of the page that
+        adopts them (evaluated again after a stop, they come out the same: nothing changes)."""
+        with self._session(write=True) as sql:
+            self._write(sql, people, ())
+
+    def save_rebuilding(
+        self, people: dict[str, tuple[PersonRecord, dict[str, Any]]], adopted: Iterable[Any] = ()
+    ) -> None:
+        """Store these records and certificates (and rules) in the rebuild's tables."""
         with self.writing_aside() as sql:
-            self._write(sql, people)
+            self._write(sql, people, adopted)
 
     @staticmethod
-    def _write(sql: Sql, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
-        sql.insert_rows(
-            "INSERT INTO {people} (person_id, record, document) VALUES {rows} "
-            "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
-            "document = excluded.document",
-            _rows(people),
-        )
+    def _write(
+        sql: Sql, people: dict[str, tuple[PersonRecord, dict[str, Any]]], adopted: Iterable[Any]
+    ) -> None:
+        rules = [(int(e.version), e.timestamp.isoformat(), orjson.dumps(e.rules).decode()) for e in adopted]
+        if rules:
+            sql.insert_rows(
+                "INSERT INTO {rules} (version, adopted_at, rules) VALUES {rows} ON CONFLICT (version) DO NOTHING",
+                rules,
+            )
+        if people:
+            sql.insert_rows(
+                "INSERT INTO {people} (person_id, record, document) VALUES {rows} "
+                "ON CONFLICT (person_id) DO UPDATE SET record = excluded.record, "
+                "document = excluded.document",
+                _rows(people),
+            )
 
 
 def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[str, str, str]]:
@@ -191,49 +202,150 @@ def _rows(people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> list[tuple[
     ]
 
 
+def _adoption(event: Any, position: int | None = None) -> Adoption:
+    return Adoption(parse(event.rules), event.timestamp, position)
+
+
 class Certificates(PagedProjection[CertificatesView]):
-    handles = PERSON_EVENTS
+    handles = (*PERSON_EVENTS, ADOPTED)
     view_class = CertificatesView
+    folded_first = (ADOPTED,)  # a rebuild knows every adoption before it folds anyone
+    reads_positions = True  # ... and where each stands in the ledger
+    issuer: Issuer | None = None  # signs and records issuances (None: nothing is signed)
+
+    def following(self) -> None:
+        """At a projector's start, once folded: what a rebuild (or a start without keys) left
+        unsigned is issued now."""
+        if self.issuer is not None:
+            issued = self.issue_missing(self.issuer)
+            if issued:
+                log.info("certificates: %d current versions issued at the start", issued)
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:
         loaded = self.view.load(person_ids(events))
-        records = {pid: record for pid, (record, _) in loaded.items()}
-        documents = {pid: document for pid, (_, document) in loaded.items()}
-        touched = _fold(events, records, documents)
-        self.view.save({pid: (records[pid], documents[pid]) for pid in touched}, tracking, after)
+        versions = Versions(self.view.key, self.view.rules_in_force())
+        versions.take(loaded)
+        before = {pid: document["certificate_id"] for pid, (_, document) in loaded.items()}
+        touched: set[str] = set()
+        adopted, segment = [], []
+        for event in [*events, None]:
+            if event is not None and not isinstance(event, ADOPTED):
+                segment.append(event)
+                continue
+            touched |= versions.fold(segment)
+            segment = []
+            if event is not None:
+                adopted.append(event)
+                versions.adopt(_adoption(event), sorted(versions.records))
+        for event in adopted:  # those the page does not touch, a few at a time, before the page
+            self._adopt_elsewhere(_adoption(event), set(loaded))
+        touched |= set(versions.records) if adopted else set()
+        self._issue(versions, before, touched)
+        self.view.save(
+            {pid: (versions.records[pid], versions.documents[pid]) for pid in touched},
+            tracking,
+            after,
+            adopted,
+        )
+
+    def _adopt_elsewhere(self, adoption: Adoption, excluded: set[str]) -> None:
+        """New rules for the people the page does not touch: evaluated again, a page at a time,
+        each issued then saved. A stop halfway leaves some done; done again, nothing changes."""
+        last = ""
+        while page := self.view.page_after(last):
+            last = max(page)
+            page = {pid: row for pid, row in page.items() if pid not in excluded}
+            versions = Versions(self.view.key, adoption.rules)
+            versions.take(page)
+            before = {pid: document["certificate_id"] for pid, (_, document) in page.items()}
+            versions.adopt(adoption, sorted(page))
+            changed = {pid for pid in page if versions.documents[pid] != page[pid][1]}
+            self._issue(versions, before, changed)
+            self.view.save_people({pid: (versions.records[pid], versions.documents[pid]) for pid in changed})
+
+    def _issue(self, versions: Versions, before: dict[str, str | None], people: set[str]) -> None:
+        if self.issuer is None:
+            return
+        current = versions.became_current(before, people)
+        self.issuer.issue(current, versions.superseded_since(current))
 
     def replay_by_person(
         self, events: Iterable[Any], position: int | None, people_per_write: int = 500
     ) -> None:
-        """Rebuild the view from `events`: every event of its topics up to `position`, stream
-        after stream (each in version order), into a table of its own, which then becomes the
-        view's at `position`. Stopped halfway, it leaves that table empty again (it holds
-        personal data) and the view as it was."""
+        """Rebuild the view from `events`: (position, event) of its topics up to `position`, the
+        rules' adoptions first, then stream after stream (each in version order), into tables
+        of their own, which then become the view's at `position`. Each adoption is applied to
+        a person where it stands among the person's events. Stopped halfway, it leaves those
+        tables empty again (they hold personal data) and the view as it was. Signs nothing."""
         view = self.view
-        records: dict[str, PersonRecord] = {}
-        documents: dict[str, dict[str, Any]] = {}
+        adoptions: list[Adoption] = []
+        adopted: list[Any] = []
+        versions = Versions(view.key, shipped())
 
         def save() -> None:
-            view.save_rebuilding({pid: (records[pid], documents[pid]) for pid in records})
-            records.clear()
-            documents.clear()
+            view.save_rebuilding(
+                {pid: (versions.records[pid], versions.documents[pid]) for pid in versions.records}, adopted
+            )
+            versions.forget()
+            adopted.clear()
+
+        def person(stream: list[tuple[int, Any]]) -> None:
+            pid = str(stream[0][1].originator_id)
+            applied = 0
+            versions.rules = shipped()
+            for at, event in stream:
+                while applied < len(adoptions) and (adoptions[applied].position or 0) < at:
+                    _apply(adoptions[applied], pid)
+                    applied += 1
+                versions.fold([event])
+            for adoption in adoptions[applied:]:
+                _apply(adoption, pid)
+
+        def _apply(adoption: Adoption, pid: str) -> None:
+            versions.adopt(adoption, [pid] if pid in versions.records else [])
 
         with self.rebuilding_aside() as was:
-            for stream in streams(events):
-                _fold(stream, records, documents)
-                if len(records) >= people_per_write:
+            for stream in _streams(events):
+                if isinstance(stream[0][1], ADOPTED):
+                    adopted.extend(e for _, e in stream)
+                    adoptions.extend(_adoption(e, at) for at, e in stream)
+                    continue
+                person(stream)
+                if len(versions.records) >= people_per_write:
                     save()
             save()
             view.finish_rebuilding(position, was)
 
+    def issue_missing(self, issuer: Issuer) -> int:
+        """Sign and record the current versions that have no Issuance (after a rebuild, or keys
+        made since): the number of versions issued."""
+        issued, last = 0, ""
+        rules = self.view.rules_in_force()
+        while page := self.view.page_after(last):
+            last = max(page)
+            current = []
+            for pid, (record, document) in page.items():
+                if document["certificate_id"] is None:
+                    continue
+                certified = certified_of(record, record.evaluation(), rules)
+                if certified is None:
+                    continue
+                certified = replace(certified, rules_version=document["rules_version"])
+                if certificate_id(certified, self.view.key) != document["certificate_id"]:
+                    log.error("certificates: the current version of %s does not fold again the same", pid)
+                    continue
+                current.append(Current(certified, document["certificate_id"], pid, document["version"]))
+            issued += len(issuer.issue(current).issued)
+        return issued
 
-def _fold(
-    events: list[Any], records: dict[str, PersonRecord], documents: dict[str, dict[str, Any]]
-) -> set[str]:
-    """Fold events into the records, reissuing each person's certificate after each of them
-    (per event: a page of 500, 500 pages of one and a whole stream give the same versions)."""
 
-    def reissue(record: PersonRecord, event: Any) -> None:
-        documents[record.person_id] = issue(record, documents.get(record.person_id), event.timestamp)
-
-    return fold_people(events, records, after_each=reissue)
+def _streams(events: Iterable[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
+    """(position, event) given stream after stream, one list per stream."""
+    stream: list[tuple[int, Any]] = []
+    for item in events:
+        if stream and item[1].originator_id != stream[-1][1].originator_id:
+            yield stream
+            stream = []
+        stream.append(item)
+    if stream:
+        yield stream

@@ -11,22 +11,65 @@ import signal
 import threading
 from typing import Any
 
+from projections.certificates import Certificates
 from projections.engine.rebuild import Progress, ProjectorRunning, Quiet, Rebuilt, rebuild_views
 from projections.engine.runner import ProjectionWorker
+from projections.engine.stores import construct_view
 from projections.views import PROJECTIONS, open_ledger, projection_names
+from usecases.application import DoseLedger
+from usecases.issuance import Issuer, Sign
 
-__all__ = ["EmbeddedProjector", "ProjectorRunning", "Rebuilt", "rebuild", "run_worker", "start_embedded"]
+__all__ = [
+    "EmbeddedProjector",
+    "ProjectorRunning",
+    "Rebuilt",
+    "certificate_issuer",
+    "issue_missing",
+    "rebuild",
+    "run_worker",
+    "start_embedded",
+]
 
 log = logging.getLogger("projections")
 
 
-class EmbeddedProjector:
-    """Every projection (or some), each in a worker thread of this process."""
+def certificate_issuer(ledger: DoseLedger, sign: Sign | None = None) -> Issuer | None:
+    """The issuer of the ledger's certificates, signing with `sign`; None (off, and said once
+    in the log) when no key signs anything."""
+    if sign is None:
+        log.warning("no certificate signing keys: certificates are not signed")
+        return None
+    return Issuer(ledger, sign)
 
-    def __init__(self, url: str | None = None, names: list[str] | None = None, **options: Any):
+
+def issue_missing(url: str | None = None, sign: Sign | None = None) -> int | None:
+    """`doseledger certificates issue`: sign and record the current certificate versions that
+    have no issuance (after a rebuild, or keys made since). The number issued; None when no
+    key signs (nothing is done)."""
+    ledger = open_ledger(url)
+    try:
+        issuer = certificate_issuer(ledger, sign)
+        if issuer is None:
+            return None
+        projection = Certificates(view=construct_view(ledger, Certificates))
+        return projection.issue_missing(issuer)
+    finally:
+        ledger.close()
+
+
+class EmbeddedProjector:
+    """Every projection (or some), each in a worker thread of this process. The certificates'
+    worker signs through `sign` (None: no certificate is signed)."""
+
+    def __init__(
+        self, url: str | None = None, names: list[str] | None = None, sign: Sign | None = None, **options: Any
+    ):
         self.ledger = open_ledger(url)
         wanted = names or list(PROJECTIONS)
         self.workers = [ProjectionWorker(PROJECTIONS[n], self.ledger, **options) for n in wanted]
+        for worker in self.workers:
+            if isinstance(worker.projection, Certificates):
+                worker.projection.issuer = certificate_issuer(self.ledger, sign)
 
     def start(self) -> EmbeddedProjector:
         for worker in self.workers:
@@ -48,10 +91,10 @@ class EmbeddedProjector:
 
 
 def start_embedded(
-    url: str | None = None, names: list[str] | None = None, **options: Any
+    url: str | None = None, names: list[str] | None = None, sign: Sign | None = None, **options: Any
 ) -> EmbeddedProjector:
     """Run the projections in background threads of this (the serving) process."""
-    return EmbeddedProjector(url, names, **options).start()
+    return EmbeddedProjector(url, names, sign, **options).start()
 
 
 def run_worker(url: str | None = None, names: list[str] | None = None) -> int:

@@ -25,10 +25,10 @@ from usecases.application import DoseLedger
 from usecases.chain_key import CHAIN_KEY
 
 # The read side's fixtures (projector, views), for any test that names them as parameters.
-pytest_plugins = ["tests.readside"]
+pytest_plugins = ["tests.readside", "tests.issuing"]
 
 # Shared assertion modules: their failures show the values compared, as a test module's do.
-pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")
+pytest.register_assert_rewrite("tests.readside", "tests.stored_rows", "tests.issuing")
 
 # The run's secrets (keyed ids, chain, data keys) live in a folder of its own, never the user's:
 # subprocesses the tests start inherit it.

@@ -46,6 +46,9 @@ class PagedProjection(Projection[TView], Generic[TView]):
     # Events whose streams a fold by person is given before all the others (the sites, whose
     # provinces the statistics count the people's doses in).
     folded_first: ClassVar[tuple[type, ...]] = ()
+    # Whether `replay_by_person` is given (position, event) pairs, not events: a view that
+    # applies one stream's events where they stand among another's (the series rules').
+    reads_positions: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -103,6 +106,10 @@ class PagedProjection(Projection[TView], Generic[TView]):
             except Exception:
                 log.warning("%s: the tables a rebuild fills could not be emptied", self.name, exc_info=True)
             raise
+
+    def following(self) -> None:
+        """Called by a projector once the view is folded and before it follows the ledger page
+        by page (nothing, unless a projection has work to do then)."""
 
     def forget_stopped_rebuild(self) -> None:
         """Clear what a rebuild killed halfway (kill -9, a lost machine) left beside the view:

@@ -196,7 +196,8 @@ def fold_by_person(
 
     def events() -> Iterator[Any]:
         for stored in keys_read_ahead(ledger.mapper, read()):
-            yield ledger.mapper.to_domain_event(stored)
+            event = ledger.mapper.to_domain_event(stored)
+            yield (stored.position, event) if projection.reads_positions else event
 
     try:
         projection.replay_by_person(events(), head or None)

@@ -162,6 +162,7 @@ class ProjectionWorker:
                 )
                 self._fold_failed = True
                 position = self.view.position()
+        self.projection.following()
         with self.ledger.recorder.follow(position) as subscription:
             self._subscription = subscription
             if self._stopping.is_set():

@@ -124,7 +124,7 @@ def fold_together(
                     if wanted:
                         event = ledger.mapper.to_domain_event(stored)
                         for feed in wanted:
-                            feed.add(event)
+                            feed.add((stored.position, event) if feed.projection.reads_positions else event)
                     elif all(feed.gone.is_set() for feed in feeds):
                         break  # every fold failed: nothing left to read for
             except Exception as e:  # noqa: BLE001 - every fold stops with it, leaving its view as it was

@@ -28,4 +28,6 @@ def construct_view(ledger: Any, projection: Any) -> Any:
     """A projection's view, in the ledger's own database (the same SQLite file, or the same
     PostgreSQL database and schema), sharing the ledger's connection pool."""
     postgres = not isinstance(ledger.factory, SQLiteFactory)
-    return ledger.factory.tracking_recorder(store_class(projection.view_class, postgres))
+    view = ledger.factory.tracking_recorder(store_class(projection.view_class, postgres))
+    view.opened_on(ledger)
+    return view

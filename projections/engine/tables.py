@@ -199,6 +199,9 @@ class Tables(TrackingRecorder, ABC):
         with self._session(write=True) as sql:
             migrate(self, sql, (*ENGINE_MIGRATIONS, *self.migrations))
 
+    def opened_on(self, ledger: Any) -> None:
+        """Told the ledger the view is opened on (a view that needs one of its keys takes it)."""
+
     def compress_texts(self, sql: Sql) -> None:
         """Migration 1: the text columns of tables an earlier version made, compressed as
         today's are created (PostgreSQL; nothing elsewhere)."""
