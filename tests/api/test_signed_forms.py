@@ -3,6 +3,8 @@ issuer signed for the current version, assembled again from the certificates vie
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import struct
 import zlib
 from collections.abc import Iterator
@@ -237,6 +239,10 @@ def test_each_read_of_a_signed_form_is_logged(service):
     ]
 
 
+def digest(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()[:16]).decode()
+
+
 def revoked_uvci_check(service: Service) -> Any:
     return lambda uvci, country: service.app.state.views.issuances.is_revoked_uvci(uvci)
 
@@ -268,6 +274,11 @@ def test_an_amended_dose_revokes_the_old_forms_and_signs_new_ones(service):
     assert revoked.revoked and not revoked.valid
     current = dcc.verify(new_dcc["qr"], trusted, at=soon(), revoked=revoked_uvci_check(service))
     assert current.valid, current.reasons
+    listed = service.anonymous().get("/v1/revocations").json()
+    hashes = {(b["kid"], b["hashType"]): set(b["hashes"]) for b in listed}
+    [old_uvci] = old_dcc["uvci"]
+    assert hashes[(old_dcc["kid"], "UCI")] == {digest(old_uvci)}
+    assert hashes[(old_dcc["kid"], "COUNTRYCODEUCI")] == {digest("VN" + old_uvci)}
 
     kid = shc.decode(old_shc["jws"]).header["kid"]
     crl = service.anonymous().get(f"/.well-known/crl/{kid}.json")
