@@ -25,6 +25,8 @@ from api.persons import router as persons
 from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
 from api.revocations import RevocationWatch
+from api.signed import lists as revocation_lists
+from api.signed import router as signed
 from api.sites import router as sites
 from api.stats import router as statistics
 from api.throttle import Throttle
@@ -85,6 +87,8 @@ ROUTERS = (
     doses.router,
     persons.router,
     certificates.router,
+    signed.router,
+    revocation_lists.router,
     statistics.router,
     sites.router,
     operations.router,

@@ -1,4 +1,4 @@
-"""The read side as the API sees it: the five views, their status, and read-your-writes."""
+"""The read side as the API sees it: the six views, their status, and read-your-writes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from projections.corrections import Corrections, CorrectionsView
 from projections.engine.paging import PagedProjection
 from projections.engine.stores import construct_view
 from projections.engine.tables import Tables
+from projections.issuances import Issuances, IssuancesView
 from projections.localities import Localities, LocalitiesView
 from projections.review import Review, ReviewView
 from projections.statistics import Statistics, StatisticsView
@@ -20,7 +21,7 @@ from usecases.application import DoseLedger
 __all__ = ["PROJECTIONS", "Views", "construct_view", "open_ledger", "open_views", "projection_names"]
 
 PROJECTIONS: dict[str, type[PagedProjection[Any]]] = {
-    p.name: p for p in (Certificates, Statistics, Localities, Review, Corrections)
+    p.name: p for p in (Certificates, Statistics, Localities, Review, Corrections, Issuances)
 }
 
 
@@ -39,13 +40,15 @@ def projection_names(name: str | None) -> list[str]:
 
 
 class Views:
-    """The views: `certificates`, `statistics`, `localities`, `review`, `corrections`."""
+    """The views: `certificates`, `statistics`, `localities`, `review`, `corrections`,
+    `issuances`."""
 
     certificates: CertificatesView
     statistics: StatisticsView
     localities: LocalitiesView
     review: ReviewView
     corrections: CorrectionsView
+    issuances: IssuancesView
 
     def __init__(self, ledger: DoseLedger, *, owns_ledger: bool = True):
         self.ledger = ledger

@@ -74,6 +74,7 @@ def everything(views: Views) -> dict[str, Any]:
         "flags": views.review.flags(),
         "corrections": views.corrections.every(),
         "corrections_summary": views.corrections.summary(now=FIXED_NOW),
+        "issuances": views.issuances.every(),
     }
 
 

@@ -290,6 +290,7 @@ def test_status_reports_each_projection_position_lag_and_state(ledger, views):
         "localities",
         "review",
         "corrections",
+        "issuances",
     ]
     for s in status:
         assert (s["position"], s["head"], s["lag_events"], s["lag_seconds"]) == (

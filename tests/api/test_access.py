@@ -25,6 +25,7 @@ from intake.retro import Form, intake
 from ledger.principal import ROLES, Principal
 from ledger.values import Actor
 from tests.api.conftest import CLI, Caller, dose, lan
+from tests.api.signed import issue_current
 from tests.retro_files import csv_bytes
 from tests.retro_files import row as sheet_row
 from usecases.principals import issue_token, revoke_token
@@ -47,6 +48,9 @@ EXPECTED_ROLES = {
     ("POST", "/v1/persons/{person_id}/merge"): {"admin"},
     ("POST", "/v1/persons/{person_id}/erasure"): {"admin"},
     ("GET", "/v1/certificates/{person_id}"): {"admin", "site", "province", "auditor"},
+    ("GET", "/v1/certificates/{person_id}/dcc"): {"admin", "site", "province", "auditor"},
+    ("GET", "/v1/certificates/{person_id}/shc"): {"admin", "site", "province", "auditor"},
+    ("GET", "/v1/revocations"): PUBLIC,
     ("GET", "/v1/stats/doses"): {"admin", "province", "reporter", "auditor"},
     ("GET", "/v1/stats/coverage"): {"admin", "province", "reporter", "auditor"},
     ("GET", "/v1/sites"): {"admin", "province", "auditor"},
@@ -112,6 +116,13 @@ class World:
         return self.ledger.record_dose(
             actor=SYSTEM, person_id=self.person, **dose(self.fresh("W"), administered_at="2021-06-01")
         ).dose_id
+
+    def vaccinated(self) -> UUID:
+        """The person, with a dose once and its certificate signed."""
+        if not hasattr(self, "_dose"):
+            self._dose = self.fresh_dose()
+            issue_current(self.ledger)
+        return self.person
 
     def fresh_person(self) -> UUID:
         return self.ledger.register_person(lan(national_id=None), actor=SYSTEM).person_id
@@ -204,6 +215,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/certificates/{person_id}"): Recipe(
         lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()}),
         {"site": "open", "province": "403"},
+    ),
+    **{
+        ("GET", f"/v1/certificates/{{person_id}}/{form}"): Recipe(
+            lambda w, form=form: ("GET", f"/v1/certificates/{w.vaccinated()}/{form}", {"params": w.now()}),
+            {"site": "open", "province": "403"},
+        )
+        for form in ("dcc", "shc")
+    },
+    ("GET", "/v1/revocations"): Recipe(
+        lambda w: ("GET", "/v1/revocations", {}), {"site": "open", "province": "open"}
     ),
     ("GET", "/v1/stats/doses"): Recipe(
         lambda w: (

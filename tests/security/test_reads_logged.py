@@ -25,6 +25,7 @@ from config.settings import Settings
 from ledger.principal import Principal
 from ledger.values import Actor
 from tests.api.conftest import CLI, dose, lan
+from tests.api.signed import issue_current
 from tests.api.test_access import declared_roles
 from usecases.principals import issue_token
 
@@ -56,6 +57,11 @@ class World:
     def now(self) -> dict[str, int]:
         return {"min_position": self.ledger.head()}
 
+    def signed(self) -> UUID:
+        """The person, their certificate's current version signed."""
+        issue_current(self.ledger)
+        return self.person
+
 
 @dataclass(frozen=True)
 class Read:
@@ -72,6 +78,14 @@ READS: dict[tuple[str, str], Read] = {
     ("GET", "/v1/certificates/{person_id}"): Read(
         OFFICIALS, "certificate", lambda w: ("GET", f"/v1/certificates/{w.person}", {"params": w.now()})
     ),
+    **{
+        ("GET", f"/v1/certificates/{{person_id}}/{form}"): Read(
+            OFFICIALS,
+            f"certificate.{form}",
+            lambda w, form=form: ("GET", f"/v1/certificates/{w.signed()}/{form}", {"params": w.now()}),
+        )
+        for form in ("dcc", "shc")
+    },
     ("GET", "/v1/persons"): Read(
         OFFICIALS,
         "persons.look_up",
