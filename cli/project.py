@@ -21,14 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cli.certificates import signing_from_env
     from projections.running import run_worker
     from projections.views import projection_names
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     names = [n for name in args.names for n in projection_names(name)] or None
-    anchoring = start_anchoring(Settings())
+    settings = Settings()
+    anchoring = start_anchoring(settings)
     try:
-        return run_worker(names=names)
+        return run_worker(names=names, sign=signing_from_env(settings))
     finally:
         if anchoring is not None:
             stopping, thread = anchoring

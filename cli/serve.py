@@ -92,9 +92,10 @@ def run(args: argparse.Namespace) -> int:
     open_views(url).close()  # the views' tables too
     projector, anchoring = None, None
     if embedded:
+        from cli.certificates import signing_from_env
         from projections.running import start_embedded
 
-        projector = start_embedded(url)
+        projector = start_embedded(url, sign=signing_from_env(settings))
         # The process that runs the projections writes the interval anchors (cli.anchor): this
         # one, not a uvicorn worker, so one per deployment.
         anchoring = start_anchoring(settings)

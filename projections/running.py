@@ -97,8 +97,9 @@ def start_embedded(
     return EmbeddedProjector(url, names, sign, **options).start()
 
 
-def run_worker(url: str | None = None, names: list[str] | None = None) -> int:
-    """`doseledger project`: run the projections until SIGTERM or SIGINT."""
+def run_worker(url: str | None = None, names: list[str] | None = None, sign: Sign | None = None) -> int:
+    """`doseledger project`: run the projections until SIGTERM or SIGINT (the certificates'
+    issuer signing through `sign`)."""
     stopping = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:
@@ -107,7 +108,7 @@ def run_worker(url: str | None = None, names: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    projector = start_embedded(url, names)
+    projector = start_embedded(url, names, sign)
     log.info("running projections: %s", ", ".join(w.name for w in projector.workers))
     while not stopping.wait(1.0):
         pass

@@ -36,6 +36,8 @@ class CountingSign:
                 "uvci": uvci(certificate_id, n, key),
                 "kid": "AAECAwQFBgc=",
                 "iss": "VN",
+                "is": "Ministry of Health",
+                "co": "VN",
                 "iat": int(now.timestamp()),
                 "exp": int(now.timestamp()) + 86400,
                 "signature": "c2lnbmF0dXJl",

@@ -224,9 +224,12 @@ def test_a_rebuild_signs_nothing_and_gives_the_same_ids(ledger, store_url, sign)
         running.stop()
 
 
-def test_certificates_issue_after_a_rebuild_issues_only_what_is_missing(ledger, store_url, sign, cli):
+def test_certificates_issue_after_a_rebuild_issues_only_what_is_missing(
+    ledger, store_url, cli, monkeypatch, tmp_path
+):
     from projections import open_views
     from projections.running import start_embedded
+    from signing.documents import Signers, assemble_version
     from tests.readside import FAST
 
     early = CountingSign()
@@ -250,16 +253,34 @@ def test_certificates_issue_after_a_rebuild_issues_only_what_is_missing(ledger, 
         caught_up(views, ledger)
         running.stop()
         rebuild(store_url, "certificates", progress=False)
-
-        code, out, _ = cli("certificates", "issue")  # no keys in this process
-        assert code == 2 and "no certificate signing keys" in out
         missing = views.certificates.certificate(other)["certificate_id"]
         assert issuance(ledger, missing) is None
-        assert issue_missing(store_url, sign) == 1 and sign.calls == [missing]
-        assert issuance(ledger, missing).person_id == str(other)
+
+        with monkeypatch.context() as keyless:
+            keyless.setenv("DOSELEDGER_SIGNING_KEYS_DIR", str(tmp_path / "no-keys"))
+            code, out, _ = cli("certificates", "issue")
+        assert code == 2 and "no certificate signing keys" in out and issuance(ledger, missing) is None
+
+        code, out, _ = cli("certificates", "issue")  # the run's keys (tests/conftest.py)
+        assert (code, out.strip()) == (0, "1 certificate versions issued")
+        signed = issuance(ledger, missing)
+        assert signed.person_id == str(other) and signed.dcc[0]["kid"] and signed.shc["rid"]
         assert views.certificates.certificate(nobody)["certificate_id"] is None
-        assert issue_missing(store_url, sign) == 0 and sign.calls == [missing]  # again: nothing
-        assert early.calls == [issued]
+        assert [type(e).__name__ for e in ledger.events.get(UUID(issued))] == ["Issued"]  # left as it was
+        code, out, _ = cli("certificates", "issue")
+        assert (code, out.strip()) == (0, "0 certificate versions issued")  # again: nothing
+        # What was signed assembles into the QR texts the API serves.
+        from projections.certificates import Certificates
+        from projections.engine.stores import construct_view
+
+        view = construct_view(ledger, Certificates)
+        record, document = view.load([str(other)])[str(other)]
+        from projections.certificate_versions import certified_of
+
+        certified = certified_of(record, record.evaluation(), view.rules_in_force())
+        forms = assemble_version(certified, signed.dcc, signed.shc)
+        assert forms.dcc[0]["qr"].startswith("HC1:") and forms.shc["qr"][0].startswith("shc:/")
+        assert Signers  # the forms' signers come from the keys folder
     finally:
         views.close()
         running.stop()
