@@ -13,15 +13,15 @@ from projections.certificates import Certificates
 from projections.engine.stores import construct_view
 from signing.documents import Signers, sign_version
 from signing.keys import SigningKeys
-from usecases.issuance import CERTIFICATES, Issuer, Sign
+from usecases.issuance import Issuer, Sign
 
 
 def run_keys_sign(ledger: Any) -> Sign:
-    """`sign_version` with the run's keys, under the ledger's key of certificate ids."""
+    """`sign_version` with the run's keys (the issuer hands it the ledger's key of certificate
+    ids, `ledger.ids.derived(CERTIFICATES)`)."""
     signers = Signers.from_settings(Settings(), SigningKeys.from_env())
-    key = ledger.ids.derived(CERTIFICATES)
 
-    def sign(certified: Certified, certificate_id: str, now: datetime) -> Any:
+    def sign(certified: Certified, certificate_id: str, key: bytes, now: datetime) -> Any:
         return sign_version(certified, certificate_id, key, signers, now)
 
     return sign
