@@ -329,3 +329,28 @@ def test_new_rules_reissue_only_the_certificates_they_renumber(ledger, signing_v
     assert revocation(ledger, before[janssen]["certificate_id"]) == ("rules", renumbered["certificate_id"])
     assert issuance(ledger, renumbered["certificate_id"]).rules_version == 2
     assert sign.calls == [*signed, renumbered["certificate_id"]]
+
+
+def test_versions_current_only_within_a_page_are_never_signed(ledger):
+    """A page with the doses and new rules after them: only the version current at its end is
+    signed (nothing was issued before it, so nothing is revoked)."""
+    from projections.certificates import Certificates
+    from projections.engine.stores import construct_view
+    from usecases.issuance import Issuer
+
+    pid = ledger.register_person(lan()).person_id
+    dose(ledger, pid, "J1", vaccine="Janssen", administered_at="2021-06-01")
+    dose(ledger, pid, "J2", administered_at="2021-12-01")
+    adopt_version_2(ledger)
+    counting = CountingSign()
+    projection = Certificates(view=construct_view(ledger, Certificates))
+    projection.issuer = Issuer(ledger, counting)
+    page = ledger.recorder.select_notifications(start=1, limit=100)
+    projection.process_notifications(page, ledger.mapper, after=None)
+    certificate = projection.view.certificate(pid)
+    assert [s["reason"] for s in certificate["superseded"]] == ["dose-added", "rules"]
+    assert counting.calls == [certificate["certificate_id"]]
+    issued = issuance(ledger, certificate["certificate_id"])
+    assert issued.rules_version == 2 and issued.revoked is None
+    for earlier in certificate["revoked"]:
+        assert issuance(ledger, earlier) is None
