@@ -43,7 +43,9 @@ class Issuance(ChainedAggregate):
         # dcc: one per dose, in dose order: {uvci, kid (base64), iss, iat, exp, signature (base64)}
         # shc: {rid, kid (thumbprint), iss, nbf, signature (base64url)}, or None (no SHC key)
         self.person_id = person_id
-        self.version = version
+        # Not `self.version`: that is the stream's own version, which the library numbers the
+        # next event by (a Revoked after the Issued of version 3 was stored as the stream's 4th).
+        self.certificate_version = version
         self.content_digest = content_digest
         self.rules_version = rules_version
         self.dcc = dcc

@@ -3,6 +3,7 @@ fresh fold of the ledger's own aggregates says they must be."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,6 +39,21 @@ def views(store_url: str, projector: EmbeddedProjector) -> Iterator[Views]:
 
 def caught_up(views: Views, ledger: DoseLedger) -> None:
     assert views.wait(ledger.head(), timeout=30), views.status()
+
+
+def signed_and_caught_up(views: Views, ledger: DoseLedger, timeout: float = 120) -> None:
+    """The views caught up, once a projector's issuer has signed every current certificate
+    version (it records the issuances in the ledger, which the views then fold too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        latest = ledger.head()
+        assert views.wait(latest, timeout=max(deadline - time.monotonic(), 0.1)), views.status()
+        current = {c["certificate_id"] for c in views.certificates.every()} - {None}
+        issued = {r["certificate_id"] for r in views.issuances.every()}
+        if current <= issued and ledger.head() == latest:
+            return
+        assert time.monotonic() < deadline, f"{len(current - issued)} current versions not issued"
+        time.sleep(0.05)
 
 
 def rebuilding_rows(views: Views) -> int:

@@ -28,7 +28,7 @@ def test_a_dose_issues_one_version_signed_once(ledger, signing_views, sign):
     certificate = views.certificates.certificate(pid)
     issued = issuance(ledger, certificate["certificate_id"])
     assert issued is not None and sign.calls == [certificate["certificate_id"]]
-    assert (issued.person_id, issued.version, issued.rules_version) == (
+    assert (issued.person_id, issued.certificate_version, issued.rules_version) == (
         str(pid),
         certificate["version"],
         certificate["rules_version"],
@@ -51,6 +51,11 @@ def test_an_amendment_issues_a_new_version_and_revokes_the_old_one(ledger, signi
     second = views.certificates.certificate(pid)
     assert second["certificate_id"] != first and issuance(ledger, second["certificate_id"]) is not None
     assert revocation(ledger, first) == ("amended", second["certificate_id"])
+    # The stream's own versions: its Issued, then its Revoked (whatever the certificate's version).
+    assert [(type(e).__name__, e.originator_version) for e in ledger.events.get(UUID(first))] == [
+        ("Issued", 1),
+        ("Revoked", 2),
+    ]
     assert sign.calls == [first, second["certificate_id"]]
     assert second["superseded"] == [
         {"certificate_id": first, "reason": "amended", "successor": second["certificate_id"]}
@@ -93,7 +98,7 @@ def test_a_merge_revokes_both_and_issues_the_survivors_new_version(ledger, signi
     assert gone["certificate_id"] is None and kept["status"] == "complete"
     assert revocation(ledger, gone_before) == ("merged", None)
     assert revocation(ledger, kept_before) == ("merged", kept["certificate_id"])
-    assert issuance(ledger, kept["certificate_id"]).version == kept["version"]
+    assert issuance(ledger, kept["certificate_id"]).certificate_version == kept["version"]
     assert sorted(sign.calls) == sorted([kept_before, gone_before, kept["certificate_id"]])
 
 

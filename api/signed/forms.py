@@ -91,7 +91,7 @@ def _issued_in_ledger(ledger: DoseLedger, certificate_id: str) -> dict[str, Any]
     return {
         "certificate_id": certificate_id,
         "person_id": issuance.person_id,
-        "version": issuance.version,
+        "version": issuance.certificate_version,
         "content_digest": issuance.content_digest,
         "rules_version": issuance.rules_version,
         "dcc": issuance.dcc,

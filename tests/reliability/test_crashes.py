@@ -21,7 +21,7 @@ import httpx
 from cli.demo import seed
 from projections import open_views
 from projections.running import rebuild
-from tests.readside import assert_views_are_a_fresh_fold, everything, rebuilding_rows
+from tests.readside import assert_views_are_a_fresh_fold, everything, rebuilding_rows, signed_and_caught_up
 from tests.reliability.server import DOSELEDGER, ROOT, Server, doseledger, environment
 from tests.reliability.stored import doses_by_site_record, site_record_claims
 from usecases.principals import issue_token
@@ -191,6 +191,9 @@ def test_a_projector_killed_during_a_rebuild_resumes_to_views_equal_to_a_fresh_r
     try:
         with open_views(store_url) as views:
             assert views.wait(head, timeout=120), views.status()
+            # The projector's issuer signs what the rebuilds left unsigned: issuances the
+            # ledger records after `head`, which the views then fold too.
+            signed_and_caught_up(views, ledger)
             resumed = everything(views)
             deadline = time.monotonic() + 60  # the views may be whole before the worker holds them
             while rebuilding_rows(views) and time.monotonic() < deadline:
