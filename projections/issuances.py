@@ -220,7 +220,8 @@ class IssuancesView(Tables):
                         entry["uvci"],
                         cid,
                         entry["kid"],
-                        entry["co"],
+                        # The DCC's issuing country: its `co`, which is its CWT `iss` here.
+                        entry.get("co") or entry["iss"],
                         revocation_hash(entry["uvci"]),
                         revocation_hash(entry["iss"] + entry["uvci"]),
                         int(entry["exp"]),

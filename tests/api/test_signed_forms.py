@@ -186,6 +186,23 @@ def test_a_version_that_certifies_nothing_is_409_with_no_personal_data(service):
         assert not any(part in response.text for part in NAME_PARTS)
 
 
+def test_an_erased_persons_forms_are_revoked_and_answer_409(service):
+    person_id, position = vaccinated(service, doses=1)
+    auditor = service.caller("auditor")
+    issued = auditor.get(f"/v1/certificates/{person_id}/dcc", params={"min_position": position}).json()
+    erased = service.caller("admin").post(f"/v1/persons/{person_id}/erasure", json={"reason": "asked"})
+    assert erased.status_code == 200, erased.text
+    for form in ("dcc", "shc"):
+        response = auditor.get(
+            f"/v1/certificates/{person_id}/{form}", params={"min_position": erased.json()["position"]}
+        )
+        assert response.status_code == 409, response.text
+        assert not any(part in response.text for part in NAME_PARTS)
+    assert service.app.state.views.wait(service.ledger.head(), timeout=10)
+    [uvci] = issued["uvci"]
+    assert service.app.state.views.issuances.is_revoked_uvci(uvci) == "erased"
+
+
 def test_a_version_the_issuer_has_not_signed_is_409_not_issued_yet(unsigned):
     person_id, position = vaccinated(unsigned, doses=1)
     certificate = unsigned.caller("auditor").get(
