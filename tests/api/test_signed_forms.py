@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +32,10 @@ NAME_PARTS = ("Nguyễn", "Lan", "NGUYEN", "1985-03-14", "001185012345")
 
 
 @contextmanager
-def serving(ledger: Any, store_url: str, sign: Any) -> Iterator[Service]:
-    """The service, its projector's issuer signing through `sign` (None: no key, off)."""
-    projector = start_embedded(store_url, sign=sign)
+def serving(ledger: Any, store_url: str, sign: Any, names: list[str] | None = None) -> Iterator[Service]:
+    """The service, its projector's issuer signing through `sign` (None: no key, off), running
+    the projections `names` (None: all)."""
+    projector = start_embedded(store_url, names, sign=sign)
     try:
         views = open_views(store_url, ledger=ledger)
         app = create_app(Settings(database_url=store_url, read_wait_seconds=5), ledger=ledger, views=views)
@@ -216,6 +218,21 @@ def test_a_version_the_issuer_has_not_signed_is_409_not_issued_yet(unsigned):
         assert response.status_code == 409, response.text
         assert "not issued yet" in response.json()["detail"]
         assert not any(part in response.text for part in NAME_PARTS)
+
+
+def test_forms_are_served_from_the_issuance_before_the_issuances_view_folds_it(ledger, store_url):
+    with serving(ledger, store_url, run_keys_sign(ledger), names=["certificates"]) as service:
+        person_id, position = vaccinated(service, doses=1)
+        views = service.app.state.views
+        deadline = time.monotonic() + 10
+        while (views.certificates.position() or 0) < position and time.monotonic() < deadline:
+            time.sleep(0.02)
+        response = service.caller("auditor").get(f"/v1/certificates/{person_id}/dcc")
+        assert response.status_code == 200, response.text
+        assert views.issuances.position() is None  # that view does not run here
+        assert views.issuances.issued(response.json()["certificate_id"]) is None
+        verdict = dcc.verify(response.json()["qr"], trust(service), at=soon())
+        assert verdict.valid, verdict.reasons
 
 
 def test_who_may_read_the_signed_forms_is_who_may_read_the_certificate(service):
