@@ -32,6 +32,7 @@ from api.stats import router as statistics
 from api.throttle import Throttle
 from api.tokens import router as tokens
 from api.trust import router as trust
+from api.verify import router as verification
 from config.settings import Settings, variable
 from signing.keys import KEYS_DIR_KEY, SigningKeys, keys_directory
 from store.rate_limits import RateLimits
@@ -98,6 +99,7 @@ ROUTERS = (
     corrections.router,
     tokens.router,
     trust.router,
+    verification.router,
 )
 
 
@@ -156,6 +158,12 @@ def create_app(
         )
         app.state.lookups = Throttle(
             "lookups", settings.lookups_per_minute, counters, variable("lookups_per_minute")
+        )
+        app.state.verifications = Throttle(
+            "verifications",
+            settings.verifications_per_minute,
+            counters,
+            variable("verifications_per_minute"),
         )
         app.state.writer = None
         if settings.group_commit_ms > 0:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import appends, http, imports, replay, sealing
+from bench import appends, http, imports, replay, sealing, signing
 from bench.figures import Result, Sizes, repeat
 from bench.served import grown, over_http
 
@@ -59,6 +59,8 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
     imported(kind, sizes, result)
     say(f"[{kind}] sealing personal fields: single doses and imports, sealed beside unsealed")
     sealing.into(result, kind, sizes.repeats, sizes.sealing_scale)
+    say(f"[{kind}] signed certificates: the DCC and SHC reads beside the plain read, signing a version")
+    signing.into(result, kind, sizes.repeats)
     return result
 
 

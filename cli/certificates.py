@@ -33,10 +33,7 @@ def signing_from_env(settings: Settings | None = None) -> Sign | None:
     from signing.keys import SigningKeys, SigningKeysError
 
     try:
-        # Typed as Any: signing.keys' KeySigner has a read-only `kid`, which mypy does not take
-        # for the Signer protocol's attribute (the objects are the same at run time).
-        keys: Any = SigningKeys.from_env()
-        signers = Signers.from_settings(settings or Settings(), keys)
+        signers = Signers.from_settings(settings or Settings(), SigningKeys.from_env())
     except SigningKeysError as error:
         log.error("the certificate signing keys cannot be used: %s", error)
         return None

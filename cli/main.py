@@ -31,6 +31,7 @@ COMMANDS = {
     "rekey": "cli.rekey",
     "rules": "cli.rules",
     "bench": "cli.bench",
+    "verify-qr": "cli.verify_qr",
 }
 
 

@@ -12,6 +12,7 @@ class Signer(Protocol):
     for SMART Health Cards the JWK thumbprint (RFC 7638) as ASCII. `sign` returns the ECDSA P-256
     SHA-256 signature in its raw form, r || s (64 bytes), as COSE and JWS both carry it."""
 
-    kid: bytes
+    @property
+    def kid(self) -> bytes: ...  # read-only: a frozen dataclass's field is one
 
     def sign(self, data: bytes) -> bytes: ...

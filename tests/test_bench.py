@@ -29,6 +29,8 @@ THROUGHPUTS = [
     "sealed_inline",
     "unsealed_import",
     "sealed_import",
+    "read_dcc_p50",
+    "read_shc_p50",
 ]
 LATENCIES = [
     *(f"http_dose_p{p}_{c}c_1w" for p in (50, 99) for c in (1, 8, 32, 64)),

@@ -81,6 +81,7 @@ EXPECTED_ROLES = {
     ("POST", "/v1/tokens/{principal_id}/revocation"): {"admin"},
     ("POST", "/v1/tokens/{principal_id}/rotation"): {"admin"},
     ("GET", "/v1/trust-list"): PUBLIC,
+    ("POST", "/v1/verify"): PUBLIC,
 }
 
 
@@ -346,6 +347,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("GET", "/v1/trust-list"): Recipe(
         lambda w: ("GET", "/v1/trust-list", {}), {"site": "open", "province": "open"}
+    ),
+    ("POST", "/v1/verify"): Recipe(
+        lambda w: ("POST", "/v1/verify", {"json": {"qr": "HC1:x"}}), {"site": "open", "province": "open"}
     ),
 }
 
