@@ -1,9 +1,12 @@
 """What a certificate certifies, and the ids that come from it.
 
 A certificate version is identified by what it certifies: the person, their name and birth
-date, the doses shown with their numbers (dn/sd) and the rules version that numbered them.
-`certificate_id` is a keyed digest of that content: the same content gives the same id on every
-rebuild, and different content can never come out under an issued id. Keyed (HMAC under the
+date, the doses shown with their numbers (dn/sd) and the rules version that numbered them, and
+which version of the person's certificate it is. `certificate_id` is a keyed digest of that
+content and that number: the same history gives the same ids on every rebuild, and different
+content can never come out under an issued id. The number is part of it because a content can
+come back (a lot amended, then amended back): the version that certifies it again is new and
+valid, while the earlier one, with the same content, stays revoked. Keyed (HMAC under the
 deployment's secret), because the content holds a name and a birth date, which a plain digest
 would let anyone holding the id test guesses against.
 
@@ -116,15 +119,16 @@ def content_digest(certified: Certified, key: bytes) -> str:
     return _mac(key, "certificate-content", certified.canonical()).hex()
 
 
-def certificate_id(certified: Certified, key: bytes) -> str:
-    """The version's id: the content digest's first 16 bytes as a version-8 UUID."""
-    return certificate_id_of(content_digest(certified, key))
+def certificate_id(certified: Certified, key: bytes, version: int) -> str:
+    """The id of the `version`-th version of a person's certificate, certifying this content."""
+    return certificate_id_of(content_digest(certified, key), version, key)
 
 
-def certificate_id_of(digest: str) -> str:
-    """The certificate id a content digest (`content_digest`) makes: for a caller that needs
-    both, one digest of the content, not two."""
-    raw = bytearray(bytes.fromhex(digest)[:16])
+def certificate_id_of(digest: str, version: int, key: bytes) -> str:
+    """The certificate id a content digest (`content_digest`) makes as the `version`-th version:
+    for a caller that needs both, one digest of the content, not two. The first 16 bytes of a
+    keyed digest of the two, as a version-8 UUID."""
+    raw = bytearray(_mac(key, "certificate-id", f"{digest}/{version}".encode())[:16])
     raw[6] = (raw[6] & 0x0F) | 0x80
     raw[8] = (raw[8] & 0x3F) | 0x80
     return str(UUID(bytes=bytes(raw)))

@@ -115,17 +115,16 @@ class Versions:
         # Per person, the content last identified and its (id, digest): the content of most
         # events is the one before, and its digest (a canonical JSON and an HMAC) is then
         # the most of a fold's time (a rebuild's half).
-        self._identified: dict[str, tuple[Certified, str, str]] = {}
+        self._identified: dict[str, tuple[Certified, str]] = {}
 
-    def identify(self, person_id: str, certified: Certified) -> tuple[str, str]:
-        """(certificate id, content digest) of this content."""
+    def digest(self, person_id: str, certified: Certified) -> str:
+        """The content digest of this content."""
         known = self._identified.get(person_id)
         if known is not None and known[0] == certified:
-            return known[1], known[2]
+            return known[1]
         digest = content_digest(certified, self.key)
-        found = certificate_id_of(digest), digest
-        self._identified[person_id] = (certified, *found)
-        return found
+        self._identified[person_id] = (certified, digest)
+        return digest
 
     def same_content(self, certified: Certified | None, document: dict[str, Any]) -> bool:
         """Whether `certified` is what the document's version certifies, whatever rules
@@ -134,7 +133,7 @@ class Versions:
             return certified is None and document.get("certificate_id") is None
         if certified.rules_version != document["rules_version"]:
             certified = replace(certified, rules_version=document["rules_version"])
-        return bool(self.identify(document["person_id"], certified)[0] == document["certificate_id"])
+        return bool(self.digest(document["person_id"], certified) == document["content_digest"])
 
     def forget(self) -> None:
         """Everything folded so far (a rebuild writes a batch of people, then folds the next)."""
@@ -187,7 +186,9 @@ class Versions:
         reason: str,
         at: datetime,
     ) -> dict[str, Any]:
-        new_id, digest = (None, None) if certified is None else self.identify(record.person_id, certified)
+        version = previous["version"] + 1 if previous else 1
+        digest = None if certified is None else self.digest(record.person_id, certified)
+        new_id = None if digest is None else certificate_id_of(digest, version, self.key)
         superseded = list(previous["superseded"]) if previous else []
         if previous is not None and previous["certificate_id"] is not None:
             entry = Superseded(previous["certificate_id"], reason, new_id)
@@ -198,7 +199,7 @@ class Versions:
         return {
             "person_id": record.person_id,
             "certificate_id": new_id,
-            "version": previous["version"] + 1 if previous else 1,
+            "version": version,
             "issued_at": at.isoformat(),
             "content_digest": digest,
             "rules_version": self.rules.version if certified is None else certified.rules_version,

@@ -331,7 +331,10 @@ class Certificates(PagedProjection[CertificatesView]):
                 if certified is None:
                     continue
                 certified = replace(certified, rules_version=document["rules_version"])
-                if certificate_id(certified, self.view.key) != document["certificate_id"]:
+                if (
+                    certificate_id(certified, self.view.key, document["version"])
+                    != document["certificate_id"]
+                ):
                     log.error("certificates: the current version of %s does not fold again the same", pid)
                     continue
                 current.append(Current(certified, document["certificate_id"], pid, document["version"]))

@@ -62,6 +62,26 @@ def test_an_amendment_issues_a_new_version_and_revokes_the_old_one(ledger, signi
     ]
 
 
+def test_a_content_that_comes_back_is_a_new_version_issued_again(ledger, signing_views, sign):
+    """A lot amended and amended back certifies what an earlier version did: the new version
+    gets an id of its own and is signed, while the earlier one stays revoked (a verifier holding
+    its QR keeps refusing it; nothing revoked is ever made valid again)."""
+    views = signing_views
+    pid = ledger.register_person(lan()).person_id
+    receipt = dose(ledger, pid, "R1")
+    caught_up(views, ledger)
+    first = views.certificates.certificate(pid)
+    ledger.amend_dose(receipt.dose_id, {"lot": "FA9999"}, "lot mistyped")
+    ledger.amend_dose(receipt.dose_id, {"lot": first["doses"][0]["lot"]}, "the first lot was right")
+    caught_up(views, ledger)
+    third = views.certificates.certificate(pid)
+    assert third["version"] == first["version"] + 2 and third["content_digest"] == first["content_digest"]
+    assert third["certificate_id"] != first["certificate_id"]
+    assert issuance(ledger, third["certificate_id"]) is not None
+    assert revocation(ledger, third["certificate_id"]) == (None, None)
+    assert revocation(ledger, first["certificate_id"])[0] == "amended"
+
+
 def test_a_void_revokes_and_voiding_the_last_dose_leaves_no_certificate(ledger, signing_views, sign):
     views = signing_views
     pid = ledger.register_person(lan()).person_id
