@@ -11,9 +11,9 @@ problem, as on every route.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import metrics
@@ -60,7 +60,14 @@ ACKS: dict[int | str, dict[str, Any]] = {
     summary="Send HL7 v2 VXU^V04 messages (one or a batch): an ACK per message",
 )
 async def receive_messages(
-    request: Request, principal: SitePrincipal, ledger: Ledger, settings: AppSettings
+    request: Request,
+    principal: SitePrincipal,
+    ledger: Ledger,
+    settings: AppSettings,
+    profile: Annotated[
+        Literal["cdc-covid"] | None,
+        Query(description="a message profile whose faults the ACKs report as warnings (W)"),
+    ] = None,
 ) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media and not media.startswith(MEDIA_TYPES):
@@ -77,6 +84,7 @@ async def receive_messages(
         allowed_sites=sorted(principal.sites) if principal.role == SITE else None,
         default_province=settings.feed_default_province,
         test_codes=settings.feed_test_codes,
+        profile=profile,
     )
     counts = Counter(o.status for a in acks for o in a.outcomes)
     metrics.recorded(created=counts[BOOKED] + counts[FLAGGED], duplicates=counts[ALREADY_BOOKED])
