@@ -378,3 +378,21 @@ def test_a_historical_dose_is_recorded_as_reported_with_its_source(ledger):
         "site_record_id": "R1",
         "historical": True,
     }
+
+
+def test_testdefault_and_the_z22_samples_sent_twice_book_nothing_new(ledger):
+    """CDC's testdefault.hl7 leaves out what its converter fills with defaults: every message
+    is taken (none has an error the ledger cannot book past), each once."""
+    first = receive(ledger, cdc("testdefault.hl7"), ADMIN, **CDC_OPTIONS)
+    assert [a.code for a in first] == ["AA"] * 51
+    assert statuses(first).count(NO_DOSE) == 22  # RXA-20 RE
+    assert stored(ledger, DOSE_RECORDED) == 29
+    head = ledger.head()
+    for name in (
+        "testdefault.hl7",
+        "Adult_z22_non-vaccination_deferral.hl7",
+        "Adult_z22_New_Covid_vaccine.hl7",
+    ):
+        receive(ledger, cdc(name), ADMIN, **CDC_OPTIONS)
+        receive(ledger, cdc(name), ADMIN, **CDC_OPTIONS)
+    assert ledger.head() == head
