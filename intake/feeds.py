@@ -69,6 +69,7 @@ _FIELD_OF = {
     "person.address": "address",
     "national_id": "national_id",
     "dose_id": "site_record_id",
+    "person": "full_name",
 }
 
 
@@ -159,6 +160,7 @@ def book(
     allowed_sites: Sequence[str] | None = None,
     default_province: str | None = None,
     test_codes: bool = False,
+    match_identity: bool = False,
     dry_run: bool = False,
 ) -> list[Outcome]:
     """Check and book records, one outcome per record, in order.
@@ -166,6 +168,9 @@ def book(
     allowed_sites: a site principal's sites; a record for any other site is refused.
     default_province: the people's province when neither the record nor its site gives one.
     test_codes: accept CDC's placeholder CVX codes 900-902 (test data only).
+    match_identity: a person without a known national id is the one person already registered
+    with the same name, birth date and phone (as a retro import does; several: refused). Off,
+    each new site record without a national id registers its person, as the JSON API does.
     Consecutive new records are saved in one transaction; amendments and voids one by one.
     """
     records = list(records)
@@ -176,7 +181,7 @@ def book(
         if not pending:
             return
         decided = ledger.record_reports(
-            [r for _, r in pending], [actor] * len(pending), match_identity=False, dry_run=dry_run
+            [r for _, r in pending], [actor] * len(pending), match_identity=match_identity, dry_run=dry_run
         )
         for (n, _), result in zip(pending, decided, strict=True):
             outcomes[n] = _recorded(records[n], result)
@@ -360,6 +365,8 @@ def _issue(record: FeedRecord, error: LedgerError) -> FeedIssue:
     name = _FIELD_OF.get(error.field, error.field)
     # A rule's message may quote the value it refused ("…, got '0912…'"): never a personal one.
     reason = error.message.split(", got ")[0]
+    if error.kind == "ambiguous-person":  # not the other people's ids: the sender may not know them
+        reason = "matches several people by name, birth date and phone: send the national id"
     kind = "missing" if reason == "is required" else "conflict" if error.kind == "conflict" else "invalid"
     if error.kind == "unknown-vaccine":
         kind = "unknown-code"

@@ -200,3 +200,20 @@ def test_a_dry_run_stores_nothing(ledger):
     outcomes = book(ledger, [hoa("R1"), replace(hoa("R2"), vaccine_code="999")], SITE, dry_run=True)
     assert [o.status for o in outcomes] == [BOOKED, REFUSED]
     assert ledger.head() == 0
+
+
+def test_matching_identities_finds_the_person_of_an_earlier_record(ledger):
+    first = book(ledger, [hoa("R1", phone="0912345678")], SITE, match_identity=True)[0]
+    second = book(
+        ledger, [hoa("R2", phone="0912345678", administered_on="2021-09-01")], SITE, match_identity=True
+    )[0]
+    assert second.status == BOOKED and second.person_id == first.person_id
+    apart = book(ledger, [hoa("R3", phone="0912345678", administered_on="2021-10-01")], SITE)[0]
+    assert apart.person_id != first.person_id  # off: a new site record registers its person
+    both = book(
+        ledger, [hoa("R4", phone="0912345678", administered_on="2021-11-01")], SITE, match_identity=True
+    )[0]
+    assert both.status == REFUSED and both.issues[0].where == "PID-5"
+    assert (
+        both.issues[0].reason == "matches several people by name, birth date and phone: send the national id"
+    )
