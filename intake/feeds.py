@@ -198,12 +198,13 @@ def book(
             warnings = tuple(i for i in record.found if i.severity == "warning")
             outcomes[n] = Outcome(NO_DOSE, (*warnings, _not_given(record)))
             continue
-        if isinstance(checked, DoseReport) and (
-            record.action == "record" or not _known(ledger, checked.dose_id)
-        ):
+        dose_id = checked if isinstance(checked, UUID) else checked.dose_id
+        if record.action != "record" and any(r.dose_id == dose_id for _, r in pending):
+            flush()  # it changes a record of this very batch: that one is saved first
+        if isinstance(checked, DoseReport) and (record.action == "record" or not _known(ledger, dose_id)):
             pending.append((n, checked))  # an amendment of a record never received is its first report
             continue
-        flush()  # an amendment or void may follow the record it changes, in this very batch
+        flush()  # keep the order: what came before an amendment or void is saved before it
         outcomes[n] = _change(ledger, record, checked, actor, dry_run)
     flush()
     return [o for o in outcomes if o is not None]

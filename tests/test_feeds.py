@@ -217,3 +217,14 @@ def test_matching_identities_finds_the_person_of_an_earlier_record(ledger):
     assert (
         both.issues[0].reason == "matches several people by name, birth date and phone: send the national id"
     )
+
+
+def test_a_record_and_its_amendment_and_void_in_one_batch_apply_in_order(ledger):
+    outcomes = book(
+        ledger,
+        [hoa("R1"), hoa("R1", action="amend", lot="FB999"), hoa("R2"), hoa("R2", action="void")],
+        SITE,
+    )
+    assert [o.status for o in outcomes] == [BOOKED] * 4
+    assert ledger.person(outcomes[0].person_id).dose(outcomes[0].dose_id)["lot"] == "FB999"
+    assert ledger.person(outcomes[2].person_id).dose(outcomes[2].dose_id)["voided"]
