@@ -70,6 +70,7 @@ _FIELD_OF = {
     "national_id": "national_id",
     "dose_id": "site_record_id",
     "person": "full_name",
+    "person_id": "person_id",
 }
 
 
@@ -119,6 +120,12 @@ class FeedRecord:
     completion: str = "CP"
     refusal_reason: str | None = None
     performer: str | None = None
+    # a person the ledger already holds (FHIR's `Patient/<person id>`): the dose is theirs, and
+    # the person's fields above are not needed
+    person_id: UUID | None = None
+    # fields kept as sent in the events' source, so that a read in the same standard gives
+    # them back (FHIR: the CVX code of several for one product, the performing facility's name)
+    echoed: tuple[str, ...] = ()
     # for each field above, where it came from in the sender's terms
     where: dict[str, str] = field(default_factory=dict, hash=False)
     # what the reader found wrong already (a malformed value, a segment missing)
@@ -169,8 +176,9 @@ def book(
     default_province: the people's province when neither the record nor its site gives one.
     test_codes: accept CDC's placeholder CVX codes 900-902 (test data only).
     match_identity: a person without a known national id is the one person already registered
-    with the same name, birth date and phone (as a retro import does; several: refused). Off,
-    each new site record without a national id registers its person, as the JSON API does.
+    with the same name, birth date and phone (as a retro import does; several: refused; a FHIR
+    bundle's Patient with several Immunizations is one person). Off, each new site record
+    without a national id registers its person, as the JSON API does.
     Consecutive new records are saved in one transaction; amendments and voids one by one.
     """
     records = list(records)
@@ -221,6 +229,9 @@ def source_of(record: FeedRecord) -> dict[str, Any]:
     }
     if record.historical:
         source["historical"] = True
+    for name in record.echoed:
+        if getattr(record, name, None) is not None:
+            source[name] = getattr(record, name)
     return source
 
 
@@ -297,6 +308,10 @@ def _check(
         issues.append(
             FeedIssue(record.at("administered_on"), "the date of administration is missing", kind="missing")
         )
+    if record.person_id is not None:  # a known person: the ledger checks the date against their birth
+        if issues:
+            raise Refused(issues)
+        return _report(record, vaccine, {"person_id": record.person_id})
     if not record.birth_date:
         issues.append(FeedIssue(record.at("birth_date"), "the date of birth is missing", kind="missing"))
     province = _province(ledger, record, default_province, provinces)
@@ -320,18 +335,7 @@ def _check(
         "district": record.district,
         "address": record.address,
     }
-    fields = {
-        "site_id": record.site_id,
-        "site_record_id": record.site_record_id,
-        "vaccine": vaccine or "",
-        "administered_at": record.administered_on,
-        "lot": record.lot,
-        "person": person,
-    }
-    try:
-        report = dose_report(fields, source_of(record))
-    except LedgerError as error:
-        raise Refused([_issue(record, error)]) from None
+    report = _report(record, vaccine, {"person": person})
     born = (report.person or {})["birth_date"]
     if rules.day_of(report.administered_at).isoformat() < born:
         raise Refused(
@@ -343,6 +347,21 @@ def _check(
             ]
         )
     return report
+
+
+def _report(record: FeedRecord, vaccine: str | None, whose: dict[str, Any]) -> DoseReport:
+    fields = {
+        "site_id": record.site_id,
+        "site_record_id": record.site_record_id,
+        "vaccine": vaccine or "",
+        "administered_at": record.administered_on,
+        "lot": record.lot,
+        **whose,
+    }
+    try:
+        return dose_report(fields, source_of(record))
+    except LedgerError as error:
+        raise Refused([_issue(record, error)]) from None
 
 
 def _province(

@@ -228,3 +228,18 @@ def test_a_record_and_its_amendment_and_void_in_one_batch_apply_in_order(ledger)
     assert [o.status for o in outcomes] == [BOOKED] * 4
     assert ledger.person(outcomes[0].person_id).dose(outcomes[0].dose_id)["lot"] == "FB999"
     assert ledger.person(outcomes[2].person_id).dose(outcomes[2].dose_id)["voided"]
+
+
+def test_a_record_for_a_known_person_needs_none_of_their_details(ledger):
+    first = book(ledger, [hoa("R1")], SITE)[0]
+    known = hoa("R2", full_name=None, birth_date=None, province=None, person_id=first.person_id)
+    again = book(ledger, [replace(known, administered_on="2021-09-01")], SITE)[0]
+    assert again.status == BOOKED and again.person_id == first.person_id
+    early = book(ledger, [replace(known, site_record_id="R3", administered_on="1989-01-01")], SITE)[0]
+    assert early.status == REFUSED and early.issues[0].where == "RXA-3"
+
+
+def test_echoed_fields_are_kept_in_the_source_as_sent(ledger):
+    outcome = book(ledger, [hoa("R1", performer="Trạm Y tế Phường 1", echoed=("performer", "lot"))], SITE)[0]
+    (event,) = dose_events(ledger, outcome.person_id)
+    assert event.source["performer"] == "Trạm Y tế Phường 1" and event.source["lot"] == "FA1234"
