@@ -19,6 +19,9 @@ Rules of booking, the same for every standard:
   with none of them the record is refused naming the address field.
 - A vaccine code goes through intake's shared code tables (`intake/codes.py`); CDC's test
   placeholders CVX 900-902 only when `test_codes` is set (see `codes.cvx_placeholders`).
+- A person is the national id's; else, with `match_identity` (as a retro import), the one
+  person with the same name, birth date and phone (several: refused); else each new site
+  record registers its person, as the JSON API does.
 - A refused record stores nothing; a batch of good records is saved in one transaction.
 """
 
@@ -59,6 +62,7 @@ _FIELD_OF = {
     "vaccine": "vaccine_code",
     "administered_at": "administered_on",
     "lot": "lot",
+    "person": "full_name",  # several people match the name, birth date and phone
     "person.full_name": "full_name",
     "person.birth_date": "birth_date",
     "person.sex": "sex",
@@ -69,7 +73,6 @@ _FIELD_OF = {
     "person.address": "address",
     "national_id": "national_id",
     "dose_id": "site_record_id",
-    "person": "full_name",
     "person_id": "person_id",
 }
 
@@ -167,18 +170,16 @@ def book(
     allowed_sites: Sequence[str] | None = None,
     default_province: str | None = None,
     test_codes: bool = False,
-    match_identity: bool = False,
     dry_run: bool = False,
+    match_identity: bool = False,
 ) -> list[Outcome]:
     """Check and book records, one outcome per record, in order.
 
     allowed_sites: a site principal's sites; a record for any other site is refused.
     default_province: the people's province when neither the record nor its site gives one.
     test_codes: accept CDC's placeholder CVX codes 900-902 (test data only).
-    match_identity: a person without a known national id is the one person already registered
-    with the same name, birth date and phone (as a retro import does; several: refused; a FHIR
-    bundle's Patient with several Immunizations is one person). Off, each new site record
-    without a national id registers its person, as the JSON API does.
+    match_identity: a person without a national id is the one already registered with the same
+    name, birth date and phone (a FHIR bundle's Patient with several Immunizations is one person).
     Consecutive new records are saved in one transaction; amendments and voids one by one.
     """
     records = list(records)
