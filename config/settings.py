@@ -59,9 +59,6 @@ class Settings(BaseSettings):
         ge=0,
         description="a retro-import upload larger than this runs in the background (202, then poll)",
     )
-    import_dir: str | None = Field(
-        None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
-    )
     # The standard feeds (HL7 v2, CVRS, FHIR): the ledger registers people in a Vietnamese
     # province, which US-profile messages do not name.
     feed_default_province: str | None = Field(
@@ -73,6 +70,9 @@ class Settings(BaseSettings):
         False,
         description="feeds accept CDC's placeholder CVX codes 900-902 (test data only; unset they are "
         "refused naming the code)",
+    )
+    import_dir: str | None = Field(
+        None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
     )
     # Read by the store's adapters (store/secrets.py) as well, which run without these settings.
     secrets_dir: str | None = Field(
