@@ -28,7 +28,7 @@ Rules of booking, the same for every standard:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from uuid import UUID
 
@@ -207,6 +207,10 @@ def book(
             warnings = tuple(i for i in record.found if i.severity == "warning")
             outcomes[n] = Outcome(NO_DOSE, (*warnings, _not_given(record)))
             continue
+        told = [f"{i.where}: {i.reason}" for i in record.found if i.severity == "warning"]
+        if isinstance(checked, DoseReport) and told:
+            # kept with the dose, so that an audit or a review sees what the sender was told
+            checked = replace(checked, source={**checked.source, "warnings": told})
         dose_id = checked if isinstance(checked, UUID) else checked.dose_id
         if record.action != "record" and any(r.dose_id == dose_id for _, r in pending):
             flush()  # it changes a record of this very batch: that one is saved first

@@ -193,6 +193,8 @@ def test_a_record_with_warnings_is_booked_flagged(ledger):
     warned = hoa("R1", found=(FeedIssue("PID-11", "county does not match the state", "warning"),))
     outcome = book(ledger, [warned], SITE)[0]
     assert outcome.status == FLAGGED and outcome.issues[0].where == "PID-11"
+    (event,) = dose_events(ledger, outcome.person_id)
+    assert event.source["warnings"] == ["PID-11: county does not match the state"]
     assert book(ledger, [warned], SITE)[0].status == ALREADY_BOOKED
 
 
