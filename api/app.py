@@ -16,6 +16,7 @@ from api.audit import router as audit
 from api.auth import TokenVerifier
 from api.certificates import router as certificates
 from api.corrections import router as corrections
+from api.cvrs import router as cvrs
 from api.doses import router as doses
 from api.imports import router as imports
 from api.limits import BodyLimit
@@ -82,6 +83,7 @@ ROUTERS = (
     sites.router,
     operations.router,
     imports.router,
+    cvrs.router,
     audit.router,
     audit_pages.router,
     corrections.router,
@@ -168,7 +170,11 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        by_path_suffix={"/batch": settings.max_batch_body_bytes, "/v1/imports": settings.max_import_bytes},
+        by_path_suffix={
+            "/batch": settings.max_batch_body_bytes,
+            "/v1/imports": settings.max_import_bytes,
+            "/v1/cvrs": settings.max_batch_body_bytes,
+        },
     )
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
     app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]  # FastAPI's documented way to change the document

@@ -17,6 +17,7 @@ COMMANDS = {
     "access": "cli.access",
     "anchor": "cli.anchor",
     "corrections": "cli.corrections",
+    "cvrs": "cli.cvrs",
     "demo": "cli.demo",
     "erase": "cli.erase",
     "import": "cli.retro_import",
