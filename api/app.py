@@ -18,6 +18,7 @@ from api.certificates import router as certificates
 from api.corrections import router as corrections
 from api.cvrs import router as cvrs
 from api.doses import router as doses
+from api.hl7v2 import router as hl7v2
 from api.imports import router as imports
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
@@ -83,6 +84,7 @@ ROUTERS = (
     sites.router,
     operations.router,
     imports.router,
+    hl7v2.router,
     cvrs.router,
     audit.router,
     audit_pages.router,
@@ -172,6 +174,7 @@ def create_app(
         default=settings.max_body_bytes,
         by_path_suffix={
             "/batch": settings.max_batch_body_bytes,
+            "/v1/hl7v2": settings.max_batch_body_bytes,
             "/v1/imports": settings.max_import_bytes,
             "/v1/cvrs": settings.max_batch_body_bytes,
         },

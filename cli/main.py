@@ -20,6 +20,7 @@ COMMANDS = {
     "cvrs": "cli.cvrs",
     "demo": "cli.demo",
     "erase": "cli.erase",
+    "hl7": "cli.hl7",
     "import": "cli.retro_import",
     "replay": "cli.replay",
     "serve": "cli.serve",
