@@ -1,4 +1,5 @@
-"""A test MLLP client written with plain sockets, and a server run on its own event loop thread."""
+"""A plain-socket MLLP client (for the tests and the feeds benchmark), and a server run on its
+own event loop thread."""
 
 from __future__ import annotations
 

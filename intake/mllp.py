@@ -336,44 +336,38 @@ Result = TypeVar("Result")
 
 class Gatherer(Generic[Item, Result]):
     """Hands what arrives together (from every connection) to `run` in one call, in a worker
-    thread, one batch at a time: the batch path's one transaction for many messages."""
+    thread, one batch at a time: the batch path's one transaction for many messages. A batch
+    is taken as soon as the previous one is done, so the batches grow with the load."""
 
     def __init__(self, run: Callable[[Sequence[Item]], Iterable[Result]], max_batch: int = 500) -> None:
         self.run = run
         self.max_batch = max_batch
         self.pending: list[tuple[Item, asyncio.Future[Result]]] = []
-        self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
-        if self.task is None:
-            self.task = asyncio.create_task(self._loop())
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self.pending.append((item, future))
-        self.wake.set()
+        # One drain at a time; it ends when nothing is pending (no task outlives the work).
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
         return await future
 
-    async def _loop(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.pending:
-                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
-                try:
-                    results = list(await asyncio.to_thread(self.run, [item for item, _ in batch]))
-                except Exception as error:  # noqa: BLE001 - every waiter hears of it; the loop goes on
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+            try:
+                results = list(await asyncio.to_thread(self.run, [item for item, _ in batch]))
+            except Exception as error:  # noqa: BLE001 - every waiter hears of it; the next batch goes on
+                for _, future in batch:
                     if not future.done():
-                        future.set_result(result)
+                        future.set_exception(error)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     async def close(self) -> None:
+        """Wait for the batch being booked (and those queued behind it) to finish."""
         if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
+            await self.task

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bench.mllp_client import AckReader, connect, in_threads, send_all, served
 from intake.mllp import (
     CHUNK_BYTES,
     Cut,
@@ -26,7 +27,6 @@ from intake.mllp import (
     frame,
     server_tls,
 )
-from tests.mllp_client import AckReader, connect, in_threads, send_all, served
 
 
 def _frames(chunks: list[bytes], limit: int = 1000) -> tuple[list[object], int]:
