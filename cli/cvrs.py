@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from config.settings import Settings
 from intake.cvrs import CvrsRefused
 from intake.cvrs.booking import book_file, report
 from intake.feeds import REFUSED
@@ -33,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--default-province",
         metavar="CODE",
-        help="the people's province when neither the row nor its site in the directory gives one",
+        help="the people's province when neither the row nor its site in the directory gives one "
+        "(default: the setting DOSELEDGER_FEED_DEFAULT_PROVINCE)",
     )
     parser.add_argument(
         "--test-codes", action="store_true", help="take CDC's placeholder CVX 900-902 (test files only)"
@@ -48,14 +50,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         console.print(f"[red]Cannot read the file: {error.strerror}[/red]")
         return 1
+    settings = Settings()
     try:
         with DoseLedger() as ledger:
             outcomes = book_file(
                 ledger,
                 data,
                 Actor(f"cli:{getpass.getuser()}", "admin"),
-                default_province=args.default_province,
-                test_codes=args.test_codes,
+                default_province=args.default_province or settings.feed_default_province,
+                test_codes=args.test_codes or settings.feed_test_codes,
                 dry_run=args.dry_run,
             )
     except CvrsRefused as refused:

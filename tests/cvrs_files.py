@@ -20,6 +20,8 @@ def cvrs_row(**values: str) -> dict[str, str]:
         "recip_middle_name": "Thi",
         "recip_last_name": "Huong",
         "recip_dob": "1990-05-17",
+        # Where the CDC's files name a US state, a Vietnamese sender names the province.
+        "recip_address_state": "01",
         "recip_sex": "F",
         "recip_race_1": "UNK",
         "recip_ethnicity": "UNK",

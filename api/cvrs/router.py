@@ -3,7 +3,9 @@ or `text/tab-separated-values`), answered with each row's outcome.
 
 Who: `site` (rows of its own sites only: another site's row is refused) and `admin`. A file
 that is not a CVRS is refused whole (422) and books nothing; each row is booked through the
-same path as its HL7 v2 twin, and the same file twice books nothing new.
+same path as its HL7 v2 twin, and the same file twice books nothing new. A person's province
+and CDC's placeholder codes follow the feeds' settings (`DOSELEDGER_FEED_DEFAULT_PROVINCE`,
+`DOSELEDGER_FEED_TEST_CODES`); `?dry_run=true` checks every row and stores nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import actor
 from api.cvrs.models import CvrsReport
-from api.dependencies import Ledger, SitePrincipal
+from api.dependencies import AppSettings, Ledger, SitePrincipal
 from api.models import WRITES, problems
 from api.problems import Problem, field_error
 from intake.cvrs import CvrsRefused
@@ -44,9 +46,8 @@ async def book_cvrs(
     request: Request,
     principal: SitePrincipal,
     ledger: Ledger,
+    settings: AppSettings,
     dry_run: bool = False,
-    default_province: str | None = None,
-    test_codes: bool = False,
 ) -> CvrsReport:
     data = await request.body()
     allowed = list(principal.sites) if principal.role == SITE else None
@@ -57,8 +58,8 @@ async def book_cvrs(
             data,
             actor(principal),
             allowed_sites=allowed,
-            default_province=default_province,
-            test_codes=test_codes,
+            default_province=settings.feed_default_province,
+            test_codes=settings.feed_test_codes,
             dry_run=dry_run,
         )
     except CvrsRefused as refused:

@@ -23,6 +23,8 @@ WHERE = {
     "sex": "recip_sex",
     "identifiers": "recip_id",
     "address": "recip_address_street",
+    "province": "recip_address_state",
+    "district": "recip_address_county",
     "site_id": "admin_name",
     "site_name": "admin_name",
     "site_record_id": "vax_event_id",
@@ -57,15 +59,11 @@ def record_of(row: CvrsRow, found: tuple[FeedIssue, ...] = ()) -> FeedRecord:
     name = " ".join(
         part for part in (row["recip_first_name"], row["recip_middle_name"], row["recip_last_name"]) if part
     )
+    # As HL7's PID-11: street, other designation and city; the state is the province as sent
+    # (no Vietnamese province: the site's or the default is taken), the county the district.
     address = ", ".join(
         part
-        for part in (
-            row["recip_address_street"],
-            row["recip_address_street_2"],
-            row["recip_address_city"],
-            row["recip_address_state"],
-            row["recip_address_zip"],
-        )
+        for part in (row["recip_address_street"], row["recip_address_street_2"], row["recip_address_city"])
         if part
     )
     # As HL7's RXA-11.4.2, then .4.1, then MSH-4: the facility's id, else its name, else the sender.
@@ -82,6 +80,8 @@ def record_of(row: CvrsRow, found: tuple[FeedIssue, ...] = ()) -> FeedRecord:
         sex=SEXES.get(row["recip_sex"].upper()),
         identifiers=identifiers,
         address=address or None,
+        province=row["recip_address_state"] or None,
+        district=row["recip_address_county"] or None,
         action="record",
         site_id=site_id or None,
         site_name=row["admin_name"] or None,
