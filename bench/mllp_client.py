@@ -33,12 +33,12 @@ def served(server: MllpServer, host: str = "127.0.0.1") -> Iterator[int]:
     finally:
 
         async def stop() -> None:
-            box["server"].close()
+            await server.stop(box["server"])
             await box["server"].wait_closed()
-            # Connections the clients closed finish their last steps before the loop stops.
+            # What is left (a batch being booked) finishes before the loop stops.
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             if others:
-                await asyncio.wait(others, timeout=5)
+                await asyncio.wait(others, timeout=30)
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)

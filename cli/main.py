@@ -22,6 +22,7 @@ COMMANDS = {
     "erase": "cli.erase",
     "hl7": "cli.hl7",
     "import": "cli.retro_import",
+    "mllp": "cli.mllp",
     "replay": "cli.replay",
     "serve": "cli.serve",
     "token": "cli.token",

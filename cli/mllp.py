@@ -82,23 +82,30 @@ class Listener:
 
     def book(self, items: Sequence[tuple[bytes, Peer]]) -> list[bytes]:
         """ACKs for messages from any peers, in order: each peer's messages received together
-        (one transaction), each message alone when they cannot be told apart in a batch."""
+        (one transaction). A frame that is not one message is answered without booking: AR for
+        several (the sender could not tell which ACK is whose); one in batch headers, or none, alone."""
         answers: list[bytes | None] = [None] * len(items)
         by_peer: dict[str, list[int]] = {}
         for n, (_, peer) in enumerate(items):
             by_peer.setdefault(peer.name, []).append(n)
         for numbers in by_peer.values():
             peer = items[numbers[0]][1]
-            single = [n for n in numbers if not _one_message(items[n][0])]
-            together = [n for n in numbers if n not in single]
+            together = []
+            for n in numbers:
+                message = items[n][0]
+                count = messages_in(message)
+                if count > 1:
+                    answers[n] = _rejected(message, f"one MLLP frame carries one message, not {count}")
+                elif count == 1 and message.startswith(b"MSH"):
+                    together.append(n)
+                else:  # wrapped in batch headers, or no message at all: HL7's reader decides
+                    alone = self._receive([message], peer)
+                    answers[n] = alone[0] if len(alone) == 1 else _rejected(message, "not an HL7 v2 message")
             acks = self._receive([items[n][0] for n in together], peer) if together else []
-            if len(acks) != len(together):  # not one ACK a message: each on its own
-                single, acks, together = numbers, [], []
+            if len(acks) != len(together):  # not one ACK a message: never expected, said plainly
+                raise RuntimeError(f"{len(together)} messages received as {len(acks)}")
             for n, ack in zip(together, acks, strict=True):
                 answers[n] = ack
-            for n in single:
-                alone = self._receive([items[n][0]], peer)
-                answers[n] = alone[0] if len(alone) == 1 else _rejected(items[n][0], len(alone))
         return [a for a in answers if a is not None]
 
     def _receive(self, messages: list[bytes], peer: Peer) -> list[bytes]:
@@ -122,13 +129,14 @@ def control_id(head: bytes) -> str:
     return fields[9].decode("utf-8", "replace") if len(fields) > 9 else ""
 
 
-def _one_message(message: bytes) -> bool:
-    """A frame holding exactly one message: it starts with its MSH and has no other."""
-    return message.startswith(b"MSH") and b"\rMSH" not in message and b"\nMSH" not in message
+def messages_in(frame: bytes) -> int:
+    """How many messages a frame holds: its MSH segments (CR, LF or CRLF between segments)."""
+    segments = frame.replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
+    return sum(1 for segment in segments if segment.startswith(b"MSH"))
 
 
-def _rejected(message: bytes, count: int) -> bytes:
-    issue = FeedIssue("MSH", f"one MLLP frame carries one message, not {count}", "error", kind="unsupported")
+def _rejected(message: bytes, reason: str) -> bytes:
+    issue = FeedIssue("MSH", reason, "error", kind="unsupported")
     return build_ack(AR, control_id(message[:4096]), (issue,)).encode("utf-8")
 
 
@@ -158,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(server, listener, args.host, args.port))
     counts = server.counts
     log.info(
-        "mllp: stopped after %d connections (%d refused), %d messages, %d oversize, %d cut",
+        "mllp: stopped; connections %d (refused %d), messages %d, oversize %d, cut %d",
         counts.connections,
         counts.refused_connections,
         counts.messages,
@@ -176,6 +184,6 @@ async def _serve(server: MllpServer, listener: Listener, host: str, port: int) -
         loop.add_signal_handler(sig, stop.set)
     log.info("mllp: listening on %s:%d (%s)", host, port, "TLS" if server.tls else "plain TCP")
     await stop.wait()
-    listening.close()
-    await listening.wait_closed()
+    log.info("mllp: stopping: answering the messages read, then closing")
+    await server.stop(listening)
     await listener.batches.close()

@@ -243,9 +243,25 @@ class MllpServer:
     max_message_bytes: int
     tls: ssl.SSLContext | None = None
     counts: Counts = field(default_factory=Counts)
+    # The connections being served, to end them in good order at a stop.
+    serving: dict[asyncio.Task[None], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(
+        default_factory=dict
+    )
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self.serve, host, port, ssl=self.tls, limit=CHUNK_BYTES)
+
+    async def stop(self, listening: asyncio.Server, grace: float = 30.0) -> None:
+        """Stop taking connections and frames; every message already read is answered (its
+        booking finished) before its connection closes. A frame half read is dropped, as at a
+        cut: its sender, with no ACK, sends it again."""
+        listening.close()
+        for reader, writer in list(self.serving.values()):
+            if isinstance(writer.transport, asyncio.ReadTransport):
+                writer.transport.pause_reading()  # no more data: feeding after the end is an error
+            reader.feed_eof()
+        if self.serving:
+            await asyncio.wait(list(self.serving), timeout=grace)
 
     def identify(self, writer: asyncio.StreamWriter) -> Peer | None:
         if self.tls is not None:
@@ -263,6 +279,9 @@ class MllpServer:
             await _close(writer)
             return
         self.counts.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self.serving[task] = (reader, writer)
         answers: asyncio.Queue[asyncio.Future[bytes] | None] = asyncio.Queue(READ_AHEAD)
         writing = asyncio.create_task(self._write(answers, writer))
         try:
@@ -273,6 +292,8 @@ class MllpServer:
             await answers.put(None)
             await writing
             await _close(writer)
+            if task is not None:
+                self.serving.pop(task, None)
 
     async def _read(
         self, frames: FrameReader, answers: asyncio.Queue[asyncio.Future[bytes] | None], peer: Peer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,22 @@ def test_a_connection_cut_mid_message_hands_nothing_of_it_on() -> None:
             assert send_all(sock, [b"MSH|4"]) == [b"ACK|MSH|4"]
     assert [m for m, _ in handled] == [b"MSH|1", b"MSH|2", b"MSH|4"]
     assert server.counts.cut == 1
+
+
+def test_a_stop_answers_every_message_read_before_it_closes() -> None:
+    async def slow(message: bytes, peer: Peer) -> bytes:
+        await asyncio.sleep(0.5)  # still being booked when the stop comes
+        return b"ACK|" + message
+
+    server = _answering([])
+    server.handle = slow
+    with served(server) as port:
+        sock = connect(port)
+        sock.sendall(frame(b"MSH|1") + frame(b"MSH|2") + b"\x0bMSH|3|half")
+        time.sleep(0.2)
+    with sock:
+        answers = AckReader(sock)
+        assert [answers.next(), answers.next(), answers.next()] == [b"ACK|MSH|1", b"ACK|MSH|2", None]
 
 
 def test_a_peer_not_configured_is_closed_unanswered(caplog: pytest.LogCaptureFixture) -> None:

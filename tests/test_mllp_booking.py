@@ -148,6 +148,14 @@ def test_a_message_for_a_site_outside_the_peers_scope_is_ar_and_books_nothing(le
     assert booked(ledger, "R2")
 
 
+def test_a_frame_of_two_messages_or_of_none_is_ar_and_books_nothing(ledger):
+    with listening(ledger) as port, connect(port) as sock:
+        acks = send_all(sock, [vxu(1) + vxu(2), b"hello, is this the registry?", vxu(3)])
+    assert [msa(a)[0] for a in acks] == ["AR", "AR", "AA"]
+    assert msa(acks[0])[1] == "C1" and b"one MLLP frame carries one message, not 2" in acks[0]
+    assert [booked(ledger, f"R{n}") for n in (1, 2, 3)] == [False, False, True]
+
+
 def test_a_peer_not_configured_books_nothing(ledger):
     stranger = {"peers": [{"name": "far", "sites": [SITE], "addresses": ["10.9.0.0/16"]}]}
     with listening(ledger, stranger) as port, connect(port) as sock:
