@@ -1,6 +1,7 @@
 """Book a file of HL7 v2 VXU^V04 messages (one, a batch, or several), an ACK per message.
 
-  doseledger hl7 FILE [--acks OUT.hl7] [--province CODE] [--test-codes] [--dry-run]
+  doseledger hl7 FILE [--acks OUT.hl7] [--province CODE] [--test-codes] [--profile cdc-covid]
+                      [--dry-run]
 
 Prints one line per message (its number, control id, AA/AE/AR, each issue) and the totals;
 `--acks` writes the ACK messages as a sender would receive them. Exit status: 0 every message
@@ -21,6 +22,7 @@ from config.settings import Settings
 from intake.feeds import STATUSES
 from intake.hl7v2 import receive
 from intake.hl7v2.ack import AA
+from intake.hl7v2.profile import PROFILES
 from ledger.values import Actor
 from usecases.application import DoseLedger
 
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--test-codes",
         action="store_true",
         help="accept CDC's placeholder CVX codes 900-902 (test data; default: $DOSELEDGER_FEED_TEST_CODES)",
+    )
+    parser.add_argument(
+        "--profile", choices=PROFILES, help="a message profile whose faults are reported as warnings"
     )
     parser.add_argument("--dry-run", action="store_true", help="check every message, store nothing")
 
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             Actor(f"cli:{getpass.getuser()}", "admin"),
             default_province=args.province or settings.feed_default_province,
             test_codes=args.test_codes or settings.feed_test_codes,
+            profile=args.profile,
             dry_run=args.dry_run,
         )
     if args.acks:

@@ -11,9 +11,9 @@ problem, as on every route.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import metrics
@@ -30,17 +30,17 @@ router = APIRouter(prefix="/v1/hl7v2", tags=["hl7v2"])
 # What senders label HL7 v2 with: the registered type, its older spelling, text, raw bytes.
 MEDIA_TYPES = ("application/hl7-v2", "x-application/hl7-v2+er7", "text/", "application/octet-stream")
 
+EXAMPLE = (
+    "MSH|^~\\&|EHR|HN-001|DOSELEDGER||20210801093000||VXU^V04^VXU_V04|MSG0001|P|2.5.1\r"
+    "PID|1||P42^^^HN-001^MR||Nguyen^Hoa^Thi||19900203|F|||^^^01\r"
+    "ORC|RE||R-0001\r"
+    "RXA|0|1|20210801||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FA1234|||||CP|A\r"
+)
 BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            MEDIA_TYPE: {
-                "schema": {"type": "string"},
-                "example": "MSH|^~\\&|EHR|HN-001|DOSELEDGER||20210801093000||VXU^V04^VXU_V04|MSG0001|P|2.5.1\r"
-                "PID|1||P42^^^HN-001^MR||Nguyen^Hoa^Thi||19900203|F\r"
-                "ORC|RE||R-0001\r"
-                "RXA|0|1|20210801||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FA1234|||||CP|A\r",
-            }
+            media: {"schema": {"type": "string"}, "example": EXAMPLE} for media in (MEDIA_TYPE, "text/plain")
         },
     }
 }
@@ -60,7 +60,14 @@ ACKS: dict[int | str, dict[str, Any]] = {
     summary="Send HL7 v2 VXU^V04 messages (one or a batch): an ACK per message",
 )
 async def receive_messages(
-    request: Request, principal: SitePrincipal, ledger: Ledger, settings: AppSettings
+    request: Request,
+    principal: SitePrincipal,
+    ledger: Ledger,
+    settings: AppSettings,
+    profile: Annotated[
+        Literal["cdc-covid"] | None,
+        Query(description="a message profile whose faults the ACKs report as warnings (W)"),
+    ] = None,
 ) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media and not media.startswith(MEDIA_TYPES):
@@ -77,6 +84,7 @@ async def receive_messages(
         allowed_sites=sorted(principal.sites) if principal.role == SITE else None,
         default_province=settings.feed_default_province,
         test_codes=settings.feed_test_codes,
+        profile=profile,
     )
     counts = Counter(o.status for a in acks for o in a.outcomes)
     metrics.recorded(created=counts[BOOKED] + counts[FLAGGED], duplicates=counts[ALREADY_BOOKED])
