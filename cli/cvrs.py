@@ -1,6 +1,6 @@
 """Book a CDC CVRS flat file (tab-delimited, one vaccination event a row) into the ledger.
 
-  doseledger cvrs FILE [--dry-run] [--default-province CODE] [--test-codes] [--json]
+  doseledger cvrs FILE [--dry-run] [--province CODE] [--test-codes] [--json]
 
 Each row is booked through the same path as its HL7 v2 twin; the same file twice books nothing
 new. Exit status: 0 every row booked (or no dose to book), 2 some rows refused, 1 the file
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the CVRS .txt file")
     parser.add_argument("--dry-run", action="store_true", help="check and map every row, store nothing")
     parser.add_argument(
-        "--default-province",
+        "--province",
         metavar="CODE",
         help="the people's province when neither the row nor its site in the directory gives one "
         "(default: the setting DOSELEDGER_FEED_DEFAULT_PROVINCE)",
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 ledger,
                 data,
                 Actor(f"cli:{getpass.getuser()}", "admin"),
-                default_province=args.default_province or settings.feed_default_province,
+                default_province=args.province or settings.feed_default_province,
                 test_codes=args.test_codes or settings.feed_test_codes,
                 dry_run=args.dry_run,
             )

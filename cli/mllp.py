@@ -2,7 +2,7 @@
 
   doseledger mllp [--host HOST] [--port 2575] [--peers FILE]
                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]
-                  [--default-province CODE] [--test-codes]
+                  [--province CODE] [--test-codes]
 
 Only the peers of the peers file are served (`DOSELEDGER_MLLP_PEERS_FILE`, or --peers): over
 plain TCP a peer is known by its address, over TLS by its client certificate's subject (the
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls-ca", type=Path, metavar="FILE", help="the CA that signs the peers' certificates"
     )
     parser.add_argument(
-        "--default-province",
+        "--province",
         metavar="CODE",
         help="the people's province when neither the message nor its site in the directory gives one "
         "(default: the setting DOSELEDGER_FEED_DEFAULT_PROVINCE)",
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     with DoseLedger() as ledger:
         listener = Listener(
             ledger,
-            default_province=args.default_province or settings.feed_default_province,
+            default_province=args.province or settings.feed_default_province,
             test_codes=args.test_codes or settings.feed_test_codes,
         )
         server = MllpServer(listener.answer, listener.refuse, peers, settings.mllp_max_message_bytes, tls)

@@ -176,18 +176,16 @@ def test_a_dry_run_stores_nothing(ledger):
 
 
 def test_the_command_books_a_file_and_says_why_a_file_is_refused(cli):
-    code, out, _ = cli("cvrs", str(CDC / "testgood.txt"), "--default-province", "01", "--test-codes")
+    code, out, _ = cli("cvrs", str(CDC / "testgood.txt"), "--province", "01", "--test-codes")
     assert code == 0 and "33 rows: 25 booked, 8 no dose" in out
-    code, out, _ = cli(
-        "cvrs", str(CDC / "testgood.txt"), "--default-province", "01", "--test-codes", "--json"
-    )
+    code, out, _ = cli("cvrs", str(CDC / "testgood.txt"), "--province", "01", "--test-codes", "--json")
     assert code == 0 and json.loads(out)["counts"] == {ALREADY_BOOKED: 25, NO_DOSE: 8}
-    code, out, _ = cli("cvrs", str(CDC / "testerror.txt"), "--default-province", "01", "--test-codes")
+    code, out, _ = cli("cvrs", str(CDC / "testerror.txt"), "--province", "01", "--test-codes")
     assert code == 2 and "recip_dob" in out
     code, _, err = cli("cvrs", str(CDC / "testMissingHeaders.txt"))
     assert code == 1 and "File refused, nothing booked: the header row misses CVRS columns" in err
     # Without --test-codes CDC's placeholder codes are refused, naming the column.
-    code, out, _ = cli("cvrs", str(CDC / "testdefault.txt"), "--default-province", "01", "--json")
+    code, out, _ = cli("cvrs", str(CDC / "testdefault.txt"), "--province", "01", "--json")
     assert code == 2
     refused = [r for r in json.loads(out)["results"] if r["status"] == REFUSED]
     assert any(i["column"] == "cvx" and "placeholder" in i["reason"] for r in refused for i in r["issues"])
