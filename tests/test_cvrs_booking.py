@@ -189,3 +189,17 @@ def test_the_command_books_a_file_and_says_why_a_file_is_refused(cli):
     assert code == 2
     refused = [r for r in json.loads(out)["results"] if r["status"] == REFUSED]
     assert any(i["column"] == "cvx" and "placeholder" in i["reason"] for r in refused for i in r["issues"])
+
+
+@pytest.mark.parametrize(
+    "name", ["testgood.txt", "testerror.txt", "testdefault.txt", "testgoodv1.txt", "testerrorv1.txt"]
+)
+def test_each_cdc_file_sent_twice_books_nothing_new(ledger, name):
+    first = _book(ledger, name)
+    head = ledger.head()
+    again = _book(ledger, name)
+    assert ledger.head() == head
+    assert [r.outcome.status for r in again] == [
+        ALREADY_BOOKED if r.outcome.status in (BOOKED, FLAGGED) else r.outcome.status for r in first
+    ]
+    assert [r.outcome.dose_id for r in again] == [r.outcome.dose_id for r in first]
