@@ -77,7 +77,7 @@ class Listener:
 
     def refuse(self, head: bytes, reason: str) -> bytes:
         """The AR of a message too large to read: its control id read from the MSH at its head."""
-        issue = FeedIssue("MSH", reason, "error", kind="unsupported")
+        issue = FeedIssue("MSH", reason, "error", kind="malformed")
         return build_ack(AR, control_id(head), (issue,)).encode("utf-8")
 
     def book(self, items: Sequence[tuple[bytes, Peer]]) -> list[bytes]:

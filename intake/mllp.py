@@ -279,6 +279,7 @@ class MllpServer:
             await _close(writer)
             return
         self.counts.connections += 1
+        log.info("mllp: peer %s connected", peer.name)
         task = asyncio.current_task()
         if task is not None:
             self.serving[task] = (reader, writer)
@@ -294,6 +295,7 @@ class MllpServer:
             await _close(writer)
             if task is not None:
                 self.serving.pop(task, None)
+            log.info("mllp: peer %s disconnected", peer.name)
 
     async def _read(
         self, frames: FrameReader, answers: asyncio.Queue[asyncio.Future[bytes] | None], peer: Peer

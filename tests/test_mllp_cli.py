@@ -63,6 +63,7 @@ def test_the_command_serves_its_peers_and_stops_on_sigterm(store_url: str, tmp_p
         _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "listening on 127.0.0.1" in err and "messages 1, oversize 1, cut 0" in err, err
+    assert "peer ward connected" in err and "peer ward disconnected" in err
     assert "Exception" not in err and "Error" not in err, err
     assert "Nguyen" not in err  # no personal data in the log
     with DoseLedger(env={"DOSELEDGER_DATABASE_URL": store_url}) as ledger:
