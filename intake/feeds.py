@@ -19,6 +19,9 @@ Rules of booking, the same for every standard:
   with none of them the record is refused naming the address field.
 - A vaccine code goes through intake's shared code tables (`intake/codes.py`); CDC's test
   placeholders CVX 900-902 only when `test_codes` is set (see `codes.cvx_placeholders`).
+- A person is the national id's; else, with `match_identity` (as a retro import), the one
+  person with the same name, birth date and phone (several: refused); else each new site
+  record registers its person, as the JSON API does.
 - A refused record stores nothing; a batch of good records is saved in one transaction.
 """
 
@@ -59,6 +62,7 @@ _FIELD_OF = {
     "vaccine": "vaccine_code",
     "administered_at": "administered_on",
     "lot": "lot",
+    "person": "full_name",  # several people match the name, birth date and phone
     "person.full_name": "full_name",
     "person.birth_date": "birth_date",
     "person.sex": "sex",
@@ -69,6 +73,7 @@ _FIELD_OF = {
     "person.address": "address",
     "national_id": "national_id",
     "dose_id": "site_record_id",
+    "person_id": "person_id",
 }
 
 
@@ -118,6 +123,12 @@ class FeedRecord:
     completion: str = "CP"
     refusal_reason: str | None = None
     performer: str | None = None
+    # a person the ledger already holds (FHIR's `Patient/<person id>`): the dose is theirs, and
+    # the person's fields above are not needed
+    person_id: UUID | None = None
+    # fields kept as sent in the events' source, so that a read in the same standard gives
+    # them back (FHIR: the CVX code of several for one product, the performing facility's name)
+    echoed: tuple[str, ...] = ()
     # for each field above, where it came from in the sender's terms
     where: dict[str, str] = field(default_factory=dict, hash=False)
     # what the reader found wrong already (a malformed value, a segment missing)
@@ -160,12 +171,15 @@ def book(
     default_province: str | None = None,
     test_codes: bool = False,
     dry_run: bool = False,
+    match_identity: bool = False,
 ) -> list[Outcome]:
     """Check and book records, one outcome per record, in order.
 
     allowed_sites: a site principal's sites; a record for any other site is refused.
     default_province: the people's province when neither the record nor its site gives one.
     test_codes: accept CDC's placeholder CVX codes 900-902 (test data only).
+    match_identity: a person without a national id is the one already registered with the same
+    name, birth date and phone (a FHIR bundle's Patient with several Immunizations is one person).
     Consecutive new records are saved in one transaction; amendments and voids one by one.
     """
     records = list(records)
@@ -176,7 +190,7 @@ def book(
         if not pending:
             return
         decided = ledger.record_reports(
-            [r for _, r in pending], [actor] * len(pending), match_identity=False, dry_run=dry_run
+            [r for _, r in pending], [actor] * len(pending), match_identity=match_identity, dry_run=dry_run
         )
         for (n, _), result in zip(pending, decided, strict=True):
             outcomes[n] = _recorded(records[n], result)
@@ -193,12 +207,13 @@ def book(
             warnings = tuple(i for i in record.found if i.severity == "warning")
             outcomes[n] = Outcome(NO_DOSE, (*warnings, _not_given(record)))
             continue
-        if isinstance(checked, DoseReport) and (
-            record.action == "record" or not _known(ledger, checked.dose_id)
-        ):
+        dose_id = checked if isinstance(checked, UUID) else checked.dose_id
+        if record.action != "record" and any(r.dose_id == dose_id for _, r in pending):
+            flush()  # it changes a record of this very batch: that one is saved first
+        if isinstance(checked, DoseReport) and (record.action == "record" or not _known(ledger, dose_id)):
             pending.append((n, checked))  # an amendment of a record never received is its first report
             continue
-        flush()  # an amendment or void may follow the record it changes, in this very batch
+        flush()  # keep the order: what came before an amendment or void is saved before it
         outcomes[n] = _change(ledger, record, checked, actor, dry_run)
     flush()
     return [o for o in outcomes if o is not None]
@@ -215,6 +230,9 @@ def source_of(record: FeedRecord) -> dict[str, Any]:
     }
     if record.historical:
         source["historical"] = True
+    for name in record.echoed:
+        if getattr(record, name, None) is not None:
+            source[name] = getattr(record, name)
     return source
 
 
@@ -291,6 +309,10 @@ def _check(
         issues.append(
             FeedIssue(record.at("administered_on"), "the date of administration is missing", kind="missing")
         )
+    if record.person_id is not None:  # a known person: the ledger checks the date against their birth
+        if issues:
+            raise Refused(issues)
+        return _report(record, vaccine, {"person_id": record.person_id})
     if not record.birth_date:
         issues.append(FeedIssue(record.at("birth_date"), "the date of birth is missing", kind="missing"))
     province = _province(ledger, record, default_province, provinces)
@@ -314,18 +336,7 @@ def _check(
         "district": record.district,
         "address": record.address,
     }
-    fields = {
-        "site_id": record.site_id,
-        "site_record_id": record.site_record_id,
-        "vaccine": vaccine or "",
-        "administered_at": record.administered_on,
-        "lot": record.lot,
-        "person": person,
-    }
-    try:
-        report = dose_report(fields, source_of(record))
-    except LedgerError as error:
-        raise Refused([_issue(record, error)]) from None
+    report = _report(record, vaccine, {"person": person})
     born = (report.person or {})["birth_date"]
     if rules.day_of(report.administered_at).isoformat() < born:
         raise Refused(
@@ -337,6 +348,21 @@ def _check(
             ]
         )
     return report
+
+
+def _report(record: FeedRecord, vaccine: str | None, whose: dict[str, Any]) -> DoseReport:
+    fields = {
+        "site_id": record.site_id,
+        "site_record_id": record.site_record_id,
+        "vaccine": vaccine or "",
+        "administered_at": record.administered_on,
+        "lot": record.lot,
+        **whose,
+    }
+    try:
+        return dose_report(fields, source_of(record))
+    except LedgerError as error:
+        raise Refused([_issue(record, error)]) from None
 
 
 def _province(
@@ -360,6 +386,8 @@ def _issue(record: FeedRecord, error: LedgerError) -> FeedIssue:
     name = _FIELD_OF.get(error.field, error.field)
     # A rule's message may quote the value it refused ("…, got '0912…'"): never a personal one.
     reason = error.message.split(", got ")[0]
+    if error.kind == "ambiguous-person":  # not the other people's ids: the sender may not know them
+        reason = "matches several people by name, birth date and phone: send the national id"
     kind = "missing" if reason == "is required" else "conflict" if error.kind == "conflict" else "invalid"
     if error.kind == "unknown-vaccine":
         kind = "unknown-code"

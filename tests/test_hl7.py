@@ -396,3 +396,12 @@ def test_testdefault_and_the_z22_samples_sent_twice_book_nothing_new(ledger):
         receive(ledger, cdc(name), ADMIN, **CDC_OPTIONS)
         receive(ledger, cdc(name), ADMIN, **CDC_OPTIONS)
     assert ledger.head() == head
+
+
+def test_the_site_is_the_administering_facility_else_the_order_s_else_the_sender(ledger):
+    without_rxa_11 = message("O1", record="R1").replace("^^^HN-001||||FA1234", "||||FA1234")
+    with_orc_17 = without_rxa_11.replace("ORC|RE||R1", "ORC|RE||R1" + "|" * 14 + "DN-7^Trạm Y tế^HL70362")
+    (by_orc,) = receive(ledger, with_orc_17.encode(), ADMIN)
+    (by_msh,) = receive(ledger, without_rxa_11.replace("|R1", "|R2").encode(), ADMIN)
+    assert by_orc.outcomes[0].dose_id == dose_id_for("DN-7", "R1")
+    assert by_msh.outcomes[0].dose_id == dose_id_for("HN-001", "R2")  # MSH-4

@@ -8,7 +8,8 @@ Mapping (HL7 v2.5.1, the CDC immunization implementation guide):
   numbers only: a number with another country code is not stored).
 - The site: RXA-11.4, the administering facility (HD). CDC's CVRS puts its VTrckS PIN in the
   universal id (11.4.2: "Luna&999999"); a facility id given with an ISO authority (11.4.3 ISO:
-  "123456&2.16.840…&ISO") is the namespace id (11.4.1). Without RXA-11.4: MSH-4, the sender.
+  "123456&2.16.840…&ISO") is the namespace id (11.4.1). Without RXA-11.4: ORC-17.1, the
+  entering organisation; without it MSH-4, the sender.
 - ORC-3.1 (filler order number) → the site record id; without an ORC, RXA's own ORC-less
   group takes MSH-10 and the RXA's number, so the record still has an id.
 - RXA-3 → date given (the day: a time is dropped, as CVRS sends the day only); RXA-5 → the
@@ -259,13 +260,16 @@ def _phone(pid: Fields) -> str | None:
         return None
 
 
-def _site(msh: Fields, rxa: Fields) -> tuple[str | None, str | None, str]:
-    """(site id, site name, where) of the administering facility, else of the sender."""
+def _site(msh: Fields, orc: Fields | None, rxa: Fields) -> tuple[str | None, str | None, str]:
+    """(site id, site name, where): the administering facility, else the order's entering
+    organisation, else the sender."""
     namespace, universal, kind = rxa.get(11, 4, 1), rxa.get(11, 4, 2), rxa.get(11, 4, 3)
     if namespace or universal:
         if universal and kind.upper() != "ISO":
             return universal, namespace or None, rxa.at(11)
         return namespace or universal, None, rxa.at(11)
+    if orc is not None and orc.get(17):
+        return orc.get(17), orc.get(17, 2) or None, orc.at(17)
     sender = msh.get(4, 2) if msh.get(4, 2) and msh.get(4, 3).upper() != "ISO" else msh.get(4, 1)
     return sender or None, None, msh.at(4)
 
@@ -280,7 +284,7 @@ def _record(
     found: tuple[FeedIssue, ...],
 ) -> FeedRecord:
     issues = list(found)
-    site_id, site_name, site_where = _site(msh, rxa)
+    site_id, site_name, site_where = _site(msh, orc, rxa)
     record_id: str | None
     if orc is not None and orc.get(3):
         record_id, record_where = orc.get(3), orc.at(3)
