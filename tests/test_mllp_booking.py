@@ -61,7 +61,7 @@ def listening(ledger, peers: dict = LOCAL, *, limit: int = 64 * 1024, tls=None, 
         yield port
 
 
-# Measured on the shared 2-core machine: 21 s on SQLite, 53 to 64 s on PostgreSQL. It runs in CI
+# Measured on the shared 2-core machine: 21-35 s on SQLite, 53-65 s on PostgreSQL. It runs in CI
 # all the same (nothing deselects `slow`).
 @pytest.mark.slow
 def test_ten_thousand_messages_over_eight_connections_each_acked_and_booked_once(ledger):
