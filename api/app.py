@@ -16,6 +16,7 @@ from api.audit import router as audit
 from api.auth import TokenVerifier
 from api.certificates import router as certificates
 from api.corrections import router as corrections
+from api.cvrs import router as cvrs
 from api.doses import router as doses
 from api.hl7v2 import router as hl7v2
 from api.imports import router as imports
@@ -84,6 +85,7 @@ ROUTERS = (
     operations.router,
     imports.router,
     hl7v2.router,
+    cvrs.router,
     audit.router,
     audit_pages.router,
     corrections.router,
@@ -174,6 +176,7 @@ def create_app(
             "/batch": settings.max_batch_body_bytes,
             "/v1/hl7v2": settings.max_batch_body_bytes,
             "/v1/imports": settings.max_import_bytes,
+            "/v1/cvrs": settings.max_batch_body_bytes,
         },
     )
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything

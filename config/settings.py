@@ -162,6 +162,16 @@ class Settings(BaseSettings):
     opentelemetry: bool = Field(
         False, description="1: FastAPI's OpenTelemetry spans and metrics, for a configured OpenTelemetry SDK"
     )
+    # The frame is refused (AR) from its head while the rest is dropped as it arrives: this bounds
+    # what one connection holds in memory, not only what is booked.
+    mllp_max_message_bytes: int = Field(
+        1 * MiB, gt=0, description="an HL7 v2 message's limit on the MLLP listener (AR beyond)"
+    )
+    mllp_peers_file: str | None = Field(
+        None,
+        description="the MLLP listener's peers (JSON: each peer's name, sites, and addresses or "
+        "client certificate subject; unset: no peer is served)",
+    )
     host: str = Field("127.0.0.1", description="the address the API listens on (`doseledger serve --host`)")
     port: int = Field(
         8000, ge=0, le=65535, description="the port the API listens on (`doseledger serve --port`)"
@@ -209,6 +219,7 @@ class Settings(BaseSettings):
         "max_batch_body_bytes",
         "max_import_bytes",
         "import_background_bytes",
+        "mllp_max_message_bytes",
         "status_checks_per_minute",
         "lookups_per_minute",
         "certificate_validity_days",

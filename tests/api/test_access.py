@@ -25,6 +25,7 @@ from intake.retro import Form, intake
 from ledger.principal import ROLES, Principal
 from ledger.values import Actor
 from tests.api.conftest import CLI, Caller, dose, lan
+from tests.cvrs_files import cvrs_file
 from tests.retro_files import csv_bytes
 from tests.retro_files import row as sheet_row
 from tests.test_hl7 import message as hl7_message_of
@@ -69,6 +70,7 @@ EXPECTED_ROLES = {
     ("GET", "/v1/audit/access/report"): {"admin", "auditor"},
     # Imports: sent by site (its own sites) and admin; read by their submitter, admin, auditor.
     ("POST", "/v1/imports"): {"admin", "site"},
+    ("POST", "/v1/cvrs"): {"admin", "site"},
     ("GET", "/v1/imports/{import_id}"): {"admin", "site", "auditor"},
     ("GET", "/v1/imports/{import_id}/errors.csv"): {"admin", "site", "auditor"},
     ("GET", "/v1/imports/template.csv"): {"admin", "site"},
@@ -276,6 +278,14 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("GET", "/v1/imports/{import_id}"): Recipe(
         lambda w: ("GET", f"/v1/imports/{w.fresh_import()}", {}), {"site": "404"}
+    ),
+    ("POST", "/v1/cvrs"): Recipe(
+        lambda w: (
+            "POST",
+            "/v1/cvrs",
+            {"content": cvrs_file(site=SITE_IN), "params": {"default_province": "01"}},
+        ),
+        {"site": lambda body: body["counts"] == {"refused": 1}},
     ),
     ("GET", "/v1/imports/{import_id}/errors.csv"): Recipe(
         lambda w: ("GET", f"/v1/imports/{w.fresh_import()}/errors.csv", {}), {"site": "404"}
