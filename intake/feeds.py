@@ -437,7 +437,8 @@ def _change(
                 "administered_at": checked.administered_at,
                 "lot": checked.lot,
             }
-            written = ledger.amend_dose(dose_id, changes, reason, actor=actor, source=source_of(record))
+            # its source keeps the record's warnings: the amendment replaces the dose's
+            written = ledger.amend_dose(dose_id, changes, reason, actor=actor, source=checked.source)
     except DoseAlreadyVoided:
         return Outcome(ALREADY_BOOKED, (), dose_id, None, ledger.head())
     except InvalidValue as error:
@@ -446,7 +447,8 @@ def _change(
         return Outcome(REFUSED, (_issue(record, error),))
     except LedgerError as error:
         return Outcome(REFUSED, (_issue(record, error),))
-    return Outcome(BOOKED, (), dose_id, written.aggregate_id, written.position)
+    warnings = () if isinstance(checked, UUID) else tuple(i for i in record.found if i.severity == "warning")
+    return Outcome(FLAGGED if warnings else BOOKED, warnings, dose_id, written.aggregate_id, written.position)
 
 
 def _not_given(record: FeedRecord) -> FeedIssue:
