@@ -16,7 +16,9 @@ from api.audit import router as audit
 from api.auth import TokenVerifier
 from api.certificates import router as certificates
 from api.corrections import router as corrections
+from api.cvrs import router as cvrs
 from api.doses import router as doses
+from api.hl7v2 import router as hl7v2
 from api.imports import router as imports
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
@@ -94,6 +96,8 @@ ROUTERS = (
     sites.router,
     operations.router,
     imports.router,
+    hl7v2.router,
+    cvrs.router,
     audit.router,
     audit_pages.router,
     corrections.router,
@@ -189,7 +193,12 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        by_path_suffix={"/batch": settings.max_batch_body_bytes, "/v1/imports": settings.max_import_bytes},
+        by_path_suffix={
+            "/batch": settings.max_batch_body_bytes,
+            "/v1/hl7v2": settings.max_batch_body_bytes,
+            "/v1/imports": settings.max_import_bytes,
+            "/v1/cvrs": settings.max_batch_body_bytes,
+        },
     )
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
     app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]  # FastAPI's documented way to change the document

@@ -5,7 +5,8 @@ one save() per event, then batched), in-process dose appends, the HTTP server (s
 each concurrency, batches, certificate reads, the projections' lag during a load run), then the
 projections' rebuild and one person's 50-event history on the events those runs left behind,
 then the growth runs (the appends measured again with the store filled to 1 M and 5 M events).
-Last, what sealing personal fields costs (bench.sealing: fresh stores, sealed beside unsealed).
+Then what sealing personal fields costs (bench.sealing: fresh stores, sealed beside unsealed);
+last, the standard feeds beside the JSON batch path (bench.feeds: fresh stores).
 The import needs an empty store and a process of its own (its peak RSS is its own): it runs on
 fresh stores, as `bench.imports` does, with its baseline (`record_doses`) measured there too.
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import appends, http, imports, replay, sealing, signing
+from bench import appends, feeds, http, imports, replay, sealing, signing
 from bench.figures import Result, Sizes, repeat
 from bench.served import grown, over_http
 
@@ -61,6 +62,8 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
     sealing.into(result, kind, sizes.repeats, sizes.sealing_scale)
     say(f"[{kind}] signed certificates: the DCC and SHC reads beside the plain read, signing a version")
     signing.into(result, kind, sizes.repeats)
+    say(f"[{kind}] the standard feeds: HL7 v2 over MLLP (and HTTP) beside the JSON batch path")
+    feeds.into(result, kind, sizes.repeats, max(1000, int(4000 * sizes.sealing_scale)))
     return result
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from intake.codes import province_code
 from intake.retro.intake import BACKGROUND_BYTES
 from store.url import DEFAULT_URL
 
@@ -57,6 +58,18 @@ class Settings(BaseSettings):
         BACKGROUND_BYTES,
         ge=0,
         description="a retro-import upload larger than this runs in the background (202, then poll)",
+    )
+    # The standard feeds (HL7 v2, CVRS, FHIR): the ledger registers people in a Vietnamese
+    # province, which US-profile messages do not name.
+    feed_default_province: str | None = Field(
+        None,
+        description="a fed person's province when neither the message nor the site's directory entry "
+        "gives one (unset: such a record is refused naming the address field)",
+    )
+    feed_test_codes: bool = Field(
+        False,
+        description="feeds accept CDC's placeholder CVX codes 900-902 (test data only; unset they are "
+        "refused naming the code)",
     )
     import_dir: str | None = Field(
         None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
@@ -149,6 +162,16 @@ class Settings(BaseSettings):
     opentelemetry: bool = Field(
         False, description="1: FastAPI's OpenTelemetry spans and metrics, for a configured OpenTelemetry SDK"
     )
+    # The frame is refused (AR) from its head while the rest is dropped as it arrives: this bounds
+    # what one connection holds in memory, not only what is booked.
+    mllp_max_message_bytes: int = Field(
+        1 * MiB, gt=0, description="an HL7 v2 message's limit on the MLLP listener (AR beyond)"
+    )
+    mllp_peers_file: str | None = Field(
+        None,
+        description="the MLLP listener's peers (JSON: each peer's name, sites, and addresses or "
+        "client certificate subject; unset: no peer is served)",
+    )
     host: str = Field("127.0.0.1", description="the address the API listens on (`doseledger serve --host`)")
     port: int = Field(
         8000, ge=0, le=65535, description="the port the API listens on (`doseledger serve --port`)"
@@ -156,6 +179,12 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="the API's uvicorn worker processes (`doseledger serve --workers`)"
     )
+
+    @field_validator("feed_default_province")
+    @classmethod
+    def province_code(cls, value: str | None) -> str | None:
+        """A Vietnamese province's 2-digit code, as a registration takes it."""
+        return None if value is None else province_code(value)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -190,6 +219,7 @@ class Settings(BaseSettings):
         "max_batch_body_bytes",
         "max_import_bytes",
         "import_background_bytes",
+        "mllp_max_message_bytes",
         "status_checks_per_minute",
         "lookups_per_minute",
         "certificate_validity_days",

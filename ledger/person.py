@@ -416,7 +416,13 @@ class Person(ChainedAggregate):
         actor: dict[str, str],
         source: dict[str, Any],
     ) -> None:
-        self.doses[str(dose_id)].update(changes)
+        dose = self.doses[str(dose_id)]
+        dose.update(changes)
+        if source.get("kind") == "feed":
+            # A feed's amendment restates the whole record: what its sender was warned of now
+            # is what the dose carries (a merge takes it over with the dose).
+            kept = {k: v for k, v in (dose.get("source") or {}).items() if k != "warnings"}
+            dose["source"] = {**kept, **({"warnings": source["warnings"]} if source.get("warnings") else {})}
 
     @event("DoseVoided")
     def _dose_voided(self, dose_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]) -> None:

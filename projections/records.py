@@ -22,7 +22,8 @@ from ledger.site import Site
 
 # The details the views show or search on (address and sex are nobody's business here).
 DETAILS = ("full_name", "birth_date", "phone", "national_id", "province", "district")
-# The fields of a dose the views need (the source stays in the ledger).
+# The fields of a dose the views need (the source stays in the ledger, but for "warnings": what
+# a feed's sender was warned of when it booked the dose, kept only when there is any).
 DOSE_FIELDS = (
     "dose_id",
     "vaccine",
@@ -105,11 +106,16 @@ def _dose_recorded(record: PersonRecord, event: Any) -> None:
         "reported_dose_number": event.reported_dose_number,
         "seq": record.seq,
         "voided": False,
+        **_warned(event.source),
     }
 
 
 def _dose_amended(record: PersonRecord, event: Any) -> None:
-    record.doses[str(event.dose_id)].update(event.changes)
+    dose = record.doses[str(event.dose_id)]
+    dose.update(event.changes)
+    if event.source.get("kind") == "feed":  # a feed's amendment restates the record, warnings too
+        dose.pop("warnings", None)
+        dose.update(_warned(event.source))
 
 
 def _dose_voided(record: PersonRecord, event: Any) -> None:
@@ -124,7 +130,14 @@ def _absorbed(record: PersonRecord, event: Any) -> None:
             "dose_id": str(dose["dose_id"]),
             "voided": bool(dose.get("voided")),
             "seq": record.seq,
+            **_warned(dose.get("source") or {}),
         }
+
+
+def _warned(source: dict[str, Any]) -> dict[str, Any]:
+    """The warnings a dose's source kept ("RXA-11: reason", never a value), if it kept any."""
+    warnings = source.get("warnings")
+    return {"warnings": list(warnings)} if warnings else {}
 
 
 def _merged(record: PersonRecord, event: Any) -> None:

@@ -7,6 +7,11 @@
 - Flags, from the ledger's series rules: a reported dose number that is not the computed one,
   an interval below the catalog's minimum, a dose before the birth date (possible after a
   birth date is corrected).
+- Flags from the feeds: a dose a feed booked with warnings ("feed-warning": where in the
+  sender's terms and why, never a value). A void clears it; so does the sender's amendment of
+  the record without those warnings (a feed's amendment restates the whole record, warnings
+  too); any other amendment leaves it, since what the sender was warned of (a field the ledger
+  does not hold, such as an unredacted name or a missing facility type) is theirs to fix.
 """
 
 from __future__ import annotations
@@ -34,7 +39,28 @@ from projections.records import (
     site_ids,
 )
 
-FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth")
+FEED_WARNING = "feed-warning"
+FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth", FEED_WARNING)
+
+
+def feed_flags(record: PersonRecord) -> list[dict[str, Any]]:
+    """A flag per valid dose a feed booked with warnings: the dose, its site, and each warning's
+    place and reason (the source keeps each as "where: reason")."""
+    return [
+        {
+            "kind": FEED_WARNING,
+            "dose_id": dose["dose_id"],
+            "site_id": dose["site_id"],
+            "warnings": [_placed(w) for w in dose["warnings"]],
+        }
+        for dose in record.doses.values()
+        if dose.get("warnings") and not dose["voided"]
+    ]
+
+
+def _placed(warning: str) -> dict[str, str]:
+    where, _, reason = warning.partition(": ")
+    return {"where": where, "reason": reason}
 
 
 class ReviewView(Tables):
@@ -173,7 +199,7 @@ class ReviewView(Tables):
             if not record.merged:  # a merged person's doses are flagged on the survivor
                 flags.extend(
                     (pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
-                    for f in record.evaluation().flags
+                    for f in (*record.evaluation().flags, *feed_flags(record))
                 )
         sql.insert_rows(
             "INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "

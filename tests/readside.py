@@ -158,7 +158,7 @@ def assert_views_are_a_fresh_fold(views: Views, ledger: DoseLedger) -> None:
         (
             {"person_id": pid, "province": p.details["province"], **flag}
             for pid, p in open_people.items()
-            for flag in p.evaluation().flags
+            for flag in (*p.evaluation().flags, *_warned_by_feeds(p))
         ),
         key=_flag_key,
     )
@@ -193,3 +193,16 @@ def assert_views_are_a_fresh_fold(views: Views, ledger: DoseLedger) -> None:
 
 def _flag_key(flag: dict[str, Any]) -> tuple:
     return flag["person_id"], flag["dose_id"], flag["kind"]
+
+
+def _warned_by_feeds(person: Any) -> list[dict[str, Any]]:
+    """The review's feed-warning flags as the aggregate's doses say (their source's warnings)."""
+    flags = []
+    for d in person.doses.values():
+        warnings = (d.get("source") or {}).get("warnings")
+        if warnings and not d["voided"]:
+            placed = [dict(zip(("where", "reason"), w.split(": ", 1), strict=True)) for w in warnings]
+            flags.append(
+                {"kind": "feed-warning", "dose_id": d["dose_id"], "site_id": d["site_id"], "warnings": placed}
+            )
+    return flags

@@ -31,6 +31,9 @@ THROUGHPUTS = [
     "sealed_import",
     "read_dcc_p50",
     "read_shc_p50",
+    "feed_json_batch",
+    "feed_mllp",
+    "feed_hl7_http",
 ]
 LATENCIES = [
     *(f"http_dose_p{p}_{c}c_1w" for p in (50, 99) for c in (1, 8, 32, 64)),
@@ -67,6 +70,8 @@ def test_a_quick_bench_measures_every_row_beside_the_baseline(store_url, tmp_pat
         "growth_batch_30k",
         "sealed_inline",
         "sealed_import",
+        "feed_mllp",
+        "feed_hl7_http",
     ):
         assert ratios[key] > 0, key
     table = (tmp_path / "bench.md").read_text()

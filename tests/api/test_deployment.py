@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from cli import serve
+from cli import mllp, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_compose_runs_postgres_with_a_volume_and_healthcheck_then_the_api_and_the_projector():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert set(services) == {"postgres", "api", "projector"}
+    assert set(services) == {"postgres", "api", "projector", "mllp"}
     assert services["postgres"]["healthcheck"]["test"]
     assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -29,8 +29,15 @@ def test_compose_runs_postgres_with_a_volume_and_healthcheck_then_the_api_and_th
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
     assert parser.parse_args(args).projections == "external"  # the projector runs them
-    for name in ("api", "projector"):
+    for name in ("api", "projector", "mllp"):
         assert services[name]["environment"]["DOSELEDGER_DATABASE_URL"].startswith("postgresql://")
+    program, command, *args = services["mllp"]["command"]
+    assert (program, command) == ("doseledger", "mllp")
+    parser = argparse.ArgumentParser()
+    mllp.add_arguments(parser)
+    assert parser.parse_args(args).port == 2575
+    assert services["mllp"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert services["mllp"]["environment"]["DOSELEDGER_MLLP_PEERS_FILE"]
 
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
@@ -60,7 +67,7 @@ def test_compose_has_no_default_password_and_requires_one_from_the_environment()
     required = INTERPOLATION.fullmatch(postgres["POSTGRES_PASSWORD"])
     assert required is not None and (required["name"], required["op"]) == ("POSTGRES_PASSWORD", ":?")
     assert required["rest"].strip(), "the error should say where to set it"
-    for name in ("api", "projector"):
+    for name in ("api", "projector", "mllp"):
         url = compose["services"][name]["environment"]["DOSELEDGER_DATABASE_URL"]
         # (not urlsplit: the `?` of `:?` would start a query)
         password = re.fullmatch(r"postgresql://doseledger:(.*)@postgres:5432/doseledger", url)
@@ -81,10 +88,10 @@ def test_the_api_and_the_projector_share_one_kept_folder(setting, volume):
     A folder inside a container would be lost with it: each lives in a named volume."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    folders = {services[name]["environment"][setting] for name in ("api", "projector")}
+    folders = {services[name]["environment"][setting] for name in ("api", "projector", "mllp")}
     assert len(folders) == 1
     (folder,) = folders
-    for name in ("api", "projector"):
+    for name in ("api", "projector", "mllp"):
         assert f"{volume}:{folder}" in services[name]["volumes"]
     assert volume in compose["volumes"]
     assert f"/{folder.strip('/')}" in (ROOT / "Dockerfile").read_text()  # made, owned by the service's user
