@@ -17,6 +17,7 @@ from api.auth import TokenVerifier
 from api.certificates import router as certificates
 from api.corrections import router as corrections
 from api.doses import router as doses
+from api.fhir import router as fhir
 from api.imports import router as imports
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
@@ -25,6 +26,7 @@ from api.persons import router as persons
 from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
 from api.revocations import RevocationWatch
+from api.sites import doses as site_doses
 from api.sites import router as sites
 from api.stats import router as statistics
 from api.throttle import Throttle
@@ -52,7 +54,15 @@ TAGS = [
     {"name": "persons", "description": "Register, look up, merge."},
     {"name": "certificates", "description": "The certificates projection."},
     {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
-    {"name": "sites", "description": "The site directory and its review queue."},
+    {
+        "name": "sites",
+        "description": "The site directory and its review queue; a site's doses pulled back.",
+    },
+    {
+        "name": "fhir",
+        "description": "FHIR R4: a person's record ($everything), Immunizations by patient and "
+        "date, transaction Bundles of Immunizations in.",
+    },
     {
         "name": "imports",
         "description": "Retro import of spreadsheets of past doses (multipart "
@@ -80,6 +90,8 @@ ROUTERS = (
     certificates.router,
     statistics.router,
     sites.router,
+    site_doses.router,
+    fhir.router,
     operations.router,
     imports.router,
     audit.router,
