@@ -28,6 +28,21 @@ def cvx() -> dict[str, str]:
 
 
 @cache
+def cvx_placeholders() -> dict[str, str]:
+    """CDC's placeholder CVX codes 900-902 → a catalog code, for test data only.
+
+    CDC published 900 (COVID-19 Vaccine A), 901 (Vaccine B) and 902 (unspecified
+    formulation) for testing before the real CVX codes existed; no dose was ever given under
+    them. The rule: a feed refuses them unless it is told it takes test data (`test_codes`),
+    and then maps A to Comirnaty and B to Spikevax, the first two products authorised (CVX
+    208 and 207 since), and the unspecified formulation to Comirnaty as well.
+    """
+    text = resources.files("intake").joinpath("data/cvx-placeholders.json").read_text(encoding="utf-8")
+    table: dict[str, str] = json.loads(text)["codes"]
+    return table
+
+
+@cache
 def province_names() -> dict[str, str]:
     """A province's name as people write it (any case, with or without diacritics and the
     'Tỉnh'/'Thành phố' before it) → its code."""
