@@ -71,6 +71,7 @@ _FIELD_OF = {
     "person.address": "address",
     "national_id": "national_id",
     "dose_id": "site_record_id",
+    "person_id": "person_id",
 }
 
 
@@ -117,6 +118,12 @@ class FeedRecord:
     completion: str = "CP"
     refusal_reason: str | None = None
     performer: str | None = None
+    # a person the ledger already holds (FHIR's `Patient/<person id>`): the dose is theirs, and
+    # the person's fields above are not needed
+    person_id: UUID | None = None
+    # fields kept as sent in the events' source, so that a read in the same standard gives
+    # them back (FHIR: the CVX code of several for one product, the performing facility's name)
+    echoed: tuple[str, ...] = ()
     # for each field above, where it came from in the sender's terms
     where: dict[str, str] = field(default_factory=dict, hash=False)
     # what the reader found wrong already (a malformed value, a segment missing)
@@ -159,12 +166,15 @@ def book(
     default_province: str | None = None,
     test_codes: bool = False,
     dry_run: bool = False,
+    match_identity: bool = False,
 ) -> list[Outcome]:
     """Check and book records, one outcome per record, in order.
 
     allowed_sites: a site principal's sites; a record for any other site is refused.
     default_province: the people's province when neither the record nor its site gives one.
     test_codes: accept CDC's placeholder CVX codes 900-902 (test data only).
+    match_identity: a person without a national id is the one already registered with the same
+    name, birth date and phone (a FHIR bundle's Patient with several Immunizations is one person).
     Consecutive new records are saved in one transaction; amendments and voids one by one.
     """
     records = list(records)
@@ -175,7 +185,7 @@ def book(
         if not pending:
             return
         decided = ledger.record_reports(
-            [r for _, r in pending], [actor] * len(pending), match_identity=False, dry_run=dry_run
+            [r for _, r in pending], [actor] * len(pending), match_identity=match_identity, dry_run=dry_run
         )
         for (n, _), result in zip(pending, decided, strict=True):
             outcomes[n] = _recorded(records[n], result)
@@ -213,6 +223,9 @@ def source_of(record: FeedRecord) -> dict[str, Any]:
     }
     if record.historical:
         source["historical"] = True
+    for name in record.echoed:
+        if getattr(record, name, None) is not None:
+            source[name] = getattr(record, name)
     return source
 
 
@@ -296,6 +309,10 @@ def _check(
         issues.extend(refused.issues)
     if not record.administered_on:
         issues.append(FeedIssue(record.at("administered_on"), "the date of administration is missing"))
+    if record.person_id is not None:  # a known person: the ledger checks the date against their birth
+        if issues:
+            raise Refused(issues)
+        return _report(record, vaccine, {"person_id": record.person_id})
     if not record.birth_date:
         issues.append(FeedIssue(record.at("birth_date"), "the date of birth is missing"))
     province = _province(ledger, record, default_province, provinces)
@@ -319,18 +336,7 @@ def _check(
         "district": record.district,
         "address": record.address,
     }
-    fields = {
-        "site_id": record.site_id,
-        "site_record_id": record.site_record_id,
-        "vaccine": vaccine or "",
-        "administered_at": record.administered_on,
-        "lot": record.lot,
-        "person": person,
-    }
-    try:
-        report = dose_report(fields, source_of(record))
-    except LedgerError as error:
-        raise Refused([_issue(record, error)]) from None
+    report = _report(record, vaccine, {"person": person})
     born = (report.person or {})["birth_date"]
     if rules.day_of(report.administered_at).isoformat() < born:
         raise Refused(
@@ -342,6 +348,21 @@ def _check(
             ]
         )
     return report
+
+
+def _report(record: FeedRecord, vaccine: str | None, whose: dict[str, Any]) -> DoseReport:
+    fields = {
+        "site_id": record.site_id,
+        "site_record_id": record.site_record_id,
+        "vaccine": vaccine or "",
+        "administered_at": record.administered_on,
+        "lot": record.lot,
+        **whose,
+    }
+    try:
+        return dose_report(fields, source_of(record))
+    except LedgerError as error:
+        raise Refused([_issue(record, error)]) from None
 
 
 def _province(

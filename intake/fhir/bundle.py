@@ -1,8 +1,8 @@
-"""A posted Bundle read into what the ledger books: dose reports, voids, and per entry the
-issues found, each naming the FHIR path at fault.
+"""A posted Bundle read into feed records (intake/feeds.py), and per entry the issues found,
+each naming the FHIR path at fault.
 
-Reading decides nothing and stores nothing: the API books the doses read here through the
-ledger's batch path and voids the entered-in-error ones, entry by entry, so one bad entry costs
+Reading decides nothing and stores nothing: the API books the records read here through
+`intake.feeds.book`, as an HL7 message's or a CVRS row's, entry by entry, so one bad entry costs
 only itself. Rules, stated once:
 
 - An Immunization is its site's record: the identifier `urn:doseledger:site:<site>|<record>`
@@ -11,8 +11,10 @@ only itself. Rules, stated once:
   identifier (a SMART Health Card's) is the record of a keyed digest of the patient, vaccine,
   date and lot: sent again, it is the same record, and the id reveals none of them.
 - `status` completed records a dose; entered-in-error voids the dose it identifies; not-done
-  books nothing (the ledger has no room for a vaccination not given).
-- The vaccine is a CVX code (through intake's shared table) or the EU product code.
+  books nothing (the ledger has no room for a vaccination not given: HL7's "not administered").
+- The vaccine is a CVX code (through intake's shared table) or the EU product code; the CVX
+  code and the performing organization's name are kept as sent, for `$everything` to give back.
+- `primarySource` false is a historical dose: reported, not administered by the sender.
 - The patient is a Patient of the bundle (registered with the dose, matched by name, birth date
   and phone, or national id, as a retro import's people are) or `Patient/<person id>`.
 """
@@ -20,19 +22,39 @@ only itself. Rules, stated once:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from intake import codes
+from intake.feeds import FeedRecord
 from intake.fhir.resources import CVX_SYSTEM, EU_PRODUCT_SYSTEM, SITE_SYSTEM_PREFIX
 from intake.fhir.validation import Fault, checked
-from ledger.catalog import vaccine_catalog
-from ledger.keys import IdKey, dose_id_for
+from ledger.keys import IdKey
 from ledger.names import match_key
 
 BUNDLE_TYPES = ("transaction", "batch", "collection")
+STATUSES = ("completed", "entered-in-error", "not-done")
+# Where each field of a feed record comes from in FHIR: what an issue names.
+WHERE = {
+    "full_name": "Patient.name",
+    "birth_date": "Patient.birthDate",
+    "sex": "Patient.gender",
+    "national_id": "Patient.identifier",
+    "phone": "Patient.telecom",
+    "address": "Patient.address",
+    "province": "Patient.address.state",
+    "district": "Patient.address.district",
+    "person_id": "Immunization.patient",
+    "site_id": "Immunization.location",
+    "site_record_id": "Immunization.identifier",
+    "vaccine_code": "Immunization.vaccineCode",
+    "code_system": "Immunization.vaccineCode",
+    "administered_on": "Immunization.occurrenceDateTime",
+    "lot": "Immunization.lotNumber",
+    "completion": "Immunization.status",
+    "action": "Immunization.status",
+}
 NATIONAL_ID_TYPE = "NI"  # HL7 v2 table 0203: national unique individual identifier
 
 
@@ -51,9 +73,7 @@ class Entry:
     index: int
     resource_type: str
     action: str  # record | void | none (nothing to book) | refused
-    dose: dict[str, Any] | None = None  # record: the fields of ledger.record_doses
-    source: dict[str, Any] | None = None
-    dose_id: UUID | None = None  # void: the dose it names
+    record: FeedRecord | None = None  # record or void: what intake.feeds books
     site_id: str | None = None
     person_ref: str | None = None  # record: the bundle's reference to its Patient
     full_url: str | None = None  # the entry's own fullUrl (a Patient's, for the answer)
@@ -68,9 +88,7 @@ class BundleRefused(ValueError):
         self.issue = issue
 
 
-def read(
-    bundle: Any, *, ids: IdKey, default_site: str | None, province_of_site: Callable[[str], str | None]
-) -> list[Entry]:
+def read(bundle: Any, *, ids: IdKey, default_site: str | None) -> list[Entry]:
     """One Entry per entry of the bundle, in order."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise BundleRefused(
@@ -91,7 +109,7 @@ def read(
         kind = str(resource.get("resourceType")) if isinstance(resource, dict) else "?"
         where = f"Bundle.entry[{index}]"
         if kind == "Immunization" and isinstance(resource, dict):
-            entry = _immunization(index, resource, patients, ids, default_site, province_of_site)
+            entry = _immunization(index, resource, patients, ids, default_site)
             if entry.person_ref is not None:
                 referenced.add(entry.person_ref)
             read_entries.append(entry)
@@ -158,7 +176,6 @@ def _immunization(
     patients: dict[str, dict[str, Any]],
     ids: IdKey,
     default_site: str | None,
-    province_of_site: Callable[[str], str | None],
 ) -> Entry:
     if not any(k.startswith("occurrence") for k in resource):  # the model says only "Immunization"
         issue = Issue(
@@ -170,37 +187,35 @@ def _immunization(
     except Fault as fault:
         return _refused(index, Issue(fault.expression, fault.reason, code="structure"))
     status = resource.get("status")
-    site_id, record_id = _site_record(resource, default_site)
-    if status == "not-done":
-        issue = Issue(
-            "Immunization.status",
-            "not-done: a vaccination not given books no dose",
-            "information",
-            "informational",
-        )
-        return Entry(index, "Immunization", "none", issues=[issue])
-    if status == "entered-in-error":
-        dose_id = _named_dose(resource, site_id, record_id)
-        if dose_id is None:
-            return _refused(
-                index,
-                Issue(
-                    "Immunization.identifier",
-                    "an entered-in-error Immunization must identify the dose it voids",
-                ),
-            )
-        return Entry(index, "Immunization", "void", dose_id=dose_id, site_id=site_id)
-    if status != "completed":
-        return _refused(
-            index,
-            Issue(
-                "Immunization.status",
-                f"must be completed, entered-in-error or not-done, got {status!r}",
-                code="value",
-            ),
-        )
+    if status not in STATUSES:
+        reason = f"must be one of {', '.join(STATUSES)}, got {status!r}"
+        return _refused(index, Issue("Immunization.status", reason, code="value"))
     issues: list[Issue] = []
-    vaccine, cvx_sent = _vaccine(resource, issues)
+    site_id, record_id = _site_record(resource, default_site)
+    if site_id is None:
+        reason = "name the site (location.identifier) or send with a site token of one site"
+        issues.append(Issue("Immunization.location", reason, code="required"))
+    message_id = str(resource.get("id") or f"entry[{index}]")
+    if status == "entered-in-error":
+        if record_id is None:
+            reason = "an entered-in-error Immunization must identify the dose it voids"
+            issues.append(Issue("Immunization.identifier", reason, code="required"))
+        if issues:
+            return _refused(index, *issues)
+        void = FeedRecord(
+            message_id,
+            "fhir",
+            site_id,
+            None,
+            None,
+            None,
+            action="void",
+            site_id=site_id,
+            site_record_id=record_id,
+            where=WHERE,
+        )
+        return Entry(index, "Immunization", "void", record=void, site_id=site_id)
+    system, code = _vaccine(resource, issues)
     administered = resource.get("occurrenceDateTime")
     if not administered:
         issues.append(
@@ -209,44 +224,32 @@ def _immunization(
             )
         )
     person_ref, person_id, person = _patient(resource, patients, issues)
-    if site_id is None:
-        issues.append(
-            Issue(
-                "Immunization.location",
-                "name the site (location.identifier) or send with a site token of one site",
-                code="required",
-            )
-        )
-    if person is not None and person.get("province") is None and site_id is not None:
-        person["province"] = province_of_site(site_id)  # a Patient without an address lives where vaccinated
     if issues:
         return _refused(index, *issues)
-    assert site_id is not None and vaccine is not None
+    assert site_id is not None and code is not None
     if record_id is None:
-        record_id = _derived_record(ids, person_id, person, resource, vaccine, str(administered))
-    dose: dict[str, Any] = {
-        "site_id": site_id,
-        "site_record_id": record_id,
-        "vaccine": vaccine,
-        "administered_at": administered,
-        "lot": resource.get("lotNumber"),
-        "dose_number": _dose_number(resource),
-    }
-    dose.update({"person_id": person_id} if person_id is not None else {"person": person})
-    source: dict[str, Any] = {"kind": "fhir", "site_id": site_id, "site_record_id": record_id}
-    if cvx_sent is not None:
-        source["cvx"] = cvx_sent
-    performer = _performer(resource)
-    if performer:
-        source["performer"] = performer
-    if resource.get("primarySource") is False:
-        source["historical"] = True
-        origin = ((resource.get("reportOrigin") or {}).get("coding") or [{}])[0]
-        if origin.get("code"):
-            source["report_origin"] = {k: origin[k] for k in ("code", "display") if origin.get(k)}
-    return Entry(
-        index, "Immunization", "record", dose=dose, source=source, site_id=site_id, person_ref=person_ref
+        record_id = _derived_record(ids, person_id, person, resource, f"{system}:{code}", str(administered))
+    organization = _performing_organization(resource)
+    record = FeedRecord(
+        message_id,
+        "fhir",
+        site_id,
+        **(person or {"full_name": None, "birth_date": None, "sex": None}),
+        person_id=person_id,
+        site_id=site_id,
+        site_name=organization,
+        site_record_id=record_id,
+        vaccine_code=code,
+        code_system=system,
+        administered_on=str(administered),
+        lot=resource.get("lotNumber"),
+        historical=resource.get("primarySource") is False,
+        completion="NA" if status == "not-done" else "CP",
+        refusal_reason=_status_reason(resource),
+        echoed=("vaccine_code", "site_name") if system == "CVX" else ("site_name",),
+        where=WHERE,
     )
+    return Entry(index, "Immunization", "record", record=record, site_id=site_id, person_ref=person_ref)
 
 
 def _site_record(resource: dict[str, Any], default_site: str | None) -> tuple[str | None, str | None]:
@@ -265,30 +268,18 @@ def _site_record(resource: dict[str, Any], default_site: str | None) -> tuple[st
     return site_id, (str(identifiers[0]["value"]) if identifiers else None)
 
 
-def _named_dose(resource: dict[str, Any], site_id: str | None, record_id: str | None) -> UUID | None:
-    if site_id is not None and record_id is not None:
-        return dose_id_for(site_id, record_id)
-    try:
-        return UUID(str(resource.get("id")))
-    except ValueError:
-        return None
-
-
-def _vaccine(resource: dict[str, Any], issues: list[Issue]) -> tuple[str | None, str | None]:
-    """(the catalog code, the CVX code as sent): several CVX codes name one product (207 and
-    229 are both Spikevax), so the one sent is kept to be given back."""
+def _vaccine(resource: dict[str, Any], issues: list[Issue]) -> tuple[str, str | None]:
+    """(code system, code) of the first CVX coding, else of the first EU product coding; the
+    booking maps it through intake's shared table."""
     codings = [c for c in (resource.get("vaccineCode") or {}).get("coding") or [] if isinstance(c, dict)]
-    catalog = vaccine_catalog()
-    for coding in codings:
-        code = str(coding.get("code") or "")
-        if coding.get("system") == CVX_SYSTEM and code in codes.cvx():
-            return codes.cvx()[code], code
-        if coding.get("system") == EU_PRODUCT_SYSTEM and catalog.lookup(code) is not None:
-            return catalog.lookup(code).code, None  # type: ignore[union-attr]
-    sent = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings) or "none"
-    reason = f"no CVX code of a COVID-19 vaccine or EU product code the catalog knows (sent: {sent})"
+    for system, name in ((CVX_SYSTEM, "CVX"), (EU_PRODUCT_SYSTEM, "EU")):
+        for coding in codings:
+            if coding.get("system") == system and coding.get("code"):
+                return name, str(coding["code"])
+    sent = ", ".join(str(c.get("system")) for c in codings) or "none"
+    reason = f"needs a coding of system {CVX_SYSTEM} or {EU_PRODUCT_SYSTEM} (sent: {sent})"
     issues.append(Issue("Immunization.vaccineCode", reason, code="code-invalid"))
-    return None, None
+    return "CVX", None
 
 
 def _patient(
@@ -343,21 +334,21 @@ def person_details(patient: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _performer(resource: dict[str, Any]) -> str | None:
-    """The first performer's display: a facility's name as the sender gives it."""
+def _performing_organization(resource: dict[str, Any]) -> str | None:
+    """The name of the facility that performed, as the sender gives it: the first performer
+    that is no Practitioner (a person's name is not kept in the events' clear source)."""
     for performer in resource.get("performer") or []:
-        display = (performer.get("actor") or {}).get("display")
-        if display:
-            return str(display)[:200]
+        actor = performer.get("actor") or {}
+        if str(actor.get("reference") or "").startswith(("Practitioner", "PractitionerRole")):
+            continue
+        if actor.get("display"):
+            return str(actor["display"])[:200]
     return None
 
 
-def _dose_number(resource: dict[str, Any]) -> int | None:
-    for applied in resource.get("protocolApplied") or []:
-        number = applied.get("doseNumberPositiveInt")
-        if isinstance(number, int):
-            return number
-    return None
+def _status_reason(resource: dict[str, Any]) -> str | None:
+    codings = (resource.get("statusReason") or {}).get("coding") or []
+    return str(codings[0].get("code")) if codings and codings[0].get("code") else None
 
 
 def _derived_record(
@@ -368,6 +359,7 @@ def _derived_record(
     vaccine: str,
     administered: str,
 ) -> str:
+    """A record id for an Immunization without identifier: the same dose sent again gives it."""
     if person_id is not None:
         who = str(person_id)
     else:

@@ -77,7 +77,7 @@ def immunization(
     record_site = str(source.get("site_id") or site_id)
     product = rules.products.get(dose["vaccine"])
     codings = [{"system": EU_PRODUCT_SYSTEM, "code": dose["vaccine"]}]
-    sent = source.get("cvx")
+    sent = source.get("vaccine_code")  # kept as sent, by a feed that sent a CVX code
     if sent is not None and codes.cvx().get(sent) == dose["vaccine"]:  # as sent, unless amended since
         codings.insert(0, {"system": CVX_SYSTEM, "code": sent})
     elif product is not None and product.cvx:
@@ -105,7 +105,7 @@ def immunization(
         resource["reportOrigin"] = {"coding": [{"system": ORIGIN_SYSTEM, **origin}]}
     if dose.get("lot"):
         resource["lotNumber"] = dose["lot"]
-    performer = source.get("performer") or (site.name if site is not None else None)
+    performer = source.get("site_name") or (site.name if site is not None else None)
     if performer:
         resource["performer"] = [{"actor": {"display": performer}}]
     if number is not None:

@@ -162,12 +162,14 @@ def test_an_entered_in_error_immunization_voids_the_dose_once(service, site):
     assert service.ledger.head() == head
 
 
-def test_an_entered_in_error_immunization_for_no_known_dose_is_not_found(service, site):
+def test_an_entered_in_error_immunization_for_no_known_dose_is_refused(service, site):
     sent = immunizations(example("00"))[0]
     resource = {**sent, "status": "entered-in-error", "identifier": [{"system": "urn:x", "value": "nothing"}]}
+    head = service.ledger.head()
     answer = post(site, {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": resource}]})
-    assert statuses(answer) == ["404 Not Found"]
+    assert statuses(answer) == ["422 Unprocessable Entity"]
     assert issues(answer, 0) == [("Immunization.identifier", "error")]
+    assert service.ledger.head() == head
 
 
 def bundle_of(*immunizations: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +196,14 @@ def good(**changes: Any) -> dict[str, Any]:
         (good(occurrenceDateTime="2021-13-45"), "400 Bad Request", "Immunization.occurrenceDateTime"),
         (good(occurrenceDateTime=None), "400 Bad Request", "Immunization.occurrenceDateTime"),
         (
-            good(vaccineCode={"coding": [{"system": CVX, "code": "999"}]}),
+            good(vaccineCode={"coding": [{"system": "urn:other", "code": "207"}]}),
             "400 Bad Request",
+            "Immunization.vaccineCode",
+        ),
+        # A CVX code the shared table does not know: refused by the booking, as an HL7 one is.
+        (
+            good(vaccineCode={"coding": [{"system": CVX, "code": "999"}]}),
+            "422 Unprocessable Entity",
             "Immunization.vaccineCode",
         ),
         (good(status="bogus"), "400 Bad Request", "Immunization.status"),
@@ -254,7 +262,7 @@ def test_a_not_done_immunization_books_no_dose(service, site):
     head = service.ledger.head()
     answer = post(site, bundle_of(good(status="not-done")))
     assert statuses(answer) == ["200 OK", "200 OK"]
-    assert issues(answer, 1) == [("Immunization.status", "information")]
+    assert issues(answer, 1) == [("Immunization.status", "warning"), ("Immunization", "information")]
     assert service.ledger.head() == head
 
 
@@ -265,7 +273,7 @@ def test_a_historical_immunization_comes_back_as_reported_not_administered_here(
     answer = post(site, bundle_of(good(primarySource=False, reportOrigin=origin)))
     (dose,) = immunizations(everything(site, person_of(answer)))
     assert dose["primarySource"] is False
-    assert dose["reportOrigin"]["coding"][0]["code"] == "recall"
+    assert dose["reportOrigin"]["coding"][0]["code"] == "record"
 
 
 def test_the_search_filters_by_date_and_pages(service, site):
