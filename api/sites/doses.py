@@ -12,7 +12,7 @@ from api.access_log import recorded_read
 from api.auth import acts_for, require_province
 from api.dependencies import Ledger, ProvinceOrSitePrincipal
 from api.fhir.router import FHIR_JSON, base_url, fhir
-from api.models import READS, problems
+from api.models import READS, example, problems
 from api.problems import forbidden
 from api.responses import ORJSON
 from intake.fhir import resources
@@ -26,7 +26,21 @@ router = APIRouter(prefix="/v1/sites", tags=["sites"])
 PAGE_SIZE, PAGE_MAX = 100, 1000
 
 
+DOSE = {
+    "position": 10452,
+    "dose_id": "2b8f8c1e-5d7a-5b6c-8e9f-0a1b2c3d4e5f",
+    "person_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "site_record_id": "TYT042-2021-000317",
+    "vaccine": "EU/1/20/1528",
+    "lot": "FA1234",
+    "administered_at": "2021-08-01",
+    "site_id": "01-TYT-042",
+    "status": "recorded",
+}
+
+
 class SiteDoseOut(BaseModel):
+    model_config = example(DOSE)
     position: int
     dose_id: str
     person_id: str
@@ -39,6 +53,9 @@ class SiteDoseOut(BaseModel):
 
 
 class SiteDosePage(BaseModel):
+    model_config = example(
+        {"site_id": "01-TYT-042", "doses": [DOSE], "next_since_position": 10452, "more": True}
+    )
     site_id: str
     doses: list[SiteDoseOut]
     next_since_position: int
