@@ -55,6 +55,11 @@ def record_resources(
     read = person_doses(ledger, person_id)
     person = read.person
     require_province(principal, person.details.get("province"), ["path", "person_id"])
+    if person.merged_into is not None:  # the doses moved with the merge: the record is the survivor's
+        replaced = resources.patient(str(person.id), person.details)
+        replaced["active"] = False
+        replaced["link"] = [{"other": {"reference": f"Patient/{person.merged_into}"}, "type": "replaced-by"}]
+        return replaced, []
     rules = series_rules.in_force(ledger)
     numbers = resources.numbers(person.doses.values(), rules)
     sites = {site_id: ledger.site(site_id) for site_id in {d["site_id"] for d in person.doses.values()}}

@@ -34,6 +34,7 @@ from ledger.keys import IdKey
 from ledger.names import match_key
 
 BUNDLE_TYPES = ("transaction", "batch", "collection")
+MAX_ENTRIES = 1000  # as a JSON batch of doses: one transaction's worth
 STATUSES = ("completed", "entered-in-error", "not-done")
 # Where each field of a feed record comes from in FHIR: what an issue names.
 WHERE = {
@@ -101,6 +102,9 @@ def read(bundle: Any, *, ids: IdKey, default_site: str | None) -> list[Entry]:
     entries = [] if entries is None else entries
     if not isinstance(entries, list):
         raise BundleRefused(Issue("Bundle.entry", "must be a list", code="structure"))
+    if len(entries) > MAX_ENTRIES:
+        reason = f"{len(entries)} entries: send at most {MAX_ENTRIES} in one bundle"
+        raise BundleRefused(Issue("Bundle.entry", reason, code="too-costly"))
     patients = _patients(entries)
     referenced = set()
     read_entries: list[Entry] = []
@@ -151,18 +155,26 @@ def read(bundle: Any, *, ids: IdKey, default_site: str | None) -> list[Entry]:
     return read_entries
 
 
-def _patients(entries: list[Any]) -> dict[str, dict[str, Any]]:
+@dataclass
+class BundlePatient:
+    resource: dict[str, Any]
+    checked: bool = False  # a Patient of several Immunizations is checked once
+    fault: Fault | None = None
+
+
+def _patients(entries: list[Any]) -> dict[str, BundlePatient]:
     """The bundle's Patients by every name an Immunization may reference them by."""
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, BundlePatient] = {}
     for item in entries:
         if not isinstance(item, dict):
             continue
         resource = item.get("resource")
         if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
+            patient = BundlePatient(resource)
             if isinstance(item.get("fullUrl"), str):
-                found[item["fullUrl"]] = resource
+                found[item["fullUrl"]] = patient
             if isinstance(resource.get("id"), str):
-                found[f"Patient/{resource['id']}"] = resource
+                found[f"Patient/{resource['id']}"] = patient
     return found
 
 
@@ -173,7 +185,7 @@ def _refused(index: int, *issues: Issue) -> Entry:
 def _immunization(
     index: int,
     resource: dict[str, Any],
-    patients: dict[str, dict[str, Any]],
+    patients: dict[str, BundlePatient],
     ids: IdKey,
     default_site: str | None,
 ) -> Entry:
@@ -283,18 +295,22 @@ def _vaccine(resource: dict[str, Any], issues: list[Issue]) -> tuple[str, str | 
 
 
 def _patient(
-    resource: dict[str, Any], patients: dict[str, dict[str, Any]], issues: list[Issue]
+    resource: dict[str, Any], patients: dict[str, BundlePatient], issues: list[Issue]
 ) -> tuple[str | None, UUID | None, dict[str, Any] | None]:
     """(the reference, a known person's id, or the details of a Patient of the bundle)."""
     reference = str((resource.get("patient") or {}).get("reference") or "")
     found = patients.get(reference)
     if found is not None:
-        try:
-            checked(found, "Patient")
-        except Fault as fault:
-            issues.append(Issue(fault.expression, fault.reason, code="structure"))
+        if not found.checked:
+            try:
+                checked(found.resource, "Patient")
+            except Fault as fault:
+                found.fault = fault
+            found.checked = True
+        if found.fault is not None:
+            issues.append(Issue(found.fault.expression, found.fault.reason, code="structure"))
             return reference, None, None
-        return reference, None, person_details(found)
+        return reference, None, person_details(found.resource)
     if reference.startswith("Patient/"):
         try:
             return reference, UUID(reference.removeprefix("Patient/")), None

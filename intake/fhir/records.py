@@ -19,7 +19,7 @@ from usecases.people import person_in
 
 DOSE_RECORDED = "ledger.person:Person.DoseRecorded"
 SCAN_CHUNK = 2000  # notifications read per query while a page is gathered
-SCAN_LIMIT = 50_000  # notifications one page may step over before it answers with what it has
+SCAN_LIMIT = 10_000  # recordings one page steps over (~0.5 s) before it answers with what it has
 
 
 @dataclass(frozen=True)

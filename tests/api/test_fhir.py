@@ -308,3 +308,38 @@ def test_a_province_token_reads_only_its_own_provinces_people(service, site):
 def test_an_unknown_person_is_404(service, site):
     response = site.get("/v1/fhir/Patient/00000000-0000-4000-8000-000000000000/$everything")
     assert response.status_code == 404
+
+
+def test_a_merged_persons_record_points_to_the_survivor_which_holds_the_doses(service, site):
+    kept = person_of(post(site, example("00")))
+    sent = example("03")
+    duplicate = person_of(post(site, sent))
+    service.caller("admin").post(
+        f"/v1/persons/{kept}/merge", json={"duplicate_person_id": duplicate, "reason": "the same person"}
+    )
+    (patient,) = [e["resource"] for e in everything(site, duplicate)["entry"]]
+    assert patient["active"] is False
+    assert patient["link"] == [{"other": {"reference": f"Patient/{kept}"}, "type": "replaced-by"}]
+    survivor = immunizations(everything(site, kept))
+    assert len(survivor) == 3 + len(immunizations(sent))
+    assert {i["patient"]["reference"] for i in survivor} == {f"Patient/{kept}"}
+
+
+def test_a_bundle_of_more_than_a_thousand_entries_is_refused_whole(service, site):
+    entry = example("00")["entry"][1]
+    response = site.post(
+        "/v1/fhir", json={"resourceType": "Bundle", "type": "batch", "entry": [entry] * 1001}
+    )
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["Bundle.entry"]
+
+
+def test_a_bad_patient_refuses_each_immunization_referencing_it_naming_the_patients_path(service, site):
+    sent = bundle_of(good(), good(lotNumber="OTHER", occurrenceDateTime="2021-02-01"))
+    sent["entry"][0] = copy.deepcopy(sent["entry"][0])
+    sent["entry"][0]["resource"]["birthDate"] = "20-01-1951"
+    head = service.ledger.head()
+    answer = post(site, sent)
+    assert statuses(answer) == ["200 OK", "400 Bad Request", "400 Bad Request"]
+    assert issues(answer, 1) == issues(answer, 2) == [("Patient.birthDate", "error")]
+    assert service.ledger.head() == head

@@ -114,3 +114,12 @@ def test_a_site_token_pulls_back_only_its_own_sites_and_an_unknown_site_is_404(s
     assert province.status_code == 403
     missing = service.caller("admin").get("/v1/sites/01-NONE/doses")
     assert missing.status_code == 404
+
+
+def test_a_page_that_steps_over_many_other_doses_comes_back_short_and_resumes(service, monkeypatch):
+    monkeypatch.setattr("intake.fhir.records.SCAN_LIMIT", 3)
+    monkeypatch.setattr("intake.fhir.records.SCAN_CHUNK", 2)
+    doses = world(service.ledger)
+    seen, _, calls = pages(service.caller("site", sites=[THERE]), THERE, limit=100)
+    assert [d["dose_id"] for d in seen] == doses[THERE]
+    assert calls >= 3  # 10 recordings; a page stops at the first chunk that reaches 3
