@@ -18,6 +18,7 @@ from api.certificates import router as certificates
 from api.corrections import router as corrections
 from api.doses import router as doses
 from api.fhir import router as fhir
+from api.hl7v2 import router as hl7v2
 from api.imports import router as imports
 from api.limits import BodyLimit
 from api.metrics import RequestMetrics
@@ -94,6 +95,7 @@ ROUTERS = (
     fhir.router,
     operations.router,
     imports.router,
+    hl7v2.router,
     audit.router,
     audit_pages.router,
     corrections.router,
@@ -180,7 +182,11 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        by_path_suffix={"/batch": settings.max_batch_body_bytes, "/v1/imports": settings.max_import_bytes},
+        by_path_suffix={
+            "/batch": settings.max_batch_body_bytes,
+            "/v1/hl7v2": settings.max_batch_body_bytes,
+            "/v1/imports": settings.max_import_bytes,
+        },
     )
     app.add_middleware(RequestMetrics)  # added last: outermost, so it times and counts everything
     app.openapi = lambda: _problems_as_problem_json(app)  # type: ignore[method-assign]  # FastAPI's documented way to change the document

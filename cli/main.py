@@ -19,6 +19,7 @@ COMMANDS = {
     "corrections": "cli.corrections",
     "demo": "cli.demo",
     "erase": "cli.erase",
+    "hl7": "cli.hl7",
     "import": "cli.retro_import",
     "replay": "cli.replay",
     "serve": "cli.serve",

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from intake.codes import province_code
 from intake.retro.intake import BACKGROUND_BYTES
 from store.url import DEFAULT_URL
 
@@ -60,6 +61,18 @@ class Settings(BaseSettings):
     )
     import_dir: str | None = Field(
         None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
+    )
+    # The standard feeds (HL7 v2, CVRS, FHIR): the ledger registers people in a Vietnamese
+    # province, which US-profile messages do not name.
+    feed_default_province: str | None = Field(
+        None,
+        description="a fed person's province when neither the message nor the site's directory entry "
+        "gives one (unset: such a record is refused naming the address field)",
+    )
+    feed_test_codes: bool = Field(
+        False,
+        description="feeds accept CDC's placeholder CVX codes 900-902 (test data only; unset they are "
+        "refused naming the code)",
     )
     # Read by the store's adapters (store/secrets.py) as well, which run without these settings.
     secrets_dir: str | None = Field(
@@ -156,6 +169,12 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="the API's uvicorn worker processes (`doseledger serve --workers`)"
     )
+
+    @field_validator("feed_default_province")
+    @classmethod
+    def province_code(cls, value: str | None) -> str | None:
+        """A Vietnamese province's 2-digit code, as a registration takes it."""
+        return None if value is None else province_code(value)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -54,6 +54,17 @@ def province_names() -> dict[str, str]:
     return names
 
 
+def province_code(value: str) -> str:
+    """A province's 2-digit code, from its code or its name; ValueError naming the value if none."""
+    given = value.strip()
+    if given.zfill(2) in provinces():
+        return given.zfill(2)
+    found = province_names().get(match_key(given))
+    if found is None:
+        raise ValueError(f"{value!r} is not a Vietnamese province's code or name")
+    return found
+
+
 TABLES: dict[str, Callable[[], dict[str, str]]] = {"cvx": cvx}
 
 

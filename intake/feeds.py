@@ -31,10 +31,8 @@ from uuid import UUID
 
 from intake import codes
 from ledger import rules
-from ledger.catalog import provinces
 from ledger.errors import DoseAlreadyVoided, DoseNotFound, InvalidValue, LedgerError
 from ledger.keys import dose_id_for
-from ledger.names import match_key
 from ledger.recording import DoseReport, dose_report
 from ledger.values import Actor, DoseStatus
 from usecases.application import DoseLedger
@@ -82,6 +80,9 @@ class FeedIssue:
     where: str
     reason: str
     severity: Severity = "error"
+    # what kind of fault, for a standard's error codes (HL7 table 0357): missing | invalid |
+    # unknown-code | malformed | scope | conflict
+    kind: str = "invalid"
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ def book(
             outcomes[n] = Outcome(REFUSED, refused.issues)
             continue
         if checked is None:
-            outcomes[n] = Outcome(NO_DOSE, (_not_given(record),))
+            warnings = tuple(i for i in record.found if i.severity == "warning")
+            outcomes[n] = Outcome(NO_DOSE, (*warnings, _not_given(record)))
             continue
         if isinstance(checked, DoseReport) and (
             record.action == "record" or not _known(ledger, checked.dose_id)
@@ -231,43 +233,30 @@ def source_of(record: FeedRecord) -> dict[str, Any]:
 
 def vaccine_of(record: FeedRecord, *, test_codes: bool = False) -> str:
     """The catalog code of a record's vaccine; Refused naming the code's field if none."""
+    where = record.at("vaccine_code")
     code = (record.vaccine_code or "").strip()
     if not code:
-        raise Refused([FeedIssue(record.at("vaccine_code"), "the vaccine code is missing")])
+        raise Refused([FeedIssue(where, "the vaccine code is missing", kind="missing")])
     system = record.code_system.upper()
     if system == "CVX":
         found = codes.cvx().get(code)
         if found is None and code in codes.cvx_placeholders():
             if not test_codes:
-                raise Refused(
-                    [
-                        FeedIssue(
-                            record.at("vaccine_code"),
-                            f"CVX {code} is a CDC test placeholder, not a vaccine; "
-                            "send the product's CVX code",
-                        )
-                    ]
-                )
+                reason = f"CVX {code} is a CDC test placeholder, not a vaccine; send the product's CVX code"
+                raise Refused([FeedIssue(where, reason, kind="unknown-code")])
             found = codes.cvx_placeholders()[code]
         if found is None:
-            raise Refused(
-                [
-                    FeedIssue(
-                        record.at("vaccine_code"), f"CVX {code} is not a COVID-19 vaccine the ledger knows"
-                    )
-                ]
-            )
+            reason = f"CVX {code} is not a COVID-19 vaccine the ledger knows"
+            raise Refused([FeedIssue(where, reason, kind="unknown-code")])
         return found
     if system == "EU":
         try:
             return rules.vaccine(code).code
         except LedgerError:
-            raise Refused(
-                [FeedIssue(record.at("vaccine_code"), f"{code!r} is not a vaccine of the catalog")]
-            ) from None
-    raise Refused(
-        [FeedIssue(record.at("code_system"), f"code system {record.code_system!r} is not CVX or EU")]
-    )
+            reason = f"{code!r} is not a vaccine of the catalog"
+            raise Refused([FeedIssue(where, reason, kind="unknown-code")]) from None
+    reason = f"code system {record.code_system!r} is not CVX or EU"
+    raise Refused([FeedIssue(record.at("code_system"), reason, kind="unknown-code")])
 
 
 def _check(
@@ -286,11 +275,15 @@ def _check(
             FeedIssue(record.at("action"), f"action {record.action!r} is not record, amend or void")
         )
     if not record.site_id:
-        issues.append(FeedIssue(record.at("site_id"), "the site is missing"))
+        issues.append(FeedIssue(record.at("site_id"), "the site is missing", kind="missing"))
     elif allowed_sites is not None and record.site_id not in allowed_sites:
-        issues.append(FeedIssue(record.at("site_id"), "this site is outside the sender's scope"))
+        issues.append(
+            FeedIssue(record.at("site_id"), "this site is outside the sender's scope", kind="scope")
+        )
     if not record.site_record_id:
-        issues.append(FeedIssue(record.at("site_record_id"), "the site's record id is missing"))
+        issues.append(
+            FeedIssue(record.at("site_record_id"), "the site's record id is missing", kind="missing")
+        )
     if record.completion not in COMPLETIONS:
         issues.append(
             FeedIssue(record.at("completion"), f"completion {record.completion!r} is not CP, RE, NA or PA")
@@ -308,13 +301,15 @@ def _check(
     except Refused as refused:
         issues.extend(refused.issues)
     if not record.administered_on:
-        issues.append(FeedIssue(record.at("administered_on"), "the date of administration is missing"))
+        issues.append(
+            FeedIssue(record.at("administered_on"), "the date of administration is missing", kind="missing")
+        )
     if record.person_id is not None:  # a known person: the ledger checks the date against their birth
         if issues:
             raise Refused(issues)
         return _report(record, vaccine, {"person_id": record.person_id})
     if not record.birth_date:
-        issues.append(FeedIssue(record.at("birth_date"), "the date of birth is missing"))
+        issues.append(FeedIssue(record.at("birth_date"), "the date of birth is missing", kind="missing"))
     province = _province(ledger, record, default_province, provinces)
     if province is None:
         issues.append(
@@ -369,12 +364,10 @@ def _province(
     ledger: DoseLedger, record: FeedRecord, default: str | None, sites: dict[str, str | None]
 ) -> str | None:
     if record.province:
-        given = record.province.strip()
-        if given.zfill(2) in provinces():
-            return given.zfill(2)
-        found = codes.province_names().get(match_key(given))
-        if found:
-            return found
+        try:
+            return codes.province_code(record.province)
+        except ValueError:
+            pass  # another country's (a US state): the site's or the default
     if record.site_id:
         if record.site_id not in sites:
             site = ledger.site(record.site_id)
@@ -386,7 +379,12 @@ def _province(
 
 def _issue(record: FeedRecord, error: LedgerError) -> FeedIssue:
     name = _FIELD_OF.get(error.field, error.field)
-    return FeedIssue(record.at(name), error.message)
+    # A rule's message may quote the value it refused ("…, got '0912…'"): never a personal one.
+    reason = error.message.split(", got ")[0]
+    kind = "missing" if reason == "is required" else "conflict" if error.kind == "conflict" else "invalid"
+    if error.kind == "unknown-vaccine":
+        kind = "unknown-code"
+    return FeedIssue(record.at(name), reason, kind=kind)
 
 
 def _known(ledger: DoseLedger, dose_id: UUID) -> bool:

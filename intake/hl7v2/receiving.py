@@ -1,0 +1,176 @@
+"""Receiving HL7 v2: bytes in (a message or a batch), one ACK per message out, in order.
+
+What `POST /v1/hl7v2`, `doseledger hl7 FILE` and the MLLP listener call:
+
+    receive(ledger, data, actor, allowed_sites=..., default_province=..., test_codes=...)
+        → [Acknowledgement(number, control_id, code, ack, outcomes)]
+
+A message is booked whole or not at all: a message with a refused record stores nothing
+(AE), and a message naming a site outside the sender's scope is rejected (AR). Every good
+message of a batch is booked in one transaction through `intake.feeds.book`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from intake.feeds import NO_DOSE, REFUSED, FeedIssue, FeedRecord, Outcome, book
+from intake.hl7v2.ack import AA, AE, AR, ack_code, build_ack
+from intake.hl7v2.mapping import MappedMessage, map_message
+from intake.hl7v2.reading import FALLBACK, RawMessage, read_messages
+from ledger.values import Actor
+from usecases.application import DoseLedger
+
+MEDIA_TYPE = "application/hl7-v2"
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    number: int  # the message's place in what was received, from 1
+    control_id: str  # its MSH-10
+    code: str  # AA | AE | AR
+    ack: str  # the ACK message text (segments ended by CR)
+    outcomes: tuple[Outcome, ...]  # one per RXA, for a message that got that far
+    issues: tuple[FeedIssue, ...]  # what the ACK's ERR segments say, in order
+
+
+def receive(
+    ledger: DoseLedger,
+    data: bytes,
+    actor: Actor,
+    *,
+    allowed_sites: Sequence[str] | None = None,
+    default_province: str | None = None,
+    test_codes: bool = False,
+    fallback: str = FALLBACK,
+    profile: str | None = None,
+    dry_run: bool = False,
+) -> list[Acknowledgement]:
+    """One ACK per message of `data`, in order. `profile`: a message profile whose faults are
+    warnings (`intake.hl7v2.profile`: "cdc-covid"); the feeds' other options: `intake.feeds.book`."""
+    raws = read_messages(data, fallback)
+    mapped: list[tuple[RawMessage, MappedMessage | None]] = [
+        (raw, map_message(raw.text, raw.number, profile) if raw.text is not None else None) for raw in raws
+    ]
+    # A message with more than one RXA is tried first: its records are booked only together.
+    whole = {
+        raw.number
+        for raw, m in mapped
+        if m is not None
+        and not m.rejected
+        and _bookable(m, allowed_sites)
+        and _tried(ledger, m, actor, allowed_sites, default_province, test_codes)
+    }
+    records: list[FeedRecord] = []
+    for raw, m in mapped:
+        if raw.number in whole:
+            records.extend(m.records if m is not None else ())
+    booked = iter(
+        book(
+            ledger,
+            records,
+            actor,
+            allowed_sites=allowed_sites,
+            default_province=default_province,
+            test_codes=test_codes,
+            dry_run=dry_run,
+        )
+    )
+    answers = []
+    for raw, m in mapped:
+        if m is None:
+            issue = FeedIssue(raw.problem_at, raw.problem or "unreadable", kind="malformed")
+            answers.append(_answer(raw, None, AR, (issue,), ()))
+        elif m.rejected:
+            answers.append(_answer(raw, m, AR, m.rejected, ()))
+        elif not _bookable(m, allowed_sites):
+            scope = tuple(
+                FeedIssue(r.at("site_id"), "this site is outside the sender's scope", kind="scope")
+                for r in m.records
+                if r.site_id not in (allowed_sites or ())
+            )
+            answers.append(_answer(raw, m, AR, scope, ()))
+        elif raw.number in whole:
+            outcomes = tuple(next(booked) for _ in m.records)
+            issues = tuple(i for o in outcomes for i in o.issues)
+            answers.append(_answer(raw, m, ack_code(False, issues), issues, outcomes))
+        else:
+            outcomes = _checked(ledger, m, actor, allowed_sites, default_province, test_codes)
+            issues = tuple(i for o in outcomes for i in o.issues)
+            answers.append(_answer(raw, m, AE, issues, outcomes))
+    return answers
+
+
+def _bookable(m: MappedMessage, allowed_sites: Sequence[str] | None) -> bool:
+    return allowed_sites is None or all(r.site_id in allowed_sites for r in m.records)
+
+
+def _tried(
+    ledger: DoseLedger,
+    m: MappedMessage,
+    actor: Actor,
+    allowed_sites: Sequence[str] | None,
+    default_province: str | None,
+    test_codes: bool,
+) -> bool:
+    """Whether every record of the message would be taken (a lone record is simply booked)."""
+    if len(m.records) == 1:
+        return True
+    tried = book(
+        ledger,
+        m.records,
+        actor,
+        allowed_sites=allowed_sites,
+        default_province=default_province,
+        test_codes=test_codes,
+        dry_run=True,
+    )
+    return all(o.status != REFUSED for o in tried)
+
+
+def _checked(
+    ledger: DoseLedger,
+    m: MappedMessage,
+    actor: Actor,
+    allowed_sites: Sequence[str] | None,
+    default_province: str | None,
+    test_codes: bool,
+) -> tuple[Outcome, ...]:
+    """The message's records decided without storing: a refused one refuses them all."""
+    tried = book(
+        ledger,
+        m.records,
+        actor,
+        allowed_sites=allowed_sites,
+        default_province=default_province,
+        test_codes=test_codes,
+        dry_run=True,
+    )
+    together = FeedIssue("RXA", "not booked: another RXA of this message was refused", "warning")
+    return tuple(
+        o if o.status in (REFUSED, NO_DOSE) else Outcome(REFUSED, (*o.issues, together)) for o in tried
+    )
+
+
+def _answer(
+    raw: RawMessage,
+    m: MappedMessage | None,
+    code: str,
+    issues: Sequence[FeedIssue],
+    outcomes: tuple[Outcome, ...],
+) -> Acknowledgement:
+    control_id = m.control_id if m is not None else raw.control_id
+    ack = build_ack(
+        code,
+        control_id,
+        issues,
+        sending_application=m.sending_application if m else "",
+        sending_facility=m.sending_facility if m else "",
+        receiving_application=m.receiving_application if m else "",
+        receiving_facility=m.receiving_facility if m else "",
+    )
+    return Acknowledgement(raw.number, control_id, code, ack, outcomes, tuple(issues))
+
+
+__all__ = ["AA", "AE", "AR", "MEDIA_TYPE", "Acknowledgement", "receive"]
