@@ -35,9 +35,25 @@ def outcome(issues: list[Issue]) -> dict[str, Any]:
     }
 
 
+# A feed issue's kind as an OperationOutcome issue type (FHIR's IssueType value set).
+ISSUE_TYPES = {
+    "missing": "required",
+    "invalid": "invalid",
+    "unknown-code": "code-invalid",
+    "malformed": "structure",
+    "scope": "forbidden",
+    "conflict": "conflict",
+}
+
+
 def issues_of(outcome: Outcome) -> list[Issue]:
     return [
-        Issue(i.where, i.reason, i.severity, "invalid" if i.severity == "error" else "informational")
+        Issue(
+            i.where,
+            i.reason,
+            i.severity,
+            ISSUE_TYPES.get(i.kind, "invalid") if i.severity == "error" else "informational",
+        )
         for i in outcome.issues
     ]
 

@@ -11,6 +11,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from ledger.values import Actor
+from tests.api.conftest import dose, lan
 from tests.testdata import TESTDATA
 
 SITE_ID = "01-TYT-001"
@@ -343,3 +344,23 @@ def test_a_bad_patient_refuses_each_immunization_referencing_it_naming_the_patie
     assert statuses(answer) == ["200 OK", "400 Bad Request", "400 Bad Request"]
     assert issues(answer, 1) == issues(answer, 2) == [("Patient.birthDate", "error")]
     assert service.ledger.head() == head
+
+
+def test_a_retro_imported_dose_is_not_primary_and_keeps_its_site_record(service, site):
+    source = {"kind": "retro_import", "import_id": "00000000-0000-4000-8000-000000000001", "row": 2}
+    (result,) = service.ledger.record_doses([dose("OLD-7", person=lan())], actor=SYSTEM, sources=[source])
+    assert result.receipt is not None
+    (immunization,) = immunizations(everything(site, str(result.receipt.person_id)))
+    assert immunization["primarySource"] is False
+    assert immunization["reportOrigin"]["coding"][0]["code"] == "record"
+    assert immunization["identifier"] == [{"system": f"urn:doseledger:site:{SITE_ID}", "value": "OLD-7"}]
+    assert immunization["performer"] == [{"actor": {"display": "Trạm Y tế Ba Đình"}}]  # the site's name
+
+
+def test_an_erased_persons_record_keeps_the_doses_and_nothing_personal(service, site):
+    person = person_of(post(site, example("00")))
+    service.caller("admin").post(f"/v1/persons/{person}/erasure", json={"reason": "asked"})
+    read = everything(site, person)
+    (patient,) = [e["resource"] for e in read["entry"] if e["resource"]["resourceType"] == "Patient"]
+    assert "name" not in patient and "birthDate" not in patient
+    assert len(immunizations(read)) == 3
