@@ -27,7 +27,7 @@ from api.problems import Problem, field_error
 from intake.fhir import resources
 from intake.fhir.bundle import BundleRefused, Issue
 from intake.fhir.records import person_doses
-from ledger.principal import Principal
+from ledger.principal import SITE, Principal
 from usecases import series_rules
 from usecases.application import DoseLedger
 
@@ -35,6 +35,32 @@ router = APIRouter(prefix="/v1/fhir", tags=["fhir"])
 
 FHIR_JSON = "application/fhir+json"
 PAGE_SIZE, PAGE_MAX = 50, 200
+EXAMPLE = {
+    "resourceType": "Bundle",
+    "type": "transaction",
+    "entry": [
+        {
+            "fullUrl": "urn:uuid:9b1f1c2e-0f6a-4c1e-8d1a-2f3b4c5d6e7f",
+            "resource": {
+                "resourceType": "Patient",
+                "name": [{"text": "Nguyễn Thị Lan"}],
+                "birthDate": "1985-03-14",
+            },
+        },
+        {
+            "resource": {
+                "resourceType": "Immunization",
+                "status": "completed",
+                "identifier": [{"system": "urn:doseledger:site:01-TYT-001", "value": "TYT001-2021-000317"}],
+                "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "208"}]},
+                "patient": {"reference": "urn:uuid:9b1f1c2e-0f6a-4c1e-8d1a-2f3b4c5d6e7f"},
+                "occurrenceDateTime": "2021-08-01",
+                "lotNumber": "FA1234",
+            },
+            "request": {"method": "POST", "url": "Immunization"},
+        },
+    ],
+}
 FHIR_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {FHIR_JSON: {}}, "description": "a FHIR Bundle"}
 }
@@ -56,7 +82,7 @@ def record_resources(
     person = read.person
     require_province(principal, person.details.get("province"), ["path", "person_id"])
     if person.merged_into is not None:  # the doses moved with the merge: the record is the survivor's
-        replaced = resources.patient(str(person.id), person.details)
+        replaced = resources.patient(str(person.id), person.details, contact=principal.role != SITE)
         replaced["active"] = False
         replaced["link"] = [{"other": {"reference": f"Patient/{person.merged_into}"}, "type": "replaced-by"}]
         return replaced, []
@@ -80,7 +106,7 @@ def record_resources(
                 str(person.id), dose, numbers.get(dose["dose_id"]), sites[dose["site_id"]], rules
             )
         )
-    return resources.patient(str(person.id), person.details), immunizations
+    return resources.patient(str(person.id), person.details, contact=principal.role != SITE), immunizations
 
 
 @router.get(
@@ -171,6 +197,18 @@ def patient_id(value: str) -> UUID:
         **problems(401, 403, 413, 503),
     },
     summary="Book a transaction Bundle of Immunizations (and the Patients they reference)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FHIR_JSON: {
+                    "schema": {"type": "object", "description": "a FHIR R4 Bundle"},
+                    "example": EXAMPLE,
+                },
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
     description="Each Immunization is booked on its own, idempotent on its identifier (its site "
     "record); an entered-in-error one voids the dose it identifies; each entry's response carries an "
     "OperationOutcome. A `batch` or a `collection` (a SMART Health Card's bundle) is taken the same way.",

@@ -28,8 +28,15 @@ def site_system(site_id: str) -> str:
     return SITE_SYSTEM_PREFIX + site_id
 
 
-def patient(person_id: str, details: Mapping[str, Any]) -> dict[str, Any]:
-    """The person's details as a Patient (an erased person: the id and nothing personal)."""
+def patient(person_id: str, details: Mapping[str, Any], *, contact: bool = True) -> dict[str, Any]:
+    """The person's details as a Patient (an erased person: the id and nothing personal).
+
+    contact=False leaves out what a vaccinator does not need (national id, phone, address and
+    district), as a site token's look-up does; name, sex and birth date are on the certificate."""
+    if not contact:
+        details = {
+            k: v for k, v in details.items() if k not in ("national_id", "phone", "address", "district")
+        }
     resource: dict[str, Any] = {"resourceType": "Patient", "id": person_id}
     if details.get("full_name"):
         resource["name"] = [{"text": details["full_name"]}]

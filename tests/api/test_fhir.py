@@ -364,3 +364,17 @@ def test_an_erased_persons_record_keeps_the_doses_and_nothing_personal(service, 
     (patient,) = [e["resource"] for e in read["entry"] if e["resource"]["resourceType"] == "Patient"]
     assert "name" not in patient and "birthDate" not in patient
     assert len(immunizations(read)) == 3
+
+
+def test_a_site_token_reads_no_contact_details_as_a_site_look_up_does(service, site):
+    (result,) = service.ledger.record_doses([dose("C-1", person=lan())], actor=SYSTEM)
+    assert result.receipt is not None
+    url = f"/v1/fhir/Patient/{result.receipt.person_id}/$everything"
+    as_site = site.get(url).json()["entry"][0]["resource"]
+    as_province = service.caller("province", provinces=["01"]).get(url).json()["entry"][0]["resource"]
+    assert as_province["identifier"][0]["value"] == lan()["national_id"]
+    assert as_province["telecom"] == [{"system": "phone", "value": lan()["phone"]}]
+    assert as_province["address"][0]["text"] == lan()["address"]
+    assert "identifier" not in as_site and "telecom" not in as_site
+    assert as_site["address"] == [{"state": "01", "country": "VN"}]
+    assert (as_site["name"], as_site["birthDate"]) == (as_province["name"], as_province["birthDate"])
