@@ -69,6 +69,7 @@ _FIELD_OF = {
     "person.address": "address",
     "national_id": "national_id",
     "dose_id": "site_record_id",
+    "person": "full_name",
     "person_id": "person_id",
 }
 
@@ -166,16 +167,18 @@ def book(
     allowed_sites: Sequence[str] | None = None,
     default_province: str | None = None,
     test_codes: bool = False,
-    dry_run: bool = False,
     match_identity: bool = False,
+    dry_run: bool = False,
 ) -> list[Outcome]:
     """Check and book records, one outcome per record, in order.
 
     allowed_sites: a site principal's sites; a record for any other site is refused.
     default_province: the people's province when neither the record nor its site gives one.
     test_codes: accept CDC's placeholder CVX codes 900-902 (test data only).
-    match_identity: a person without a national id is the one already registered with the same
-    name, birth date and phone (a FHIR bundle's Patient with several Immunizations is one person).
+    match_identity: a person without a known national id is the one person already registered
+    with the same name, birth date and phone (as a retro import does; several: refused; a FHIR
+    bundle's Patient with several Immunizations is one person). Off, each new site record
+    without a national id registers its person, as the JSON API does.
     Consecutive new records are saved in one transaction; amendments and voids one by one.
     """
     records = list(records)
@@ -203,12 +206,13 @@ def book(
             warnings = tuple(i for i in record.found if i.severity == "warning")
             outcomes[n] = Outcome(NO_DOSE, (*warnings, _not_given(record)))
             continue
-        if isinstance(checked, DoseReport) and (
-            record.action == "record" or not _known(ledger, checked.dose_id)
-        ):
+        dose_id = checked if isinstance(checked, UUID) else checked.dose_id
+        if record.action != "record" and any(r.dose_id == dose_id for _, r in pending):
+            flush()  # it changes a record of this very batch: that one is saved first
+        if isinstance(checked, DoseReport) and (record.action == "record" or not _known(ledger, dose_id)):
             pending.append((n, checked))  # an amendment of a record never received is its first report
             continue
-        flush()  # an amendment or void may follow the record it changes, in this very batch
+        flush()  # keep the order: what came before an amendment or void is saved before it
         outcomes[n] = _change(ledger, record, checked, actor, dry_run)
     flush()
     return [o for o in outcomes if o is not None]
@@ -381,6 +385,8 @@ def _issue(record: FeedRecord, error: LedgerError) -> FeedIssue:
     name = _FIELD_OF.get(error.field, error.field)
     # A rule's message may quote the value it refused ("…, got '0912…'"): never a personal one.
     reason = error.message.split(", got ")[0]
+    if error.kind == "ambiguous-person":  # not the other people's ids: the sender may not know them
+        reason = "matches several people by name, birth date and phone: send the national id"
     kind = "missing" if reason == "is required" else "conflict" if error.kind == "conflict" else "invalid"
     if error.kind == "unknown-vaccine":
         kind = "unknown-code"

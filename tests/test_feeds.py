@@ -200,3 +200,46 @@ def test_a_dry_run_stores_nothing(ledger):
     outcomes = book(ledger, [hoa("R1"), replace(hoa("R2"), vaccine_code="999")], SITE, dry_run=True)
     assert [o.status for o in outcomes] == [BOOKED, REFUSED]
     assert ledger.head() == 0
+
+
+def test_matching_identities_finds_the_person_of_an_earlier_record(ledger):
+    first = book(ledger, [hoa("R1", phone="0912345678")], SITE, match_identity=True)[0]
+    second = book(
+        ledger, [hoa("R2", phone="0912345678", administered_on="2021-09-01")], SITE, match_identity=True
+    )[0]
+    assert second.status == BOOKED and second.person_id == first.person_id
+    apart = book(ledger, [hoa("R3", phone="0912345678", administered_on="2021-10-01")], SITE)[0]
+    assert apart.person_id != first.person_id  # off: a new site record registers its person
+    both = book(
+        ledger, [hoa("R4", phone="0912345678", administered_on="2021-11-01")], SITE, match_identity=True
+    )[0]
+    assert both.status == REFUSED and both.issues[0].where == "PID-5"
+    assert (
+        both.issues[0].reason == "matches several people by name, birth date and phone: send the national id"
+    )
+
+
+def test_a_record_and_its_amendment_and_void_in_one_batch_apply_in_order(ledger):
+    outcomes = book(
+        ledger,
+        [hoa("R1"), hoa("R1", action="amend", lot="FB999"), hoa("R2"), hoa("R2", action="void")],
+        SITE,
+    )
+    assert [o.status for o in outcomes] == [BOOKED] * 4
+    assert ledger.person(outcomes[0].person_id).dose(outcomes[0].dose_id)["lot"] == "FB999"
+    assert ledger.person(outcomes[2].person_id).dose(outcomes[2].dose_id)["voided"]
+
+
+def test_a_record_for_a_known_person_needs_none_of_their_details(ledger):
+    first = book(ledger, [hoa("R1")], SITE)[0]
+    known = hoa("R2", full_name=None, birth_date=None, province=None, person_id=first.person_id)
+    again = book(ledger, [replace(known, administered_on="2021-09-01")], SITE)[0]
+    assert again.status == BOOKED and again.person_id == first.person_id
+    early = book(ledger, [replace(known, site_record_id="R3", administered_on="1989-01-01")], SITE)[0]
+    assert early.status == REFUSED and early.issues[0].where == "RXA-3"
+
+
+def test_echoed_fields_are_kept_in_the_source_as_sent(ledger):
+    outcome = book(ledger, [hoa("R1", performer="Trạm Y tế Phường 1", echoed=("performer", "lot"))], SITE)[0]
+    (event,) = dose_events(ledger, outcome.person_id)
+    assert event.source["performer"] == "Trạm Y tế Phường 1" and event.source["lot"] == "FA1234"

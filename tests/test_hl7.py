@@ -5,6 +5,7 @@ Every test here stores, so each runs on SQLite and PostgreSQL (the `ledger` fixt
 
 from __future__ import annotations
 
+import random
 import unicodedata
 
 import hl7
@@ -12,6 +13,7 @@ import hl7
 from intake.feeds import ALREADY_BOOKED, BOOKED, FLAGGED, NO_DOSE, REFUSED
 from intake.hl7v2 import receive
 from intake.hl7v2.profile import CDC_COVID
+from intake.hl7v2.reading import split_messages
 from ledger.errors import DoseNotFound
 from ledger.keys import dose_id_for
 from ledger.values import Actor
@@ -338,3 +340,68 @@ def test_an_ack_is_hl7_that_names_the_message_and_the_sender(ledger):
     assert str(err[2]) == "RXA^1^5" and str(err[3]) == "103^Table value not found^HL70357"
     assert str(err[4]) == "E" and "CVX 999" in parsed.unescape(str(err[8]))
     assert NAME not in ack.ack and "Nguyễn" not in ack.ack  # no personal data in an ACK
+
+
+def test_mangled_messages_get_an_ack_each_and_never_echo_personal_data(ledger):
+    """Bytes changed, dropped or added at random (seeded): never an exception, one parseable
+    ACK per message received, and no name or birth date in any ACK."""
+    base = (message("F1") + message("F2", record="R2", extra="OBX|1|CE|VXC8^x^PHINVS||UNK\r")).encode()
+    rng = random.Random(11)
+    alphabet = b"|^~\\&\r\nMSHPIDRXA0123456789 \x00\xff\xc3"
+    for _ in range(150):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 12)):
+            at = rng.randrange(len(data))
+            change = rng.random()
+            if change < 0.4:
+                data[at] = rng.choice(alphabet)
+            elif change < 0.7:
+                del data[at]
+            else:
+                data.insert(at, rng.choice(alphabet))
+        acks = receive(ledger, bytes(data), ADMIN, default_province="01")
+        assert len(acks) == len(split_messages(bytes(data)))
+        for ack in acks:
+            assert str(hl7.parse(ack.ack).segment("MSA")[1]) == ack.code
+            assert "Nguy" not in ack.ack and "19900203" not in ack.ack and "Hương" not in ack.ack
+
+
+def test_a_historical_dose_is_recorded_as_reported_with_its_source(ledger):
+    (ack,) = receive(ledger, message("H1").replace("|mL||00|", "|mL||01|").encode(), ADMIN)
+    assert ack.code == "AA"
+    (event,) = [e for e in ledger.events.get(ack.outcomes[0].person_id) if type(e).__name__ == "DoseRecorded"]
+    assert event.source == {
+        "kind": "feed",
+        "standard": "hl7v2",
+        "message_id": "H1",
+        "site_id": "HN-001",
+        "site_record_id": "R1",
+        "historical": True,
+    }
+
+
+def test_testdefault_and_the_z22_samples_sent_twice_book_nothing_new(ledger):
+    """CDC's testdefault.hl7 leaves out what its converter fills with defaults: every message
+    is taken (none has an error the ledger cannot book past), each once."""
+    first = receive(ledger, cdc("testdefault.hl7"), ADMIN, **CDC_OPTIONS)
+    assert [a.code for a in first] == ["AA"] * 51
+    assert statuses(first).count(NO_DOSE) == 22  # RXA-20 RE
+    assert stored(ledger, DOSE_RECORDED) == 29
+    head = ledger.head()
+    for name in (
+        "testdefault.hl7",
+        "Adult_z22_non-vaccination_deferral.hl7",
+        "Adult_z22_New_Covid_vaccine.hl7",
+    ):
+        receive(ledger, cdc(name), ADMIN, **CDC_OPTIONS)
+        receive(ledger, cdc(name), ADMIN, **CDC_OPTIONS)
+    assert ledger.head() == head
+
+
+def test_the_site_is_the_administering_facility_else_the_order_s_else_the_sender(ledger):
+    without_rxa_11 = message("O1", record="R1").replace("^^^HN-001||||FA1234", "||||FA1234")
+    with_orc_17 = without_rxa_11.replace("ORC|RE||R1", "ORC|RE||R1" + "|" * 14 + "DN-7^Trạm Y tế^HL70362")
+    (by_orc,) = receive(ledger, with_orc_17.encode(), ADMIN)
+    (by_msh,) = receive(ledger, without_rxa_11.replace("|R1", "|R2").encode(), ADMIN)
+    assert by_orc.outcomes[0].dose_id == dose_id_for("DN-7", "R1")
+    assert by_msh.outcomes[0].dose_id == dose_id_for("HN-001", "R2")  # MSH-4

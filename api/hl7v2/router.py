@@ -30,17 +30,17 @@ router = APIRouter(prefix="/v1/hl7v2", tags=["hl7v2"])
 # What senders label HL7 v2 with: the registered type, its older spelling, text, raw bytes.
 MEDIA_TYPES = ("application/hl7-v2", "x-application/hl7-v2+er7", "text/", "application/octet-stream")
 
+EXAMPLE = (
+    "MSH|^~\\&|EHR|HN-001|DOSELEDGER||20210801093000||VXU^V04^VXU_V04|MSG0001|P|2.5.1\r"
+    "PID|1||P42^^^HN-001^MR||Nguyen^Hoa^Thi||19900203|F|||^^^01\r"
+    "ORC|RE||R-0001\r"
+    "RXA|0|1|20210801||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FA1234|||||CP|A\r"
+)
 BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            MEDIA_TYPE: {
-                "schema": {"type": "string"},
-                "example": "MSH|^~\\&|EHR|HN-001|DOSELEDGER||20210801093000||VXU^V04^VXU_V04|MSG0001|P|2.5.1\r"
-                "PID|1||P42^^^HN-001^MR||Nguyen^Hoa^Thi||19900203|F\r"
-                "ORC|RE||R-0001\r"
-                "RXA|0|1|20210801||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FA1234|||||CP|A\r",
-            }
+            media: {"schema": {"type": "string"}, "example": EXAMPLE} for media in (MEDIA_TYPE, "text/plain")
         },
     }
 }

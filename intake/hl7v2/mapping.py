@@ -8,7 +8,8 @@ Mapping (HL7 v2.5.1, the CDC immunization implementation guide):
   numbers only: a number with another country code is not stored).
 - The site: RXA-11.4, the administering facility (HD). CDC's CVRS puts its VTrckS PIN in the
   universal id (11.4.2: "Luna&999999"); a facility id given with an ISO authority (11.4.3 ISO:
-  "123456&2.16.840…&ISO") is the namespace id (11.4.1). Without RXA-11.4: MSH-4, the sender.
+  "123456&2.16.840…&ISO") is the namespace id (11.4.1). Without RXA-11.4: ORC-17.1, the
+  entering organisation; without it MSH-4, the sender.
 - ORC-3.1 (filler order number) → the site record id; without an ORC, RXA's own ORC-less
   group takes MSH-10 and the RXA's number, so the record still has an id.
 - RXA-3 → date given (the day: a time is dropped, as CVRS sends the day only); RXA-5 → the
@@ -19,16 +20,24 @@ Mapping (HL7 v2.5.1, the CDC immunization implementation guide):
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 import hl7
+import hl7.containers
+import hl7.util
 
 from intake.feeds import Action, FeedIssue, FeedRecord
 from intake.hl7v2.profile import CDC_COVID, profile_issues
 from ledger import rules
 from ledger.errors import LedgerError
+
+# python-hl7 logs a value it cannot unescape and a segment it cannot place, whole: personal
+# data must never reach a log, so its loggers (named by their files) are silenced.
+for _module in (hl7.util, hl7.containers):
+    logging.getLogger(_module.__file__).disabled = True
 
 SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{0,6}(\.\d+)?)([+-]\d{4})?$")
@@ -93,10 +102,15 @@ class Fields:
 
 def map_message(text: str, number: int, profile: str | None = None) -> MappedMessage:
     """Map a decoded message; structural faults reject it, field faults stay with its records."""
+    separator, encoding = text[3:4], text[4:].split(text[3:4] or "|", 1)[0]
+    if len(encoding) not in (4, 5) or len(set(encoding + separator)) != len(encoding) + 1:
+        reason = "the encoding characters must be 4 characters, each different from the others and from MSH-1"
+        return _rejected("", FeedIssue("MSH-2", reason, kind="malformed"))
     try:
         message = hl7.parse(text)
         msh = Fields(message, message.segment("MSH"), "MSH", 1)
-    except (hl7.ParseException, KeyError, IndexError, ValueError):
+    except (hl7.ParseException, KeyError, IndexError, ValueError, AssertionError):
+        # python-hl7 checks its own invariants with assert: a message it cannot split is malformed
         return _rejected("", FeedIssue("MSH", "the MSH segment cannot be parsed", kind="malformed"))
     control_id = msh.get(10)
     header: dict[str, Any] = dict(
@@ -124,13 +138,9 @@ def map_message(text: str, number: int, profile: str | None = None) -> MappedMes
     for position, segment in enumerate(message, start=1):
         name = str(segment[0]) if len(segment) else ""
         if not SEGMENT_ID.match(name):
-            # Named by position and at most its first characters: the rest may be personal data.
+            # Named by its position only: a line cut out of a field may hold a name.
             found.append(
-                FeedIssue(
-                    f"segment {position}",
-                    f"{name[:6]!r} is not a segment id (three capitals or digits)",
-                    kind="malformed",
-                )
+                FeedIssue(f"segment {position}", "is not a segment (no three-letter id)", kind="malformed")
             )
             continue
         seen[name] = seen.get(name, 0) + 1
@@ -250,13 +260,16 @@ def _phone(pid: Fields) -> str | None:
         return None
 
 
-def _site(msh: Fields, rxa: Fields) -> tuple[str | None, str | None, str]:
-    """(site id, site name, where) of the administering facility, else of the sender."""
+def _site(msh: Fields, orc: Fields | None, rxa: Fields) -> tuple[str | None, str | None, str]:
+    """(site id, site name, where): the administering facility, else the order's entering
+    organisation, else the sender."""
     namespace, universal, kind = rxa.get(11, 4, 1), rxa.get(11, 4, 2), rxa.get(11, 4, 3)
     if namespace or universal:
         if universal and kind.upper() != "ISO":
             return universal, namespace or None, rxa.at(11)
         return namespace or universal, None, rxa.at(11)
+    if orc is not None and orc.get(17):
+        return orc.get(17), orc.get(17, 2) or None, orc.at(17)
     sender = msh.get(4, 2) if msh.get(4, 2) and msh.get(4, 3).upper() != "ISO" else msh.get(4, 1)
     return sender or None, None, msh.at(4)
 
@@ -271,7 +284,7 @@ def _record(
     found: tuple[FeedIssue, ...],
 ) -> FeedRecord:
     issues = list(found)
-    site_id, site_name, site_where = _site(msh, rxa)
+    site_id, site_name, site_where = _site(msh, orc, rxa)
     record_id: str | None
     if orc is not None and orc.get(3):
         record_id, record_where = orc.get(3), orc.at(3)

@@ -97,7 +97,9 @@ def _msh_field(header: bytes, n: int) -> str:
 
 
 def _python_codec(name: str) -> str | None:
+    if not name.isprintable():
+        return None
     try:
         return codecs.lookup(name.replace(" ", "-")).name
-    except LookupError:
+    except (LookupError, ValueError):
         return None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from intake.feeds import NO_DOSE, REFUSED, FeedIssue, FeedRecord, Outcome, book
+from intake.feeds import NO_DOSE, REFUSED, FeedIssue, Outcome, book
 from intake.hl7v2.ack import AA, AE, AR, ack_code, build_ack
 from intake.hl7v2.mapping import MappedMessage, map_message
 from intake.hl7v2.reading import FALLBACK, RawMessage, read_messages
@@ -43,40 +44,38 @@ def receive(
     allowed_sites: Sequence[str] | None = None,
     default_province: str | None = None,
     test_codes: bool = False,
+    match_identity: bool = False,
     fallback: str = FALLBACK,
     profile: str | None = None,
     dry_run: bool = False,
 ) -> list[Acknowledgement]:
     """One ACK per message of `data`, in order. `profile`: a message profile whose faults are
     warnings (`intake.hl7v2.profile`: "cdc-covid"); the feeds' other options: `intake.feeds.book`."""
+    options: dict[str, Any] = dict(
+        allowed_sites=allowed_sites,
+        default_province=default_province,
+        test_codes=test_codes,
+        match_identity=match_identity,
+    )
     raws = read_messages(data, fallback)
     mapped: list[tuple[RawMessage, MappedMessage | None]] = [
         (raw, map_message(raw.text, raw.number, profile) if raw.text is not None else None) for raw in raws
     ]
-    # A message with more than one RXA is tried first: its records are booked only together.
-    whole = {
-        raw.number
-        for raw, m in mapped
-        if m is not None
-        and not m.rejected
-        and _bookable(m, allowed_sites)
-        and _tried(ledger, m, actor, allowed_sites, default_province, test_codes)
-    }
-    records: list[FeedRecord] = []
+    # A message with more than one RXA is decided first without storing: its records are
+    # booked only together, and one refused refuses them all.
+    refused: dict[int, tuple[Outcome, ...]] = {}
     for raw, m in mapped:
-        if raw.number in whole:
-            records.extend(m.records if m is not None else ())
-    booked = iter(
-        book(
-            ledger,
-            records,
-            actor,
-            allowed_sites=allowed_sites,
-            default_province=default_province,
-            test_codes=test_codes,
-            dry_run=dry_run,
-        )
-    )
+        if m is not None and not m.rejected and _bookable(m, allowed_sites) and len(m.records) > 1:
+            tried = book(ledger, m.records, actor, **options, dry_run=True)
+            if any(o.status == REFUSED for o in tried):
+                refused[raw.number] = _together(tried)
+    taken = [
+        (raw, m)
+        for raw, m in mapped
+        if m is not None and not m.rejected and _bookable(m, allowed_sites) and raw.number not in refused
+    ]
+    booked = iter(book(ledger, [r for _, m in taken for r in m.records], actor, **options, dry_run=dry_run))
+    outcomes_of = {raw.number: tuple(next(booked) for _ in m.records) for raw, m in taken}
     answers = []
     for raw, m in mapped:
         if m is None:
@@ -91,14 +90,10 @@ def receive(
                 if r.site_id not in (allowed_sites or ())
             )
             answers.append(_answer(raw, m, AR, scope, ()))
-        elif raw.number in whole:
-            outcomes = tuple(next(booked) for _ in m.records)
+        else:
+            outcomes = refused.get(raw.number) or outcomes_of[raw.number]
             issues = tuple(i for o in outcomes for i in o.issues)
             answers.append(_answer(raw, m, ack_code(False, issues), issues, outcomes))
-        else:
-            outcomes = _checked(ledger, m, actor, allowed_sites, default_province, test_codes)
-            issues = tuple(i for o in outcomes for i in o.issues)
-            answers.append(_answer(raw, m, AE, issues, outcomes))
     return answers
 
 
@@ -106,47 +101,8 @@ def _bookable(m: MappedMessage, allowed_sites: Sequence[str] | None) -> bool:
     return allowed_sites is None or all(r.site_id in allowed_sites for r in m.records)
 
 
-def _tried(
-    ledger: DoseLedger,
-    m: MappedMessage,
-    actor: Actor,
-    allowed_sites: Sequence[str] | None,
-    default_province: str | None,
-    test_codes: bool,
-) -> bool:
-    """Whether every record of the message would be taken (a lone record is simply booked)."""
-    if len(m.records) == 1:
-        return True
-    tried = book(
-        ledger,
-        m.records,
-        actor,
-        allowed_sites=allowed_sites,
-        default_province=default_province,
-        test_codes=test_codes,
-        dry_run=True,
-    )
-    return all(o.status != REFUSED for o in tried)
-
-
-def _checked(
-    ledger: DoseLedger,
-    m: MappedMessage,
-    actor: Actor,
-    allowed_sites: Sequence[str] | None,
-    default_province: str | None,
-    test_codes: bool,
-) -> tuple[Outcome, ...]:
-    """The message's records decided without storing: a refused one refuses them all."""
-    tried = book(
-        ledger,
-        m.records,
-        actor,
-        allowed_sites=allowed_sites,
-        default_province=default_province,
-        test_codes=test_codes,
-        dry_run=True,
-    )
+def _together(tried: Sequence[Outcome]) -> tuple[Outcome, ...]:
+    """A message's records when one was refused: none is booked."""
     together = FeedIssue("RXA", "not booked: another RXA of this message was refused", "warning")
     return tuple(
         o if o.status in (REFUSED, NO_DOSE) else Outcome(REFUSED, (*o.issues, together)) for o in tried

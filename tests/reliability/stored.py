@@ -23,7 +23,8 @@ def doses_by_site_record(ledger: Any) -> Counter[tuple[str, str]]:
     return Counter(
         (state["source"]["site_id"], state["source"]["site_record_id"])
         for topic, state in stored_events(ledger)
-        if topic.endswith("DoseRecorded") and state["source"].get("kind") == "site"
+        # a site's JSON records and the standard feeds' (intake/feeds.py) name their site record
+        if topic.endswith("DoseRecorded") and state["source"].get("kind") in ("site", "feed")
     )
 
 
