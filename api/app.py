@@ -18,6 +18,7 @@ from api.certificates import router as certificates
 from api.corrections import router as corrections
 from api.cvrs import router as cvrs
 from api.doses import router as doses
+from api.fhir import router as fhir
 from api.hl7v2 import router as hl7v2
 from api.imports import router as imports
 from api.limits import BodyLimit
@@ -29,6 +30,7 @@ from api.responses import ORJSON
 from api.revocations import RevocationWatch
 from api.signed import lists as revocation_lists
 from api.signed import router as signed
+from api.sites import doses as site_doses
 from api.sites import router as sites
 from api.stats import router as statistics
 from api.throttle import Throttle
@@ -59,7 +61,15 @@ TAGS = [
     {"name": "persons", "description": "Register, look up, merge."},
     {"name": "certificates", "description": "The certificates projection."},
     {"name": "statistics", "description": "The statistics projection. Province tokens: their provinces."},
-    {"name": "sites", "description": "The site directory and its review queue."},
+    {
+        "name": "sites",
+        "description": "The site directory and its review queue; a site's doses pulled back.",
+    },
+    {
+        "name": "fhir",
+        "description": "FHIR R4: a person's record ($everything), Immunizations by patient and "
+        "date, transaction Bundles of Immunizations in.",
+    },
     {
         "name": "imports",
         "description": "Retro import of spreadsheets of past doses (multipart "
@@ -94,6 +104,8 @@ ROUTERS = (
     revocation_lists.router,
     statistics.router,
     sites.router,
+    site_doses.router,
+    fhir.router,
     operations.router,
     imports.router,
     hl7v2.router,

@@ -64,6 +64,10 @@ EXPECTED_ROLES = {
     ("GET", "/v1/sites"): {"admin", "province", "auditor"},
     ("POST", "/v1/sites"): {"admin", "province"},
     ("POST", "/v1/sites/{site_id}/review"): {"admin", "province"},
+    ("GET", "/v1/sites/{site_id}/doses"): {"admin", "site", "province"},
+    ("GET", "/v1/fhir/Patient/{person_id}/$everything"): {"admin", "site", "province", "auditor"},
+    ("GET", "/v1/fhir/Immunization"): {"admin", "site", "province", "auditor"},
+    ("POST", "/v1/fhir"): {"admin", "site"},
     ("GET", "/v1/projections"): {"admin", "reporter", "auditor"},
     ("GET", "/v1/audit/persons/{person_id}/history"): {"admin", "auditor"},
     ("GET", "/v1/audit/persons/{person_id}/state"): {"admin", "auditor"},
@@ -169,6 +173,19 @@ class World:
 
     def fresh_principal(self) -> UUID:
         return issue_token(self.ledger, role="reporter", name=self.fresh("P"), actor=CLI)[1].id
+
+    def fhir_bundle(self) -> dict[str, Any]:
+        """A transaction of one Immunization of the person at the in-scope site."""
+        immunization = {
+            "resourceType": "Immunization",
+            "status": "completed",
+            "identifier": [{"system": "urn:test", "value": self.fresh("F")}],
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "208"}]},
+            "patient": {"reference": f"Patient/{self.person}"},
+            "occurrenceDateTime": "2021-06-01",
+            "location": {"identifier": {"value": SITE_IN}},
+        }
+        return {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": immunization}]}
 
     def status_check(self) -> tuple[str, str, dict[str, Any]]:
         request_id, code = self.fresh_request()
@@ -358,6 +375,21 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/stats/corrections"): Recipe(
         lambda w: ("GET", "/v1/stats/corrections", {"params": {"province": "01", **w.now()}}),
         {"province": "403"},
+    ),
+    ("GET", "/v1/sites/{site_id}/doses"): Recipe(
+        lambda w: ("GET", f"/v1/sites/{SITE_IN}/doses", {}), {"site": "403", "province": "403"}
+    ),
+    ("GET", "/v1/fhir/Patient/{person_id}/$everything"): Recipe(
+        lambda w: ("GET", f"/v1/fhir/Patient/{w.person}/$everything", {}), {"site": "open", "province": "403"}
+    ),
+    ("GET", "/v1/fhir/Immunization"): Recipe(
+        lambda w: ("GET", "/v1/fhir/Immunization", {"params": {"patient": str(w.person)}}),
+        {"site": "open", "province": "403"},
+    ),
+    # A site token outside the scope is answered 200, its entry refused 403.
+    ("POST", "/v1/fhir"): Recipe(
+        lambda w: ("POST", "/v1/fhir", {"json": w.fhir_bundle()}),
+        {"site": lambda body: [e["response"]["status"] for e in body["entry"]] == ["403 Forbidden"]},
     ),
     ("POST", "/v1/tokens"): Recipe(
         lambda w: ("POST", "/v1/tokens", {"json": {"role": "site", "sites": [SITE_IN]}}), {}

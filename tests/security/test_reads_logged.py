@@ -63,6 +63,32 @@ class World:
         return self.person
 
 
+def fhir_match() -> dict[str, Any]:
+    """A FHIR transaction of one dose for lan()'s details, as a Patient with her national id."""
+    person = lan()
+    patient = {
+        "resourceType": "Patient",
+        "name": [{"text": person["full_name"]}],
+        "birthDate": person["birth_date"],
+        "identifier": [{"type": {"coding": [{"code": "NI"}]}, "value": person["national_id"]}],
+        "address": [{"state": person["province"]}],
+    }
+    immunization = {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "identifier": [{"system": "urn:test", "value": f"M-{uuid4().hex}"}],
+        "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "208"}]},
+        "patient": {"reference": "urn:uuid:patient"},
+        "occurrenceDateTime": "2021-09-01",
+        "location": {"identifier": {"value": SITE_ID}},
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"fullUrl": "urn:uuid:patient", "resource": patient}, {"resource": immunization}],
+    }
+
+
 @dataclass(frozen=True)
 class Read:
     roles: frozenset[str]
@@ -137,6 +163,25 @@ READS: dict[tuple[str, str], Read] = {
         frozenset({"admin", "province", "auditor"}),
         "corrections.list",
         lambda w: ("GET", "/v1/correction-requests", {"params": {"province": "01", **w.now()}}),
+    ),
+    ("GET", "/v1/fhir/Patient/{person_id}/$everything"): Read(
+        OFFICIALS, "fhir.everything", lambda w: ("GET", f"/v1/fhir/Patient/{w.person}/$everything", {})
+    ),
+    ("GET", "/v1/fhir/Immunization"): Read(
+        OFFICIALS,
+        "fhir.immunization_search",
+        lambda w: ("GET", "/v1/fhir/Immunization", {"params": {"patient": str(w.person)}}),
+    ),
+    # A Patient sent with the national id of a person already held: the answer names them.
+    ("POST", "/v1/fhir"): Read(
+        frozenset({"admin", "site"}),
+        "fhir.transaction",
+        lambda w: ("POST", "/v1/fhir", {"json": fhir_match()}),
+    ),
+    ("GET", "/v1/sites/{site_id}/doses"): Read(
+        frozenset({"admin", "site", "province"}),
+        "sites.doses",
+        lambda w: ("GET", f"/v1/sites/{SITE_ID}/doses", {}),
     ),
     ("GET", "/audit/persons/{person_id}"): Read(
         frozenset(PAGE_ROLES), "audit.page", lambda w: ("GET", f"/audit/persons/{w.person}", {}), page=True

@@ -1,0 +1,1 @@
+"""FHIR R4: $everything, the Immunization search, transaction Bundles in."""
