@@ -30,6 +30,7 @@ from api.stats import router as statistics
 from api.throttle import Throttle
 from api.tokens import router as tokens
 from config.settings import Settings, variable
+from intake.retro.jobs import ImportJobs, import_folder
 from store.rate_limits import RateLimits
 from store.secrets import SECRETS_KEY, Secrets
 from store.url import URL_KEY
@@ -144,6 +145,13 @@ def create_app(
         app.state.lookups = Throttle(
             "lookups", settings.lookups_per_minute, counters, variable("lookups_per_minute")
         )
+        # Background imports: this process's, and those of a process that stopped, taken over.
+        app.state.import_jobs = ImportJobs(
+            app.state.ledger,
+            import_folder(settings.import_dir),
+            resume_after=settings.import_resume_after_seconds,
+        )
+        opened.append(app.state.import_jobs.watch())
         app.state.writer = None
         if settings.group_commit_ms > 0:
             app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)

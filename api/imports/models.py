@@ -79,6 +79,8 @@ class ImportStatus(BaseModel):
             "site_id": "01-TYT-001",
             "submitter": {"principal_id": "4fdab6e0-0222-5246-a85b-2a2187841452", "role": "site"},
             "started_at": "2024-05-02T09:12:00+00:00",
+            "dry_run": False,
+            "resumed": 0,
             **IMPORT_COUNTS,
             "last_row": 1201,
             "read_fraction": 0.12,
@@ -99,6 +101,10 @@ class ImportStatus(BaseModel):
     site_id: str | None
     submitter: ImportSubmitter
     started_at: str
+    dry_run: bool = Field(description="a dry run sent as a job (a large file): checked, nothing booked")
+    resumed: int = Field(
+        description="how many times a service took the import over from a process that stopped"
+    )
     rows: int
     created: int
     duplicate: int

@@ -4,12 +4,15 @@ Each chunk is one `DoseLedger.record_doses` call (one transaction) followed by a
 `ChunkImported` event on the import's stream. Every dose carries its import id and row as its
 source. Re-sending the file, an overlapping one, or the rest of an interrupted one stores
 nothing twice: each row is one site record, (site, record id) or its content digest.
+
+An import run as a job (intake.retro.jobs) has its stream even when a dry run, so that it can
+be polled, and may be resumed from a stored stream: its rows up to the last one a chunk saved
+are read again (the chunks fall where they fell) but not recorded again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable, Generator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID, uuid4
 
-from intake.retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, identity, read_apart
+from intake.retro.chunks import READ_APART_FROM, Chunk, FileChanged, Shape, chunks_of, identity, read_apart
 from intake.retro.mapping import Mapping
 from intake.retro.reading import open_sheet
 from intake.retro.report import KEPT_ERRORS, Counts, Report
@@ -113,6 +116,8 @@ class RetroImportRun:
     keep_errors: int = KEPT_ERRORS
     import_id: UUID = field(default_factory=uuid4)
     read_apart: bool | None = None  # rows read in a process of their own; None: for large files
+    job: bool = False  # run in the background: its stream says how to run it again (Queued)
+    resuming: RetroImport | None = None  # a stopped job's stream, its Resumed event pending
 
     def begin(self) -> UUID:
         self.path = Path(self.path)
@@ -121,6 +126,8 @@ class RetroImportRun:
             self.mapping.load_people(self.path.parent)
         self.sha256, size = file_digest(self.path)
         self._file = identity(self.path)
+        if self.resuming is not None and self.resuming.file_sha256 != self.sha256:
+            raise FileChanged("the kept upload is not the file this import started with")
         if self.read_apart is None:
             self.read_apart = size >= READ_APART_FROM
         self._files = ExitStack()
@@ -134,7 +141,10 @@ class RetroImportRun:
             raise
         self.report = Report(self.errors_to, self.keep_errors)
         self.record: RetroImport | None = None
-        if not self.dry_run:
+        self.after_row = 0
+        if self.resuming is not None:
+            self._resume(self.resuming)
+        elif self.job or not self.dry_run:
             self.record = RetroImport.start(
                 self.import_id,
                 file_name=self.file_name or self.path.name,
@@ -147,8 +157,20 @@ class RetroImportRun:
                 submitter=self.actor.as_data(),
                 mapping=_described(self.mapping),
             )
+            if self.job:
+                allowed = self.form.allowed_sites
+                self.record.queue(
+                    dry_run=self.dry_run,
+                    allowed_sites=sorted(allowed) if allowed is not None else None,
+                    chunk_rows=self.chunk_rows,
+                )
             self.ledger.save(self.record)
         return self.import_id
+
+    def _resume(self, record: RetroImport) -> None:
+        self.record = record
+        self.after_row = record.last_row
+        self.ledger.save(record)  # the claim: fails if another service resumed it first
 
     def proceed(self) -> ImportResult:
         try:
@@ -190,6 +212,13 @@ class RetroImportRun:
         return read_apart(self.path, shape, str(self.import_id), self.chunk_rows)
 
     def _record(self, chunk: Chunk) -> None:
+        if chunk.last_row <= self.after_row:
+            return  # saved before the process running it stopped
+        if chunk.first_row <= self.after_row:  # only if the chunk size changed since
+            rows = [row for row in chunk.rows if row.number > self.after_row]
+            if not rows:
+                return
+            chunk = Chunk(rows, rows[0].number, chunk.last_row, chunk.read_fraction)
         counts = Counts(rows=len(chunk.rows))
         errors = [e for row in chunk.rows for e in row.errors]
         good = [(row, row.report) for row in chunk.rows if row.report is not None]
@@ -251,39 +280,3 @@ def run_import(
     run = RetroImportRun(ledger, Path(path), form, actor, dry_run=dry_run, mapping=mapping, **options)
     run.begin()
     return run.proceed()
-
-
-def start_import(
-    ledger: DoseLedger,
-    path: str | Path,
-    form: Form,
-    *,
-    actor: Actor,
-    mapping: Mapping | None = None,
-    when_done: Callable[[], None] | None = None,
-    **options: Any,
-) -> UUID:
-    """Check the form and header, open the stream, and record the rows in a background thread.
-
-    Returns the import id at once; its stream tells the progress (intake.retro.status). `when_done`
-    runs at the end either way (e.g. to delete an uploaded file).
-    """
-    run = RetroImportRun(ledger, Path(path), form, actor, mapping=mapping, **options)
-    try:
-        import_id = run.begin()
-    except BaseException:
-        if when_done is not None:
-            when_done()
-        raise
-
-    def work() -> None:
-        try:
-            run.proceed()
-        except Exception:  # noqa: BLE001 - recorded as Failed on the stream by proceed()
-            pass
-        finally:
-            if when_done is not None:
-                when_done()
-
-    threading.Thread(target=work, name=f"retro-import-{import_id}", daemon=True).start()
-    return import_id
