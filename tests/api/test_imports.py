@@ -295,6 +295,36 @@ def test_a_large_file_is_imported_in_the_background_and_polled_to_completion(ser
     assert report[1][:3] == ["8", "Số lô", "'=1+1"]  # a formula, defused for the spreadsheet it opens in
 
 
+def test_a_dry_run_of_a_large_file_is_a_job_polled_to_completion_that_books_nothing(
+    service, tmp_path, uploads
+):
+    service.app.state.settings = service.app.state.settings.model_copy(update={"import_background_bytes": 0})
+    caller = unit(service)
+    response = send(
+        caller, write_csv(tmp_path / "big.csv", people_rows(6) + [row("H1", vaccine="??")]), dry_run=True
+    )
+    assert response.status_code == 202, response.text
+    assert (response.json()["status"], response.json()["dry_run"]) == ("running", True)
+    assert response.json()["import_id"] is not None
+    deadline = time.monotonic() + 60
+    while True:
+        status = caller.get(response.headers["location"]).json()
+        if (status["status"] != "running" and not list(uploads.iterdir())) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert (status["status"], status["dry_run"], status["rows"], status["created"], status["rejected"]) == (
+        "completed",
+        True,
+        7,
+        6,
+        1,
+    )
+    assert stored_doses(service.ledger) == []
+    assert list(uploads.iterdir()) == []
+    report = csv_rows(caller.get(response.headers["location"] + "/errors.csv").text)
+    assert report[1][:2] == ["8", "Tên vắc xin"]
+
+
 def test_a_file_of_another_shape_goes_in_through_a_mapping(service, tmp_path):
     path = write_csv(
         tmp_path / "other.csv",
