@@ -72,9 +72,10 @@ class ImportResult:
     dry_run: bool
     file_sha256: str
     counts: Counts
-    errors: list[dict[str, Any]]  # the first ones; error_count says how many in all
+    errors: list[dict[str, Any]]  # the first ones (and flags); error_count says how many in all
     error_count: int
     reason: str | None = None
+    flag_count: int = 0  # rows booked as sent and flagged for someone to check
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class ImportResult:
             "file_sha256": self.file_sha256,
             **self.counts.as_dict(),
             "error_count": self.error_count,
+            "flag_count": self.flag_count,
             "errors": self.errors,
             "reason": self.reason,
         }
@@ -201,6 +203,7 @@ class RetroImportRun:
             self.report.errors,
             self.report.error_count,
             reason,
+            self.report.flag_count,
         )
 
     def _chunks(self) -> Generator[Chunk, None, None]:
@@ -232,6 +235,7 @@ class RetroImportRun:
         for (row, _), outcome in zip(good, outcomes, strict=True):
             if outcome.status in ("created", "duplicate"):
                 setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
+                errors.extend(row.flags)
                 continue
             counts.rejected += 1
             counts.conflict += outcome.status == "conflict"

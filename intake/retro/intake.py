@@ -75,6 +75,7 @@ def submit(
         "dry_run": dry_run,
         **dict.fromkeys(COUNTS, 0),
         "error_count": 0,
+        "flag_count": 0,
         "errors": [],
     }
 

@@ -63,6 +63,7 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
                 "last_row": 0,
                 "read_fraction": 0.0,
                 "error_count": 0,
+                "flag_count": 0,
                 "errors": [],
                 "reason": None,
                 "finished_at": None,
@@ -74,7 +75,9 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
                 status[name] += e.counts.get(name, 0)
             status["last_row"] = e.last_row
             status["read_fraction"] = e.read_fraction
-            status["error_count"] += len(e.errors)
+            flags = sum(1 for error in e.errors if error.get("severity") == "flag")
+            status["error_count"] += len(e.errors) - flags
+            status["flag_count"] += flags
             status["errors"].extend(e.errors[: max(0, errors - len(status["errors"]))])
         elif isinstance(e, Queued):
             status["dry_run"] = e.dry_run

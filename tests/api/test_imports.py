@@ -96,7 +96,13 @@ def test_an_xlsx_file_goes_in_the_same_way_and_its_submitter_reads_it_back(servi
     )
     assert (status["created"], status["rejected"], status["read_fraction"]) == (2, 1, 1.0)
     assert status["errors"] == [
-        {"row": 4, "column": "Ngày sinh", "value": "31/02/1990", "msg": status["errors"][0]["msg"]}
+        {
+            "row": 4,
+            "column": "Ngày sinh",
+            "value": "31/02/1990",
+            "msg": status["errors"][0]["msg"],
+            "severity": "error",
+        }
     ]
 
 
@@ -170,6 +176,7 @@ def test_a_site_token_imports_only_rows_of_its_own_sites(service, tmp_path):
             "column": "Mã cơ sở tiêm",
             "value": "79-TYT-001",
             "msg": "is not one of the sites you may import for",
+            "severity": "error",
         }
     ]
     # The form's own site outside the token's: refused whole, naming the field.
@@ -356,6 +363,9 @@ def test_a_synthea_export_and_its_people_file_go_in_through_the_shipped_mapping(
     assert response.status_code == 201, response.text
     answer = response.json()
     assert (answer["rows"], answer["created"]) == (184, len(covid_rows(synthea))) == (184, 15)
+    # The dose after its patient's death (DEATHDATE in the people file): booked, and flagged.
+    flags = [e for e in answer["errors"] if e["severity"] == "flag"]
+    assert answer["flag_count"] == len(flags) == 1 and flags[0]["value"].startswith("2021-08-27")
     # The provenance names the mapping's people file as the mapping gave it, not a server path.
     started = next(iter(service.ledger.events.get(UUID(answer["import_id"]), limit=1)))
     assert started.mapping["people"]["file"] == json.loads(SYNTHEA.read_text("utf-8"))["people"]["file"]
