@@ -10,7 +10,7 @@ seconds, while this process watched it, belongs to a process that stopped. The w
 after the last row a chunk saved; rows the stopped process stored after that count as
 duplicates. Without its upload (or for an import that was no job: the CLI's), it is marked
 Failed with exactly what was stored: the rows its chunks saved, plus the doses of the chunk
-under way when the process stopped, found by their source after the stream's last event.
+under way when the process stopped, found by their source (rows past its last chunk).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ from usecases.application import DoseLedger
 log = logging.getLogger(__name__)
 
 KEPT = "doseledger-import-"  # the folder of a job's upload, in the import folder
-STREAM_TOPICS = [f"{RetroImport.TOPIC}.{name}" for name in ("Started", "ChunkImported", "Queued", "Resumed")]
+# The watch follows these only: a chunk's event may carry hundreds of errors, too many to read
+# every import's at each start. Whether a stream moves it asks of the streams still running.
+STARTED = f"{RetroImport.TOPIC}.Started"
 ENDED_TOPICS = [f"{RetroImport.TOPIC}.{name}" for name in ("Completed", "Failed")]
 DOSE_RECORDED = get_topic(Person.DoseRecorded)
 PAGE = 1000
@@ -82,8 +84,8 @@ def keep(folder: Path, import_id: UUID, file: Path, people: Path | None) -> Kept
 
 @dataclass
 class _Watched:
+    started_at: int  # the position of its Started event
     version: int  # the stream's version when last seen moving
-    position: int  # the position of its last event
     since: float  # monotonic time when this process saw it move last
 
 
@@ -216,29 +218,32 @@ class ImportJobs:
     def take_over_stopped(self) -> list[UUID]:
         """Resume (or mark failed) every import whose stream stood still for resume_after."""
         self._follow()
-        now = time.monotonic()
         taken = []
         for import_id, seen in list(self._watched.items()):
-            if import_id in self.running() or now - seen.since < self.resume_after:
+            if import_id in self.running():
                 continue
-            if self._take_over(import_id, seen):
+            (last,) = self.ledger.recorder.select_events(import_id, desc=True, limit=1)
+            if last.originator_version != seen.version:
+                seen.version, seen.since = last.originator_version, time.monotonic()
+                continue
+            if time.monotonic() - seen.since >= self.resume_after and self._take_over(import_id, seen):
                 taken.append(import_id)
         return taken
 
     def _follow(self) -> None:
-        """Read the import events stored since the last look: which streams moved, which ended."""
+        """Read the imports started and ended since the last look."""
         recorder = self.ledger.recorder
         while True:
             page = recorder.select_notifications(
-                start=self._after + 1, limit=PAGE, topics=STREAM_TOPICS + ENDED_TOPICS
+                start=self._after + 1, limit=PAGE, topics=[STARTED, *ENDED_TOPICS]
             )
             now = time.monotonic()
             for n in page:
                 import_id = UUID(str(n.originator_id))
-                if n.topic in ENDED_TOPICS:
-                    self._watched.pop(import_id, None)
+                if n.topic == STARTED:
+                    self._watched[import_id] = _Watched(n.id, n.originator_version, now)
                 else:
-                    self._watched[import_id] = _Watched(n.originator_version, n.id, now)
+                    self._watched.pop(import_id, None)
                 self._after = n.id
             if len(page) < PAGE:
                 return
@@ -294,7 +299,7 @@ class ImportJobs:
 
     def _fail(self, record: RetroImport, seen: _Watched, why: str) -> bool:
         """Failed, with the doses the chunk under way stored before the process stopped."""
-        rows = [] if record.dry_run else self._unreported_rows(record.id, seen.position)
+        rows = [] if record.dry_run else self._unreported_rows(record, seen.started_at)
         if rows:
             counts = {"rows": len(rows), "created": len(rows)}
             record.chunk_imported(min(rows), max(rows), counts, [], None)
@@ -313,17 +318,19 @@ class ImportJobs:
         log.info("retro import %s marked failed: %s", record.id, why)
         return True
 
-    def _unreported_rows(self, import_id: UUID, after: int) -> list[int]:
-        """Rows of this import whose doses were stored after the stream's last event."""
-        wanted = str(import_id)
+    def _unreported_rows(self, record: RetroImport, started_at: int) -> list[int]:
+        """Rows of this import whose doses were stored after its last chunk's report: read from
+        its start (the position of its last event is not kept), only rows past that chunk."""
+        wanted, after_row = str(record.id), record.last_row
         rows: list[int] = []
-        start = after + 1
+        start = started_at + 1
         while True:
             page = self.ledger.recorder.select_notifications(start=start, limit=PAGE, topics=[DOSE_RECORDED])
             for n in page:
                 source = getattr(self.ledger.mapper.to_domain_event(n), "source", None) or {}
-                if source.get("kind") == "retro_import" and source.get("import_id") == wanted:
-                    rows.append(int(source["row"]))
+                if source.get("import_id") == wanted and source.get("kind") == "retro_import":
+                    if int(source["row"]) > after_row:
+                        rows.append(int(source["row"]))
             if len(page) < PAGE:
                 return rows
             start = page[-1].id + 1
