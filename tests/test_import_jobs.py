@@ -24,7 +24,7 @@ ROWS, CHUNK = 40, 5
 
 
 class Halt:
-    """Holds the calling thread forever from the n-th call on: its process is gone."""
+    """Holds the thread making the n-th call forever: its process is gone."""
 
     def __init__(self, n: int) -> None:
         self.n, self.calls = n, 0
@@ -33,7 +33,7 @@ class Halt:
 
     def __call__(self, *args: Any) -> None:
         self.calls += 1
-        if self.calls >= self.n and threading.current_thread().name.startswith("retro-import-"):
+        if self.calls == self.n and threading.current_thread().name.startswith("retro-import-"):
             self.reached.set()
             self.release.wait(60)
 
@@ -144,6 +144,37 @@ def test_a_job_whose_upload_is_gone_fails_with_exactly_what_was_stored(ledger, t
     assert (status["status"], status["created"], status["last_row"]) == ("failed", 3 * CHUNK, 3 * CHUNK + 1)
     assert status["created"] == len(per_record(ledger)) == 15
     assert "15 rows booked" in status["reason"] and "up to row 16" in status["reason"]
+
+
+def test_a_chunk_stored_but_not_reported_is_counted_once_as_created_on_resume(
+    ledger, tmp_path, halts, monkeypatch
+):
+    folder = tmp_path / "imports"
+    halts.append(halt := Halt(3))
+    record_reports = ledger.record_reports
+
+    def then_die(*args: Any, **kwargs: Any) -> Any:
+        outcomes = record_reports(*args, **kwargs)
+        halt()
+        return outcomes
+
+    monkeypatch.setattr(ledger, "record_reports", then_die)
+    import_id = ImportJobs(ledger, folder, resume_after=3600).start(
+        upload(tmp_path), FORM, UNIT, chunk_rows=CHUNK
+    )
+    assert halt.reached.wait(30)
+    assert (len(per_record(ledger)), import_status(ledger, import_id)["rows"]) == (3 * CHUNK, 2 * CHUNK)
+
+    taken_over(ImportJobs(ledger, folder, resume_after=0.2), import_id)
+    status = finished(ledger, import_id)
+    assert (status["status"], status["rows"], status["created"], status["duplicate"]) == (
+        "completed",
+        ROWS,
+        ROWS,
+        0,
+    )
+    rows = per_record(ledger)
+    assert len(rows) == ROWS and set(rows.values()) == {1}
 
 
 def test_an_import_the_cli_ran_and_was_killed_is_marked_failed_not_left_running(

@@ -120,6 +120,9 @@ class RetroImportRun:
     read_apart: bool | None = None  # rows read in a process of their own; None: for large files
     job: bool = False  # run in the background: its stream says how to run it again (Queued)
     resuming: RetroImport | None = None  # a stopped job's stream, its Resumed event pending
+    # Rows of this import stored by a chunk whose report the stopped process never saved: found
+    # again on resuming, they are counted as this import's, not as duplicates of another's.
+    stored_rows: frozenset[int] = frozenset()
 
     def begin(self) -> UUID:
         self.path = Path(self.path)
@@ -234,7 +237,8 @@ class RetroImportRun:
         )
         for (row, _), outcome in zip(good, outcomes, strict=True):
             if outcome.status in ("created", "duplicate"):
-                setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
+                status = "created" if row.number in self.stored_rows else str(outcome.status)
+                setattr(counts, status, getattr(counts, status) + 1)
                 errors.extend(row.flags)
                 continue
             counts.rejected += 1

@@ -7,10 +7,10 @@ upload waits in the import folder under the import's id. `ImportJobs` runs this 
 and watches the others: an import still running whose stream has not moved for `resume_after`
 seconds, while this process watched it, belongs to a process that stopped. The watch claims it
 (Resumed, saved at the version it watched: two services cannot both claim it) and carries on
-after the last row a chunk saved; rows the stopped process stored after that count as
-duplicates. Without its upload (or for an import that was no job: the CLI's), it is marked
-Failed with exactly what was stored: the rows its chunks saved, plus the doses of the chunk
-under way when the process stopped, found by their source (rows past its last chunk).
+after the last row a chunk saved; the rows the stopped process stored past it (its chunk under
+way) are found by their source and counted as this import's, each booked once. Without its
+upload (or for an import that was no job: the CLI's), it is marked Failed with exactly what
+was stored: the rows its chunks saved, plus the doses of the chunk under way.
 """
 
 from __future__ import annotations
@@ -261,6 +261,8 @@ class ImportJobs:
             what = "the import ran where it was sent" if not record.queued else "its kept upload is gone"
             return self._fail(record, seen, f"the process running it stopped and {what}")
         run = self._resumed_run(record, kept)
+        if not record.dry_run:
+            run.stored_rows = frozenset(self._unreported_rows(record, seen.started_at))
         record.resume()
         try:
             run.begin()  # saves the claim
@@ -327,6 +329,8 @@ class ImportJobs:
         while True:
             page = self.ledger.recorder.select_notifications(start=start, limit=PAGE, topics=[DOSE_RECORDED])
             for n in page:
+                if wanted.encode() not in bytes(n.state):  # stored as JSON: most are others' doses
+                    continue
                 source = getattr(self.ledger.mapper.to_domain_event(n), "source", None) or {}
                 if source.get("import_id") == wanted and source.get("kind") == "retro_import":
                     if int(source["row"]) > after_row:
