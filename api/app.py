@@ -29,8 +29,10 @@ from api.sites import router as sites
 from api.stats import router as statistics
 from api.throttle import Throttle
 from api.tokens import router as tokens
+from api.trust import router as trust
 from config.settings import Settings, variable
 from intake.retro.jobs import ImportJobs, import_folder
+from signing.keys import KEYS_DIR_KEY, SigningKeys, keys_directory
 from store.rate_limits import RateLimits
 from store.secrets import SECRETS_KEY, Secrets
 from store.url import URL_KEY
@@ -72,6 +74,11 @@ TAGS = [
         "worked by the province or site they are assigned to, "
         "checked by the citizen with no token.",
     },
+    {
+        "name": "trust",
+        "description": "The public keys that verify the certificates: the EU DCC trust list and "
+        "the SMART Health Cards JWKS (no token).",
+    },
 ]
 
 
@@ -87,6 +94,7 @@ ROUTERS = (
     audit_pages.router,
     corrections.router,
     tokens.router,
+    trust.router,
 )
 
 
@@ -118,6 +126,7 @@ def create_app(
 
     def start(app: FastAPI, opened: list[Any]) -> None:
         app.state.settings = settings
+        app.state.signing_keys = _signing_keys(settings)
         app.state.ledger = ledger
         if ledger is None:
             app.state.ledger = DoseLedger(env={URL_KEY: settings.database_url}, secrets=_secrets(settings))
@@ -185,6 +194,12 @@ def create_app(
 
 def _secrets(settings: Settings) -> Secrets:
     return Secrets.from_env({SECRETS_KEY: settings.secrets_dir} if settings.secrets_dir else None)
+
+
+def _signing_keys(settings: Settings) -> SigningKeys:
+    """Without the passphrase: serving the trust list and the JWKS reads public parts only."""
+    given = {KEYS_DIR_KEY: settings.signing_keys_dir} if settings.signing_keys_dir else None
+    return SigningKeys(keys_directory(given))
 
 
 def _problems_as_problem_json(app: FastAPI) -> dict[str, Any]:

@@ -23,6 +23,7 @@ COMMANDS = {
     "replay": "cli.replay",
     "serve": "cli.serve",
     "token": "cli.token",
+    "keys": "cli.keys",
     "project": "cli.project",
     "rebuild": "cli.rebuild",
     "reconcile": "cli.reconcile",

@@ -20,6 +20,8 @@ from typing import Any
 from cli.anchor import start_anchoring
 from config.settings import Settings, variable
 from ledger.principal import ROLES
+from signing.keys import KEYS_DIR_KEY, PASSPHRASE_KEY, SigningKeys, SigningKeysError, keys_directory
+from store.secrets import SECRETS_KEY, Secrets
 from store.url import URL_KEY, is_postgres
 from usecases.application import DoseLedger
 from usecases.principals import issue_token
@@ -82,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     with DoseLedger(env={URL_KEY: url}) as ledger:  # creates the tables before workers race to
         if args.demo:
             demo(ledger, people=args.demo_people)
+    if args.demo:
+        demo_signing_keys(settings)
     embedded = args.projections == "embedded" or (args.projections == "auto" and not is_postgres(url))
     from projections import open_views
 
@@ -149,6 +153,37 @@ def demo(ledger: DoseLedger, *, people: int) -> None:
         where = ",".join(scope.get("sites") or scope.get("provinces") or []) or "-"
         print(f"  {role:<9} {where:<22} {token}")
     print()
+
+
+# The demo's signing passphrase, when none is given: a secret of the secrets folder (random,
+# owner-only, outside the repository and the store, made once), so a second demo start opens the
+# keys the first one made.
+DEMO_PASSPHRASE = "demo-signing-passphrase"
+
+
+def demo_signing_keys(settings: Settings) -> None:
+    """Signing keys for the demo, made when there are none; the passphrase handed to the workers.
+
+    The passphrase is DOSELEDGER_SIGNING_PASSPHRASE when set, else the demo's own, kept in the
+    secrets folder. Kept there, it sits beside the other secrets: fine for a demo, not for a
+    deployment, which gives its own passphrase from where it keeps passwords."""
+    passphrase = settings.signing_passphrase
+    if not passphrase:
+        secrets = Secrets.from_env({SECRETS_KEY: settings.secrets_dir} if settings.secrets_dir else None)
+        secrets.key(DEMO_PASSPHRASE, create=True)
+        passphrase = secrets.path(DEMO_PASSPHRASE).read_text(encoding="ascii").strip()
+        os.environ[PASSPHRASE_KEY] = passphrase  # the workers, and what they start, sign with it
+    folder = keys_directory({KEYS_DIR_KEY: settings.signing_keys_dir} if settings.signing_keys_dir else None)
+    keys = SigningKeys(folder, passphrase)
+    try:
+        if not keys.exists():
+            keys.create(organisation=settings.certificate_issuer)
+            print(f"Signing keys made in {folder} (doseledger keys list shows them).")
+        else:
+            keys.dcc_signer()  # opens with this passphrase, or says so now rather than at a signature
+            print(f"Signing keys: those in {folder}.")
+    except SigningKeysError as error:
+        print(f"Signing keys: {error}; certificates will not be signed.")
 
 
 def redact(url: str) -> str:

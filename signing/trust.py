@@ -33,6 +33,33 @@ class TrustList:
             trust.dscs[dsc_kid(cert)] = cert
         return trust
 
+    @classmethod
+    def from_gateway(cls, entries: Iterable[Mapping[str, Any]]) -> TrustList:
+        """From a DSC trust list in the EU gateway's shape (`kid`, `certificateType`, `rawData`:
+        base64 DER, `thumbprint`: hex SHA-256 of it, ...), as `/v1/trust-list` serves it.
+
+        Entries of another certificate type are left out. An entry whose kid or thumbprint does
+        not match its certificate is refused (ValueError naming the entry and the field): a list
+        that contradicts itself was damaged or tampered with on its way."""
+        trust = cls()
+        for index, entry in enumerate(entries):
+            if entry.get("certificateType", "DSC") != "DSC":
+                continue
+            try:
+                der = base64.b64decode(entry["rawData"], validate=True)
+                cert = x509.load_der_x509_certificate(der)
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(
+                    f"trust list entry {index}: rawData is not a base64 DER certificate"
+                ) from None
+            kid = dsc_kid(cert)
+            if "kid" in entry and entry["kid"] != base64.b64encode(kid).decode("ascii"):
+                raise ValueError(f"trust list entry {index}: kid does not match its certificate")
+            if "thumbprint" in entry and str(entry["thumbprint"]).lower() != hashlib.sha256(der).hexdigest():
+                raise ValueError(f"trust list entry {index}: thumbprint does not match its certificate")
+            trust.dscs[kid] = cert
+        return trust
+
     def add_jwks(self, issuer: str, jwks: Mapping[str, Any]) -> TrustList:
         """An issuer's `/.well-known/jwks.json` (its EC P-256 keys; others are ignored)."""
         for jwk in jwks.get("keys", []):

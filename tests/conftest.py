@@ -9,6 +9,7 @@ never a skip.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 
 from ledger.chain import use_chain_key
+from signing.keys import KeysExist, SigningKeys
 from store.secrets import Secrets
 from usecases.application import DoseLedger
 from usecases.chain_key import CHAIN_KEY
@@ -33,6 +35,18 @@ pytest.register_assert_rewrite("tests.readside", "tests.stored_rows")
 os.environ.setdefault("DOSELEDGER_SECRETS_DIR", tempfile.mkdtemp(prefix="doseledger-secrets-"))
 # Nor the user's anchor folder; a test that anchors a store gives it a folder of its own.
 os.environ.setdefault("DOSELEDGER_ANCHOR_DIR", tempfile.mkdtemp(prefix="doseledger-anchors-"))
+# The run's certificate signing keys, made once before any test: every test process that signs
+# (subprocesses inherit the folder and the passphrase) finds a current DSC and SHC key. A test
+# that rotates keys or needs none gives itself a folder of its own.
+os.environ.setdefault(
+    "DOSELEDGER_SIGNING_KEYS_DIR", os.path.join(tempfile.mkdtemp(prefix="doseledger-signing-"), "keys")
+)
+os.environ.setdefault("DOSELEDGER_SIGNING_PASSPHRASE", secrets.token_urlsafe(24))
+if not SigningKeys.from_env().exists():
+    try:
+        SigningKeys.from_env().create()
+    except KeysExist:
+        pass  # another process of this run made them first: they are the run's keys
 # Aggregates made without a ledger (domain tests) chain with the run's secret too.
 use_chain_key(Secrets.from_env().key(CHAIN_KEY, create=True))
 

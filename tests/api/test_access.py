@@ -76,6 +76,7 @@ EXPECTED_ROLES = {
     ("GET", "/v1/tokens"): {"admin"},
     ("POST", "/v1/tokens/{principal_id}/revocation"): {"admin"},
     ("POST", "/v1/tokens/{principal_id}/rotation"): {"admin"},
+    ("GET", "/v1/trust-list"): PUBLIC,
 }
 
 
@@ -321,6 +322,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("POST", "/v1/tokens/{principal_id}/rotation"): Recipe(
         lambda w: ("POST", f"/v1/tokens/{w.fresh_principal()}/rotation", {"json": {}}), {}
+    ),
+    ("GET", "/v1/trust-list"): Recipe(
+        lambda w: ("GET", "/v1/trust-list", {}), {"site": "open", "province": "open"}
     ),
 }
 

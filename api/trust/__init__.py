@@ -1,0 +1,1 @@
+"""The public keys that verify this deployment's certificates: the DSC trust list and the JWKS."""
