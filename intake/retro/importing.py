@@ -169,13 +169,20 @@ class RetroImportRun:
                     allowed_sites=sorted(allowed) if allowed is not None else None,
                     chunk_rows=self.chunk_rows,
                 )
-            self.ledger.save(self.record)
+            self._save_opening(self.record)
         return self.import_id
+
+    def _save_opening(self, record: RetroImport) -> None:
+        try:
+            self.ledger.save(record)
+        except BaseException:  # nothing will read the file: close it
+            self._files.close()
+            raise
 
     def _resume(self, record: RetroImport) -> None:
         self.record = record
         self.after_row = record.last_row
-        self.ledger.save(record)  # the claim: fails if another service resumed it first
+        self._save_opening(record)  # the claim: fails if another service resumed it first
 
     def proceed(self) -> ImportResult:
         try:
