@@ -119,6 +119,32 @@ def test_a_job_taken_over_is_claimed_by_one_service_only(ledger, tmp_path, halts
     assert finished(ledger, import_id)["resumed"] == 1
 
 
+def test_a_service_losing_the_race_to_claim_a_job_leaves_it_to_the_winner(
+    ledger, tmp_path, halts, monkeypatch
+):
+    folder = tmp_path / "imports"
+    halts.append(halt := Halt(2))
+    import_id = ImportJobs(ledger, folder, resume_after=3600).start(
+        upload(tmp_path), FORM, UNIT, chunk_rows=CHUNK, on_chunk=halt
+    )
+    assert halt.reached.wait(30)
+    winner, loser = (ImportJobs(ledger, folder, resume_after=0.2) for _ in range(2))
+    winner.take_over_stopped(), loser.take_over_stopped()
+    time.sleep(0.3)
+    resumed_run = ImportJobs._resumed_run
+
+    def winner_first(self: ImportJobs, *args: Any) -> Any:
+        # The loser has read the stream at the version it watched: the winner claims it now.
+        assert import_id in winner.take_over_stopped()
+        return resumed_run(self, *args)
+
+    monkeypatch.setattr(loser, "_resumed_run", winner_first.__get__(loser))
+    assert loser.take_over_stopped() == []
+    status = finished(ledger, import_id)
+    assert (status["status"], status["resumed"], status["created"]) == ("completed", 1, ROWS)
+    assert set(per_record(ledger).values()) == {1} and len(per_record(ledger)) == ROWS
+
+
 def test_a_job_whose_upload_is_gone_fails_with_exactly_what_was_stored(ledger, tmp_path, halts, monkeypatch):
     """The process dies after a chunk's doses are stored but before its ChunkImported is: the
     failure counts those doses too, found by their source."""
