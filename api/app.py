@@ -38,6 +38,7 @@ from api.tokens import router as tokens
 from api.trust import router as trust
 from api.verify import router as verification
 from config.settings import Settings, variable
+from intake.retro.jobs import ImportJobs, import_folder
 from signing.keys import KEYS_DIR_KEY, SigningKeys, keys_directory
 from store.rate_limits import RateLimits
 from store.secrets import SECRETS_KEY, Secrets
@@ -181,6 +182,13 @@ def create_app(
             counters,
             variable("verifications_per_minute"),
         )
+        # Background imports: this process's, and those of a process that stopped, taken over.
+        app.state.import_jobs = ImportJobs(
+            app.state.ledger,
+            import_folder(settings.import_dir),
+            resume_after=settings.import_resume_after_seconds,
+        )
+        opened.append(app.state.import_jobs.watch())
         app.state.writer = None
         if settings.group_commit_ms > 0:
             app.state.writer = DoseWriter(app.state.ledger, linger=settings.group_commit_ms / 1000)

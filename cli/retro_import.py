@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     _print_result(console, result, errors_path)
-    if not result.error_count:
+    if not result.error_count and not result.flag_count:
         errors_path.unlink(missing_ok=True)
     return 2 if result.counts.rejected else 0
 
@@ -147,6 +147,8 @@ def _print_result(console: Console, result: ImportResult, errors_path: Path) -> 
     c = result.counts
     table.add_row(f"{c.rows:,}", f"{c.created:,}", f"{c.duplicate:,}", f"{c.rejected:,}", f"{c.conflict:,}")
     out.print(table)
+    if result.flag_count:
+        out.print(f"{result.flag_count:,} rows booked as sent and flagged to check (listed with the errors).")
     if result.errors:
         errors = Table(
             title=f"Refused rows: first {min(SHOWN_ERRORS, result.error_count)} "

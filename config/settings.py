@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     import_dir: str | None = Field(
         None, description="where uploads wait while they are imported (unset: the system's temporary folder)"
     )
+    import_resume_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="a background import whose stream stood still this long was stopped with its process: "
+        "it is resumed (or marked failed with what was stored)",
+    )
     # Read by the store's adapters (store/secrets.py) as well, which run without these settings.
     secrets_dir: str | None = Field(
         None,

@@ -218,6 +218,24 @@ def write_every_event(ledger: DoseLedger) -> None:
     ledger.erase_person(minh.person_id, "the citizen's request", actor=ADMIN)
     rules = json.loads(Path(__file__).with_name("series-rules").joinpath("2.json").read_text("utf-8"))
     series_rules.adopt(ledger, rules, "boosters after a one-dose series written n/n", ADMIN)
+    # A background import (a job), taken over by a service after its process stopped.
+    job = RetroImport.start(
+        UUID("00000000-0000-4000-8000-0000000000ab"),
+        file_name="g.csv",
+        file_sha256="1" * 64,
+        file_size=20,
+        unit="Sở Y tế",
+        attested_by="A",
+        document_ref=None,
+        site_id="HN-001",
+        submitter=CLERK.as_data(),
+        mapping=None,
+    )
+    job.queue(dry_run=False, allowed_sites=["HN-001"], chunk_rows=500)
+    job.chunk_imported(1, 2, {"rows": 2, "created": 2}, [], 0.5)
+    job.resume()
+    job.fail("the process running it stopped and its kept upload is gone")
+    ledger.save(job)
 
 
 def stored_states(ledger: DoseLedger) -> list[list[str]]:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from intake.retro import ImportNotFound, intake
+from intake.retro import ImportJobs, ImportNotFound, intake
 from ledger.values import Actor
 from tests.retro_files import FORM, UNIT, people_rows, row, write_csv
 
@@ -41,12 +41,17 @@ def test_a_small_file_is_answered_at_once_with_the_row_report(ledger, tmp_path):
 def test_a_large_file_answers_running_and_is_polled_to_completion(ledger, tmp_path):
     done = []
     path = write_csv(tmp_path / "big.csv", people_rows(8))
-    answer = intake.submit(ledger, path, FORM, UNIT, background_bytes=10, when_done=lambda: done.append(1))
+    jobs = ImportJobs(ledger, tmp_path / "imports")
+    answer = intake.submit(
+        ledger, path, FORM, UNIT, background_bytes=10, when_done=lambda: done.append(1), jobs=jobs
+    )
     assert answer["status"] == "running" and answer["created"] == 0
+    # The upload is moved where a restarted service finds it: the sender's copy is done with.
+    assert done == [1] and not path.exists()
     deadline = time.monotonic() + 30
-    while not done and time.monotonic() < deadline:
+    while (status := intake.status(ledger, answer["import_id"], UNIT))["status"] == "running":
+        assert time.monotonic() < deadline
         time.sleep(0.05)
-    status = intake.status(ledger, answer["import_id"], UNIT)
     assert (status["status"], status["created"], status["unit"]) == ("completed", 8, FORM.unit)
 
 

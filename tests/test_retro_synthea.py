@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -13,27 +12,17 @@ from cli.main import main
 from intake.retro import parse_mapping, run_import
 from intake.retro.mappings import SYNTHEA
 from tests.retro_files import FORM, UNIT, row, stored_doses, write_csv
+from tests.testdata import TESTDATA
 
 COVID_CVX = {"207", "208"}  # what the sample holds (see shared/testdata/SOURCES.md §4)
 
 
 def shared_dir() -> Path:
-    """shared/ from $DOSELEDGER_SHARED, else beside the repository or any folder above it.
-
-    /work/main and a CI clone have it beside them; a worktree deeper down finds it higher up.
-    Missing, the test fails: these acceptance files are never optional.
-    """
-    if os.environ.get("DOSELEDGER_SHARED"):
-        found = Path(os.environ["DOSELEDGER_SHARED"])
-    else:
-        repo = Path(__file__).resolve().parents[1]
-        found = next(
-            (p / "shared" for p in repo.parents if (p / "shared" / "testdata").is_dir()),
-            repo.parent / "shared",
-        )
-    if not (found / "testdata" / "synthea-csv" / "immunizations.csv").is_file():
-        pytest.fail(f"shared test data not found at {found}: set DOSELEDGER_SHARED")
-    return found
+    """shared/, the folder of the third-party test data (tests/testdata.py finds it). Missing,
+    the test fails: these acceptance files are never optional."""
+    if not (TESTDATA / "synthea-csv" / "immunizations.csv").is_file():
+        pytest.fail(f"shared test data not found at {TESTDATA}: set DOSELEDGER_TESTDATA")
+    return TESTDATA.parent
 
 
 @pytest.fixture
@@ -75,6 +64,15 @@ def test_a_synthea_export_goes_in_through_a_mapping_and_other_vaccines_are_refus
         }
     )
     assert sorted(d.administered_at for d in doses) == sorted(_ict(r["DATE"]) for r in expected)
+    # A dose dated after the patient's death is booked as sent (the counts above) and flagged.
+    with (synthea / "patients.csv").open(encoding="utf-8") as f:
+        died = {p["Id"]: p["DEATHDATE"] for p in csv.DictReader(f) if p["DEATHDATE"]}
+    after_death = [r for r in expected if r["PATIENT"] in died and r["DATE"][:10] > died[r["PATIENT"]]]
+    flags = [e for e in result.errors if e.get("severity") == "flag"]
+    assert result.flag_count == len(flags) == len(after_death) == 1
+    assert [(e["value"], e["column"]) for e in flags] == [(r["DATE"], "DATE") for r in after_death]
+    assert f"after the person's death ({died[after_death[0]['PATIENT']]}" in flags[0]["msg"]
+    assert len({e["row"] for e in result.errors if "severity" not in e}) == 169  # the flag apart
     # Sent again: every COVID row a duplicate.
     again = run_import(ledger, synthea / "immunizations.csv", FORM, actor=UNIT, mapping=mapping)
     assert (again.counts.created, again.counts.duplicate) == (0, 15)

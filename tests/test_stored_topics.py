@@ -41,7 +41,7 @@ STORED = {
     "ledger.keys:KeyedIds": {"Adopted"},
     "ledger.access:PersonDataRead": {"Recorded"},
     "ledger.principal:Principal": {"TokenIssued", "TokenRevoked"},
-    "retro.submission:RetroImport": {"Started", "ChunkImported", "Completed", "Failed"},
+    "retro.submission:RetroImport": {"Started", "ChunkImported", "Queued", "Resumed", "Completed", "Failed"},
     "ledger.issuance:Issuance": {"Issued", "Revoked"},
     "ledger.rules_book:SeriesRulesBook": {"Opened", "Adopted"},
 }

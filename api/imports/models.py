@@ -20,6 +20,9 @@ class ImportRowError(BaseModel):
     column: str = Field(description="the column as the file names it (or `site_id (form)`)")
     value: str | None
     msg: str
+    severity: Literal["error", "flag"] = Field(
+        "error", description="`error`: the row was refused; `flag`: booked as sent, for someone to check"
+    )
 
 
 class ImportAnswer(BaseModel):
@@ -54,6 +57,7 @@ class ImportAnswer(BaseModel):
     conflict: int = Field(description="rows whose site record is stored with other details (in `rejected`)")
     rejected: int
     error_count: int
+    flag_count: int = Field(0, description="rows booked as sent and flagged (listed with the errors)")
     errors: list[ImportRowError] = Field(description="the first errors; errors.csv has them all")
     file_sha256: str | None = None
     reason: str | None = None
@@ -79,6 +83,8 @@ class ImportStatus(BaseModel):
             "site_id": "01-TYT-001",
             "submitter": {"principal_id": "4fdab6e0-0222-5246-a85b-2a2187841452", "role": "site"},
             "started_at": "2024-05-02T09:12:00+00:00",
+            "dry_run": False,
+            "resumed": 0,
             **IMPORT_COUNTS,
             "last_row": 1201,
             "read_fraction": 0.12,
@@ -99,6 +105,10 @@ class ImportStatus(BaseModel):
     site_id: str | None
     submitter: ImportSubmitter
     started_at: str
+    dry_run: bool = Field(description="a dry run sent as a job (a large file): checked, nothing booked")
+    resumed: int = Field(
+        description="how many times a service took the import over from a process that stopped"
+    )
     rows: int
     created: int
     duplicate: int
@@ -107,6 +117,7 @@ class ImportStatus(BaseModel):
     last_row: int = Field(description="the last row saved so far")
     read_fraction: float | None = Field(description="how far through the file (progress), when known")
     error_count: int
+    flag_count: int = Field(0, description="rows booked as sent and flagged (listed with the errors)")
     errors: list[ImportRowError] = Field(description="the first 100; errors.csv has them all")
     reason: str | None = Field(
         description="why a failed import stopped (send it again: nothing is stored twice)"

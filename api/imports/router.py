@@ -116,9 +116,9 @@ def _template(kind: str) -> Response:
         **problems(415),
         202: {
             "model": ImportAnswer,
-            "description": "A large file: importing in the background; poll the Location",
+            "description": "A large file (a dry run too): importing in the background; poll the Location",
         },
-        200: {"model": ImportAnswer, "description": "A dry run: nothing stored"},
+        200: {"model": ImportAnswer, "description": "A dry run of a small file: nothing stored"},
     },
     summary="Import a spreadsheet of past doses (multipart): 201 with the row report, "
     "202 running in the background, 200 a dry run",
@@ -154,18 +154,20 @@ async def submit(
             mapping=mapping,
             background_bytes=settings.import_background_bytes,
             when_done=upload.discard,
+            jobs=request.app.state.import_jobs,
         )
     except (TemplateMismatch, UnreadableFile) as e:
         raise invalid("file", str(e)) from None
     except MappingError as e:
         raise invalid("mapping", str(e)) from None
-    if dry_run:
+    if answer["status"] == "running":  # a job, a dry run too: poll it
+        response.headers["Location"] = f"{router.prefix}/{answer['import_id']}"
+        response.status_code = 202
+    elif dry_run:
         response.status_code = 200
-        answer["import_id"] = None  # nothing of a dry run is stored to read back
+        answer["import_id"] = None  # nothing of a small dry run is stored to read back
     else:
         response.headers["Location"] = f"{router.prefix}/{answer['import_id']}"
-        if answer["status"] == "running":
-            response.status_code = 202
     return answer
 
 

@@ -5,6 +5,7 @@ What the CLI and the HTTP endpoints call:
     template_csv() / template_xlsx()                       the blank template (bytes)
     run_import(ledger, path, Form(...), actor=, dry_run=, mapping=)  → ImportResult
     start_import(ledger, path, Form(...), actor=, ...)      → import id (rows in the background)
+    ImportJobs(ledger, folder, resume_after=).watch()      jobs: run, kept, resumed after a restart
     import_status(ledger, import_id)                        → status, counts, first errors
     import_errors(ledger, import_id) → errors_csv(...)      → the full error report as CSV lines
     parse_mapping("col=field,..." or "mapping.json")        → Mapping for files of other shapes
@@ -13,7 +14,8 @@ What the CLI and the HTTP endpoints call:
 """
 
 from intake.retro import intake
-from intake.retro.importing import Form, ImportResult, Progress, RetroImportRun, run_import, start_import
+from intake.retro.importing import Form, ImportResult, Progress, RetroImportRun, run_import
+from intake.retro.jobs import ImportJobs, import_folder, start_import
 from intake.retro.mapping import Mapping, MappingError, parse_mapping
 from intake.retro.reading import UnreadableFile
 from intake.retro.report import errors_csv
@@ -28,6 +30,8 @@ __all__ = [
     "RetroImportRun",
     "run_import",
     "start_import",
+    "ImportJobs",
+    "import_folder",
     "Mapping",
     "MappingError",
     "parse_mapping",

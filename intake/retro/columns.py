@@ -31,8 +31,12 @@ COLUMNS = (
     Column("dose_number", "Mũi số", "1, 2, 3 ..."),
     Column("site_id", "Mã cơ sở tiêm", "the site's code; empty: the form's site"),
 )
-# Accepted, not in the template: the person's address.
-EXTRA = (Column("address", "Địa chỉ", "12 Phố Huế"),)
+# Accepted, not in the template: the person's address, and the date of death another system's
+# export may carry (a dose given after it is booked as sent, and flagged in the row report).
+EXTRA = (
+    Column("address", "Địa chỉ", "12 Phố Huế"),
+    Column("death_date", "Ngày mất", "dd/mm/yyyy"),
+)
 
 BY_FIELD = {c.field: c for c in COLUMNS + EXTRA}
 FIELDS = tuple(BY_FIELD)

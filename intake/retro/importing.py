@@ -4,12 +4,15 @@ Each chunk is one `DoseLedger.record_doses` call (one transaction) followed by a
 `ChunkImported` event on the import's stream. Every dose carries its import id and row as its
 source. Re-sending the file, an overlapping one, or the rest of an interrupted one stores
 nothing twice: each row is one site record, (site, record id) or its content digest.
+
+An import run as a job (intake.retro.jobs) has its stream even when a dry run, so that it can
+be polled, and may be resumed from a stored stream: its rows up to the last one a chunk saved
+are read again (the chunks fall where they fell) but not recorded again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable, Generator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID, uuid4
 
-from intake.retro.chunks import READ_APART_FROM, Chunk, Shape, chunks_of, identity, read_apart
+from intake.retro.chunks import READ_APART_FROM, Chunk, FileChanged, Shape, chunks_of, identity, read_apart
 from intake.retro.mapping import Mapping
 from intake.retro.reading import open_sheet
 from intake.retro.report import KEPT_ERRORS, Counts, Report
@@ -69,9 +72,10 @@ class ImportResult:
     dry_run: bool
     file_sha256: str
     counts: Counts
-    errors: list[dict[str, Any]]  # the first ones; error_count says how many in all
+    errors: list[dict[str, Any]]  # the first ones (and flags); error_count says how many in all
     error_count: int
     reason: str | None = None
+    flag_count: int = 0  # rows booked as sent and flagged for someone to check
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +85,7 @@ class ImportResult:
             "file_sha256": self.file_sha256,
             **self.counts.as_dict(),
             "error_count": self.error_count,
+            "flag_count": self.flag_count,
             "errors": self.errors,
             "reason": self.reason,
         }
@@ -113,6 +118,11 @@ class RetroImportRun:
     keep_errors: int = KEPT_ERRORS
     import_id: UUID = field(default_factory=uuid4)
     read_apart: bool | None = None  # rows read in a process of their own; None: for large files
+    job: bool = False  # run in the background: its stream says how to run it again (Queued)
+    resuming: RetroImport | None = None  # a stopped job's stream, its Resumed event pending
+    # Rows of this import stored by a chunk whose report the stopped process never saved: found
+    # again on resuming, they are counted as this import's, not as duplicates of another's.
+    stored_rows: frozenset[int] = frozenset()
 
     def begin(self) -> UUID:
         self.path = Path(self.path)
@@ -121,6 +131,8 @@ class RetroImportRun:
             self.mapping.load_people(self.path.parent)
         self.sha256, size = file_digest(self.path)
         self._file = identity(self.path)
+        if self.resuming is not None and self.resuming.file_sha256 != self.sha256:
+            raise FileChanged("the kept upload is not the file this import started with")
         if self.read_apart is None:
             self.read_apart = size >= READ_APART_FROM
         self._files = ExitStack()
@@ -134,7 +146,10 @@ class RetroImportRun:
             raise
         self.report = Report(self.errors_to, self.keep_errors)
         self.record: RetroImport | None = None
-        if not self.dry_run:
+        self.after_row = 0
+        if self.resuming is not None:
+            self._resume(self.resuming)
+        elif self.job or not self.dry_run:
             self.record = RetroImport.start(
                 self.import_id,
                 file_name=self.file_name or self.path.name,
@@ -147,8 +162,27 @@ class RetroImportRun:
                 submitter=self.actor.as_data(),
                 mapping=_described(self.mapping),
             )
-            self.ledger.save(self.record)
+            if self.job:
+                allowed = self.form.allowed_sites
+                self.record.queue(
+                    dry_run=self.dry_run,
+                    allowed_sites=sorted(allowed) if allowed is not None else None,
+                    chunk_rows=self.chunk_rows,
+                )
+            self._save_opening(self.record)
         return self.import_id
+
+    def _save_opening(self, record: RetroImport) -> None:
+        try:
+            self.ledger.save(record)
+        except BaseException:  # nothing will read the file: close it
+            self._files.close()
+            raise
+
+    def _resume(self, record: RetroImport) -> None:
+        self.record = record
+        self.after_row = record.last_row
+        self._save_opening(record)  # the claim: fails if another service resumed it first
 
     def proceed(self) -> ImportResult:
         try:
@@ -179,6 +213,7 @@ class RetroImportRun:
             self.report.errors,
             self.report.error_count,
             reason,
+            self.report.flag_count,
         )
 
     def _chunks(self) -> Generator[Chunk, None, None]:
@@ -190,6 +225,13 @@ class RetroImportRun:
         return read_apart(self.path, shape, str(self.import_id), self.chunk_rows)
 
     def _record(self, chunk: Chunk) -> None:
+        if chunk.last_row <= self.after_row:
+            return  # saved before the process running it stopped
+        if chunk.first_row <= self.after_row:  # only if the chunk size changed since
+            rows = [row for row in chunk.rows if row.number > self.after_row]
+            if not rows:
+                return
+            chunk = Chunk(rows, rows[0].number, chunk.last_row, chunk.read_fraction)
         counts = Counts(rows=len(chunk.rows))
         errors = [e for row in chunk.rows for e in row.errors]
         good = [(row, row.report) for row in chunk.rows if row.report is not None]
@@ -202,7 +244,9 @@ class RetroImportRun:
         )
         for (row, _), outcome in zip(good, outcomes, strict=True):
             if outcome.status in ("created", "duplicate"):
-                setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
+                status = "created" if row.number in self.stored_rows else str(outcome.status)
+                setattr(counts, status, getattr(counts, status) + 1)
+                errors.extend(row.flags)
                 continue
             counts.rejected += 1
             counts.conflict += outcome.status == "conflict"
@@ -251,39 +295,3 @@ def run_import(
     run = RetroImportRun(ledger, Path(path), form, actor, dry_run=dry_run, mapping=mapping, **options)
     run.begin()
     return run.proceed()
-
-
-def start_import(
-    ledger: DoseLedger,
-    path: str | Path,
-    form: Form,
-    *,
-    actor: Actor,
-    mapping: Mapping | None = None,
-    when_done: Callable[[], None] | None = None,
-    **options: Any,
-) -> UUID:
-    """Check the form and header, open the stream, and record the rows in a background thread.
-
-    Returns the import id at once; its stream tells the progress (intake.retro.status). `when_done`
-    runs at the end either way (e.g. to delete an uploaded file).
-    """
-    run = RetroImportRun(ledger, Path(path), form, actor, mapping=mapping, **options)
-    try:
-        import_id = run.begin()
-    except BaseException:
-        if when_done is not None:
-            when_done()
-        raise
-
-    def work() -> None:
-        try:
-            run.proceed()
-        except Exception:  # noqa: BLE001 - recorded as Failed on the stream by proceed()
-            pass
-        finally:
-            if when_done is not None:
-                when_done()
-
-    threading.Thread(target=work, name=f"retro-import-{import_id}", daemon=True).start()
-    return import_id

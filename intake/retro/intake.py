@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from intake.retro.importing import Form, run_import, start_import
+from intake.retro.importing import Form, run_import
+from intake.retro.jobs import ImportJobs, import_folder
 from intake.retro.mapping import Mapping
 from intake.retro.report import errors_csv
 from intake.retro.status import ImportNotFound, import_errors, import_status
@@ -27,7 +28,8 @@ from ledger.retro_import import COUNTS, RUNNING
 from ledger.values import Actor
 from usecases.application import DoseLedger
 
-# Files larger than this run in the background: the answer is `running` and the import id.
+# Files larger than this run in the background, dry runs too, as jobs (intake.retro.jobs): the
+# answer is `running` and the import id to poll.
 BACKGROUND_BYTES = 2_000_000  # about 15,000 rows of the template
 READERS = ("admin", "auditor")  # besides the submitter
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,16 +46,18 @@ def submit(
     mapping: Mapping | None = None,
     background_bytes: int = BACKGROUND_BYTES,
     when_done: Callable[[], None] | None = None,
+    jobs: ImportJobs | None = None,
 ) -> dict[str, Any]:
     """{import_id, status, dry_run, rows, created, duplicate, conflict, rejected, error_count,
     errors: [{row, column, value, msg}]}; status `running` for a large file (poll `status`).
 
     A site principal passes its sites in `form.allowed_sites`. `when_done` runs once the file
-    is no longer needed (e.g. to delete the saved upload). A dry run always runs to the end
-    here: nothing of it is stored to poll.
+    is no longer needed here (e.g. to delete the saved upload): a large file is moved into the
+    jobs' import folder first, where a restarted service finds it. A small dry run answers
+    here, its import id None: nothing of it is stored to poll.
     """
     path = Path(path)
-    if dry_run or path.stat().st_size <= background_bytes:
+    if path.stat().st_size <= background_bytes:
         try:
             return run_import(
                 ledger, path, form, actor=actor, dry_run=dry_run, mapping=mapping, file_name=file_name
@@ -61,15 +65,17 @@ def submit(
         finally:
             if when_done is not None:
                 when_done()
-    import_id = start_import(
-        ledger, path, form, actor=actor, mapping=mapping, file_name=file_name, when_done=when_done
+    jobs = jobs or ImportJobs(ledger, import_folder(None))
+    import_id = jobs.start(
+        path, form, actor, dry_run=dry_run, mapping=mapping, file_name=file_name, when_done=when_done
     )
     return {
         "import_id": str(import_id),
         "status": RUNNING,
-        "dry_run": False,
+        "dry_run": dry_run,
         **dict.fromkeys(COUNTS, 0),
         "error_count": 0,
+        "flag_count": 0,
         "errors": [],
     }
 

@@ -66,6 +66,7 @@ class Report:
         self.counts = Counts()
         self.errors: list[dict[str, Any]] = []
         self.error_count = 0
+        self.flag_count = 0  # flags are listed with the errors, counted apart
         self.keep = keep
         self._file = errors_to
         self._writer = None
@@ -76,7 +77,10 @@ class Report:
 
     def add_errors(self, errors: Iterable[RowError]) -> None:
         for error in errors:
-            self.error_count += 1
+            if error.flag:
+                self.flag_count += 1
+            else:
+                self.error_count += 1
             row = error.as_dict()
             if len(self.errors) < self.keep:
                 self.errors.append(row)

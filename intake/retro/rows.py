@@ -7,7 +7,7 @@ dose: `sha256:` and the first 32 hex digits of the ledger's content digest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from intake.retro.columns import PERSON_FIELDS, REQUIRED, header_of
@@ -30,9 +30,13 @@ class RowError:
     column: str  # as the file names it (or the field, when the value came from the form)
     value: str | None
     msg: str
+    flag: bool = False  # not a refusal: the row is booked as sent, for someone to check
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value, "msg": self.msg}
+        found = {"row": self.row, "column": self.column, "value": self.value, "msg": self.msg}
+        if self.flag:
+            found["severity"] = "flag"
+        return found
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Row:
     errors: list[RowError]
     cells: dict[str, tuple[str, Any]]  # field → (column label, raw value): for later errors
     report: DoseReport | None = None  # the item checked as the ledger checks it (intake.retro.chunks)
+    flags: list[RowError] = field(default_factory=list)  # reported if the dose is booked
 
     def error(self, field: str, msg: str) -> RowError:
         """A fault the ledger found, reported on the column the field came from."""
@@ -154,6 +159,19 @@ class RowShape:
             "dose_number": fields.get("dose_number"),
             "person": {name: fields.get(name) for name in PERSON_FIELDS},
         }
+        died = fields.get("death_date")
+        if died is not None and fields["administered_at"][:10] > died:
+            label, value = raw["administered_at"]
+            row.flags.append(
+                RowError(
+                    number,
+                    label,
+                    _shown(value),
+                    f"flagged, booked as sent: given after the person's death ({died}, "
+                    f"{raw['death_date'][0]}); check the date or the person",
+                    flag=True,
+                )
+            )
         if row.item["site_record_id"] is None:
             try:
                 digest = dose_report({**row.item, "site_record_id": "-"}).digest

@@ -20,6 +20,7 @@ PAGE = 20  # events per read: each chunk event carries up to a chunk's errors
 
 Started, ChunkImported = RetroImport.Started, RetroImport.ChunkImported
 Completed, Failed = RetroImport.Completed, RetroImport.Failed
+Queued, Resumed = RetroImport.Queued, RetroImport.Resumed
 
 
 class ImportNotFound(NotFound):
@@ -38,7 +39,8 @@ def _events(ledger: DoseLedger, import_id: UUID) -> Iterator[DomainEventProtocol
 
 
 def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 100) -> dict[str, Any]:
-    """{import_id, status, file, unit, attested_by, ..., rows, created, ..., errors: first ones}."""
+    """{import_id, status, dry_run, file, unit, attested_by, ..., rows, created, ..., resumed,
+    errors: first ones}."""
     import_id = UUID(str(import_id))
     status: dict[str, Any] | None = None
     for e in _events(ledger, import_id):
@@ -55,10 +57,13 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
                 "site_id": e.site_id,
                 "submitter": e.submitter,
                 "started_at": e.timestamp.isoformat(),
+                "dry_run": False,
+                "resumed": 0,
                 **dict.fromkeys(COUNTS, 0),
                 "last_row": 0,
                 "read_fraction": 0.0,
                 "error_count": 0,
+                "flag_count": 0,
                 "errors": [],
                 "reason": None,
                 "finished_at": None,
@@ -70,8 +75,14 @@ def import_status(ledger: DoseLedger, import_id: UUID | str, *, errors: int = 10
                 status[name] += e.counts.get(name, 0)
             status["last_row"] = e.last_row
             status["read_fraction"] = e.read_fraction
-            status["error_count"] += len(e.errors)
+            flags = sum(1 for error in e.errors if error.get("severity") == "flag")
+            status["error_count"] += len(e.errors) - flags
+            status["flag_count"] += flags
             status["errors"].extend(e.errors[: max(0, errors - len(status["errors"]))])
+        elif isinstance(e, Queued):
+            status["dry_run"] = e.dry_run
+        elif isinstance(e, Resumed):
+            status["resumed"] += 1
         elif isinstance(e, (Completed, Failed)):
             status["status"] = "completed" if isinstance(e, Completed) else "failed"
             status["reason"] = getattr(e, "reason", None)

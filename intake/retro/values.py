@@ -131,6 +131,18 @@ def birth_date(cell: Any) -> str | None:
     return _ruled(rules.birth_date, moment)
 
 
+def death_date(cell: Any) -> str | None:
+    """Read for a check only (a dose given after it is flagged); the ledger does not store it."""
+    if blank(cell):
+        return None
+    moment = _moment(cell, birth=True)
+    if isinstance(moment, datetime):
+        moment = moment.date()
+    if moment > date.today():
+        raise BadCell("is in the future")
+    return moment.isoformat()
+
+
 def administered_at(cell: Any) -> str | None:
     if blank(cell):
         return None
@@ -204,6 +216,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "site_record_id": lambda c: text(c, max_len=128),
     "full_name": full_name,
     "birth_date": birth_date,
+    "death_date": death_date,
     "sex": sex,
     "national_id": national_id,
     "phone": phone,

@@ -96,7 +96,13 @@ def test_an_xlsx_file_goes_in_the_same_way_and_its_submitter_reads_it_back(servi
     )
     assert (status["created"], status["rejected"], status["read_fraction"]) == (2, 1, 1.0)
     assert status["errors"] == [
-        {"row": 4, "column": "Ngày sinh", "value": "31/02/1990", "msg": status["errors"][0]["msg"]}
+        {
+            "row": 4,
+            "column": "Ngày sinh",
+            "value": "31/02/1990",
+            "msg": status["errors"][0]["msg"],
+            "severity": "error",
+        }
     ]
 
 
@@ -170,6 +176,7 @@ def test_a_site_token_imports_only_rows_of_its_own_sites(service, tmp_path):
             "column": "Mã cơ sở tiêm",
             "value": "79-TYT-001",
             "msg": "is not one of the sites you may import for",
+            "severity": "error",
         }
     ]
     # The form's own site outside the token's: refused whole, naming the field.
@@ -295,6 +302,36 @@ def test_a_large_file_is_imported_in_the_background_and_polled_to_completion(ser
     assert report[1][:3] == ["8", "Số lô", "'=1+1"]  # a formula, defused for the spreadsheet it opens in
 
 
+def test_a_dry_run_of_a_large_file_is_a_job_polled_to_completion_that_books_nothing(
+    service, tmp_path, uploads
+):
+    service.app.state.settings = service.app.state.settings.model_copy(update={"import_background_bytes": 0})
+    caller = unit(service)
+    response = send(
+        caller, write_csv(tmp_path / "big.csv", people_rows(6) + [row("H1", vaccine="??")]), dry_run=True
+    )
+    assert response.status_code == 202, response.text
+    assert (response.json()["status"], response.json()["dry_run"]) == ("running", True)
+    assert response.json()["import_id"] is not None
+    deadline = time.monotonic() + 60
+    while True:
+        status = caller.get(response.headers["location"]).json()
+        if (status["status"] != "running" and not list(uploads.iterdir())) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert (status["status"], status["dry_run"], status["rows"], status["created"], status["rejected"]) == (
+        "completed",
+        True,
+        7,
+        6,
+        1,
+    )
+    assert stored_doses(service.ledger) == []
+    assert list(uploads.iterdir()) == []
+    report = csv_rows(caller.get(response.headers["location"] + "/errors.csv").text)
+    assert report[1][:2] == ["8", "Tên vắc xin"]
+
+
 def test_a_file_of_another_shape_goes_in_through_a_mapping(service, tmp_path):
     path = write_csv(
         tmp_path / "other.csv",
@@ -326,6 +363,9 @@ def test_a_synthea_export_and_its_people_file_go_in_through_the_shipped_mapping(
     assert response.status_code == 201, response.text
     answer = response.json()
     assert (answer["rows"], answer["created"]) == (184, len(covid_rows(synthea))) == (184, 15)
+    # The dose after its patient's death (DEATHDATE in the people file): booked, and flagged.
+    flags = [e for e in answer["errors"] if e["severity"] == "flag"]
+    assert answer["flag_count"] == len(flags) == 1 and flags[0]["value"].startswith("2021-08-27")
     # The provenance names the mapping's people file as the mapping gave it, not a server path.
     started = next(iter(service.ledger.events.get(UUID(answer["import_id"]), limit=1)))
     assert started.mapping["people"]["file"] == json.loads(SYNTHEA.read_text("utf-8"))["people"]["file"]
