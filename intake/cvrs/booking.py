@@ -61,7 +61,6 @@ def report(outcomes: list[RowOutcome]) -> dict[str, Any]:
                 "vax_event_id": r.vax_event_id,
                 "status": r.outcome.status,
                 "dose_id": str(r.outcome.dose_id) if r.outcome.dose_id else None,
-                "person_id": str(r.outcome.person_id) if r.outcome.person_id else None,
                 "issues": [
                     {"column": i.where, "reason": i.reason, "severity": i.severity} for i in r.outcome.issues
                 ],
