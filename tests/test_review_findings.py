@@ -1,0 +1,58 @@
+"""Findings of the review of the certificates and feeds work: each test shows one."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.feeds import REFUSED
+from intake.hl7v2 import receive
+from ledger.errors import DoseNotFound
+from ledger.keys import dose_id_for
+from tests.test_hl7 import ADMIN, message
+
+
+def test_a_batch_message_refused_in_part_stores_none_of_its_doses(ledger):
+    """intake/hl7v2/receiving.py:67-77: a message of several RXAs is tried alone (dry run), then
+    booked together with the batch's other messages; a record that conflicts with an earlier
+    message of the same batch is refused only then, and the message's other RXA stays booked
+    while its ACK says AE."""
+    first = message("M1", record="R1")
+    conflicting = "ORC|RE||R1\rRXA|0|1|20210801||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FZ0000|||||CP|A\r"
+    second = message("M2", record="R2", extra=conflicting)
+    one, two = receive(ledger, (first + second).encode(), ADMIN)
+    assert one.code == "AA"
+    assert two.code == "AE" and REFUSED in [o.status for o in two.outcomes]
+    # a message with a refused record stores nothing (receiving.py's own promise)
+    with pytest.raises(DoseNotFound):
+        ledger.dose_origin(dose_id_for("HN-001", "R2"))
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "undefined"])
+def test_a_charset_that_is_no_text_encoding_is_answered_ar_not_raised(ledger, charset):
+    """intake/hl7v2/reading.py:71-87: MSH-18 is looked up with codecs.lookup, which also knows
+    bytes-to-bytes and text-to-text codecs; decoding with them raises LookupError or
+    UnicodeError (not UnicodeDecodeError), which escapes `receive`."""
+    (ack,) = receive(ledger, message("C1", charset=charset).encode(), ADMIN)
+    assert ack.code == "AR"
+    assert "MSH^1^18" in ack.ack
+
+
+def test_one_peers_bad_charset_does_not_cost_another_peer_its_acks(ledger):
+    """cli/mllp.py:83-109 books every peer's gathered messages in one call; a message that
+    makes `receive` raise fails the whole gathered batch (intake/mllp.py:357-362), so every
+    connection in it is hung up without an ACK, other peers' included."""
+    from cli.mllp import Listener
+    from intake.mllp import Peer
+
+    good = Peer("good", frozenset({"HN-001"}))
+    bad = Peer("bad", frozenset({"HN-002"}))
+    listener = Listener(ledger)
+    answers = listener.book(
+        [
+            (message("G1", record="G1").encode(), good),
+            (message("B1", record="B1", site="HN-002", charset="base64").encode(), bad),
+        ]
+    )
+    assert len(answers) == 2
+    assert b"MSA|AA|G1" in answers[0]
+    assert b"MSA|AR|B1" in answers[1]
