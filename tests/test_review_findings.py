@@ -56,3 +56,42 @@ def test_one_peers_bad_charset_does_not_cost_another_peer_its_acks(ledger):
     assert len(answers) == 2
     assert b"MSA|AA|G1" in answers[0]
     assert b"MSA|AR|B1" in answers[1]
+
+
+def test_a_version_issued_by_the_command_is_revoked_when_superseded_under_a_keyless_projector(
+    ledger, store_url
+):
+    """projections/running.py:36-42 gives a projector started without keys no issuer at all, so
+    it revokes nothing either (revoking needs no key). `doseledger certificates issue` after
+    `keys create` (issue_missing: "keys made since") signs the current versions; when one is
+    superseded under that projector, its Issuance is never revoked, and a projector started
+    later with keys does not revoke it either (issue_missing only signs): a superseded
+    certificate keeps verifying valid."""
+    from projections import open_views
+    from projections.running import issue_missing, start_embedded
+    from tests.issuing import CountingSign, issuance
+    from tests.readside import FAST, caught_up
+    from tests.test_ledger import dose, lan
+
+    sign = CountingSign()
+    running = start_embedded(store_url, **FAST)  # no keys yet: no issuer
+    views = open_views(store_url)
+    try:
+        pid = ledger.register_person(lan()).person_id
+        receipt = dose(ledger, pid, "R1")
+        caught_up(views, ledger)
+        first = views.certificates.certificate(pid)["certificate_id"]
+        assert issue_missing(store_url, sign) == 1  # keys made: the command signs it
+        ledger.amend_dose(receipt.dose_id, {"lot": "FA9999"}, "lot mistyped")
+        caught_up(views, ledger)
+        second = views.certificates.certificate(pid)["certificate_id"]
+        assert second != first
+        running.stop()
+        running = start_embedded(store_url, sign=sign, **FAST)  # restarted with the keys
+        caught_up(views, ledger)
+        issued = issuance(ledger, first)
+        assert issued is not None
+        assert (issued.revoked, issued.successor) == ("amended", second)
+    finally:
+        views.close()
+        running.stop()
