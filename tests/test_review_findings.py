@@ -95,3 +95,29 @@ def test_a_version_issued_by_the_command_is_revoked_when_superseded_under_a_keyl
     finally:
         views.close()
         running.stop()
+
+
+def test_a_name_with_no_latin_letter_does_not_stop_every_certificate(ledger, store_url):
+    """signing/dcc.py:82-84 raises ValueError for a name with no ICAO 9303 letter (the ledger
+    takes "李小龍" or "Александр Пушкин"); it escapes sign_version and the issuer inside the
+    certificates projection's page, so the page is tried again and again: no later certificate
+    of anyone is folded or signed. Such a person should get no DCC (or an SHC only), not stop
+    the view."""
+    from projections import open_views
+    from projections.running import start_embedded
+    from tests.api.signed import run_keys_sign
+    from tests.readside import FAST
+    from tests.test_ledger import dose, lan
+
+    running = start_embedded(store_url, sign=run_keys_sign(ledger), **FAST)
+    views = open_views(store_url)
+    try:
+        foreign = ledger.register_person(lan(full_name="李小龍", national_id="001185000001")).person_id
+        dose(ledger, foreign, "R1")
+        pid = ledger.register_person(lan(national_id="001185000002")).person_id
+        dose(ledger, pid, "R2")
+        assert views.wait(ledger.head(), timeout=15), views.status()
+        assert views.certificates.certificate(pid)["certificate_id"] is not None
+    finally:
+        views.close()
+        running.stop()
