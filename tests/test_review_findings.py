@@ -121,3 +121,32 @@ def test_a_name_with_no_latin_letter_does_not_stop_every_certificate(ledger, sto
     finally:
         views.close()
         running.stop()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("--crl", '{"kid": "k", "method": "other", "rids": []}'),  # a CRL of another method
+        ("--crl", "[1, 2]"),  # not a CRL at all
+        ("--jwks", '{"keys": ["not a key"]}'),
+    ],
+)
+def test_verify_qr_with_a_bad_crl_or_jwks_file_exits_2_naming_it(cli, tmp_path, bad):
+    """cli/verify_qr.py:57-58 reads --crl outside the try that turns a bad input into exit 2
+    (the README: "2 when it could not run"), and that try does not catch AttributeError: the
+    command dies with a traceback instead."""
+    from tests.test_verify_qr_cli import WELL_KNOWN, _card, _issuer
+
+    option, content = bad
+    given = tmp_path / "given.json"
+    given.write_text(content)
+    args = ["verify-qr", _card("00"), "--jwks", str(WELL_KNOWN / "jwks.json"), "--issuer", _issuer()]
+    if option == "--jwks":
+        args[3] = str(given)
+    else:
+        args += [option, str(given)]
+    try:
+        code, _, err = cli(*args)
+    except Exception as error:  # noqa: BLE001 - what the finding is about
+        raise AssertionError(f"verify-qr raised {error.__class__.__name__} instead of exiting 2") from None
+    assert code == 2 and err
