@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from config.settings import Settings
@@ -28,3 +30,20 @@ def test_a_jwks_that_is_not_one_is_refused_naming_the_field_not_a_500(service, j
     )
     assert answer.status_code == 422, answer.text
     assert ["body", "jwks"] in [e["loc"] for e in answer.json()["errors"]]
+
+
+def test_a_patient_name_with_a_null_given_name_is_not_a_500(service):
+    """intake/fhir/bundle.py:328 joins Patient.name.given as strings; the model validation lets a
+    null item through (FHIR JSON writes one where `_given` carries the value's extension), and
+    the join raises TypeError: a 500 from POST /v1/fhir."""
+    from tests.api.test_fhir import SITE, SITE_ID, SYSTEM, example
+
+    service.ledger.register_site(
+        SITE_ID, name="Trạm Y tế Ba Đình", kind="official", province="01", actor=SYSTEM
+    )
+    bundle = example("00")
+    bundle["entry"][0]["resource"]["name"][0]["given"] = [None, "B."]
+    answer = service.caller("site", **SITE).post(
+        "/v1/fhir", content=json.dumps(bundle), headers={"Content-Type": "application/fhir+json"}
+    )
+    assert answer.status_code in (200, 400), answer.text
