@@ -150,3 +150,45 @@ def test_verify_qr_with_a_bad_crl_or_jwks_file_exits_2_naming_it(cli, tmp_path, 
     except Exception as error:  # noqa: BLE001 - what the finding is about
         raise AssertionError(f"verify-qr raised {error.__class__.__name__} instead of exiting 2") from None
     assert code == 2 and err
+
+
+# The check character of the DCC schema's FAQ ("UVCI checksum"), which verifiers such as the
+# Swedish DIGG library validate: Luhn mod N over this 38-character alphabet, computed over the
+# whole UVCI before the "#".
+_FAQ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:"
+
+
+def _faq_check_character(body: str) -> str:
+    n, factor, total = len(_FAQ_ALPHABET), 2, 0
+    for char in reversed(body):
+        addend = factor * _FAQ_ALPHABET.index(char)
+        factor = 1 if factor == 2 else 2
+        total += addend // n + addend % n
+    return _FAQ_ALPHABET[(n - total % n) % n]
+
+
+def test_the_uvci_check_character_is_the_one_verifiers_compute():
+    """ledger/certification.py:137-165 computes a Luhn mod 36 over 0-9A-Z, delimiters skipped;
+    the DCC schema FAQ's check character is Luhn mod 38 over A-Z0-9/: and the whole text. Most
+    UVCIs issued here carry a check character a verifier that checks it calls wrong."""
+    from ledger.certification import uvci
+
+    wrong = []
+    for n in range(50):
+        text = uvci(f"00000000-0000-8000-8000-{n:012d}", 0, b"k" * 32)
+        body, check = text.rsplit("#", 1)
+        if check != _faq_check_character(body):
+            wrong.append(text)
+    assert wrong == []
+
+
+def test_icao_transliteration_writes_letters_of_other_alphabets_as_icao_9303_does():
+    """ledger/icao.py:53-62 drops every character that has no decomposition into A-Z plus marks;
+    ICAO 9303 part 3 (table of transliterations) writes Ø as OE, Æ as AE, ß as SS, Þ as TH, Ł
+    as L: a foreign resident's fnt/gnt then differs from their passport's machine-readable zone."""
+    from ledger.icao import transliterate
+
+    assert transliterate("Søren") == "SOEREN"
+    assert transliterate("Ærø") == "AEROE"
+    assert transliterate("Straße") == "STRASSE"
+    assert transliterate("Łukasz") == "LUKASZ"
