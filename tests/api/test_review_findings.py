@@ -47,3 +47,20 @@ def test_a_patient_name_with_a_null_given_name_is_not_a_500(service):
         "/v1/fhir", content=json.dumps(bundle), headers={"Content-Type": "application/fhir+json"}
     )
     assert answer.status_code in (200, 400), answer.text
+
+
+def test_a_cvrs_file_refused_whole_does_not_quote_a_persons_data(service):
+    """intake/cvrs/reading.py:104-106 quotes the header's unknown columns in the 422; a file
+    sent without its header row has a data row there, so the problem detail carries the
+    person's name and date of birth."""
+    from tests.cvrs_files import cvrs_file, cvrs_row
+
+    lines = cvrs_file(cvrs_row(recip_first_name="Hương", recip_last_name="Nguyễn")).decode().split("\r\n")
+    answer = service.caller("admin").post(
+        "/v1/cvrs",
+        content="\r\n".join(lines[1:]).encode(),
+        headers={"Content-Type": "text/tab-separated-values"},
+    )
+    assert answer.status_code == 422, answer.text
+    for personal in ("hương", "nguyễn", "1990-05-17"):
+        assert personal not in answer.text.lower()
