@@ -64,3 +64,35 @@ def test_a_cvrs_file_refused_whole_does_not_quote_a_persons_data(service):
     assert answer.status_code == 422, answer.text
     for personal in ("hương", "nguyễn", "1990-05-17"):
         assert personal not in answer.text.lower()
+
+
+def _cursor(value: object) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # api/signed/lists.py: a cursor whose UVCI holds a NUL reaches PostgreSQL, which refuses it
+        "/v1/revocations?cursor=" + _cursor([1, "a\u0000"]),
+        # api/signed/lists.py: a kid with a NUL, the same
+        "/.well-known/crl/%00.json",
+    ],
+)
+def test_a_nul_in_a_public_lists_parameter_is_not_a_500(service, url):
+    answer = service.anonymous().get(url)
+    assert answer.status_code < 500, answer.text
+
+
+def test_a_site_pull_back_position_beyond_64_bits_is_a_422(service):
+    """api/sites/doses.py:86 bounds since_position below only; one beyond 64 bits comes back as
+    next_since_position, which orjson cannot write: a 500."""
+    from tests.api.test_fhir import SITE_ID, SYSTEM
+
+    service.ledger.register_site(
+        SITE_ID, name="Trạm Y tế Ba Đình", kind="official", province="01", actor=SYSTEM
+    )
+    answer = service.caller("admin").get(f"/v1/sites/{SITE_ID}/doses?since_position={2**64}")
+    assert answer.status_code == 422, answer.text
