@@ -96,3 +96,25 @@ def test_a_site_pull_back_position_beyond_64_bits_is_a_422(service):
     )
     answer = service.caller("admin").get(f"/v1/sites/{SITE_ID}/doses?since_position={2**64}")
     assert answer.status_code == 422, answer.text
+
+
+def _forged_dcc(uvci: str) -> str:
+    """An unsigned HC1 text whose vaccination entry has this `ci` (no key signed it)."""
+    import zlib
+
+    import base45
+    import cbor2
+
+    payload = {1: "VN", 4: 2_000_000_000, 6: 1_600_000_000, -260: {1: {"ver": "1.3.0", "v": [{"ci": uvci}]}}}
+    protected = cbor2.dumps({1: -7, 4: b"12345678"})
+    cose = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, cbor2.dumps(payload), b"\0" * 64]))
+    return "HC1:" + base45.b45encode(zlib.compress(cose)).decode()
+
+
+def test_a_forged_dcc_with_a_nul_in_its_uvci_gets_a_verdict_not_a_500(service):
+    """signing/dcc.py:288 asks for the revocation of any decoded DCC, signed or not; on
+    PostgreSQL a `ci` holding a NUL reaches the store through api/verify/router.py and the
+    issuances view, which refuse it: anyone, with no token, gets a 500 from POST /v1/verify."""
+    answer = service.anonymous().post("/v1/verify", json={"qr": _forged_dcc("URN:UVCI:01:VN:A\u0000#1")})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["valid"] is False
