@@ -46,17 +46,17 @@ def _moment(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
+    revocations: Revocations | None = None
     try:
         scanned = _scanned(args.payload)
         trust = _trust(args)
+        if args.crl is not None:
+            revocations = _CrlRevocations(json.loads(args.crl.read_text()))
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"doseledger verify-qr: {error}", file=sys.stderr)
         return 2
-    revocations: Revocations | None = None
     own = args.trust_list is None and args.jwks is None
-    if args.crl is not None:
-        revocations = _CrlRevocations(json.loads(args.crl.read_text()))
-    elif own and not args.offline:
+    if args.crl is None and own and not args.offline:
         revocations = _store_revocations()
     verdict = verify_qr(scanned, trust, at=args.at or datetime.now(UTC), revocations=revocations)
     print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
@@ -90,7 +90,9 @@ def _trust(args: argparse.Namespace) -> TrustList:
 class _CrlRevocations:
     """A SMART Health Cards issuer's revocation list, given as a file."""
 
-    def __init__(self, crl: dict[str, Any]) -> None:
+    def __init__(self, crl: Any) -> None:
+        if not isinstance(crl, dict):
+            raise ValueError("--crl: not a revocation list ({kid, method, ctr, rids})")
         self.revoked = shc.crl_revoked(crl)
 
     def dcc_revoked(self, uvci: str, country: str) -> str | None:

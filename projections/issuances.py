@@ -169,6 +169,8 @@ class IssuancesView(Tables):
         """The SMART Health Card revocation list of a key: {kid, method "rid", ctr (how many
         revocations it has listed: it only grows), rids: ["rid.timestamp", ...]}, or None for a
         key that signed no card."""
+        if "\0" in kid:  # no key's id, and PostgreSQL takes no NUL in a text
+            return None
         with self.reading() as sql:
             rows = sql.rows(
                 "SELECT rid, revoked_epoch FROM {shc} WHERE kid = ? AND revoked_epoch IS NOT NULL "
@@ -184,11 +186,15 @@ class IssuancesView(Tables):
 
     def is_revoked_uvci(self, uvci: str) -> str | None:
         """The reason the EU DCC of this UVCI was revoked, or None (also for an unknown UVCI)."""
+        if "\0" in uvci:  # never issued, and PostgreSQL takes no NUL in a text
+            return None
         rows = self.one_read("SELECT reason FROM {dcc} WHERE uvci = ?", (uvci,))
         return rows[0]["reason"] if rows else None
 
     def is_revoked_rid(self, kid: str, rid: str) -> str | None:
         """The reason the SMART Health Card of this key and revocation id was revoked, or None."""
+        if "\0" in kid or "\0" in rid:  # never issued, and PostgreSQL takes no NUL in a text
+            return None
         rows = self.one_read("SELECT reason FROM {shc} WHERE kid = ? AND rid = ?", (kid, rid))
         return rows[0]["reason"] if rows else None
 
@@ -263,6 +269,8 @@ def _cursor(cursor: str | None) -> tuple[float, str]:
     try:
         epoch, uvci = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if isinstance(epoch, bool) or not isinstance(epoch, int | float) or not isinstance(uvci, str):
+            raise ValueError(cursor)
+        if "\0" in uvci:  # no UVCI of this list's, and PostgreSQL takes no NUL in a text
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidValue("cursor", "is not a cursor this list gave") from None

@@ -61,15 +61,30 @@ class TrustList:
         return trust
 
     def add_jwks(self, issuer: str, jwks: Mapping[str, Any]) -> TrustList:
-        """An issuer's `/.well-known/jwks.json` (its EC P-256 keys; others are ignored)."""
-        for jwk in jwks.get("keys", []):
+        """An issuer's `/.well-known/jwks.json` (its EC P-256 keys; others are ignored).
+
+        A set that is not one, or an EC P-256 key without `kid`, `x` and `y` making a point of
+        the curve, is refused (ValueError naming the key): it comes from whoever asks to verify."""
+        keys = jwks.get("keys", []) if isinstance(jwks, Mapping) else None
+        if not isinstance(keys, list):
+            raise ValueError("jwks: `keys` is not a list of JWKs")
+        for index, jwk in enumerate(keys):
+            if not isinstance(jwk, Mapping):
+                raise ValueError(f"jwks key {index}: not a JWK object")
             if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
                 continue
-            x = int.from_bytes(_b64url(jwk["x"]), "big")
-            y = int.from_bytes(_b64url(jwk["y"]), "big")
-            self.shc_keys[(issuer, jwk["kid"])] = ec.EllipticCurvePublicNumbers(
-                x, y, ec.SECP256R1()
-            ).public_key()
+            try:
+                kid = jwk["kid"]
+                if not isinstance(kid, str):
+                    raise TypeError(kid)
+                x = int.from_bytes(_b64url(jwk["x"]), "big")
+                y = int.from_bytes(_b64url(jwk["y"]), "big")
+                key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(
+                    f"jwks key {index}: not an EC P-256 public key with `kid`, `x` and `y`"
+                ) from None
+            self.shc_keys[(issuer, kid)] = key
         return self
 
     def dsc(self, kid: bytes) -> x509.Certificate | None:

@@ -83,7 +83,7 @@ def pull_back(
     site_id: str,
     principal: ProvinceOrSitePrincipal,
     ledger: Ledger,
-    since_position: Annotated[int, Query(ge=0)] = 0,
+    since_position: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a store's position is 64-bit
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_SIZE,
     format: Annotated[Literal["json", "fhir"] | None, Query()] = None,
 ) -> Any:

@@ -65,7 +65,12 @@ def _trust(request: Request, body: VerifyRequest) -> TrustList:
             if not body.issuer:
                 msg = "a JWKS needs the issuer URL it belongs to"
                 raise Problem(422, "invalid", msg, errors=[field_error(["body", "issuer"], msg)])
-            trust.add_jwks(body.issuer, body.jwks)
+            try:
+                trust.add_jwks(body.issuer, body.jwks)
+            except ValueError as error:
+                raise Problem(
+                    422, "invalid", str(error), errors=[field_error(["body", "jwks"], str(error))]
+                ) from None
         return trust
     return deployment_trust(request.app)
 

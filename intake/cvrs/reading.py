@@ -101,9 +101,13 @@ def read_rows(data: bytes) -> list[CvrsRow]:
     header = [name.strip().lower() for name in lines[0].split("\t")]
     if len(header) == 1:
         raise CvrsRefused("not a CVRS file: the header row is not tab-delimited")
-    unknown = [name for name in header if name not in COLUMNS and name not in VERSION_1]
+    unknown = [n for n, name in enumerate(header, start=1) if name not in COLUMNS and name not in VERSION_1]
     if unknown:
-        raise CvrsRefused(f"not a CVRS file: unknown columns {unknown[:10]}")
+        # By position, not by name: a file sent without its header has a person's row there.
+        raise CvrsRefused(
+            f"not a CVRS file: unknown columns in header cells {unknown[:10]} "
+            "(the first row must be the CVRS header)"
+        )
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise CvrsRefused(f"the header row repeats columns {repeated}")

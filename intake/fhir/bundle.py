@@ -325,7 +325,9 @@ def person_details(patient: dict[str, Any]) -> dict[str, Any]:
     """A Patient's details in the ledger's terms (checked by the ledger when booked). A name
     without text is written given names then family, as FHIR's examples write theirs."""
     name = (patient.get("name") or [{}])[0]
-    full_name = name.get("text") or " ".join([*(name.get("given") or []), name.get("family") or ""]).strip()
+    # A null given name is FHIR JSON's place holder for one that has only an extension (`_given`).
+    given = [part for part in name.get("given") or [] if isinstance(part, str)]
+    full_name = name.get("text") or " ".join([*given, name.get("family") or ""]).strip()
     national_id = next(
         (
             i.get("value")

@@ -79,7 +79,9 @@ def decode(raw: bytes, number: int, fallback: str = FALLBACK) -> RawMessage:
     for charset in candidates:
         try:
             text = raw.decode(charset)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):
+            # LookupError: a codec Python knows that is no text encoding (base64, rot13);
+            # UnicodeError: one that fails otherwise than by a decode error (undefined).
             continue
         return RawMessage(number, unicodedata.normalize("NFC", text), charset, None, control_id)
     problem = f"the bytes are not valid {' or '.join(candidates)}"
