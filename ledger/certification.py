@@ -134,12 +134,14 @@ def certificate_id_of(digest: str, version: int, key: bytes) -> str:
     return str(UUID(bytes=bytes(raw)))
 
 
-_UVCI_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ/#:"  # ISO 7064 mod 37-36 would do; see below
+# The UVCI check character's alphabet (the DCC schema's FAQ, "UVCI checksum"; verifiers such as
+# the Swedish DIGG library check it): Luhn mod 38 over these, the whole UVCI before the "#".
+_UVCI_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:"
 
 
 def uvci(certificate_id: str, dose_index: int, key: bytes, country: str = "VN") -> str:
     """The UVCI of the EU DCC for the `dose_index`-th dose of a version: `URN:UVCI:01:VN:` then
-    26 opaque characters (base32 of a keyed digest), then `#` and a Luhn mod 36 check character
+    26 opaque characters (base32 of a keyed digest), then `#` and a Luhn mod 38 check character
     (the eHealth Network's UVCI guidelines, option 3: no semantics in the identifier)."""
     opaque = base64.b32encode(_mac(key, "uvci", f"{certificate_id}/{dose_index}".encode())[:16]).decode()[:26]
     body = f"URN:UVCI:01:{country}:{opaque}"
@@ -153,13 +155,10 @@ def shc_rid(certificate_id: str, key: bytes) -> str:
 
 
 def _luhn_mod_n(text: str) -> str:
-    """The Luhn mod N check character over the UVCI's characters (N = 36: 0-9A-Z; the
-    delimiters are skipped, as the guidelines allow)."""
-    alphabet = _UVCI_ALPHABET[:36]
-    chars = [c for c in text.upper() if c in alphabet]
-    factor, total = 2, 0
-    for c in reversed(chars):
-        addend = factor * alphabet.index(c)
+    """The Luhn mod N check character over every character of the UVCI (N = 38)."""
+    n, factor, total = len(_UVCI_ALPHABET), 2, 0
+    for c in reversed(text.upper()):
+        addend = factor * _UVCI_ALPHABET.index(c)
         factor = 1 if factor == 2 else 2
-        total += addend // 36 + addend % 36
-    return alphabet[(36 - total % 36) % 36]
+        total += addend // n + addend % n
+    return _UVCI_ALPHABET[(n - total % n) % n]

@@ -19,8 +19,16 @@ from dataclasses import dataclass
 # maxLength of fnt and gnt).
 MAX_LENGTH = 80
 
-# Letters that do not decompose into a base letter and combining marks.
-_SEPARATE_LETTERS = str.maketrans({"Đ": "D", "đ": "D", "Ð": "D", "ð": "D"})
+# Letters that do not decompose into a base letter and combining marks: Đ as on Vietnamese
+# passports, the others as ICAO 9303 part 3's transliteration table writes them.
+_SEPARATE_LETTERS = str.maketrans(
+    {
+        "Đ": "D", "đ": "D", "Ð": "D", "ð": "D",
+        "Ø": "OE", "ø": "OE", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE",
+        "ß": "SS", "Þ": "TH", "þ": "TH", "Ł": "L", "ł": "L",
+        "Ħ": "H", "ħ": "H", "Ĳ": "IJ", "ĳ": "IJ", "ı": "I",
+    }
+)  # fmt: skip
 _NOT_ICAO = re.compile(r"[^A-Z<]")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
