@@ -7,7 +7,19 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = {"ledger", "store", "usecases", "replay", "projections", "intake", "config", "api", "cli", "bench"}
+PROJECT = {
+    "ledger",
+    "store",
+    "usecases",
+    "replay",
+    "projections",
+    "intake",
+    "config",
+    "signing",
+    "api",
+    "cli",
+    "bench",
+}
 ALLOWED = {
     "ledger": set(),
     "store": set(),
@@ -16,6 +28,7 @@ ALLOWED = {
     "projections": {"ledger", "store", "usecases"},
     "intake": {"ledger", "usecases"},
     "config": {"store", "intake"},
+    "signing": {"ledger"},
 }
 
 
