@@ -42,7 +42,7 @@ from projections.engine.paging import PagedProjection
 from projections.engine.statements import Sql
 from projections.engine.tables import Tables
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, person_ids
-from usecases.issuance import CERTIFICATES, Current, Issuer
+from usecases.issuance import CERTIFICATES, Current, Issuer, Superseded
 
 log = logging.getLogger("projections")
 
@@ -211,7 +211,7 @@ class Certificates(PagedProjection[CertificatesView]):
     view_class = CertificatesView
     folded_first = (ADOPTED,)  # a rebuild knows every adoption before it folds anyone
     reads_positions = True  # ... and where each stands in the ledger
-    issuer: Issuer | None = None  # signs and records issuances (None: nothing is signed)
+    issuer: Issuer | None = None  # signs, records and revokes issuances (None: none of it)
 
     def following(self) -> None:
         """At a projector's start, once folded: what a rebuild (or a start without keys) left
@@ -318,13 +318,20 @@ class Certificates(PagedProjection[CertificatesView]):
 
     def issue_missing(self, issuer: Issuer) -> int:
         """Sign and record the current versions that have no Issuance (after a rebuild, or keys
-        made since): the number of versions issued."""
+        made since), and revoke the issued versions no longer current (signed while no issuer
+        that could revoke them followed): the number of versions issued."""
         issued, last = 0, ""
         rules = self.view.rules_in_force()
         while page := self.view.page_after(last):
             last = max(page)
-            current = []
+            current: list[Current] = []
+            superseded: list[Superseded] = []
             for pid, (record, document) in page.items():
+                superseded.extend(
+                    Superseded(entry["certificate_id"], entry["reason"], entry["successor"])
+                    for entry in document.get("superseded") or []
+                    if entry["certificate_id"] != document["certificate_id"]
+                )
                 if document["certificate_id"] is None:
                     continue
                 certified = certified_of(record, record.evaluation(), rules)
@@ -338,7 +345,7 @@ class Certificates(PagedProjection[CertificatesView]):
                     log.error("certificates: the current version of %s does not fold again the same", pid)
                     continue
                 current.append(Current(certified, document["certificate_id"], pid, document["version"]))
-            issued += len(issuer.issue(current).issued)
+            issued += len(issuer.issue(current, superseded).issued)
         return issued
 
 

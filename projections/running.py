@@ -33,26 +33,24 @@ __all__ = [
 log = logging.getLogger("projections")
 
 
-def certificate_issuer(ledger: DoseLedger, sign: Sign | None = None) -> Issuer | None:
-    """The issuer of the ledger's certificates, signing with `sign`; None (off, and said once
-    in the log) when no key signs anything."""
+def certificate_issuer(ledger: DoseLedger, sign: Sign | None = None) -> Issuer:
+    """The issuer of the ledger's certificates, signing with `sign`. Without a key (None, said
+    once in the log) it signs nothing but still revokes what a later version supersedes."""
     if sign is None:
         log.warning("no certificate signing keys: certificates are not signed")
-        return None
     return Issuer(ledger, sign)
 
 
 def issue_missing(url: str | None = None, sign: Sign | None = None) -> int | None:
     """`doseledger certificates issue`: sign and record the current certificate versions that
-    have no issuance (after a rebuild, or keys made since). The number issued; None when no
-    key signs (nothing is done)."""
+    have no issuance (after a rebuild, or keys made since), and revoke the issued ones no
+    longer current. The number issued; None when no key signs (then only revoked)."""
     ledger = open_ledger(url)
     try:
         issuer = certificate_issuer(ledger, sign)
-        if issuer is None:
-            return None
         projection = Certificates(view=construct_view(ledger, Certificates))
-        return projection.issue_missing(issuer)
+        issued = projection.issue_missing(issuer)
+        return None if sign is None else issued
     finally:
         ledger.close()
 

@@ -65,6 +65,26 @@ class Unreadable(ValueError):
 # --- issuing ---------------------------------------------------------------------------------
 
 
+def _name(full_name: str) -> dict[str, str]:
+    parts = split_name(full_name)
+    name: dict[str, str] = {"fn": parts.family, "fnt": parts.family_icao}
+    if parts.given is not None and parts.given_icao is not None:
+        name |= {"gn": parts.given, "gnt": parts.given_icao}
+    return name
+
+
+def name_refusal(full_name: str) -> str | None:
+    """Why a DCC cannot carry this name (None: it can). A name of no Latin letter at all
+    (another script) has no ICAO 9303 form, and the schema requires one. Names no part of it."""
+    return _refusal(_name(full_name))
+
+
+def _refusal(name: dict[str, str]) -> str | None:
+    if any(name[field] == "" for field in ("fnt", "gnt") if field in name):
+        return "a part of the name has no letter an ICAO 9303 form can carry"
+    return None
+
+
 def hcert(certified: Certified, index: int, uvci: str, *, issuer: str, country: str = "VN") -> dict[str, Any]:
     """The DCC 1.3.0 payload of the `index`-th dose of a certificate version: one DCC per dose,
     as the schema allows one vaccination entry only."""
@@ -75,13 +95,10 @@ def hcert(certified: Certified, index: int, uvci: str, *, issuer: str, country: 
         raise ValueError(
             f"doses[{index}].manufacturer: the DCC needs the marketing authorisation holder (ma)"
         )
-    parts = split_name(certified.full_name)
-    name: dict[str, str] = {"fn": parts.family, "fnt": parts.family_icao}
-    if parts.given is not None and parts.given_icao is not None:
-        name |= {"gn": parts.given, "gnt": parts.given_icao}
-    if any(name[field] == "" for field in ("fnt", "gnt") if field in name):
-        # A name of no Latin letter at all (another script) has no ICAO form the DCC can carry.
-        raise ValueError("full_name: a part has no letter an ICAO 9303 form can carry")
+    name = _name(certified.full_name)
+    refused = _refusal(name)
+    if refused is not None:
+        raise ValueError(f"full_name: {refused}")
     return {
         "ver": SCHEMA_VERSION,
         "nam": name,

@@ -81,10 +81,11 @@ def sign_version(
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The Issued event's `dcc` and `shc` fields for this version, signed at `now`:
     dcc: [{uvci, kid (base64), iss, iat, exp, is, co, signature (base64)}], one per dose in dose
-    order ([] without a DCC signer); shc: {rid, kid, iss, nbf, signature (base64url)} or None."""
+    order ([] without a DCC signer, or for a name a DCC cannot carry: dcc.name_refusal); shc: {rid, kid, iss, nbf, signature (base64url)} or None."""
     moment = int(now.timestamp())
     entries: list[dict[str, Any]] = []
-    if signers.dcc is not None:
+    # A name a DCC cannot carry gets no DCC; the SMART Health Card carries it as written.
+    if signers.dcc is not None and dcc.name_refusal(certified.full_name) is None:
         kid = base64.b64encode(signers.dcc.kid).decode()
         expires = int((now + timedelta(days=signers.validity_days)).timestamp())
         for index in range(len(certified.doses)):

@@ -374,3 +374,63 @@ def test_versions_current_only_within_a_page_are_never_signed(ledger):
     assert issued.rules_version == 2 and issued.revoked is None
     for earlier in certificate["revoked"]:
         assert issuance(ledger, earlier) is None
+
+
+def test_a_version_that_cannot_be_signed_is_left_and_the_page_goes_on(ledger, caplog):
+    """A signing function raising ValueError for one version (content no form carries) does not
+    stop the page: the others are signed, the view is saved, the log names the id only."""
+    from projections.certificates import Certificates
+    from projections.engine.stores import construct_view
+    from usecases.issuance import Issuer
+
+    counting = CountingSign()
+    refused = ledger.register_person(lan(full_name="Phạm Văn Khó", national_id="001185000011")).person_id
+    dose(ledger, refused, "K1")
+    other = ledger.register_person(lan(national_id="001185000012")).person_id
+    dose(ledger, other, "K2")
+    projection = Certificates(view=construct_view(ledger, Certificates))
+    refused_id: list[str] = []
+
+    def sign(certified, certificate_id, key, now):
+        if certified.person_id == str(refused):
+            refused_id.append(certificate_id)
+            raise ValueError(f"full_name: {certified.full_name} cannot be carried")
+        return counting(certified, certificate_id, key, now)
+
+    projection.issuer = Issuer(ledger, sign)
+    page = ledger.recorder.select_notifications(start=1, limit=100)
+    with caplog.at_level("ERROR", logger="issuance"):
+        projection.process_notifications(page, ledger.mapper, after=None)
+    signed = projection.view.certificate(other)["certificate_id"]
+    unsigned = projection.view.certificate(refused)["certificate_id"]
+    assert refused_id == [unsigned] and counting.calls == [signed]
+    assert issuance(ledger, signed) is not None and issuance(ledger, unsigned) is None
+    assert unsigned in caplog.text and "Khó" not in caplog.text and "KHO" not in caplog.text
+
+
+def test_certificates_issue_revokes_what_was_issued_and_is_no_longer_current(ledger, store_url):
+    """A version signed by `certificates issue`, then superseded while no issuer followed: the
+    next `certificates issue`, keys or not, revokes it with the reason and successor the view
+    recorded, and signs nothing without keys."""
+    from projections.certificates import Certificates
+    from projections.engine.stores import construct_view
+
+    counting = CountingSign()
+    projection = Certificates(view=construct_view(ledger, Certificates))  # no issuer
+    pid = ledger.register_person(lan()).person_id
+    receipt = dose(ledger, pid, "R1")
+    page = ledger.recorder.select_notifications(start=1, limit=100)
+    after = projection.process_notifications(page, ledger.mapper, after=None)
+    first = projection.view.certificate(pid)["certificate_id"]
+    assert issue_missing(store_url, counting) == 1 and counting.calls == [first]
+    ledger.amend_dose(receipt.dose_id, {"lot": "FA9999"}, "lot mistyped")
+    page = ledger.recorder.select_notifications(start=after + 1, limit=100)
+    projection.process_notifications(page, ledger.mapper, after=after)
+    second = projection.view.certificate(pid)["certificate_id"]
+    assert second != first and issuance(ledger, first).revoked is None  # nobody revoked it
+    assert issue_missing(store_url, None) is None  # no keys: nothing signed ...
+    revoked = issuance(ledger, first)
+    assert (revoked.revoked, revoked.successor) == ("amended", second)  # ... but revoked
+    assert issuance(ledger, second) is None and counting.calls == [first]
+    assert issue_missing(store_url, counting) == 1 and counting.calls == [first, second]
+    assert [type(e).__name__ for e in ledger.events.get(UUID(first))] == ["Issued", "Revoked"]

@@ -212,3 +212,19 @@ def test_signers_come_from_the_settings_and_the_keys(signers):
         "VN",
         90,
     )
+
+
+@pytest.mark.parametrize("name", ["李小龍", "Александр Пушкин"])
+def test_a_name_a_dcc_cannot_carry_gets_the_card_only(signers, name):
+    """A name with no ICAO 9303 form: no DCC (its schema requires that form), the SMART Health
+    Card carries the name as written and verifies; the reason names no part of the name."""
+    foreign = Certified(**{**CERTIFIED.__dict__, "full_name": name})
+    entries, card = sign_version(foreign, CERTIFICATE_ID, KEY, signers, NOW)
+    assert entries == [] and card is not None
+    forms = assemble_version(foreign, entries, card)
+    assert forms.dcc == [] and forms.shc is not None
+    verdict = shc.verify(forms.shc["qr"], trust(signers), at=NOW + timedelta(hours=1))
+    assert verdict.valid, verdict.reasons
+    refusal = dcc.name_refusal(name)
+    assert refusal is not None and not any(part in refusal for part in name.split())
+    assert dcc.name_refusal(CERTIFIED.full_name) is None

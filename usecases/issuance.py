@@ -10,7 +10,12 @@ certificate id, so the store's unique (id, version) also stops two issuers racin
 
 A rebuild of the view signs nothing; `issue_missing` (the projector at its start, `doseledger
 certificates issue`) signs afterwards the current versions that have no Issuance. Without
-signing keys the issuer is off: certificates carry no signed forms, and that is no error.
+signing keys the issuer signs nothing (certificates carry no signed forms, and that is no
+error) but still revokes: revoking needs no key, and a version signed by `doseledger
+certificates issue` must not keep verifying once superseded.
+
+A version whose signing raises ValueError (content no form can carry) is left unsigned and
+logged by its certificate id only; the others are signed: one version never stalls the view.
 """
 
 from __future__ import annotations
@@ -71,13 +76,14 @@ class Issued:
 
 
 class Issuer:
-    """Signs through `sign` (signing.documents.sign_version with the keys bound) and records
-    through `ledger` (usecases.application.DoseLedger)."""
+    """Signs through `sign` (signing.documents.sign_version with the keys bound; None: no key,
+    nothing is signed but revocations are recorded) and records through `ledger`
+    (usecases.application.DoseLedger)."""
 
     def __init__(
         self,
         ledger: Any,
-        sign: Sign,
+        sign: Sign | None,
         actor: Actor = ISSUER,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
@@ -90,6 +96,8 @@ class Issuer:
         """Sign and record the versions that have no Issuance yet, and revoke the superseded
         versions that have one, in one save; what is already recorded is left as it is."""
         current, superseded = list(current), list(superseded)
+        if self.sign is None:
+            current = []  # nothing to sign with: only the revocations are recorded
         if not current and not superseded:
             return Issued([], [], 0)
         stored = self._stored([c.certificate_id for c in current] + [s.certificate_id for s in superseded])
@@ -98,7 +106,10 @@ class Issuer:
         for version in current:
             if version.certificate_id in stored or any(i.id == UUID(version.certificate_id) for i in new):
                 continue
-            dcc, shc = self.sign(version.certified, version.certificate_id, self._key(), now)
+            signed = self._signed(version, now)
+            if signed is None:
+                continue
+            dcc, shc = signed
             if not dcc and shc is None:
                 continue  # no key signs any form: nothing to record
             new.append(
@@ -117,6 +128,22 @@ class Issuer:
         if new or revoked:
             self._save(new, revoked, superseded)
         return Issued([str(i.id) for i in new], [str(i.id) for i in revoked], signatures=len(new))
+
+    def _signed(
+        self, version: Current, now: datetime
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
+        """The version's signed entries; None when its content cannot be signed (ValueError),
+        which is logged by the certificate id alone: the message may quote the content."""
+        assert self.sign is not None
+        try:
+            return self.sign(version.certified, version.certificate_id, self._key(), now)
+        except ValueError as error:
+            log.error(
+                "issuance: certificate %s cannot be signed (%s); left unsigned",
+                version.certificate_id,
+                error.__class__.__name__,
+            )
+            return None
 
     def _key(self) -> bytes:
         return bytes(self.ledger.ids.derived(CERTIFICATES))

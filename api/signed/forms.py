@@ -25,6 +25,7 @@ from ledger.principal import Principal
 from projections import Views
 from projections.certificate_versions import certified_of
 from projections.records import as_uuid
+from signing.dcc import name_refusal
 from signing.documents import SignedForms, assemble_version
 from usecases import series_rules
 from usecases.application import DoseLedger
@@ -41,10 +42,16 @@ class CurrentForms:
     version: int
     issued: dict[str, Any]
     forms: SignedForms
+    dcc_refused: str | None = None  # why the version has no EU DCC whatever the keys (no personal data)
 
 
 def not_issued(person_id: UUID, why: str) -> Problem:
     msg = f"the certificate of person {person_id} is not issued yet: {why}"
+    return Problem(409, "conflict", msg, errors=[field_error(PERSON, msg)])
+
+
+def no_dcc(person_id: UUID, why: str) -> Problem:
+    msg = f"no EU DCC for this version of the certificate of person {person_id}: {why}"
     return Problem(409, "conflict", msg, errors=[field_error(PERSON, msg)])
 
 
@@ -70,7 +77,8 @@ def current_forms(ledger: DoseLedger, views: Views, principal: Principal, person
         log.warning("certificate %s: the record does not give the content signed", certificate_id)
         raise not_issued(person_id, "the signed content does not match the certificate's record")
     forms = assemble_version(certified, issued["dcc"], issued["shc"])
-    return CurrentForms(certificate_id, int(document["version"]), issued, forms)
+    refused = None if forms.dcc else name_refusal(certified.full_name)
+    return CurrentForms(certificate_id, int(document["version"]), issued, forms, refused)
 
 
 def _certified(ledger: DoseLedger, views: Views, record: Any, issued: dict[str, Any]) -> Certified | None:

@@ -21,7 +21,7 @@ from api.models import READS, problems
 from api.problems import Problem, field_error
 from api.responses import ORJSON
 from api.services import caught_up
-from api.signed.forms import CurrentForms, current_forms, not_issued
+from api.signed.forms import CurrentForms, current_forms, no_dcc, not_issued
 from api.signed.models import SignedDcc, SignedShc
 from ledger.principal import Principal
 from signing.qr import png
@@ -66,6 +66,8 @@ async def dcc(
 ) -> Response:
     found = await run_in_threadpool(_forms, request, ledger, views, principal, person_id, min_position)
     documents = found.forms.dcc
+    if not documents and found.dcc_refused is not None:
+        raise no_dcc(person_id, found.dcc_refused)
     if not documents:
         raise not_issued(person_id, "no EU DCC was signed for this version (no DCC signing key)")
     recorded_read(request, principal, [person_id], "certificate.dcc")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 import time
 import zlib
@@ -324,3 +325,27 @@ def test_an_amended_dose_revokes_the_old_forms_and_signs_new_ones(service):
         f"/v1/certificates/{person_id}/shc", params={"min_position": amended["position"]}
     ).json()
     assert shc.verify(new_shc["qr"], trusted, at=soon(), revoked=check).valid
+
+
+def test_a_name_a_dcc_cannot_carry_is_409_no_dcc_and_the_card_is_served(service):
+    """A name with no ICAO 9303 form gets no EU DCC: the route says so (409, naming no part of
+    the name); the SMART Health Card carries the name as written and verifies."""
+    name = "李小龍"
+    site = service.caller("site", **SITE)
+    recorded = site.post("/v1/doses", json=dose("C1", person=lan(full_name=name, national_id="001185000077")))
+    assert recorded.status_code == 201, recorded.text
+    person_id, position = recorded.json()["person_id"], recorded.json()["position"]
+    auditor = service.caller("auditor")
+    response = auditor.get(f"/v1/certificates/{person_id}/dcc", params={"min_position": position})
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "no EU DCC for this version" in response.json()["detail"]
+    assert "ICAO 9303" in response.json()["detail"]
+    assert name not in response.text and "001185000077" not in response.text
+    card = auditor.get(f"/v1/certificates/{person_id}/shc", params={"min_position": position})
+    assert card.status_code == 200, card.text
+    verdict = shc.verify(card.json()["qr"], trust(service), at=soon())
+    assert verdict.valid, verdict.reasons
+    entries = verdict.payload["vc"]["credentialSubject"]["fhirBundle"]["entry"]
+    [patient] = [e["resource"] for e in entries if e["resource"]["resourceType"] == "Patient"]
+    assert name in json.dumps(patient, ensure_ascii=False)
