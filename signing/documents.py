@@ -81,7 +81,9 @@ def sign_version(
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The Issued event's `dcc` and `shc` fields for this version, signed at `now`:
     dcc: [{uvci, kid (base64), iss, iat, exp, is, co, signature (base64)}], one per dose in dose
-    order ([] without a DCC signer, or for a name a DCC cannot carry: dcc.name_refusal); shc: {rid, kid, iss, nbf, signature (base64url)} or None."""
+    order ([] without a DCC signer, or for a name a DCC cannot carry: dcc.name_refusal); shc:
+    {rid, kid, iss, nbf, signature (base64url)}, or None (no card key, or a dose whose product
+    has no CVX code)."""
     moment = int(now.timestamp())
     entries: list[dict[str, Any]] = []
     # A name a DCC cannot carry gets no DCC; the SMART Health Card carries it as written.
@@ -105,7 +107,9 @@ def sign_version(
                 }
             )
     card: dict[str, Any] | None = None
-    if signers.shc is not None:
+    # A card names each dose by its CVX code; a product with none (Covishield, Hayat-Vax, ...:
+    # the rules say which) gets no card, and its DCCs are signed all the same.
+    if signers.shc is not None and all(d.cvx for d in certified.doses):
         rid = shc_rid(certificate_id, key)
         credential = shc.credential(certified, iss=signers.issuer_url, nbf=moment, rid=rid)
         _, signature = shc.sign(credential, signers.shc)

@@ -4,6 +4,7 @@ records: the same texts, byte for byte, that verify against the signers' public 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -228,3 +229,18 @@ def test_a_name_a_dcc_cannot_carry_gets_the_card_only(signers, name):
     refusal = dcc.name_refusal(name)
     assert refusal is not None and not any(part in refusal for part in name.split())
     assert dcc.name_refusal(CERTIFIED.full_name) is None
+
+
+def test_a_dose_of_a_product_with_no_cvx_code_gets_the_dccs_only(signers):
+    """A card names each dose by its CVX code; Hayat-Vax has none (the rules say so): its
+    version is signed as DCCs, which verify, and gets no card, rather than stalling the issuer."""
+    no_cvx = Certified(
+        **{**CERTIFIED.__dict__, "doses": tuple(replace(d, cvx=None) for d in CERTIFIED.doses)}
+    )
+    entries, card = sign_version(no_cvx, CERTIFICATE_ID, KEY, signers, NOW)
+    assert card is None and len(entries) == len(no_cvx.doses)
+    forms = assemble_version(no_cvx, entries, card)
+    assert forms.shc is None
+    for form in forms.dcc:
+        verdict = dcc.verify(form["qr"], trust(signers), at=NOW + timedelta(hours=1))
+        assert verdict.valid, verdict.reasons

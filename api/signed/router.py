@@ -107,7 +107,10 @@ async def shc(
     found = await run_in_threadpool(_forms, request, ledger, views, principal, person_id, min_position)
     card = found.forms.shc
     if card is None:
-        raise not_issued(person_id, "no SMART Health Card was signed for this version (no SHC key)")
+        raise not_issued(
+            person_id,
+            "no SMART Health Card was signed for this version (no card key, or a dose of a product with no CVX code)",
+        )
     if chunk is not None and chunk > len(card["qr"]):
         msg = f"this card has {len(card['qr'])} QR code(s)"
         raise Problem(422, "invalid", msg, errors=[field_error(["query", "chunk"], msg)])
