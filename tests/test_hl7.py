@@ -9,6 +9,7 @@ import random
 import unicodedata
 
 import hl7
+import pytest
 
 from intake.feeds import ALREADY_BOOKED, BOOKED, FLAGGED, NO_DOSE, REFUSED
 from intake.hl7v2 import receive
@@ -323,6 +324,23 @@ def test_a_message_of_several_rxas_is_booked_in_its_place_in_the_batch(ledger):
         except DoseNotFound:
             assert not kept, record
     assert stored(ledger, DOSE_RECORDED) == 4
+
+
+def test_a_message_whose_amendment_the_ledger_refuses_stores_none_of_its_doses(ledger):
+    """The amendment is good in the message's terms (its PID-7 is before the new date) but not
+    for the person the ledger holds (born 2021-01-01): tried first, it refuses the message's
+    new dose."""
+    (first,) = receive(ledger, message("M1", record="R1", born="20210101").encode(), ADMIN)
+    assert first.code == "AA"
+    amend = "ORC|RE||R1\rRXA|0|1|20201201||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FA1234|||||CP|U\r"
+    (ack,) = receive(ledger, message("M2", record="R2", born="20200801", extra=amend).encode(), ADMIN)
+    assert ack.code == "AE"
+    assert [o.status for o in ack.outcomes] == [REFUSED, REFUSED]
+    assert ack.outcomes[1].errors[0].where == "RXA[2]-3"
+    assert "before the person's birth date" in ack.outcomes[1].errors[0].reason
+    with pytest.raises(DoseNotFound):
+        ledger.dose_origin(dose_id_for("HN-001", "R2"))
+    assert stored(ledger, DOSE_RECORDED) == 1
 
 
 def test_rxa_21_updates_and_deletes_the_dose_of_the_site_record(ledger):
