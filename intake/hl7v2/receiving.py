@@ -99,6 +99,9 @@ def _booked(
     Messages of one RXA (the common case) are booked together, in one transaction. A message
     of several is booked after the messages before it are saved, so that it is checked against
     them: tried first without storing, then booked only if none of its records is refused.
+    Its new records are saved in one transaction, its amendments and voids one by one after
+    them: only another writer changing the same records between the try and the booking can
+    still refuse one of them then (its ACK says so, AE, with each record's outcome).
     """
     outcomes_of: dict[int, tuple[Outcome, ...]] = {}
     run: list[tuple[RawMessage, MappedMessage]] = []
