@@ -426,11 +426,12 @@ def _change(
     dose_id = checked if isinstance(checked, UUID) else checked.dose_id
     reason = f"sent as {record.action} by {record.standard} message {record.message_id}"
     try:
-        if dry_run:
-            person_id, _ = ledger.dose_origin(dose_id)
-            return Outcome(BOOKED, (), dose_id, person_id, None)
+        # A dry run decides the change too (without saving), so that a message tried first is
+        # refused where its booking would be.
         if isinstance(checked, UUID):
-            written = ledger.void_dose(dose_id, reason, actor=actor, source=source_of(record))
+            written = ledger.void_dose(
+                dose_id, reason, actor=actor, source=source_of(record), dry_run=dry_run
+            )
         else:
             changes = {
                 "vaccine": checked.vaccine,
@@ -438,7 +439,9 @@ def _change(
                 "lot": checked.lot,
             }
             # its source keeps the record's warnings: the amendment replaces the dose's
-            written = ledger.amend_dose(dose_id, changes, reason, actor=actor, source=checked.source)
+            written = ledger.amend_dose(
+                dose_id, changes, reason, actor=actor, source=checked.source, dry_run=dry_run
+            )
     except DoseAlreadyVoided:
         return Outcome(ALREADY_BOOKED, (), dose_id, None, ledger.head())
     except InvalidValue as error:
@@ -448,7 +451,8 @@ def _change(
     except LedgerError as error:
         return Outcome(REFUSED, (_issue(record, error),))
     warnings = () if isinstance(checked, UUID) else tuple(i for i in record.found if i.severity == "warning")
-    return Outcome(FLAGGED if warnings else BOOKED, warnings, dose_id, written.aggregate_id, written.position)
+    position = None if dry_run else written.position
+    return Outcome(FLAGGED if warnings else BOOKED, warnings, dose_id, written.aggregate_id, position)
 
 
 def _not_given(record: FeedRecord) -> FeedIssue:

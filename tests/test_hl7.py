@@ -9,6 +9,7 @@ import random
 import unicodedata
 
 import hl7
+import pytest
 
 from intake.feeds import ALREADY_BOOKED, BOOKED, FLAGGED, NO_DOSE, REFUSED
 from intake.hl7v2 import receive
@@ -297,6 +298,49 @@ def test_a_message_with_a_refused_dose_stores_none_of_its_doses(ledger):
     fixed = second.replace("999^Unknown", "208^Comirnaty")
     (ack,) = receive(ledger, message(extra=fixed).encode(), ADMIN)
     assert ack.code == "AA" and [o.status for o in ack.outcomes] == [BOOKED, BOOKED]
+
+
+def test_a_message_of_several_rxas_is_booked_in_its_place_in_the_batch(ledger):
+    """Checked against the messages before it, and those after it against it."""
+    rxa = "ORC|RE||{}\rRXA|0|1|20210901||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||{}|||||CP|A\r"
+    batch = [
+        message("M1", record="R1"),
+        message("M2", record="R2", extra=rxa.format("R1", "FB0001")),  # R1 again, other content
+        message("M3", record="R3", extra=rxa.format("R4", "FB0002")),  # good: booked whole
+        message("M4", record="R4", given="20211001"),  # R4 of M3, other content
+        message("M5", record="R5"),
+    ]
+    acks = receive(ledger, "".join(batch).encode(), ADMIN)
+    assert [a.code for a in acks] == ["AA", "AE", "AA", "AE", "AA"]
+    assert [o.status for o in acks[1].outcomes] == [REFUSED, REFUSED]
+    assert [o.status for o in acks[2].outcomes] == [BOOKED, BOOKED]
+    assert all(i.kind != "conflict" for i in acks[1].outcomes[0].issues)  # R2 itself was good
+    assert acks[1].outcomes[1].errors[0].kind == "conflict"
+    assert acks[3].outcomes[0].errors[0].kind == "conflict"
+    for record, kept in {"R1": True, "R2": False, "R3": True, "R4": True, "R5": True}.items():
+        try:
+            ledger.dose_origin(dose_id_for("HN-001", record))
+            assert kept, record
+        except DoseNotFound:
+            assert not kept, record
+    assert stored(ledger, DOSE_RECORDED) == 4
+
+
+def test_a_message_whose_amendment_the_ledger_refuses_stores_none_of_its_doses(ledger):
+    """The amendment is good in the message's terms (its PID-7 is before the new date) but not
+    for the person the ledger holds (born 2021-01-01): tried first, it refuses the message's
+    new dose."""
+    (first,) = receive(ledger, message("M1", record="R1", born="20210101").encode(), ADMIN)
+    assert first.code == "AA"
+    amend = "ORC|RE||R1\rRXA|0|1|20201201||208^Comirnaty^CVX|0.3|mL||00||^^^HN-001||||FA1234|||||CP|U\r"
+    (ack,) = receive(ledger, message("M2", record="R2", born="20200801", extra=amend).encode(), ADMIN)
+    assert ack.code == "AE"
+    assert [o.status for o in ack.outcomes] == [REFUSED, REFUSED]
+    assert ack.outcomes[1].errors[0].where == "RXA[2]-3"
+    assert "before the person's birth date" in ack.outcomes[1].errors[0].reason
+    with pytest.raises(DoseNotFound):
+        ledger.dose_origin(dose_id_for("HN-001", "R2"))
+    assert stored(ledger, DOSE_RECORDED) == 1
 
 
 def test_rxa_21_updates_and_deletes_the_dose_of_the_site_record(ledger):

@@ -178,3 +178,15 @@ def test_a_tls_client_certificate_maps_to_its_peers_sites(ledger, pki: dict[str,
     dose = next(e for e in events if type(e).__name__ == "DoseRecorded")
     assert dose.actor == {"principal_id": "mllp:clinic", "role": "site"}
     assert Counter(type(e).__name__ for e in events)["DoseRecorded"] == 1
+
+
+def test_a_message_of_several_rxas_refused_in_part_over_mllp_stores_none_of_them(ledger):
+    """The listener books a connection's gathered messages in one call: a message whose second
+    RXA clashes with an earlier message of the same call stores neither of its doses."""
+    from intake.mllp import Peer
+
+    ward = Peer("ward", frozenset({SITE}))
+    clash = f"ORC|RE||R1\rRXA|0|1|20210901||208^COVID-19 mRNA^CVX|0.3|mL||00||^^^{SITE}||||FB1|||||CP|A\r"
+    answers = Listener(ledger).book([(vxu(1), ward), (vxu(2) + clash.encode(), ward), (vxu(3), ward)])
+    assert [msa(a) for a in answers] == [("AA", "C1"), ("AE", "C2"), ("AA", "C3")]
+    assert (booked(ledger, "R1"), booked(ledger, "R2"), booked(ledger, "R3")) == (True, False, True)

@@ -306,14 +306,25 @@ class DoseLedger(Application[UUID]):
         *,
         actor: Actor = SYSTEM,
         source: dict[str, Any] | None = None,
+        dry_run: bool = False,
     ) -> Written:
-        return self.doses.amend(dose_id, changes, reason, actor=actor, source=_source(source, "api"))
+        """dry_run: decided (refused where the amendment would be), nothing saved."""
+        return self.doses.amend(
+            dose_id, changes, reason, actor=actor, source=_source(source, "api"), dry_run=dry_run
+        )
 
     def void_dose(
-        self, dose_id: UUID | str, reason: str, *, actor: Actor = SYSTEM, source: dict[str, Any] | None = None
+        self,
+        dose_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+        dry_run: bool = False,
     ) -> Written:
-        """A dose entered in error leaves the certificate; its events stay in the stream."""
-        return self.doses.void(dose_id, reason, actor=actor, source=_source(source, "api"))
+        """A dose entered in error leaves the certificate; its events stay in the stream.
+        dry_run: decided (refused where the void would be), nothing saved."""
+        return self.doses.void(dose_id, reason, actor=actor, source=_source(source, "api"), dry_run=dry_run)
 
     def dose_origin(self, dose_id: UUID | str) -> tuple[UUID, str]:
         """(current holder, site that recorded it) — what access checks need to know."""

@@ -172,7 +172,14 @@ class Doses:
         return DoseReceipt(claim.id, subject.id, None, False, matched)
 
     def amend(
-        self, dose_id: UUID | str, changes: dict[str, Any], reason: str, *, actor: Actor, source: Source
+        self,
+        dose_id: UUID | str,
+        changes: dict[str, Any],
+        reason: str,
+        *,
+        actor: Actor,
+        source: Source,
+        dry_run: bool = False,
     ) -> Written:
         reason = rules.reason(reason)
         dose_uuid = as_uuid(dose_id, "dose_id")
@@ -192,10 +199,11 @@ class Doses:
                 )
             return person.id
 
-        decided = self.decisions.decide(choose)
-        return Written(decided.value, decided.position)
+        return self._decide(choose, dry_run)
 
-    def void(self, dose_id: UUID | str, reason: str, *, actor: Actor, source: Source) -> Written:
+    def void(
+        self, dose_id: UUID | str, reason: str, *, actor: Actor, source: Source, dry_run: bool = False
+    ) -> Written:
         """A dose entered in error leaves the certificate; its events stay in the stream."""
         reason = rules.reason(reason)
         dose_uuid = as_uuid(dose_id, "dose_id")
@@ -206,6 +214,13 @@ class Doses:
             ws.changed(person)
             return person.id
 
+        return self._decide(choose, dry_run)
+
+    def _decide(self, choose: Any, dry_run: bool) -> Written:
+        """Decide and save; a dry run decides on the current state and saves nothing (the head
+        is its position), so that it is refused exactly where the change would be."""
+        if dry_run:
+            return Written(choose(self.decisions.working_set()), self.decisions.head())
         decided = self.decisions.decide(choose)
         return Written(decided.value, decided.position)
 

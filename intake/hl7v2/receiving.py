@@ -6,8 +6,9 @@ What `POST /v1/hl7v2`, `doseledger hl7 FILE` and the MLLP listener call:
         → [Acknowledgement(number, control_id, code, ack, outcomes)]
 
 A message is booked whole or not at all: a message with a refused record stores nothing
-(AE), and a message naming a site outside the sender's scope is rejected (AR). Every good
-message of a batch is booked in one transaction through `intake.feeds.book`.
+(AE), and a message naming a site outside the sender's scope is rejected (AR). Good messages
+of one RXA are booked together in one transaction through `intake.feeds.book`; a message of
+several is booked on its own, in its place, after the messages before it.
 """
 
 from __future__ import annotations
@@ -61,21 +62,10 @@ def receive(
     mapped: list[tuple[RawMessage, MappedMessage | None]] = [
         (raw, map_message(raw.text, raw.number, profile) if raw.text is not None else None) for raw in raws
     ]
-    # A message with more than one RXA is decided first without storing: its records are
-    # booked only together, and one refused refuses them all.
-    refused: dict[int, tuple[Outcome, ...]] = {}
-    for raw, m in mapped:
-        if m is not None and not m.rejected and _bookable(m, allowed_sites) and len(m.records) > 1:
-            tried = book(ledger, m.records, actor, **options, dry_run=True)
-            if any(o.status == REFUSED for o in tried):
-                refused[raw.number] = _together(tried)
     taken = [
-        (raw, m)
-        for raw, m in mapped
-        if m is not None and not m.rejected and _bookable(m, allowed_sites) and raw.number not in refused
+        (raw, m) for raw, m in mapped if m is not None and not m.rejected and _bookable(m, allowed_sites)
     ]
-    booked = iter(book(ledger, [r for _, m in taken for r in m.records], actor, **options, dry_run=dry_run))
-    outcomes_of = {raw.number: tuple(next(booked) for _ in m.records) for raw, m in taken}
+    outcomes_of = _booked(ledger, taken, actor, options, dry_run)
     answers = []
     for raw, m in mapped:
         if m is None:
@@ -91,10 +81,51 @@ def receive(
             )
             answers.append(_answer(raw, m, AR, scope, ()))
         else:
-            outcomes = refused.get(raw.number) or outcomes_of[raw.number]
+            outcomes = outcomes_of[raw.number]
             issues = tuple(i for o in outcomes for i in o.issues)
             answers.append(_answer(raw, m, ack_code(False, issues), issues, outcomes))
     return answers
+
+
+def _booked(
+    ledger: DoseLedger,
+    taken: Sequence[tuple[RawMessage, MappedMessage]],
+    actor: Actor,
+    options: dict[str, Any],
+    dry_run: bool,
+) -> dict[int, tuple[Outcome, ...]]:
+    """Each message's outcomes, booked in the order received, each message record-or-nothing.
+
+    Messages of one RXA (the common case) are booked together, in one transaction. A message
+    of several is booked after the messages before it are saved, so that it is checked against
+    them: tried first without storing, then booked only if none of its records is refused.
+    Its new records are saved in one transaction, its amendments and voids one by one after
+    them: only another writer changing the same records between the try and the booking can
+    still refuse one of them then (its ACK says so, AE, with each record's outcome).
+    """
+    outcomes_of: dict[int, tuple[Outcome, ...]] = {}
+    run: list[tuple[RawMessage, MappedMessage]] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        booked = iter(book(ledger, [r for _, m in run for r in m.records], actor, **options, dry_run=dry_run))
+        for raw, m in run:
+            outcomes_of[raw.number] = tuple(next(booked) for _ in m.records)
+        run.clear()
+
+    for raw, m in taken:
+        if len(m.records) <= 1:
+            run.append((raw, m))
+            continue
+        flush()
+        tried = book(ledger, m.records, actor, **options, dry_run=True)
+        if any(o.status == REFUSED for o in tried):
+            outcomes_of[raw.number] = _together(tried)
+        else:
+            outcomes_of[raw.number] = tuple(book(ledger, m.records, actor, **options, dry_run=dry_run))
+    flush()
+    return outcomes_of
 
 
 def _bookable(m: MappedMessage, allowed_sites: Sequence[str] | None) -> bool:
