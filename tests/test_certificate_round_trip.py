@@ -26,6 +26,9 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from cli.demo import FAMILY
+from cli.demo import GIVEN as DEMO_GIVEN
+from cli.demo import MIDDLE as DEMO_MIDDLE
 from config.settings import Settings
 from ledger.catalog import vaccine_catalog
 from ledger.errors import InvalidValue
@@ -43,24 +46,9 @@ PEOPLE = 1000
 ROUNDS = 2  # rounds of changes: three captures of the forms in all (about 30–45 s a store)
 SITE = Actor("site-token-1", "site")
 ADMIN = Actor("admin-1", "admin")
-FAMILY = (
-    "Nguyễn",
-    "Trần",
-    "Lê",
-    "Phạm",
-    "Hoàng",
-    "Huỳnh",
-    "Phan",
-    "Vũ",
-    "Võ",
-    "Đặng",
-    "Bùi",
-    "Đỗ",
-    "Hồ",
-    "Ngô",
-)
-MIDDLE = ("Thị", "Văn", "Hữu", "Đức", "Ngọc", "Minh", "Thanh", "Quốc", "Xuân", "")
-GIVEN = ("Hương", "Lan", "Dũng", "Phương", "Thảo", "Tuấn", "Hải", "Yến", "Khánh", "Đạt", "Ánh", "Trí", "Mỹ")
+# The demo's names, plus no middle name at all.
+MIDDLE = (*sorted({m for names in DEMO_MIDDLE.values() for m in names}), "")
+GIVEN = tuple(sorted({g for names in DEMO_GIVEN.values() for g in names}))
 DISTRICTS = {"01": "Ba Đình", "79": "Quận 1", "48": "Hải Châu", "31": "Hồng Bàng"}
 
 

@@ -55,9 +55,12 @@ def no_dcc(person_id: UUID, why: str) -> Problem:
     return Problem(409, "conflict", msg, errors=[field_error(PERSON, msg)])
 
 
-def current_forms(ledger: DoseLedger, views: Views, principal: Principal, person_id: UUID) -> CurrentForms:
-    """The current version's signed forms; 404 for a person the view does not hold, 403 outside
-    the token's provinces, 409 when the version has no issuance (yet)."""
+def current_forms(
+    ledger: DoseLedger, views: Views, principal: Principal, person_id: UUID, form: str
+) -> CurrentForms:
+    """The current version's signed `form` ("dcc" or "shc"; only that one is assembled: a read
+    of one pays for one); 404 for a person the view does not hold, 403 outside the token's
+    provinces, 409 when the version has no issuance (yet)."""
     pid = as_uuid(person_id)
     loaded = views.certificates.load([pid]).get(pid)
     if loaded is None:
@@ -76,8 +79,11 @@ def current_forms(ledger: DoseLedger, views: Views, principal: Principal, person
     if certified is None or content_digest(certified, key) != issued["content_digest"]:
         log.warning("certificate %s: the record does not give the content signed", certificate_id)
         raise not_issued(person_id, "the signed content does not match the certificate's record")
-    forms = assemble_version(certified, issued["dcc"], issued["shc"])
-    refused = None if forms.dcc else name_refusal(certified.full_name)
+    if form == "dcc":
+        forms = assemble_version(certified, issued["dcc"], None)
+        refused = None if forms.dcc else name_refusal(certified.full_name)
+    else:
+        forms, refused = assemble_version(certified, [], issued["shc"]), None
     return CurrentForms(certificate_id, int(document["version"]), issued, forms, refused)
 
 

@@ -44,10 +44,16 @@ def _wants_png(request: Request) -> bool:
 
 
 def _forms(
-    request: Request, ledger: Any, views: Any, principal: Principal, person_id: UUID, min_position: int | None
+    request: Request,
+    ledger: Any,
+    views: Any,
+    principal: Principal,
+    person_id: UUID,
+    min_position: int | None,
+    form: str,
 ) -> CurrentForms:
     caught_up(request, min_position)
-    return current_forms(ledger, views, principal, person_id)
+    return current_forms(ledger, views, principal, person_id, form)
 
 
 @router.get(
@@ -64,7 +70,7 @@ async def dcc(
     views: Views,
     min_position: MinPosition = None,
 ) -> Response:
-    found = await run_in_threadpool(_forms, request, ledger, views, principal, person_id, min_position)
+    found = await run_in_threadpool(_forms, request, ledger, views, principal, person_id, min_position, "dcc")
     documents = found.forms.dcc
     if not documents and found.dcc_refused is not None:
         raise no_dcc(person_id, found.dcc_refused)
@@ -104,7 +110,7 @@ async def shc(
         int | None, Query(ge=1, description="with `Accept: image/png`: which QR code (1 = the first)")
     ] = None,
 ) -> Response:
-    found = await run_in_threadpool(_forms, request, ledger, views, principal, person_id, min_position)
+    found = await run_in_threadpool(_forms, request, ledger, views, principal, person_id, min_position, "shc")
     card = found.forms.shc
     if card is None:
         raise not_issued(
