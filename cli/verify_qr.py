@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.verify.router import ViewRevocations
 from config.settings import Settings
 from signing import shc
 from signing.keys import SigningKeys
@@ -56,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"doseledger verify-qr: {error}", file=sys.stderr)
         return 2
     own = args.trust_list is None and args.jwks is None
+    at = args.at or datetime.now(UTC)
     if args.crl is None and own and not args.offline:
-        revocations = _store_revocations()
-    verdict = verify_qr(scanned, trust, at=args.at or datetime.now(UTC), revocations=revocations)
+        with _store_revocations() as views:
+            verdict = verify_qr(scanned, trust, at=at, revocations=ViewRevocations(views))
+    else:
+        verdict = verify_qr(scanned, trust, at=at, revocations=revocations)
     print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
     return 0 if verdict.valid else 1
 
@@ -102,8 +108,13 @@ class _CrlRevocations:
         return self.revoked(issuer, kid, rid, nbf)
 
 
-def _store_revocations() -> Revocations:
-    from api.verify.router import ViewRevocations
+@contextmanager
+def _store_revocations() -> Iterator[Any]:
+    """This deployment's views (their issuances are its revocations), closed after the look."""
     from projections import open_views
 
-    return ViewRevocations(open_views(Settings().database_url))
+    views = open_views(Settings().database_url)
+    try:
+        yield views
+    finally:
+        views.close()

@@ -84,3 +84,10 @@ def test_a_missing_trust_list_is_a_one_line_error(cli, tmp_path):
 def test_a_jwks_without_its_issuer_is_a_one_line_error(cli):
     code, _, err = cli("verify-qr", _card("00"), "--jwks", str(WELL_KNOWN / "jwks.json"))
     assert code == 2 and "--issuer" in err
+
+
+def test_without_a_trust_list_it_looks_revocations_up_in_this_store(cli):
+    code, out, err = cli("verify-qr", "HC1:x")
+    verdict = json.loads(out)
+    assert (code, verdict["format"], verdict["valid"]) == (1, "dcc", False)
+    assert verdict["reasons"] and "Traceback" not in err

@@ -101,12 +101,12 @@ class Issuer:
         if not current and not superseded:
             return Issued([], [], 0)
         stored = self._stored([c.certificate_id for c in current] + [s.certificate_id for s in superseded])
-        now = self.clock()
+        now, key = self.clock(), self._key()  # the key: one derivation per hand-over
         new: list[Issuance] = []
         for version in current:
-            if version.certificate_id in stored or any(i.id == UUID(version.certificate_id) for i in new):
+            if version.certificate_id in stored or any(str(i.id) == version.certificate_id for i in new):
                 continue
-            signed = self._signed(version, now)
+            signed = self._signed(version, key, now)
             if signed is None:
                 continue
             dcc, shc = signed
@@ -117,7 +117,7 @@ class Issuer:
                     UUID(version.certificate_id),
                     version.person_id,
                     version.version,
-                    content_digest(version.certified, self._key()),
+                    content_digest(version.certified, key),
                     version.certified.rules_version,
                     dcc,
                     shc,
@@ -130,13 +130,13 @@ class Issuer:
         return Issued([str(i.id) for i in new], [str(i.id) for i in revoked], signatures=len(new))
 
     def _signed(
-        self, version: Current, now: datetime
+        self, version: Current, key: bytes, now: datetime
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
         """The version's signed entries; None when its content cannot be signed (ValueError),
         which is logged by the certificate id alone: the message may quote the content."""
         assert self.sign is not None
         try:
-            return self.sign(version.certified, version.certificate_id, self._key(), now)
+            return self.sign(version.certified, version.certificate_id, key, now)
         except ValueError as error:
             log.error(
                 "issuance: certificate %s cannot be signed (%s); left unsigned",

@@ -93,15 +93,9 @@ class ViewRevocations:
         self.issuances = views.issuances
 
     def dcc_revoked(self, uvci: str, country: str) -> str | None:
-        found = self.issuances.is_revoked_uvci(uvci)
-        return _reason(found)
+        reason: str | None = self.issuances.is_revoked_uvci(uvci)
+        return reason
 
     def shc_revoked(self, issuer: str, kid: str, rid: str, nbf: int) -> str | None:
-        found = self.issuances.is_revoked_rid(kid, rid)
-        return _reason(found)
-
-
-def _reason(found: Any) -> str | None:
-    if not found:
-        return None
-    return found if isinstance(found, str) else "revoked by its issuer"
+        reason: str | None = self.issuances.is_revoked_rid(kid, rid)
+        return reason
