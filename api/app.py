@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
-from api import problems
+from api import docs, problems
 from api.audit import pages as audit_pages
 from api.audit import router as audit
 from api.auth import TokenVerifier
@@ -22,16 +24,21 @@ from api.fhir import router as fhir
 from api.hl7v2 import router as hl7v2
 from api.imports import router as imports
 from api.limits import BodyLimit
+from api.localities import router as localities
 from api.metrics import RequestMetrics
 from api.operations import router as operations
+from api.pages import session as page_sessions
+from api.pages.router import ROUTERS as PAGE_ROUTERS
 from api.persons import router as persons
 from api.redaction import keep_queries_out_of_the_access_log
 from api.responses import ORJSON
+from api.review import router as review
 from api.revocations import RevocationWatch
 from api.signed import lists as revocation_lists
 from api.signed import router as signed
 from api.sites import doses as site_doses
 from api.sites import router as sites
+from api.sites import tallies as site_tallies
 from api.stats import router as statistics
 from api.throttle import Throttle
 from api.tokens import router as tokens
@@ -44,6 +51,7 @@ from store.rate_limits import RateLimits
 from store.secrets import SECRETS_KEY, Secrets
 from store.url import URL_KEY
 from usecases.application import DoseLedger
+from usecases.certificate_codes import CertificateCodes
 from usecases.group_commit import DoseWriter
 from usecases.heap import settle_collector
 
@@ -97,15 +105,20 @@ TAGS = [
 ]
 
 
+# Matched in this order, each included router's routes tried in turn on every request: the two
+# hottest routes (a dose, a certificate) come first, and the stylesheet's mount after them all.
 ROUTERS = (
     doses.router,
-    persons.router,
     certificates.router,
+    persons.router,
+    localities.router,
     signed.router,
     revocation_lists.router,
     statistics.router,
     sites.router,
+    review.router,
     site_doses.router,
+    site_tallies.router,
     fhir.router,
     operations.router,
     imports.router,
@@ -117,6 +130,8 @@ ROUTERS = (
     tokens.router,
     trust.router,
     verification.router,
+    docs.router,
+    *PAGE_ROUTERS,
 )
 
 
@@ -157,13 +172,21 @@ def create_app(
         if views is None:
             from projections import open_views
 
-            # The views share the ledger's database and its connection pool.
-            app.state.views = open_views(settings.database_url, ledger=app.state.ledger)
+            # The views share the ledger's database and its connection pool; their reads go to
+            # the read standby when there is one.
+            app.state.views = open_views(
+                settings.database_url, ledger=app.state.ledger, read_url=settings.read_database_url
+            )
             opened.append(app.state.views)
         # The access log's table made, and reads stored as events by an older version copied into
         # it, before the first request rather than during it.
         app.state.ledger.access_log.table()
+        app.state.certificate_codes = CertificateCodes(app.state.ledger.ids)
         app.state.tokens = TokenVerifier(app.state.ledger, settings.token_cache_seconds)
+        # A lost key only signs everyone out of the pages: made on first use, like the limits'.
+        page_sessions.start(
+            app, _secrets(settings).key(page_sessions.KEY_NAME, create=True), settings.page_session_hours
+        )
         revocations = RevocationWatch(
             app.state.ledger.recorder, app.state.tokens.forget, settings.revocation_check_seconds
         )
@@ -172,6 +195,13 @@ def create_app(
         counters.create_table()
         app.state.status_checks = Throttle(
             "status_checks", settings.status_checks_per_minute, counters, variable("status_checks_per_minute")
+        )
+        # The citizens' page files correction requests at the pace of its look-ups, counted apart.
+        app.state.citizen_filings = Throttle(
+            "citizen_filings",
+            settings.status_checks_per_minute,
+            counters,
+            variable("status_checks_per_minute"),
         )
         app.state.lookups = Throttle(
             "lookups", settings.lookups_per_minute, counters, variable("lookups_per_minute")
@@ -204,12 +234,18 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         default_response_class=ORJSON,
+        docs_url=None,  # served by api.docs from vendored files: no CDN
+        redoc_url=None,
         lifespan=lifespan,
         telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry},
     )
     problems.install(app)
+    page_sessions.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The pages' stylesheet and the scripts /docs and /redoc load (api/docs.py): nothing from
+    # elsewhere, so the pages work with no internet.
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,

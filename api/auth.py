@@ -67,9 +67,17 @@ class TokenVerifier:
 
     def principal(self, token: str) -> Principal:
         """The token's principal, from memory or from the store; 401 unless it is valid now."""
-        found = self.known(token)
+        return self.by_id(principal_id_for(token))
+
+    def by_id(self, key: UUID) -> Principal:
+        """The principal `key` (a token's id: the pages' session names it, never the token),
+        from memory or from the store; 401 unless its token is valid now."""
+        with self._lock:
+            if key in self._revoked:
+                raise unauthenticated("the bearer token was revoked")
+            hit = self._known.get(key)
+        found = hit[1] if hit is not None and hit[0] > self.clock() else None
         if found is None:
-            key = principal_id_for(token)
             found = find_principal(self.ledger, key)
             if found is not None:
                 with self._lock:

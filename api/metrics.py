@@ -21,7 +21,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -134,7 +134,53 @@ class ProjectionLag(Collector):
         return [events, seconds, position]
 
 
-def exposition(projection_status: Callable[[], list[dict[str, Any]]]) -> tuple[bytes, str]:
+class ReplicaLag(Collector):
+    """Read at scrape time from the standby the projections are read from (none: no samples)."""
+
+    def __init__(self, status: Callable[[], dict[str, Any] | None]) -> None:
+        self.status = status
+
+    def collect(self) -> Any:
+        up = GaugeMetricFamily("doseledger_replica_up", "1 while the read standby answers and replays")
+        behind = GaugeMetricFamily(
+            "doseledger_replica_lag_bytes", "WAL bytes the read standby has not replayed yet"
+        )
+        age = GaugeMetricFamily(
+            "doseledger_replica_replay_age_seconds",
+            "Seconds since the commit the read standby replayed last, while it is behind",
+        )
+        paused = GaugeMetricFamily(
+            "doseledger_replica_replay_paused", "1 while the standby's replay is paused"
+        )
+        conflicts = CounterMetricFamily(
+            "doseledger_replica_conflicts",
+            "Reads of this database the standby cancelled for its replay (pg_stat_database_conflicts)",
+            labels=["kind"],
+        )
+        retried = CounterMetricFamily(
+            "doseledger_replica_read_retries", "Read statements run again after the standby cancelled them"
+        )
+        try:
+            found = self.status()
+        except Exception:  # a scrape must not fail because the primary is unreachable
+            log.warning("replica status unavailable for /metrics", exc_info=True)
+            return [up]
+        if found is None:
+            return []
+        up.add_metric([], 1 if found["state"] == "streaming" else 0)
+        for family, key in ((behind, "bytes_behind"), (age, "replay_age_seconds"), (paused, "paused")):
+            if found.get(key) is not None:
+                family.add_metric([], float(found[key]))
+        for kind, count in (found.get("conflicts") or {}).items():
+            conflicts.add_metric([kind], count)
+        retried.add_metric([], found.get("retried_reads", 0))
+        return [up, behind, age, paused, conflicts, retried]
+
+
+def exposition(
+    projection_status: Callable[[], list[dict[str, Any]]],
+    replica_status: Callable[[], dict[str, Any] | None] = lambda: None,
+) -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counted = CollectorRegistry()
         MultiProcessCollector(counted)  # type: ignore[no-untyped-call]  # prometheus_client leaves it untyped
@@ -142,4 +188,5 @@ def exposition(projection_status: Callable[[], list[dict[str, Any]]]) -> tuple[b
         counted = REGISTRY
     lag = CollectorRegistry(auto_describe=False)
     lag.register(ProjectionLag(projection_status))
+    lag.register(ReplicaLag(replica_status))
     return generate_latest(counted) + generate_latest(lag), CONTENT_TYPE_LATEST

@@ -41,7 +41,7 @@ TITLES = {
     "internal": "Internal error",
     "data-key-missing": "A person's data key is missing",
 }
-KIND_STATUS = {"invalid": 422, "unknown-vaccine": 422, "not-found": 404, "conflict": 409}
+KIND_STATUS = {"invalid": 422, "unknown-vaccine": 422, "not-found": 404, "conflict": 409, "forbidden": 403}
 STATUS_KIND = {
     400: "malformed-body",
     401: "unauthenticated",

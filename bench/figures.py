@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench import http
+from bench.sessions import Plan
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class Sizes:
     growth: tuple[int, ...]  # events stored before the growth runs measure appends again
     growth_repeats: int  # more than the others: a level's batch rates spread by ±15 % over 3
     sealing_scale: float  # of bench.sealing's counts (300 single doses, 2,000 import rows)
+    footprint_people: int  # people of bench.footprint's mix, whose bytes on disk are measured
+    sessions: Plan  # bench.sessions: kept-alive sites' sessions on one server (PostgreSQL)
+    # "all" runs every part; "targets" only the rows the performance targets name (with their
+    # baselines), at the full run's counts: the check after a change to the write or read path.
+    scope: str = "all"
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -51,6 +57,8 @@ class Sizes:
             growth=(30_000,),
             growth_repeats=1,
             sealing_scale=0.25,
+            footprint_people=200,
+            sessions=Plan.quick(),
         )
 
     @classmethod
@@ -73,7 +81,18 @@ class Sizes:
             growth=(1_000_000, 5_000_000),
             growth_repeats=5,
             sealing_scale=1.0,
+            footprint_people=5000,
+            sessions=Plan.full(),
         )
+
+    @classmethod
+    def targets(cls) -> Sizes:
+        """The full counts for what the targets name: single doses at 32 clients, batches, the
+        projector's lag under load, certificate reads, imports (100,000 rows, then 1,000,000
+        once) and the sites' sessions; no rebuilds, growth, sealing, signing, feeds, footprint
+        or standby runs."""
+        full = cls.full()
+        return replace(full, concurrency=(32,), workers=(1,), scope="targets")
 
 
 @dataclass

@@ -206,9 +206,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int, group_commit_ms: float) -> Iterator[tuple[str, int]]:
+def server(
+    url: str, workers: int, group_commit_ms: float, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`doseledger serve` (the API alone: the projections run elsewhere) on a free port, with
+    further `settings` as environment variables (e.g. the read URL of a standby); yields its
+    base URL and its session (for `session_cpu`)."""
     port = free_port()
-    env = {**os.environ, "DOSELEDGER_DATABASE_URL": url, "DOSELEDGER_GROUP_COMMIT_MS": str(group_commit_ms)}
+    env = {
+        **os.environ,
+        "DOSELEDGER_DATABASE_URL": url,
+        "DOSELEDGER_GROUP_COMMIT_MS": str(group_commit_ms),
+        **(settings or {}),
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
         [

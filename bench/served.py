@@ -3,11 +3,13 @@ reads, the projections' lag during a load run, and the growth runs on a filled s
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from bench import growth, http
@@ -117,67 +119,141 @@ def over_http(
                 )
 
 
-def grown(kind: str, url: str, sizes: Sizes, token: str, result: Result, say: Callable[[str], None]) -> None:
-    """Single doses (32 clients) and batches as the store stands, then again after filling it to
-    each of `sizes.growth` events: each rate as a ratio to the first (within 10 % is the target).
+def grown(
+    kind: str,
+    url: str,
+    sizes: Sizes,
+    token: str,
+    result: Result,
+    say: Callable[[str], None],
+    measuring: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> None:
+    """Single doses (32 clients) and batches on a store kept at the starting size and on this
+    store filled to each of `sizes.growth` events, interleaved: start, 1 M, start, 5 M, start.
+    Each grown level's rate is a ratio to the mean of the start measurements either side of it
+    (within 10 % is the target); the start measurements' spread is what the run drifted.
 
-    Each level doses people of its own, registered just before it, so that every level's people
-    have the same history (their registration and first dose): what differs is the store's size
-    alone, not the length of the streams each decision reads."""
+    Each measurement doses people of its own, registered just before it, so that every level's
+    people have the same history (their registration and first dose): what differs is the
+    store's size alone, not the length of the streams each decision reads. `measuring` is held
+    around each measurement alone (the server and its load), not the fillings and registrations:
+    on a shared machine, a lock that keeps other measurements out meanwhile."""
     from usecases.application import DoseLedger
 
-    levels: list[int | None] = [None, *sizes.growth]
+    measured: list[tuple[int | None, dict[str, list[float]], int]] = []
+    with growth.copy_of(url) as template:  # the store as the growth runs start, kept aside
+        for n, target in enumerate(growth.interleaved(sizes.growth)):
+            if target is None:
+                with growth.copy_of(template) as fresh:  # afresh: the last measurement's doses gone
+                    measured.append((target, *appends_at(kind, fresh, sizes, token, n, say, measuring)))
+                continue
+            with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
+                say(f"[{kind}] growth: filling the store to {target:,} events")
+                growth.fill(ledger, target)
+            measured.append((target, *appends_at(kind, url, sizes, token, n, say, measuring)))
+    growth_rows(measured, result)
+
+
+def growth_rows(measured: list[tuple[int | None, dict[str, list[float]], int]], result: Result) -> None:
+    """The rows of the interleaved growth runs (`measured` in their order, None the start store)."""
+    titles = {"dose": "single dose over HTTP, 32 clients", "batch": "batch over HTTP (1000/request)"}
+    starts = [(at, runs) for at, (target, runs, _) in enumerate(measured) if target is None]
+    for what, title in titles.items():
+        medians = [statistics.median(runs[what]) for _, runs in starts]
+        for k, (_, runs) in enumerate(starts, 1):
+            result.add(
+                f"growth_{what}_start{k}",
+                f"growth: {title}, start store, measurement {k}",
+                "doses/s",
+                runs[what],
+            )
+        # Each start measurement's median: min-max is the drift over the run.
+        result.add(
+            f"growth_{what}_start",
+            f"growth: {title}, start store (each measurement's median)",
+            "doses/s",
+            medians,
+        )
+        result.add(
+            f"growth_{what}_start_spread",
+            "  the start store's spread (highest / lowest median)",
+            "×",
+            [max(medians) / min(medians)],
+        )
+        for at, (target, runs, _) in enumerate(measured):
+            if target is None:
+                continue
+            key = f"{target // 1000}k"
+            around = [statistics.median(r[what]) for s, r in starts if abs(s - at) == 1]
+            result.add(
+                f"growth_{what}_around_{key}",
+                f"  start store either side of {target:,} events (mean of their medians)",
+                "doses/s",
+                around,  # the median of two is their mean
+            )
+            result.add(
+                f"growth_{what}_{key}",
+                f"growth: {title}, store filled to {target:,} events",
+                "doses/s",
+                runs[what],
+                f"growth_{what}_around_{key}",
+            )
+    result.add(
+        "growth_events_start",
+        "  events stored, start store (each measurement)",
+        "events",
+        [e for t, _, e in measured if t is None],
+    )
+    for target, _, stored in measured:
+        if target is not None:
+            result.add(f"growth_events_{target // 1000}k", "  events stored", "events", [stored])
+
+
+def appends_at(
+    kind: str,
+    url: str,
+    sizes: Sizes,
+    token: str,
+    n: int,
+    say: Callable[[str], None],
+    measuring: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> tuple[dict[str, list[float]], int]:
+    """Single doses and batches on the store at `url` as it stands, for people registered
+    just before (numbered from (n + 1) * 10^7): their rates and the events stored before."""
+    from usecases.application import DoseLedger
+
+    with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
+        stored = ledger.head()
+    say(f"[{kind}] growth: appends with {stored:,} events stored")
     repeats, batches = sizes.growth_repeats, 2 * sizes.batches  # longer runs, more of them
     dosed = 256 + repeats * (sizes.requests + batches * sizes.batch_size)
-    for n, target in enumerate(levels):
-        with DoseLedger(env={"DOSELEDGER_DATABASE_URL": url}) as ledger:
-            if target is not None:
-                say(f"[{kind}] growth: filling the store to {target:,} events")
-            stored = growth.fill(ledger, target) if target is not None else ledger.head()
-        key = "start" if target is None else f"{target // 1000}k"
-        say(f"[{kind}] growth: appends with {stored:,} events stored")
-        people = http.register(url, max(sizes.people, dosed), first=(n + 1) * 10**7)
-        with http.server(url, 1, 2) as (base, session):
-            spec = {"base": base, "token": token, "method": "POST", "path": "/v1/doses"}
-            prefix = f"g{n}"
+    people = http.register(url, max(sizes.people, dosed), first=(n + 1) * 10**7)
+    with measuring(), http.server(url, 1, 2) as (base, session):
+        spec = {"base": base, "token": token, "method": "POST", "path": "/v1/doses"}
+        prefix = f"g{n}"
+        http.load({**spec, "concurrency": 32, "bodies": people.doses(256, f"{prefix}w")}, session)  # warm-up
+        single = [
             http.load(
-                {**spec, "concurrency": 32, "bodies": people.doses(256, f"{prefix}w")}, session
-            )  # warm-up
-            single = [
-                http.load(
-                    {**spec, "concurrency": 32, "bodies": people.doses(sizes.requests, f"{prefix}-{r}")},
-                    session,
-                )
-                for r in range(repeats)
-            ]
-            batch = [
-                http.load(
-                    {
-                        **spec,
-                        "path": "/v1/doses/batch",
-                        "concurrency": http.BATCH_CONCURRENCY,
-                        "bodies": people.batches(batches, sizes.batch_size, f"{prefix}b{r}"),
-                    },
-                    session,
-                )
-                for r in range(repeats)
-            ]
-        label = "as the growth runs start" if target is None else f"store filled to {target:,} events"
-        result.add(
-            f"growth_dose_{key}",
-            f"growth: single dose over HTTP, 32 clients, {label}",
-            "doses/s",
-            [r["per_s"] for r in single],
-            None if target is None else "growth_dose_start",
-        )
-        result.add(
-            f"growth_batch_{key}",
-            f"growth: batch over HTTP (1000/request), {label}",
-            "doses/s",
-            [r["per_s"] * sizes.batch_size for r in batch],
-            None if target is None else "growth_batch_start",
-        )
-        result.add(f"growth_events_{key}", "  events stored", "events", [stored])
+                {**spec, "concurrency": 32, "bodies": people.doses(sizes.requests, f"{prefix}-{r}")},
+                session,
+            )
+            for r in range(repeats)
+        ]
+        batch = [
+            http.load(
+                {
+                    **spec,
+                    "path": "/v1/doses/batch",
+                    "concurrency": http.BATCH_CONCURRENCY,
+                    "bodies": people.batches(batches, sizes.batch_size, f"{prefix}b{r}"),
+                },
+                session,
+            )
+            for r in range(repeats)
+        ]
+    rates = {"dose": [r["per_s"] for r in single], "batch": [r["per_s"] * sizes.batch_size for r in batch]}
+    say(f"[{kind}] growth: {stored:,} events: " + "; ".join(f"{k} {v}" for k, v in rates.items()))
+    return rates, stored
 
 
 def lag_during_load(
@@ -192,7 +268,12 @@ def lag_during_load(
 ) -> None:
     """32 clients sending single doses while a `doseledger project` worker follows; the lag of
     the slowest view sampled four times a second. With 2 server workers the doses come at the
-    rate the issue's lag target names (>= 1,200/s on PostgreSQL), if the machine reaches it."""
+    rate the issue's lag target names (>= 1,200/s on PostgreSQL), if the machine reaches it.
+
+    Beside the lag, the CPU the projector spent during the load run: its share of a core, and
+    its seconds per 1,000 events stored meanwhile, as a ratio to the server's for the same
+    events (the projector and the server share the machine's cores: what the projector takes,
+    the server's rate loses)."""
     from projections import open_views
 
     say(f"[{kind}] projections' lag while 32 clients send {len(bodies):,} single doses, {workers} worker(s)")
@@ -200,6 +281,7 @@ def lag_during_load(
         [sys.executable, "-m", "cli.main", "--database-url", url, "project"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own session, for its CPU (http.session_cpu)
     )
     views = open_views(url)
     samples: list[tuple[float, float, int]] = []
@@ -224,8 +306,11 @@ def lag_during_load(
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample)
+        stored, projector_cpu = views.ledger.recorder.count_notifications(), http.session_cpu(worker.pid)
         sampler.start()
         load = http.load({**spec, "concurrency": 32, "bodies": bodies}, session)
+        projector_cpu = http.session_cpu(worker.pid) - projector_cpu
+        stored = views.ledger.recorder.count_notifications() - stored
         sampling.clear()
         sampler.join()
     finally:
@@ -247,6 +332,25 @@ def lag_during_load(
         "  projection lag p99 (slowest view)",
         "s",
         [lags[min(len(lags) - 1, int(len(lags) * 0.99))]],
+    )
+    result.add(
+        f"lag_projector_share{key}",
+        "  projector CPU during the run (share of one core)",
+        "cores",
+        [projector_cpu / load["seconds"]],
+    )
+    result.add(
+        f"lag_server_cpu{key}",
+        "  server CPU per 1,000 events stored during the run",
+        "s",
+        [1000 * load["server_cpu_s"] / stored],
+    )
+    result.add(
+        f"lag_projector_cpu{key}",
+        "  projector CPU per 1,000 events stored during the run (ratio: to the server's)",
+        "s",
+        [1000 * projector_cpu / stored],
+        f"lag_server_cpu{key}",
     )
     since = "from cold" if workers == 1 else "from where the 1-worker lag run left the views"
     result.add(f"catch_up_s{key}", f"  projector catch-up before the run, {since}", "s", [catch_up_s])

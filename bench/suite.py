@@ -6,7 +6,12 @@ each concurrency, batches, certificate reads, the projections' lag during a load
 projections' rebuild and one person's 50-event history on the events those runs left behind,
 then the growth runs (the appends measured again with the store filled to 1 M and 5 M events).
 Then what sealing personal fields costs (bench.sealing: fresh stores, sealed beside unsealed);
-last, the standard feeds beside the JSON batch path (bench.feeds: fresh stores).
+then the standard feeds beside the JSON batch path (bench.feeds: fresh stores); the bytes a
+realistic mix takes on disk (bench.footprint: a fresh store); last, on PostgreSQL, the writes
+with no standby, an asynchronous and a synchronous one (bench.replication: a primary and a
+standby of its own), certificate reads served by a standby beside the primary
+(bench.replica_reads: a pair of its own), and many sites' kept-alive sessions held on one server
+(bench.sessions: a store of its own).
 The import needs an empty store and a process of its own (its peak RSS is its own): it runs on
 fresh stores, as `bench.imports` does, with its baseline (`record_doses`) measured there too.
 
@@ -21,7 +26,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import appends, feeds, http, imports, replay, sealing, signing
+from bench import (
+    appends,
+    feeds,
+    footprint,
+    http,
+    imports,
+    replay,
+    replica_reads,
+    replication,
+    sealing,
+    sessions,
+    signing,
+)
 from bench.figures import Result, Sizes, repeat
 from bench.served import grown, over_http
 
@@ -54,17 +71,38 @@ def run_store(kind: str, sizes: Sizes, say: Callable[[str], None] = print) -> Re
         )
         token, people = http.prepare(url, sizes.people)
         over_http(kind, url, sizes, token, people, result, say)
-        read_side(url, sizes, result, say)
-        grown(kind, url, sizes, token, result, say)
+        if sizes.scope == "all":
+            read_side(url, sizes, result, say)
+            grown(kind, url, sizes, token, result, say)
     say(f"[{kind}] retro import of {sizes.import_rows:,} generated rows, then {sizes.import_rows_large:,}")
     imported(kind, sizes, result)
+    if sizes.scope == "targets":
+        if kind == "postgresql":
+            sites_sessions(kind, sizes, result, say)
+        return result
     say(f"[{kind}] sealing personal fields: single doses and imports, sealed beside unsealed")
     sealing.into(result, kind, sizes.repeats, sizes.sealing_scale)
     say(f"[{kind}] signed certificates: the DCC and SHC reads beside the plain read, signing a version")
     signing.into(result, kind, sizes.repeats)
     say(f"[{kind}] the standard feeds: HL7 v2 over MLLP (and HTTP) beside the JSON batch path")
     feeds.into(result, kind, sizes.repeats, max(1000, int(4000 * sizes.sealing_scale)))
+    say(
+        f"[{kind}] bytes on disk: {sizes.footprint_people:,} people of a realistic mix, per event and per person"
+    )
+    footprint.into(result, kind, sizes.footprint_people)
+    if kind == "postgresql":
+        say(f"[{kind}] writes with no standby, an asynchronous and a synchronous one (a primary of its own)")
+        replication.into(result, sizes.repeats, sizes.appends, sizes.batches, say)
+        say(f"[{kind}] certificate reads served by a standby beside the primary (a pair of its own)")
+        replica_reads.into(result, sizes.repeats, sizes.reads)
+        sites_sessions(kind, sizes, result, say)
     return result
+
+
+def sites_sessions(kind: str, sizes: Sizes, result: Result, say: Callable[[str], None]) -> None:
+    plan = sizes.sessions
+    say(f"[{kind}] {plan.sessions:,} sites' kept-alive sessions on one server ({plan.workers} workers)")
+    sessions.into(result, kind, plan, say)
 
 
 # --- the read side and the history ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Measure the ledger beside eventsourcing's own baseline: appends, HTTP, import, projections.
 
-  doseledger bench [--store sqlite|postgresql|both] [--quick] [--out DIR]
+  doseledger bench [--store sqlite|postgresql|both] [--quick | --targets] [--out DIR]
 
 One run per store on one database (see bench/suite.py for what runs and in which order): medians
 of the repetitions with min and max, and each throughput as a ratio to the baseline measured in
@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="small counts, one repetition: a check that everything runs (minutes)",
     )
     parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="only the rows the performance targets name, at the full counts, with their baselines",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("var/bench"),
@@ -39,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from bench.suite import Sizes, environment, run_store
 
     console = Console()
-    sizes = Sizes.quick() if args.quick else Sizes.full()
+    if args.quick and args.targets:
+        raise SystemExit("bench: --quick and --targets are two different runs; give one")
+    sizes = Sizes.quick() if args.quick else Sizes.targets() if args.targets else Sizes.full()
     stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     started = time.perf_counter()
     about = environment()
@@ -111,7 +118,7 @@ def label(results: list[Any], key: str) -> tuple[str, str]:
 def heading(about: dict[str, Any]) -> str:
     sizes = about["sizes"]
     return (
-        f"{'quick' if about['quick'] else 'full'} run: median of {sizes['repeats']} (min–max; "
+        f"{'quick' if about['quick'] else sizes.get('scope', 'all').replace('all', 'full')} run: median of {sizes['repeats']} (min–max; "
         f"growth runs: of {sizes['growth_repeats']}), "
         f"{about['cores']} cores, load average {about['load_average'][0]:.2f} before, "
         f"{about['load_average_after'][0]:.2f} after; {about['seconds']:.0f} s"

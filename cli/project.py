@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from cli.anchor import start_anchoring
 from config.settings import Settings
+from store.replica import StandbyRefused, refuse_standby
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     names = [n for name in args.names for n in projection_names(name)] or None
     settings = Settings()
+    try:
+        refuse_standby(settings.database_url, "doseledger project")
+    except StandbyRefused as error:
+        print(f"doseledger: {error}", file=sys.stderr)
+        return 2
     anchoring = start_anchoring(settings)
     try:
         return run_worker(names=names, sign=signing_from_env(settings))

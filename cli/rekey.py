@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         done = rekey(ledger, batch=args.batch, progress=lambda line: print(line, file=sys.stderr))
     if done.appended:
         recorded = "recorded" if done.fingerprint_recorded else "already recorded"
-        print(f"rekeyed {done.people} people: {done.appended} events appended; the ids secret {recorded}")
+        print(f"rekeyed {done.people} people: {done.appended} keys appended; the ids secret {recorded}")
     else:
         print(f"nothing to do: the {done.people} people's keys are keyed and the ids secret recorded")
     return 0

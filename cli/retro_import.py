@@ -1,8 +1,9 @@
-"""Retro-import a CSV or XLSX file of past doses (or write the blank template).
+"""Retro-import a CSV or XLSX file of past doses, or of sites' daily tallies (its header says
+which), or write a blank template.
 
   doseledger import FILE --unit UNIT --attested-by NAME [--document-ref REF] [--site SITE]
                          [--dry-run] [--map col=field,... | --map mapping.json] [--errors OUT.csv]
-  doseledger import --template FILE.xlsx|FILE.csv
+  doseledger import --template FILE.xlsx|FILE.csv [--tallies]
 
 Exit status: 0 every row in, 2 some rows refused (see the error report), 1 the import failed.
 """
@@ -41,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--template", type=Path, metavar="FILE", help="write the blank template (.xlsx or .csv) and stop"
     )
+    parser.add_argument(
+        "--tallies",
+        action="store_true",
+        help="with --template: the template of sites' daily tallies (site, day, vaccine, doses)",
+    )
     parser.add_argument("--unit", help="the submitting unit (required)")
     parser.add_argument("--attested-by", help="who signed the commitment for the file (required)")
     parser.add_argument("--document-ref", help="the reference of the stamped paper copy")
@@ -64,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.template:
-        write_template(args.template)
-        console.print(f"Template written to {args.template}")
+        write_template(args.template, tallies=args.tallies)
+        console.print(f"{'Tally template' if args.tallies else 'Template'} written to {args.template}")
         return 0
     if args.file is None or not args.unit or not args.attested_by:
         console.print("[red]Give the FILE, --unit and --attested-by (or --template FILE).[/red]")
@@ -137,10 +143,11 @@ def _bar(console: Console) -> Progress:
 
 def _print_result(console: Console, result: ImportResult, errors_path: Path) -> None:
     out = Console()
+    what = "daily tallies (a row per site, day and vaccine)" if result.kind == "tallies" else "doses"
     if result.dry_run:
-        out.print("Dry run: every row checked, nothing stored.")
+        out.print(f"Dry run of {what}: every row checked, nothing stored.")
     else:
-        out.print(f"Import {result.import_id} {result.status} (file sha256 {result.file_sha256}).")
+        out.print(f"Import {result.import_id} of {what} {result.status} (file sha256 {result.file_sha256}).")
     table = Table()
     for name in ("rows", "created", "duplicate", "rejected", "of them conflicts"):
         table.add_column(name, justify="right")

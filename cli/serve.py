@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
             workers=workers,
             access_log=args.access_log,
             log_level="info",
+            timeout_keep_alive=settings.keep_alive_seconds,
+            backlog=settings.backlog,
             **forwarding(settings),
         )
     finally:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from intake.codes import province_code
 from intake.retro.intake import BACKGROUND_BYTES
+from store.replica import separate_read_url
 from store.url import DEFAULT_URL
 
 PREFIX = "DOSELEDGER_"
@@ -34,6 +35,14 @@ class Settings(BaseSettings):
         DEFAULT_URL,
         description="the store: `sqlite:///relative.db`, `sqlite:////absolute.db` or "
         "`postgresql://user:pass@host:port/db[?schema=name]`",
+    )
+    # Checked against database_url when the settings are made (store/replica.py).
+    read_database_url: str | None = Field(
+        None,
+        description="a streaming standby of the PostgreSQL store that serves the projections' reads "
+        "(certificates, statistics, lists, reports; `min_position` reads wait for its replay); writes, "
+        "the projector and the audit stay on `DOSELEDGER_DATABASE_URL` (unset: everything there; "
+        "SQLite has no replica)",
     )
     # Revocations reach every worker sooner: each looks for new ones every
     # `revocation_check_seconds`; this bounds how long a token goes unchecked otherwise.
@@ -142,11 +151,21 @@ class Settings(BaseSettings):
     correction_overdue_days: float = Field(
         7, ge=0, description="an unanswered correction request older than this is overdue"
     )
+    # Enforced by the server on the signed session cookie, not left to the browser's expiry.
+    page_session_hours: float = Field(
+        8,
+        gt=0,
+        le=24 * 30,
+        description="how long a sign-in to the officials' pages (`/console`) lasts before the "
+        "token must be typed again",
+    )
     # Slows the guessing of codes. Counted in the store: the limit holds across workers.
     status_checks_per_minute: int = Field(
         10,
         gt=0,
-        description="a citizen's status checks per client address, all workers together (429 beyond)",
+        description="a citizen's status checks and the citizens' page's look-ups (`/citizen/`), per "
+        "client address, all workers together (429 beyond); the page's correction filings the same, "
+        "counted apart",
     )
     # A vaccinator looks up a few people a minute; a leaked site token scraping the register
     # looks up many. Counted in the store: the limit holds across workers.
@@ -185,6 +204,30 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, description="the API's uvicorn worker processes (`doseledger serve --workers`)"
     )
+    # A site's session sends a dose every 30-40 s on one kept-alive connection: the server must
+    # hold an idle connection longer than that, or every dose pays a new connection (and, behind
+    # a proxy, a race between its reuse and the server's close). uvicorn's own default is 5 s.
+    keep_alive_seconds: int = Field(
+        5,
+        ge=1,
+        description="how long the API keeps an idle kept-alive connection open, in whole seconds (above "
+        "the clients' longest pause, and above a proxy's idle timeout for its upstream connections)",
+    )
+    # Capped by the kernel's net.core.somaxconn.
+    backlog: int = Field(
+        2048, ge=1, description="connections the API's listening socket holds waiting to be accepted"
+    )
+
+    @model_validator(mode="after")
+    def replica_of_the_store(self) -> Settings:
+        """A read URL that names another server is a PostgreSQL standby of the same database and
+        schema (a SQLite store has none)."""
+        separate_read_url(self.database_url, self.read_database_url)
+        return self
+
+    def read_url(self) -> str | None:
+        """Where the projections' reads go when not to the store itself (None: to the store)."""
+        return separate_read_url(self.database_url, self.read_database_url)
 
     @field_validator("feed_default_province")
     @classmethod
@@ -215,7 +258,9 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise InvalidSetting(
                 "; ".join(
-                    f"{variable(str(e['loc'][0]))}: {e['msg']} (got {e['input']!r})" if e["loc"] else e["msg"]
+                    f"{variable(str(e['loc'][0]))}: {e['msg']} (got {e['input']!r})"
+                    if e["loc"]
+                    else e["msg"].removeprefix("Value error, ")
                     for e in error.errors()
                 )
             ) from None
@@ -232,6 +277,8 @@ class Settings(BaseSettings):
         "verifications_per_minute",
         "port",
         "workers",
+        "keep_alive_seconds",
+        "backlog",
         mode="before",
     )
     @classmethod

@@ -55,6 +55,16 @@ class Conflict(LedgerError):
     kind = "conflict"
 
 
+class OutOfScope(LedgerError):
+    """The person is in a province outside the caller's scope, as the decision read it (a merge
+    may have moved a dose to another province's person since the caller last looked)."""
+
+    kind = "forbidden"
+
+    def __init__(self, province: str | None, field: str):
+        super().__init__(field, f"this token may not act on province {province!r}")
+
+
 class SiteRecordConflict(Conflict):
     """The same (site_id, site_record_id) was recorded before with other content."""
 
@@ -118,3 +128,22 @@ class CorrectionClosed(Conflict):
 
 class Contention(Exception):
     """Writers kept colliding on the same records beyond the retry budget (try again)."""
+
+
+class NotMerged(LedgerError):
+    """An unmerge names a person not merged into the survivor (never, or undone already)."""
+
+    def __init__(self, duplicate_id: UUID, survivor_id: UUID, field: str = "duplicate_person_id"):
+        super().__init__(field, f"person {duplicate_id} is not merged into person {survivor_id}")
+
+
+class MergeNotUndoable(Conflict):
+    """What the merge carried was acted on since in a way an unmerge cannot take back."""
+
+    def __init__(self, request_id: str, why: str, field: str = "duplicate_person_id"):
+        super().__init__(field, f"correction request {request_id} {why}")
+
+
+class FlagAlreadyResolved(Conflict):
+    def __init__(self, dose_id: UUID, kind: str, field: str = "kind"):
+        super().__init__(field, f"the {kind} flag of dose {dose_id} is already resolved as it stands")

@@ -21,7 +21,7 @@ from eventsourcing.domain import event
 from ledger.chain import ChainedAggregate
 from ledger.errors import InvalidValue
 
-REASONS = ("dose-added", "amended", "voided", "merged", "rules", "erased", "details-corrected")
+REASONS = ("dose-added", "amended", "voided", "merged", "unmerged", "rules", "erased", "details-corrected")
 
 
 class Issuance(ChainedAggregate):

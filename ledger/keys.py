@@ -1,10 +1,13 @@
 """Unique keys without a global lock.
 
-Each key is a tiny aggregate whose id is derived from the key: a uuid5 where the key is no
-one's personal data (a site, a site's record), else an HMAC under the deployment's secret
-(IdKey; the store records which secret in the KeyedIds stream). It is saved in the same
-transaction as the events it guards, so the store's unique (originator_id, version) makes the
-second claimant fail atomically: no dose is stored twice, no national id names two people.
+A site's record is a row of a key table beside the events (store.site_records), inserted in the
+same transaction as the dose, whose unique index makes the second claimant fail atomically; a
+national id's holder and an identity key's people likewise (store.person_keys, under keyed ids).
+Every other key is a tiny aggregate whose id is derived from the key (a site: a uuid5, no one's
+personal data), saved in the same transaction as the events it guards, so the store's unique
+(originator_id, version) makes the second claimant fail atomically. The ids of keys made from
+personal data are HMACs under the deployment's secret (IdKey; the store records which secret
+in the KeyedIds stream): no dose is stored twice, no national id names two people.
 """
 
 from __future__ import annotations
@@ -49,14 +52,26 @@ def _keyed(secret: bytes, name: str) -> UUID:
     Version 8 (RFC 9562, "custom") and not 4 or 5: the id is neither random nor the RFC's
     public name-based hash, and the version digit tells a keyed id from an old uuid5 one at a
     glance. 122 of the 128 bits are the HMAC's."""
-    raw = bytearray(hmac.new(secret, name.encode(), hashlib.sha256).digest()[:16])
+    # A copy of the HMAC keyed once (as ledger.chain's digests): hmac.new hashes the key's
+    # two padded blocks again for every name.
+    mac = _keyed_mac(secret).copy()
+    mac.update(name.encode())
+    raw = bytearray(mac.digest()[:16])
     raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
     raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC's variant
     return UUID(bytes=bytes(raw))
 
 
+@lru_cache(maxsize=4)  # the deployment's one secret (a few more in tests)
+def _keyed_mac(secret: bytes) -> hmac.HMAC:
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
 def _fingerprint(secret: bytes) -> str:
     return hmac.new(secret, _FINGERPRINTED, hashlib.sha256).hexdigest()
+
+
+KEYED_DIGEST = "hmac:"  # how a site-record key row's keyed digest begins (IdKey.site_record_digest)
 
 
 class IdKey:
@@ -68,12 +83,13 @@ class IdKey:
     The domain is handed the secret's bytes; it never reads them itself.
     """
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_secret", "_site_record_key")
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ValueError("the ids secret is shorter than 16 bytes")
         self._secret = secret
+        self._site_record_key: bytes | None = None
 
     def __repr__(self) -> str:  # never the secret, in a log or a traceback
         return f"IdKey(fingerprint={self.fingerprint[:12]}…)"
@@ -89,6 +105,15 @@ class IdKey:
         so that no digest published with a certificate is ever made under the ids' own key."""
         return hmac.new(self._secret, f"derived/{purpose}".encode(), hashlib.sha256).digest()
 
+    def site_record_digest(self, digest: str) -> str:
+        """A report's content digest as its site-record key row keeps it: keyed ("hmac:" and an
+        HMAC under a key derived for it). The plain digest is over the details of a person a
+        site sent with the dose (name, birth date, national id, phone): kept in a row that
+        outlives the person's erasure, it would confirm a guess of them."""
+        if self._site_record_key is None:
+            self._site_record_key = self.derived("site-record-digest")
+        return KEYED_DIGEST + hmac.new(self._site_record_key, digest.encode(), hashlib.sha256).hexdigest()
+
     def person_of_record(self, site_id: str, site_record_id: str) -> UUID:
         """A person registered inline with a dose: a retried request finds the same person."""
         return _keyed(self._secret, f"person-of/{site_id}/{site_record_id}")
@@ -102,7 +127,11 @@ class IdKey:
 
 
 class SiteRecord(ChainedAggregate):
-    """(site_id, site_record_id) → the one dose it reported. Its id is the dose id."""
+    """(site_id, site_record_id) → the one dose it reported. Its id is the dose id.
+
+    How stores written before the key table (store.site_records) kept the key: its events stay,
+    under their topic, and are copied into the table at each start (usecases.site_record_keys);
+    the code since the table writes nothing new as this aggregate."""
 
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
         Claimed: ClassVar[type[ChainedAggregate.Created]]
@@ -127,10 +156,15 @@ class SiteRecord(ChainedAggregate):
 
 
 class NationalIdClaim(ChainedAggregate):
-    """A national id → the one person holding it."""
+    """A national id → the one person holding it.
+
+    How stores written before the national-id key table (store.person_keys) kept the key: its
+    events stay, under their topics, and are copied into the table at each start
+    (usecases.person_key_copy); the code since the table writes nothing new as this aggregate."""
 
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
         Claimed: ClassVar[type[ChainedAggregate.Created]]
+        Reassigned: ClassVar[type[ChainedAggregate.Event]]
 
     @event("Claimed")
     def __init__(self, person_id: UUID) -> None:
@@ -154,10 +188,16 @@ class IdentityKey(ChainedAggregate):
 
     Not unique: twins, or a family sharing a phone, may share it. A retro import matches a
     row to a person through it, and refuses a row that finds more than one.
+
+    How stores written before the identity key table (store.person_keys) kept the key: its
+    events stay, under their topics, and are copied into the table at each start
+    (usecases.person_key_copy); the code since the table writes nothing new as this aggregate.
     """
 
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
         Claimed: ClassVar[type[ChainedAggregate.Created]]
+        Joined: ClassVar[type[ChainedAggregate.Event]]
+        Left: ClassVar[type[ChainedAggregate.Event]]
 
     @event("Claimed")
     def __init__(self, person_id: UUID) -> None:
@@ -189,6 +229,7 @@ class CorrectionTicket(ChainedAggregate):
 
     if TYPE_CHECKING:  # made by @event at class creation; declared for the type checker only
         Issued: ClassVar[type[ChainedAggregate.Created]]
+        Moved: ClassVar[type[ChainedAggregate.Event]]
 
     @event("Issued")
     def __init__(self, person_id: UUID, code_digest: str) -> None:
@@ -198,6 +239,15 @@ class CorrectionTicket(ChainedAggregate):
     @classmethod
     def issue(cls, request_id: UUID, person_id: UUID, code_digest: str) -> CorrectionTicket:
         return cls._create(cls.Issued, id=request_id, person_id=person_id, code_digest=code_digest)
+
+    def move(self, person_id: UUID, reason: str) -> None:
+        """The request went to another person's record with the dose it is about (an unmerge)."""
+        if person_id != self.person_id:
+            self._moved(person_id=person_id, reason=reason)
+
+    @event("Moved")
+    def _moved(self, person_id: UUID, reason: str) -> None:
+        self.person_id = person_id
 
 
 KEYED_IDS_ID = uuid5(NAMESPACE, "keyed-ids")

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
 
+from ledger import chain
 from ledger.chain import ChainedAggregate
 from ledger.errors import (
     CorrectionClosed,
     CorrectionNotFound,
     DoseAlreadyVoided,
     DoseNotFound,
+    FlagAlreadyResolved,
     InvalidValue,
+    MergeNotUndoable,
+    NotMerged,
     PersonAlreadyErased,
     PersonErased,
     PersonMerged,
 )
+from ledger.flags import FLAG_KINDS, dose_of_flag_key, flag_key, flags_of, resolution_of
 from ledger.series import Evaluation, evaluate
 from ledger.values import CorrectionKind, CorrectionStatus
 
@@ -44,6 +50,8 @@ PERSONAL: dict[str, tuple[str, ...]] = {
     "CorrectionRequested": ("contact", "claim"),
     "CorrectionRepeated": ("contact",),
     "DuplicateAbsorbed": ("corrections.*.claim",),
+    "DuplicateReleased": ("corrections.*.claim",),
+    "MergeUndone": ("corrections.*.claim",),
 }
 ERASED_NAME = "[erased]"  # what a reader shows for an erased person's name
 
@@ -59,6 +67,10 @@ class Person(ChainedAggregate):
         DoseVoided: ClassVar[type[Any]]
         DuplicateAbsorbed: ClassVar[type[Any]]
         MergedInto: ClassVar[type[Any]]
+        DuplicateReleased: ClassVar[type[Any]]
+        MergeUndone: ClassVar[type[Any]]
+        FlagResolutionsCarried: ClassVar[type[Any]]
+        FlagResolved: ClassVar[type[Any]]
         CorrectionRequested: ClassVar[type[Any]]
         CorrectionRepeated: ClassVar[type[Any]]
         CorrectionAssigned: ClassVar[type[Any]]
@@ -96,6 +108,11 @@ class Person(ChainedAggregate):
         self.doses: dict[str, dict[str, Any]] = {}
         self.merged_into: UUID | None = None
         self.absorbed: list[UUID] = []
+        # Per duplicate absorbed (by id): the doses and requests the merge carried over, each
+        # request with its status then; what an unmerge gives back.
+        self.carried: dict[str, dict[str, Any]] = {}
+        # Flag key (ledger.flags) -> what the official's resolution holds for, and why.
+        self.resolved_flags: dict[str, dict[str, Any]] = {}
         self.corrections: dict[str, dict[str, Any]] = {}
         self.erased = False
         self._seq = 0
@@ -155,11 +172,18 @@ class Person(ChainedAggregate):
         reported_dose_number: int | None,
         actor: dict[str, str],
         source: dict[str, Any],
+        named_person_id: UUID | None = None,
     ) -> None:
+        """`named_person_id`: the person the site named, when a merge led the dose here from a
+        duplicate (an unmerge gives it back to that person)."""
         self.check_open()
         if str(dose_id) in self.doses:
             raise InvalidValue("site_record_id", f"dose {dose_id} is already recorded")
-        self._dose_recorded(
+        # Kept only when it says something (most doses are recorded on the person named), and
+        # inside the source, so that every other dose's stored bytes stay as they always were.
+        if named_person_id is not None and named_person_id != self.id:
+            source = {**source, "named_person_id": str(named_person_id)}
+        recorded: dict[str, Any] = dict(
             dose_id=dose_id,
             vaccine=vaccine,
             lot=lot,
@@ -169,6 +193,11 @@ class Person(ChainedAggregate):
             actor=actor,
             source=source,
         )
+        # The hot path of batches and imports: made directly (ledger.chain), stored the same.
+        if chain.LEAN:
+            self._lean_event(self.DoseRecorded, **recorded)
+        else:
+            self._dose_recorded(**recorded)
 
     def amend_dose(
         self,
@@ -202,6 +231,9 @@ class Person(ChainedAggregate):
         carried = [d for d in duplicate.doses.values() if d["dose_id"] not in self.doses]
         # The duplicate's correction requests stay answerable: they move with its doses.
         requests = [c for c in duplicate.corrections.values() if c["request_id"] not in self.corrections]
+        # An official's resolution of a carried dose's flag goes with it, holding while the flag
+        # and the dose say what they said when it was made (ledger.flags).
+        resolutions = _resolutions_of(duplicate.resolved_flags, [d["dose_id"] for d in carried])
         self._duplicate_absorbed(
             duplicate_person_id=duplicate.id,
             doses=carried,
@@ -210,12 +242,132 @@ class Person(ChainedAggregate):
             source=source,
             corrections=requests,
         )
+        if resolutions:  # an event of its own: a merge without any stores what it always did
+            self._flag_resolutions_carried(
+                duplicate_person_id=duplicate.id, resolved_flags=resolutions, actor=actor, source=source
+            )
 
     def merge_into(
         self, survivor_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]
     ) -> None:
         self.check_open()
         self._merged_into(survivor_person_id=survivor_id, reason=reason, actor=actor, source=source)
+
+    def release(
+        self, duplicate: Person, reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> Released:
+        """Undo the merge of `duplicate` into this person: the doses and correction requests it
+        carried go back, as they are now (amended, voided, answered since), and so do the doses
+        a site recorded naming the duplicate while it was merged (the dose was given to the
+        duplicate), the requests filed here since about any of those doses, and the officials'
+        resolutions of their flags. Other doses recorded on this person after the merge stay.
+        The duplicate is opened by undo_merge with what this returns, in the same transaction.
+
+        Refused: a survivor merged on itself (undo that first) or erased, an erased duplicate, a
+        duplicate not merged into this person, and a merge whose carried correction request was
+        accepted since with a correction on this person's record (a dose recorded or details
+        changed here), which an unmerge cannot take back."""
+        self.check_open()
+        if duplicate.id == self.id:
+            raise InvalidValue("duplicate_person_id", "a person cannot be unmerged from itself")
+        duplicate.check_not_erased_as("duplicate_person_id")
+        carried = self.carried.get(str(duplicate.id))
+        if carried is None or duplicate.merged_into != self.id:
+            raise NotMerged(duplicate.id, self.id)
+        named_here = [
+            d
+            for d, dose in self.doses.items()
+            if dose.get("named_person_id") == str(duplicate.id) and d not in carried["doses"]
+        ]
+        released_ids = [d for d in [*carried["doses"], *named_here] if d in self.doses]
+        for request_id, status_then in carried["corrections"].items():
+            request = self.corrections.get(request_id)
+            if (
+                request is not None
+                and status_then in OPEN_STATES
+                and request["status"] == ACCEPTED
+                and not _corrects_carried_dose(request, released_ids)
+            ):
+                raise MergeNotUndoable(
+                    request_id,
+                    "was carried by the merge and accepted since: its correction was made on "
+                    "this person's record, which an unmerge cannot take back",
+                )
+        doses = [{k: v for k, v in self.doses[d].items() if k != "seq"} for d in released_ids]
+        # A request filed here while merged about a dose going back is about the duplicate's
+        # dose: it goes with the dose, to be answered there.
+        filed_here = [
+            r
+            for r, request in self.corrections.items()
+            if r not in carried["corrections"] and _corrects_carried_dose(request, released_ids)
+        ]
+        requests = [
+            dict(self.corrections[r]) for r in [*carried["corrections"], *filed_here] if r in self.corrections
+        ]
+        resolutions = _resolutions_of(self.resolved_flags, released_ids)
+        self._duplicate_released(
+            duplicate_person_id=duplicate.id,
+            doses=doses,
+            corrections=requests,
+            reason=reason,
+            actor=actor,
+            source=source,
+            resolved_flags=resolutions or None,
+        )
+        return Released(doses, requests, resolutions)
+
+    def undo_merge(
+        self,
+        survivor_id: UUID,
+        doses: list[dict[str, Any]],
+        corrections: list[dict[str, Any]],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+        resolved_flags: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Open again, with the doses, requests and flag resolutions the survivor released
+        (release checks)."""
+        self.check_not_erased_as("duplicate_person_id")
+        if self.merged_into != survivor_id:
+            raise NotMerged(self.id, survivor_id)
+        self._merge_undone(
+            survivor_person_id=survivor_id,
+            doses=doses,
+            corrections=corrections,
+            reason=reason,
+            actor=actor,
+            source=source,
+            resolved_flags=resolved_flags or None,
+        )
+
+    def check_not_erased_as(self, field: str) -> None:
+        if self.erased:
+            raise PersonErased(self.id, field)
+
+    # --- data-quality flags (ledger.flags) --------------------------------------------------
+
+    def flags(self) -> list[dict[str, Any]]:
+        return flags_of(self.doses, self.details["birth_date"])
+
+    def resolve_flag(
+        self, dose_id: UUID, kind: str, reason: str, actor: dict[str, str], source: dict[str, Any]
+    ) -> None:
+        """An official looked at the flag: it is resolved for the dose as it is now."""
+        self.check_open()
+        if kind not in FLAG_KINDS:
+            raise InvalidValue("kind", f"must be one of {', '.join(FLAG_KINDS)}")
+        dose = self.dose(dose_id)
+        flag = next((f for f in self.flags() if f["dose_id"] == str(dose_id) and f["kind"] == kind), None)
+        if flag is None:
+            raise InvalidValue("kind", f"dose {dose_id} has no {kind} flag")
+        resolution = resolution_of(flag, dose)
+        held = self.resolved_flags.get(flag_key(str(dose_id), kind))
+        if held is not None and {"flag": held["flag"], "dose": held["dose"]} == resolution:
+            raise FlagAlreadyResolved(dose_id, kind)
+        self._flag_resolved(
+            dose_id=dose_id, kind=kind, reason=reason, actor=actor, source=source, **resolution
+        )
 
     def check_not_erased_again(self) -> None:
         if self.erased:
@@ -405,6 +557,8 @@ class Person(ChainedAggregate):
             "source": source,
             "seq": self._seq,
             "voided": False,
+            # whom the site named, when a merge led the dose here (an unmerge gives it back)
+            **({"named_person_id": source["named_person_id"]} if "named_person_id" in source else {}),
         }
 
     @event("DoseAmended")
@@ -446,12 +600,85 @@ class Person(ChainedAggregate):
         for request in corrections or ():  # absent from events stored before requests moved
             self.corrections[request["request_id"]] = dict(request)
         self.absorbed.append(duplicate_person_id)
+        self.carried[str(duplicate_person_id)] = {
+            "doses": [dose["dose_id"] for dose in doses],
+            "corrections": {r["request_id"]: r["status"] for r in corrections or ()},
+        }
 
     @event("MergedInto")
     def _merged_into(
         self, survivor_person_id: UUID, reason: str, actor: dict[str, str], source: dict[str, Any]
     ) -> None:
         self.merged_into = survivor_person_id
+
+    @event("FlagResolutionsCarried")
+    def _flag_resolutions_carried(
+        self,
+        duplicate_person_id: UUID,
+        resolved_flags: dict[str, dict[str, Any]],
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
+        self.resolved_flags.update(resolved_flags)
+
+    @event("DuplicateReleased")
+    def _duplicate_released(
+        self,
+        duplicate_person_id: UUID,
+        doses: list[dict[str, Any]],
+        corrections: list[dict[str, Any]],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+        salt: str | None = None,
+        personal_digest: str | None = None,
+        resolved_flags: dict[str, dict[str, Any]] | None = None,  # absent before they moved
+    ) -> None:
+        for dose in doses:
+            self.doses.pop(dose["dose_id"], None)
+        for request in corrections:
+            self.corrections.pop(request["request_id"], None)
+        for key in resolved_flags or ():
+            self.resolved_flags.pop(key, None)
+        self.absorbed = [a for a in self.absorbed if a != duplicate_person_id]
+        self.carried.pop(str(duplicate_person_id), None)
+
+    @event("MergeUndone")
+    def _merge_undone(
+        self,
+        survivor_person_id: UUID,
+        doses: list[dict[str, Any]],
+        corrections: list[dict[str, Any]],
+        reason: str,
+        actor: dict[str, str],
+        source: dict[str, Any],
+        salt: str | None = None,
+        personal_digest: str | None = None,
+        resolved_flags: dict[str, dict[str, Any]] | None = None,  # absent before they moved
+    ) -> None:
+        self.merged_into = None
+        for dose in doses:
+            known = self.doses.get(dose["dose_id"])
+            if known is None:
+                self._seq += 1
+            # Its place among this person's doses is the one it had before the merge.
+            self.doses[dose["dose_id"]] = {**dose, "seq": self._seq if known is None else known["seq"]}
+        for request in corrections:
+            self.corrections[request["request_id"]] = dict(request)
+        self.resolved_flags.update(resolved_flags or {})
+
+    @event("FlagResolved")
+    def _flag_resolved(
+        self,
+        dose_id: UUID,
+        kind: str,
+        reason: str,
+        flag: dict[str, Any],
+        dose: dict[str, Any],
+        actor: dict[str, str],
+        source: dict[str, Any],
+    ) -> None:
+        self.resolved_flags[flag_key(str(dose_id), kind)] = {"flag": flag, "dose": dose, "reason": reason}
 
     @event("Erased")
     def _erased(
@@ -460,6 +687,28 @@ class Person(ChainedAggregate):
         self.erased = True
         self.details = {k: (None if k in PERSONAL_DETAILS else v) for k, v in self.details.items()}
         self.corrections = {rid: {**request, "claim": None} for rid, request in self.corrections.items()}
+
+
+@dataclass(frozen=True)
+class Released:
+    """What an unmerge gives back to the duplicate (Person.release → Person.undo_merge)."""
+
+    doses: list[dict[str, Any]]
+    corrections: list[dict[str, Any]]
+    resolved_flags: dict[str, dict[str, Any]]
+
+
+def _resolutions_of(resolved: dict[str, dict[str, Any]], dose_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The flag resolutions held for these doses (flag keys start with the dose id)."""
+    doses = set(dose_ids)
+    return {key: dict(held) for key, held in resolved.items() if dose_of_flag_key(key) in doses}
+
+
+def _corrects_carried_dose(request: dict[str, Any], carried_doses: list[str]) -> bool:
+    """Whether a request is (or, accepted, was) an amendment or void of a carried dose
+    (which goes back with the dose, as it is)."""
+    claim = request.get("claim")
+    return request["kind"] == WRONG_DOSE and isinstance(claim, dict) and claim.get("dose_id") in carried_doses
 
 
 # Each event class names its personal fields (ledger.personal, ledger.chain, the store's sealing).

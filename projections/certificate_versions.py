@@ -3,7 +3,7 @@
 A version is identified by its content (`ledger.certification.certificate_id` of what `certify`
 says under the series rules in force), so a rebuild can never give an issued id to other
 content. The version number grows by one whenever that content changes: a dose, an amendment
-or void that shows, a merge, an erasure, a corrected name or birth date, or new series rules
+or void that shows, a merge or its undoing, an erasure, a corrected name or birth date, or new series rules
 that number the doses otherwise. A corrected phone number changes nothing.
 
 New rules that number a person's doses as before change nothing either: the content is
@@ -35,6 +35,8 @@ REASON_OF: dict[type, str] = {
     Person.DoseVoided: "voided",
     Person.DuplicateAbsorbed: "merged",
     Person.MergedInto: "merged",
+    Person.DuplicateReleased: "unmerged",  # the survivor's doses without the duplicate's
+    Person.MergeUndone: "unmerged",  # the duplicate's certificate again, a new version
     Person.Erased: "erased",
 }
 RULES = "rules"

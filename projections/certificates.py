@@ -40,7 +40,7 @@ from projections.engine.gathered_reads import GatheredReads
 from projections.engine.migrations import Migration, drop_table
 from projections.engine.paging import PagedProjection
 from projections.engine.statements import Sql
-from projections.engine.tables import Tables
+from projections.engine.tables import LEDGER, Tables
 from projections.records import PERSON_EVENTS, PersonRecord, as_uuid, person_ids
 from usecases.issuance import CERTIFICATES, Current, Issuer, Superseded
 
@@ -53,7 +53,8 @@ PAGE = 500  # people re-evaluated per read and write when new rules are adopted
 def _refold(view: Any, sql: Sql) -> None:
     """The versions made before content-addressed ids are folded again (the view starts over)."""
     sql.run("DELETE FROM {people}")
-    sql.run("DELETE FROM {tracking}")
+    # The ledger's row only: on PostgreSQL the library keeps a marker row of its own there.
+    sql.run("DELETE FROM {tracking} WHERE application_name = ?", (LEDGER,))
 
 
 _PEOPLE = "person_id TEXT PRIMARY KEY, record TEXT NOT NULL, document TEXT NOT NULL"
@@ -166,8 +167,9 @@ class CertificatesView(Tables):
 
     def save_people(self, people: dict[str, tuple[PersonRecord, dict[str, Any]]]) -> None:
         """Store these certificates evaluated again under new rules, ahead of the page that
-        adopts them (evaluated again after a stop, they come out the same: nothing changes)."""
-        with self._session(write=True) as sql:
+        adopts them (evaluated again after a stop, they come out the same: nothing changes).
+        Committed apart from the page that adopts them, a few at a time."""
+        with self.apart(), self._session(write=True) as sql:
             self._write(sql, people, ())
 
     def save_rebuilding(

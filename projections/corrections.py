@@ -25,6 +25,7 @@ from ledger.corrections import filed_moment
 from ledger.errors import InvalidValue
 from ledger.person import ACCEPTED, MISSING_DOSE, OPEN_STATES, REJECTED, Person
 from ledger.rules import ICT
+from projections.backlog import AGES
 from projections.engine.paging import PagedProjection
 from projections.engine.tables import Tables
 
@@ -107,6 +108,13 @@ def fold_requests(
                 if moved is not None:
                     moved.update(person_id=pid, province=people[pid])
                     touched.add(moved["request_id"])
+        elif isinstance(event, Person.MergeUndone):
+            # An unmerge gives the duplicate its requests back (and its province).
+            for released in event.corrections:
+                moved = requests.get(released["request_id"])
+                if moved is not None:
+                    moved.update(person_id=pid, province=people[pid])
+                    touched.add(moved["request_id"])
         elif isinstance(event, Person.Erased):
             for request in requests.values():
                 if request["person_id"] == pid:
@@ -170,6 +178,7 @@ class CorrectionsView(Tables):
         ("requests", "person_id"),
         ("requests", "province"),
         ("requests", "assigned_province"),
+        ("requests", "site_id, status"),  # a site's requests (the console's queue and dashboard)
     )
 
     def requests(
@@ -182,16 +191,18 @@ class CorrectionsView(Tables):
         overdue_after: timedelta = DEFAULT_OVERDUE,
         limit: int = 100,
         offset: int = 0,
+        sites: list[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Requests, oldest filed first: [{request_id, person_id, province, site_id, kind, claim,
         status, assignee, channel, evidence_ref, contact, filed_at, repeats, outcome, reason,
         resolved_at, age_days, overdue}]. `statuses` may name a STATUS_GROUPS entry too.
-        `overdue`: True only the overdue, False none of them."""
+        `overdue`: True only the overdue, False none of them. `sites`: the requests naming one of
+        these sites (assigned to it, or, unassigned, claiming a dose there)."""
         if not 1 <= limit <= 10_000:
             raise InvalidValue("limit", "must be from 1 to 10000")
         now_epoch = (now or datetime.now(UTC)).timestamp()
         cutoff = now_epoch - overdue_after.total_seconds()
-        where, params = self._where(statuses, provinces)
+        where, params = self._where(statuses, provinces, sites)
         if overdue is not None:
             late = "(status IN ('open', 'assigned') AND filed_epoch < ?)"
             where.append(late if overdue else f"NOT {late}")
@@ -221,15 +232,18 @@ class CorrectionsView(Tables):
         self,
         provinces: list[str] | None = None,
         *,
+        sites: list[str] | None = None,
         now: datetime | None = None,
         overdue_after: timedelta = DEFAULT_OVERDUE,
     ) -> dict[str, Any]:
         """{open: [{province, site_id, open, overdue, oldest_filed_at, oldest_age_days}],
         overdue: n, resolved: {accepted: n, rejected: n},
-        resolution_days: {count, median, p90}} (median and p90 None when nothing is resolved)."""
+        resolution_days: {count, median, p90}} (median and p90 None when nothing is resolved).
+        `sites`: the open requests naming these sites, and the answered ones they were given
+        to answer (assigned to one of them)."""
         now_epoch = (now or datetime.now(UTC)).timestamp()
         cutoff = now_epoch - overdue_after.total_seconds()
-        where, params = self._where(None, provinces)
+        where, params = self._where(None, provinces, sites)
         conditions = " AND ".join(where)
         with self.reading() as sql:
             groups = sql.rows(
@@ -240,19 +254,36 @@ class CorrectionsView(Tables):
                 "GROUP BY province, site_id ORDER BY province, site_id",
                 [cutoff, *params],
             )
-            outcomes = sql.rows(
-                f"SELECT status, COUNT(*) AS n FROM {{requests}} WHERE "
-                f"status IN ('accepted', 'rejected') AND {conditions} GROUP BY status",
-                params,
-            )
-            times = [
-                r["resolution_seconds"]
-                for r in sql.rows(
-                    "SELECT resolution_seconds FROM {requests} WHERE resolution_seconds IS NOT NULL "
-                    f"AND {conditions} ORDER BY resolution_seconds",
+            if sites is None:
+                outcomes = sql.rows(
+                    f"SELECT status, COUNT(*) AS n FROM {{requests}} WHERE "
+                    f"status IN ('accepted', 'rejected') AND {conditions} GROUP BY status",
                     params,
                 )
-            ]
+                times = [
+                    r["resolution_seconds"]
+                    for r in sql.rows(
+                        "SELECT resolution_seconds FROM {requests} WHERE resolution_seconds IS NOT NULL "
+                        f"AND {conditions} ORDER BY resolution_seconds",
+                        params,
+                    )
+                ]
+            else:
+                # A resolved request keeps its site column from the claim when no site was given
+                # it to answer: which one answered is in the record (a site's few, by the index).
+                answered = [
+                    (r["status"], r["resolution_seconds"])
+                    for r in sql.rows(
+                        "SELECT status, resolution_seconds, record FROM {requests} WHERE "
+                        f"status IN ('accepted', 'rejected') AND {conditions}",
+                        params,
+                    )
+                    if (orjson.loads(r["record"])["assignee"] or {}).get("site") in sites
+                ]
+                outcomes = [
+                    {"status": o, "n": sum(1 for status, _ in answered if status == o)} for o in RESOLVED
+                ]
+                times = sorted(t for _, t in answered if t is not None)
         open_groups = [
             {
                 "province": g["province"],
@@ -276,9 +307,59 @@ class CorrectionsView(Tables):
             },
         }
 
-    def _where(self, statuses: list[str] | None, provinces: list[str] | None) -> tuple[list[str], list[Any]]:
+    def count(
+        self,
+        statuses: list[str] | None = None,
+        provinces: list[str] | None = None,
+        sites: list[str] | None = None,
+    ) -> int:
+        """How many requests `requests` would list with no limit."""
+        where, params = self._where(statuses, provinces, sites)
+        with self.reading() as sql:
+            rows = sql.rows(f"SELECT COUNT(*) AS n FROM {{requests}} WHERE {' AND '.join(where)}", params)
+        return int(rows[0]["n"])
+
+    def open_by_age(
+        self,
+        provinces: list[str] | None = None,
+        sites: list[str] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The unresolved requests by their age, whole days since filed: [{age, open}] for each
+        of AGES (the backlog's bands), in order, every band present. Counted from the filing
+        times alone: no claim or contact is read. `sites`: only the requests naming these."""
+        now_epoch = (now or datetime.now(UTC)).timestamp()
+        where, params = self._where(list(OPEN_STATES), provinces)
+        if sites is not None:
+            if not sites:
+                return [{"age": label, "open": 0} for label, _, _ in AGES]
+            where.append(f"site_id IN ({','.join('?' * len(sites))})")
+            params.extend(sites)
+        # A request of age d whole days falls in the band whose bounds hold d: filed after
+        # now - (most + 1) days. The bounds are numbers made here, passed as parameters.
+        bounds = [(label, now_epoch - (most + 1) * DAY) for label, _, most in AGES if most is not None]
+        label = "CASE " + " ".join("WHEN filed_epoch > ? THEN ?" for _ in bounds) + " ELSE ? END"
+        label_params: list[Any] = [v for name, bound in bounds for v in (bound, name)] + [AGES[-1][0]]
+        with self.reading() as sql:
+            rows = sql.rows(
+                f"SELECT age, COUNT(*) AS n FROM (SELECT {label} AS age FROM {{requests}} "
+                f"WHERE {' AND '.join(where)}) aged GROUP BY age",
+                [*label_params, *params],
+            )
+        counted = {r["age"]: int(r["n"]) for r in rows}
+        return [{"age": name, "open": counted.get(name, 0)} for name, _, _ in AGES]
+
+    def _where(
+        self, statuses: list[str] | None, provinces: list[str] | None, sites: list[str] | None = None
+    ) -> tuple[list[str], list[Any]]:
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if sites is not None:
+            if not sites:
+                return ["1 = 0"], []
+            where.append(f"site_id IN ({','.join('?' * len(sites))})")
+            params.extend(sites)
         if statuses is not None:
             unknown = [s for s in statuses if s not in STATUSES and s not in STATUS_GROUPS]
             if unknown or not statuses:
@@ -364,6 +445,7 @@ class Corrections(PagedProjection[CorrectionsView]):
         Person.Registered,
         Person.DetailsCorrected,
         Person.DuplicateAbsorbed,
+        Person.MergeUndone,
         Person.Erased,
         *CORRECTION_EVENTS,
     )
@@ -385,7 +467,7 @@ class Corrections(PagedProjection[CorrectionsView]):
             | {
                 c["request_id"]
                 for e in events
-                if isinstance(e, Person.DuplicateAbsorbed)
+                if isinstance(e, (Person.DuplicateAbsorbed, Person.MergeUndone))
                 for c in e.corrections or ()
             }
         )

@@ -84,6 +84,33 @@ class LocalitiesView(Tables):
                 (*params, limit, offset),
             )
 
+    def people_after(
+        self,
+        province: str,
+        district: str | None,
+        status: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The people of a province (and district), by district then person id, after the person
+        `after` (the id of the last one read: their district is looked up here, so it never
+        travels in a cursor): a keyset page, which a walk reads whole however people are added
+        meanwhile. Only a change of that very person's district during a walk moves its place.
+        An id the view does not hold: nothing after it."""
+        where, params = self._where(province, district, status)
+        if after is not None:
+            where += (
+                " AND (COALESCE(district, ''), person_id) > "
+                "((SELECT COALESCE(district, '') FROM {people} WHERE person_id = ?), ?)"
+            )
+            params += [after, after]
+        with self.reading() as sql:
+            return sql.rows(
+                f"SELECT {SHOWN} FROM {{people}} WHERE {where} "
+                "ORDER BY COALESCE(district, ''), person_id LIMIT ?",
+                (*params, limit),
+            )
+
     def count(self, province: str, district: str | None = None, status: str | None = None) -> int:
         """How many people `people` would list in all."""
         where, params = self._where(province, district, status)

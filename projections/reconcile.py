@@ -1,5 +1,5 @@
-"""Reconciliation: recount doses, statuses and correction requests straight from the event
-store, compare with the views.
+"""Reconciliation: recount doses, statuses, correction requests and the backlog straight from
+the event store, compare with the views.
 
 The recount does not use the projections' code: it folds the ledger's own aggregates (`Person`,
 `Site`) from the stored events, in order, and asks them (`Person.evaluation()`), so a fault in
@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from ledger.age_bands import age_band
 from ledger.person import Person
 from ledger.rules import day_of
 from ledger.site import Site
@@ -35,6 +36,8 @@ def _stream_events(aggregate: Any) -> list[type]:
 
 TOPICS = [get_topic(c) for c in _stream_events(Person) + _stream_events(Site)]
 PAGE = 1000
+# Every field the statistics count doses by: the recount compares each bucket.
+DOSE_GROUPS = ("date", "province", "district", "site_id", "vaccine", "dose_number", "age_band", "sex")
 # What the corrections view must agree with the ledger on, for each request.
 REQUEST_FIELDS = (
     "person_id",
@@ -94,25 +97,52 @@ class Recount:
         return found
 
     def dose_counts(self) -> Counter[Any]:
-        """(day, province, site_id, vaccine, dose number) → valid doses (see projections.statistics)."""
+        """(day, province, district, site_id, vaccine, dose number, age band, sex) → valid doses
+        (see projections.statistics; a district or sex unknown is None)."""
         sites = self.sites
         counts: Counter[Any] = Counter()
         for person in self.people.values():
             if person.merged_into is not None:
                 continue
+            details = person.details
             for n in person.evaluation().doses:
                 site = sites.get(n.dose["site_id"])
-                province = (site.province if site is not None else None) or person.details["province"]
+                day = day_of(n.dose["administered_at"])
+                province, district = (
+                    (site.province, site.district)
+                    if site is not None and site.province
+                    else (details["province"], details.get("district"))
+                )
+                if not district and province == details["province"]:
+                    district = details.get("district")
                 counts[
                     (
-                        day_of(n.dose["administered_at"]).isoformat(),
+                        day.isoformat(),
                         province,
+                        district or None,
                         n.dose["site_id"],
                         n.dose["vaccine"],
                         n.number,
+                        age_band(details.get("birth_date"), day),
+                        details.get("sex") or None,
                     )
                 ] += 1
         return counts
+
+    def backlog(self) -> dict[tuple[str, str], tuple[int | None, int]]:
+        """(site, day) → (the day's latest tally or None, valid doses recorded): see
+        projections.backlog. A merged-away person's doses count on the survivor."""
+        found: dict[tuple[str, str], list[Any]] = {}
+        for site in self.sites.values():
+            for day, reports in site.tallies.items():
+                found[(site.site_id, day)] = [sum(reports[-1]["counts"].values()), 0]
+        for person in self.people.values():
+            if person.merged_into is not None:
+                continue
+            for n in person.evaluation().doses:
+                key = (n.dose["site_id"], day_of(n.dose["administered_at"]).isoformat())
+                found.setdefault(key, [None, 0])[1] += 1
+        return {key: (tallied, recorded) for key, (tallied, recorded) in found.items()}
 
     def corrections(self) -> dict[str, dict[str, Any]]:
         """request id → what the corrections view must show of it. A merge carries the
@@ -128,9 +158,14 @@ class Recount:
             for rid, request in person.corrections.items()
         }
 
-    def coverage(self) -> Counter[Any]:
+    def coverage(self, by_district: bool = False) -> Counter[Any]:
+        """(province, status) → people not merged away; (province, district, status) by district."""
         return Counter(
-            (p.details["province"], p.evaluation().status)
+            (
+                p.details["province"],
+                *((p.details.get("district") or None,) if by_district else ()),
+                p.evaluation().status,
+            )
             for p in self.people.values()
             if p.merged_into is None
         )
@@ -143,7 +178,8 @@ class Reconciliation:
 
 
 def reconcile(views: Views, *, attempts: int = 3, timeout: float = 30.0) -> Reconciliation:
-    """Compare the certificates, statistics and corrections views with a recount of the event store.
+    """Compare the certificates, statistics, corrections and backlog views with a recount of the
+    event store.
 
     Each view is compared at its own position. A view that moves while it is read (a projector
     is running) is read again, up to `attempts` times.
@@ -154,13 +190,15 @@ def reconcile(views: Views, *, attempts: int = 3, timeout: float = 30.0) -> Reco
         "certificates": views.certificates,
         "statistics": views.statistics,
         "corrections": views.corrections,
+        "backlog": views.backlog,
     }
     for attempt in range(attempts):
         before = {name: view.position() or 0 for name, view in checked.items()}
         certificates = {c["person_id"]: c for c in views.certificates.every()}
-        counts = views.statistics.dose_counts(["date", "province", "site_id", "vaccine", "dose_number"])
-        coverage = views.statistics.coverage()
+        counts = views.statistics.dose_counts(list(DOSE_GROUPS))
+        coverage = views.statistics.coverage(group_by=["district"])
         requests = {r["request_id"]: r for r in views.corrections.every()}
+        site_days = views.backlog.every_site_day()
         if (
             before == {name: view.position() or 0 for name, view in checked.items()}
             or attempt == attempts - 1
@@ -174,17 +212,18 @@ def reconcile(views: Views, *, attempts: int = 3, timeout: float = 30.0) -> Reco
             differences += _certificate_differences(certificates, recount.certificates())
         elif name == "corrections":
             differences += _request_differences(requests, recount.corrections())
+        elif name == "backlog":
+            differences += _backlog_differences(site_days, recount.backlog())
         else:
             differences += _count_differences(
                 "doses",
-                {
-                    (r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"]
-                    for r in counts
-                },
+                {tuple(r[g] for g in DOSE_GROUPS): r["doses"] for r in counts},
                 recount.dose_counts(),
             )
             differences += _count_differences(
-                "people", {(r["province"], r["status"]): r["people"] for r in coverage}, recount.coverage()
+                "people",
+                {(r["province"], r["district"], r["status"]): r["people"] for r in coverage},
+                recount.coverage(by_district=True),
             )
     return Reconciliation(before, differences)
 
@@ -213,6 +252,17 @@ def _certificate_differences(view: dict[str, dict[str, Any]], ledger: dict[str, 
                     f"certificates: person {pid}: {what} {seen!r} in the view, {expected!r} in the ledger"
                 )
     return found
+
+
+def _backlog_differences(
+    view: dict[tuple[str, str], tuple[int | None, int]], ledger: dict[tuple[str, str], tuple[int | None, int]]
+) -> list[str]:
+    return [
+        f"backlog: site {site} on {day}: (tallied, recorded) {view.get((site, day))!r} in the view, "
+        f"{ledger.get((site, day))!r} in the ledger"
+        for site, day in sorted(view.keys() | ledger.keys())
+        if view.get((site, day)) != ledger.get((site, day))
+    ]
 
 
 def _request_differences(view: dict[str, dict[str, Any]], ledger: dict[str, dict[str, Any]]) -> list[str]:

@@ -15,13 +15,15 @@ from uuid import UUID
 
 import orjson
 
+from ledger.flags import flag_key
 from ledger.person import PERSONAL_DETAILS, Person
 from ledger.personal import is_erased
 from ledger.series import Evaluation, evaluate
 from ledger.site import Site
 
-# The details the views show or search on (address and sex are nobody's business here).
-DETAILS = ("full_name", "birth_date", "phone", "national_id", "province", "district")
+# The details the views show, search or count on (the address is nobody's business here; sex only
+# the statistics count by).
+DETAILS = ("full_name", "birth_date", "phone", "national_id", "province", "district", "sex")
 # The fields of a dose the views need (the source stays in the ledger, but for "warnings": what
 # a feed's sender was warned of when it booked the dose, kept only when there is any).
 DOSE_FIELDS = (
@@ -43,8 +45,12 @@ PERSON_EVENTS: tuple[type, ...] = (
     Person.DoseVoided,
     Person.DuplicateAbsorbed,
     Person.MergedInto,
+    Person.DuplicateReleased,
+    Person.MergeUndone,
     Person.Erased,
 )
+# What only the review view follows (a resolved flag changes no certificate and no count).
+FLAG_EVENTS: tuple[type, ...] = (Person.FlagResolved, Person.FlagResolutionsCarried)
 SITE_EVENTS: tuple[type, ...] = (Site.Listed, Site.Reviewed)
 
 
@@ -57,11 +63,15 @@ class PersonRecord:
     merged_into: str | None = None
     # The person's personal data is erased: the views mask it (the details here are None then).
     erased: bool = False
+    # Flag key (ledger.flags) -> what an official's resolution holds for (the review view's).
+    resolved: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def registered(cls, event: Any) -> PersonRecord:
         # Read after the erasure (a rebuild), the registration already says so.
-        return cls(str(event.originator_id), {k: getattr(event, k) for k in DETAILS}, erased=is_erased(event))
+        return cls(
+            str(event.originator_id), {k: getattr(event, k, None) for k in DETAILS}, erased=is_erased(event)
+        )
 
     def apply(self, event: Any) -> None:
         _APPLY[type(event)](self, event)
@@ -83,6 +93,7 @@ class PersonRecord:
                 "seq": self.seq,
                 "merged_into": self.merged_into,
                 "erased": self.erased,
+                "resolved": self.resolved,
             }
         ).decode()
 
@@ -134,6 +145,17 @@ def _absorbed(record: PersonRecord, event: Any) -> None:
         }
 
 
+def _resolutions_carried(record: PersonRecord, event: Any) -> None:
+    record.resolved.update(_resolutions(event))
+
+
+def _resolutions(event: Any) -> dict[str, dict[str, Any]]:
+    """The flag resolutions a merge or an unmerge moved with the doses (none in events stored
+    before they moved), as the review view keeps them."""
+    moved = getattr(event, "resolved_flags", None) or {}
+    return {key: {"flag": held["flag"], "dose": held["dose"]} for key, held in moved.items()}
+
+
 def _warned(source: dict[str, Any]) -> dict[str, Any]:
     """The warnings a dose's source kept ("RXA-11: reason", never a value), if it kept any."""
     warnings = source.get("warnings")
@@ -142,6 +164,35 @@ def _warned(source: dict[str, Any]) -> dict[str, Any]:
 
 def _merged(record: PersonRecord, event: Any) -> None:
     record.merged_into = str(event.survivor_person_id)
+
+
+def _released(record: PersonRecord, event: Any) -> None:
+    for dose in event.doses:
+        record.doses.pop(str(dose["dose_id"]), None)
+    for key in _resolutions(event):
+        record.resolved.pop(key, None)
+
+
+def _merge_undone(record: PersonRecord, event: Any) -> None:
+    """The doses come back as the survivor held them, each in the place it had here."""
+    record.merged_into = None
+    for dose in event.doses:
+        dose_id = str(dose["dose_id"])
+        known = record.doses.get(dose_id)
+        if known is None:
+            record.seq += 1
+        record.doses[dose_id] = {
+            **{k: dose.get(k) for k in DOSE_FIELDS},
+            "dose_id": dose_id,
+            "voided": bool(dose.get("voided")),
+            "seq": record.seq if known is None else known["seq"],
+            **_warned(dose.get("source") or {}),
+        }
+    record.resolved.update(_resolutions(event))
+
+
+def _flag_resolved(record: PersonRecord, event: Any) -> None:
+    record.resolved[flag_key(str(event.dose_id), event.kind)] = {"flag": event.flag, "dose": event.dose}
 
 
 def _erased(record: PersonRecord, event: Any) -> None:
@@ -161,6 +212,10 @@ _APPLY: dict[type, Callable[[PersonRecord, Any], None]] = {
     Person.DoseVoided: _dose_voided,
     Person.DuplicateAbsorbed: _absorbed,
     Person.MergedInto: _merged,
+    Person.DuplicateReleased: _released,
+    Person.MergeUndone: _merge_undone,
+    Person.FlagResolved: _flag_resolved,
+    Person.FlagResolutionsCarried: _resolutions_carried,
     Person.Erased: _erased,
 }
 

@@ -12,6 +12,12 @@
   the record without those warnings (a feed's amendment restates the whole record, warnings
   too); any other amendment leaves it, since what the sender was warned of (a field the ledger
   does not hold, such as an unredacted name or a missing facility type) is theirs to fix.
+- A flag an official resolved (`FlagResolved`) is listed no more while the resolution holds:
+  for the dose as it was, and the flag as it said (ledger.flags).
+
+Every list reads in pages by a key of ids, never of names: sites by site id, flags by (person
+id, dose id, kind), duplicate groups by name and birth date after a person's id whose group the
+view looks up (`after`, `limit`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import orjson
 from eventsourcing.persistence import Tracking
 
 from ledger.errors import InvalidValue
+from ledger.flags import FLAG_KINDS, feed_flags, unresolved
 from ledger.names import person_key
 from ledger.person import ERASED_NAME
 from ledger.site import KINDS
@@ -30,6 +37,7 @@ from projections.engine.paging import PagedProjection, streams
 from projections.engine.statements import Sql
 from projections.engine.tables import Tables
 from projections.records import (
+    FLAG_EVENTS,
     PERSON_EVENTS,
     SITE_EVENTS,
     PersonRecord,
@@ -39,28 +47,7 @@ from projections.records import (
     site_ids,
 )
 
-FEED_WARNING = "feed-warning"
-FLAG_KINDS = ("dose-number-mismatch", "interval-too-short", "dose-before-birth", FEED_WARNING)
-
-
-def feed_flags(record: PersonRecord) -> list[dict[str, Any]]:
-    """A flag per valid dose a feed booked with warnings: the dose, its site, and each warning's
-    place and reason (the source keeps each as "where: reason")."""
-    return [
-        {
-            "kind": FEED_WARNING,
-            "dose_id": dose["dose_id"],
-            "site_id": dose["site_id"],
-            "warnings": [_placed(w) for w in dose["warnings"]],
-        }
-        for dose in record.doses.values()
-        if dose.get("warnings") and not dose["voided"]
-    ]
-
-
-def _placed(warning: str) -> dict[str, str]:
-    where, _, reason = warning.partition(": ")
-    return {"where": where, "reason": reason}
+REVIEW_STATUSES = ("pending", "approved", "rejected")
 
 
 class ReviewView(Tables):
@@ -77,71 +64,177 @@ class ReviewView(Tables):
     indexes = (("people", "name_key, birth_date"), ("flags", "province, kind"), ("sites", "kind"))
     aside = ("people", "flags", "sites")
 
-    def sites(self, status: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
+    def sites(
+        self,
+        status: str | None = None,
+        provinces: list[str] | None = None,
+        *,
+        review_status: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """[{site_id, name, province, district, status, review_status}] where status is the kind
-        (provisional | official | mobile) and review_status pending | approved | rejected."""
+        (provisional | official | mobile) and review_status pending | approved | rejected (either
+        asked for, or any); by site id, those after `after`, at most `limit`."""
         if status is not None and status not in KINDS:
             raise InvalidValue("status", f"must be one of {', '.join(KINDS)}")
-        where, params = (["kind = ?"], [status]) if status else (["1 = 1"], [])
+        if review_status is not None and review_status not in REVIEW_STATUSES:
+            raise InvalidValue("status", f"must be one of {', '.join(REVIEW_STATUSES)}")
+        where, params = (["kind = ?"], [status]) if status else ([], [])
+        if review_status is not None:
+            where.append("review_status = ?")
+            params.append(review_status)
+        if after is not None:
+            where.append("site_id > ?")
+            params.append(after)
         return self._in_provinces(
             "SELECT site_id, name, province, district, kind AS status, review_status FROM {sites}",
             where,
             params,
             provinces,
             "site_id",
+            limit,
         )
 
-    def possible_duplicates(self, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """[{name_key, birth_date, people: [{person_id, full_name, province, district}]}]: groups
-        of two or more people not merged away with the same normalised name and birth date."""
+    def possible_duplicates(
+        self,
+        provinces: list[str] | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """[{group_id, name_key, birth_date, people: [{person_id, full_name, birth_date,
+        province, district}]}]: groups of two or more people not merged away with the same
+        normalised name and birth date, by that name and birth date, those after the group of
+        the person `after` (an id, looked up here: a cursor never holds the name), at most
+        `limit`. `group_id` is the group's first person's id now.
+
+        The group of a person merged away stays theirs (the row keeps its name and birth date),
+        so a walk sees each group once however its people are merged or join it meanwhile; only
+        a correction of the name or birth date of the very person a cursor names (or their
+        erasure) moves the walk's place. An id the view does not hold: nothing after it.
+        Limited to some provinces, a group is listed when one of its people is in them."""
+        having: list[str] = ["COUNT(*) > 1"]
+        where = "merged_into IS NULL"
+        params: list[Any] = []
+        if after is not None:
+            where += (
+                " AND (name_key, birth_date) > "
+                "((SELECT name_key FROM {people} WHERE person_id = ?), "
+                "(SELECT birth_date FROM {people} WHERE person_id = ?))"
+            )
+            params.extend([after, after])
+        if provinces is not None:
+            wanted = sorted(set(provinces))
+            if not wanted:
+                return []
+            having.append(
+                f"SUM(CASE WHEN province IN ({', '.join('?' * len(wanted))}) THEN 1 ELSE 0 END) > 0"
+            )
+            params.extend(wanted)
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(limit)
         with self.reading() as sql:
             rows = sql.rows(
-                "SELECT p.name_key, p.birth_date, p.person_id, p.full_name, p.province, "
-                "p.district FROM {people} p JOIN (SELECT name_key, birth_date FROM {people} "
-                "WHERE merged_into IS NULL GROUP BY name_key, birth_date HAVING COUNT(*) > 1) g "
+                "SELECT g.group_id, p.name_key, p.birth_date, p.person_id, p.full_name, p.province, p.district "
+                "FROM {people} p JOIN (SELECT name_key, birth_date, MIN(person_id) AS group_id "
+                f"FROM {{people}} WHERE {where} GROUP BY name_key, birth_date "
+                f"HAVING {' AND '.join(having)} ORDER BY name_key, birth_date{tail}) g "
                 "ON p.name_key = g.name_key AND p.birth_date = g.birth_date "
-                "WHERE p.merged_into IS NULL ORDER BY p.name_key, p.birth_date, p.person_id"
+                "WHERE p.merged_into IS NULL ORDER BY g.name_key, g.birth_date, p.person_id",
+                params,
             )
-        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        groups: dict[str, dict[str, Any]] = {}
         for r in rows:
             group = groups.setdefault(
-                (r["name_key"], r["birth_date"]),
-                {"name_key": r["name_key"], "birth_date": r["birth_date"], "people": []},
+                r["group_id"],
+                {
+                    "group_id": r["group_id"],
+                    "name_key": r["name_key"],
+                    "birth_date": r["birth_date"],
+                    "people": [],
+                },
             )
-            group["people"].append({k: r[k] for k in ("person_id", "full_name", "province", "district")})
-        wanted = None if provinces is None else set(provinces)
-        return [
-            g for g in groups.values() if wanted is None or any(p["province"] in wanted for p in g["people"])
-        ]
+            group["people"].append(
+                {k: r[k] for k in ("person_id", "full_name", "birth_date", "province", "district")}
+            )
+        return list(groups.values())
 
-    def flags(self, kind: str | None = None, provinces: list[str] | None = None) -> list[dict[str, Any]]:
-        """[{person_id, province, kind, dose_id, ...details}]: data-quality flags, by person."""
+    def merged(self, provinces: list[str] | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+        """[{person_id, merged_into, province}]: the people merged into another and not unmerged
+        since (the pairs an unmerge may undo), by the duplicate's id, at most `limit`. Ids and a
+        province code only: nothing of a person's details."""
+        return self._in_provinces(
+            "SELECT person_id, merged_into, province FROM {people}",
+            ["merged_into IS NOT NULL"],
+            [],
+            provinces,
+            "person_id",
+            limit,
+        )
+
+    def flags(
+        self,
+        kind: str | None = None,
+        provinces: list[str] | None = None,
+        *,
+        after: tuple[str, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """[{person_id, province, kind, dose_id, ...details}]: the data-quality flags no
+        resolution holds for, by (person id, dose id, kind), those after `after`, at most `limit`."""
         if kind is not None and kind not in FLAG_KINDS:
             raise InvalidValue("kind", f"must be one of {', '.join(FLAG_KINDS)}")
-        where, params = (["kind = ?"], [kind]) if kind else (["1 = 1"], [])
+        where, params = (["kind = ?"], [kind]) if kind else ([], [])
+        if after is not None:
+            where.append("(person_id > ? OR (person_id = ? AND (dose_id > ? OR (dose_id = ? AND kind > ?))))")
+            params.extend([after[0], after[0], after[1], after[1], after[2]])
         rows = self._in_provinces(
             "SELECT person_id, province, detail FROM {flags}",
             where,
             params,
             provinces,
             "person_id, dose_id, kind",
+            limit,
         )
         return [
             {"person_id": r["person_id"], "province": r["province"], **orjson.loads(r["detail"])}
             for r in rows
         ]
 
-    def _in_provinces(
-        self, select: str, where: list[str], params: list[Any], provinces: list[str] | None, order: str
-    ) -> list[dict[str, Any]]:
+    def records(self, person_ids: list[str]) -> dict[str, PersonRecord]:
+        """The records of these people the view has (details, doses, merged_into), by id."""
         with self.reading() as sql:
-            if provinces is None:
-                return sql.rows(f"{select} WHERE {' AND '.join(where)} ORDER BY {order}", params)
-            return sql.rows_in(
-                f"{select} WHERE province IN ({{ids}}) AND {' AND '.join(where)} ORDER BY {order}",
-                sorted(set(provinces)),
-                params,
+            rows = sql.rows_in(
+                "SELECT person_id, record FROM {people} WHERE person_id IN ({ids})", person_ids
             )
+        return {r["person_id"]: PersonRecord.loads(r["record"]) for r in rows}
+
+    def _in_provinces(
+        self,
+        select: str,
+        where: list[str],
+        params: list[Any],
+        provinces: list[str] | None,
+        order: str,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """`select WHERE where ORDER BY order [LIMIT limit]`, in some provinces (None: all; []: none)."""
+        conditions, values = list(where), list(params)
+        if provinces is not None:
+            wanted = sorted(set(provinces))
+            if not wanted:
+                return []
+            conditions.insert(0, f"province IN ({', '.join('?' * len(wanted))})")
+            values[:0] = wanted
+        statement = f"{select} WHERE {' AND '.join(conditions) or '1 = 1'} ORDER BY {order}"
+        if limit is not None:
+            statement += " LIMIT ?"
+            values.append(limit)
+        with self.reading() as sql:
+            return sql.rows(statement, values)
 
     def load(
         self, person_ids: list[str], site_keys: list[str]
@@ -197,9 +290,10 @@ class ReviewView(Tables):
                 )
             )
             if not record.merged:  # a merged person's doses are flagged on the survivor
+                raised = (*record.evaluation().flags, *feed_flags(record.doses.values()))
                 flags.extend(
                     (pid, f["dose_id"], f["kind"], d["province"], orjson.dumps(f).decode())
-                    for f in (*record.evaluation().flags, *feed_flags(record))
+                    for f in unresolved(raised, record.doses, record.resolved)
                 )
         sql.insert_rows(
             "INSERT INTO {people} (person_id, record, full_name, name_key, birth_date, province, "
@@ -227,7 +321,7 @@ class ReviewView(Tables):
 
 
 class Review(PagedProjection[ReviewView]):
-    handles = PERSON_EVENTS + SITE_EVENTS
+    handles = PERSON_EVENTS + FLAG_EVENTS + SITE_EVENTS
     view_class = ReviewView
 
     def process_page(self, events: list[Any], tracking: Tracking, after: int | None) -> None:

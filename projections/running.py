@@ -14,6 +14,7 @@ from typing import Any
 from projections.certificates import Certificates
 from projections.engine.rebuild import Progress, ProjectorRunning, Quiet, Rebuilt, rebuild_views
 from projections.engine.runner import ProjectionWorker
+from projections.engine.shared_follow import LedgerFeed
 from projections.engine.stores import construct_view
 from projections.views import PROJECTIONS, open_ledger, projection_names
 from usecases.application import DoseLedger
@@ -64,7 +65,11 @@ class EmbeddedProjector:
     ):
         self.ledger = open_ledger(url)
         wanted = names or list(PROJECTIONS)
-        self.workers = [ProjectionWorker(PROJECTIONS[n], self.ledger, **options) for n in wanted]
+        # One read of the ledger for all of them (engine/shared_follow).
+        self.feed = LedgerFeed(self.ledger.recorder)
+        self.workers = [
+            ProjectionWorker(PROJECTIONS[n], self.ledger, feed=self.feed, **options) for n in wanted
+        ]
         for worker in self.workers:
             if isinstance(worker.projection, Certificates):
                 worker.projection.issuer = certificate_issuer(self.ledger, sign)

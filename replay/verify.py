@@ -8,6 +8,9 @@ Compared, for one person or the whole store:
 - the fold: every stored event decodes and applies in sequence;
 - the ledger (one person only): the application's own loaded state, cache included, equals a
   fresh fold of the stored rows;
+- the site-record key rows (whole store only): each against its dose's event (replay.key_rows);
+- the people's key rows (whole store only): national ids and identity keys against the
+  people's details (replay.person_key_rows);
 - the certificate view, when given `views` (projections.open_views(url)): its status, and each
   dose's presence and number (plus vaccine, date, lot, site and booster when the view shows
   them), against the fresh fold.
@@ -29,6 +32,8 @@ from replay.anchoring import AnchorCheck, anchor_summary, latest_anchor
 from replay.fold import Decoded, decode, fold, is_person_stream, person_state, read_person
 from replay.history import compare_states
 from replay.integrity import Finding, KeyedSince, check_chain
+from replay.key_rows import KeyRowCheck
+from replay.person_key_rows import PersonKeyRowCheck
 from store.anchors import AnchorFolder
 from store.event_store import by_stream
 from store.secrets import Secrets
@@ -91,6 +96,8 @@ def verify_all(
     done, people = 0, 0
     streams: Counter[str] = Counter()
     keyed_since = KeyedSince()
+    key_rows = KeyRowCheck(ledger.recorder.site_records)
+    person_keys = PersonKeyRowCheck(ledger.recorder, ledger.ids)
     for records in by_stream(ledger.recorder.scan_streams()):
         decoded = decode(ledger.mapper, records)
         findings = check_chain(decoded, ledger.mapper)
@@ -99,7 +106,9 @@ def verify_all(
         streams[stream_type] += 1
         if is_person_stream(records):
             people += 1
-            _, found = _check_person(decoded, findings, views, records[0].originator_id)
+            key_rows.stream(decoded)
+            state, found = _check_person(decoded, findings, views, records[0].originator_id)
+            person_keys.person(records[0].originator_id, state)
         else:
             found = [_integrity(f) for f in findings]
         if against is not None:
@@ -112,11 +121,18 @@ def verify_all(
             progress(done, total)
     if against is not None:
         differences += against.finish()
+    # A stream whose events were removed or changed is reported as such; its rows' differences
+    # follow from it and would only repeat it.
+    explained = {d.get("stream_id") for d in differences}
+    differences += [d for d in key_rows.finish() if d["stream_id"] not in explained]
+    differences += [d for d in person_keys.finish() if d["stream_id"] not in explained]
     already = {(d["stream_id"], d.get("finding"), d.get("version")) for d in differences}
     for stream, stream_type, finding in keyed_since.findings():
         if (str(stream), finding.kind, finding.version) not in already:  # the stream's own chain said so
             differences.append({"stream_id": str(stream), "stream_type": stream_type, **_integrity(finding)})
-    checked = ["integrity", "fold"] + (["certificate"] if views is not None else [])
+    checked = ["integrity", "fold", "key_rows", "person_key_rows"] + (
+        ["certificate"] if views is not None else []
+    )
     return {
         "consistent": not differences,
         "streams": sum(streams.values()),

@@ -263,19 +263,18 @@ class DataKeys:
                     self._remember(self._cache, pid, (key, now + CACHE_SECONDS))
 
     def _select_many(self, person_ids: list[UUID], curs: Any) -> dict[UUID, bytes]:
+        """The keys found, read with the caller's cursor: in its transaction (a transaction of
+        its own here made two, and two pool checkouts, for every batch's keys)."""
         found: dict[UUID, bytes] = {}
-        with self.datastore.transaction(commit=False) as curs:
-            for first in range(0, len(person_ids), _CHUNK):
-                chunk = person_ids[first : first + _CHUNK]
-                if self._postgres:
-                    curs.execute(self._select_any, (chunk,))
-                else:
-                    curs.execute(
-                        self._select_in.format(marks=",".join("?" * len(chunk))), [p.hex for p in chunk]
-                    )
-                for row in curs.fetchall():
-                    pid = row["person_id"]
-                    found[pid if isinstance(pid, UUID) else UUID(pid)] = bytes(row["wrapped"])
+        for first in range(0, len(person_ids), _CHUNK):
+            chunk = person_ids[first : first + _CHUNK]
+            if self._postgres:
+                curs.execute(self._select_any, (chunk,), binary=True)  # the keys as bytes, not hex
+            else:
+                curs.execute(self._select_in.format(marks=",".join("?" * len(chunk))), [p.hex for p in chunk])
+            for row in curs.fetchall():
+                pid = row["person_id"]
+                found[pid if isinstance(pid, UUID) else UUID(pid)] = bytes(row["wrapped"])
         return found
 
     # --- erasing ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ writes SQL against the events table.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
@@ -54,6 +54,9 @@ class EventStore(ApplicationRecorder):
 
     datastore: Any  # the backend's connections, shared with the people's data keys (store.data_keys)
     data_keys: Any  # store.data_keys.DataKeys: new people's keys are inserted with their events
+    site_records: Any  # store.site_records.SiteRecordKeys: a dose's key is inserted with its events
+    national_ids: Any  # store.person_keys.PersonKeys: a national id's holder, with the person's events
+    identities: Any  # store.person_keys.PersonKeys: the people an identity key lists, likewise
 
     @abstractmethod
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
@@ -82,6 +85,12 @@ class EventStore(ApplicationRecorder):
     def stream_heads(self) -> tuple[int, list[StoredRecord]]:
         """(position, the last record of every stream at that position) from one read: the
         store as it stood at one moment, for an anchor of it. (0, []) for an empty store."""
+
+    @abstractmethod
+    def copy_old_keys(self, copy: Callable[[], int]) -> int:
+        """Run the start's copy of an older store's keys (usecases.site_record_keys), one
+        process at a time: several processes starting at once must neither fail nor each read
+        the whole store. What `copy` returns."""
 
     @abstractmethod
     def follow(self, gt: int | None) -> Following:

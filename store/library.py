@@ -9,7 +9,9 @@ library's public path on both stores.
 The reaches: the save path (`save`); the SQLite view tables' creation; PostgreSQL's insert
 step (`PostgresInsertStep`: its table lock and NOTIFY around our INSERT) and its retry
 (`insert_events_retrying`); the subscriptions that hand out pages (`Pages` and its two
-wake-ups), built on the library's listen-notify machinery and its private state.
+wake-ups), built on the library's listen-notify machinery and its private state; libpq's
+`target_session_attrs` added to the keywords the library's datastore gives its pool
+(`connect_as`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from eventsourcing.persistence import (
     ShutDown,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresSubscription
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresSubscription
 from eventsourcing.sqlite import SQLiteRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
@@ -115,6 +117,23 @@ def insert_events_retrying(max_attempts: int, wait: float) -> Callable[..., Any]
         (InterfaceError, OperationalError), max_attempts=max_attempts, wait=wait
     )(insert)
     return wrapped
+
+
+def connect_as(datastore: PostgresDatastore, target_session_attrs: str, connect_timeout: float) -> None:
+    """Every connection the datastore's pool makes from now on asks libpq for a session of
+    `target_session_attrs` ("read-write": the primary among the URL's hosts), giving each host
+    `connect_timeout` seconds before the next.
+
+    The library builds its pool from host, port, user, password and dbname only, as keywords
+    (a dict kept as the pool's `kwargs`, read again at every connection): there is no setting
+    for the others. Without connect_timeout, libpq waits on a host that does not answer for as
+    long as TCP does (minutes) before it tries the next one.
+    """
+    kwargs = datastore.pool.kwargs
+    if not isinstance(kwargs, dict):
+        raise TypeError("the library's pool no longer keeps its connection keywords as a dict")
+    kwargs["target_session_attrs"] = target_session_attrs
+    kwargs["connect_timeout"] = max(1, round(connect_timeout))
 
 
 # Following the application log, on either store.

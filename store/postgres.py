@@ -4,7 +4,8 @@ its insert from binary arrays, plus the reads the library has no query for, and 
 A batch of doses touches many people; loading them one `repository.get` at a time costs a
 round trip each. `select_streams` fetches every event of the given ids at once.
 
-The parameters of both the insert and `select_streams` go as arrays of plain types in binary.
+The parameters of both the insert and `select_streams` go as arrays of plain types in binary,
+and `select_streams`'s rows come back in binary.
 The library sends the events as one array of a composite type, which psycopg writes as text
 in Python, escaping every field with a regular expression: about a quarter of a 1,000-dose
 batch's time went there.
@@ -14,19 +15,26 @@ it needs (a rebuild). `scan_streams` reads the events of some topics stream afte
 a read side whose every row is a fold of one stream (the certificates' rebuild) and for an
 audit of the whole store.
 
-`OneSchemaCreatorAtATime` serialises the creation of a PostgreSQL schema's tables.
+`OneSchemaCreatorAtATime` serialises the creation of a PostgreSQL schema's tables, and leaves
+out of a start's creation what is made already (its IF NOT EXISTS would lock the tables).
+
+`LedgerPostgresFactory` is the library's factory, with libpq's `target_session_attrs` from the
+store URL (store.url): a URL naming several hosts connects to the one that takes writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
@@ -34,6 +42,10 @@ from psycopg.sql import SQL, Composed, Identifier
 from store import library
 from store.data_keys import DataKeys, postgres_tables
 from store.event_store import EventStore, StoredRecord
+from store.person_keys import IDENTITY_TABLE, PersonKeys
+from store.person_keys import postgres_tables as national_id_tables
+from store.site_records import SiteRecordKeys
+from store.site_records import postgres_tables as key_tables
 
 
 def connection_of_its_own(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
@@ -61,12 +73,89 @@ def schema_creation_lock(datastore: PostgresDatastore) -> Iterator[None]:
         yield  # closing the connection releases the lock, also when creation failed
 
 
+@contextmanager
+def one_key_copier(datastore: PostgresDatastore) -> Iterator[None]:
+    """Held while one process copies an older store's keys (usecases.site_record_keys): the
+    others wait, then find the position moved and read nothing but what came since."""
+    with connection_of_its_own(datastore) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"doseledger:key-copy:{datastore.schema}",))
+        yield  # closing the connection releases the lock
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's factory; its datastore's connections ask for `POSTGRES_TARGET_SESSION_ATTRS`
+    (store.url: the URL's `target_session_attrs`), when it is set."""
+
+    POSTGRES_TARGET_SESSION_ATTRS = "POSTGRES_TARGET_SESSION_ATTRS"
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        attrs = self.env.get(self.POSTGRES_TARGET_SESSION_ATTRS)
+        if attrs:
+            timeout = float(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or 5)
+            library.connect_as(self.datastore, attrs, timeout)
+
+
+# Creation statements that do nothing once their object is made, yet lock its table even then
+# (an index: SHARE; a column: ACCESS EXCLUSIVE). Their quote and name; a column's table's first.
+_INDEX = re.compile(r'CREATE (?:UNIQUE )?INDEX IF NOT EXISTS ("?)([^"\s]+)\1 ON ')
+_COLUMN = re.compile(
+    r'ALTER TABLE (?:"?[^"\s.]+"?\.)?("?)([^"\s]+)\1 ADD COLUMN IF NOT EXISTS ("?)([^"\s]+)\3'
+)
+
+
 class OneSchemaCreatorAtATime:
     datastore: PostgresDatastore
+    sql_create_statements: list[Composed]
 
     def create_table(self) -> None:
         with schema_creation_lock(self.datastore):
             super().create_table()  # type: ignore[misc]  # a mixin: the recorder it is mixed into has create_table
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        """The library's creation, without the statements whose index or column is there.
+
+        Every start runs the creation, and `IF NOT EXISTS` locks the table before it looks: a
+        start's transaction held a SHARE lock on each table it indexed until it committed (and
+        ACCESS EXCLUSIVE on key_migrations, for its column). A view's writer, already running
+        (the embedded projector beside the API's start), wrote those tables in another order:
+        PostgreSQL found a deadlock and failed the start. A start also waited for every save
+        in flight (its EXCLUSIVE lock on the events), and saves after it for the start. Under
+        the creation lock nobody else creates meanwhile: what is there now is there at commit."""
+        statements = self.sql_create_statements
+        self.sql_create_statements = [
+            s for s in statements if not already_made(curs, self.datastore.schema, s)
+        ]
+        try:
+            super()._create_table(curs)  # type: ignore[misc]  # a mixin, as above
+        finally:
+            self.sql_create_statements = statements
+
+
+def already_made(curs: Cursor[DictRow], schema: str, statement: Any) -> bool:
+    """Is `statement` an index's or a column's `IF NOT EXISTS` whose object exists in `schema`?"""
+    text = statement.as_string()
+    if index := _INDEX.match(text):
+        curs.execute(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (schema, _folded(index.group(1), index.group(2))),
+        )
+        return curs.fetchone() is not None
+    if column := _COLUMN.match(text):
+        curs.execute(
+            "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s "
+            "AND NOT a.attisdropped",
+            (schema, _folded(column.group(1), column.group(2)), _folded(column.group(3), column.group(4))),
+        )
+        return curs.fetchone() is not None
+    return False
+
+
+def _folded(quote: str, name: str) -> str:
+    """An identifier as PostgreSQL keeps it: unquoted ones in lower case."""
+    return name if quote else name.lower()
 
 
 class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep, EventStore):
@@ -74,6 +163,13 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
         super().__init__(datastore, **kwargs)
         # The people's data keys (store.data_keys) are created with the events.
         self.sql_create_statements.extend(SQL(s).format() for s in postgres_tables(self.datastore.schema))
+        # So are the site-record keys (store.site_records), inserted with the doses they guard.
+        self.sql_create_statements.extend(SQL(s).format() for s in key_tables(self.datastore.schema))
+        self.site_records = SiteRecordKeys(self.datastore)
+        # And the people's keys (store.person_keys), inserted with the people they name.
+        self.sql_create_statements.extend(SQL(s).format() for s in national_id_tables(self.datastore.schema))
+        self.national_ids = PersonKeys(self.datastore)
+        self.identities = PersonKeys(self.datastore, IDENTITY_TABLE)
         table = SQL("{schema}.{table}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
         )
@@ -120,6 +216,18 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
     data_keys: DataKeys | None = None  # set by the application: new people's keys go in with their events
 
     def insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
+        try:
+            self._insert_rows(curs, stored_events)
+        except psycopg.Error:
+            # In the pipeline the events' unique violation arrives with whichever statement
+            # reads next; raised from a key's insert, before any sync, the library's commit
+            # then met the aborted pipeline and "pipeline aborted" (an OperationalError) hid
+            # the conflict. A sync ends the aborted part: the conflict is raised as itself.
+            with contextlib.suppress(psycopg.Error), curs.connection.pipeline() as pipeline:
+                pipeline.sync()
+            raise
+
+    def _insert_rows(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> None:
         curs.execute(
             self.insert_rows_statement,
             (
@@ -137,12 +245,19 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
         if self.data_keys is not None:
             with curs.connection.cursor() as keys:
                 self.data_keys.insert_staged(keys)
+        with curs.connection.cursor() as claims:  # a second claimant of a site's record fails here
+            self.site_records.insert_staged(claims)
+        with curs.connection.cursor() as people:  # and a second claimant of a person's key
+            self.national_ids.insert_staged(people)
+            self.identities.insert_staged(people)
 
     def select_streams(self, ids: Sequence[UUID]) -> list[StoredRecord]:
         if not ids:
             return []
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.select_streams_statement, (list(ids),), prepare=True)
+            # Rows in binary too: a state arrives as its bytes, not hex text to unescape
+            # (libpq's unescape was 2.5 % of a single dose's instructions in the writer).
+            curs.execute(self.select_streams_statement, (list(ids),), prepare=True, binary=True)
             return [
                 StoredRecord(
                     originator_id=row["originator_id"],
@@ -212,6 +327,12 @@ class PostgresLedgerRecorder(OneSchemaCreatorAtATime, library.PostgresInsertStep
             )
             for row in rows
         ]
+
+    def copy_old_keys(self, copy: Callable[[], int]) -> int:
+        """Under an advisory lock (one_key_copier): N workers starting at once scan the store
+        once, not N times."""
+        with one_key_copier(self.datastore):
+            return copy()
 
     def follow(self, gt: int | None) -> library.ListeningSubscription:
         return library.ListeningSubscription(self, gt=gt)

@@ -23,11 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Identifier
-
-from store.postgres import schema_creation_lock
 from store.secrets import Secrets
+from store.side_tables import SideTable
 
 TABLE = "rate_limits"
 KEY_NAME = "rate-limits"
@@ -50,8 +47,11 @@ class Counted:
     retry_after: float  # seconds until the next window starts
 
 
-class RateLimits:
+class RateLimits(SideTable):
     """The counters, in the ledger's own database (its datastore and connection pool)."""
+
+    table = TABLE
+    columns = COLUMNS
 
     def __init__(
         self,
@@ -60,13 +60,11 @@ class RateLimits:
         secrets: Secrets | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.datastore = datastore
-        self.postgres = isinstance(datastore, PostgresDatastore)
+        super().__init__(datastore)
         self.clock = clock or (lambda: now())  # late bound: `now` as it is at each call
         self._key = (secrets or Secrets.from_env()).key(KEY_NAME, create=True)
         self._pruned: dict[tuple[str, int], int] = {}  # (limit, window) → the window pruned before
         self._lock = threading.Lock()
-        self._create = self._statement(f"CREATE TABLE IF NOT EXISTS {{t}} ({COLUMNS})")
         self._count = self._statement(
             "INSERT INTO {t} (name, subject, window_start, calls) VALUES ({m}, {m}, {m}, 1) "
             "ON CONFLICT (name, window_start, subject) DO UPDATE SET calls = {t}.calls + 1 "
@@ -76,22 +74,6 @@ class RateLimits:
             "SELECT calls FROM {t} WHERE name = {m} AND window_start = {m} AND subject = {m}"
         )
         self._prune = self._statement("DELETE FROM {t} WHERE name = {m} AND window_start < {m}")
-
-    def _statement(self, text: str) -> Any:
-        """`{t}` the table (in the store's schema), `{m}` a parameter, in the store's dialect."""
-        if self.postgres:
-            table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(TABLE))
-            return SQL(text.replace("{t}", "{table}").replace("{m}", "%s")).format(table=table)
-        return text.replace("{t}", TABLE).replace("{m}", "?")
-
-    def create_table(self) -> None:
-        """Idempotent; on PostgreSQL one process at a time (a new schema's catalogue races)."""
-        if self.postgres:
-            with schema_creation_lock(self.datastore), self.datastore.transaction(commit=True) as c:
-                c.execute(self._create)
-        else:
-            with self.datastore.transaction(commit=True) as c:
-                c.execute(self._create)
 
     def subject_digest(self, subject: str) -> str:
         return hmac.new(self._key, subject.encode(), hashlib.sha256).hexdigest()

@@ -9,34 +9,77 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from store import library
 from store.data_keys import SQLITE_TABLES, DataKeys
 from store.event_store import EventStore, StoredRecord
+from store.person_keys import IDENTITY_TABLE, PersonKeys
+from store.person_keys import SQLITE_TABLES as NATIONAL_ID_TABLES
+from store.site_records import SQLITE_TABLES as KEY_TABLES
+from store.site_records import SiteRecordKeys
 
 RECORDS = "SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+
+# Each connection's own settings (SQLite keeps them per connection, not in the file); the
+# library sets none. SQLite's 2 MB page cache holds less than the events' primary-key index of
+# a store of 100,000 events (5.6 MB; 250 MB at 5 M events, a level deeper): each look-up and
+# each insert at a random UUID read its index pages from the OS again. 64 MB holds both trees'
+# interior pages at 5 M and the hottest leaves (filled as used: per pooled connection, at most).
+# A checkpoint every 10,000 WAL pages (40 MB) rather than 1,000 copies a page dirtied by several
+# batches into the file once. Measured at 5 M events: docs/PERFORMANCE.md "Second round: growth".
+CONNECTION_PRAGMAS: tuple[str, ...] = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000")
+STARTING_WAIT = 30.0  # seconds a start retries against other processes starting at once
+
+T = TypeVar("T")
 
 
 class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
     data_keys: DataKeys | None = None  # set by the application: new people's keys go in with their events
 
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        if CONNECTION_PRAGMAS:
+            settle_connections(datastore)
+        self.site_records = SiteRecordKeys(self.datastore)
+        self.national_ids = PersonKeys(self.datastore)
+        self.identities = PersonKeys(self.datastore, IDENTITY_TABLE)
+
+    def create_table(self) -> None:
+        # Several processes starting at once on one file: see while_locked.
+        while_locked(super().create_table)
+
+    def copy_old_keys(self, copy: Callable[[], int]) -> int:
+        """Retried whole while another process starting at once holds the file (see
+        while_locked); a second copy inserts nothing (store.site_records)."""
+        return while_locked(copy)
+
     def construct_create_table_statements(self) -> list[str]:
-        # The people's data keys (store.data_keys) are created with the events.
-        return [*super().construct_create_table_statements(), *SQLITE_TABLES]
+        # The people's data keys (store.data_keys) and the site-record keys (store.site_records)
+        # are created with the events; so are the people's keys (store.person_keys).
+        return [
+            *super().construct_create_table_statements(),
+            *SQLITE_TABLES,
+            *KEY_TABLES,
+            *NATIONAL_ID_TABLES,
+        ]
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if self.data_keys is not None:
             self.data_keys.insert_staged(c)  # same transaction: a key commits with its events
-        return super()._insert_events(c, stored_events, **kwargs)
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        self.site_records.insert_staged(c)  # same transaction: a second claimant fails the save
+        self.national_ids.insert_staged(c)  # and a second claimant of a national id
+        self.identities.insert_staged(c)  # or a second change of one identity key
+        return positions
 
     def _records(self, rows: list[Any]) -> list[StoredRecord]:
         convert = self.convert_originator_id  # UUIDs: the ledger's datastores are made for them
@@ -119,6 +162,37 @@ class SQLiteLedgerRecorder(EventStore, SQLiteApplicationRecorder):
 
     def follow(self, gt: int | None) -> library.PollingSubscription:
         return library.PollingSubscription(self, gt=gt)
+
+
+def settle_connections(datastore: SQLiteDatastore) -> None:
+    """Run CONNECTION_PRAGMAS on each connection the datastore's pool makes from now on. The
+    library's pool makes its connections in `_create_connection` and has no setting for them."""
+    pool: Any = datastore.pool
+    create = pool._create_connection
+
+    def created() -> Any:
+        connection = create()
+        for pragma in CONNECTION_PRAGMAS:
+            connection._sqlite_conn.execute(pragma)
+        return connection
+
+    pool._create_connection = created
+
+
+def while_locked(attempt: Callable[[], T], wait: float = STARTING_WAIT) -> T:
+    """`attempt` again, for up to `wait` seconds, while SQLite answers "database is locked".
+
+    A transaction that read before it writes (the library's table creation, a copy's reads
+    then inserts) cannot wait out the busy timeout when another connection wrote meanwhile:
+    SQLite refuses it at once. Only what is safe to run twice is given here."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return attempt()
+        except (sqlite3.OperationalError, OperationalError) as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def in_wal_mode(path: str, wait: float = 30.0) -> None:

@@ -24,11 +24,12 @@ from store.secrets import Secrets
 from usecases.application import DoseLedger
 from usecases.chain_key import CHAIN_KEY
 
-# The read side's fixtures (projector, views), for any test that names them as parameters.
-pytest_plugins = ["tests.readside", "tests.issuing"]
+# The read side's fixtures (projector, views) and the browser tests' (tests/browser.py), for any
+# test that names them as parameters.
+pytest_plugins = ["tests.readside", "tests.issuing", "tests.browser"]
 
 # Shared assertion modules: their failures show the values compared, as a test module's do.
-pytest.register_assert_rewrite("tests.readside", "tests.stored_rows", "tests.issuing")
+pytest.register_assert_rewrite("tests.readside", "tests.stored_rows", "tests.issuing", "tests.browser")
 
 # The run's secrets (keyed ids, chain, data keys) live in a folder of its own, never the user's:
 # subprocesses the tests start inherit it.

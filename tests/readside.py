@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from ledger.age_bands import age_band
+from ledger.flags import unresolved
 from ledger.names import person_key
 from ledger.person import ERASED_NAME
 from projections import Views, open_views
-from projections.reconcile import REQUEST_FIELDS, Recount
+from projections.reconcile import DOSE_GROUPS, REQUEST_FIELDS, Recount
 from projections.running import EmbeddedProjector, start_embedded
 from usecases.application import DoseLedger
 
@@ -68,10 +70,23 @@ def rebuilding_rows(views: Views) -> int:
 
 
 def all_doses(views: Views) -> dict[tuple, int]:
-    rows = views.statistics.dose_counts(["date", "province", "site_id", "vaccine", "dose_number"])
-    return {
-        (r["date"], r["province"], r["site_id"], r["vaccine"], r["dose_number"]): r["doses"] for r in rows
-    }
+    """Doses by every field the statistics count them by (reconcile.DOSE_GROUPS, in order)."""
+    rows = views.statistics.dose_counts(list(DOSE_GROUPS))
+    return {tuple(r[g] for g in DOSE_GROUPS): r["doses"] for r in rows}
+
+
+def ageless(doses: dict[tuple, int]) -> dict[tuple, int]:
+    """`all_doses` summed over the age band: what an erasure leaves as it was (the band came from
+    the birth date it erases)."""
+    band = DOSE_GROUPS.index("age_band")
+    summed: Counter[tuple] = Counter()
+    for key, n in doses.items():
+        summed[key[:band] + key[band + 1 :]] += n
+    return dict(summed)
+
+
+def in_band(doses: dict[tuple, int], band: str) -> int:
+    return sum(n for key, n in doses.items() if key[DOSE_GROUPS.index("age_band")] == band)
 
 
 def everything(views: Views) -> dict[str, Any]:
@@ -81,6 +96,9 @@ def everything(views: Views) -> dict[str, Any]:
         "certificates": list(views.certificates.every()),
         "doses": all_doses(views),
         "coverage": views.statistics.coverage(),
+        "coverage_by_district_and_age": views.statistics.coverage(
+            group_by=["district", "age_band"], today=FIXED_NOW.date()
+        ),
         "site_counts": views.statistics.site_counts(),
         "people": {
             p: sorted(views.localities.people(p, limit=1000), key=lambda r: r["person_id"]) for p in provinces
@@ -91,6 +109,7 @@ def everything(views: Views) -> dict[str, Any]:
         "corrections": views.corrections.every(),
         "corrections_summary": views.corrections.summary(now=FIXED_NOW),
         "issuances": views.issuances.every(),
+        "backlog": views.backlog.every_site_day(),
     }
 
 
@@ -123,8 +142,21 @@ def assert_views_are_a_fresh_fold(views: Views, ledger: DoseLedger) -> None:
         )
 
     assert all_doses(views) == dict(recount.dose_counts())
+    assert views.backlog.every_site_day() == recount.backlog()
     assert {(r["province"], r["status"]): r["people"] for r in views.statistics.coverage()} == dict(
         recount.coverage()
+    )
+    by_district = views.statistics.coverage(group_by=["district"])
+    assert {(r["province"], r["district"], r["status"]): r["people"] for r in by_district} == dict(
+        recount.coverage(by_district=True)
+    )
+    today = FIXED_NOW.date()
+    by_age = views.statistics.coverage(group_by=["age_band"], today=today)
+    assert {(r["province"], r["age_band"], r["status"]): r["people"] for r in by_age} == dict(
+        Counter(
+            (p.details["province"], age_band(p.details["birth_date"], today), p.evaluation().status)
+            for p in open_people.values()
+        )
     )
     sites = recount.sites
     assert {(r["province"], r["kind"]): r["sites"] for r in views.statistics.site_counts()} == dict(
@@ -158,7 +190,7 @@ def assert_views_are_a_fresh_fold(views: Views, ledger: DoseLedger) -> None:
         (
             {"person_id": pid, "province": p.details["province"], **flag}
             for pid, p in open_people.items()
-            for flag in (*p.evaluation().flags, *_warned_by_feeds(p))
+            for flag in unresolved((*p.evaluation().flags, *_warned_by_feeds(p)), p.doses, p.resolved_flags)
         ),
         key=_flag_key,
     )

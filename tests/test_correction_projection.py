@@ -130,3 +130,29 @@ def test_reconcile_finds_a_request_the_view_got_wrong(ledger, store_url, capsys)
         f"corrections: request {rid}: status 'open' in the view, 'rejected' in the ledger"
         in capsys.readouterr().out
     )
+
+
+def test_open_requests_by_age_are_counted_from_their_filing_times(ledger, views):
+    here = ledger.register_person(lan()).person_id
+    there = ledger.register_person(lan(province="79", national_id="079185000001")).person_id
+    # Each its own claim (the same claim again links to the open one).
+    for n, (days, site) in enumerate(
+        ((0.5, "01-TYT-001"), (7.5, "01-TYT-002"), (8.5, "01-TYT-001"), (40, "01-TYT-001"))
+    ):
+        file_days_ago(ledger, here, days, site_id=site, administered_at=f"2021-09-2{n}")
+    file_days_ago(ledger, there, 100, site_id="79-TYT-001")
+    answered = file_days_ago(ledger, here, 95, site_id="01-TYT-001", administered_at="2021-10-01")
+    ledger.resolve_correction(answered, "rejected", "no such dose in the site's log", actor=OFFICIAL)
+    caught_up(views, ledger)
+    counted = {row["age"]: row["open"] for row in views.corrections.open_by_age()}
+    assert counted == {"0-7": 2, "8-30": 1, "31-90": 1, ">90": 1}
+    # The same as the queue's own ages (whole days), in a province, at some sites.
+    ages = [int(r["age_days"]) for r in views.corrections.requests(["unresolved"], ["01"])]
+    assert {row["age"]: row["open"] for row in views.corrections.open_by_age(["01"])} == {
+        "0-7": sum(1 for a in ages if a <= 7),
+        "8-30": sum(1 for a in ages if 8 <= a <= 30),
+        "31-90": sum(1 for a in ages if 31 <= a <= 90),
+        ">90": 0,
+    }
+    assert [r["open"] for r in views.corrections.open_by_age(None, ["01-TYT-002"])] == [1, 0, 0, 0]
+    assert [r["open"] for r in views.corrections.open_by_age(None, [])] == [0, 0, 0, 0]

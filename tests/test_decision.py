@@ -138,7 +138,7 @@ def test_a_use_case_answers_contention_when_its_writers_keep_losing(ledger, monk
     ledger.decisions.budget = 0.05
     real_save = ledger.decisions.save
 
-    def losing_save(*aggregates):  # every save meets a stream another writer moved on
+    def losing_save(*aggregates, claims=()):  # every save meets a stream another writer moved on
         raise IntegrityError("another writer saved first")
 
     monkeypatch.setattr(ledger.decisions, "save", losing_save)

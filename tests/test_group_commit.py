@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
 
 import pytest
 
@@ -11,6 +13,7 @@ from ledger.errors import SiteRecordConflict, UnknownVaccine
 from ledger.values import Actor
 from tests.test_ledger import dose_events, lan
 from usecases.group_commit import DoseWriter
+from usecases.receipts import DoseOutcome
 
 
 def test_concurrent_single_doses_share_transactions_and_keep_their_own_answers(ledger):
@@ -141,3 +144,34 @@ def test_callers_on_an_event_loop_each_hear_their_own_answer_and_a_cancelled_one
     assert len({o.receipt.dose_id for o in outcomes}) == 10
     assert isinstance(conflict.error, SiteRecordConflict)
     assert sorted(e.dose_id for e in dose_events(ledger, pid)) == sorted(o.receipt.dose_id for o in outcomes)
+
+
+def test_doses_submitted_in_one_turn_of_a_loop_reach_the_writer_together(ledger):
+    """No gathering window at all (linger 0), and the loop pausing between requests (as a server
+    reading them off sockets does, which lets the writer thread run): what one turn of the loop
+    submitted is still one hand-over, so one group and one save (one position)."""
+    people = [
+        ledger.register_person(lan(national_id=None, full_name=f"Người {n}")).person_id for n in range(20)
+    ]
+    writer = DoseWriter(ledger, linger=0)
+
+    async def request(n: int, person: UUID) -> DoseOutcome:
+        time.sleep(0.002)  # the GIL released: the writer thread may take what waits
+        return await writer.decide(
+            actor=Actor("s", "site"),
+            site_id="S",
+            site_record_id=f"turn-{n}",
+            vaccine="Pfizer",
+            administered_at="2021-08-01",
+            person_id=person,
+        )
+
+    async def one_turn():
+        return await asyncio.gather(*(request(n, person) for n, person in enumerate(people)))
+
+    try:
+        outcomes = asyncio.run(one_turn())
+    finally:
+        writer.close()
+    assert [o.status for o in outcomes] == ["created"] * 20
+    assert len({o.receipt.position for o in outcomes}) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ledger.errors import AmbiguousPerson
-from ledger.keys import IdentityKey
 from ledger.values import Actor
 from tests.test_ledger import lan
 
@@ -24,7 +23,7 @@ def inline(record, person, **overrides):
 
 def listed(ledger, person):
     key = ledger.ids.identity(person["full_name"], person["birth_date"], person.get("phone"))
-    return ledger.repository.get(key).person_ids
+    return ledger.decisions.working_set().identity_members(key)
 
 
 def test_two_rows_of_one_person_without_national_id_land_on_one_person(ledger):
@@ -133,9 +132,9 @@ def test_a_dry_run_decides_every_item_and_stores_nothing(ledger):
     assert ledger.record_doses([inline("R1", lan())], actor=UNIT)[0].status == "created"
 
 
-def test_the_key_is_an_event_stream_like_any_other(ledger):
+def test_the_key_is_rows_of_a_table_and_no_event(ledger):
     pid = ledger.register_person(lan(national_id=None)).person_id
     key = ledger.ids.identity("Nguyễn Thị Lan", "1985-03-14", "0912345678")
-    assert isinstance(ledger.repository.get(key), IdentityKey)
-    assert [type(e).__name__ for e in ledger.events.get(key)] == ["Claimed"]
-    assert ledger.repository.get(key).person_ids == [pid]
+    assert list(ledger.events.get(key)) == []
+    rows = ledger.recorder.identities.history([key])
+    assert [(r.seq, r.person_id, r.reason) for r in rows] == [(1, pid, "joined")]

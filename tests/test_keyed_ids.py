@@ -36,6 +36,9 @@ class OldWay:
     def identity(self, full_name: str, birth_date: str, phone: str | None) -> UUID:
         return uuid5(OLD_NAMESPACE, f"identity/{clean(full_name).casefold()}|{birth_date}|{phone or ''}")
 
+    def site_record_digest(self, digest: str) -> str:
+        return digest  # kept plain, as before keyed digests (keyed at the next start)
+
 
 OLD = OldWay()
 MINH = lan(full_name="Trần Văn Minh", national_id="001190000001", birth_date="1990-01-01", sex="male")
@@ -72,7 +75,19 @@ def opened(store_url: str, secrets: Path, **kwargs) -> DoseLedger:
 
 
 def stored_ids(ledger: DoseLedger) -> set[UUID]:
-    return {n.originator_id for n in ledger.recorder.select_notifications(start=1, limit=10_000)}
+    """The ids of every stream, and the keys of every national id's row (store.person_keys)."""
+    streams = {n.originator_id for n in ledger.recorder.select_notifications(start=1, limit=10_000)}
+    keys = [*ledger.recorder.national_ids.every(), *ledger.recorder.identities.every()]
+    return streams | {row.key for row in keys}
+
+
+def claim_the_old_way(ledger: DoseLedger, people: dict[str, str], listed: dict[UUID, str]) -> None:
+    """The national ids' claims and the identity keys as the code before the key tables stored
+    them: as events."""
+    ledger.save(
+        *(NationalIdClaim.claim(OLD.national_id(nid), UUID(p)) for nid, p in people.items()),
+        *(IdentityKey.claim(key, UUID(p)) for key, p in listed.items()),
+    )
 
 
 def everything_stored(ledger: DoseLedger) -> list[tuple[UUID, int, str]]:
@@ -90,6 +105,14 @@ def write_the_old_way(store_url: str, secrets: Path) -> dict[str, UUID]:
         minh = ledger.record_dose(**inline("R9", MINH), actor=SITE).person_id
         hoa = ledger.record_doses([inline("R3", HOA)], actor=SITE, match_identity=True)[0].receipt
         assert hoa is not None
+        claim_the_old_way(
+            ledger,
+            {lan()["national_id"]: str(lan_id), MINH["national_id"]: str(minh)},
+            {
+                OLD.identity(*identity_of(p)): str(i)
+                for p, i in ((lan(), lan_id), (MINH, minh), (HOA, hoa.person_id))
+            },
+        )
         assert recorded_fingerprint_of(ledger) is None
         assert OLD.national_id(lan()["national_id"]) in stored_ids(ledger)
         return {"lan": lan_id, "minh": minh, "hoa": hoa.person_id}
@@ -164,7 +187,9 @@ def test_no_stored_id_is_the_old_uuid5_of_personal_data(store_url, tmp_path):
         }
         assert keyed <= stored  # the keys are where the keyed ids say, nowhere else
         assert minh == ledger.ids.person_of_record("HN-001", "R9")
-        assert isinstance(ledger.repository.get(ledger.ids.national_id(MINH["national_id"])), NationalIdClaim)
+        held = ledger.recorder.national_ids.latest([ledger.ids.national_id(MINH["national_id"])])
+        assert [row.person_id for row in held.values()] == [minh]  # a row, not a stream
+        assert not any(t.startswith("ledger.keys:NationalIdClaim") for *_, t in everything_stored(ledger))
 
 
 def test_two_stores_with_two_secrets_name_the_same_person_otherwise(store_url, another_store_url, tmp_path):
@@ -246,6 +271,29 @@ def test_a_second_process_with_another_secret_on_a_new_store_is_refused_at_its_f
         second.close()
 
 
+def test_a_second_process_with_another_secret_is_refused_at_its_first_dose_for_a_known_person(
+    store_url, tmp_path
+):
+    """A site-record row's content digest is keyed under the ids secret: a dose stored under
+    another secret would make the site's retry of the same report a conflict, for good."""
+    first = opened(store_url, tmp_path / "first")
+    second = opened(store_url, tmp_path / "second")  # both started before any key was stored
+    try:
+        person = first.register_person(lan(), actor=SITE).person_id
+        before = everything_stored(first)
+        report = dict(
+            site_id="HN-001", site_record_id="R1", vaccine="EU/1/20/1528", administered_at="2021-08-01"
+        )
+        with pytest.raises(ForeignIdsSecret):
+            second.record_dose(**report, person_id=person, actor=SITE)
+        assert everything_stored(first) == before
+        assert first.record_dose(**report, person_id=person, actor=SITE).duplicate is False
+        assert first.record_dose(**report, person_id=person, actor=SITE).duplicate is True
+    finally:
+        first.close()
+        second.close()
+
+
 def test_a_store_with_keys_made_the_old_way_is_refused_until_rekeyed(store_url, tmp_path):
     write_the_old_way(store_url, tmp_path / "old")
     for secrets in ("old", "new"):  # with the secret a start made then, or none
@@ -274,21 +322,27 @@ def test_rekey_finds_the_same_people_and_a_second_run_appends_nothing(
 
     assert main(["rekey"]) == 0
     out = capsys.readouterr().out
-    assert "rekeyed 3 people: 6 events appended" in out and lan()["national_id"] not in out
+    assert "rekeyed 3 people: 6 keys appended" in out and lan()["national_id"] not in out
     with opened(store_url, tmp_path / "new") as ledger:
         after_first = everything_stored(ledger)
         assert after_first[: len(old_store)] == old_store  # appended only
         appended = after_first[len(old_store) :]
-        # Two national ids' claims, three identity keys (one each), then the fingerprint, last.
-        assert (
-            sorted(t for *_, t in appended[:-1])
-            == ["ledger.keys:IdentityKey.Claimed"] * 3 + ["ledger.keys:NationalIdClaim.Claimed"] * 2
-        )
-        assert {i for i, *_ in appended[:-1]} == {
-            ledger.ids.national_id(lan()["national_id"]),
-            ledger.ids.national_id(MINH["national_id"]),
-            *(ledger.ids.identity(p["full_name"], p["birth_date"], p["phone"]) for p in (lan(), MINH, HOA)),
-        }
+        # The fingerprint only: the two national ids' claims and the three identity keys (one
+        # each) are rows of their tables (store.person_keys), naming the same people.
+        assert appended == [(KEYED_IDS_ID, 1, "ledger.keys:KeyedIds.Adopted")]
+        listed = [ledger.ids.identity(*identity_of(p)) for p in (lan(), MINH, HOA)]
+        ws = ledger.decisions.working_set()
+        assert [ws.identity_members(k) for k in listed] == [
+            [people["lan"]],
+            [people["minh"]],
+            [people["hoa"]],
+        ]
+        keyed = [ledger.ids.national_id(lan()["national_id"]), ledger.ids.national_id(MINH["national_id"])]
+        held = ledger.recorder.national_ids.latest(keyed)
+        assert [(held[k].seq, held[k].person_id, held[k].reason) for k in keyed] == [
+            (1, people["lan"], "rekeyed"),
+            (1, people["minh"], "rekeyed"),
+        ]
         assert appended[-1] == (KEYED_IDS_ID, 1, "ledger.keys:KeyedIds.Adopted")
         assert recorded_fingerprint_of(ledger) == ledger.ids.fingerprint
 
@@ -312,7 +366,11 @@ def test_rekey_finds_the_same_people_and_a_second_run_appends_nothing(
 
 
 def lan_identity() -> tuple[str, str, str]:
-    return lan()["full_name"], lan()["birth_date"], lan()["phone"]
+    return identity_of(lan())
+
+
+def identity_of(person: dict) -> tuple[str, str, str]:
+    return person["full_name"], person["birth_date"], person["phone"]
 
 
 def test_rekey_keeps_merges_and_corrections_as_they_stand(store_url, tmp_path):
@@ -340,8 +398,8 @@ def test_rekey_keeps_merges_and_corrections_as_they_stand(store_url, tmp_path):
         assert ledger.register_person(lan(national_id="001185099999")).person_id == kept
         fresh = ledger.register_person(lan(), actor=SITE)
         assert fresh.created and fresh.person_id not in (kept, twin)
-        index: IdentityKey = ledger.repository.get(ledger.ids.identity(*lan_identity()))
-        assert index.person_ids[:2] == [kept, twin]
+        listed = ledger.decisions.working_set().identity_members(ledger.ids.identity(*lan_identity()))
+        assert listed[:2] == [kept, twin]
         assert isinstance(ledger.repository.get(KEYED_IDS_ID), KeyedIds)
 
 

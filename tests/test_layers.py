@@ -19,6 +19,7 @@ PROJECT = {
     "api",
     "cli",
     "bench",
+    "drills",
 }
 ALLOWED = {
     "ledger": set(),
@@ -29,6 +30,7 @@ ALLOWED = {
     "intake": {"ledger", "usecases"},
     "config": {"store", "intake"},
     "signing": {"ledger"},
+    "drills": {"store", "usecases"},
 }
 
 

@@ -234,3 +234,21 @@ def test_a_subscription_hands_out_what_the_librarys_public_reads_return(ledger):
     if _store_kind(ledger) == "postgresql":  # the library's own subscription, iterated
         with recorder.subscribe(gt=None) as theirs:
             assert [next(theirs) for _ in got] == got
+
+
+def test_the_urls_target_session_attrs_reaches_libpq_through_the_librarys_pool(postgres_database):
+    """`library.connect_as`: a session libpq is asked for is the one it gives, or none at all."""
+    from store.url import URL_KEY
+    from usecases.application import DoseLedger
+
+    base = postgres_database.split("?")[0]
+    host = base.split("@", 1)[1].split("/", 1)[0]  # 127.0.0.1:5432: a primary
+    twice = base.replace(host, f"{host},{host}")
+    with DoseLedger(env={URL_KEY: f"{twice}?target_session_attrs=read-write"}) as ledger:
+        datastore = ledger.recorder.datastore
+        assert datastore.pool.kwargs["target_session_attrs"] == "read-write"
+        with datastore.get_connection() as conn:
+            assert conn.info.host == "127.0.0.1"
+    # Neither host is a standby: the pool gets no connection (within the URL's 5 s).
+    with pytest.raises(OperationalError, match="couldn't get a connection"):
+        DoseLedger(env={URL_KEY: f"{twice}?target_session_attrs=read-only"})

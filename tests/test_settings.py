@@ -70,6 +70,8 @@ def test_the_settings_are_read_from_the_environment_and_an_empty_variable_is_the
         ("DOSELEDGER_READ_WAIT_SECONDS", "-1"),
         ("DOSELEDGER_PORT", "http"),
         ("DOSELEDGER_WORKERS", "0"),
+        ("DOSELEDGER_KEEP_ALIVE_SECONDS", "0"),
+        ("DOSELEDGER_BACKLOG", "many"),
     ],
 )
 def test_a_bad_value_stops_with_an_error_naming_the_variable(monkeypatch, name, value):

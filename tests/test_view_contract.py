@@ -318,7 +318,7 @@ class TestMigrations:
         with raw(store_url) as (run, name):
             rows = run(f"SELECT view, number FROM {name('view_migrations')} ORDER BY view, number")
         assert sorted(rows) == sorted(
-            [(n, 1) for n in PROJECTIONS] + [("certificates", 2), ("certificates", 3)]
+            [(n, 1) for n in PROJECTIONS] + [("certificates", 2), ("certificates", 3), ("statistics", 2)]
         )
 
 
@@ -336,6 +336,7 @@ class TestOneDatabaseManyViews:
             "review": notifications[2].id,
             "corrections": None,
             "issuances": None,
+            "backlog": None,
         }
 
     def test_a_second_runner_waits_for_the_first(self, ledger):

@@ -7,6 +7,7 @@ through the one decision mechanism (usecases.decision).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -35,8 +36,11 @@ from usecases.doses import Doses
 from usecases.erasure import Erasures, finish_erasures
 from usecases.keyed_ids import Adoption
 from usecases.people import IDENTITY_FIELDS, People
+from usecases.person_key_copy import copy_person_keys
 from usecases.receipts import CorrectionFiled, DoseOutcome, DoseReceipt, Registration, Written
+from usecases.site_record_keys import copy_site_record_claims
 from usecases.sites import Sites
+from usecases.tallies import Tallies, TalliesReported, TallyLine, TallyLineOutcome
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -95,6 +99,12 @@ class DoseLedger(Application[UUID]):
             # Before any event is made, and only once the ids check has let the store in (a
             # refused start leaves no chain secret behind): new events are chained with it.
             hand_in_chain_key(self.recorder, self.mapper, secrets)
+            # A store written before the site-record key table has its keys as events: those
+            # since the last start copied into the table (usecases.site_record_keys), before any
+            # dose is decided against it; one starting process at a time.
+            self.recorder.copy_old_keys(lambda: copy_site_record_claims(self.recorder, self.mapper, ids.key))
+            # So do its national ids' and identity keys (usecases.person_key_copy), without a lock.
+            copy_person_keys(self.recorder, self.mapper)
         except BaseException:
             self.close()  # its connections, before the refusal is raised
             raise
@@ -106,6 +116,7 @@ class DoseLedger(Application[UUID]):
         self.people = People(self.decisions)
         self.doses = Doses(self.decisions, self.sites)
         self.corrections = Corrections(self.decisions, self.sites)
+        self.tallies = Tallies(self.decisions, self.sites)
         self.erasures = Erasures(self.decisions, self.data_keys)
 
     def close(self) -> None:
@@ -178,10 +189,41 @@ class DoseLedger(Application[UUID]):
         *,
         actor: Actor = SYSTEM,
         source: dict[str, Any] | None = None,
+        provinces: Collection[str] | None = None,
     ) -> Written:
-        """The duplicate's doses move to the survivor; both streams say so, in one transaction."""
+        """The duplicate's doses move to the survivor; both streams say so, in one transaction.
+        `provinces`: the official's scope, checked inside the decision on both people
+        (OutOfScope); None: any."""
         return self.people.merge(
-            survivor_id, duplicate_id, reason, actor=actor, source=_source(source, "merge")
+            survivor_id,
+            duplicate_id,
+            reason,
+            actor=actor,
+            source=_source(source, "merge"),
+            provinces=provinces,
+        )
+
+    def unmerge_persons(
+        self,
+        survivor_id: UUID | str,
+        duplicate_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+        provinces: Collection[str] | None = None,
+    ) -> Written:
+        """Undo a merge: the doses and correction requests it carried go back to the duplicate,
+        as they are now, and the duplicate is open again; both streams say so, in one
+        transaction. Written names the duplicate. `provinces`: the official's scope, checked
+        inside the decision on both people (OutOfScope); None: any."""
+        return self.people.unmerge(
+            survivor_id,
+            duplicate_id,
+            reason,
+            actor=actor,
+            source=_source(source, "unmerge"),
+            provinces=provinces,
         )
 
     def erase_person(
@@ -326,6 +368,23 @@ class DoseLedger(Application[UUID]):
         dry_run: decided (refused where the void would be), nothing saved."""
         return self.doses.void(dose_id, reason, actor=actor, source=_source(source, "api"), dry_run=dry_run)
 
+    def resolve_flag(
+        self,
+        dose_id: UUID | str,
+        kind: str,
+        reason: str,
+        *,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+        provinces: Collection[str] | None = None,
+    ) -> Written:
+        """An official looked at a dose's data-quality flag (ledger.flags) and resolved it, for
+        the dose as it is now: a FlagResolved on the person's stream. Written names the person.
+        `provinces`: the official's scope, checked inside the decision (OutOfScope); None: any."""
+        return self.doses.resolve_flag(
+            dose_id, kind, reason, actor=actor, source=_source(source, "review"), provinces=provinces
+        )
+
     def dose_origin(self, dose_id: UUID | str) -> tuple[UUID, str]:
         """(current holder, site that recorded it) — what access checks need to know."""
         return self.doses.origin(dose_id)
@@ -371,6 +430,45 @@ class DoseLedger(Application[UUID]):
 
     def site(self, site_id: str) -> Site | None:
         return self.sites.site(site_id)
+
+    # --- tallies --------------------------------------------------------------------------
+
+    def report_tallies(
+        self,
+        site_id: str,
+        tallies: list[dict[str, Any]],
+        *,
+        province: str | None = None,
+        actor: Actor = SYSTEM,
+        source: dict[str, Any] | None = None,
+        numbered: bool | None = None,
+        dry_run: bool = False,
+    ) -> TalliesReported:
+        """A site's daily tallies ({day, counts: {vaccine: n}, source?, request_id?}), all or
+        none, each a `TallyReported` on the site's stream superseding the day's earlier one.
+        The same tally again (a retry) records nothing. A site missing from the directory is
+        listed provisional in `province` (required then). numbered: errors name the item
+        (`N.day`; by default when there are several). dry_run: decided, nothing saved."""
+        return self.tallies.report(
+            site_id,
+            tallies,
+            province=province,
+            actor=actor,
+            source=_source(source, "api"),
+            numbered=numbered,
+            dry_run=dry_run,
+        )
+
+    def import_tallies(
+        self, lines: list[TallyLine], actor: Actor, *, dry_run: bool = False
+    ) -> list[TallyLineOutcome]:
+        """Rows of an imported tally file, each a vaccine's count of a site's day, each taken
+        or refused on its own, in one transaction (usecases.tallies). dry_run: nothing saved."""
+        return self.tallies.import_lines(lines, actor, dry_run=dry_run)
+
+    def site_tallies(self, site_id: str) -> list[dict[str, Any]]:
+        """A site's tallies by day, the latest counts and every report (usecases.tallies)."""
+        return self.tallies.of_site(site_id)
 
     def head(self) -> int:
         return self.decisions.head()

@@ -12,10 +12,11 @@ from uuid import UUID, uuid4
 from ledger import rules
 from ledger.corrections import code_digest, correction_claim, verification_code
 from ledger.errors import CorrectionNotFound, InvalidValue
-from ledger.keys import CorrectionTicket, SiteRecord
+from ledger.keys import CorrectionTicket, dose_id_for
 from ledger.person import OPEN_STATES, Person
 from ledger.recording import as_uuid
 from ledger.values import Actor, CorrectionKind, CorrectionStatus, Source
+from store.site_records import SiteRecordKey
 from usecases.decision import Decisions
 from usecases.people import change_details, person_in
 from usecases.receipts import CorrectionFiled, Written
@@ -178,9 +179,16 @@ class Corrections:
         claim = request["claim"]
         if request["kind"] == CorrectionKind.MISSING_DOSE:
             record_id = f"correction-{request_id}"
-            claim_key = SiteRecord.claim(person.id, claim["site_id"], record_id, f"correction:{request_id}")
+            claim_key = SiteRecordKey(
+                dose_id_for(claim["site_id"], record_id),
+                person.id,
+                claim["site_id"],
+                record_id,
+                f"correction:{request_id}",
+            )
+            ws.claim(claim_key)
             person.record_dose(
-                claim_key.id,
+                claim_key.dose_id,
                 claim["vaccine"],
                 claim.get("lot"),
                 claim["administered_at"],
@@ -190,7 +198,6 @@ class Corrections:
                 source.as_data(),
             )
             ws.changed(
-                claim_key,
                 *self.sites.provisional(
                     ws, claim["site_id"], person.details["province"], actor, source.as_data()
                 ),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -20,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.errors import Contention
 from store import library
+from store.site_records import SiteRecordKey
 from usecases.keyed_ids import Adoption
 from usecases.working_set import WorkingSet
 
@@ -51,21 +53,43 @@ class Decisions:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
-    def save(self, *aggregates: Any) -> int | None:
+    def save(self, *aggregates: Any, claims: Sequence[SiteRecordKey] = ()) -> int | None:
         """Save in one transaction; the position of the last event written.
 
+        `claims`: site records inserted into the store's key table in the same transaction
+        (store.site_records); one already stored fails the save with IntegrityError. So do the
+        people's key rows staged around the save (`rows_of`, store.person_keys).
         The store's first key is saved with the fingerprint of the ids secret (usecases.keyed_ids).
         """
-        if self.ids.recorded:
-            return library.save(self.app, aggregates)
-        with_record = self.ids.records_with(aggregates)
-        try:
-            position = library.save(self.app, with_record)
-        except IntegrityError:
-            self.ids.after_conflict()  # another process's secret recorded first: refused here
-            raise
-        self.ids.saved(with_record)
-        return position
+        recorder: Any = self.app.recorder  # store.event_store.EventStore: the ledger's own
+        with recorder.site_records.staged(claims):
+            if self.ids.recorded:
+                return library.save(self.app, aggregates)
+            # A site-record row counts: its content digest is keyed under the ids secret, so a
+            # dose for a known person is the first write that depends on it as much as a key is.
+            keyed_rows = (
+                bool(claims) or recorder.national_ids.has_staged() or recorder.identities.has_staged()
+            )
+            with_record = self.ids.records_with(aggregates, keyed_rows=keyed_rows)
+            try:
+                position = library.save(self.app, with_record)
+            except IntegrityError:
+                self.ids.after_conflict()  # another process's secret recorded first: refused here
+                raise
+            self.ids.saved(with_record)
+            return position
+
+    @contextmanager
+    def rows_of(self, ws: WorkingSet) -> Iterator[None]:
+        """The people's key rows `ws` appended (national ids, identity keys), inserted by every
+        save inside the block in its transaction (store.person_keys); a row another writer
+        appended first fails the save."""
+        recorder: Any = self.app.recorder
+        with (
+            recorder.national_ids.staged(ws.national_ids_held()),
+            recorder.identities.staged(ws.identities_changed()),
+        ):
+            yield
 
     def decide(self, choose: Callable[[WorkingSet], T], *, budget: float | None = None) -> Decided[T]:
         """Run `choose` on a fresh working set and save what it changed, in one transaction.
@@ -82,7 +106,10 @@ class Decisions:
                 ws = self.working_set()
                 value = choose(ws)
                 pending = ws.pending()
-                return Decided(value, self.save(*pending) if pending else self.head())
+                if not pending:
+                    return Decided(value, self.head())
+                with self.rows_of(ws):
+                    return Decided(value, self.save(*pending, claims=ws.claimed()))
             except IntegrityError:
                 attempt += 1
                 pause = random.uniform(0, min(_LONGEST_PAUSE, 0.001 * 2**attempt))

@@ -20,12 +20,12 @@ from eventsourcing.utils import get_topic
 
 from ledger import rules
 from ledger.errors import PersonAlreadyErased
-from ledger.keys import NationalIdClaim
 from ledger.person import Person
 from ledger.recording import as_uuid
 from ledger.values import Actor, Source
 from store.data_keys import DataKeys
 from store.event_store import EventStore
+from store.person_keys import ERASED
 from usecases.decision import Decisions
 from usecases.people import person_in
 from usecases.receipts import Written
@@ -85,10 +85,10 @@ def merged_into(ws: WorkingSet, person: Person) -> list[Person]:
 def release_national_id(ws: WorkingSet, person_id: UUID, national_id: str | None) -> None:
     """The erased person's national id may be registered again (by its new holder)."""
     if national_id:
-        claim = ws.get(NationalIdClaim, ws.ids.national_id(national_id))
-        if claim is not None and claim.person_id == person_id:
-            claim.reassign(None, "erased")
-            ws.changed(claim)
+        key = ws.ids.national_id(national_id)
+        row = ws.national_id_holder(key)
+        if row is not None and row.person_id == person_id:
+            ws.hold_national_id(key, None, ERASED)
 
 
 def erased_people(recorder: EventStore) -> list[UUID]:

@@ -6,7 +6,10 @@ gathers what arrives within a couple of milliseconds into one working set and on
 so 32 concurrent sites cost one transaction, not 32. Each caller still gets its own answer.
 
 A caller on an event loop (the API) awaits an asyncio future; the answers of one group reach
-each loop in one hand-over, so a group of 30 wakes the loop once, not 30 times.
+each loop in one hand-over, so a group of 30 wakes the loop once, not 30 times. The other way
+likewise: the doses a loop's callbacks submit in one turn go to the writer in one hand-over at
+the end of that turn, so the writer thread is woken (and takes the GIL from the loop) once per
+turn, not once per dose.
 """
 
 from __future__ import annotations
@@ -27,12 +30,21 @@ Answer = Union["Future[DoseOutcome]", "asyncio.Future[DoseOutcome]"]
 Item = tuple[DoseReport, Actor, Answer]
 
 
+class _Turn:
+    """One event loop's doses submitted in its current turn, handed over at its end."""
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+
+
 class DoseWriter:
     def __init__(self, ledger: DoseLedger, *, linger: float = 0.002, max_batch: int = 500):
         self.ledger = ledger
         self.linger = linger
         self.max_batch = max_batch
-        self._queue: queue.Queue[Item | None] = queue.Queue()
+        self._queue: queue.Queue[list[Item] | None] = queue.Queue()
+        self._turns: dict[asyncio.AbstractEventLoop, _Turn] = {}
+        self._turns_lock = threading.Lock()  # loops run on different threads (servers, tests)
         self._thread = threading.Thread(target=self._run, name="dose-writer", daemon=True)
         self._thread.start()
 
@@ -43,7 +55,7 @@ class DoseWriter:
         fields first (in the caller's thread), raising the same LedgerErrors as record_dose."""
         report = dose_report(fields, source)
         future: Future[DoseOutcome] = Future()
-        self._queue.put((report, actor, future))
+        self._queue.put([(report, actor, future)])
         return future
 
     async def decide(
@@ -52,9 +64,25 @@ class DoseWriter:
         """submit, for a caller on an event loop: no thread is parked on the answer. Cancelled
         (a timeout) before the writer takes it, the dose is not written."""
         report = dose_report(fields, source)
-        answer: asyncio.Future[DoseOutcome] = asyncio.get_running_loop().create_future()
-        self._queue.put((report, actor, answer))
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[DoseOutcome] = loop.create_future()
+        turn = self._turns.get(loop) or self._turn_of(loop)
+        if not turn.items:
+            # call_soon: after the callbacks already due, which are the other requests read
+            # off the sockets in this same turn of the loop.
+            loop.call_soon(self._hand_over, turn)
+        turn.items.append((report, actor, answer))
         return await answer
+
+    def _turn_of(self, loop: asyncio.AbstractEventLoop) -> _Turn:
+        with self._turns_lock:
+            for gone in [other for other in self._turns if other.is_closed()]:
+                del self._turns[gone]  # a loop that ended (a test's) keeps nothing here
+            return self._turns.setdefault(loop, _Turn())
+
+    def _hand_over(self, turn: _Turn) -> None:
+        items, turn.items = turn.items, []
+        self._queue.put(items)
 
     def record(
         self, *, actor: Actor, source: dict[str, Any] | None = None, timeout: float = 30.0, **fields: Any
@@ -71,15 +99,16 @@ class DoseWriter:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch = first
             stop = False
+            # A group is max_batch doses or a little more: a loop's turn is not split.
             try:
                 while len(batch) < self.max_batch:
-                    item = self._queue.get(timeout=self.linger)
-                    if item is None:
+                    items = self._queue.get(timeout=self.linger)
+                    if items is None:
                         stop = True
                         break
-                    batch.append(item)
+                    batch.extend(items)
             except queue.Empty:
                 pass
             self._write(batch)

@@ -70,8 +70,9 @@ def holds_unkeyed_keys(app: Application[UUID]) -> bool:
 class Adoption:
     """The ids key a ledger derives with, and whether its store has recorded it yet.
 
-    `Decisions` hands each save to `records_with`: the first save that holds a key stream
-    carries the fingerprint with it, in the same transaction.
+    `Decisions` hands each save to `records_with`: the first save that holds a key (a key
+    table's row, or a stream of an older store's kind) carries the fingerprint with it, in the
+    same transaction.
     """
 
     def __init__(self, app: Application[UUID], secrets: Secrets, key: IdKey, recorded: bool) -> None:
@@ -99,9 +100,10 @@ class Adoption:
         # if there is none. Recorded only with the first key (records_with).
         return cls(app, secrets, IdKey(secrets.key(IDS_SECRET, create=True)), False)
 
-    def records_with(self, aggregates: Sequence[Any]) -> Sequence[Any]:
-        """The aggregates to save, with the fingerprint first if this save is the store's first key."""
-        if self.recorded or not any(isinstance(a, _KEY_STREAMS) for a in aggregates):
+    def records_with(self, aggregates: Sequence[Any], *, keyed_rows: bool = False) -> Sequence[Any]:
+        """The aggregates to save, with the fingerprint first if this save is the store's first
+        key: a key stream, or `keyed_rows` (rows of a key table under keyed ids, store.person_keys)."""
+        if self.recorded or not (keyed_rows or any(isinstance(a, _KEY_STREAMS) for a in aggregates)):
             return aggregates
         return [KeyedIds.adopt(self.key.fingerprint), *aggregates]
 

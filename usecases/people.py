@@ -3,15 +3,17 @@ working set, which every other use case needs (merged people followed to their s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID, uuid4
 
 from ledger import rules
-from ledger.errors import AmbiguousPerson, NationalIdTaken, PersonNotFound
-from ledger.keys import IdentityKey, NationalIdClaim
+from ledger.errors import AmbiguousPerson, NationalIdTaken, OutOfScope, PersonNotFound
+from ledger.keys import CorrectionTicket
 from ledger.person import Person
 from ledger.recording import as_uuid
 from ledger.values import Actor, Source
+from store.person_keys import CLAIMED, CORRECTED, RECLAIMED
 from usecases.decision import Decisions
 from usecases.receipts import Registration, Written
 from usecases.working_set import WorkingSet
@@ -52,7 +54,8 @@ class People:
             if details["national_id"]:
                 claim_national_id(ws, details["national_id"], new_id)
             person = Person.register(new_id, details, channel, actor.as_data(), origin)
-            ws.changed(person, identity_joined(ws, person))
+            identity_joined(ws, person)
+            ws.changed(person)
             return person.id, True
 
         decided = self.decisions.decide(choose)
@@ -74,9 +77,18 @@ class People:
         return Written(decided.value, decided.position)
 
     def merge(
-        self, survivor_id: UUID | str, duplicate_id: UUID | str, reason: str, *, actor: Actor, source: Source
+        self,
+        survivor_id: UUID | str,
+        duplicate_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor,
+        source: Source,
+        provinces: Collection[str] | None = None,
     ) -> Written:
-        """The duplicate's doses move to the survivor; both streams say so, in one transaction."""
+        """The duplicate's doses move to the survivor; both streams say so, in one transaction.
+        `provinces`: the official's scope (None: any), checked on the decision's own reads of
+        both people."""
         reason = rules.reason(reason)
         survivor_uuid = as_uuid(survivor_id, "person_id")
         duplicate_uuid = as_uuid(duplicate_id, "duplicate_person_id")
@@ -84,10 +96,61 @@ class People:
         def choose(ws: WorkingSet) -> UUID:
             survivor = person_in(ws, survivor_uuid, field="person_id")
             duplicate = person_in(ws, duplicate_uuid, field="duplicate_person_id")
+            in_scope(survivor, provinces, "person_id")
+            in_scope(duplicate, provinces, "duplicate_person_id")
             survivor.absorb(duplicate, reason, actor.as_data(), source.as_data())
             duplicate.merge_into(survivor.id, reason, actor.as_data(), source.as_data())
             ws.changed(survivor, duplicate)
             return survivor.id
+
+        decided = self.decisions.decide(choose)
+        return Written(decided.value, decided.position)
+
+    def unmerge(
+        self,
+        survivor_id: UUID | str,
+        duplicate_id: UUID | str,
+        reason: str,
+        *,
+        actor: Actor,
+        source: Source,
+        provinces: Collection[str] | None = None,
+    ) -> Written:
+        """Undo a merge: the survivor releases what it carried, the duplicate is open again with
+        it; both streams say so, in one transaction (ledger.person.Person.release).
+        `provinces`: the official's scope (None: any), checked on the decision's own reads of
+        both people."""
+        reason = rules.reason(reason)
+        survivor_uuid = as_uuid(survivor_id, "person_id")
+        duplicate_uuid = as_uuid(duplicate_id, "duplicate_person_id")
+
+        def choose(ws: WorkingSet) -> UUID:
+            survivor = person_in(ws, survivor_uuid, field="person_id")
+            # Merged (into this survivor, or another: release says which), never followed.
+            duplicate = person_in(ws, duplicate_uuid, field="duplicate_person_id", allow_merged=True)
+            in_scope(survivor, provinces, "person_id")
+            in_scope(duplicate, provinces, "duplicate_person_id")
+            released = survivor.release(duplicate, reason, actor.as_data(), source.as_data())
+            duplicate.undo_merge(
+                survivor.id,
+                [dict(d) for d in released.doses],
+                [dict(r) for r in released.corrections],
+                reason,
+                actor.as_data(),
+                source.as_data(),
+                resolved_flags={k: dict(v) for k, v in released.resolved_flags.items()},
+            )
+            ws.changed(survivor, duplicate)
+            # A request filed on the survivor went with its dose: its ticket follows, so that
+            # it is answered (and looked up) where it now is.
+            for request in released.corrections:
+                ticket = ws.get(CorrectionTicket, UUID(request["request_id"]))
+                if ticket is None:
+                    continue
+                if person_in(ws, ticket.person_id, follow_merges=True, allow_erased=True).id != duplicate.id:
+                    ticket.move(duplicate.id, reason)
+                    ws.changed(ticket)
+            return duplicate.id
 
         decided = self.decisions.decide(choose)
         return Written(decided.value, decided.position)
@@ -122,41 +185,45 @@ def person_in(
     raise PersonNotFound(person_id, field)
 
 
+def in_scope(person: Person, provinces: Collection[str] | None, field: str) -> None:
+    """Refuse (OutOfScope) a person outside an official's provinces as this decision reads
+    them: a correction or a merge since the official looked may have moved them out."""
+    province = person.details.get("province")
+    if provinces is not None and province not in provinces:
+        raise OutOfScope(province, field)
+
+
 def holder_of_national_id(ws: WorkingSet, national_id: str) -> UUID | None:
-    claim = ws.get(NationalIdClaim, ws.ids.national_id(national_id))
-    if claim is None or claim.person_id is None:
+    """The person holding the national id (a merged holder followed to its survivor), or None."""
+    row = ws.national_id_holder(ws.ids.national_id(national_id))
+    if row is None or row.person_id is None:
         return None
-    return person_in(ws, claim.person_id, follow_merges=True).id
+    return person_in(ws, row.person_id, follow_merges=True).id
 
 
 def claim_national_id(ws: WorkingSet, national_id: str, person_id: UUID) -> None:
-    claim = ws.get(NationalIdClaim, ws.ids.national_id(national_id))
-    if claim is None:
-        ws.changed(NationalIdClaim.claim(ws.ids.national_id(national_id), person_id))
-    elif claim.person_id is None:  # released by a correction earlier
-        claim.reassign(person_id, "claimed by a registration")
-        ws.changed(claim)
-    elif claim.person_id != person_id:
-        raise NationalIdTaken(person_in(ws, claim.person_id, follow_merges=True).id)
+    """The national id is the person's, in the decision's save (store.person_keys); refused
+    (NationalIdTaken) if someone else holds it."""
+    key = ws.ids.national_id(national_id)
+    row = ws.national_id_holder(key)
+    if row is None:
+        ws.hold_national_id(key, person_id, CLAIMED)
+    elif row.person_id is None:  # released by a correction or an erasure earlier
+        ws.hold_national_id(key, person_id, RECLAIMED)
+    elif row.person_id != person_id:
+        raise NationalIdTaken(person_in(ws, row.person_id, follow_merges=True).id)
 
 
-def identity_joined(ws: WorkingSet, person: Person) -> IdentityKey:
-    """The person listed under their name, birth date and phone (in the working set)."""
-    key = ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))
-    index = ws.get(IdentityKey, key)
-    if index is None:
-        return IdentityKey.claim(key, person.id)
-    index.join(person.id)
-    return index
+def identity_joined(ws: WorkingSet, person: Person) -> None:
+    """The person listed under their name, birth date and phone (a row saved with the decision)."""
+    ws.join_identity(ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS)), person.id)
 
 
 def identity_holders(ws: WorkingSet, details: dict[str, Any]) -> list[UUID]:
     """The distinct open people listed under these details (merged ones followed)."""
-    index = ws.get(IdentityKey, ws.ids.identity(*(details[k] for k in IDENTITY_FIELDS)))
-    if index is None:
-        return []
+    listed = ws.identity_members(ws.ids.identity(*(details[k] for k in IDENTITY_FIELDS)))
     # The key stays listing an erased person (its id derives from what was erased): skipped.
-    holders = (person_in(ws, pid, follow_merges=True, allow_erased=True) for pid in index.person_ids)
+    holders = (person_in(ws, pid, follow_merges=True, allow_erased=True) for pid in listed)
     return list(dict.fromkeys(p.id for p in holders if not p.erased))
 
 
@@ -185,11 +252,12 @@ def person_for(
     return Person.register(fallback_id, details, "site", actor.as_data(), source), True
 
 
-def keys_of_new_person(ws: WorkingSet, person: Person) -> list[Any]:
-    claims: list[Any] = [identity_joined(ws, person)]
+def keys_of_new_person(ws: WorkingSet, person: Person) -> None:
+    """A new person's keys, as rows saved with the working set (store.person_keys): a later
+    report of the same batch finds the person through them."""
     if person.details["national_id"]:
-        claims.append(NationalIdClaim.claim(ws.ids.national_id(person.details["national_id"]), person.id))
-    return claims
+        ws.hold_national_id(ws.ids.national_id(person.details["national_id"]), person.id, CLAIMED)
+    identity_joined(ws, person)
 
 
 def change_details(
@@ -201,17 +269,14 @@ def change_details(
     if checked.get("national_id"):
         claim_national_id(ws, checked["national_id"], person.id)
     if "national_id" in checked and old_nid:
-        old_claim = ws.get(NationalIdClaim, ws.ids.national_id(old_nid))
-        if old_claim is not None:
-            old_claim.reassign(None, reason)
-            ws.changed(old_claim)
+        released = ws.ids.national_id(old_nid)
+        old_row = ws.national_id_holder(released)
+        if old_row is not None and old_row.person_id is not None:
+            ws.hold_national_id(released, None, CORRECTED)
     before = ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))
     person.correct_details(checked, reason, actor.as_data(), source)
     after = ws.ids.identity(*(person.details[k] for k in IDENTITY_FIELDS))
     if after != before:  # listed under the new name, birth date or phone only
-        old_key = ws.get(IdentityKey, before)
-        if old_key is not None:
-            old_key.leave(person.id, reason)
-            ws.changed(old_key)
-        ws.changed(identity_joined(ws, person))
+        ws.leave_identity(before, person.id)
+        identity_joined(ws, person)
     ws.changed(person)

@@ -3,8 +3,9 @@
 A store made before then holds each national id's claim and each identity key at a uuid5 of
 the personal data, and no fingerprint; a ledger refuses to start on it (usecases.keyed_ids).
 Events are never changed or removed, so the rekey only appends: from every person's stream
-as it stands (merged people too, whom a claim still names), the national id's claim and the
-identity key under the keyed ids, naming the same people, then the fingerprint. People keep
+as it stands (merged people too, whom a claim still names), the national id's claim (a row of
+its key table, store.person_keys) and the identity key under the keyed ids, naming the same
+people, then the fingerprint. People keep
 their ids. It runs while no ledger writes (none starts before the fingerprint is recorded);
 stopped halfway, it is run again: keys already made are left as they are, so a second run
 appends nothing.
@@ -20,9 +21,9 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from ledger.keys import IdentityKey, NationalIdClaim
 from ledger.person import Person
 from store.event_store import by_stream
+from store.person_keys import REKEYED, KeyRow
 from usecases.application import DoseLedger
 from usecases.people import IDENTITY_FIELDS
 
@@ -100,34 +101,27 @@ def rekey(
         for nid, people in national.items()
     }
     del national
+    rows = ledger.recorder.national_ids  # store.person_keys: a claim is the key's first row
     for keys in _batches(holders, batch):
-        ws = ledger.decisions.working_set()
-        ws.prefetch(keys)
-        made = [NationalIdClaim.claim(k, holders[k]) for k in keys if ws.get(NationalIdClaim, k) is None]
-        if made:
-            ledger.save(*made)
-        done.national_id_claims += len(made)
+        held = rows.latest(keys)
+        done.national_id_claims += rows.copy(
+            [KeyRow(k, 1, holders[k], REKEYED) for k in keys if k not in held]
+        )
     if progress:
         progress(f"{done.national_id_claims} national id claims appended")
 
+    listed = ledger.recorder.identities  # an identity key's people: the fold of its rows
     for keys in _batches(identities, batch):
         ws = ledger.decisions.working_set()
-        ws.prefetch(keys)
-        changed: list[IdentityKey] = []
+        ws.prefetch_identities(keys)
         for k in keys:
-            people = sorted(identities[k], key=lambda p: p.registered_at)
-            index = ws.get(IdentityKey, k)
-            if index is None:
-                index = IdentityKey.claim(k, people[0].person_id)
-                done.identity_keys += 1
-            before = len(index.pending_events)
-            for p in people:
-                index.join(p.person_id)  # nothing if listed already
-            done.identity_joins += len(index.pending_events) - before
-            if index.pending_events:
-                changed.append(index)
-        if changed:
-            ledger.save(*changed)
+            members = ws.identity_members(k)
+            done.identity_keys += not members
+            for p in sorted(identities[k], key=lambda p: p.registered_at):
+                ws.join_identity(k, p.person_id)  # nothing if listed already
+        appended = ws.identities_changed()
+        done.identity_joins += sum(1 for r in appended if r.seq > 1)
+        listed.copy(appended)
     if progress:
         progress(f"{done.identity_keys} identity keys appended, {done.identity_joins} people joined to them")
 

@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 import replay
 from api.access_log import recorded_read
 from api.audit.timeline import timeline
+from api.pages.cookies import same_origin
 from api.problems import Problem
 from ledger.errors import InvalidValue, PersonNotFound
 from ledger.principal import ADMIN, AUDITOR, Principal
@@ -59,7 +60,7 @@ def sign_in_form(request: Request, next: str = "/audit/") -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         return _page(
             request,
             "audit_login.html",
@@ -179,12 +180,6 @@ def _principal_names(ledger: Any) -> Any:
         return known[principal_id]
 
     return name
-
-
-def _same_origin(request: Request) -> bool:
-    """A browser names the page a form was sent from; another site's page may not sign in here."""
-    origin = request.headers.get("origin")
-    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
 def _next(path: str) -> str:

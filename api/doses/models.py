@@ -57,11 +57,23 @@ class DoseIn(BaseModel):
 
 
 class DoseRecorded(BaseModel):
-    model_config = example({"dose_id": DOSE_ID, "person_id": PERSON_ID, "position": 1043, "duplicate": False})
+    model_config = example(
+        {
+            "dose_id": DOSE_ID,
+            "person_id": PERSON_ID,
+            "position": 1043,
+            "duplicate": False,
+            "certificate_code": "1B7QX-4M0TR-ZK2PA-9V6CE-HD3WN-S8",
+        }
+    )
     dose_id: UUID
     person_id: UUID
     position: int | None
     duplicate: bool
+    certificate_code: str = Field(
+        description="the code to print for the person: with their birth date it opens their "
+        "certificate on the citizens' page (/citizen/)"
+    )
 
 
 class DoseBatchIn(BaseModel):

@@ -54,6 +54,7 @@ async def record(
         person_id=receipt.person_id,
         position=receipt.position,
         duplicate=receipt.duplicate,
+        certificate_code=request.app.state.certificate_codes.code(receipt.person_id),
     )
 
 

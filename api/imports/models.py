@@ -29,6 +29,7 @@ class ImportAnswer(BaseModel):
     model_config = example(
         {
             "import_id": IMPORT_ID,
+            "kind": "doses",
             "status": "completed",
             "dry_run": False,
             **IMPORT_COUNTS,
@@ -48,6 +49,11 @@ class ImportAnswer(BaseModel):
     )
     import_id: UUID | None = Field(
         description="poll GET /v1/imports/{import_id}; null for a dry run (nothing of it is stored)"
+    )
+    kind: Literal["doses", "tallies"] | None = Field(
+        None,
+        description="what the file held, told by its header: doses, or sites' daily tallies "
+        "(`site_id, day, vaccine, doses`); null while a background import runs",
     )
     status: Literal["running", "completed", "failed"]
     dry_run: bool

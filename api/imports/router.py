@@ -1,5 +1,6 @@
-"""Retro imports: send a spreadsheet of past doses, get its row report (a large file: poll
-it), download every error as CSV, and the blank template.
+"""Retro imports: send a spreadsheet of past doses (or of sites' daily tallies: its header says
+which), get its row report (a large file: poll it), download every error as CSV, and the blank
+templates.
 
 Who: `site` (rows of its own sites only) and `admin` send. An import is read by its submitter,
 admins and auditors; to anyone else it does not exist (404: ids reveal nothing). The template
@@ -99,8 +100,28 @@ def template_xlsx(principal: SitePrincipal) -> Response:
     return _template("xlsx")
 
 
-def _template(kind: str) -> Response:
-    data, media_type, name = intake.template(kind)
+@router.get(
+    "/tally-template.csv",
+    response_class=Response,
+    responses=problems(401, 403),
+    summary="The blank tally template as CSV: a row per site, day and vaccine with its doses",
+)
+def tally_template_csv(principal: SitePrincipal) -> Response:
+    return _template("csv", tallies=True)
+
+
+@router.get(
+    "/tally-template.xlsx",
+    response_class=Response,
+    responses=problems(401, 403),
+    summary="The blank tally template as XLSX",
+)
+def tally_template_xlsx(principal: SitePrincipal) -> Response:
+    return _template("xlsx", tallies=True)
+
+
+def _template(kind: str, *, tallies: bool = False) -> Response:
+    data, media_type, name = intake.template(kind, tallies=tallies)
     return Response(
         data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
@@ -120,8 +141,8 @@ def _template(kind: str) -> Response:
         },
         200: {"model": ImportAnswer, "description": "A dry run of a small file: nothing stored"},
     },
-    summary="Import a spreadsheet of past doses (multipart): 201 with the row report, "
-    "202 running in the background, 200 a dry run",
+    summary="Import a spreadsheet of past doses, or of sites' daily tallies (multipart): 201 with "
+    "the row report, 202 running in the background, 200 a dry run",
 )
 async def submit(
     request: Request,

@@ -18,10 +18,10 @@ router = APIRouter(tags=["operations"])
     "/v1/projections",
     response_model=Projections,
     responses=READS,
-    summary="Each projection's position, the store's head, and the lag",
+    summary="Each projection's position, the store's head, and the lag; the read standby's lag",
 )
 def projections(principal: ReporterOrAuditorPrincipal, views: Views) -> dict[str, Any]:
-    return {"projections": views.status()}
+    return {"projections": views.status(), "replica": views.replica_status()}
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness (no token needed)")
@@ -36,5 +36,6 @@ async def healthz() -> dict[str, str]:
     responses={200: {"content": {"text/plain": {}}}},
 )
 def metrics(request: Request) -> Response:
-    body, content_type = exposition(request.app.state.views.status)
+    views = request.app.state.views
+    body, content_type = exposition(views.status, views.replica_status)
     return Response(body, media_type=content_type)

@@ -116,6 +116,18 @@ class MergeIn(BaseModel):
     reason: str
 
 
+class UnmergeIn(BaseModel):
+    model_config = example(
+        {
+            "duplicate_person_id": "0e7d5c4b-3a29-4817-9605-f4e3d2c1b0a9",
+            "reason": "twins with the same name: the national ids differ",
+        },
+        forbid_extra=True,
+    )
+    duplicate_person_id: UUID = Field(description="the person merged into this one")
+    reason: str
+
+
 class ErasureIn(BaseModel):
     model_config = example(
         {"reason": "the citizen's request of 2026-11-02 under the personal data protection decree"},

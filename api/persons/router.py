@@ -1,4 +1,4 @@
-"""People: register, look up (by phone: everyone who shares it), merge duplicates."""
+"""People: register, look up (by phone: everyone who shares it), merge duplicates and undo a merge."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.access_log import recorded_read
 from api.auth import actor, province_scope
-from api.dependencies import AdminPrincipal, Ledger, SitePrincipal, SiteProvinceOrAuditorPrincipal, Views
+from api.dependencies import (
+    AdminPrincipal,
+    Ledger,
+    ProvincePrincipal,
+    SitePrincipal,
+    SiteProvinceOrAuditorPrincipal,
+    Views,
+)
 from api.models import READS, WRITES, problems
 from api.persons.models import (
     ErasureIn,
@@ -20,6 +27,7 @@ from api.persons.models import (
     SiteDose,
     SitePersonList,
     SitePersonSummary,
+    UnmergeIn,
     Written,
 )
 from api.problems import Problem, field_error
@@ -122,11 +130,49 @@ def site_summaries(views: Any, persons: list[dict[str, Any]]) -> list[SitePerson
     "/{person_id}/merge",
     response_model=Written,
     responses={**WRITES, **problems(404, 409)},
-    summary="Merge a duplicate person into this one (admin)",
+    summary="Merge a duplicate person into this one (admin, province)",
+    description="The duplicate's doses move to this person; both streams say so, in one "
+    "transaction. A province token merges two people of its provinces only. 403: this person "
+    "(`person_id`) or the duplicate (`duplicate_person_id`), as the decision reads them, is "
+    "outside the token's provinces, and nothing is stored; 404: an unknown person; 409: either "
+    "merged or erased already; 422: the same person twice, or no reason.",
 )
-def merge(person_id: UUID, body: MergeIn, principal: AdminPrincipal, ledger: Ledger) -> Written:
-    written = ledger.merge_persons(person_id, body.duplicate_person_id, body.reason, actor=actor(principal))
+def merge(person_id: UUID, body: MergeIn, principal: ProvincePrincipal, ledger: Ledger) -> Written:
+    # The scope is checked inside the decision, on its own reads of both people.
+    written = ledger.merge_persons(
+        person_id,
+        body.duplicate_person_id,
+        body.reason,
+        actor=actor(principal),
+        provinces=province_scope(principal),
+    )
     return Written(person_id=written.aggregate_id, position=written.position)
+
+
+@router.post(
+    "/{person_id}/unmerge",
+    response_model=Written,
+    responses={**WRITES, **problems(404, 409)},
+    summary="Undo the merge of a duplicate into this person (admin, province)",
+)
+def unmerge(person_id: UUID, body: UnmergeIn, principal: ProvincePrincipal, ledger: Ledger) -> Written:
+    """The doses and correction requests the merge carried go back to the duplicate, as they are
+    now (amended, voided, answered since); doses recorded on this person after the merge stay.
+    Both certificates are issued again. A province token undoes a merge of two people of its
+    provinces only. 403: this person (`person_id`) or the duplicate (`duplicate_person_id`), as
+    the decision reads them, is outside the token's provinces, and nothing is stored; 404: an
+    unknown person; 409: this person or the duplicate erased, this person merged on, or a
+    carried request accepted since; 422: a duplicate not merged into this person, or no reason."""
+    # The scope is checked inside the decision, on its own reads of both people.
+    written = ledger.unmerge_persons(
+        person_id,
+        body.duplicate_person_id,
+        body.reason,
+        actor=actor(principal),
+        source={"kind": "api", "route": "unmerge"},
+        provinces=province_scope(principal),
+    )
+    return Written(person_id=person_id, position=written.position)
 
 
 @router.post(

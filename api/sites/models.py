@@ -68,5 +68,6 @@ class SiteOut(BaseModel):
 
 
 class SiteList(BaseModel):
-    model_config = example({"sites": [SITE]})
+    model_config = example({"sites": [SITE], "next_cursor": None})
     sites: list[SiteOut]
+    next_cursor: str | None = Field(None, description="the next page's cursor (asked with `limit`)")

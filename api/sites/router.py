@@ -5,16 +5,35 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
 
 from api.auth import actor, province_scope, require_province
 from api.dependencies import Ledger, ProvinceOrAuditorPrincipal, ProvincePrincipal, Views
+from api.listing import Column, Listing, PageQuery, answer
 from api.models import READS, WRITES, problems
 from api.services import caught_up
-from api.sites.models import ReviewIn, SiteIn, SiteList, SiteWritten
+from api.sites.models import ReviewIn, SiteIn, SiteList, SiteOut, SiteWritten
 from ledger import rules
 from ledger.errors import SiteNotFound
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
+
+
+SITES = Listing[dict[str, Any]](
+    name="sites",
+    columns=(
+        Column("site_id", "Site id"),
+        Column("name", "Name"),
+        Column("province", "Province"),
+        Column("district", "District"),
+        Column("status", "Kind"),
+        Column("review_status", "Review"),
+    ),
+    key=lambda row: (row["site_id"],),
+    to_dict=lambda row: SiteOut.model_validate(row).model_dump(mode="json"),
+    items_key="sites",
+    key_types=(str,),
+)
 
 
 @router.get(
@@ -22,16 +41,25 @@ router = APIRouter(prefix="/v1/sites", tags=["sites"])
     response_model=SiteList,
     responses=READS,
     summary="Sites, by status (provisional sites come from doses naming unlisted sites)",
+    description="By site id. Without `limit` or `cursor`, every site (as this list always answered); "
+    "with them, a page and its `next_cursor` (and a `Link` header). `format=csv|xlsx` (or `Accept`): "
+    "the whole list as a file.",
 )
 def list_sites(
     request: Request,
     principal: ProvinceOrAuditorPrincipal,
     views: Views,
+    page: PageQuery,
     status: Literal["provisional", "official", "mobile"] | None = None,
     min_position: Annotated[int | None, Query(ge=0, description="wait for this position")] = None,
-) -> dict[str, Any]:
+) -> Response:
     caught_up(request, min_position)
-    return {"sites": views.review.sites(status, provinces=province_scope(principal))}
+    scope = province_scope(principal)
+
+    def fetch(after: tuple[Any, ...] | None, limit: int) -> list[dict[str, Any]]:
+        return views.review.sites(status, provinces=scope, after=after[0] if after else None, limit=limit)
+
+    return answer(request, SITES, page, fetch, default_limit=None)
 
 
 @router.post(

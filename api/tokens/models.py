@@ -72,8 +72,9 @@ class TokenInfo(BaseModel):
 
 
 class TokenList(BaseModel):
-    model_config = example({"tokens": [INFO]})
+    model_config = example({"tokens": [INFO], "next_cursor": None})
     tokens: list[TokenInfo]
+    next_cursor: str | None = Field(None, description="the next page's cursor (asked with `limit`)")
 
 
 class TokenIssued(TokenInfo):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import TokenVerifier, actor
 from api.dependencies import AdminPrincipal, Ledger
+from api.listing import Column, Listing, PageQuery, answer
 from api.models import READS, WRITES, problems
 from api.problems import ledger_problem
 from api.tokens.models import (
@@ -30,6 +32,7 @@ from api.tokens.models import (
     info,
 )
 from ledger.errors import LedgerError
+from ledger.principal import Principal
 from usecases.principals import issue_token, principals, revoke_token, rotate_token
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -72,21 +75,53 @@ def create(
     return {**info(made), "token": token}
 
 
+TOKENS = Listing[Principal](
+    name="tokens",
+    columns=(
+        Column("principal_id", "Principal id"),
+        Column("role", "Role"),
+        Column("sites", "Sites"),
+        Column("provinces", "Provinces"),
+        Column("name", "Name"),
+        Column("expires_at", "Expires at"),
+        Column("issued_at", "Issued at"),
+        Column("revoked", "Revoked"),
+    ),
+    # Oldest first, as `principals` answers: the issue time, then the id (never the name).
+    key=lambda p: (p.created_on.astimezone(UTC).isoformat(timespec="microseconds"), str(p.id)),
+    to_dict=lambda p: TokenInfo.model_validate(info(p)).model_dump(mode="json"),
+    items_key="tokens",
+    key_types=(str, str),
+)
+
+
 @router.get(
     "",
     response_model=TokenList,
     responses=READS,
     summary="List the tokens' principals (admin): never a token itself",
+    description="Oldest first. Without `limit` or `cursor`, every one (as this list always "
+    "answered); with them, a page and its `next_cursor` (and a `Link` header). `format=csv|xlsx` "
+    "(or `Accept`): the whole list as a file.",
 )
 def list_tokens(
     request: Request,
     principal: AdminPrincipal,
     ledger: Ledger,
+    page: PageQuery,
     role: Annotated[str | None, Query(description="only this role's")] = None,
     revoked: Annotated[bool | None, Query(description="only revoked (true) or valid (false) ones")] = None,
-) -> dict[str, Any]:
+) -> Response:
     with body_fields(request):
-        return {"tokens": [info(p) for p in principals(ledger, role=role, revoked=revoked)]}
+        # One scan of the principals' events per request (they are folded from it, not looked
+        # up): the pages of an export are cut from it.
+        found = principals(ledger, role=role, revoked=revoked)
+
+    def fetch(after: tuple[Any, ...] | None, limit: int) -> list[Principal]:
+        rest = found if after is None else [p for p in found if TOKENS.key(p) > after]
+        return rest[:limit]
+
+    return answer(request, TOKENS, page, fetch, default_limit=None)
 
 
 @router.post(

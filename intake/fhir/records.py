@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger.keys import SiteRecord
 from ledger.person import Person
 from usecases.application import DoseLedger
 from usecases.people import person_in
+from usecases.working_set import SiteRecordKey
 
 DOSE_RECORDED = "ledger.person:Person.DoseRecorded"
 SCAN_CHUNK = 2000  # notifications read per query while a page is gathered
@@ -25,7 +25,7 @@ SCAN_LIMIT = 10_000  # recordings one page steps over (~0.5 s) before it answers
 @dataclass(frozen=True)
 class PersonDoses:
     person: Person
-    site_records: dict[str, SiteRecord]  # by dose id
+    site_records: dict[str, SiteRecordKey]  # by dose id
 
 
 def person_doses(ledger: DoseLedger, person_id: UUID) -> PersonDoses:
@@ -33,8 +33,8 @@ def person_doses(ledger: DoseLedger, person_id: UUID) -> PersonDoses:
     ws = ledger.decisions.working_set()
     person = person_in(ws, person_id, allow_merged=True, allow_erased=True)
     dose_ids = [UUID(d) for d in person.doses]
-    ws.prefetch(dose_ids)
-    records = {str(i): r for i in dose_ids if (r := ws.get(SiteRecord, i)) is not None}
+    ws.prefetch_site_records(dose_ids)
+    records = {str(i): r for i in dose_ids if (r := ws.site_record(i)) is not None}
     return PersonDoses(person, records)
 
 
@@ -77,10 +77,11 @@ def site_doses(ledger: DoseLedger, site_id: str, since_position: int, limit: int
                 if len(found) == limit:
                     break
     ws = ledger.decisions.working_set()
-    ws.prefetch([*{person for _, person, _ in found}, *(dose for _, _, dose in found)])
+    ws.prefetch({person for _, person, _ in found})
+    ws.prefetch_site_records(dose for _, _, dose in found)
     doses = []
     for position, recorded_by, dose_id in found:
-        record = ws.get(SiteRecord, dose_id)
+        record = ws.site_record(dose_id)
         holder = person_in(
             ws, record.person_id if record else recorded_by, follow_merges=True, allow_erased=True
         )

@@ -1,8 +1,9 @@
-"""Retro import: spreadsheets of doses given before the platform, validated row by row,
-idempotent, attested, streamed in chunks.
+"""Retro import: spreadsheets of doses given before the platform (or of sites' daily tallies,
+told by the header), validated row by row, idempotent, attested, streamed in chunks.
 
 What the CLI and the HTTP endpoints call:
     template_csv() / template_xlsx()                       the blank template (bytes)
+    tally_template_csv() / tally_template_xlsx()           the blank tally template (bytes)
     run_import(ledger, path, Form(...), actor=, dry_run=, mapping=)  → ImportResult
     start_import(ledger, path, Form(...), actor=, ...)      → import id (rows in the background)
     ImportJobs(ledger, folder, resume_after=).watch()      jobs: run, kept, resumed after a restart
@@ -21,7 +22,13 @@ from intake.retro.reading import UnreadableFile
 from intake.retro.report import errors_csv
 from intake.retro.rows import TemplateMismatch
 from intake.retro.status import ImportNotFound, import_errors, import_status
-from intake.retro.template import template_csv, template_xlsx, write_template
+from intake.retro.template import (
+    tally_template_csv,
+    tally_template_xlsx,
+    template_csv,
+    template_xlsx,
+    write_template,
+)
 
 __all__ = [
     "Form",
@@ -43,6 +50,8 @@ __all__ = [
     "import_status",
     "template_csv",
     "template_xlsx",
+    "tally_template_csv",
+    "tally_template_xlsx",
     "write_template",
     "intake",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 from intake.retro.mapping import Mapping
 from intake.retro.reading import Sheet, open_sheet
 from intake.retro.rows import Row, RowShape, find_header
+from intake.retro.tally_rows import TallyShape
 from ledger.errors import LedgerError
 from ledger.recording import dose_report
 
@@ -71,7 +72,9 @@ def checked(row: Row, import_id: str) -> Row:
     return row
 
 
-def chunks_of(sheet: Sheet, shape: RowShape, import_id: str, size: int) -> Generator[Chunk, None, None]:
+def chunks_of(
+    sheet: Sheet, shape: RowShape | TallyShape, import_id: str, size: int
+) -> Generator[Chunk, None, None]:
     """The sheet's rows after the header, checked, `size` rows a chunk (blank rows skipped)."""
     rows: list[Row] = []
     for number, cells in sheet.rows:

@@ -24,11 +24,13 @@ from intake.retro.chunks import READ_APART_FROM, Chunk, FileChanged, Shape, chun
 from intake.retro.mapping import Mapping
 from intake.retro.reading import open_sheet
 from intake.retro.report import KEPT_ERRORS, Counts, Report
-from intake.retro.rows import RowShape, find_header
+from intake.retro.rows import Row, RowError, RowShape, find_header
+from intake.retro.tally_rows import TallyShape
 from ledger.retro_import import COMPLETED, RetroImport
 from ledger.rules import text
 from ledger.values import Actor
 from usecases.application import DoseLedger
+from usecases.tallies import TallyLine
 
 CHUNK_ROWS = 500
 
@@ -76,10 +78,12 @@ class ImportResult:
     error_count: int
     reason: str | None = None
     flag_count: int = 0  # rows booked as sent and flagged for someone to check
+    kind: str = "doses"  # what the file's header says it holds: doses | tallies
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "import_id": str(self.import_id),
+            "kind": self.kind,
             "status": self.status,
             "dry_run": self.dry_run,
             "file_sha256": self.file_sha256,
@@ -138,7 +142,7 @@ class RetroImportRun:
         self._files = ExitStack()
         try:
             self._sheet = self._files.enter_context(open_sheet(self.path))
-            self._shape: RowShape = find_header(
+            self._shape: RowShape | TallyShape = find_header(
                 self._sheet.rows, self.mapping, self.form.site_id, self.form.allowed_sites
             )
         except BaseException:
@@ -214,6 +218,7 @@ class RetroImportRun:
             self.report.error_count,
             reason,
             self.report.flag_count,
+            self._shape.kind,
         )
 
     def _chunks(self) -> Generator[Chunk, None, None]:
@@ -232,10 +237,30 @@ class RetroImportRun:
             if not rows:
                 return
             chunk = Chunk(rows, rows[0].number, chunk.last_row, chunk.read_fraction)
-        counts = Counts(rows=len(chunk.rows))
-        errors = [e for row in chunk.rows for e in row.errors]
-        good = [(row, row.report) for row in chunk.rows if row.report is not None]
-        counts.rejected = len(chunk.rows) - len(good)
+        if isinstance(self._shape, TallyShape):
+            counts, errors = self._tallies(chunk.rows)
+        else:
+            counts, errors = self._doses(chunk.rows)
+        errors.sort(key=lambda e: e.row)
+        self.report.counts.add(counts)
+        self.report.add_errors(errors)
+        if self.record is not None:
+            self.record.chunk_imported(
+                chunk.first_row,
+                chunk.last_row,
+                counts.as_dict(),
+                [e.as_dict() for e in errors],
+                chunk.read_fraction,
+            )
+            self.ledger.save(self.record)
+        if self.on_chunk is not None:
+            self.on_chunk(Progress(self.import_id, self.report.counts, chunk.last_row, chunk.read_fraction))
+
+    def _doses(self, rows: list[Row]) -> tuple[Counts, list[RowError]]:
+        counts = Counts(rows=len(rows))
+        errors = [e for row in rows for e in row.errors]
+        good = [(row, row.report) for row in rows if row.report is not None]
+        counts.rejected = len(rows) - len(good)
         outcomes = self.ledger.record_reports(
             [report for _, report in good],
             [self.actor] * len(good),
@@ -252,20 +277,33 @@ class RetroImportRun:
             counts.conflict += outcome.status == "conflict"
             assert outcome.error is not None
             errors.append(row.error(outcome.error.field, outcome.error.message))
-        errors.sort(key=lambda e: e.row)
-        self.report.counts.add(counts)
-        self.report.add_errors(errors)
-        if self.record is not None:
-            self.record.chunk_imported(
-                chunk.first_row,
-                chunk.last_row,
-                counts.as_dict(),
-                [e.as_dict() for e in errors],
-                chunk.read_fraction,
+        return counts, errors
+
+    def _tallies(self, rows: list[Row]) -> tuple[Counts, list[RowError]]:
+        """A tally file's rows: each good one a vaccine's count of a site's day, its source
+        the import and row (as a dose's), all in one transaction."""
+        counts = Counts(rows=len(rows))
+        errors = [e for row in rows for e in row.errors]
+        good = [row for row in rows if row.tally is not None]
+        counts.rejected = len(rows) - len(good)
+        lines = [
+            TallyLine(
+                **row.tally,
+                source={"kind": "retro_import", "import_id": str(self.import_id), "row": row.number},
             )
-            self.ledger.save(self.record)
-        if self.on_chunk is not None:
-            self.on_chunk(Progress(self.import_id, self.report.counts, chunk.last_row, chunk.read_fraction))
+            for row in good
+            if row.tally is not None
+        ]
+        outcomes = self.ledger.import_tallies(lines, self.actor, dry_run=self.dry_run)
+        for row, outcome in zip(good, outcomes, strict=True):
+            if outcome.status in ("created", "duplicate"):
+                status = "created" if row.number in self.stored_rows else str(outcome.status)
+                setattr(counts, status, getattr(counts, status) + 1)
+                continue
+            counts.rejected += 1
+            assert outcome.error is not None
+            errors.append(row.error(outcome.error.field, outcome.error.message))
+        return counts, errors
 
 
 def _described(mapping: Mapping | None) -> dict[str, Any] | None:

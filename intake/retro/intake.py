@@ -5,6 +5,7 @@
     GET  /v1/imports/{id}/errors.csv  errors_csv_lines(ledger, import_id, actor)
     GET  /v1/imports/template.csv     template("csv") → (bytes, media type, file name)
     GET  /v1/imports/template.xlsx    template("xlsx")
+    GET  /v1/imports/tally-template.csv|xlsx   template(kind, tallies=True)
 
 Refusals, for the endpoint to map: ledger.errors.LedgerError (a form field: 422),
 TemplateMismatch / UnreadableFile / MappingError (the file: 422), ImportNotFound (404, also
@@ -23,7 +24,7 @@ from intake.retro.jobs import ImportJobs, import_folder
 from intake.retro.mapping import Mapping
 from intake.retro.report import errors_csv
 from intake.retro.status import ImportNotFound, import_errors, import_status
-from intake.retro.template import template_csv, template_xlsx
+from intake.retro.template import tally_template_csv, tally_template_xlsx, template_csv, template_xlsx
 from ledger.retro_import import COUNTS, RUNNING
 from ledger.values import Actor
 from usecases.application import DoseLedger
@@ -48,8 +49,9 @@ def submit(
     when_done: Callable[[], None] | None = None,
     jobs: ImportJobs | None = None,
 ) -> dict[str, Any]:
-    """{import_id, status, dry_run, rows, created, duplicate, conflict, rejected, error_count,
+    """{import_id, kind, status, dry_run, rows, created, duplicate, conflict, rejected, error_count,
     errors: [{row, column, value, msg}]}; status `running` for a large file (poll `status`).
+    `kind`: doses, or tallies for a tally file (told by its header).
 
     A site principal passes its sites in `form.allowed_sites`. `when_done` runs once the file
     is no longer needed here (e.g. to delete the saved upload): a large file is moved into the
@@ -71,6 +73,7 @@ def submit(
     )
     return {
         "import_id": str(import_id),
+        "kind": None,  # told by the header, read in the background: the status says the counts
         "status": RUNNING,
         "dry_run": dry_run,
         **dict.fromkeys(COUNTS, 0),
@@ -93,7 +96,12 @@ def errors_csv_lines(ledger: DoseLedger, import_id: UUID | str, actor: Actor) ->
     return errors_csv(import_errors(ledger, import_id))
 
 
-def template(kind: str) -> tuple[bytes, str, str]:
+def template(kind: str, *, tallies: bool = False) -> tuple[bytes, str, str]:
+    """The blank template of doses, or of sites' daily tallies (`tallies`): bytes, media type, file name."""
+    if tallies:
+        if kind == "xlsx":
+            return tally_template_xlsx(), XLSX, "mau-so-lieu-theo-ngay.xlsx"
+        return tally_template_csv(), "text/csv; charset=utf-8", "mau-so-lieu-theo-ngay.csv"
     if kind == "xlsx":
         return template_xlsx(), XLSX, "mau-tiem-bo-sung.xlsx"
     return template_csv(), "text/csv; charset=utf-8", "mau-tiem-bo-sung.csv"

@@ -33,6 +33,7 @@ from intake.retro.importing import Form, RetroImportRun
 from intake.retro.mapping import Mapping
 from ledger.person import Person
 from ledger.retro_import import RUNNING, RetroImport
+from ledger.site import Site
 from ledger.values import Actor
 from usecases.application import DoseLedger
 
@@ -44,6 +45,7 @@ KEPT = "doseledger-import-"  # the folder of a job's upload, in the import folde
 STARTED = f"{RetroImport.TOPIC}.Started"
 ENDED_TOPICS = [f"{RetroImport.TOPIC}.{name}" for name in ("Completed", "Failed")]
 DOSE_RECORDED = get_topic(Person.DoseRecorded)
+TALLY_REPORTED = get_topic(Site.TallyReported)  # a tally file's rows
 PAGE = 1000
 
 
@@ -321,13 +323,15 @@ class ImportJobs:
         return True
 
     def _unreported_rows(self, record: RetroImport, started_at: int) -> list[int]:
-        """Rows of this import whose doses were stored after its last chunk's report: read from
+        """Rows of this import whose doses (or tallies) were stored after its last chunk's report: read from
         its start (the position of its last event is not kept), only rows past that chunk."""
         wanted, after_row = str(record.id), record.last_row
         rows: list[int] = []
         start = started_at + 1
         while True:
-            page = self.ledger.recorder.select_notifications(start=start, limit=PAGE, topics=[DOSE_RECORDED])
+            page = self.ledger.recorder.select_notifications(
+                start=start, limit=PAGE, topics=[DOSE_RECORDED, TALLY_REPORTED]
+            )
             for n in page:
                 if wanted.encode() not in bytes(n.state):  # stored as JSON: most are others' doses
                     continue

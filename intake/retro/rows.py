@@ -8,13 +8,16 @@ dose: `sha256:` and the first 32 hex digits of the ledger's content digest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from intake.retro.columns import PERSON_FIELDS, REQUIRED, header_of
 from intake.retro.mapping import PERSON_REF, Mapping
 from intake.retro.values import READERS, BadCell, as_text, blank
 from ledger.errors import LedgerError
 from ledger.recording import DoseReport, dose_report
+
+if TYPE_CHECKING:
+    from intake.retro.tally_rows import TallyShape
 
 HEADER_SEARCH_ROWS = 20  # a title or a note may sit above the header row
 MIN_HEADER_FIELDS = 2  # a title row names none; a header, with a form's defaults, two or more
@@ -47,6 +50,8 @@ class Row:
     cells: dict[str, tuple[str, Any]]  # field → (column label, raw value): for later errors
     report: DoseReport | None = None  # the item checked as the ledger checks it (intake.retro.chunks)
     flags: list[RowError] = field(default_factory=list)  # reported if the dose is booked
+    # A tally file's row, checked (intake.retro.tally_rows): {site_id, day, vaccine, doses, province}
+    tally: dict[str, Any] | None = None
 
     def error(self, field: str, msg: str) -> RowError:
         """A fault the ledger found, reported on the column the field came from."""
@@ -54,10 +59,11 @@ class Row:
         if name == "person":  # an ambiguous person: the name is where to look
             name = "full_name"
         label, value = self.cells.get(name, (header_of(name), None))
-        return RowError(self.number, label, _shown(value), msg)
+        return RowError(self.number, label, shown(value), msg)
 
 
-def _shown(value: Any) -> str | None:
+def shown(value: Any) -> str | None:
+    """A cell's value as a row error echoes it."""
     if value is None:
         return None
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -65,6 +71,8 @@ def _shown(value: Any) -> str | None:
 
 class RowShape:
     """Which cells make which field, and the defaults a row falls back on."""
+
+    kind = "doses"
 
     def __init__(
         self,
@@ -126,7 +134,7 @@ class RowShape:
             person = self.people.get(str(ref).strip()) if not blank(ref) else None
             if person is None:
                 errors.append(
-                    RowError(number, label, _shown(ref), f"no person with this key in {self.people.label}")
+                    RowError(number, label, shown(ref), f"no person with this key in {self.people.label}")
                 )
             else:
                 for name, found in person.items():
@@ -140,7 +148,7 @@ class RowShape:
             try:
                 fields[name] = READERS[name](self._translated(name, value))
             except BadCell as e:
-                errors.append(RowError(number, label, _shown(value), str(e)))
+                errors.append(RowError(number, label, shown(value), str(e)))
                 fields[name] = BadCell
         for name in REQUIRED + ("site_id",):
             if fields.get(name) is None:
@@ -166,7 +174,7 @@ class RowShape:
                 RowError(
                     number,
                     label,
-                    _shown(value),
+                    shown(value),
                     f"flagged, booked as sent: given after the person's death ({died}, "
                     f"{raw['death_date'][0]}); check the date or the person",
                     flag=True,
@@ -196,10 +204,16 @@ class RowShape:
 
 def find_header(
     rows: Any, mapping: Mapping | None, site_id: str | None, allowed_sites: frozenset[str] | None = None
-) -> RowShape:
-    """The first row, among the first few, that names enough of the fields."""
+) -> RowShape | TallyShape:
+    """The first row, among the first few, that names enough of the fields: of doses, or of a
+    tally file (its header names the day and the doses; read without a mapping)."""
+    # Here, not at the top: tally_rows builds on this module's Row.
+    from intake.retro.tally_rows import TallyShape, is_tally_header
+
     best: TemplateMismatch | None = None
     for number, cells in rows:
+        if mapping is None and is_tally_header(cells):
+            return TallyShape(cells, site_id, allowed_sites)
         try:
             shape = RowShape(cells, mapping, site_id, allowed_sites)
         except TemplateMismatch as e:

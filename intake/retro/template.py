@@ -1,26 +1,53 @@
-"""The blank template a unit fills in: CSV (UTF-8 with BOM, so Excel shows Vietnamese) or XLSX
+"""The blank templates a unit fills in: CSV (UTF-8 with BOM, so Excel shows Vietnamese) or XLSX
 (identity columns stored as text so Excel keeps leading zeros, date columns as dd/mm/yyyy, a
-Nam/Nữ/Khác list, and a guide sheet)."""
+Nam/Nữ/Khác list, and a guide sheet). One for doses; one for sites' daily tallies (a row per
+site, day and vaccine: intake.retro.tally_rows)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from intake.retro.columns import COLUMNS
+from intake.retro.tally_rows import TALLY_COLUMNS
 
 TEXT_FIELDS = ("site_record_id", "national_id", "phone", "province", "site_id", "lot")
-DATE_FIELDS = ("birth_date", "administered_at")
+DATE_FIELDS = ("birth_date", "administered_at", "day")
+
+
+# What a column's cells accept in the XLSX, beyond its number format (Excel checks as one types).
+VALIDATIONS = {
+    "sex": {"type": "list", "formula1": '"Nam,Nữ,Khác"'},
+    "doses": {"type": "whole", "operator": "greaterThanOrEqual", "formula1": "0"},
+}
 
 
 def template_csv() -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([c.header for c in COLUMNS])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return _csv(COLUMNS)
+
+
+def tally_template_csv() -> bytes:
+    return _csv(TALLY_COLUMNS)
 
 
 def template_xlsx() -> bytes:
+    return _xlsx(COLUMNS, "Danh sách mũi tiêm")
+
+
+def tally_template_xlsx() -> bytes:
+    return _xlsx(TALLY_COLUMNS, "Số liều theo ngày")
+
+
+def _csv(columns: Sequence[Any]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([c.header for c in columns])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _xlsx(columns: Sequence[Any], title: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -28,11 +55,11 @@ def template_xlsx() -> bytes:
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "Danh sách mũi tiêm"
-    sheet.append([c.header for c in COLUMNS])
+    sheet.title = title
+    sheet.append([c.header for c in columns])
     sheet.freeze_panes = "A2"
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
-    for i, column in enumerate(COLUMNS, start=1):
+    for i, column in enumerate(columns, start=1):
         letter = get_column_letter(i)
         cell = sheet.cell(row=1, column=i)
         cell.font, cell.fill = bold, fill
@@ -44,13 +71,13 @@ def template_xlsx() -> bytes:
         if number_format:
             for row in range(2, 2002):
                 sheet.cell(row=row, column=i).number_format = number_format
-        if column.field == "sex":
-            choice = DataValidation(type="list", formula1='"Nam,Nữ,Khác"', allow_blank=True)
-            sheet.add_data_validation(choice)
-            choice.add(f"{letter}2:{letter}100000")
+        if column.field in VALIDATIONS:
+            validation = DataValidation(allow_blank=True, **VALIDATIONS[column.field])
+            sheet.add_data_validation(validation)
+            validation.add(f"{letter}2:{letter}100000")
     guide = book.create_sheet("Hướng dẫn")
     guide.append(["Cột", "Trường", "Cách ghi"])
-    for column in COLUMNS:
+    for column in columns:
         guide.append([column.header, column.field, column.hint])
     for cell in guide[1]:
         cell.font = bold
@@ -62,8 +89,12 @@ def template_xlsx() -> bytes:
     return buffer.getvalue()
 
 
-def write_template(path: str | Path) -> Path:
-    """The template in the form the file name asks for (.xlsx, else CSV)."""
+def write_template(path: str | Path, *, tallies: bool = False) -> Path:
+    """The template (of doses, or of tallies) in the form the file name asks for (.xlsx, else CSV)."""
     path = Path(path)
-    path.write_bytes(template_xlsx() if path.suffix.lower() == ".xlsx" else template_csv())
+    xlsx = path.suffix.lower() == ".xlsx"
+    if tallies:
+        path.write_bytes(tally_template_xlsx() if xlsx else tally_template_csv())
+    else:
+        path.write_bytes(template_xlsx() if xlsx else template_csv())
     return path

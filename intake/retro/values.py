@@ -16,6 +16,7 @@ from intake.codes import province_names
 from ledger import rules
 from ledger.errors import LedgerError
 from ledger.names import clean, match_key
+from ledger.tallies import doses as tally_doses
 
 _Checked = TypeVar("_Checked")
 
@@ -147,6 +148,25 @@ def administered_at(cell: Any) -> str | None:
     if blank(cell):
         return None
     return _ruled(rules.administered_at, _moment(cell, birth=False))
+
+
+def day(cell: Any) -> str | None:
+    """A tally's day (ISO): a date cell, dd/mm/yyyy or yyyy-mm-dd; a time of day is dropped."""
+    if blank(cell):
+        return None
+    moment = _moment(cell, birth=False)
+    return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
+
+
+def doses(cell: Any) -> int | None:
+    """A tally's count of doses: a whole number, 0 or more."""
+    if blank(cell):
+        return None
+    if isinstance(cell, str):
+        cell = cell.strip()
+        if not (cell.isascii() and cell.isdigit()):  # '²' is a digit to isdigit(), not to int()
+            raise BadCell(f"must be a whole number of doses, got {cell!r}")
+    return _ruled(tally_doses, cell, "doses")
 
 
 def sex(cell: Any) -> str | None:

@@ -5,7 +5,8 @@
   `sqlite` and `postgres` the two stores; `stores` builds a view's class for its store;
   `migrations` numbers the schema's changes.
 - `paging`: a projection applying a page per transaction; `shared_fold` and `read_ahead`:
-  the reads a rebuild shares between views; `gathered_reads`: point reads gathered per loop turn.
+  the reads a rebuild shares between views; `shared_follow`: the one read of the ledger a
+  projector's views follow it through; `gathered_reads`: point reads gathered per loop turn.
 - `runner`: a supervised worker per projection; `rebuild`: rebuilding views, reporting
   progress to a callback.
 

@@ -75,7 +75,8 @@ class PagedProjection(Projection[TView], Generic[TView]):
         """
         tracking = Tracking(LEDGER, position)
         try:
-            self.process_page(events, tracking, after)
+            with self.view.applying():
+                self.process_page(events, tracking, after)
         except TrackingConflict:
             raise
         except Exception as e:

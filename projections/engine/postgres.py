@@ -13,8 +13,9 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL
 
+from projections.engine.standby_reads import StandbySession, StandbySql
 from projections.engine.statements import Sql
-from projections.engine.tables import Tables
+from projections.engine.tables import LEDGER, Tables
 from store.postgres import OneSchemaCreatorAtATime, connection_of_its_own, schema_creation_lock
 
 SWAP_LOCK_MS = 200  # the longest a swap waits for the view's tables before letting readers go on
@@ -80,10 +81,77 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
                     "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$"
                 )
 
+    def _reads_datastore(self, primary: bool = False) -> PostgresDatastore:
+        """Where a read goes: the standby the view reads from, if any (`read_from`)."""
+        return self.read_datastore if self.read_datastore is not None and not primary else self.datastore
+
+    def position(self) -> int | None:
+        if self.read_datastore is None:
+            return super().position()
+        # The position of the rows this view serves: the standby's.
+        rows = self.one_read(
+            "SELECT MAX(notification_id) AS position FROM {tracking} WHERE application_name = ?", (LEDGER,)
+        )
+        return rows[0]["position"] if rows else None
+
+    def _on_standby(self, *, transaction: bool, aside: bool = False) -> Iterator[Sql]:
+        """Reads on the standby, each statement run again after a recovery conflict."""
+        plain = self._sql(None, postgres=True, aside=aside)  # the view's names and statement cache
+        with StandbySession(self.read_datastore, transaction=transaction) as session:
+            yield StandbySql(session, plain.names, plain.cache)
+
+    # The page a thread is applying (`applying`): that thread's sessions and statements join it.
+    _page: tuple[int, Sql] | None = None
+
     @contextmanager
-    def _session(self, *, write: bool, aside: bool = False) -> Iterator[Sql]:
+    def applying(self) -> Iterator[None]:
+        """One transaction for the page: its reads, its write and its tracking position. Each
+        session of its own cost a pooled connection, BEGIN and COMMIT or ROLLBACK, and a page
+        opened six to eight (the statistics'), for a few statements each: round trips whose
+        client side was most of a projector's CPU per event while following. The view has one
+        writer (`exclusive`), so reading inside the write transaction reads what it would have
+        read before it. A view reading from a standby keeps its sessions apart."""
+        if self.read_datastore is not None or self._page is not None:
+            yield
+            return
+        with self._session(write=True) as sql:
+            self._page = (threading.get_ident(), sql)
+            try:
+                yield
+            finally:
+                self._page = None
+
+    @contextmanager
+    def apart(self) -> Iterator[None]:
+        """Sessions of their own inside a page: a rules adoption's re-evaluation of people the
+        page does not touch commits a few at a time, whatever becomes of the page, as on
+        SQLite (a stop halfway leaves those done)."""
+        page = self._joined()
+        if page is None:
+            yield
+            return
+        held, self._page = self._page, None
+        try:
+            yield
+        finally:
+            self._page = held
+
+    def _joined(self, aside: bool = False) -> Sql | None:
+        """The page this thread is applying, if any (the aside tables are never part of one)."""
+        page = self._page
+        return page[1] if page is not None and not aside and page[0] == threading.get_ident() else None
+
+    @contextmanager
+    def _session(self, *, write: bool, aside: bool = False, primary: bool = False) -> Iterator[Sql]:
+        if (page := self._joined(aside)) is not None:
+            yield page
+            return
+        if not write and not primary and self.read_datastore is not None:
+            yield from self._on_standby(transaction=True, aside=aside)
+            return
+        datastore = self.datastore if write else self._reads_datastore(primary)
         with (
-            self.datastore.get_connection() as conn,
+            datastore.get_connection() as conn,
             conn.transaction(force_rollback=not write),
             psycopg.RawCursor(conn) as cursor,
         ):
@@ -95,7 +163,13 @@ class PostgresTables(OneSchemaCreatorAtATime, Tables, PostgresTrackingRecorder):
 
     @contextmanager
     def _statement(self) -> Iterator[Sql]:
-        with self.datastore.get_connection() as conn, psycopg.RawCursor(conn) as cursor:
+        if (page := self._joined()) is not None:
+            yield page
+            return
+        if self.read_datastore is not None:
+            yield from self._on_standby(transaction=False)
+            return
+        with self._reads_datastore().get_connection() as conn, psycopg.RawCursor(conn) as cursor:
             yield self._sql(cursor, postgres=True)
 
     @contextmanager

@@ -4,7 +4,8 @@ The library's `ProjectionRunner` stops for good at the first exception. A `Proje
 runs one projection in a thread instead and never dies quietly: an error is logged, shown in
 the projection's status with the event it stopped at, and the worker starts again after a
 pause that doubles up to half a minute. It catches up and follows the ledger the same way on
-both stores (the event store's `follow`), a page per transaction; a view that has applied nothing yet
+both stores (the event store's `follow`, or one feed of it for all the process's views:
+`shared_follow`), a page per transaction; a view that has applied nothing yet
 and can be folded stream after stream (all but the correction requests: its rows are folds of
 one stream, or sums of them) is folded so first, as a rebuild does it.
 """
@@ -22,6 +23,7 @@ from eventsourcing.persistence import InterfaceError, Notification, OperationalE
 
 from projections.engine.paging import PagedProjection
 from projections.engine.rebuild import fold_by_person
+from projections.engine.shared_follow import LedgerFeed
 from projections.engine.stores import construct_view
 from projections.engine.tables import LostTheLock, TrackingConflict
 from usecases.application import DoseLedger
@@ -66,12 +68,16 @@ class ProjectionWorker:
         first_pause: float = 0.5,
         longest_pause: float = 30.0,
         heartbeat: float = 2.0,
+        feed: LedgerFeed | None = None,
     ):
         self.name = projection.name
         self.ledger = ledger
         self.view = construct_view(ledger, projection)
         self.projection = projection(view=self.view)
         self.first_pause, self.longest_pause, self.heartbeat = first_pause, longest_pause, heartbeat
+        # Where it follows the ledger from: a feed shared with the process's other views, or a
+        # subscription of its own.
+        self.source = feed if feed is not None else ledger.recorder
         self.state = "stopped"
         self.error: str | None = None
         self._stopping = threading.Event()
@@ -163,7 +169,7 @@ class ProjectionWorker:
                 self._fold_failed = True
                 position = self.view.position()
         self.projection.following()
-        with self.ledger.recorder.follow(position) as subscription:
+        with self.source.follow(position) as subscription:
             self._subscription = subscription
             if self._stopping.is_set():
                 return

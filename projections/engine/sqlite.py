@@ -58,7 +58,7 @@ class SQLiteTables(Tables, SQLiteTrackingRecorder):
         return columns
 
     @contextmanager
-    def _session(self, *, write: bool, aside: bool = False) -> Iterator[Sql]:
+    def _session(self, *, write: bool, aside: bool = False, primary: bool = False) -> Iterator[Sql]:
         with self.datastore.get_connection(commit=write) as conn:
             cursor = conn.cursor().sqlite_cursor
             if write:

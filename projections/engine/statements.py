@@ -39,9 +39,20 @@ class Sql:
             self.cache[(statement, marks, width)] = text
         return text
 
+    def _fetch(self, text: str, params: Sequence[Any]) -> list[Any]:
+        """Every row of one statement (a standby's `Sql` runs it again after a recovery
+        conflict: engine/standby_reads.py)."""
+        self.cursor.execute(text, params)
+        found: list[Any] = self.cursor.fetchall()
+        return found
+
+    def _execute(self, text: str, params: Sequence[Any]) -> Any:
+        """The cursor, having run one statement (a standby's `Sql` runs it again likewise)."""
+        self.cursor.execute(text, params)
+        return self.cursor
+
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        self.cursor.execute(self._text(statement), tuple(params))
-        found = self.cursor.fetchall()
+        found = self._fetch(self._text(statement), tuple(params))
         return found if self.postgres else [dict(row) for row in found]
 
     def rows_in(self, statement: str, ids: Sequence[Any], params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -49,14 +60,12 @@ class Sql:
         found: list[dict[str, Any]] = []
         for start in range(0, len(ids), CHUNK):
             chunk = list(ids[start : start + CHUNK])
-            self.cursor.execute(self._text(statement, len(chunk)), (*chunk, *params))
-            rows = self.cursor.fetchall()
+            rows = self._fetch(self._text(statement, len(chunk)), (*chunk, *params))
             found.extend(rows if self.postgres else (dict(row) for row in rows))
         return found
 
     def run(self, statement: str, params: Sequence[Any] = ()) -> int:
-        self.cursor.execute(self._text(statement), tuple(params))
-        return int(self.cursor.rowcount)
+        return int(self._execute(self._text(statement), tuple(params)).rowcount)
 
     def run_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -66,7 +75,7 @@ class Sql:
         """`statement` has `({ids})`; it runs once per chunk of ids."""
         for start in range(0, len(ids), CHUNK):
             chunk = list(ids[start : start + CHUNK])
-            self.cursor.execute(self._text(statement, len(chunk)), chunk)
+            self._execute(self._text(statement, len(chunk)), chunk)
 
     def insert_rows(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """`statement` has `VALUES {rows}`; it runs once per chunk of rows, not once per row.
@@ -78,4 +87,4 @@ class Sql:
         width = len(rows[0])
         for start in range(0, len(rows), ROWS):
             chunk = rows[start : start + ROWS]
-            self.cursor.execute(self._text(statement, len(chunk), width), [v for row in chunk for v in row])
+            self._execute(self._text(statement, len(chunk), width), [v for row in chunk for v in row])

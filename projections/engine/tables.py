@@ -84,10 +84,20 @@ class Tables(TrackingRecorder, ABC):
     def _qualified(self, table: str) -> str:
         """The table's name as SQL may name it."""
 
+    # Where the view's reads go when not to its own database: a standby of it (PostgreSQL;
+    # `read_from`). Writes, and the runner row, always go to the view's own database.
+    read_datastore: Any = None
+
+    def read_from(self, datastore: Any) -> None:
+        """Read the view's rows and position from `datastore`, a streaming standby of the
+        view's database (rows and position commit together; a standby replays them together)."""
+        self.read_datastore = datastore
+
     @abstractmethod
-    def _session(self, *, write: bool, aside: bool = False) -> Any:
+    def _session(self, *, write: bool, aside: bool = False, primary: bool = False) -> Any:
         """A context manager: one transaction, as an `Sql` (committed when `write`); `aside`:
-        the `Sql` names the aside copies where it names the view's tables."""
+        the `Sql` names the aside copies where it names the view's tables; `primary`: a read
+        from the view's own database even when its reads go to a standby."""
 
     @contextmanager
     def _changing_tables(self) -> Iterator[Sql]:
@@ -207,6 +217,18 @@ class Tables(TrackingRecorder, ABC):
         today's are created (PostgreSQL; nothing elsewhere)."""
 
     @contextmanager
+    def applying(self) -> Iterator[None]:
+        """Around a page a projection applies: where a store says so, one transaction that the
+        page's reads and its write share (here: nothing, each keeps its own)."""
+        yield
+
+    @contextmanager
+    def apart(self) -> Iterator[None]:
+        """Inside `applying`: sessions of their own again, for writes that must commit whatever
+        becomes of the page (here: every session is its own already)."""
+        yield
+
+    @contextmanager
     def reading(self) -> Iterator[Sql]:
         with self._session(write=False) as sql:
             yield sql
@@ -255,6 +277,10 @@ class Tables(TrackingRecorder, ABC):
         `{table}` names the table's aside copy (a rebuild's; no position moves)."""
         with self._session(write=True, aside=True) as sql:
             yield sql
+
+    def tracking_table(self) -> str:
+        """The view's tracking table as SQL names it (its position: `application_name` LEDGER)."""
+        return self._qualified(f"{self.name}_tracking")
 
     def position(self) -> int | None:
         """The last ledger position applied to this view (None: nothing yet)."""
@@ -374,7 +400,8 @@ class Tables(TrackingRecorder, ABC):
         )
 
     def runner(self) -> dict[str, Any] | None:
-        with self.reading() as sql:
+        # From the primary: a heartbeat read on a lagging standby would look stale.
+        with self._session(write=False, primary=True) as sql:
             rows = sql.rows("SELECT state, error, heartbeat, holder FROM {runner}")
         return rows[0] if rows else None
 

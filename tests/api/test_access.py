@@ -53,8 +53,15 @@ EXPECTED_ROLES = {
     ("POST", "/v1/doses/{dose_id}/void"): {"admin", "site"},
     ("POST", "/v1/persons"): {"admin", "site"},
     ("GET", "/v1/persons"): {"admin", "site", "province", "auditor"},
-    ("POST", "/v1/persons/{person_id}/merge"): {"admin"},
+    ("GET", "/v1/localities/{code}/people"): {"admin", "province", "auditor"},
+    ("POST", "/v1/persons/{person_id}/merge"): {"admin", "province"},
+    ("POST", "/v1/persons/{person_id}/unmerge"): {"admin", "province"},
     ("POST", "/v1/persons/{person_id}/erasure"): {"admin"},
+    ("GET", "/v1/review/duplicates"): {"admin", "province", "auditor"},
+    ("GET", "/v1/review/duplicates/compare"): {"admin", "province", "auditor"},
+    ("GET", "/v1/review/flags"): {"admin", "province", "auditor"},
+    ("POST", "/v1/review/flags/resolution"): {"admin", "province"},
+    ("GET", "/v1/review/sites"): {"admin", "province", "auditor"},
     ("GET", "/v1/certificates/{person_id}"): {"admin", "site", "province", "auditor"},
     ("GET", "/v1/certificates/{person_id}/dcc"): {"admin", "site", "province", "auditor"},
     ("GET", "/v1/certificates/{person_id}/shc"): {"admin", "site", "province", "auditor"},
@@ -65,6 +72,9 @@ EXPECTED_ROLES = {
     ("POST", "/v1/sites"): {"admin", "province"},
     ("POST", "/v1/sites/{site_id}/review"): {"admin", "province"},
     ("GET", "/v1/sites/{site_id}/doses"): {"admin", "site", "province"},
+    ("POST", "/v1/sites/{site_id}/tallies"): {"admin", "site"},
+    ("GET", "/v1/sites/{site_id}/tallies"): {"admin", "site", "province", "auditor"},
+    ("GET", "/v1/stats/backlog"): {"admin", "province", "reporter", "auditor"},
     ("GET", "/v1/fhir/Patient/{person_id}/$everything"): {"admin", "site", "province", "auditor"},
     ("GET", "/v1/fhir/Immunization"): {"admin", "site", "province", "auditor"},
     ("POST", "/v1/fhir"): {"admin", "site"},
@@ -83,6 +93,8 @@ EXPECTED_ROLES = {
     ("GET", "/v1/imports/{import_id}/errors.csv"): {"admin", "site", "auditor"},
     ("GET", "/v1/imports/template.csv"): {"admin", "site"},
     ("GET", "/v1/imports/template.xlsx"): {"admin", "site"},
+    ("GET", "/v1/imports/tally-template.csv"): {"admin", "site"},
+    ("GET", "/v1/imports/tally-template.xlsx"): {"admin", "site"},
     # HL7 v2 feeds: a site sends its own sites' messages; another site's is answered AR.
     ("POST", "/v1/hl7v2"): {"admin", "site"},
     ("POST", "/v1/correction-requests"): {"admin", "portal", "site"},
@@ -142,6 +154,34 @@ class World:
 
     def fresh_person(self) -> UUID:
         return self.ledger.register_person(lan(national_id=None), actor=SYSTEM).person_id
+
+    def unmerge(self) -> tuple[str, str, dict[str, Any]]:
+        """Undo the merge of two fresh people of province 01."""
+        survivor, duplicate = self.fresh_person(), self.fresh_person()
+        self.ledger.merge_persons(survivor, duplicate, "same person", actor=SYSTEM)
+        body = {"duplicate_person_id": str(duplicate), "reason": "twins"}
+        return "POST", f"/v1/persons/{survivor}/unmerge", {"json": body}
+
+    def twins(self) -> tuple[UUID, UUID]:
+        """Two people of province 01 with one name and birth date: a group of possible duplicates."""
+        if not hasattr(self, "_twins"):
+            self._twins = (self.fresh_person(), self.fresh_person())
+        return self._twins
+
+    def flagged_dose(self) -> UUID:
+        """A fresh dose of the person whose reported number is not the computed one."""
+        return self.ledger.record_dose(
+            actor=SYSTEM,
+            person_id=self.person,
+            **dose(self.fresh("F"), administered_at="2021-06-01", dose_number=9),
+        ).dose_id
+
+    def provisional_site(self) -> None:
+        """A site of province 01 that a dose named before anyone listed it."""
+        if not hasattr(self, "_provisional"):
+            self._provisional = self.ledger.record_dose(
+                actor=SYSTEM, person_id=self.person, **dose(self.fresh("P"), site_id="01-UNLISTED-1")
+            )
 
     def import_file(self) -> bytes:
         return csv_bytes([sheet_row(self.fresh("I"), site_id=SITE_IN)])
@@ -229,13 +269,49 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         lambda w: ("GET", "/v1/persons", {"params": {"phone": "0912345678", **w.now()}}),
         {"site": "open", "province": lambda body: body["persons"] == []},
     ),
+    ("GET", "/v1/localities/{code}/people"): Recipe(
+        lambda w: ("GET", "/v1/localities/01/people", {"params": w.now()}),
+        {"province": "403"},
+    ),
     ("POST", "/v1/persons/{person_id}/merge"): Recipe(
         lambda w: (
             "POST",
             f"/v1/persons/{w.person}/merge",
             {"json": {"duplicate_person_id": str(w.fresh_person()), "reason": "twice"}},
         ),
-        {},
+        {"province": "403"},
+    ),
+    ("POST", "/v1/persons/{person_id}/unmerge"): Recipe(
+        lambda w: w.unmerge(),
+        {"province": "403"},
+    ),
+    ("GET", "/v1/review/duplicates"): Recipe(
+        lambda w: (w.twins(), ("GET", "/v1/review/duplicates", {"params": w.now()}))[1],
+        {"province": lambda body: body["groups"] == []},
+    ),
+    ("GET", "/v1/review/duplicates/compare"): Recipe(
+        lambda w: (
+            "GET",
+            "/v1/review/duplicates/compare",
+            {"params": {"a": str(w.twins()[0]), "b": str(w.twins()[1]), **w.now()}},
+        ),
+        {"province": "403"},
+    ),
+    ("GET", "/v1/review/flags"): Recipe(
+        lambda w: (w.flagged_dose(), ("GET", "/v1/review/flags", {"params": w.now()}))[1],
+        {"province": lambda body: body["flags"] == []},
+    ),
+    ("POST", "/v1/review/flags/resolution"): Recipe(
+        lambda w: (
+            "POST",
+            "/v1/review/flags/resolution",
+            {"json": {"dose_id": str(w.flagged_dose()), "kind": "dose-number-mismatch", "reason": "typo"}},
+        ),
+        {"province": "403"},
+    ),
+    ("GET", "/v1/review/sites"): Recipe(
+        lambda w: (w.provisional_site(), ("GET", "/v1/review/sites", {"params": w.now()}))[1],
+        {"province": lambda body: body["sites"] == []},
     ),
     ("POST", "/v1/persons/{person_id}/erasure"): Recipe(
         lambda w: ("POST", f"/v1/persons/{w.fresh_person()}/erasure", {"json": {"reason": "asked"}}),
@@ -341,6 +417,12 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/imports/template.xlsx"): Recipe(
         lambda w: ("GET", "/v1/imports/template.xlsx", {}), {"site": "open"}
     ),
+    ("GET", "/v1/imports/tally-template.csv"): Recipe(
+        lambda w: ("GET", "/v1/imports/tally-template.csv", {}), {"site": "open"}
+    ),
+    ("GET", "/v1/imports/tally-template.xlsx"): Recipe(
+        lambda w: ("GET", "/v1/imports/tally-template.xlsx", {}), {"site": "open"}
+    ),
     ("POST", "/v1/correction-requests"): Recipe(
         lambda w: (
             "POST",
@@ -378,6 +460,22 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("GET", "/v1/sites/{site_id}/doses"): Recipe(
         lambda w: ("GET", f"/v1/sites/{SITE_IN}/doses", {}), {"site": "403", "province": "403"}
+    ),
+    ("POST", "/v1/sites/{site_id}/tallies"): Recipe(
+        lambda w: (
+            "POST",
+            f"/v1/sites/{SITE_IN}/tallies",
+            {"json": {"day": "2021-08-01", "counts": {"EU/1/20/1528": next(w.counter) + 1}}},
+        ),
+        {"site": "403"},
+    ),
+    ("GET", "/v1/sites/{site_id}/tallies"): Recipe(
+        lambda w: ("GET", f"/v1/sites/{SITE_IN}/tallies", {"params": w.now()}),
+        {"site": "403", "province": "403"},
+    ),
+    ("GET", "/v1/stats/backlog"): Recipe(
+        lambda w: ("GET", "/v1/stats/backlog", {"params": {"province": "01", "group_by": "site", **w.now()}}),
+        {"province": "403"},
     ),
     ("GET", "/v1/fhir/Patient/{person_id}/$everything"): Recipe(
         lambda w: ("GET", f"/v1/fhir/Patient/{w.person}/$everything", {}), {"site": "open", "province": "403"}
@@ -510,3 +608,48 @@ def test_a_revoked_or_expired_token_is_401(service):
         response = Caller(service.client, token).get("/v1/projections")
         assert response.status_code == status, response.text
     assert "revoked" in Caller(service.client, revoked).get("/v1/projections").json()["detail"]
+
+
+# The console's pages (api/pages): who may open each. Their refusals (sign-in, 403 for a role,
+# CSRF) are proven in test_pages_session.py and test_pages_queues.py.
+PAGE_ROLES = {"admin", "province", "site"}
+EXPECTED_PAGE_ROLES = {
+    ("GET", "/console/login"): PUBLIC,
+    ("POST", "/console/login"): PUBLIC,
+    ("POST", "/console/logout"): PUBLIC,  # ends whatever session the cookie names
+    ("GET", "/console/"): PAGE_ROLES,
+    ("GET", "/console/sites"): {"admin", "province"},
+    ("POST", "/console/sites/{site_id}/review"): {"admin", "province"},
+    ("GET", "/console/corrections"): PAGE_ROLES,
+    ("POST", "/console/corrections/{request_id}/assign"): PAGE_ROLES,
+    ("POST", "/console/corrections/{request_id}/resolve"): PAGE_ROLES,
+    ("GET", "/console/persons"): PAGE_ROLES,
+    ("GET", "/console/persons/{person_id}"): PAGE_ROLES,
+    ("GET", "/console/persons/{person_id}/qr/{form}"): PAGE_ROLES,
+    ("GET", "/console/duplicates"): {"admin", "province"},
+    ("GET", "/console/duplicates/compare"): {"admin", "province"},
+    ("POST", "/console/duplicates/merge"): {"admin", "province"},  # as POST /v1/persons/{id}/merge
+    ("POST", "/console/duplicates/unmerge"): {"admin", "province"},
+    ("GET", "/console/flags"): {"admin", "province"},
+    ("POST", "/console/flags/resolve"): {"admin", "province"},
+    ("GET", "/console/duplicates/export"): {"admin", "province"},
+    ("GET", "/console/flags/export"): {"admin", "province"},
+    ("GET", "/console/sites/export"): {"admin", "province"},
+    ("GET", "/console/corrections/export"): PAGE_ROLES,
+    ("GET", "/console/localities/{code}/export"): {"admin", "province"},
+    ("GET", "/console/localities"): {"admin", "province"},
+    ("GET", "/console/localities/{code}"): {"admin", "province"},
+}
+
+
+def test_every_console_page_declares_the_roles_it_is_given():
+    from api.pages.session import SignedIn
+
+    found = {}
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path.startswith("/console"):
+                guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, SignedIn)]
+                for method in route.methods:
+                    found[(method, route.path)] = set(guards[0].roles) if guards else PUBLIC
+    assert found == EXPECTED_PAGE_ROLES

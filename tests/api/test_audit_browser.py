@@ -1,7 +1,8 @@
 """The auditor's page in a real headless browser (Debian's chromium, driven by selenium).
 
-The service runs on uvicorn on a free loopback port; the browser signs in through the form,
-opens a person's page and sees the timeline, with what each event changed highlighted.
+The service runs on uvicorn on a free loopback port (tests/browser.py, the browser tests'
+harness); the browser signs in through the form, opens a person's page and sees the timeline,
+with what each event changed highlighted. Each page passes axe (no serious or critical violation).
 Set DOSELEDGER_DOCS_SCREENSHOT=docs/audit-page.png to refresh the README's screenshot.
 """
 
@@ -9,75 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from api.app import create_app
 from ledger.values import Actor
-from tests.api.conftest import CLI, dose, lan, read_side
+from tests.api.conftest import CLI, dose, lan
+from tests.browser import axe_violations, screenshot
 from usecases.principals import issue_token
 
-CHROMIUM = os.environ.get("DOSELEDGER_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("DOSELEDGER_CHROMEDRIVER", "/usr/bin/chromedriver")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--window-size=1280,1600",
-    "--lang=en",
-)
 SITE = Actor("site-01", "site")
 MARK = "rgba(255, 229, 138, 1)"  # the page's highlight colour (--mark in audit_base.html)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=ChromeService(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def served(ledger, store_url, settings) -> Iterator[str]:
-    """The service on uvicorn, on a port the kernel picked; yields its base URL."""
-    with read_side(ledger, store_url) as views:
-        app = create_app(settings, ledger=ledger, views=views)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
 
 
 def amended_record(ledger: Any) -> Any:
@@ -91,9 +36,7 @@ def amended_record(ledger: Any) -> Any:
     return first
 
 
-def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighted(
-    served, ledger, browser, tmp_path
-):
+def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighted(served, ledger, browser):
     record = amended_record(ledger)
     token, auditor = issue_token(ledger, role="auditor", name="Thanh tra Sở Y tế", actor=CLI)
     browser.delete_all_cookies()
@@ -101,6 +44,7 @@ def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighte
     browser.get(f"{served}/audit/persons/{record.person_id}")
     field = WebDriverWait(browser, 10).until(ready.visibility_of_element_located((By.ID, "token")))
     assert browser.current_url.startswith(f"{served}/audit/login")
+    assert axe_violations(browser) == []
     field.send_keys(token)
     field.submit()
     WebDriverWait(browser, 10).until(ready.visibility_of_element_located((By.CSS_SELECTOR, "li.event")))
@@ -130,10 +74,10 @@ def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighte
     )
     assert "complete → partial" in rows[4].text
 
-    shot = tmp_path / "audit-page.png"
-    browser.set_window_size(1280, browser.execute_script("return document.body.scrollHeight") + 140)
-    assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    browser.set_window_size(1280, 1600)
+    # Accessible, voided doses' grey included (--void: 4.5:1 or more on white).
+    assert axe_violations(browser) == []
+    shot = screenshot(browser, "audit-page", "en")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("DOSELEDGER_DOCS_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["DOSELEDGER_DOCS_SCREENSHOT"])
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_compose_runs_postgres_with_a_volume_and_healthcheck_then_the_api_and_the_projector():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert set(services) == {"postgres", "api", "projector", "mllp"}
+    assert set(services) == {"postgres", "replica", "api", "projector", "mllp"}
     assert services["postgres"]["healthcheck"]["test"]
     assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -38,6 +38,58 @@ def test_compose_runs_postgres_with_a_volume_and_healthcheck_then_the_api_and_th
     assert parser.parse_args(args).port == 2575
     assert services["mllp"]["depends_on"]["api"]["condition"] == "service_healthy"
     assert services["mllp"]["environment"]["DOSELEDGER_MLLP_PEERS_FILE"]
+
+
+def test_compose_keeps_a_site_session_open_across_its_pause_between_doses():
+    """A site sends a dose every 30-40 s on one kept-alive connection: a server that closes an
+    idle connection sooner makes every dose pay a new one; the defaults must outlive the pause,
+    and the API's workers may each hold thousands of connections (one open file each)."""
+    from config.settings import Settings
+
+    api = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["api"]
+    environment = {
+        name: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value) for name, value in api["environment"].items()
+    }
+    settings = Settings(
+        keep_alive_seconds=environment["DOSELEDGER_KEEP_ALIVE_SECONDS"],
+        backlog=environment["DOSELEDGER_BACKLOG"],
+    )
+    assert settings.keep_alive_seconds > 40
+    assert settings.backlog > Settings().backlog
+    assert api["ulimits"]["nofile"]["hard"] >= 20_000
+
+
+def test_compose_reads_the_projections_from_a_streaming_standby_of_postgres():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replica = services["replica"]
+    script = " ".join(replica["command"])
+    assert "pg_basebackup -h postgres" in script and "-R -X stream -C -S replica" in script
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in replica["volumes"])
+    assert replica["volumes"][0].split(":")[0] in compose["volumes"]
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert replica["healthcheck"]["test"]
+    # the primary lets it replicate, from the script its image runs once at initialisation
+    mounted = [v for v in services["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert len(mounted) == 1
+    script_file = ROOT / mounted[0].split(":")[0]
+    assert "replication" in script_file.read_text() and script_file.stat().st_mode & 0o111
+    api = services["api"]
+    read = re.fullmatch(
+        r"postgresql://doseledger:(.*)@replica:5432/doseledger",
+        api["environment"]["DOSELEDGER_READ_DATABASE_URL"],
+    )
+    assert (
+        read is not None
+        and read[1]
+        == re.fullmatch(
+            r"postgresql://doseledger:(.*)@postgres:5432/doseledger",
+            api["environment"]["DOSELEDGER_DATABASE_URL"],
+        )[1]
+    )
+    assert api["depends_on"]["replica"]["condition"] == "service_healthy"
+    for name in ("projector", "mllp"):  # writers: the primary only
+        assert "DOSELEDGER_READ_DATABASE_URL" not in services[name]["environment"]
 
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)

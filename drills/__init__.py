@@ -1,0 +1,1 @@
+"""Operational drills: the failover of the ledger's PostgreSQL primary, rehearsed end to end."""
