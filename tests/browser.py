@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -127,11 +128,14 @@ def submit(driver: Any, control: Any) -> None:
     """Clicks a control that loads a new page and waits until the page it was on is gone.
 
     Without it a wait for an element of the next page can be answered by the page being left
-    (after a merge, its "done" notice stands until the unmerge's answer replaces it), or Chromium
-    fails the wait's script mid-navigation ("unhandled inspector error")."""
+    (after a merge, its "done" notice stands until the unmerge's answer replaces it). Chromium
+    can fail a command sent mid-navigation, the staleness check's own included ("unhandled
+    inspector error"): the wait asks again until the next page has loaded."""
     page = driver.find_element(By.TAG_NAME, "html")
     control.click()
-    WebDriverWait(driver, 20).until(ready.staleness_of(page))
+    navigating = WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,))
+    navigating.until(ready.staleness_of(page))
+    navigating.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def axe_violations(driver: Any, impacts: Sequence[str] = ("serious", "critical")) -> list[dict[str, Any]]:

@@ -78,7 +78,9 @@ def test_the_projector_writes_an_anchor_every_interval(ledger, store_url, tmp_pa
     log = (tmp_path / "project.log").open("w")
     worker = subprocess.Popen([DOSELEDGER, "project"], env=env, cwd=ROOT, stdout=log, stderr=log)
     try:
-        wait_for_anchors(anchors, 2)
+        # The projector issues the person's certificate (one more event) beside the anchors: wait
+        # for an anchor written after it, the one that must cover the whole store.
+        wait_for_anchors(anchors, 2, covering=ledger.head)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -93,11 +95,23 @@ def test_the_projector_writes_an_anchor_every_interval(ledger, store_url, tmp_pa
     assert found.returncode == 0, found.stdout + found.stderr
 
 
-def wait_for_anchors(anchors, count: int, timeout: float = 60) -> list:
+def wait_for_anchors(anchors, count: int, timeout: float = 60, covering=None) -> list:
+    """The anchors once there are `count` of them (and, given `covering`, the latest one is at
+    the position it returns), or as they are after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(list(anchors.glob("anchor-*.json"))) < count:
+    while time.monotonic() < deadline:
+        written = sorted(anchors.glob("anchor-*.json"))
+        if len(written) >= count and (covering is None or _position(written[-1]) == covering()):
+            break
         time.sleep(0.2)
     return sorted(anchors.glob("anchor-*.json"))
+
+
+def _position(anchor) -> int | None:
+    try:
+        return json.loads(anchor.read_text())["position"]
+    except ValueError:  # written under a temporary name and linked whole, but be safe
+        return None
 
 
 def test_the_server_with_embedded_projections_writes_the_interval_anchors(ledger, store_url, tmp_path):
