@@ -121,18 +121,22 @@ def settings(store_url: str) -> Any:
     """The served app's settings, where no conftest or test module gives its own `settings`."""
     from config.settings import Settings
 
-    return Settings(database_url=store_url, read_wait_seconds=5)
+    return Settings(database_url=store_url, read_wait_seconds=30)  # as tests/api's: a busy machine
 
 
-def submit(driver: Any, control: Any) -> None:
-    """Clicks a control that loads a new page and waits until the page it was on is gone.
+def submit(driver: Any, control: Any, *, by_form: bool = False) -> None:
+    """Clicks a control that loads a new page (`by_form`: submits the form a field is in, as
+    Enter in it does) and waits until the page it was on is gone.
 
     Without it a wait for an element of the next page can be answered by the page being left
     (after a merge, its "done" notice stands until the unmerge's answer replaces it). Chromium
     can fail a command sent mid-navigation, the staleness check's own included ("unhandled
     inspector error"): the wait asks again until the next page has loaded."""
     page = driver.find_element(By.TAG_NAME, "html")
-    control.click()
+    if by_form:
+        control.submit()
+    else:
+        control.click()
     navigating = WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,))
     navigating.until(ready.staleness_of(page))
     navigating.until(lambda d: d.execute_script("return document.readyState") == "complete")

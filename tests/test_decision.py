@@ -101,11 +101,12 @@ def test_contention_once_the_time_budget_is_spent_and_nothing_saved(ledger):
 
     started = time.monotonic()
     with pytest.raises(Contention):
-        ledger.decisions.decide(choose, budget=0.3)
+        ledger.decisions.decide(choose, budget=1.0)
     elapsed = time.monotonic() - started
-    # The last pause (at most 0.1 s) is not taken when it would end past the budget.
-    assert 0.15 <= elapsed < 2.0
-    assert len(calls) > 3
+    # The last pause (at most 0.1 s) is not taken when it would end past the budget. A second
+    # is several tries even where each try is slow on a busy machine.
+    assert 0.8 <= elapsed < 5.0
+    assert len(calls) >= 3
     assert ledger.head() == head
     assert ledger.site("C-1") is None
 

@@ -141,7 +141,10 @@ def test_a_connection_cut_mid_message_hands_nothing_of_it_on() -> None:
 
 
 def test_a_stop_answers_every_message_read_before_it_closes() -> None:
+    booking: list[bytes] = []
+
     async def slow(message: bytes, peer: Peer) -> bytes:
+        booking.append(message)
         await asyncio.sleep(0.5)  # still being booked when the stop comes
         return b"ACK|" + message
 
@@ -150,7 +153,11 @@ def test_a_stop_answers_every_message_read_before_it_closes() -> None:
     with served(server) as port:
         sock = connect(port)
         sock.sendall(frame(b"MSH|1") + frame(b"MSH|2") + b"\x0bMSH|3|half")
-        time.sleep(0.2)
+        # Stop only once both messages were read (on a busy machine the server's loop may not
+        # have read them yet after any fixed pause).
+        deadline = time.monotonic() + 30
+        while len(booking) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     with sock:
         answers = AckReader(sock)
         assert [answers.next(), answers.next(), answers.next()] == [b"ACK|MSH|1", b"ACK|MSH|2", None]

@@ -75,7 +75,9 @@ def one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(store_url: str) -> Settings:
-    return Settings(database_url=store_url, read_wait_seconds=5)
+    # A read with min_position waits for the views up to this long: on a busy machine a page of
+    # the projector can take seconds. Tests of the wait's 503 set a short one of their own.
+    return Settings(database_url=store_url, read_wait_seconds=30)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from ledger.values import Actor
 from tests.api.conftest import CLI, dose, lan
-from tests.browser import axe_violations, screenshot
+from tests.browser import axe_violations, screenshot, submit
 from usecases.principals import issue_token
 
 SITE = Actor("site-01", "site")
@@ -46,7 +46,7 @@ def test_an_auditor_signs_in_and_sees_each_event_with_what_it_changed_highlighte
     assert browser.current_url.startswith(f"{served}/audit/login")
     assert axe_violations(browser) == []
     field.send_keys(token)
-    field.submit()
+    submit(browser, field, by_form=True)
     WebDriverWait(browser, 10).until(ready.visibility_of_element_located((By.CSS_SELECTOR, "li.event")))
 
     assert browser.current_url == f"{served}/audit/persons/{record.person_id}"
@@ -92,7 +92,7 @@ def test_the_page_refuses_a_site_token_and_keeps_no_cookie(served, ledger, brows
     browser.get(f"{served}/audit/login?next=/audit/persons/{record.person_id}")
     field = WebDriverWait(browser, 10).until(ready.visibility_of_element_located((By.ID, "token")))
     field.send_keys(token)
-    field.submit()
+    submit(browser, field, by_form=True)
     alert = WebDriverWait(browser, 10).until(
         ready.visibility_of_element_located((By.CSS_SELECTOR, "[role=alert]"))
     )

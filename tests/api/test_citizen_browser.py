@@ -40,7 +40,7 @@ def served(ledger, store_url: str) -> Iterator[str]:
     projector = start_embedded(store_url, sign=run_keys_sign(ledger))
     views = open_views(store_url, ledger=ledger)
     try:
-        settings = Settings(database_url=store_url, read_wait_seconds=5)
+        settings = Settings(database_url=store_url, read_wait_seconds=30)
         with serve(create_app(settings, ledger=ledger, views=views)) as url:
             yield url
     finally:
@@ -54,7 +54,7 @@ def signed_person(ledger: Any, served: str) -> UUID:
     second = ledger.record_dose(actor=SITE, person_id=first.person_id, **dose("B2"))
     token, _ = issue_token(ledger, role="auditor", actor=CLI)
     url = f"{served}/v1/certificates/{first.person_id}/dcc?min_position={second.position}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(
@@ -62,7 +62,9 @@ def signed_person(ledger: Any, served: str) -> UUID:
             ):
                 return UUID(str(first.person_id))
         except urllib.error.HTTPError as error:
-            assert error.code == 409 and time.monotonic() < deadline, json.loads(error.read())
+            # 409: not signed yet; 503: the views not there within the read wait
+            assert error.code in (409, 503) and time.monotonic() < deadline, json.loads(error.read())
+            time.sleep(0.1)
 
 
 def shown(browser: Any, selector: str) -> Any:

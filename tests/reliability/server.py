@@ -46,6 +46,10 @@ def doseledger(url: str, *args: str, timeout: float = 120, **env: str) -> subpro
     )
 
 
+class PortTaken(RuntimeError):
+    """The server could not bind its port."""
+
+
 class Server:
     """`doseledger serve` on a free port; stdout and stderr (uvicorn's logs) go to `log_path`."""
 
@@ -60,15 +64,33 @@ class Server:
         **env: str,
     ) -> None:
         self.url, self.log_path = url, log_path
-        self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.args = [DOSELEDGER, "serve", "--port", str(self.port), "--projections", projections]
-        if access_log:
-            self.args.append("--access-log")
+        self.chosen_port = port is not None
+        self.projections, self.access_log = projections, access_log
+        self.on_port(port or free_port())
         self.env = environment(url, **env)
         self.process: subprocess.Popen[Any] | None = None
 
+    def on_port(self, port: int) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.args = [DOSELEDGER, "serve", "--port", str(self.port), "--projections", self.projections]
+        if self.access_log:
+            self.args.append("--access-log")
+
     def start(self, timeout: float = 60) -> Server:
+        # A port found free can be taken before the server binds it, by an outgoing connection's
+        # ephemeral port: a server that was given no port then tries another.
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self.chosen_port or attempt == 2:
+                    raise
+                self.on_port(free_port())
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> Server:
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -77,7 +99,12 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited {self.process.returncode}:\n{self.log()}")
+                told = f"the server exited {self.process.returncode}:\n{self.log()}"
+                raise (
+                    PortTaken(told)
+                    if "address already in use" in self.log()[logged:].lower()
+                    else RuntimeError(told)
+                )
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     return self
