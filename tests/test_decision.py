@@ -4,6 +4,7 @@ writer got there first, within a time budget; a refused decision saves nothing."
 from __future__ import annotations
 
 import time
+from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -12,6 +13,7 @@ from ledger.errors import Contention, InvalidValue
 from ledger.keys import site_key
 from ledger.site import Site
 from ledger.values import SYSTEM
+from store.person_keys import CLAIMED
 from tests.test_ledger import lan
 from usecases.application import DoseLedger
 from usecases.people import person_in
@@ -48,6 +50,19 @@ def test_a_decision_that_changes_nothing_answers_the_head_and_writes_nothing(led
     decided = ledger.decisions.decide(lambda ws: ws.get(Site, site_key("S-1")) is not None)
     assert decided.value is True
     assert decided.position == head == ledger.head()
+
+
+def test_a_decision_that_staged_a_key_row_but_changed_nothing_is_refused_not_lost(ledger):
+    key = ledger.ids.national_id("001190000123")
+    head = ledger.head()
+
+    def choose(ws):  # a national id held for someone, and no person changed to save it with
+        ws.hold_national_id(key, uuid4(), CLAIMED)
+
+    with pytest.raises(RuntimeError, match="staged key rows but changed nothing"):
+        ledger.decisions.decide(choose)
+    assert ledger.head() == head
+    assert ledger.decisions.working_set().national_id_holder(key) is None
 
 
 def test_a_refused_decision_saves_nothing_and_is_not_tried_again(ledger):

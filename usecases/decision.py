@@ -107,6 +107,10 @@ class Decisions:
                 value = choose(ws)
                 pending = ws.pending()
                 if not pending:
+                    # Key rows are inserted only by a save of events: a decision that staged some
+                    # and changed nothing would lose them without a word.
+                    if ws.claimed() or ws.national_ids_held() or ws.identities_changed():
+                        raise RuntimeError("a decision staged key rows but changed nothing to save them with")
                     return Decided(value, self.head())
                 with self.rows_of(ws):
                     return Decided(value, self.save(*pending, claims=ws.claimed()))
