@@ -11,6 +11,7 @@ read, those a province token sees by id and province only as well.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -32,7 +33,8 @@ from api.review.models import (
     FlagResolved,
 )
 from api.services import caught_up
-from api.sites.models import SiteList, SiteOut
+from api.sites.models import SiteList
+from api.sites.router import SITES as DIRECTORY
 from ledger.flags import feed_flags, unresolved
 from projections.records import PersonRecord
 
@@ -120,21 +122,9 @@ FLAGS_EXPORT = Listing[dict[str, Any]](
     name="flags", columns=FLAGS.columns, key=FLAGS.key, to_dict=_flag_row, key_types=FLAGS.key_types
 )
 
-SITES = Listing[dict[str, Any]](
-    name="review-sites",
-    columns=(
-        Column("site_id", "Site id"),
-        Column("name", "Name"),
-        Column("province", "Province"),
-        Column("district", "District"),
-        Column("status", "Kind"),
-        Column("review_status", "Review"),
-    ),
-    key=lambda row: (row["site_id"],),
-    to_dict=lambda row: SiteOut.model_validate(row).model_dump(mode="json"),
-    items_key="sites",
-    key_types=(str,),
-)
+# The provisional sites' queue lists the directory's rows as the directory does; its own name
+# keeps a cursor of one list from being taken by the other.
+SITES = replace(DIRECTORY, name="review-sites")
 
 
 def _masked(group: dict[str, Any], scope: list[str] | None) -> dict[str, Any]:
